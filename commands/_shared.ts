@@ -1,0 +1,58 @@
+import type { ArgsDef, CommandDef } from "citty";
+import { usageError } from "../src/errors.ts";
+
+/** Flags every command takes (they show in each command's --help). */
+export const globalArgs = {
+  json: { type: "boolean", description: "Print one JSON document on stdout instead of text" },
+  quiet: { type: "boolean", alias: "q", description: "Only print errors on stderr" },
+  debug: { type: "boolean", description: "Show the runtime's own logs and stack traces on stderr" },
+  "log-level": { type: "string", valueHint: "silent|error|warn|info|debug", description: "How much to print on stderr (default info)" },
+  cwd: { type: "string", valueHint: "DIR", description: "Run as if started in DIR (for exec and run: the workspace)" },
+} as const satisfies ArgsDef;
+
+export const timeoutArgs = {
+  timeout: { type: "string", valueHint: "SECONDS", description: "Stop after SECONDS; exit 124" },
+} as const satisfies ArgsDef;
+
+/** What --help prints after citty's usage: examples and extra blocks (the permission options). */
+export interface HelpExtras {
+  examples?: [command: string, what: string][];
+  footer?: () => string | Promise<string>;
+  /** The command takes Deno-style --allow-X / --deny-X flags; the runner pulls them out before citty parses argv. */
+  permissionFlags?: boolean;
+  /** Everything after `--` is the command's own (exec). */
+  passthrough?: boolean;
+}
+
+const extras = new WeakMap<object, HelpExtras>();
+
+/** Attach help extras to a command definition. */
+export function withHelp<T extends CommandDef<any>>(cmd: T, x: HelpExtras): T {
+  extras.set(cmd, x);
+  return cmd;
+}
+
+export function helpExtras(cmd: object): HelpExtras {
+  return extras.get(cmd) ?? {};
+}
+
+export function renderExamples(examples: HelpExtras["examples"]): string {
+  if (!examples?.length) return "";
+  const width = Math.max(...examples.map(([c]) => c.length));
+  return `EXAMPLES\n\n${examples.map(([c, w]) => `  ${c.padEnd(width)}  # ${w}`).join("\n")}\n`;
+}
+
+/** stdout is data only: one JSON document, pretty when a person is looking. */
+export function printJson(data: unknown): void {
+  process.stdout.write(`${JSON.stringify(data, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+}
+
+/** Parse a --timeout value in seconds (fractions allowed). */
+export function parseSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw usageError(`${flag} must be a positive number of seconds, got '${value}'`, `for example ${flag}=30`);
+  }
+  return n;
+}

@@ -1,0 +1,41 @@
+import { defineCommand } from "citty";
+import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
+import { execInVm } from "../src/runtime/index.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "exec",
+      description:
+        "Boot an agentOS VM, mount the current directory (or --cwd DIR) writable at /workspace, run COMMAND there through the VM's shell, " +
+        "stream its output and exit with its exit code. Writes in /workspace land in the directory; everything else in the VM is discarded.",
+    },
+    args: { ...globalArgs, ...timeoutArgs },
+    async run({ args, rawArgs }) {
+      const dash = rawArgs.indexOf("--");
+      const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
+      const timeoutSec = parseSeconds(args.timeout, "--timeout");
+      const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
+      const result = await execInVm({
+        command,
+        workspaceDir: process.cwd(),
+        timeoutSec,
+        stdin: stdin?.length ? stdin : undefined,
+        debug: args.debug,
+        ...(args.json ? {} : { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c) }),
+      });
+      if (args.json) printJson({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: result.durationMs, timedOut: result.timedOut });
+      else if (result.timedOut) process.stderr.write(`error: the command did not finish within ${timeoutSec}s (exit 124)\n`);
+      return result.exitCode;
+    },
+  }),
+  {
+    passthrough: true,
+    examples: [
+      ["paperclip-aos exec -- ls -la", "list the current directory as the VM sees it"],
+      ["paperclip-aos exec --cwd ./repo -- 'grep -rn TODO . | wc -l'", "one shell string runs as written"],
+      ["paperclip-aos exec --timeout 30 -- sh ./check.sh", "stop after 30 s (exit 124)"],
+      ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}"],
+    ],
+  },
+);

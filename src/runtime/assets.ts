@@ -1,0 +1,73 @@
+/**
+ * Where the agentOS sidecar and the software packages live. Run from source they are in node_modules; the compiled
+ * binary registers an embedded provider (src/runtime/embedded.ts, imported only by the compiled entry) that extracts
+ * them into the cache dir. Everything else asks this module and never cares which.
+ */
+import { dirname, join } from "node:path";
+
+export type SoftwareName = "common" | "pi" | "opencode";
+
+export interface RuntimeAssets {
+  /** Absolute path of the real agentos-sidecar binary. */
+  sidecarBin: string;
+  /** `.aospkg` paths per software bundle ("common" holds the 8 coreutils-style packages). */
+  software: Record<SoftwareName, string[]>;
+  /** "node_modules" when run from source, "embedded" when compiled. */
+  origin: "node_modules" | "embedded";
+  /** Milliseconds spent preparing (extraction on a first run). */
+  prepareMs: number;
+}
+
+export interface AssetProvider {
+  origin: RuntimeAssets["origin"];
+  resolve(opts: { onProgress?: (msg: string) => void }): Promise<RuntimeAssets>;
+  /** Full integrity check (hash every file); doctor uses it. */
+  verify?(): Promise<{ ok: boolean; problems: string[] }>;
+}
+
+let provider: AssetProvider | undefined;
+let cached: Promise<RuntimeAssets> | undefined;
+
+export function setAssetProvider(p: AssetProvider): void {
+  provider = p;
+  cached = undefined;
+}
+
+export function assetProvider(): AssetProvider {
+  provider ??= nodeModulesProvider;
+  return provider;
+}
+
+export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {}): Promise<RuntimeAssets> {
+  cached ??= assetProvider().resolve(opts).catch((e) => {
+    cached = undefined;
+    throw e;
+  });
+  return cached;
+}
+
+const COMMON = ["coreutils", "sed", "grep", "gawk", "findutils", "diffutils", "tar", "gzip"] as const;
+
+/** The package list of each bundle, as `@agentos-software/<name>`; the build script embeds the same list. */
+export const SOFTWARE_PACKAGES: Record<SoftwareName, readonly string[]> = {
+  common: COMMON,
+  pi: ["pi"],
+  opencode: ["opencode"],
+};
+
+const nodeModulesProvider: AssetProvider = {
+  origin: "node_modules",
+  async resolve() {
+    const started = performance.now();
+    const software = {} as Record<SoftwareName, string[]>;
+    for (const [bundle, names] of Object.entries(SOFTWARE_PACKAGES) as [SoftwareName, readonly string[]][]) {
+      // Each package's index.js is `new URL("./package.aospkg", import.meta.url)`: resolve the file without importing it.
+      software[bundle] = names.map((n) => join(dirname(Bun.resolveSync(`@agentos-software/${n}`, import.meta.dir)), "package.aospkg"));
+    }
+    // The sidecar package exports a resolver that honours AGENTOS_SIDECAR_BIN; ask it rather than guessing paths.
+    const sidecarMod = (await import("@rivet-dev/agentos-sidecar")) as { getSidecarPath?: () => string; default?: { getSidecarPath?: () => string } };
+    const getPath = sidecarMod.getSidecarPath ?? sidecarMod.default?.getSidecarPath;
+    if (!getPath) throw new Error("@rivet-dev/agentos-sidecar has no getSidecarPath()");
+    return { sidecarBin: getPath(), software, origin: "node_modules", prepareMs: performance.now() - started };
+  },
+};

@@ -1,0 +1,81 @@
+import type { AgentOsOptions } from "@rivet-dev/agentos-core";
+import { bootVm, GUEST_WORKSPACE, type BootOptions } from "./vm.ts";
+import { usageError } from "../errors.ts";
+
+/** What the capability compiler hands the runtime (src/caps compiles a policy into this). */
+export interface Sandbox {
+  permissions?: NonNullable<AgentOsOptions["permissions"]>;
+  loopbackExemptPorts?: number[];
+  /** The whole guest environment: nothing from the host gets in unless env.read allowed it. */
+  guestEnv?: Record<string, string>;
+}
+
+export interface ExecRequest {
+  /** argv after `--`: one element is a shell string, several are quoted and joined. */
+  command: string[];
+  workspaceDir?: string;
+  rootFilesystem?: BootOptions["rootFilesystem"];
+  hostFunctions?: BootOptions["hostFunctions"];
+  sandbox?: Sandbox;
+  timeoutSec?: number;
+  stdin?: Uint8Array;
+  onStdout?: (chunk: Uint8Array) => void;
+  onStderr?: (chunk: Uint8Array) => void;
+  debug?: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  timings: { bootMs: number; execMs: number };
+}
+
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(argv: string[]): string {
+  if (argv.length === 0) throw usageError("no command given", "put the command after --, e.g. paperclip-aos exec -- ls -la", "missing_command");
+  return argv.length === 1 ? argv[0]! : argv.map(shellQuote).join(" ");
+}
+
+/** Boot a VM, run one shell command in /workspace, stream or capture its output, and dispose the VM. */
+export async function execInVm(req: ExecRequest): Promise<ExecResult> {
+  const line = commandLine(req.command);
+  const started = performance.now();
+  const handle = await bootVm({
+    workspaceDir: req.workspaceDir,
+    rootFilesystem: req.rootFilesystem,
+    hostFunctions: req.hostFunctions,
+    permissions: req.sandbox?.permissions,
+    loopbackExemptPorts: req.sandbox?.loopbackExemptPorts,
+    debug: req.debug,
+  });
+  const booted = performance.now();
+  try {
+    const r = await handle.vm.process.exec(line, {
+      cwd: GUEST_WORKSPACE,
+      env: req.sandbox?.guestEnv ?? {},
+      ...(req.stdin ? { stdin: req.stdin } : {}),
+      ...(req.timeoutSec ? { timeoutMs: Math.round(req.timeoutSec * 1000) } : {}),
+      onStdout: req.onStdout,
+      onStderr: req.onStderr,
+      output: { capture: req.onStdout ? "none" : "all" },
+    });
+    const outcome = (r as { outcome?: string }).outcome;
+    const timedOut = outcome === "timed_out";
+    return {
+      exitCode: timedOut ? 124 : r.exitCode,
+      stdout: r.stdout ?? "",
+      stderr: r.stderr ?? "",
+      durationMs: Math.round(performance.now() - started),
+      timedOut,
+      timings: { bootMs: Math.round(booted - started), execMs: Math.round(performance.now() - booted) },
+    };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,134 @@
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
+import { resolveAssets, type SoftwareName } from "./assets.ts";
+import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
+import { runtimeError, usageError } from "../errors.ts";
+
+export const GUEST_WORKSPACE = "/workspace";
+export const GUEST_HOME = "/home/agentos";
+
+type Permissions = NonNullable<AgentOsOptions["permissions"]>;
+type RootFilesystem = NonNullable<AgentOsOptions["rootFilesystem"]>;
+type HostFunctions = NonNullable<AgentOsOptions["hostFunctions"]>;
+
+export interface BootOptions {
+  /** Host directory mounted writable at /workspace; omit when the workspace comes from a snapshot lower. */
+  workspaceDir?: string;
+  /** Agent software besides the common tools. */
+  agents?: Exclude<SoftwareName, "common">[];
+  permissions?: Permissions;
+  loopbackExemptPorts?: number[];
+  hostFunctions?: HostFunctions;
+  rootFilesystem?: RootFilesystem;
+  /** SQLite file for durable sessions (required by sessions.open). */
+  databasePath?: string;
+  /** Send sidecar and agent stderr to our stderr instead of the log file. */
+  debug?: boolean;
+  onAgentStderr?: (chunk: Uint8Array) => void;
+  onProgress?: (msg: string) => void;
+}
+
+export interface VmHandle {
+  vm: AgentOs;
+  sidecar: AgentOsSidecar;
+  timings: { prepareMs: number; sidecarMs: number; createMs: number };
+  /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** Every live handle, so a signal or a fatal error can still stop the sidecar before we exit. */
+const live = new Set<VmHandle>();
+export function liveVms(): ReadonlySet<VmHandle> {
+  return live;
+}
+
+export async function checkWorkspaceDir(dir: string): Promise<string> {
+  const abs = resolve(dir);
+  const st = await stat(abs).catch(() => null);
+  if (!st) throw usageError(`workspace directory ${abs} does not exist`, "pass an existing directory with --cwd", "cwd_missing");
+  if (!st.isDirectory()) throw usageError(`workspace ${abs} is not a directory`, "pass a directory with --cwd", "cwd_not_dir");
+  return abs;
+}
+
+export async function bootVm(opts: BootOptions): Promise<VmHandle> {
+  const assets = await resolveAssets({ onProgress: opts.onProgress });
+  // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug).
+  const logPath = sidecarLogPath();
+  await mkdir(dirname(logPath), { recursive: true });
+  process.env.PAPERCLIP_AOS_REAL_SIDECAR = assets.sidecarBin;
+  process.env.PAPERCLIP_AOS_SIDECAR_LOG = opts.debug ? "/dev/stderr" : logPath;
+  process.env.AGENTOS_SIDECAR_BIN = await sidecarWrapperPath();
+  process.env.AGENTOS_LOG_LEVEL ??= opts.debug ? "info" : "error";
+
+  const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
+  const t0 = performance.now();
+  let sidecar: AgentOsSidecar;
+  try {
+    sidecar = await AgentOs.createSidecar();
+  } catch (e) {
+    throw runtimeError(
+      `the agentOS sidecar did not start: ${firstLine(e)}`,
+      `run 'paperclip-aos doctor'; the sidecar log is ${logPath}`,
+      "sidecar_failed",
+      e,
+    );
+  }
+  const t1 = performance.now();
+  const software = [
+    ...assets.software.common,
+    ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
+  ].map((packagePath) => ({ packagePath }));
+
+  const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
+  if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: false }));
+
+  // Guest permissions on host_dir mounts are checked against the host owner (notes §3): run the guest as the
+  // host user so the workspace is writable and new files belong to whoever ran us.
+  const uid = process.getuid?.() ?? 1000;
+  const gid = process.getgid?.() ?? 1000;
+  let vm: AgentOs;
+  try {
+    vm = await AgentOs.create({
+      sidecar: { kind: "explicit", handle: sidecar },
+      defaultSoftware: false,
+      software,
+      user: { uid, gid, euid: uid, egid: gid },
+      mounts,
+      ...(opts.permissions ? { permissions: opts.permissions } : {}),
+      ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
+      ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
+      ...(opts.rootFilesystem ? { rootFilesystem: opts.rootFilesystem } : {}),
+      ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
+      onAgentStderr: (e) => (opts.onAgentStderr ? opts.onAgentStderr(e.chunk) : opts.debug ? process.stderr.write(e.chunk) : undefined),
+    } as AgentOsOptions);
+  } catch (e) {
+    await disposeQuickly(sidecar, 300);
+    throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
+  }
+  const t2 = performance.now();
+  let closed = false;
+  const handle: VmHandle = {
+    vm,
+    sidecar,
+    timings: { prepareMs: assets.prepareMs, sidecarMs: t1 - t0, createMs: t2 - t1 },
+    async close({ graceMs = 300 } = {}) {
+      if (closed) return;
+      closed = true;
+      live.delete(handle);
+      await disposeQuickly(sidecar, graceMs);
+    },
+  };
+  live.add(handle);
+  return handle;
+}
+
+/** agentOS waits up to 5 s for a Pi VM to tear down; everything durable is already committed, so race it. */
+async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number): Promise<void> {
+  await Promise.race([sidecar.dispose().catch(() => {}), Bun.sleep(graceMs)]);
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0]!.slice(0, 300);
+}
