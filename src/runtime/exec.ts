@@ -68,7 +68,7 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
     const outcome = (r as { outcome?: string }).outcome;
     const timedOut = outcome === "timed_out";
     return {
-      exitCode: timedOut ? 124 : r.exitCode,
+      exitCode: timedOut ? 124 : (r.exitCode ?? 1),
       stdout: r.stdout ?? "",
       stderr: r.stderr ?? "",
       durationMs: Math.round(performance.now() - started),

@@ -6,3 +6,5 @@ export { installSignalHandlers, setSignalHandler, shutdown } from "./lifecycle.t
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, Sandbox } from "./exec.ts";
+export { runDoctor } from "./doctor.ts";
+export type { DoctorCheck, DoctorReport } from "./doctor.ts";

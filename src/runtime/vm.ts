@@ -4,6 +4,7 @@ import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
 import { runtimeError, usageError } from "../errors.ts";
+import { logger } from "../log.ts";
 
 export const GUEST_WORKSPACE = "/workspace";
 export const GUEST_HOME = "/home/agentos";
@@ -52,7 +53,7 @@ export async function checkWorkspaceDir(dir: string): Promise<string> {
 }
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
-  const assets = await resolveAssets({ onProgress: opts.onProgress });
+  const assets = await resolveAssets({ onProgress: opts.onProgress ?? ((m) => logger.info(m)) });
   // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug).
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });

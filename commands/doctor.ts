@@ -1,0 +1,35 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "./_shared.ts";
+import { runDoctor, type DoctorCheck } from "../src/runtime/index.ts";
+
+const MARK: Record<DoctorCheck["level"], string> = { info: "✔", warn: "!", error: "✖" };
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "doctor",
+      description: "Check that agentOS works here: runtime assets, sidecar start, a VM boot and first exec, software packages, writable dirs, free disk. Exit 0 on pass or warn, 1 on fail.",
+    },
+    args: globalArgs,
+    async run({ args }) {
+      const report = await runDoctor({
+        onCheck: args.json
+          ? undefined
+          : (c) => {
+              process.stderr.write(`${MARK[c.level]} ${c.message}\n`);
+              if (c.detail && c.level !== "info") process.stderr.write(`    ${c.detail}\n`);
+              if (c.hint) process.stderr.write(`    hint: ${c.hint}\n`);
+            },
+      });
+      if (args.json) printJson(report);
+      else process.stderr.write(`\n${report.status.toUpperCase()}: boot ${report.timings.bootMs ?? "-"} ms, first exec ${report.timings.firstExecMs ?? "-"} ms\n`);
+      return report.status === "fail" ? 1 : 0;
+    },
+  }),
+  {
+    examples: [
+      ["paperclip-aos doctor", "human-readable checks on stderr"],
+      ["paperclip-aos doctor --json", "Paperclip's AdapterEnvironmentTestResult shape on stdout"],
+    ],
+  },
+);

@@ -1,0 +1,110 @@
+import { access, mkdir, statfs, stat, constants } from "node:fs/promises";
+import { join } from "node:path";
+import { assetProvider, resolveAssets, type SoftwareName } from "./assets.ts";
+import { bootVm } from "./vm.ts";
+import { sidecarLogPath } from "./sidecar-wrapper.ts";
+import { cacheDir, stateDir } from "../paths.ts";
+import { errorMessage } from "../errors.ts";
+
+/** The shape Paperclip's adapter `testEnvironment()` returns, so an adapter can pass `doctor --json` straight through. */
+export interface DoctorCheck {
+  code: string;
+  level: "info" | "warn" | "error";
+  message: string;
+  detail?: string;
+  hint?: string;
+}
+export interface DoctorReport {
+  adapterType: "agentos_local";
+  status: "pass" | "warn" | "fail";
+  checks: DoctorCheck[];
+  testedAt: string;
+  timings: { prepareMs?: number; bootMs?: number; firstExecMs?: number };
+}
+
+const MB = 2 ** 20;
+
+export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void; bootVm?: boolean } = {}): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const timings: DoctorReport["timings"] = {};
+  const add = (c: DoctorCheck) => {
+    checks.push(c);
+    opts.onCheck?.(c);
+  };
+
+  for (const [code, dir, what] of [
+    ["cache_dir", cacheDir(), "cache"],
+    ["state_dir", stateDir(), "state"],
+  ] as const) {
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+      add({ code, level: "info", message: `${what} dir ${dir} is writable` });
+    } catch (e) {
+      const env = code === "cache_dir" ? "PAPERCLIP_AOS_CACHE" : "PAPERCLIP_AOS_HOME";
+      add({ code, level: "error", message: `${what} dir ${dir} is not writable`, detail: errorMessage(e), hint: `set ${env} to a writable directory` });
+    }
+  }
+
+  try {
+    const fs = await statfs(cacheDir());
+    const free = fs.bavail * fs.bsize;
+    const level = free < 300 * MB ? "error" : free < 1024 * MB ? "warn" : "info";
+    add({
+      code: "free_disk",
+      level,
+      message: `${(free / 2 ** 30).toFixed(1)} GB free for the cache`,
+      ...(level !== "info" ? { hint: "the extracted runtime needs about 400 MB; free space or set PAPERCLIP_AOS_CACHE" } : {}),
+    });
+  } catch (e) {
+    add({ code: "free_disk", level: "warn", message: "could not measure free disk space", detail: errorMessage(e) });
+  }
+
+  let assetsOk = false;
+  try {
+    const assets = await resolveAssets();
+    timings.prepareMs = Math.round(assets.prepareMs);
+    const sidecar = await stat(assets.sidecarBin);
+    await access(assets.sidecarBin, constants.X_OK);
+    add({ code: "runtime_assets", level: "info", message: `agentOS sidecar found (${assets.origin}, ${(sidecar.size / MB).toFixed(0)} MB)`, detail: assets.sidecarBin });
+    const integrity = await assetProvider().verify?.();
+    if (integrity && !integrity.ok) {
+      add({ code: "asset_integrity", level: "error", message: "extracted runtime assets are damaged", detail: integrity.problems.join("; "), hint: "delete the cache dir's rt/ folder; the next run extracts again" });
+    } else if (integrity) add({ code: "asset_integrity", level: "info", message: "extracted runtime assets match their hashes" });
+    for (const bundle of ["common", "pi", "opencode"] as SoftwareName[]) {
+      const paths = assets.software[bundle];
+      const sizes = await Promise.all(paths.map((p) => stat(p).then((s) => s.size)));
+      add({ code: `software_${bundle}`, level: "info", message: `software '${bundle}' present (${paths.length} package${paths.length > 1 ? "s" : ""}, ${(sizes.reduce((a, b) => a + b, 0) / MB).toFixed(0)} MB)` });
+    }
+    assetsOk = true;
+  } catch (e) {
+    add({ code: "runtime_assets", level: "error", message: `runtime assets missing: ${errorMessage(e).split("\n")[0]}`, hint: "run 'bun install' (from source) or rebuild the binary" });
+  }
+
+  if (assetsOk && opts.bootVm !== false) {
+    try {
+      const t0 = performance.now();
+      const handle = await bootVm({});
+      timings.bootMs = Math.round(performance.now() - t0);
+      add({ code: "sidecar_start", level: "info", message: `sidecar started and VM booted in ${timings.bootMs} ms` });
+      try {
+        const t1 = performance.now();
+        const r = await handle.vm.process.exec("echo paperclip-aos-ok", { output: { capture: "all" } });
+        timings.firstExecMs = Math.round(performance.now() - t1);
+        if (r.exitCode === 0 && (r.stdout ?? "").includes("paperclip-aos-ok")) {
+          add({ code: "vm_exec", level: "info", message: `VM ran 'echo' in ${timings.firstExecMs} ms (first exec warms the shell)` });
+        } else {
+          add({ code: "vm_exec", level: "error", message: `VM 'echo' failed with exit ${r.exitCode}`, detail: (r.stderr ?? "").slice(0, 500) });
+        }
+      } finally {
+        await handle.close();
+      }
+    } catch (e) {
+      add({ code: "sidecar_start", level: "error", message: errorMessage(e).split("\n")[0]!, hint: `see ${sidecarLogPath()}` });
+    }
+  }
+
+  const status = checks.some((c) => c.level === "error") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "pass";
+  return { adapterType: "agentos_local", status, checks, testedAt: new Date().toISOString(), timings };
+}
+

@@ -1,0 +1,145 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseJson, runBin, tempDir } from "./helpers.ts";
+
+describe("compiled binary, from an empty directory", () => {
+  test("--help lists the commands and examples", async () => {
+    const r = await runBin(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("exec");
+    expect(r.stdout).toContain("doctor");
+    expect(r.stdout).toContain("EXAMPLES");
+  });
+
+  test("an unknown command or flag is exit 2 with a suggestion and no stack trace", async () => {
+    const cmd = await runBin(["exce"]);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toBe("error: unknown command 'exce' for paperclip-aos\nhint: did you mean 'exec'?\n");
+    const flag = await runBin(["version", "--jsno"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("did you mean '--json'?");
+    expect(flag.stderr).not.toContain("    at ");
+  });
+
+  test("version --json names the tool, agentOS core, Bun and the build commit", async () => {
+    const r = await runBin(["version", "--json"]);
+    expect(r.code).toBe(0);
+    const v = parseJson(r.stdout);
+    expect(v.compiled).toBe(true);
+    expect(v.agentosCore).toBe("0.2.21");
+    expect(v.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(v.commit).not.toBe("unknown");
+    expect(v.bun).toBe(Bun.version);
+  });
+
+  test("doctor --json passes with a real VM boot and reports timings", async () => {
+    const r = await runBin(["doctor", "--json"]);
+    expect(r.code).toBe(0);
+    const report = parseJson(r.stdout);
+    expect(report.status).not.toBe("fail");
+    const codes = report.checks.map((c: { code: string }) => c.code);
+    for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk"]) {
+      expect(codes).toContain(code);
+    }
+    expect(report.timings.bootMs).toBeGreaterThan(0);
+    expect(report.timings.firstExecMs).toBeGreaterThan(0);
+  });
+});
+
+describe("exec", () => {
+  test("passes stdout, stderr and the exit code through", async () => {
+    const r = await runBin(["exec", "--", "echo out-line; echo err-line >&2; exit 7"]);
+    expect(r.code).toBe(7);
+    expect(r.stdout).toBe("out-line\n");
+    expect(r.stderr).toContain("err-line\n");
+    // The runtime's own log lines stay out of the user's stderr.
+    expect(r.stderr).not.toContain("agentos-v8-runtime");
+    expect(r.stderr).not.toContain("level=");
+  });
+
+  test("a file written in /workspace lands in the host dir; one in /tmp does not survive the VM", async () => {
+    const dir = await tempDir();
+    const first = await runBin(["exec", "--", "echo made-in-vm > /workspace/out.txt && echo t > /tmp/scratch && ls /tmp/scratch"], { cwd: dir });
+    expect(first.code).toBe(0);
+    expect(await readFile(join(dir, "out.txt"), "utf8")).toBe("made-in-vm\n");
+    const second = await runBin(["exec", "--", "test -e /tmp/scratch && echo still-there || echo gone"], { cwd: dir });
+    expect(second.stdout).toBe("gone\n");
+  });
+
+  test("--json prints {exitCode, stdout, stderr, durationMs}", async () => {
+    const r = await runBin(["exec", "--json", "--", "echo", "a b"]);
+    expect(r.code).toBe(0);
+    const j = parseJson(r.stdout);
+    expect(j).toMatchObject({ exitCode: 0, stdout: "a b\n", stderr: "" });
+    expect(j.durationMs).toBeGreaterThan(0);
+  });
+
+  test("--cwd mounts that directory; a missing one is exit 2", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "marker.txt"), "here");
+    const r = await runBin(["exec", "--cwd", dir, "--", "cat /workspace/marker.txt"]);
+    expect(r.stdout).toBe("here");
+    const missing = await runBin(["exec", "--cwd", join(dir, "nope"), "--", "true"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("does not exist");
+  });
+
+  test("a missing command after -- is exit 2 with a hint", async () => {
+    const r = await runBin(["exec"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: no command given");
+    expect(r.stderr).toContain("hint:");
+  });
+
+  test("--timeout stops the command with exit 124", async () => {
+    const r = await runBin(["exec", "--timeout", "1", "--", "sleep 20"]);
+    expect(r.code).toBe(124);
+    expect(r.durationMs).toBeLessThan(15_000);
+  });
+
+  test("a .env in the current directory does not change the binary's environment", async () => {
+    const dir = await tempDir();
+    const decoyCache = join(dir, "decoy-cache");
+    await writeFile(join(dir, ".env"), `AGENTOS_SIDECAR_BIN=/nonexistent/sidecar\nPAPERCLIP_AOS_CACHE=${decoyCache}\n`);
+    await writeFile(join(dir, "bunfig.toml"), `preload = ["./evil.ts"]\n`);
+    await writeFile(join(dir, "evil.ts"), `console.log("EVIL-PRELOAD")\n`);
+    const r = await runBin(["exec", "--", "echo fine"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("fine\n");
+    expect(existsSync(decoyCache)).toBe(false);
+  });
+
+  test("no sidecar process is left behind after exec", async () => {
+    const before = await sidecars();
+    await runBin(["exec", "--", "true"]);
+    await Bun.sleep(300);
+    const after = await sidecars();
+    expect(after.filter((p) => !before.includes(p))).toEqual([]);
+  });
+});
+
+describe("runtime assets", () => {
+  test("a corrupted extracted asset is detected and re-extracted", async () => {
+    const cache = await tempDir("aos-cache-");
+    const env = { PAPERCLIP_AOS_CACHE: cache };
+    expect((await runBin(["exec", "--", "true"], { env })).code).toBe(0);
+    const rt = join(cache, "rt");
+    const gzip = (await readdir(rt)).find((f) => f.startsWith("gzip-") && f.endsWith(".aospkg"))!;
+    const size = (await stat(join(rt, gzip))).size;
+    await appendFile(join(rt, gzip), "garbage");
+    const r = await runBin(["exec", "--", "echo healed"], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("healed\n");
+    expect((await stat(join(rt, gzip))).size).toBe(size);
+    // No half-written temp files are left in the cache.
+    expect((await readdir(rt)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+async function sidecars(): Promise<string[]> {
+  const p = Bun.spawnSync(["pgrep", "-f", "agentos-sidecar"]);
+  return p.stdout.toString().split("\n").filter(Boolean);
+}
+
