@@ -1,0 +1,25 @@
+/**
+ * The model gateway: the agent's only way to a model. A host-side HTTP server on 127.0.0.1 with a per-run token that
+ * speaks Anthropic Messages and OpenAI chat completions (streaming and not), forwards to the real provider with the
+ * host's key (which never enters the VM), meters tokens and cost from every response, and maps provider failures to
+ * errorCode + family. `--model scripted:FILE` answers from a script instead (same server, no network).
+ *
+ * Scripted-model rules (beyond DESIGN.md's format):
+ * - A step without `usage` is metered with a deterministic estimate: input = ceil(request body JSON chars / 4),
+ *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON). Give `usage` for exact numbers.
+ * - A request past the last step gets "(script exhausted)" with zero usage.
+ * - Side requests (OpenCode's session title: no tools, title-generator prompt) get a fixed short text with zero usage
+ *   and do not consume a step (side-request.ts).
+ * - The scripted model is priced like claude-sonnet-4-5 (prices.ts); provider and biller "scripted", billingType
+ *   "unknown" (nothing is billed; costUsd is what the tokens would cost).
+ * - Error steps answer with the step's status in the dialect's error shape and `x-should-retry: false`, so SDK retries
+ *   do not replay them against the next steps (Pi's own auto-retry is a setting: piConfigFiles turns it off).
+ */
+export { type AgentConfigFile, type GatewayEndpoint, openCodeConfig, openCodeConfigFiles, PI_OPENAI_PROVIDER, piConfigFiles, type PiConfigOptions, SCRIPTED_NOMINAL_MODEL } from "./agent-config.ts";
+export { classifyFailure, type ErrorFamily, type GatewayError } from "./failure.ts";
+export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
+export { costUsd, type Price, priceFor, priceTable, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
+export { loadScript, parseScript, type Script, ScriptSchema, scriptJsonSchema, type Step } from "./script.ts";
+export { type BillingType, type Gateway, type GatewayOptions, startGateway } from "./server.ts";
+export { SIDE_TITLE } from "./side-request.ts";
+export type { UsageDelta, UsageTotals } from "./usage.ts";

@@ -1,0 +1,36 @@
+import { appendFile, mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Redactor } from "./redact.ts";
+
+/**
+ * --record FILE: one NDJSON line per request the agent made, in arrival order, written when the gateway knows how it
+ * answers (status and, for scripted answers, usage). Every line is redacted as a whole, so a secret cannot leak
+ * through a header, a body or an upstream error. Lines are appended (the file is a log, not a document); writes are
+ * chained so lines never interleave.
+ */
+export class Recorder {
+  private chain: Promise<void>;
+  private failed: unknown = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly redactor: Redactor,
+  ) {
+    this.chain = mkdir(dirname(file), { recursive: true }).then(() => undefined);
+  }
+
+  write(entry: Record<string, unknown>): void {
+    const line = `${this.redactor.text(JSON.stringify(entry))}\n`;
+    this.chain = this.chain
+      .then(() => appendFile(this.file, line, { mode: 0o600 }))
+      .catch((e: unknown) => {
+        this.failed ??= e;
+      });
+  }
+
+  /** Wait for pending lines; rethrows the first write failure. */
+  async flush(): Promise<void> {
+    await this.chain;
+    if (this.failed) throw this.failed;
+  }
+}

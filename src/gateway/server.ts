@@ -1,0 +1,478 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { errorMessage, runtimeError, usageError } from "../errors.ts";
+import { AnthropicMeter, anthropicError, anthropicJson, anthropicRequestShape, anthropicSse, type RequestShape } from "./anthropic.ts";
+import { classifyFailure, type GatewayError } from "./failure.ts";
+import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
+import { OpenAIMeter, openaiError, openaiJson, openaiRequestShape, openaiSse } from "./openai.ts";
+import { priceFor, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
+import { Recorder } from "./recorder.ts";
+import { Redactor } from "./redact.ts";
+import { isRecord, type Reply } from "./reply.ts";
+import { loadScript, type Script, type Step } from "./script.ts";
+import { SIDE_TITLE, sideRequestKind } from "./side-request.ts";
+import { SseReader } from "./sse.ts";
+import { type UsageDelta, UsageMeter, type UsageTotals } from "./usage.ts";
+
+export interface GatewayOptions {
+  /** "scripted:/abs/file.json" | "scripted" (with `script`) | "anthropic/claude-sonnet-4-5" | "openai/gpt-4.1" | … */
+  model: string;
+  /** An already-parsed script; with it, `model` may be just "scripted". */
+  script?: Script;
+  /** Host env to read keys and base URLs from (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Append every request the agent made as NDJSON, secrets redacted. */
+  recordFile?: string;
+  /** Called after every successful model response with that response's usage and cost. */
+  onUsage?: (u: UsageDelta) => void;
+  /** Use this token instead of a random one. For tests: a scripted gateway playing a provider that expects a given key. */
+  token?: string;
+  /** Listen on this port instead of an ephemeral one. */
+  port?: number;
+}
+
+export type BillingType = "api" | "unknown";
+
+export interface Gateway {
+  /** http://127.0.0.1:PORT (no trailing slash, no /v1). */
+  readonly url: string;
+  readonly port: number;
+  /** The per-run secret the agent uses as its API key (x-api-key or Authorization: Bearer). */
+  readonly token: string;
+  readonly provider: Provider;
+  readonly biller: string;
+  /** The model requests are sent as and priced by ("scripted" for the scripted model). */
+  readonly model: string;
+  /** "api" when a provider key pays; "unknown" for the scripted model (nothing is billed; costUsd is what it would cost). */
+  readonly billingType: BillingType;
+  /** Human-readable remarks for the run (e.g. a model missing from the price table). */
+  readonly notes: readonly string[];
+  usage(): UsageTotals;
+  /** The failure of the latest turn request (side requests aside), or null if it succeeded. */
+  lastError(): GatewayError | null;
+  /** Every failure seen, in order. */
+  errors(): readonly GatewayError[];
+  /** Model requests received (including rejected ones). */
+  requests(): number;
+  /** Script steps consumed so far (scripted model only; 0 otherwise). */
+  stepsUsed(): number;
+  close(): Promise<void>;
+}
+
+const ANTHROPIC_DEFAULT_BASE = "https://api.anthropic.com";
+const OPENAI_DEFAULT_BASE = "https://api.openai.com/v1";
+const EXHAUSTED = "(script exhausted)";
+const MAX_ERROR_BODY = 64 * 1024;
+
+interface Upstream {
+  dialect: Dialect;
+  key: string;
+  url: string;
+}
+
+function routeOf(method: string, path: string): Dialect | undefined {
+  if (method !== "POST") return undefined;
+  const p = path.replace(/\/+$/, "");
+  if (p === "/v1/messages" || p === "/messages") return "anthropic";
+  if (p === "/v1/chat/completions" || p === "/chat/completions") return "openai";
+  return undefined;
+}
+
+function baseUrl(env: Record<string, string | undefined>, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw usageError(`${name} is not a URL: ${raw}`, `set ${name} to an http(s) URL such as ${fallback}, or unset it`, "invalid_config");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw usageError(`${name} must be http or https: ${raw}`, `set ${name} to an http(s) URL such as ${fallback}`, "invalid_config");
+  return raw.replace(/\/+$/, "");
+}
+
+function resolveUpstream(spec: ModelSpec, env: Record<string, string | undefined>): Upstream | undefined {
+  if (spec.provider === "scripted") return undefined;
+  const keyVar = spec.provider === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+  const key = env[keyVar]?.trim();
+  if (!key)
+    throw usageError(
+      `model ${spec.provider}/${spec.model} needs an API key, but ${keyVar} is not set`,
+      `export ${keyVar}=... on the host (the key stays in the host-side gateway and never enters the VM), or use --model scripted:FILE`,
+      "missing_api_key",
+    );
+  if (spec.provider === "anthropic")
+    return { dialect: "anthropic", key, url: `${baseUrl(env, "ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE)}/v1/messages` };
+  return { dialect: "openai", key, url: `${baseUrl(env, "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE)}/chat/completions` };
+}
+
+function billerOf(spec: ModelSpec, upstream: Upstream | undefined): string {
+  if (!upstream) return "scripted";
+  const host = new URL(upstream.url).hostname;
+  if (host.endsWith("openrouter.ai")) return "openrouter";
+  return spec.provider;
+}
+
+function sameSecret(given: string | null, token: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function presentedToken(req: Request): string | null {
+  const key = req.headers.get("x-api-key");
+  if (key) return key;
+  const auth = req.headers.get("authorization");
+  const m = auth ? /^Bearer\s+(.+)$/i.exec(auth) : null;
+  return m?.[1]?.trim() ?? null;
+}
+
+/** Request headers worth passing upstream; auth is set by the gateway, framing by fetch. */
+function upstreamHeaders(req: Request, up: Upstream): Headers {
+  const out = new Headers();
+  req.headers.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (n === "content-type" || n === "accept" || n === "user-agent" || n.startsWith("anthropic-") || n.startsWith("x-stainless-") || n === "openai-beta")
+      out.set(n, value);
+  });
+  out.set("content-type", "application/json");
+  if (up.dialect === "anthropic") {
+    out.set("x-api-key", up.key);
+    if (!out.has("anthropic-version")) out.set("anthropic-version", "2023-06-01");
+  } else {
+    out.set("authorization", `Bearer ${up.key}`);
+  }
+  return out;
+}
+
+function responseHeaders(h: Headers): Headers {
+  const out = new Headers();
+  h.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (
+      n === "content-type" ||
+      n === "request-id" ||
+      n === "x-request-id" ||
+      n === "retry-after" ||
+      n === "x-should-retry" ||
+      n.startsWith("anthropic-") ||
+      n.startsWith("x-ratelimit-") ||
+      n.startsWith("openai-")
+    )
+      out.set(n, value);
+  });
+  return out;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+function estimateTokens(chars: number): number {
+  return Math.max(1, Math.ceil(chars / 4));
+}
+
+const ZERO: TokenCounts = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const env = opts.env ?? process.env;
+  const spec = parseModelSpec(opts.model);
+  let script: Script | undefined;
+  if (spec.provider === "scripted") {
+    script = opts.script ?? (spec.scriptFile ? await loadScript(spec.scriptFile) : undefined);
+    if (!script) throw usageError(`model "${opts.model}" names no script`, "use --model scripted:/path/script.json", "invalid_model");
+  } else if (opts.script) {
+    throw usageError(`a script was given but model "${opts.model}" is not scripted`, 'use model "scripted" with a script', "invalid_model");
+  }
+  const upstream = resolveUpstream(spec, env);
+  const token = opts.token ?? `pcgw-${randomBytes(24).toString("hex")}`;
+  const runId = randomBytes(4).toString("hex");
+  const redactor = new Redactor([token, upstream?.key, ...Redactor.envSecrets(env)]);
+  const recorder = opts.recordFile ? new Recorder(opts.recordFile, redactor) : undefined;
+  const priceModel = spec.provider === "scripted" ? "scripted" : spec.model;
+  const meter = new UsageMeter(priceModel, opts.onUsage);
+  const notes: string[] = [];
+  if (spec.provider === "scripted") notes.push(`the scripted model is priced like ${SCRIPTED_PRICE_ALIAS}; nothing is billed`);
+  else if (!priceFor(spec.model)) notes.push(`no price known for model ${spec.model}: costUsd is reported as 0`);
+
+  const errors: GatewayError[] = [];
+  let last: GatewayError | null = null;
+  let seqCounter = 0;
+  let stepIndex = 0;
+  let toolCounter = 0;
+
+  const fail = (err: GatewayError, turn: boolean): GatewayError => {
+    const clean = { ...err, message: redactor.text(err.message) };
+    errors.push(clean);
+    if (turn) last = clean;
+    return clean;
+  };
+
+  const errorResponse = (dialect: Dialect, status: number, message: string, type?: string): Response => {
+    const body = dialect === "anthropic" ? anthropicError(status, message, type) : openaiError(status, message, type);
+    // The gateway already decided this answer; SDK-level retries would only replay it (and consume script steps).
+    return Response.json(body, { status, headers: { "x-should-retry": "false" } });
+  };
+
+  const record = (entry: Record<string, unknown>) => recorder?.write({ ts: new Date().toISOString(), ...entry });
+
+  const scripted = async (
+    req: Request,
+    dialect: Dialect,
+    body: Record<string, unknown>,
+    shape: RequestShape,
+    seq: number,
+    base: Record<string, unknown>,
+  ): Promise<Response> => {
+    const side = sideRequestKind(shape);
+    let step: Step | undefined;
+    let answeredBy: UsageDelta["answeredBy"];
+    let stepNo: number | undefined;
+    if (side) answeredBy = "side";
+    else if (stepIndex < script!.steps.length) {
+      stepNo = stepIndex++;
+      step = script!.steps[stepNo];
+      answeredBy = "step";
+    } else answeredBy = "exhausted";
+
+    if (step?.delayMs) await sleep(step.delayMs, req.signal);
+
+    if (step?.error) {
+      const { status, message, type } = step.error;
+      const c = classifyFailure(status, type, message);
+      fail({ ...c, message, status, source: "scripted" }, true);
+      record({ ...base, answeredBy, step: stepNo, status });
+      return errorResponse(dialect, status, message, type);
+    }
+
+    const reply: Reply = {
+      id: `${dialect === "anthropic" ? "msg_" : "chatcmpl-"}${runId}${String(seq).padStart(4, "0")}`,
+      model: shape.model || "scripted",
+      usage: ZERO,
+    };
+    if (side) reply.text = SIDE_TITLE;
+    else if (!step) reply.text = EXHAUSTED;
+    else {
+      if (step.thinking !== undefined) reply.thinking = step.thinking;
+      if (step.text !== undefined) reply.text = step.text;
+      if (step.tool !== undefined) {
+        const id = `${dialect === "anthropic" ? "toolu_" : "call_"}${runId}_${++toolCounter}`;
+        reply.tool = { id, name: step.tool, input: step.input ?? {} };
+      }
+      reply.usage = step.usage
+        ? { inputTokens: step.usage.input, outputTokens: step.usage.output, cachedInputTokens: step.usage.cached ?? 0 }
+        : {
+            inputTokens: estimateTokens(JSON.stringify(body).length),
+            outputTokens: estimateTokens(
+              (reply.thinking?.length ?? 0) + (reply.text?.length ?? 0) + (reply.tool ? reply.tool.name.length + JSON.stringify(reply.tool.input).length : 0),
+            ),
+            cachedInputTokens: 0,
+          };
+    }
+    const delta = meter.add(seq, answeredBy, reply.usage);
+    if (!side) last = null;
+    record({ ...base, answeredBy, ...(side ? { side } : {}), ...(stepNo !== undefined ? { step: stepNo } : {}), status: 200, usage: delta });
+
+    const created = Math.floor(Date.now() / 1000);
+    if (shape.stream) {
+      const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
+      const events = dialect === "anthropic" ? anthropicSse(reply) : openaiSse(reply, created, includeUsage);
+      return new Response(events.join(""), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+    }
+    return Response.json(dialect === "anthropic" ? anthropicJson(reply) : openaiJson(reply, created));
+  };
+
+  const forward = async (
+    req: Request,
+    dialect: Dialect,
+    body: Record<string, unknown>,
+    shape: RequestShape,
+    seq: number,
+    base: Record<string, unknown>,
+  ): Promise<Response> => {
+    const up = upstream!;
+    const turn = !sideRequestKind(shape);
+    if (dialect !== up.dialect) {
+      const message = `this gateway forwards to ${spec.provider} (${up.dialect === "anthropic" ? "Anthropic Messages" : "OpenAI chat completions"}); the agent sent a ${dialect === "anthropic" ? "/v1/messages" : "/v1/chat/completions"} request`;
+      fail({ errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
+      record({ ...base, status: 400, error: message });
+      return errorResponse(dialect, 400, message);
+    }
+    const out: Record<string, unknown> = { ...body, model: spec.model };
+    if (up.dialect === "openai" && shape.stream) {
+      const so = isRecord(body.stream_options) ? body.stream_options : {};
+      if (so.include_usage !== true) out.stream_options = { ...so, include_usage: true };
+    }
+    const target = new URL(up.url);
+    target.search = new URL(req.url).search;
+    let res: Response;
+    try {
+      res = await fetch(target, { method: "POST", headers: upstreamHeaders(req, up), body: JSON.stringify(out), signal: req.signal });
+    } catch (e) {
+      const message = `cannot reach ${spec.provider} at ${target.origin}: ${errorMessage(e)}`;
+      if (!req.signal.aborted) fail({ errorCode: "upstream_unreachable", family: "upstream", message, source: "gateway" }, turn);
+      record({ ...base, answeredBy: "upstream", status: 502, error: redactor.text(message) });
+      return errorResponse(dialect, 502, redactor.text(message), dialect === "anthropic" ? "api_error" : "server_error");
+    }
+
+    if (!res.ok) {
+      const raw = redactor.text((await res.text()).slice(0, MAX_ERROR_BODY));
+      let type: string | undefined;
+      let message = raw.trim() || res.statusText;
+      try {
+        const j = JSON.parse(raw) as unknown;
+        const e = isRecord(j) && isRecord(j.error) ? j.error : undefined;
+        if (e) {
+          type = typeof e.type === "string" ? e.type : typeof e.code === "string" ? e.code : undefined;
+          if (typeof e.message === "string") message = e.message;
+        }
+      } catch {
+        // A non-JSON error page: the raw (redacted) text is the message.
+      }
+      const c = classifyFailure(res.status, type, message);
+      fail({ ...c, message: `${spec.provider} returned ${res.status}${type ? ` ${type}` : ""}: ${message}`, status: res.status, source: "upstream" }, turn);
+      record({ ...base, answeredBy: "upstream", status: res.status, error: message });
+      return new Response(raw, { status: res.status, headers: responseHeaders(res.headers) });
+    }
+
+    const m = up.dialect === "anthropic" ? new AnthropicMeter() : new OpenAIMeter();
+    const finish = () => {
+      if (m.error) {
+        const c = classifyFailure(0, m.error.type, m.error.message);
+        fail({ ...c, message: `${spec.provider} stream error${m.error.type ? ` ${m.error.type}` : ""}: ${m.error.message}`, source: "upstream" }, turn);
+      } else if (turn) last = null;
+      meter.add(seq, "upstream", m.usage());
+    };
+    const headers = responseHeaders(res.headers);
+    record({ ...base, answeredBy: "upstream", status: res.status });
+    const isSse = (res.headers.get("content-type") ?? "").includes("text/event-stream");
+    if (!isSse || !res.body) {
+      const text = await res.text();
+      try {
+        m.body(JSON.parse(text));
+      } catch {
+        // Not JSON: nothing to meter.
+      }
+      finish();
+      return new Response(text, { status: res.status, headers });
+    }
+
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    const sse = new SseReader((d) => m.event(d));
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      sse.push(decoder.decode());
+      sse.finish();
+      finish();
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { value, done: eof } = await reader.read();
+          if (eof) {
+            end();
+            controller.close();
+            return;
+          }
+          sse.push(decoder.decode(value, { stream: true }));
+          controller.enqueue(value);
+        } catch (e) {
+          end();
+          controller.error(e);
+        }
+      },
+      async cancel(reason) {
+        end();
+        await reader.cancel(reason).catch(() => {});
+      },
+    });
+    return new Response(stream, { status: res.status, headers });
+  };
+
+  const handle = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const dialect = routeOf(req.method, url.pathname);
+    if (!dialect) {
+      return Response.json(anthropicError(404, `the model gateway has no ${req.method} ${url.pathname}; it serves POST /v1/messages and POST /v1/chat/completions`), { status: 404 });
+    }
+    const seq = ++seqCounter;
+    const base: Record<string, unknown> = { seq, dialect, method: req.method, path: url.pathname + url.search, headers: redactor.headers(req.headers) };
+
+    if (!sameSecret(presentedToken(req), token)) {
+      const message = "the model gateway rejected a request without this run's token";
+      fail({ errorCode: "gateway_unauthorized", family: "auth", message, status: 401, source: "gateway" }, true);
+      record({ ...base, status: 401, error: message });
+      return errorResponse(dialect, 401, message);
+    }
+
+    let body: Record<string, unknown>;
+    try {
+      const parsed = (await req.json()) as unknown;
+      if (!isRecord(parsed)) throw new Error("the body is not a JSON object");
+      body = parsed;
+    } catch (e) {
+      const message = `the model gateway got a request body it cannot read: ${errorMessage(e)}`;
+      fail({ errorCode: "gateway_bad_request", family: "bad_request", message, status: 400, source: "gateway" }, true);
+      record({ ...base, status: 400, error: message });
+      return errorResponse(dialect, 400, message);
+    }
+    base.body = body;
+    const shape = dialect === "anthropic" ? anthropicRequestShape(body) : openaiRequestShape(body);
+    return script ? scripted(req, dialect, body, shape, seq, base) : forward(req, dialect, body, shape, seq, base);
+  };
+
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: opts.port ?? 0,
+      // Model calls can be silent for a long time (long thinking, scripted delays); the agent's own timeout governs.
+      idleTimeout: 0,
+      fetch: (req, srv) => {
+        srv.timeout(req, 0);
+        return handle(req).catch((e: unknown) => {
+          const message = redactor.text(`model gateway internal error: ${errorMessage(e)}`);
+          fail({ errorCode: "gateway_error", family: "upstream", message, status: 500, source: "gateway" }, true);
+          return Response.json(anthropicError(500, message), { status: 500, headers: { "x-should-retry": "false" } });
+        });
+      },
+    });
+  } catch (e) {
+    throw runtimeError(`the model gateway cannot listen on 127.0.0.1:${opts.port ?? 0}: ${errorMessage(e)}`, opts.port ? "pick another port or leave it ephemeral" : undefined, "gateway_listen_failed", e);
+  }
+  const port = server.port as number;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    token,
+    provider: spec.provider,
+    biller: billerOf(spec, upstream),
+    model: spec.model,
+    billingType: upstream ? "api" : "unknown",
+    notes,
+    usage: () => meter.get(),
+    lastError: () => last,
+    errors: () => errors,
+    requests: () => seqCounter,
+    stepsUsed: () => stepIndex,
+    close: () => {
+      closed ??= (async () => {
+        await server.stop(true);
+        await recorder?.flush();
+      })();
+      return closed;
+    },
+  };
+}

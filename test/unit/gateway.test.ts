@@ -1,0 +1,366 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { complete, getModel } from "@mariozechner/pi-ai";
+import { costUsd, type Gateway, parseScript, SIDE_TITLE, startGateway } from "../../src/gateway/index.ts";
+
+// The scripted gateway over real HTTP: fetch in both dialects, and pi-ai 0.60.0 (the exact client Pi runs in the VM).
+
+const open: Gateway[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((g) => g.close()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "gw-test-"));
+  dirs.push(d);
+  return d;
+}
+
+async function scripted(steps: unknown[], extra: Partial<Parameters<typeof startGateway>[0]> = {}): Promise<Gateway> {
+  const gw = await startGateway({ model: "scripted", script: parseScript({ steps }), ...extra });
+  open.push(gw);
+  return gw;
+}
+
+const TOOLS = [{ name: "bash", description: "run a command", input_schema: { type: "object", properties: { command: { type: "string" } } } }];
+const OA_TOOLS = [{ type: "function", function: { name: "bash", description: "run", parameters: { type: "object", properties: { command: { type: "string" } } } } }];
+
+function anthropic(gw: Gateway, body: Record<string, unknown>, headers: Record<string, string> = { "x-api-key": gw.token }) {
+  return fetch(`${gw.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 1024, tools: TOOLS, messages: [{ role: "user", content: "hi" }], ...body }),
+  });
+}
+
+function openai(gw: Gateway, body: Record<string, unknown>, headers: Record<string, string> = { authorization: `Bearer ${gw.token}` }) {
+  return fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "gpt-4.1", tools: OA_TOOLS, messages: [{ role: "user", content: "hi" }], ...body }),
+  });
+}
+
+/** Parse an SSE body into [event, data] pairs. */
+async function sse(res: Response): Promise<{ event?: string; data: any }[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter((b) => b.trim())
+    .map((b) => {
+      const event = /^event: (.*)$/m.exec(b)?.[1];
+      const data = /^data: (.*)$/m.exec(b)?.[1] ?? "";
+      return { event, data: data === "[DONE]" ? "[DONE]" : JSON.parse(data) };
+    });
+}
+
+describe("scripted gateway, Anthropic dialect", () => {
+  test("answers steps in order (non-streaming): tool call, then final text; usage and cost add up", async () => {
+    const gw = await scripted([
+      { tool: "bash", input: { command: "echo hi > /workspace/a.txt" }, usage: { input: 1000, output: 50 } },
+      { text: "Done.", usage: { input: 1200, output: 10, cached: 800 } },
+    ]);
+    const r1 = await anthropic(gw, {});
+    expect(r1.status).toBe(200);
+    const m1 = (await r1.json()) as any;
+    expect(m1.type).toBe("message");
+    expect(m1.stop_reason).toBe("tool_use");
+    expect(m1.content).toEqual([{ type: "tool_use", id: expect.stringMatching(/^toolu_/), name: "bash", input: { command: "echo hi > /workspace/a.txt" } }]);
+    expect(m1.usage).toMatchObject({ input_tokens: 1000, output_tokens: 50, cache_read_input_tokens: 0 });
+
+    const m2 = (await (await anthropic(gw, {})).json()) as any;
+    expect(m2.stop_reason).toBe("end_turn");
+    expect(m2.content).toEqual([{ type: "text", text: "Done." }]);
+    expect(m2.usage).toMatchObject({ input_tokens: 1200, output_tokens: 10, cache_read_input_tokens: 800 });
+
+    const u = gw.usage();
+    expect(u).toMatchObject({ inputTokens: 2200, outputTokens: 60, cachedInputTokens: 800 });
+    // claude-sonnet-4-5 prices: $3 in, $15 out, $0.30 cached per million.
+    expect(u.costUsd).toBeCloseTo((2200 * 3 + 60 * 15 + 800 * 0.3) / 1e6, 12);
+    expect(u.costUsd).toBeCloseTo(costUsd("claude-sonnet-4-5", { inputTokens: 2200, outputTokens: 60, cachedInputTokens: 800 }), 12);
+    expect(gw.requests()).toBe(2);
+    expect(gw.stepsUsed()).toBe(2);
+    expect(gw.lastError()).toBeNull();
+    expect(gw.provider).toBe("scripted");
+    expect(gw.billingType).toBe("unknown");
+  });
+
+  test("streams text in several deltas and tool input as input_json_delta", async () => {
+    const text = "I looked at the code and the failing test is fixed now.";
+    const gw = await scripted([
+      { thinking: "First read the file.", text: "Reading it.", tool: "read", input: { path: "/workspace/src/sum.js" }, usage: { input: 10, output: 5 } },
+      { text, usage: { input: 20, output: 7 } },
+    ]);
+    const ev1 = await sse(await anthropic(gw, { stream: true }));
+    expect(ev1.map((e) => e.event)).toEqual([
+      "message_start",
+      "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", // thinking + signature
+      "content_block_start", "content_block_delta", "content_block_stop", // short text: one delta
+      "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", // tool_use
+      "message_delta", "message_stop",
+    ]);
+    const toolStart = ev1.find((e) => e.data.content_block?.type === "tool_use")!.data;
+    const json = ev1.filter((e) => e.data.delta?.type === "input_json_delta").map((e) => e.data.delta.partial_json).join("");
+    expect(JSON.parse(json)).toEqual({ path: "/workspace/src/sum.js" });
+    expect(toolStart.content_block.name).toBe("read");
+    expect(ev1.at(-2)!.data).toMatchObject({ delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } });
+
+    const ev2 = await sse(await anthropic(gw, { stream: true }));
+    const deltas = ev2.filter((e) => e.data.delta?.type === "text_delta").map((e) => e.data.delta.text);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join("")).toBe(text);
+    expect(ev2[0]!.data.message.usage.input_tokens).toBe(20);
+    expect(ev2.at(-2)!.data).toMatchObject({ delta: { stop_reason: "end_turn" }, usage: { output_tokens: 7 } });
+    expect(gw.usage()).toMatchObject({ inputTokens: 30, outputTokens: 12 });
+  });
+
+  test("tool-use ids are unique across a run", async () => {
+    const gw = await scripted(Array.from({ length: 5 }, (_, i) => ({ tool: "bash", input: { command: `echo ${i}` } })));
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const m = (await (await anthropic(gw, {})).json()) as any;
+      ids.add(m.content[0].id);
+    }
+    expect(ids.size).toBe(5);
+  });
+
+  test("a request past the last step gets (script exhausted) with zero usage", async () => {
+    const gw = await scripted([{ text: "only one", usage: { input: 5, output: 5 } }]);
+    await anthropic(gw, {});
+    const m = (await (await anthropic(gw, {})).json()) as any;
+    expect(m.content).toEqual([{ type: "text", text: "(script exhausted)" }]);
+    expect(m.stop_reason).toBe("end_turn");
+    expect(gw.usage()).toMatchObject({ inputTokens: 5, outputTokens: 5 });
+  });
+
+  test("an error step returns its status in Anthropic's error shape, sets lastError, and a later success clears it", async () => {
+    const gw = await scripted([
+      { error: { status: 529, message: "Overloaded" } },
+      { error: { status: 401, message: "invalid x-api-key" } },
+      { error: { status: 429, message: "Number of request tokens has exceeded your per-minute rate limit" } },
+      { error: { status: 400, message: "Your credit balance is too low to access the Anthropic API." } },
+      { error: { status: 400, message: "messages: field required" } },
+      { error: { status: 500, message: "Internal server error" } },
+      { text: "recovered" },
+    ]);
+    const expected = [
+      [529, "overloaded_error", "overloaded", "upstream_overloaded"],
+      [401, "authentication_error", "auth", "upstream_auth"],
+      [429, "rate_limit_error", "quota", "upstream_rate_limited"],
+      [400, "invalid_request_error", "quota", "upstream_quota_exceeded"],
+      [400, "invalid_request_error", "bad_request", "upstream_bad_request"],
+      [500, "api_error", "upstream", "upstream_error"],
+    ] as const;
+    for (const [status, type, family, code] of expected) {
+      const r = await anthropic(gw, { stream: true });
+      expect(r.status).toBe(status);
+      expect(r.headers.get("x-should-retry")).toBe("false");
+      const body = (await r.json()) as any;
+      expect(body).toEqual({ type: "error", error: { type, message: expect.any(String) } });
+      expect(gw.lastError()).toMatchObject({ family, errorCode: code, status, source: "scripted" });
+    }
+    expect(gw.errors()).toHaveLength(6);
+    expect((await anthropic(gw, {})).status).toBe(200);
+    expect(gw.lastError()).toBeNull();
+    expect(gw.usage().inputTokens).toBeGreaterThan(0); // only the success is metered
+  });
+
+  test("OpenCode's title request is answered without consuming a step", async () => {
+    const gw = await scripted([{ text: "step one", usage: { input: 3, output: 4 } }]);
+    const title = await anthropic(gw, {
+      tools: undefined,
+      system: [{ type: "text", text: "You are a title generator. You output ONLY a thread title. Nothing else." }],
+      messages: [{ role: "user", content: "Generate a title for this conversation:\n" }, { role: "user", content: "fix the test" }],
+      stream: true,
+    });
+    const ev = await sse(title);
+    expect(ev.filter((e) => e.data.delta?.type === "text_delta").map((e) => e.data.delta.text).join("")).toBe(SIDE_TITLE);
+    expect(gw.stepsUsed()).toBe(0);
+    const m = (await (await anthropic(gw, {})).json()) as any;
+    expect(m.content[0].text).toBe("step one");
+    // The same prompt with tools is a turn, not a side request.
+    const withTools = (await (await anthropic(gw, { system: "You are a title generator." })).json()) as any;
+    expect(withTools.content[0].text).toBe("(script exhausted)");
+    expect(gw.usage()).toMatchObject({ inputTokens: 3, outputTokens: 4 });
+  });
+
+  test("a step without usage is metered with a deterministic estimate (chars / 4)", async () => {
+    const a = await scripted([{ text: "twelve chars" }]);
+    const b = await scripted([{ text: "twelve chars" }]);
+    await anthropic(a, {});
+    await anthropic(b, {});
+    expect(a.usage()).toEqual(b.usage());
+    expect(a.usage().outputTokens).toBe(3);
+    expect(a.usage().inputTokens).toBeGreaterThan(20);
+  });
+
+  test("rejects requests without the run token (401, Anthropic shape) and accepts Bearer", async () => {
+    const gw = await scripted([{ text: "ok" }]);
+    const bad: Record<string, string>[] = [{}, { "x-api-key": "wrong" }, { authorization: "Bearer nope" }, { "x-api-key": `${gw.token}x` }];
+    for (const headers of bad) {
+      const r = await anthropic(gw, {}, headers);
+      expect(r.status).toBe(401);
+      expect(((await r.json()) as any).error.type).toBe("authentication_error");
+    }
+    expect(gw.lastError()).toMatchObject({ errorCode: "gateway_unauthorized", family: "auth" });
+    expect(gw.stepsUsed()).toBe(0);
+    const ok = await anthropic(gw, {}, { authorization: `Bearer ${gw.token}` });
+    expect(ok.status).toBe(200);
+    expect(gw.token).toMatch(/^pcgw-[0-9a-f]{48}$/);
+  });
+
+  test("accepts /messages without /v1, and answers 404 for other paths", async () => {
+    const gw = await scripted([{ text: "short path" }]);
+    const r = await fetch(`${gw.url}/messages`, {
+      method: "POST",
+      headers: { "x-api-key": gw.token, "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }),
+    });
+    expect(((await r.json()) as any).content[0].text).toBe("short path");
+    expect((await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": gw.token } })).status).toBe(404);
+  });
+
+  test("delayMs holds the answer back", async () => {
+    const gw = await scripted([{ text: "late", delayMs: 400 }]);
+    const t0 = performance.now();
+    const m = (await (await anthropic(gw, {})).json()) as any;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(380);
+    expect(m.content[0].text).toBe("late");
+  });
+});
+
+describe("scripted gateway, OpenAI dialect", () => {
+  test("non-streaming: tool_calls then content, usage in OpenAI's shape", async () => {
+    const gw = await scripted([
+      { tool: "bash", input: { command: "ls" }, usage: { input: 100, output: 10, cached: 60 } },
+      { text: "Listed.", usage: { input: 200, output: 5 } },
+    ]);
+    const c1 = (await (await openai(gw, {})).json()) as any;
+    expect(c1.object).toBe("chat.completion");
+    expect(c1.choices[0].finish_reason).toBe("tool_calls");
+    const call = c1.choices[0].message.tool_calls[0];
+    expect(call).toMatchObject({ type: "function", id: expect.stringMatching(/^call_/), function: { name: "bash" } });
+    expect(JSON.parse(call.function.arguments)).toEqual({ command: "ls" });
+    // prompt_tokens includes cached tokens in OpenAI's accounting.
+    expect(c1.usage).toMatchObject({ prompt_tokens: 160, completion_tokens: 10, prompt_tokens_details: { cached_tokens: 60 } });
+    const c2 = (await (await openai(gw, {})).json()) as any;
+    expect(c2.choices[0]).toMatchObject({ finish_reason: "stop", message: { role: "assistant", content: "Listed." } });
+    expect(gw.usage()).toMatchObject({ inputTokens: 300, outputTokens: 15, cachedInputTokens: 60 });
+  });
+
+  test("streaming: content deltas, a usage chunk when asked for, [DONE]", async () => {
+    const text = "The answer is forty two, as computed by the script.";
+    const gw = await scripted([{ text, usage: { input: 9, output: 8 } }, { tool: "edit", input: { path: "a", oldText: "x", newText: "y" } }]);
+    const ev = await sse(await openai(gw, { stream: true, stream_options: { include_usage: true } }));
+    expect(ev.at(-1)!.data).toBe("[DONE]");
+    const content = ev.map((e) => e.data.choices?.[0]?.delta?.content ?? "").filter(Boolean);
+    expect(content.length).toBeGreaterThan(1);
+    expect(content.join("")).toBe(text);
+    expect(ev.at(-2)!.data).toMatchObject({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 8 } });
+
+    const ev2 = await sse(await openai(gw, { stream: true }));
+    expect(ev2.some((e) => e.data.usage)).toBe(false);
+    const args = ev2.flatMap((e) => e.data.choices?.[0]?.delta?.tool_calls ?? []).map((t: any) => t.function.arguments).join("");
+    expect(JSON.parse(args)).toEqual({ path: "a", oldText: "x", newText: "y" });
+    expect(ev2.find((e) => e.data.choices?.[0]?.finish_reason)!.data.choices[0].finish_reason).toBe("tool_calls");
+  });
+
+  test("error steps and auth failures use OpenAI's error shape", async () => {
+    const gw = await scripted([{ error: { status: 429, message: "You exceeded your current quota", type: "insufficient_quota" } }]);
+    const r = await openai(gw, { stream: true });
+    expect(r.status).toBe(429);
+    expect(((await r.json()) as any).error).toMatchObject({ message: "You exceeded your current quota", type: "insufficient_quota" });
+    expect(gw.lastError()).toMatchObject({ family: "quota", errorCode: "upstream_quota_exceeded" });
+    const denied = await openai(gw, {}, { authorization: "Bearer sk-something" });
+    expect(denied.status).toBe(401);
+    expect(((await denied.json()) as any).error.type).toBe("authentication_error");
+  });
+});
+
+describe("scripted gateway with pi-ai (Pi's model client)", () => {
+  const bash = { name: "bash", description: "Run a command", parameters: { type: "object", properties: { command: { type: "string" } }, required: ["command"] } };
+
+  test("anthropic-messages: a tool loop, thinking, text, usage as Pi sees it", async () => {
+    const gw = await scripted([
+      { thinking: "Check the files.", tool: "bash", input: { command: "ls /workspace" }, usage: { input: 500, output: 40, cached: 100 } },
+      { text: "There are two files in the workspace.", usage: { input: 600, output: 12 } },
+    ]);
+    const model = { ...getModel("anthropic", "claude-sonnet-4-5"), baseUrl: gw.url };
+    const context: any = { systemPrompt: "You are Pi.", messages: [{ role: "user", content: "what is here?", timestamp: Date.now() }], tools: [bash] };
+    const m1 = await complete(model, context, { apiKey: gw.token });
+    expect(m1.stopReason).toBe("toolUse");
+    expect(m1.content.map((c) => c.type)).toEqual(["thinking", "toolCall"]);
+    const call = m1.content.find((c) => c.type === "toolCall") as any;
+    expect(call.arguments).toEqual({ command: "ls /workspace" });
+    expect(m1.usage).toMatchObject({ input: 500, output: 40, cacheRead: 100 });
+    context.messages.push(m1, { role: "toolResult", toolCallId: call.id, toolName: "bash", content: [{ type: "text", text: "a b" }], isError: false, timestamp: Date.now() });
+    const m2 = await complete(model, context, { apiKey: gw.token });
+    expect(m2.stopReason).toBe("stop");
+    expect(m2.content).toEqual([{ type: "text", text: "There are two files in the workspace." }]);
+    expect(gw.usage()).toMatchObject({ inputTokens: 1100, outputTokens: 52, cachedInputTokens: 100 });
+  });
+
+  test("anthropic-messages: an error step reaches Pi once (no SDK retries) as an error message", async () => {
+    const gw = await scripted([{ error: { status: 529, message: "Overloaded" } }, { text: "would be consumed by a retry" }]);
+    const model = { ...getModel("anthropic", "claude-sonnet-4-5"), baseUrl: gw.url };
+    const t0 = performance.now();
+    const m = await complete(model, { messages: [{ role: "user", content: "hi", timestamp: Date.now() }] }, { apiKey: gw.token });
+    expect(m.stopReason).toBe("error");
+    expect(m.errorMessage).toContain("Overloaded");
+    expect(gw.requests()).toBe(1);
+    expect(gw.stepsUsed()).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  test("openai-completions: tool call and streamed text", async () => {
+    const gw = await scripted([
+      { tool: "bash", input: { command: "pwd" }, usage: { input: 50, output: 5, cached: 20 } },
+      { text: "You are in the workspace directory now.", usage: { input: 70, output: 9 } },
+    ]);
+    const model = {
+      id: "scripted", name: "scripted", api: "openai-completions" as const, provider: "paperclip", baseUrl: `${gw.url}/v1`, reasoning: false,
+      input: ["text" as const], cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000, maxTokens: 4096,
+      compat: { supportsDeveloperRole: false, supportsReasoningEffort: false },
+    };
+    const context: any = { messages: [{ role: "user", content: "where am I?", timestamp: Date.now() }], tools: [bash] };
+    const m1 = await complete(model, context, { apiKey: gw.token });
+    expect(m1.stopReason).toBe("toolUse");
+    const call = m1.content.find((c) => c.type === "toolCall") as any;
+    expect(call).toMatchObject({ name: "bash", arguments: { command: "pwd" } });
+    expect(m1.usage).toMatchObject({ input: 50, output: 5, cacheRead: 20 });
+    context.messages.push(m1, { role: "toolResult", toolCallId: call.id, toolName: "bash", content: [{ type: "text", text: "/workspace" }], isError: false, timestamp: Date.now() });
+    const m2 = await complete(model, context, { apiKey: gw.token });
+    expect(m2.content).toEqual([{ type: "text", text: "You are in the workspace directory now." }]);
+    expect(gw.usage()).toMatchObject({ inputTokens: 120, outputTokens: 14, cachedInputTokens: 20 });
+  });
+});
+
+describe("record file", () => {
+  test("one NDJSON line per request with body and answer, token redacted", async () => {
+    const dir = await tmp();
+    const file = join(dir, "sub", "requests.ndjson");
+    const gw = await scripted([{ text: "a", usage: { input: 1, output: 1 } }, { error: { status: 503, message: "down" } }], { recordFile: file });
+    await anthropic(gw, { messages: [{ role: "user", content: "first prompt" }] });
+    await openai(gw, {});
+    await anthropic(gw, {}, { "x-api-key": "bad-token-value" });
+    await anthropic(gw, { system: "You are a title generator.", tools: undefined });
+    await gw.close();
+    const text = await readFile(file, "utf8");
+    expect(text).not.toContain(gw.token);
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.seq, l.dialect, l.status, l.answeredBy ?? null])).toEqual([
+      [1, "anthropic", 200, "step"],
+      [2, "openai", 503, "step"],
+      [3, "anthropic", 401, null],
+      [4, "anthropic", 200, "side"],
+    ]);
+    expect(lines[0].body.messages[0].content).toBe("first prompt");
+    expect(lines[0].headers["x-api-key"]).toBe("[REDACTED]");
+    expect(lines[1].headers.authorization).toBe("[REDACTED]");
+    expect(lines[0].usage).toMatchObject({ inputTokens: 1, outputTokens: 1, costUsd: expect.any(Number) });
+  });
+});
