@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import * as v from "valibot";
 import { errorMessage, usageError } from "../errors.ts";
-import { didYouMean } from "./did-you-mean.ts";
+import { closest } from "../suggest.ts";
 
 /**
  * The scripted model's format (DESIGN.md, a public interface). Each step answers one model request, in order.
@@ -68,9 +68,10 @@ function issueLine(issue: v.BaseIssue<unknown>): string {
     const key = String(path[path.length - 1]?.key);
     const parent = path.length <= 1 ? "script" : typeof path[path.length - 2]?.key === "number" ? "step" : String(path[path.length - 2]?.key);
     const known = KEYS_AT[parent] ?? [];
-    const guess = didYouMean(key, known);
+    const guess = closest(key, known);
     return `${jsonPath(path)}: unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}; allowed: ${known.join(", ")}`;
   }
+  if (issue.type === "strict_object" && issue.received === "undefined") return `${jsonPath(path)}: missing (required)`;
   return `${jsonPath(path)}: ${issue.message}`;
 }
 
@@ -85,6 +86,8 @@ function stepShapeProblem(step: Step): string | undefined {
 
 /** Validate a parsed JSON value as a script; a bad one is a usage error naming the JSON path of every problem. */
 export function parseScript(json: unknown, source = "script"): Script {
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw usageError(`invalid script ${source}: $: expected an object {"steps":[...]}, got ${Array.isArray(json) ? "an array" : json === null ? "null" : typeof json}`, SCRIPT_HINT, "invalid_script");
   const r = v.safeParse(ScriptSchema, json);
   const problems = r.success ? [] : r.issues.map(issueLine);
   if (r.success) {

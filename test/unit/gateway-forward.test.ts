@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { complete, getModel } from "@mariozechner/pi-ai";
+import { isAosError } from "../../src/errors.ts";
+import { type Gateway, type GatewayOptions, parseScript, startGateway } from "../../src/gateway/index.ts";
+
+// Forwarding to a real provider, with a second (scripted) gateway playing the provider: it accepts only the fake
+// provider key as its token, so a 200 proves the key was swapped in, and its record file shows what went upstream.
+
+const ANTHROPIC_KEY = "sk-ant-api03-FAKE-host-key-0123456789abcdef";
+const OPENAI_KEY = "sk-proj-FAKE-host-openai-key-0123456789";
+
+const open: Gateway[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((g) => g.close()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "gw-fwd-"));
+  dirs.push(d);
+  return d;
+}
+
+async function start(opts: GatewayOptions): Promise<Gateway> {
+  const gw = await startGateway(opts);
+  open.push(gw);
+  return gw;
+}
+
+async function upstream(steps: unknown[], token: string, recordFile?: string): Promise<Gateway> {
+  return start({ model: "scripted", script: parseScript({ steps }), token, recordFile });
+}
+
+function post(gw: Gateway, path: string, body: Record<string, unknown>, auth: Record<string, string>) {
+  return fetch(`${gw.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify(body) });
+}
+
+const userMsg = [{ role: "user", content: "hello upstream" }];
+
+describe("forwarding to Anthropic", () => {
+  test("streams through, meters usage from the SSE, rewrites the model, and keeps the key out of everything it writes", async () => {
+    const dir = await tmp();
+    const up = await upstream(
+      [
+        { tool: "bash", input: { command: "ls" }, usage: { input: 1000, output: 40, cached: 3000 } },
+        { text: "All good here, nothing else to do.", usage: { input: 200, output: 25 } },
+      ],
+      ANTHROPIC_KEY,
+      join(dir, "upstream.ndjson"),
+    );
+    const deltas: number[] = [];
+    const gw = await start({
+      model: "anthropic/claude-sonnet-4-5",
+      env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: up.url },
+      recordFile: join(dir, "gateway.ndjson"),
+      onUsage: (u) => deltas.push(u.costUsd),
+    });
+    expect(gw).toMatchObject({ provider: "anthropic", biller: "anthropic", model: "claude-sonnet-4-5", billingType: "api" });
+    expect(gw.token).not.toBe(ANTHROPIC_KEY);
+
+    const r1 = await post(gw, "/v1/messages", { model: "claude-opus-4-6", max_tokens: 100, stream: true, messages: userMsg }, { "x-api-key": gw.token });
+    expect(r1.status).toBe(200);
+    expect(r1.headers.get("content-type")).toContain("text/event-stream");
+    const text1 = await r1.text();
+    expect(text1).toContain('"type":"tool_use"');
+    const r2 = await post(gw, "/v1/messages", { model: "claude-opus-4-6", max_tokens: 100, messages: userMsg }, { authorization: `Bearer ${gw.token}` });
+    const m2 = (await r2.json()) as any;
+    expect(m2.content[0].text).toBe("All good here, nothing else to do.");
+
+    expect(gw.usage()).toMatchObject({ inputTokens: 1200, outputTokens: 65, cachedInputTokens: 3000 });
+    expect(gw.usage().costUsd).toBeCloseTo((1200 * 3 + 65 * 15 + 3000 * 0.3) / 1e6, 12);
+    expect(deltas).toHaveLength(2);
+    expect(gw.lastError()).toBeNull();
+    await gw.close();
+    await up.close();
+
+    const upLines = (await readFile(join(dir, "upstream.ndjson"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(upLines.map((l) => l.body.model)).toEqual(["claude-sonnet-4-5", "claude-sonnet-4-5"]);
+    expect(upLines.map((l) => l.status)).toEqual([200, 200]);
+    const gwRecord = await readFile(join(dir, "gateway.ndjson"), "utf8");
+    expect(gwRecord).not.toContain(ANTHROPIC_KEY);
+    expect(gwRecord).not.toContain(gw.token);
+    expect(gwRecord.trim().split("\n")).toHaveLength(2);
+  });
+
+  test("Pi's client works through the forwarding gateway (tool loop, usage as reported upstream)", async () => {
+    const up = await upstream(
+      [
+        { tool: "read", input: { path: "README.md" }, usage: { input: 300, output: 20 } },
+        { text: "Read it.", usage: { input: 350, output: 4, cached: 250 } },
+      ],
+      ANTHROPIC_KEY,
+    );
+    const gw = await start({ model: "anthropic/claude-haiku-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: `${up.url}/` } });
+    const model = { ...getModel("anthropic", "claude-sonnet-4-5"), baseUrl: gw.url };
+    const read = { name: "read", description: "Read a file", parameters: { type: "object", properties: { path: { type: "string" } } } };
+    const context: any = { messages: [{ role: "user", content: "read the readme", timestamp: Date.now() }], tools: [read] };
+    const m1 = await complete(model, context, { apiKey: gw.token });
+    const call = m1.content.find((c) => c.type === "toolCall") as any;
+    expect(call.arguments).toEqual({ path: "README.md" });
+    context.messages.push(m1, { role: "toolResult", toolCallId: call.id, toolName: "read", content: [{ type: "text", text: "# hi" }], isError: false, timestamp: Date.now() });
+    const m2 = await complete(model, context, { apiKey: gw.token });
+    expect(m2.content).toEqual([{ type: "text", text: "Read it." }]);
+    expect(gw.usage()).toMatchObject({ inputTokens: 650, outputTokens: 24, cachedInputTokens: 250 });
+    // claude-haiku-4-5: $1 in, $5 out, $0.10 cached.
+    expect(gw.usage().costUsd).toBeCloseTo((650 * 1 + 24 * 5 + 250 * 0.1) / 1e6, 12);
+  });
+
+  test("upstream failures keep their status, map to a family, and never show the key", async () => {
+    const up = await upstream(
+      [
+        { error: { status: 429, message: "rate limited" } },
+        { error: { status: 529, message: "Overloaded" } },
+        { error: { status: 400, message: `prompt is too long (your key ${ANTHROPIC_KEY} was fine)` } },
+        { text: "fine again" },
+      ],
+      ANTHROPIC_KEY,
+    );
+    const gw = await start({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: up.url } });
+    const send = () => post(gw, "/v1/messages", { model: "x", max_tokens: 10, stream: true, messages: userMsg }, { "x-api-key": gw.token });
+
+    const r1 = await send();
+    expect(r1.status).toBe(429);
+    expect(((await r1.json()) as any).error.type).toBe("rate_limit_error");
+    expect(gw.lastError()).toMatchObject({ family: "quota", errorCode: "upstream_rate_limited", status: 429, source: "upstream" });
+
+    expect((await send()).status).toBe(529);
+    expect(gw.lastError()).toMatchObject({ family: "overloaded", errorCode: "upstream_overloaded" });
+
+    const r3 = await send();
+    expect(r3.status).toBe(400);
+    const body3 = await r3.text();
+    expect(body3).not.toContain(ANTHROPIC_KEY);
+    expect(body3).toContain("[REDACTED]");
+    expect(gw.lastError()).toMatchObject({ family: "bad_request", errorCode: "upstream_bad_request" });
+    expect(gw.lastError()!.message).not.toContain(ANTHROPIC_KEY);
+
+    expect((await send()).status).toBe(200);
+    expect(gw.lastError()).toBeNull();
+    expect(gw.errors()).toHaveLength(3);
+  });
+
+  test("a wrong host key is an auth failure", async () => {
+    const up = await upstream([{ text: "never" }], ANTHROPIC_KEY);
+    const gw = await start({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: "sk-ant-some-other-key-000000", ANTHROPIC_BASE_URL: up.url } });
+    const r = await post(gw, "/v1/messages", { model: "x", max_tokens: 10, messages: userMsg }, { "x-api-key": gw.token });
+    expect(r.status).toBe(401);
+    expect(gw.lastError()).toMatchObject({ family: "auth", errorCode: "upstream_auth", status: 401 });
+    expect(up.stepsUsed()).toBe(0);
+  });
+
+  test("an unreachable upstream is a 502 with upstream_unreachable", async () => {
+    const dead = await upstream([], "x".repeat(16));
+    const url = dead.url;
+    await dead.close();
+    const gw = await start({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: url } });
+    const r = await post(gw, "/v1/messages", { model: "x", max_tokens: 10, messages: userMsg }, { "x-api-key": gw.token });
+    expect(r.status).toBe(502);
+    expect(((await r.json()) as any).type).toBe("error");
+    expect(gw.lastError()).toMatchObject({ errorCode: "upstream_unreachable", family: "upstream" });
+  });
+
+  test("an OpenAI-dialect request to an Anthropic gateway is refused with a clear message", async () => {
+    const gw = await start({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: "http://127.0.0.1:9" } });
+    const r = await post(gw, "/v1/chat/completions", { model: "x", messages: userMsg }, { authorization: `Bearer ${gw.token}` });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as any).error.message).toContain("forwards to anthropic");
+    expect(gw.lastError()).toMatchObject({ errorCode: "gateway_dialect_mismatch" });
+  });
+});
+
+describe("forwarding to OpenAI", () => {
+  test("asks for usage in streams, meters prompt/cached/completion tokens, non-streaming too", async () => {
+    const dir = await tmp();
+    const up = await upstream(
+      [
+        { text: "streamed answer from the fake provider", usage: { input: 400, output: 30, cached: 600 } },
+        { tool: "bash", input: { command: "true" }, usage: { input: 50, output: 5 } },
+      ],
+      OPENAI_KEY,
+      join(dir, "up.ndjson"),
+    );
+    const gw = await start({ model: "openai/gpt-4.1", env: { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `${up.url}/v1` }, recordFile: join(dir, "gw.ndjson") });
+    const r1 = await post(gw, "/v1/chat/completions", { model: "whatever", stream: true, messages: userMsg }, { authorization: `Bearer ${gw.token}` });
+    const t1 = await r1.text();
+    expect(t1).toContain("[DONE]");
+    const c2 = (await (await post(gw, "/chat/completions", { model: "whatever", messages: userMsg }, { authorization: `Bearer ${gw.token}` })).json()) as any;
+    expect(c2.choices[0].finish_reason).toBe("tool_calls");
+
+    expect(gw.usage()).toMatchObject({ inputTokens: 450, outputTokens: 35, cachedInputTokens: 600 });
+    // gpt-4.1: $2 in, $8 out, $0.50 cached.
+    expect(gw.usage().costUsd).toBeCloseTo((450 * 2 + 35 * 8 + 600 * 0.5) / 1e6, 12);
+    await gw.close();
+    await up.close();
+    const upLines = (await readFile(join(dir, "up.ndjson"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(upLines[0].body).toMatchObject({ model: "gpt-4.1", stream_options: { include_usage: true } });
+    expect(upLines[1].body.model).toBe("gpt-4.1");
+    const gwRecord = await readFile(join(dir, "gw.ndjson"), "utf8");
+    expect(gwRecord).not.toContain(OPENAI_KEY);
+  });
+
+  test("an OpenRouter base URL bills to openrouter", async () => {
+    const gw = await start({ model: "openai/gpt-4o-mini", env: { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: "https://openrouter.ai/api/v1" } });
+    expect(gw).toMatchObject({ provider: "openai", biller: "openrouter", billingType: "api" });
+  });
+});
+
+describe("start-up errors", () => {
+  test("a missing provider key is a usage error naming the env var", async () => {
+    for (const [model, envVar] of [["anthropic/claude-sonnet-4-5", "ANTHROPIC_API_KEY"], ["openai/gpt-4.1", "OPENAI_API_KEY"]] as const) {
+      const e = await startGateway({ model, env: {} }).catch((x: unknown) => x);
+      expect(isAosError(e)).toBe(true);
+      if (!isAosError(e)) continue;
+      expect(e.exitCode).toBe(2);
+      expect(e.code).toBe("missing_api_key");
+      expect(e.message).toContain(envVar);
+      expect(e.hint).toContain(envVar);
+    }
+  });
+
+  test("a bad base URL or an unknown provider is a usage error", async () => {
+    const e1 = await startGateway({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: "not a url" } }).catch((x: unknown) => x);
+    expect(isAosError(e1) && e1.exitCode === 2 && e1.message.includes("ANTHROPIC_BASE_URL")).toBe(true);
+    const e2 = await startGateway({ model: "mistral/large", env: {} }).catch((x: unknown) => x);
+    expect(isAosError(e2) && e2.exitCode === 2 && e2.message.includes('unknown model provider "mistral"')).toBe(true);
+  });
+
+  test("an unknown model forwards but notes that its cost is unknown", async () => {
+    const gw = await start({ model: "anthropic/claude-future-9", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY } });
+    expect(gw.notes.join(" ")).toContain("no price known for model claude-future-9");
+  });
+});
