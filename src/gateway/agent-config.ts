@@ -70,8 +70,10 @@ export function piConfigFiles(gw: GatewayEndpoint, opts: PiConfigOptions = {}): 
 
 /**
  * ~/.config/opencode/opencode.json for OpenCode (the agentOS 0.2.7 build). Anthropic and scripted models only: that
- * build's OpenAI provider speaks the Responses API, which the gateway does not serve. `small_model` is pinned to the
- * same model so OpenCode's title request also goes through the gateway (it is answered without consuming a step).
+ * build's OpenAI provider speaks the Responses API, which the gateway does not serve. OpenCode also sends a title
+ * request per session; this build ignores `small_model` and names claude-haiku-4-5 for it, but it still goes to the
+ * gateway (same base URL), which forwards it as the run's model or, scripted, answers it without consuming a step.
+ * Tool inputs differ from Pi's: bash needs {command, description}; read/write/edit take filePath, oldString, newString.
  */
 export function openCodeConfig(gw: GatewayEndpoint): Record<string, unknown> {
   if (gw.provider === "openai")

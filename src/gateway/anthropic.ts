@@ -122,8 +122,15 @@ export class AnthropicMeter {
   }
 }
 
+export interface OfferedTool {
+  name: string;
+  required: string[];
+}
+
 export interface RequestShape {
   hasTools: boolean;
+  /** The tools the agent offered the model, with their required input keys. */
+  tools: OfferedTool[];
   system: string;
   firstUser: string;
   stream: boolean;
@@ -135,9 +142,21 @@ export function anthropicRequestShape(body: Record<string, unknown>): RequestSha
   const firstUser = messages.find((m) => isRecord(m) && m.role === "user");
   return {
     hasTools: Array.isArray(body.tools) && body.tools.length > 0,
+    tools: offeredTools(body.tools, (t) => [t.name, t.input_schema]),
     system: contentText(body.system),
     firstUser: isRecord(firstUser) ? contentText(firstUser.content) : "",
     stream: body.stream === true,
     model: typeof body.model === "string" ? body.model : "",
   };
+}
+
+/** Tool names and required keys from a request's tool list; `pick` returns [name, JSON schema] for one entry. */
+export function offeredTools(tools: unknown, pick: (t: Record<string, unknown>) => [unknown, unknown]): OfferedTool[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.filter(isRecord).flatMap((t) => {
+    const [name, schema] = pick(t);
+    if (typeof name !== "string") return [];
+    const req = isRecord(schema) && Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : [];
+    return [{ name, required: req }];
+  });
 }

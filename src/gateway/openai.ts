@@ -1,4 +1,4 @@
-import type { RequestShape } from "./anthropic.ts";
+import { offeredTools, type RequestShape } from "./anthropic.ts";
 import { openaiErrorType } from "./failure.ts";
 import type { TokenCounts } from "./prices.ts";
 import { chunks, contentText, isRecord, num, type Reply, sseEvent } from "./reply.ts";
@@ -105,6 +105,7 @@ export function openaiRequestShape(body: Record<string, unknown>): RequestShape 
   const firstUser = messages.find((m) => m.role === "user");
   return {
     hasTools: Array.isArray(body.tools) && body.tools.length > 0,
+    tools: offeredTools(body.tools, (t) => (isRecord(t.function) ? [t.function.name, t.function.parameters] : [undefined, undefined])),
     system,
     firstUser: firstUser ? contentText(firstUser.content) : "",
     stream: body.stream === true,

@@ -44,7 +44,8 @@ export interface Gateway {
   readonly model: string;
   /** "api" when a provider key pays; "unknown" for the scripted model (nothing is billed; costUsd is what it would cost). */
   readonly billingType: BillingType;
-  /** Human-readable remarks for the run (e.g. a model missing from the price table). */
+  /** Human-readable remarks for the run: a model missing from the price table, a script tool step that does not fit
+   *  the tools the agent offered (grows while the gateway runs). */
   readonly notes: readonly string[];
   usage(): UsageTotals;
   /** The failure of the latest turn request (side requests aside), or null if it succeeded. */
@@ -175,6 +176,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Tool input shapes differ between agents (Pi's bash takes {command}, OpenCode's needs {command, description}; Pi
+ * reads {path}, OpenCode {filePath}). The call is still sent as scripted (the agent reports the bad call itself), but
+ * the mismatch becomes a note so a script author sees why a step did nothing.
+ */
+function toolMismatch(name: string, input: Record<string, unknown>, shape: RequestShape): string | undefined {
+  if (!shape.hasTools) return `calls tool "${name}" but the request offered no tools`;
+  const tool = shape.tools.find((t) => t.name === name);
+  if (!tool) return `calls tool "${name}" but the agent offers ${shape.tools.map((t) => t.name).join(", ")}`;
+  const missing = tool.required.filter((k) => !(k in input));
+  if (missing.length) return `tool "${name}" input lacks required ${missing.join(", ")} (the agent's ${name} takes ${tool.required.join(", ")})`;
+  return undefined;
+}
+
 function estimateTokens(chars: number): number {
   return Math.max(1, Math.ceil(chars / 4));
 }
@@ -265,6 +280,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       if (step.tool !== undefined) {
         const id = `${dialect === "anthropic" ? "toolu_" : "call_"}${runId}_${++toolCounter}`;
         reply.tool = { id, name: step.tool, input: step.input ?? {} };
+        const warning = toolMismatch(reply.tool.name, reply.tool.input, shape);
+        if (warning) {
+          base.warning = `script step ${stepNo}: ${warning}`;
+          if (!notes.includes(base.warning as string)) notes.push(base.warning as string);
+        }
       }
       reply.usage = step.usage
         ? { inputTokens: step.usage.input, outputTokens: step.usage.output, cachedInputTokens: step.usage.cached ?? 0 }

@@ -118,6 +118,18 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.usage()).toMatchObject({ inputTokens: 30, outputTokens: 12 });
   });
 
+  test("a tool step that does not fit the offered tools is sent anyway and noted", async () => {
+    const gw = await scripted([{ tool: "bash", input: { command: "ls" } }, { tool: "glob", input: {} }, { tool: "bash", input: { command: "ls" } }]);
+    const strict = [{ name: "bash", input_schema: { type: "object", properties: { command: {}, description: {} }, required: ["command", "description"] } }];
+    const m = (await (await anthropic(gw, { tools: strict })).json()) as any;
+    expect(m.content[0]).toMatchObject({ type: "tool_use", name: "bash", input: { command: "ls" } });
+    await anthropic(gw, { tools: strict });
+    expect(gw.notes).toContain('script step 0: tool "bash" input lacks required description (the agent\'s bash takes command, description)');
+    expect(gw.notes).toContain('script step 1: calls tool "glob" but the agent offers bash');
+    await anthropic(gw, {});
+    expect(gw.notes).toHaveLength(3); // the scripted-price note plus the two above; a fitting call adds nothing
+  });
+
   test("tool-use ids are unique across a run", async () => {
     const gw = await scripted(Array.from({ length: 5 }, (_, i) => ({ tool: "bash", input: { command: `echo ${i}` } })));
     const ids = new Set<string>();
