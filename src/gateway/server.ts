@@ -484,7 +484,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     notes,
     usage: () => meter.get(),
     lastError: () => last,
-    errors: () => errors,
+    errors: () => [...errors],
     requests: () => seqCounter,
     stepsUsed: () => stepIndex,
     close: () => {
