@@ -1,0 +1,236 @@
+/**
+ * compilePolicy: turn a Policy into what the runtime hands agentOS 0.2.21, plus the host-side parts.
+ *
+ * agentOS evaluates a scope's rules in order and the LAST matching rule wins (default when none matches). We emit
+ * every rule of a capability sorted by ascending specificity, allow before deny at equal specificity, so the last
+ * match is the most specific one and deny wins ties: exactly evaluate()'s precedence. After them come the mandatory
+ * denies and then the exact-path allows that lift them. Scopes never interact: each rule lists only its own
+ * capability's operations (fs.read → read/readdir/stat/readlink, fs.write → write/create_dir/rm/rename/symlink/
+ * chmod/truncate, network.fetch → fetch/http/dns, network.listen → listen), so sorting per capability is enough.
+ *
+ * All six scopes are stated explicitly (agentOS #1960: an explicit object may replace the defaults). `env` and
+ * `process` are "allow": env.read is enforced on the host (the guest env is built from the allowed names; agentOS's
+ * env scope does not hide passed variables), and the process scope has no observable effect in 0.2.21.
+ */
+import type { AgentOsOptions } from "@rivet-dev/agentos-core";
+import { GUEST_WORKSPACE, pathMatches, patternTouches, toAgentOsGlobs } from "./paths.ts";
+import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from "./network.ts";
+import { camelToKebab, compareRules, type Rule } from "./rules.ts";
+import { mandatoryDenies, PROTECTED_ROOTS, type RuntimeContext } from "./runtime-needs.ts";
+import { decide, effectiveRules, evaluator, loopbackPorts, type Enforcer } from "./evaluate.ts";
+import { VM_OWNED_ENV } from "./env.ts";
+import type { PolicyProblem } from "./check.ts";
+import type { Policy } from "./policy.ts";
+import type { PathContext } from "./paths.ts";
+import { FS_READ_OPS, FS_WRITE_OPS, NET_FETCH_OPS, NET_LISTEN_OPS, type Capability, type Mode } from "./vocabulary.ts";
+
+export type AgentOsPermissions = NonNullable<AgentOsOptions["permissions"]>;
+
+export interface FsRuleOut {
+  mode: Mode;
+  operations: string[];
+  paths: string[];
+}
+export interface PatternRuleOut {
+  mode: Mode;
+  operations: string[];
+  patterns: string[];
+}
+
+/** The compiled agentOS permissions, every scope stated. */
+export interface CompiledPermissions {
+  fs: { default: "deny"; rules: FsRuleOut[] };
+  network: "deny" | { default: "deny"; rules: PatternRuleOut[] };
+  childProcess: "deny" | { default: "deny"; rules: PatternRuleOut[] };
+  process: "allow";
+  env: "allow";
+  hostFunction: "deny" | { default: "deny"; rules: PatternRuleOut[] };
+}
+
+export interface Enforcement {
+  capability: Capability;
+  mode: Mode;
+  rule: string;
+  /** `runtime` for the runtime's own needs, `mandatory` for the always-denied set. */
+  source: string;
+  where: Enforcer;
+  note: string;
+}
+
+export interface CompileContext extends PathContext, RuntimeContext {
+  /** The host environment env.read picks from (never printed; explain shows names only). */
+  hostEnv?: Record<string, string | undefined>;
+}
+
+export interface CompiledPolicy {
+  permissions: CompiledPermissions;
+  loopbackExemptPorts: number[];
+  /** The whole guest environment the host passes to exec/sessions: only names env.read allows. */
+  guestEnv: Record<string, string>;
+  /** The hostFunction rules (also inside permissions), for checking host-side tool calls the same way. */
+  hostFunctionRules: PatternRuleOut[];
+  enforcement: Enforcement[];
+  warnings: (PolicyProblem & { source?: string })[];
+  /** Whether any allow can reach into /workspace for writing; if not, the runtime can mount it read-only too. */
+  workspaceWritable: boolean;
+}
+
+const SECRET_OPS = [...FS_READ_OPS.filter((o) => o !== "stat"), ...FS_WRITE_OPS];
+
+const byCapability = (rules: Rule[], cap: Capability) => rules.filter((r) => r.capability === cap).sort(compareRules);
+
+function fsOut(r: Rule): FsRuleOut {
+  if (r.matcher.type !== "path") throw new Error("not a path rule");
+  return {
+    mode: r.mode,
+    operations: [...(r.ops ?? (r.capability === "fs.read" ? FS_READ_OPS : FS_WRITE_OPS))],
+    paths: toAgentOsGlobs(r.matcher.path),
+  };
+}
+
+function fetchOut(r: Rule): PatternRuleOut {
+  if (r.matcher.type !== "net") throw new Error("not a network rule");
+  // A deny for one port must not deny the name lookup the other ports need.
+  const withDns = r.mode === "allow" || r.matcher.net.ports === undefined;
+  return { mode: r.mode, operations: [...NET_FETCH_OPS], patterns: fetchResourcePatterns(r.matcher.net, { withDns }) };
+}
+
+function listenOut(r: Rule): PatternRuleOut {
+  if (r.matcher.type !== "ports") throw new Error("not a listen rule");
+  return { mode: r.mode, operations: [...NET_LISTEN_OPS], patterns: listenResourcePatterns(r.matcher.ports) };
+}
+
+function spawnOut(r: Rule): PatternRuleOut | undefined {
+  if (r.matcher.type !== "spawn" || r.matcher.command !== undefined) return undefined;
+  return { mode: r.mode, operations: ["spawn"], patterns: r.matcher.any ? ["**"] : [r.matcher.driver!] };
+}
+
+function toolOut(r: Rule): PatternRuleOut {
+  if (r.matcher.type !== "tool") throw new Error("not a tool rule");
+  const { collection, fn } = r.matcher;
+  const pattern = collection === undefined ? "*" : `${camelToKebab(collection)}:${fn === undefined ? "*" : camelToKebab(fn)}`;
+  return { mode: r.mode, operations: ["invoke"], patterns: [pattern] };
+}
+
+const scope = (rules: PatternRuleOut[]) => (rules.length ? { default: "deny" as const, rules } : ("deny" as const));
+
+function describeOut(r: { mode: Mode; operations: string[] } & ({ paths: string[] } | { patterns: string[] })): string {
+  const res = "paths" in r ? r.paths : r.patterns;
+  const shown = res.length > 6 ? `${res.slice(0, 6).join(", ")}, … (${res.length} patterns)` : res.join(", ");
+  return `${r.mode} [${r.operations.join(",")}] on ${shown}`;
+}
+
+/** Compile a policy for agentOS 0.2.21 and the host-side filters. Pure. */
+export function compilePolicy(policy: Policy, ctx: CompileContext = {}): CompiledPolicy {
+  const rules = effectiveRules(policy, ctx);
+  const enforcement: Enforcement[] = [];
+  const warnings: CompiledPolicy["warnings"] = [...policy.warnings];
+  const note = (r: Rule, where: Enforcer, text: string) =>
+    enforcement.push({ capability: r.capability, mode: r.mode, rule: r.value, source: r.source, where, note: r.why ? `${text} — ${r.why}` : text });
+  const evalOne = evaluator(policy, ctx);
+
+  // fs: reads and writes by specificity, then mandatory denies, then the exact allows that lift them.
+  const fsRules: FsRuleOut[] = [];
+  for (const r of [...byCapability(rules, "fs.read"), ...byCapability(rules, "fs.write")].sort(compareRules)) {
+    const out = fsOut(r);
+    fsRules.push(out);
+    note(r, "agentos-kernel", `fs rule: ${describeOut(out)}`);
+  }
+  const lifts: FsRuleOut[] = [];
+  for (const md of mandatoryDenies()) {
+    const ops = md.protects === "write" ? [...FS_WRITE_OPS] : [...SECRET_OPS];
+    fsRules.push({ mode: "deny", operations: ops, paths: md.patterns.flatMap(toAgentOsGlobs) });
+    enforcement.push({
+      capability: md.protects === "write" ? "fs.write" : "fs.read",
+      mode: "deny",
+      rule: md.name,
+      source: "mandatory",
+      where: "agentos-kernel",
+      note: `always denied (${md.protects === "write" ? "writing" : "reading and writing"}) under ${PROTECTED_ROOTS.join(", ")}: ${md.why}`,
+    });
+  }
+  for (const r of policy.rules) {
+    if (r.mode !== "allow" || r.matcher.type !== "path" || r.matcher.path.glob) continue;
+    const path = r.matcher.path.pattern;
+    const kind = r.capability === "fs.read" ? "read" : "write";
+    const guarded = mandatoryDenies().some(
+      (md) => (kind === "write" || md.protects === "read+write") && md.patterns.some((p) => pathMatches(p, path)),
+    );
+    if (!guarded) continue;
+    if (evalOne({ kind, target: path }).decision !== "allow") continue;
+    const ops = kind === "read" ? [...FS_READ_OPS] : [...FS_WRITE_OPS];
+    if (lifts.some((l) => l.paths[0] === path && l.operations.join() === ops.join())) continue;
+    lifts.push({ mode: "allow", operations: ops, paths: [path] });
+    note(r, "agentos-kernel", `lifts the mandatory deny for exactly ${path} (nothing below it)`);
+  }
+  fsRules.push(...lifts);
+
+  // network: fetch rules then listen rules; their operations never overlap.
+  const netRules: PatternRuleOut[] = [];
+  for (const r of byCapability(rules, "network.fetch")) {
+    const out = fetchOut(r);
+    netRules.push(out);
+    if (r.derived) continue;
+    const m = r.matcher.type === "net" ? r.matcher.net : undefined;
+    let text = `network rule: ${describeOut(out)}`;
+    if (m && m.host.kind === "name" && isLoopbackHost(m.host.name) && r.mode === "allow") {
+      text += m.ports && m.ports.lo === m.ports.hi ? `; host port ${m.ports.lo} added to loopbackExemptPorts` : "; without a port only listeners inside the VM are reachable";
+    }
+    if (m?.host.kind === "cidr") text += "; matches connections to IP addresses (a name lookup is not allowed by a CIDR rule)";
+    if (m?.host.kind === "any" && r.mode === "allow") text += "; the host's own loopback stays closed except exempted ports";
+    note(r, "agentos-kernel", text);
+  }
+  for (const r of byCapability(rules, "network.listen")) {
+    const out = listenOut(r);
+    netRules.push(out);
+    note(r, "agentos-kernel", `network rule: ${describeOut(out)}${r.mode === "allow" ? "; also lets the agent connect to its own listener on 127.0.0.1/localhost" : ""}`);
+  }
+
+  const spawnRules: PatternRuleOut[] = [];
+  for (const r of byCapability(rules, "process.spawn")) {
+    const out = spawnOut(r);
+    if (out) {
+      spawnRules.push(out);
+      note(r, "agentos-kernel", `childProcess rule: ${describeOut(out)}`);
+    } else {
+      note(r, "not-enforceable", "agentOS 0.2.21 sees the runtime driver (wasm, node, python), not the command name; this rule is not compiled and the driver rules decide");
+    }
+  }
+
+  const toolRules: PatternRuleOut[] = [];
+  for (const r of byCapability(rules, "tool.invoke")) {
+    const out = toolOut(r);
+    toolRules.push(out);
+    note(r, "host-function-permission", `hostFunction rule: ${describeOut(out)}`);
+  }
+
+  const guestEnv: Record<string, string> = {};
+  for (const r of byCapability(rules, "env.read")) {
+    note(r, "host-env-filter", "the guest environment is built on the host from the allowed names; nothing else from the host environment is passed in");
+  }
+  for (const [name, value] of Object.entries(ctx.hostEnv ?? {})) {
+    if (value === undefined || VM_OWNED_ENV.includes(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    if (decide(rules, "env.read", { type: "name", name })?.mode === "allow") guestEnv[name] = value;
+  }
+
+  const workspaceWritable = rules.some(
+    (r) => r.capability === "fs.write" && r.mode === "allow" && r.matcher.type === "path" && patternTouches(r.matcher.path, GUEST_WORKSPACE),
+  );
+
+  return {
+    permissions: {
+      fs: { default: "deny", rules: fsRules },
+      network: scope(netRules),
+      childProcess: scope(spawnRules),
+      process: "allow",
+      env: "allow",
+      hostFunction: scope(toolRules),
+    },
+    loopbackExemptPorts: loopbackPorts(rules, ctx),
+    guestEnv,
+    hostFunctionRules: toolRules,
+    enforcement,
+    warnings,
+    workspaceWritable,
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * evaluate: the decision for one request, and the rule that made it. Pure; the same precedence the compiled agentOS
+ * policy realises (a test checks the two agree on random policies):
+ *
+ * 1. Mandatory denies (runtime-needs.ts) first: a matching one denies unless an allow rule of the same capability
+ *    names the target exactly (no glob).
+ * 2. Otherwise the most specific matching rule decides (specificity per capability: paths.ts, network.ts, rules.ts);
+ *    at equal specificity deny wins. The runtime's own rules (runtime-needs.ts) take part like any other rule.
+ * 3. No matching rule: denied (deny by default).
+ * Then what agentOS adds on its own: a connection to the host's loopback (127.0.0.0/8, localhost, [::1]) goes
+ * through only on exempted ports (the gateway, ports named with a loopback host); otherwise it can only reach a
+ * listener inside the VM. For process.spawn the kernel sees the driver, not the command, so a command is decided by
+ * its driver and a per-command rule is reported as not enforced.
+ */
+import { usageError } from "../errors.ts";
+import { pathMatches, resolveTargetPath, type PathContext } from "./paths.ts";
+import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } from "./network.ts";
+import { compareRules, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
+import { mandatoryDenies, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
+import { VM_OWNED_ENV } from "./env.ts";
+import type { Policy } from "./policy.ts";
+import { CAPABILITY_OF, DRIVERS, type Capability, type Mode, type RequestKind } from "./vocabulary.ts";
+
+export interface EvalRequest {
+  kind: RequestKind;
+  target: string;
+}
+
+export interface EvalContext extends PathContext, RuntimeContext {}
+
+export type Enforcer = "agentos-kernel" | "host-env-filter" | "host-function-permission" | "not-enforceable";
+
+/** A rule as shown to people and in JSON (no parser internals). */
+export interface RuleView {
+  capability: Capability;
+  mode: Mode;
+  value: string;
+  /** The normalised form when it differs from the value (paths: absolute guest pattern). */
+  normalized?: string;
+  source: string;
+  at?: string;
+  specificity: number[];
+  why?: string;
+}
+
+export interface Decision {
+  decision: Mode;
+  kind: RequestKind;
+  capability: Capability;
+  /** The target as evaluated: an absolute guest path, host:port, a port, a name. */
+  target: string;
+  /** The deciding rule; null for deny-by-default, mandatory denies and VM facts. */
+  rule: RuleView | null;
+  layer: "rule" | "runtime" | "mandatory" | "default" | "loopback" | "vm";
+  reason: string;
+  enforcedBy: Enforcer;
+  notes: string[];
+}
+
+export function ruleView(r: Rule): RuleView {
+  const normalized = r.matcher.type === "path" ? r.matcher.path.pattern : undefined;
+  return {
+    capability: r.capability,
+    mode: r.mode,
+    value: r.value,
+    ...(normalized && normalized !== r.value ? { normalized } : {}),
+    source: r.source,
+    ...(r.at ? { at: r.at } : {}),
+    specificity: r.specificity,
+    ...(r.why ? { why: r.why } : {}),
+  };
+}
+
+/** Listening inside the VM also lets the agent reach its own listener: a fetch rule for 127.0.0.1/localhost/[::1]. */
+function selfFetchRules(rules: Rule[]): Rule[] {
+  const out: Rule[] = [];
+  for (const r of rules) {
+    if (r.capability !== "network.listen" || r.mode !== "allow" || r.matcher.type !== "ports") continue;
+    const { lo, hi } = r.matcher.ports;
+    for (const host of ["127.0.0.1", "localhost", "[::1]"]) {
+      const p = parseRule("network.fetch", "allow", `${host}:1`, r.source, {}, r.at);
+      if (!p.ok || p.value.matcher.type !== "net") continue;
+      const ports = { lo: Math.max(lo, 1), hi };
+      out.push({
+        ...p.value,
+        value: `${host}:${lo === hi ? lo : `${lo}-${hi}`}`,
+        matcher: { type: "net", net: { host: p.value.matcher.net.host, ports } },
+        why: `reach the agent's own listener inside the VM (network.listen ${r.value})`,
+        derived: "self-fetch",
+      });
+    }
+  }
+  return out;
+}
+
+/** The rules evaluation and compilation work on: the policy's, the runtime's own, and self-fetch for listeners. */
+export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[] {
+  return [...runtimeRules(ctx), ...policy.rules, ...selfFetchRules(policy.rules)];
+}
+
+/** The most specific matching rule (deny wins ties); `op` skips rules narrowed to other agentOS operations. */
+export function decide(rules: Rule[], capability: Capability, target: RuleTarget, op?: string): Rule | undefined {
+  let best: Rule | undefined;
+  for (const r of rules) {
+    if (r.capability !== capability) continue;
+    if (op && r.ops && !r.ops.includes(op)) continue;
+    if (!ruleMatches(r, target)) continue;
+    if (!best || compareRules(r, best) > 0) best = r;
+  }
+  return best;
+}
+
+/** Host loopback ports the VM may reach: the gateway, the runtime's extras, and loopback hosts allowed with a port. */
+export function loopbackPorts(rules: Rule[], ctx: RuntimeContext = {}): number[] {
+  const ports = new Set<number>();
+  if (ctx.gatewayPort !== undefined) ports.add(ctx.gatewayPort);
+  for (const p of ctx.extraLoopbackPorts ?? []) ports.add(p);
+  for (const r of rules) {
+    if (r.capability !== "network.fetch" || r.mode !== "allow" || r.matcher.type !== "net" || r.source === "runtime") continue;
+    if (r.derived) continue;
+    const { host, ports: range } = r.matcher.net;
+    if (host.kind !== "name" || !isLoopbackHost(host.name) || !range || range.lo !== range.hi) continue;
+    if (decide(rules, "network.fetch", { type: "net", target: { host: host.name, port: range.lo } })?.mode === "allow") ports.add(range.lo);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+const NODE_COMMANDS = ["node", "npm", "npx", "pnpm", "yarn", "tsx", "pi", "opencode"];
+const PYTHON_COMMANDS = ["python", "python3", "pip", "pip3"];
+/** Which driver agentOS starts a command with: node and python for their runtimes, WASM for everything else. */
+export function driverFor(command: string): string {
+  const base = command.split("/").pop() ?? command;
+  if ((DRIVERS as readonly string[]).includes(base)) return base;
+  if (NODE_COMMANDS.includes(base)) return "node";
+  if (PYTHON_COMMANDS.includes(base)) return "python";
+  return "wasm";
+}
+
+function describeTarget(kind: RequestKind, target: string): string {
+  switch (kind) {
+    case "read":
+      return `reading ${target}`;
+    case "write":
+      return `writing ${target}`;
+    case "fetch":
+      return `connecting to ${target}`;
+    case "listen":
+      return `listening on port ${target}`;
+    case "env":
+      return `passing ${target} into the VM`;
+    case "spawn":
+      return `starting ${target}`;
+    case "tool":
+      return `calling tool ${target}`;
+  }
+}
+
+const ENFORCER: Record<RequestKind, Enforcer> = {
+  read: "agentos-kernel",
+  write: "agentos-kernel",
+  fetch: "agentos-kernel",
+  listen: "agentos-kernel",
+  spawn: "agentos-kernel",
+  env: "host-env-filter",
+  tool: "host-function-permission",
+};
+
+function fromRule(base: Omit<Decision, "decision" | "rule" | "layer" | "reason">, rule: Rule | undefined, what: string): Decision {
+  if (!rule) return { ...base, decision: "deny", rule: null, layer: "default", reason: `nothing allows ${what} (deny by default)` };
+  const verb = rule.mode === "allow" ? "allowed" : "denied";
+  const by = rule.source === "runtime" ? `the runtime's own need '${rule.value}' (${rule.why})` : `${rule.mode} '${rule.value}' from ${rule.source}${rule.at ? ` ${rule.at}` : ""}`;
+  return { ...base, decision: rule.mode, rule: ruleView(rule), layer: rule.source === "runtime" ? "runtime" : "rule", reason: `${what} is ${verb} by ${by}` };
+}
+
+function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decision {
+  const capability = CAPABILITY_OF[req.kind];
+  const base = { kind: req.kind, capability, target: req.target, enforcedBy: ENFORCER[req.kind], notes: [] as string[] };
+  switch (req.kind) {
+    case "read":
+    case "write": {
+      const t = resolveTargetPath(req.target, ctx);
+      if (!t.ok) throw usageError(`${req.kind} target '${req.target}': ${t.message}`, t.hint, "invalid_target");
+      const path = t.value;
+      const b = { ...base, target: path, notes: [...t.notes] };
+      const what = describeTarget(req.kind, path);
+      for (const md of mandatoryDenies()) {
+        if (req.kind === "read" && md.protects === "write") continue;
+        if (!md.patterns.some((p) => pathMatches(p, path))) continue;
+        const exact = rules.find(
+          (r) => r.capability === capability && r.mode === "allow" && r.source !== "runtime" && r.matcher.type === "path" && !r.matcher.path.glob && r.matcher.path.pattern === path,
+        );
+        if (!exact) {
+          return {
+            ...b,
+            decision: "deny",
+            rule: null,
+            layer: "mandatory",
+            reason: `${what} is always denied (${md.name}: ${md.why}); only an allow naming exactly ${path} opens it`,
+          };
+        }
+        b.notes.push(`the mandatory deny on ${md.name} is lifted by the exact allow '${exact.value}' from ${exact.source}`);
+        break;
+      }
+      return fromRule(b, decide(rules, capability, { type: "path", path }, req.kind === "read" ? "read" : "write"), what);
+    }
+    case "fetch": {
+      const t = parseFetchTarget(req.target.trim());
+      if (!t.ok) throw usageError(`fetch target '${req.target}': ${t.message}`, t.hint, "invalid_target");
+      const target: FetchTarget = t.value;
+      const shown = target.port === undefined ? target.host : `${target.host}:${target.port}`;
+      const b = { ...base, target: shown };
+      if (target.port === undefined) b.notes.push("no port given: only rules without a port decide it");
+      const what = describeTarget("fetch", shown);
+      const d = fromRule(b, decide(rules, capability, { type: "net", target }), what);
+      if (d.decision === "deny" || !isLoopbackHost(target.host)) return d;
+      const port = target.port;
+      if (port !== undefined && loopbackPorts(rules, ctx).includes(port)) {
+        d.notes.push(`port ${port} on the host's loopback is exempted (loopbackExemptPorts)`);
+        return d;
+      }
+      if (port !== undefined && decide(rules, "network.listen", { type: "port", port })?.mode === "allow") {
+        d.notes.push(`this reaches only a listener inside the VM on port ${port}, never the host's`);
+        return d;
+      }
+      return {
+        ...d,
+        decision: "deny",
+        layer: "loopback",
+        reason:
+          port === undefined
+            ? `${what}: the host's loopback opens port by port; allow ${target.host}:PORT`
+            : `${what}: port ${port} on the host's loopback is not exempted and nothing in the VM may listen on it; allow exactly ${target.host}:${port} to reach a host service`,
+      };
+    }
+    case "listen": {
+      const p = parseListenPorts(req.target);
+      if (!p.ok || p.value.lo !== p.value.hi) throw usageError(`listen target '${req.target}' is not a port`, "ask about one port, e.g. 3000", "invalid_target");
+      const port = p.value.lo;
+      return fromRule({ ...base, target: String(port) }, decide(rules, capability, { type: "port", port }), describeTarget("listen", String(port)));
+    }
+    case "env": {
+      const name = req.target.trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usageError(`'${req.target}' is not an environment variable name`, undefined, "invalid_target");
+      if (VM_OWNED_ENV.includes(name)) {
+        return {
+          ...base,
+          target: name,
+          decision: "deny",
+          rule: null,
+          layer: "vm",
+          reason: `${name} is set by the VM itself (HOME=/home/agentos, PATH=/opt/agentos/bin:...); the host's value is never passed in`,
+        };
+      }
+      return fromRule({ ...base, target: name }, decide(rules, capability, { type: "name", name }), describeTarget("env", name));
+    }
+    case "spawn": {
+      const name = req.target.trim();
+      if (name === "" || /\s/.test(name)) throw usageError(`'${req.target}' is not a driver or command name`, `drivers: ${DRIVERS.join(", ")}`, "invalid_target");
+      const driver = driverFor(name);
+      const driverRules = rules.filter((r) => !(r.matcher.type === "spawn" && r.matcher.command !== undefined));
+      const d = fromRule({ ...base, target: name }, decide(driverRules, capability, { type: "name", name: driver }), describeTarget("spawn", driver === name ? name : `${name} (driver ${driver})`));
+      if (driver !== name) {
+        d.notes.push(`agentOS decides by the runtime driver: ${name} runs under ${driver}`);
+        const cmdRule = decide(rules.filter((r) => r.matcher.type === "spawn" && r.matcher.command !== undefined), capability, { type: "name", name });
+        if (cmdRule && cmdRule.mode !== d.decision) {
+          d.notes.push(`the per-command rule ${cmdRule.mode} '${cmdRule.value}' (${cmdRule.source}) is NOT enforced: agentOS 0.2.21 cannot tell commands of one driver apart`);
+        }
+      }
+      return d;
+    }
+    case "tool": {
+      const name = req.target.trim();
+      if (!/^[A-Za-z][A-Za-z0-9-]*[.:][A-Za-z][A-Za-z0-9-]*$/.test(name)) throw usageError(`'${req.target}' is not a tool name`, "write collection.function, e.g. git.status", "invalid_target");
+      return fromRule({ ...base, target: name }, decide(rules, capability, { type: "name", name }), describeTarget("tool", name));
+    }
+  }
+}
+
+/** Decide one request against a policy (plus the runtime's needs and the mandatory denies). */
+export function evaluate(policy: Policy, req: EvalRequest, ctx: EvalContext = {}): Decision {
+  return evaluateWith(effectiveRules(policy, ctx), req, ctx);
+}
+
+/** Evaluate many requests against one policy without rebuilding the rule list each time. */
+export function evaluator(policy: Policy, ctx: EvalContext = {}): (req: EvalRequest) => Decision {
+  const rules = effectiveRules(policy, ctx);
+  return (req) => evaluateWith(rules, req, ctx);
+}

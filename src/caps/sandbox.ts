@@ -1,0 +1,77 @@
+/**
+ * compileSandbox: the one call a heartbeat or exec needs: merge the sources, compile, and describe the result in a
+ * few lines the agent can be told (what it may do, what is always denied).
+ */
+import { compilePolicy, type CompiledPolicy, type CompileContext } from "./compile.ts";
+import type { PermissionFlags } from "./flags.ts";
+import { policyToDocument, resolvePolicy, type Policy } from "./policy.ts";
+import { mandatoryDenies } from "./runtime-needs.ts";
+import type { PresetName } from "./presets.ts";
+import { CAPABILITIES, type Capability } from "./vocabulary.ts";
+
+export interface SandboxInput extends CompileContext {
+  /** The policy document or preset name of a run request (`capabilities`). */
+  json?: unknown;
+  preset?: string | string[];
+  file?: string | string[];
+  flags?: PermissionFlags;
+  /** Used when nothing else is given; default workspace-write (an agent with no workspace access can do nothing). */
+  defaultPreset?: PresetName | null;
+}
+
+export interface CompiledSandbox {
+  permissions: CompiledPolicy["permissions"];
+  loopbackExemptPorts: number[];
+  guestEnv: Record<string, string>;
+  /** One line per capability plus the mandatory denies, for the agent's instructions and the init event. */
+  summary: string[];
+  /** The merged policy as a plain document. */
+  effective: ReturnType<typeof policyToDocument>;
+  policy: Policy;
+  compiled: CompiledPolicy;
+}
+
+const WORDS: Record<Capability, string> = {
+  "fs.read": "read",
+  "fs.write": "write",
+  "network.fetch": "connect to",
+  "network.listen": "listen on",
+  "process.spawn": "run (drivers)",
+  "env.read": "host env vars",
+  "tool.invoke": "tools",
+};
+
+export function sandboxSummary(policy: Policy, compiled: CompiledPolicy): string[] {
+  const lines: string[] = [];
+  for (const cap of CAPABILITIES) {
+    const shown = (mode: "allow" | "deny") =>
+      [...new Set(policy.rules.filter((r) => r.capability === cap && r.mode === mode).map((r) => (r.matcher.type === "path" ? r.matcher.path.pattern : r.value)))];
+    const allow = shown("allow");
+    const deny = shown("deny");
+    let line = `${WORDS[cap]}: ${allow.length ? allow.join(", ") : "nothing"}`;
+    if (deny.length) line += `; except ${deny.join(", ")}`;
+    if (cap === "network.fetch" && compiled.loopbackExemptPorts.length) line += `; host loopback ports ${compiled.loopbackExemptPorts.join(", ")} (model gateway)`;
+    lines.push(line);
+  }
+  const md = mandatoryDenies();
+  lines.push(`always denied (read and write): ${md.filter((m) => m.protects === "read+write").map((m) => m.name).join(" ")}`);
+  lines.push(`always denied (write): ${md.filter((m) => m.protects === "write").map((m) => m.name).join(" ")}`);
+  return lines;
+}
+
+/** Resolve and compile in one go. Throws usageError (exit 2) on an invalid policy, preset or flag. */
+export async function compileSandbox(input: SandboxInput): Promise<CompiledSandbox> {
+  const ctx = { workspaceHostDir: input.workspaceHostDir };
+  const defaultPreset = input.defaultPreset === null ? undefined : (input.defaultPreset ?? "workspace-write");
+  const policy = resolvePolicy({ json: input.json, preset: input.preset, file: input.file, flags: input.flags, defaultPreset }, ctx);
+  const compiled = compilePolicy(policy, input);
+  return {
+    permissions: compiled.permissions,
+    loopbackExemptPorts: compiled.loopbackExemptPorts,
+    guestEnv: compiled.guestEnv,
+    summary: sandboxSummary(policy, compiled),
+    effective: policyToDocument(policy),
+    policy,
+    compiled,
+  };
+}
