@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
+import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -11,7 +12,9 @@ export default withHelp(
         "stream its output and exit with its exit code. Writes in /workspace land in the directory; everything else in the VM is discarded.",
     },
     args: { ...globalArgs, ...timeoutArgs },
-    async run({ args, rawArgs }) {
+    async run({ args, rawArgs, data }) {
+      const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+      const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
@@ -19,6 +22,7 @@ export default withHelp(
       const result = await execInVm({
         command,
         workspaceDir: process.cwd(),
+        sandbox,
         timeoutSec,
         stdin: stdin?.length ? stdin : undefined,
         debug: args.debug,
@@ -31,11 +35,15 @@ export default withHelp(
   }),
   {
     passthrough: true,
+    permissionFlags: true,
+    footer: permissionHelp,
     examples: [
       ["paperclip-aos exec -- ls -la", "list the current directory as the VM sees it"],
       ["paperclip-aos exec --cwd ./repo -- 'grep -rn TODO . | wc -l'", "one shell string runs as written"],
       ["paperclip-aos exec --timeout 30 -- sh ./check.sh", "stop after 30 s (exit 124)"],
       ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}"],
+      ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "one more host than the default workspace-write policy"],
+      ["paperclip-aos exec --preset read-only -- ls", "nothing may be written"],
     ],
   },
 );

@@ -1,2 +1,2 @@
 // Adds two numbers. (It has a bug: the demo's agent finds and fixes it.)
-exports.add = (a, b) => a - b;
+export const add = (a, b) => a - b;

@@ -1,0 +1,191 @@
+import { defineCommand } from "citty";
+import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
+import { usageError } from "../src/errors.ts";
+import { setSignalHandler } from "../src/runtime/index.ts";
+import {
+  AGENTS,
+  buildRunRequest,
+  DEMO_PROMPT,
+  EventSink,
+  parseJsonText,
+  parseRunRequest,
+  prepareDemo,
+  renderEvent,
+  runHeartbeat,
+  type RunRequestInput,
+  type StopReason,
+} from "../src/heartbeat/index.ts";
+import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+
+const REQUEST_FIELDS = `REQUEST (JSON on stdin with --input -, or in a file; flags fill what it leaves out, then Paperclip's env)
+
+  {"runId", "agent": "pi"|"opencode", "agentId", "taskKey", "cwd", "prompt", "session": {sessionId, cwd, ...}|null,
+   "model", "capabilities": {policy}|"preset", "snapshot", "env": {NAME: value}, "timeoutSec", "graceSec",
+   "wakeReason", "record"}
+  Env fallbacks: PAPERCLIP_RUN_ID, PAPERCLIP_AGENT_ID, PAPERCLIP_TASK_ID, PAPERCLIP_WAKE_REASON,
+  PAPERCLIP_WORKSPACE_CWD, PAPERCLIP_AOS_MODEL. Wake reasons issue_assigned and execution_*_requested start fresh.
+
+OUTPUT  NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage,
+        service, system, and always last one result (maps onto Paperclip's AdapterExecutionResult).
+EXIT    0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM
+MODELS  anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) ·
+        scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}). Keys stay on the host.
+`;
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "run",
+      description:
+        "Run one Paperclip heartbeat through agentOS: boot a VM with the workspace at /workspace, open or resume the agent's session, " +
+        "send the prompt, stream the transcript as NDJSON on stdout and end with one result line.",
+    },
+    args: {
+      ...globalArgs,
+      ...timeoutArgs,
+      input: { type: "string", valueHint: "FILE|-", description: "Read the run request (JSON) from FILE, or stdin with -" },
+      prompt: { type: "string", valueHint: "TEXT", description: "The prompt" },
+      agent: { type: "enum", options: [...AGENTS], description: "The coding agent (default pi)" },
+      "agent-id": { type: "string", valueHint: "ID", description: "Paperclip agent id: sessions are kept per (agent id, task key)" },
+      "task-key": { type: "string", valueHint: "KEY", description: "Paperclip task key (default __heartbeat__)" },
+      session: { type: "string", valueHint: "JSON|ID", description: "The previous run's sessionParams (JSON) or a session id, to resume" },
+      model: { type: "string", valueHint: "SPEC", description: "anthropic/MODEL, openai/MODEL or scripted:FILE (default anthropic/claude-sonnet-4-5)" },
+      grace: { type: "string", valueHint: "SECONDS", description: "After SIGTERM/SIGINT, exit within SECONDS (default 15)" },
+      record: { type: "string", valueHint: "FILE", description: "Append every model request the agent made to FILE (secrets redacted)" },
+      snapshot: { type: "string", valueHint: "ID|NAME", description: "Boot from a snapshot root instead of mounting --cwd" },
+      demo: { type: "boolean", description: "Run the bundled demo: a tiny project with a failing test, fixed by Pi on the built-in scripted model" },
+    },
+    async run({ args, data }) {
+      const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+      let fromJson: RunRequestInput | undefined;
+      if (args.input !== undefined) {
+        const source = args.input === "-" ? "stdin" : args.input;
+        const text = args.input === "-" ? await Bun.stdin.text() : await readInputFile(args.input);
+        fromJson = parseRunRequest(parseJsonText(text, source), source);
+      }
+      const fromFlags: Partial<RunRequestInput> = {
+        prompt: args.prompt,
+        agent: args.agent as RunRequestInput["agent"],
+        agentId: args["agent-id"],
+        taskKey: args["task-key"],
+        model: args.model,
+        timeoutSec: parseSeconds(args.timeout, "--timeout"),
+        graceSec: args.grace === undefined ? undefined : parseSeconds(args.grace, "--grace"),
+        record: args.record,
+        snapshot: args.snapshot,
+        session: parseSessionFlag(args.session),
+      };
+      if (args.demo) {
+        const demo = await prepareDemo();
+        Object.assign(fromFlags, {
+          prompt: fromFlags.prompt ?? DEMO_PROMPT,
+          cwd: demo.workspace,
+          model: fromFlags.model ?? `scripted:${demo.scriptFile}`,
+          taskKey: fromFlags.taskKey ?? "demo",
+          wakeReason: "issue_assigned", // a demo always starts a fresh session
+        });
+      }
+      const req = buildRunRequest(fromJson, fromFlags, process.env, process.cwd());
+
+      // A person watching the demo gets the transcript rendered on stderr; pipes always get NDJSON.
+      const human = args.demo && process.stdout.isTTY;
+      const stop = new AbortController();
+      const halt = (reason: StopReason) => stop.abort(reason);
+      const sink = human ? new EventSink(null) : EventSink.stdout(() => halt("stdout_closed"));
+      if (human) {
+        const state = { midLine: false };
+        sink.listen((e) => renderEvent(e, (s) => process.stderr.write(s), state));
+      }
+
+      // Stop cleanly on a signal, a timeout or a dead parent; a hard deadline keeps us within graceSec regardless.
+      let hardStop: ReturnType<typeof setTimeout> | undefined;
+      stop.signal.addEventListener("abort", () => {
+        const code = stop.signal.reason === "timeout" ? 124 : stop.signal.reason === "SIGINT" ? 130 : 143;
+        hardStop = setTimeout(() => {
+          if (!sink.finished) emitFallbackResult(sink, code, String(stop.signal.reason));
+          process.exit(code);
+        }, Math.max(1, req.graceSec) * 1000);
+      });
+      setSignalHandler((sig) => halt(sig as StopReason));
+      const timer = req.timeoutSec ? setTimeout(() => halt("timeout"), req.timeoutSec * 1000) : undefined;
+      const ppid = process.ppid;
+      const parentWatch = setInterval(() => process.ppid !== ppid && halt("parent_died"), 1000);
+
+      try {
+        const result = await runHeartbeat(req, {
+          sink,
+          stop: stop.signal,
+          debug: args.debug,
+          sandbox: (gatewayPort) =>
+            compileSandbox({
+              json: req.capabilities ?? undefined,
+              preset: req.preset,
+              flags,
+              workspaceHostDir: req.cwd,
+              gatewayPort,
+              hostEnv: process.env,
+            }),
+        });
+        return result.exitCode;
+      } finally {
+        clearTimeout(timer);
+        clearTimeout(hardStop);
+        clearInterval(parentWatch);
+        setSignalHandler(undefined);
+      }
+    },
+  }),
+  {
+    permissionFlags: true,
+    examples: [
+      ["paperclip-aos run --demo", "a real heartbeat on the bundled example, no key needed"],
+      ["paperclip-aos run --prompt 'fix the failing test' --model scripted:./script.json", "a heartbeat in the current directory on a scripted model"],
+      ["paperclip-aos run --input - < request.json", "how Paperclip's adapter calls it"],
+      ["paperclip-aos run --prompt 'go on' --task-key PAP-12 --allow-net=api.github.com", "resume task PAP-12's session with one more host allowed"],
+    ],
+    footer: () => `${REQUEST_FIELDS}\n${permissionHelp()}`,
+  },
+);
+
+async function readInputFile(path: string): Promise<string> {
+  const f = Bun.file(path);
+  if (!(await f.exists())) throw usageError(`request file ${path} does not exist`, "pass a JSON file or - for stdin", "invalid_request");
+  return f.text();
+}
+
+function parseSessionFlag(value: string | undefined): RunRequestInput["session"] {
+  if (value === undefined) return undefined;
+  if (value.trim().startsWith("{")) {
+    const parsed = parseRunRequest({ session: parseJsonText(value, "--session") }, "--session");
+    return parsed.session;
+  }
+  if (!value.trim()) throw usageError("--session needs a session id or the previous run's sessionParams JSON");
+  return { sessionId: value.trim() };
+}
+
+/** Only when the orderly path overran graceSec: a minimal result so the reader still gets its last line. */
+function emitFallbackResult(sink: EventSink, exitCode: number, reason: string): void {
+  sink.emit({
+    type: "result",
+    subtype: exitCode === 124 ? "timeout" : "cancelled",
+    isError: true,
+    exitCode,
+    signal: reason.startsWith("SIG") ? reason : null,
+    timedOut: exitCode === 124,
+    errorCode: exitCode === 124 ? "timeout" : "cancelled",
+    errorMessage: `stopped (${reason}); the runtime did not wind down within the grace period`,
+    usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 },
+    usageBasis: "per_run",
+    costUsd: 0,
+    provider: "unknown",
+    biller: "unknown",
+    model: "unknown",
+    billingType: "unknown",
+    sessionParams: null,
+    sessionDisplayId: null,
+    clearSession: false,
+    summary: "",
+    runtimeServices: [],
+    durationMs: 0,
+  });
+}

@@ -1,0 +1,8 @@
+declare module "*.mjs" {
+  const text: string;
+  export default text;
+}
+declare module "*.md" {
+  const text: string;
+  export default text;
+}

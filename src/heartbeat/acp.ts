@@ -1,0 +1,98 @@
+import type { EventSink } from "./events.ts";
+import { findDenials } from "./denials.ts";
+
+/**
+ * Maps agentOS session events (ACP `session/update` payloads with the discriminator promoted to `type`) onto our
+ * NDJSON kinds. Observed with Pi in 0.2.21: `tool_call` arrives first with a partial `rawInput` (streamed), then
+ * `tool_call_update`s; the input is final once the status is `in_progress`, and the output arrives with `completed`
+ * (or `failed`). Text streams as ephemeral `agent_message_chunk` deltas, then one durable chunk with the whole
+ * message. We emit a delta per ephemeral chunk (`delta: true`) and the whole message once, so a consumer can use
+ * either.
+ */
+interface ToolState {
+  name: string;
+  input: unknown;
+  called: boolean;
+  finished: boolean;
+}
+
+export interface AcpMapperStats {
+  toolCalls: number;
+  failedToolCalls: number;
+  lastAssistantText: string;
+}
+
+export class AcpMapper {
+  private readonly tools = new Map<string, ToolState>();
+  readonly stats: AcpMapperStats = { toolCalls: 0, failedToolCalls: 0, lastAssistantText: "" };
+
+  constructor(
+    private readonly sink: EventSink,
+    private readonly onToolResult?: (name: string, text: string, isError: boolean) => void,
+  ) {}
+
+  handle(raw: unknown): void {
+    const e = raw as Record<string, any>;
+    switch (e.type) {
+      case "agent_message_chunk":
+      case "agent_thought_chunk": {
+        const text = textOf(e.content);
+        if (!text) return;
+        const type = e.type === "agent_message_chunk" ? "assistant" : "thinking";
+        if (e.durability === "ephemeral") this.sink.emit({ type, text, delta: true });
+        else {
+          this.sink.emit({ type, text });
+          if (type === "assistant") this.stats.lastAssistantText = text;
+        }
+        return;
+      }
+      case "tool_call":
+      case "tool_call_update":
+        return this.tool(e);
+      default:
+        return; // user echo, plans, mode and config updates: nothing Paperclip shows
+    }
+  }
+
+  private tool(e: Record<string, any>): void {
+    const id = String(e.toolCallId ?? "");
+    if (!id) return;
+    let t = this.tools.get(id);
+    if (!t) {
+      t = { name: String(e.title ?? e.kind ?? "tool"), input: e.rawInput ?? {}, called: false, finished: false };
+      this.tools.set(id, t);
+    }
+    if (e.type === "tool_call" && e.title) t.name = String(e.title);
+    if (e.rawInput !== undefined) t.input = e.rawInput;
+    const status = e.status as string | undefined;
+    const done = status === "completed" || status === "failed";
+    if (!t.called && (status === "in_progress" || done)) {
+      t.called = true;
+      this.stats.toolCalls++;
+      this.sink.emit({ type: "tool_call", toolUseId: id, name: t.name, input: t.input });
+    }
+    if (done && !t.finished) {
+      t.finished = true;
+      const content = outputText(e);
+      const isError = status === "failed" || e.rawOutput?.isError === true;
+      if (isError) this.stats.failedToolCalls++;
+      this.sink.emit({ type: "tool_result", toolUseId: id, toolName: t.name, content, isError });
+      for (const d of findDenials(content)) this.sink.emit({ type: "permission", decision: "deny", toolUseId: id, ...d });
+      this.onToolResult?.(t.name, content, isError);
+    }
+  }
+}
+
+function textOf(content: unknown): string {
+  if (!content) return "";
+  if (Array.isArray(content)) return content.map(textOf).join("");
+  const c = content as Record<string, any>;
+  if (typeof c.text === "string") return c.text;
+  if (c.content) return textOf(c.content);
+  return "";
+}
+
+function outputText(e: Record<string, any>): string {
+  const fromRaw = e.rawOutput?.content ? textOf(e.rawOutput.content) : typeof e.rawOutput === "string" ? e.rawOutput : "";
+  return fromRaw || textOf(e.content);
+}

@@ -1,0 +1,45 @@
+/**
+ * The kernel says no in a few recognisable ways (notes/agentos-api.md §5): "blocked by fs.write policy",
+ * "EACCES: permission denied, write '/x'", "failed to redirect to /x: Permission denied", "Read-only file system",
+ * "blocked outbound network access to tcp://h:p", "blocked by network.listen policy", "failed to execute command 'x':
+ * Permission denied", "blocked by hostFunction.invoke policy for c:f". Each becomes a `permission` event so the
+ * transcript shows what the policy stopped, not just a failed tool.
+ */
+export interface Denial {
+  capability: string;
+  target: string;
+  reason: string;
+}
+
+const RULES: { re: RegExp; capability: (m: RegExpMatchArray) => string; target: (m: RegExpMatchArray) => string }[] = [
+  { re: /blocked by hostFunction\.invoke policy for ([\w.:-]+)/, capability: () => "tool.invoke", target: (m) => m[1]! },
+  { re: /(tcp:\/\/[^\s:]+:\d+)[^\n]*blocked by network\.listen policy|blocked by network\.listen policy[^\n]*?(tcp:\/\/\S+)/, capability: () => "network.listen", target: (m) => m[1] ?? m[2] ?? "" },
+  { re: /(?:blocked outbound network access to |EACCES[^\n]*?)(tcp:\/\/[^\s:]+:\d+)/, capability: () => "network.fetch", target: (m) => m[1]! },
+  { re: /blocked by network\.(?:http|fetch|dns) policy/, capability: () => "network.fetch", target: () => "" },
+  { re: /blocked by fs\.(\w+) policy(?: for)? ?'?([^'\s]*)/, capability: (m) => (m[1] === "read" || m[1] === "readdir" || m[1] === "stat" ? "fs.read" : "fs.write"), target: (m) => m[2] ?? "" },
+  { re: /failed to execute command '([^']+)': Permission denied/, capability: () => "process.spawn", target: (m) => m[1]! },
+  { re: /EACCES: permission denied, (open|write|mkdir|rename|unlink|rmdir|symlink|scandir|stat|lstat|access|copyfile|link) '([^']+)'/, capability: (m) => (["scandir", "stat", "lstat", "access"].includes(m[1]!) ? "fs.read" : "fs.write"), target: (m) => m[2]! },
+  { re: /(?:failed to redirect to|can't create|cannot create) ([^:\s]+)[^\n]*Permission denied/, capability: () => "fs.write", target: (m) => m[1]! },
+  { re: /(mkdir|touch|rm|mv|ln|cp|chmod|tee): (?:cannot [\w ]+ )?'?([^':\s]+)'?[^\n]*Permission denied/, capability: () => "fs.write", target: (m) => m[2]! },
+  { re: /(cat|ls|head|tail|grep|find|wc|less|sed|awk): (?:cannot [\w ]+ )?'?([^':\s]+)'?[^\n]*Permission denied/, capability: () => "fs.read", target: (m) => m[2]! },
+  { re: /([^\s:]+): Read-only file system/, capability: () => "fs.write", target: (m) => m[1]! },
+];
+
+export function findDenials(text: string): Denial[] {
+  const out: Denial[] = [];
+  const seen = new Set<string>();
+  for (const line of text.split("\n")) {
+    for (const rule of RULES) {
+      const m = line.match(rule.re);
+      if (!m) continue;
+      const d = { capability: rule.capability(m), target: rule.target(m), reason: line.trim().slice(0, 300) };
+      const key = `${d.capability} ${d.target}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(d);
+      }
+      break;
+    }
+  }
+  return out;
+}

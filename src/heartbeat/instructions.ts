@@ -1,0 +1,28 @@
+import { GUEST_WORKSPACE } from "../runtime/index.ts";
+
+/**
+ * What the agent is told about its surroundings. Pi ignores agentOS's additionalInstructions in 0.2.21
+ * (notes/agentos-api.md §2), so for Pi the text travels in an extension that appends it to the system prompt.
+ */
+export function paperclipInstructions(opts: { runId: string; tools: string[]; policySummary: string[] }): string {
+  const lines = [
+    "## paperclip-aos",
+    `You are working for Paperclip inside an agentOS VM (run ${opts.runId}). The project is at ${GUEST_WORKSPACE}: read and change files there.`,
+    "A capability policy limits what you may read, write, fetch, listen on, spawn and see in the environment. A 'Permission denied' or",
+    "'blocked by ... policy' error means the policy forbids that action: do not try to work around it; say what you needed instead.",
+  ];
+  if (opts.policySummary.length) lines.push("", "The policy for this run:", ...opts.policySummary.map((s) => `- ${s}`));
+  if (opts.tools.length) {
+    lines.push(
+      "",
+      "Typed host tools are available as a command: `agentos-paperclip <tool> --json '<input JSON>'` (it prints JSON).",
+      `Tools you may call: ${opts.tools.join(", ")}.`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** A Pi extension (default-export function, no imports: the adapter's loader cannot evaluate them). */
+export function piExtensionSource(instructions: string): string {
+  return `export default function (pi) {\n  pi.on("before_agent_start", async (e) => ({ systemPrompt: e.systemPrompt + "\\n\\n" + ${JSON.stringify(instructions)} }));\n}\n`;
+}

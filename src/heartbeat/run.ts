@@ -1,0 +1,300 @@
+import { mkdir } from "node:fs/promises";
+import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
+import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
+import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
+import { AosError, errorMessage, isAosError } from "../errors.ts";
+import { buildInfo } from "../version.ts";
+import { AcpMapper } from "./acp.ts";
+import type { EventSink } from "./events.ts";
+import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
+import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
+import { SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
+import { recordPrompt, replayPreamble } from "./transcript.ts";
+
+/** What the capability layer hands a heartbeat: kernel permissions, loopback exemptions and the guest env. */
+export interface CompiledSandbox {
+  permissions?: BootOptions["permissions"];
+  loopbackExemptPorts: number[];
+  guestEnv: Record<string, string>;
+  /** One line per rule, for the agent's instructions and the init event. */
+  summary: string[];
+  /** The effective policy, echoed in the init event. */
+  effective: unknown;
+}
+
+/** Host tools and their gate, provided by src/tools (kept abstract so a heartbeat works without them). */
+export interface HostToolsBinding {
+  hostFunctions?: BootOptions["hostFunctions"];
+  allowedTools: string[];
+  services?: () => RuntimeService[];
+}
+
+/** Why a run stopped early. */
+export type StopReason = "timeout" | "SIGINT" | "SIGTERM" | "SIGHUP" | "stdout_closed" | "parent_died";
+
+export interface HeartbeatOptions {
+  sink: EventSink;
+  /** Compile the capability policy once the gateway port is known (it is the one loopback port the agent needs). */
+  sandbox: (gatewayPort: number) => Promise<CompiledSandbox>;
+  tools?: (ctx: { workspaceDir: string; runId: string; sink: EventSink }) => Promise<HostToolsBinding>;
+  /** Lower layers for a snapshot-backed run; the workspace then comes from the snapshot, not a host mount. */
+  snapshotRoot?: { ref: string; rootFilesystem: BootOptions["rootFilesystem"] };
+  /** Aborted by the caller on a signal, a broken stdout or a dead parent; the reason is a StopReason. */
+  stop: AbortSignal;
+  debug?: boolean;
+  onAgentStderr?: (chunk: Uint8Array) => void;
+}
+
+const SUMMARY_MAX = 4000;
+
+/**
+ * One heartbeat: gateway → VM → session (open or resume) → prompt → events → result. Always ends with exactly one
+ * `result` event (also on errors, timeouts and signals); the session is saved before the VM is torn down.
+ */
+export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Promise<ResultEvent> {
+  const started = performance.now();
+  const { sink } = opts;
+  let gateway: Gateway | undefined;
+  let handle: VmHandle | undefined;
+  let unlock: (() => Promise<void>) | undefined;
+  let sessionParams: SessionParams | null = null;
+  let mapper: AcpMapper | undefined;
+  let services: (() => RuntimeService[]) | undefined;
+  let usageTimer: ReturnType<typeof setInterval> | undefined;
+  const slot = new SessionSlot(req.agentId, req.taskKey);
+
+  const finish = (f: Partial<ResultEvent> & Pick<ResultEvent, "subtype" | "exitCode">): ResultEvent => {
+    const usage = gateway?.usage() ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
+    const summary = (f.summary ?? mapper?.stats.lastAssistantText ?? "").slice(0, SUMMARY_MAX);
+    return sink.emit<ResultEvent>({
+      type: "result",
+      isError: f.exitCode !== 0,
+      signal: null,
+      timedOut: false,
+      errorCode: null,
+      errorMessage: null,
+      usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens },
+      usageBasis: "per_run",
+      costUsd: round6(usage.costUsd),
+      provider: gateway?.provider ?? "unknown",
+      biller: gateway?.biller ?? "unknown",
+      model: gateway?.model ?? req.model,
+      billingType: gateway?.billingType ?? "unknown",
+      sessionParams,
+      sessionDisplayId: sessionParams?.sessionId ?? null,
+      clearSession: false,
+      runtimeServices: services?.() ?? [],
+      durationMs: Math.round(performance.now() - started),
+      ...f,
+      summary,
+    });
+  };
+
+  try {
+    const workspaceDir = opts.snapshotRoot ? req.cwd : await checkWorkspaceDir(req.cwd);
+    await mkdir(slot.dir, { recursive: true });
+    unlock = await slot.lock(req.runId);
+
+    gateway = await startGateway({
+      model: req.model,
+      recordFile: req.record,
+      onUsage: () => undefined,
+    });
+    const sandbox = await opts.sandbox(gateway.port);
+    // The sidecar inherits our environment; the provider keys stay with the gateway only.
+    scrubProviderKeys();
+
+    // Fresh or resume? (Paperclip's rules: reset wakes start fresh; resume only in the same cwd.)
+    const stored = await slot.load();
+    let sessionId: string | undefined;
+    let resumeNote: string | undefined;
+    const prior = req.session ?? (stored ? { sessionId: stored.sessionId, cwd: stored.cwd, agent: stored.agent } : null);
+    if (req.wakeReason && FRESH_WAKE_REASONS.includes(req.wakeReason)) {
+      resumeNote = `wake reason '${req.wakeReason}' starts a fresh session`;
+    } else if (prior) {
+      if (prior.cwd && prior.cwd !== req.cwd) resumeNote = `session ${prior.sessionId} belongs to ${prior.cwd}, not ${req.cwd}: starting a fresh session`;
+      else if (prior.agent && prior.agent !== req.agent) resumeNote = `session ${prior.sessionId} is a ${prior.agent} session, not ${req.agent}: starting a fresh session`;
+      else if (!stored || stored.sessionId !== prior.sessionId || !storedSessionExists(slot.databasePath, prior.sessionId)) {
+        resumeNote = `session ${prior.sessionId} was not found in ${slot.dir}: starting a fresh session`;
+      } else sessionId = prior.sessionId;
+    }
+    const resuming = sessionId !== undefined;
+    if (!resuming) sessionId = await slot.reset();
+    const sid = sessionId!;
+    const resumeMode: ResumeMode = !resuming ? "fresh" : req.agent === "pi" ? "agentos-fallback" : "transcript-replay";
+    // OpenCode's agentOS session cannot be restored across processes: each heartbeat gets its own agentOS session.
+    const acpSessionId = req.agent === "opencode" ? `${sid}.${(stored?.runs ?? 0) + 1}` : sid;
+
+    const guestEnv = { ...sandbox.guestEnv, ...req.env, HOME: GUEST_HOME };
+    if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
+
+    const tools = opts.tools ? await opts.tools({ workspaceDir, runId: req.runId, sink }) : undefined;
+    services = tools?.services;
+    handle = await bootVm({
+      workspaceDir: opts.snapshotRoot ? undefined : workspaceDir,
+      rootFilesystem: opts.snapshotRoot?.rootFilesystem,
+      agents: [req.agent],
+      permissions: sandbox.permissions,
+      loopbackExemptPorts: sandbox.loopbackExemptPorts,
+      hostFunctions: tools?.hostFunctions,
+      databasePath: slot.databasePath,
+      debug: opts.debug,
+      onAgentStderr: opts.onAgentStderr,
+    });
+    const vm = handle.vm;
+
+    const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
+    const endpoint = { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model };
+    const files: AgentConfigFile[] =
+      req.agent === "pi"
+        ? [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piExtensionSource(instructions) }]
+        : [...openCodeConfigFiles(endpoint), { path: ".config/opencode/AGENTS.md", content: `${instructions}\n` }];
+    for (const f of files) {
+      const path = `${GUEST_HOME}/${f.path}`;
+      await vm.filesystem.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await vm.filesystem.writeFile(path, f.content);
+    }
+
+    sessionParams = {
+      sessionId: sid,
+      cwd: req.cwd,
+      agent: req.agent,
+      agentId: req.agentId,
+      taskKey: req.taskKey,
+      runtime: "agentos",
+      snapshot: opts.snapshotRoot?.ref ?? null,
+    };
+    sink.emit({
+      type: "init",
+      protocol: PROTOCOL,
+      version: buildInfo().version,
+      runId: req.runId,
+      runtime: "agentos",
+      agent: req.agent,
+      sessionId: sid,
+      resumed: resuming,
+      resumeMode,
+      model: gateway.model,
+      provider: gateway.provider,
+      cwd: req.cwd,
+      snapshot: opts.snapshotRoot?.ref ?? null,
+      capabilities: sandbox.effective,
+    });
+    if (resumeNote) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: resumeNote });
+
+    if (!(resuming && req.agent === "pi")) {
+      await vm.sessions.open({ sessionId: acpSessionId, agent: req.agent, cwd: GUEST_WORKSPACE, env: guestEnv });
+    }
+    let promptText = req.prompt;
+    if (resuming && req.agent === "opencode") promptText = `${(await replayPreamble(slot.transcriptPath)) ?? ""}${req.prompt}`;
+    await recordPrompt(slot.transcriptPath, req.runId, req.prompt);
+    sink.tee(slot.transcriptPath);
+
+    mapper = new AcpMapper(sink);
+    const off = vm.onSessionEvent(acpSessionId, (e: unknown) => mapper!.handle(e));
+    let lastUsage = "";
+    usageTimer = setInterval(() => {
+      const u = gateway!.usage();
+      const key = `${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}`;
+      if (key === lastUsage || u.inputTokens + u.outputTokens === 0) return;
+      lastUsage = key;
+      sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: round6(u.costUsd), basis: "per_run" });
+    }, 250);
+
+    const prompt = vm.sessions.prompt({ sessionId: acpSessionId, idempotencyKey: req.runId, content: [{ type: "text", text: promptText }] });
+    const stopped = new Promise<StopReason>((resolve) => {
+      if (opts.stop.aborted) resolve(opts.stop.reason as StopReason);
+      opts.stop.addEventListener("abort", () => resolve(opts.stop.reason as StopReason), { once: true });
+    });
+    const outcome = await Promise.race([prompt.then((r) => ({ kind: "done" as const, r })), stopped.then((reason) => ({ kind: "stopped" as const, reason }))]);
+    if (outcome.kind === "stopped") {
+      // Ask the agent to stop; whatever it finished is already durable in the session database.
+      await Promise.race([vm.sessions.cancelPrompt({ sessionId: acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
+      prompt.catch(() => {});
+    }
+    off();
+    clearInterval(usageTimer);
+    await saveSession(slot, sessionParams, req.runId, stored);
+    flushUsage(sink, gateway, lastUsage);
+
+    if (outcome.kind === "stopped") {
+      const reason = outcome.reason;
+      if (reason === "timeout") {
+        return finish({ subtype: "timeout", exitCode: 124, timedOut: true, errorCode: "timeout", errorMessage: `the heartbeat did not finish within ${req.timeoutSec}s` });
+      }
+      const signal = reason.startsWith("SIG") ? reason : null;
+      return finish({
+        subtype: "cancelled",
+        exitCode: reason === "SIGINT" ? 130 : 143,
+        signal,
+        errorCode: "cancelled",
+        errorMessage: signal ? `cancelled by ${signal}` : reason === "stdout_closed" ? "stdout was closed: the reader is gone" : "the parent process died",
+      });
+    }
+    const gwError = gateway.lastError();
+    if (gwError) {
+      return finish({ subtype: "error", exitCode: 1, errorCode: gwError.errorCode, errorFamily: gwError.family, errorMessage: gwError.message });
+    }
+    const stop = outcome.r.stopReason;
+    if (stop === "refusal") return finish({ subtype: "error", exitCode: 1, errorCode: "model_refusal", errorMessage: "the model refused to answer" });
+    if (stop === "max_tokens") sink.emit({ type: "system", level: "warn", code: "max_tokens", text: "the model stopped at its output token limit" });
+    return finish({ subtype: "success", exitCode: 0 });
+  } catch (e) {
+    if (usageTimer) clearInterval(usageTimer);
+    const err = classify(e);
+    if (sessionParams && handle) await saveSession(slot, sessionParams, req.runId, await slot.load()).catch(() => {});
+    return finish({
+      subtype: err.exitCode === 2 ? "config_invalid" : "error",
+      exitCode: err.exitCode,
+      errorCode: err.code,
+      errorMessage: err.hint ? `${err.message} (${err.hint})` : err.message,
+    });
+  } finally {
+    await handle?.close();
+    if (sessionParams) setStoredSessionEnv(slot.databasePath, sessionParams.sessionId, { HOME: GUEST_HOME });
+    await gateway?.close().catch(() => {});
+    await unlock?.().catch(() => {});
+  }
+}
+
+async function saveSession(slot: SessionSlot, p: SessionParams, runId: string, stored: Awaited<ReturnType<SessionSlot["load"]>>): Promise<void> {
+  const now = new Date().toISOString();
+  const same = stored?.sessionId === p.sessionId;
+  await slot.save({
+    sessionId: p.sessionId,
+    agent: p.agent,
+    agentId: p.agentId,
+    taskKey: p.taskKey,
+    cwd: p.cwd,
+    snapshot: p.snapshot ?? null,
+    createdAt: same ? stored!.createdAt : now,
+    updatedAt: now,
+    runs: (same ? stored!.runs : 0) + 1,
+    lastRunId: runId,
+  });
+}
+
+function flushUsage(sink: EventSink, gateway: Gateway, last: string): void {
+  const u = gateway.usage();
+  if (`${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}` === last || u.inputTokens + u.outputTokens === 0) return;
+  sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: round6(u.costUsd), basis: "per_run" });
+}
+
+/** A sidecar that died mid-run surfaces as a rejected promise mentioning the process; name it for Paperclip. */
+function classify(e: unknown): AosError {
+  if (isAosError(e)) return e;
+  const msg = errorMessage(e);
+  if (/sidecar|SidecarProcessExited|disconnect|process exited/i.test(msg)) {
+    return new AosError(`the agentOS runtime crashed: ${msg.split("\n")[0]}`, { code: "runtime_crashed", exitCode: 1, cause: e });
+  }
+  return new AosError(msg.split("\n")[0]!, { code: "agent_failed", exitCode: 1, cause: e });
+}
+
+const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;
+function scrubProviderKeys(): void {
+  for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
+}
+
+function round6(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}

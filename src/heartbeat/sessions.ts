@@ -1,0 +1,142 @@
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import * as v from "valibot";
+import { Database } from "bun:sqlite";
+import { stateDir } from "../paths.ts";
+import { writeFileAtomic } from "../fsutil.ts";
+import { runtimeError } from "../errors.ts";
+import type { AgentKind } from "./request.ts";
+
+/**
+ * Sessions live under `<state>/sessions/<agent id>/<task key>/`: `session.json` (what the next heartbeat needs), the
+ * agentOS SQLite database (the durable ACP event log Pi resumes from), and `transcript.ndjson` (our own record, which
+ * OpenCode is resumed from because agentOS 0.2.21 cannot restore it across processes).
+ */
+const StoredSessionSchema = v.object({
+  sessionId: v.string(),
+  agent: v.picklist(["pi", "opencode"]),
+  agentId: v.string(),
+  taskKey: v.string(),
+  cwd: v.string(),
+  snapshot: v.optional(v.nullable(v.string())),
+  createdAt: v.string(),
+  updatedAt: v.string(),
+  runs: v.number(),
+  lastRunId: v.string(),
+});
+export type StoredSession = v.InferOutput<typeof StoredSessionSchema>;
+
+/** A directory name that is safe whatever the id holds (`..`, `/`, unicode) and still readable. */
+function slot(id: string): string {
+  const readable = id.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^\.+/, "_").slice(0, 40);
+  return `${readable}-${createHash("sha256").update(id).digest("hex").slice(0, 12)}`;
+}
+
+export class SessionSlot {
+  readonly dir: string;
+  constructor(
+    readonly agentId: string,
+    readonly taskKey: string,
+    root = stateDir(),
+  ) {
+    this.dir = join(root, "sessions", slot(agentId), slot(taskKey));
+  }
+  get databasePath(): string {
+    return join(this.dir, "agentos.db");
+  }
+  get transcriptPath(): string {
+    return join(this.dir, "transcript.ndjson");
+  }
+  get recordPath(): string {
+    return join(this.dir, "session.json");
+  }
+
+  async load(): Promise<StoredSession | null> {
+    const text = await readFile(this.recordPath, "utf8").catch(() => null);
+    if (text === null) return null;
+    const r = v.safeParse(StoredSessionSchema, JSON.parse(text));
+    return r.success ? r.output : null;
+  }
+
+  async save(s: StoredSession): Promise<void> {
+    await writeFileAtomic(this.recordPath, `${JSON.stringify(s, null, 2)}\n`);
+  }
+
+  /** Start over: a new session id and a fresh database (the old one is removed, not left to grow). */
+  async reset(): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    for (const f of [this.databasePath, `${this.databasePath}-wal`, `${this.databasePath}-shm`, this.transcriptPath, this.recordPath]) {
+      await rm(f, { force: true });
+    }
+    return randomUUID();
+  }
+
+  /** One heartbeat per session at a time; a lock whose owner died is taken over. */
+  async lock(runId: string): Promise<() => Promise<void>> {
+    await mkdir(this.dir, { recursive: true });
+    const path = join(this.dir, "lock");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(path, "wx");
+        await fh.writeFile(JSON.stringify({ pid: process.pid, runId }));
+        await fh.close();
+        return () => rm(path, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        const owner = JSON.parse((await readFile(path, "utf8").catch(() => "{}")) || "{}") as { pid?: number; runId?: string };
+        if (owner.pid && processAlive(owner.pid)) {
+          throw runtimeError(
+            `another heartbeat (run ${owner.runId ?? "?"}, pid ${owner.pid}) is using this session`,
+            "wait for it to finish, or use a different --task-key",
+            "session_busy",
+          );
+        }
+        await rm(path, { force: true });
+      }
+    }
+    throw runtimeError("could not lock the session", undefined, "session_busy");
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * agentOS stores a session's env in plaintext and replays it verbatim on resume (notes/agentos-api.md §2). So the env
+ * is written in just before a heartbeat (this run's values, e.g. a fresh PAPERCLIP_API_KEY) and scrubbed right after,
+ * leaving only HOME: no secret stays in the state dir between heartbeats.
+ */
+export function setStoredSessionEnv(databasePath: string, sessionId: string, env: Record<string, string>): boolean {
+  let db: Database | undefined;
+  try {
+    db = new Database(databasePath);
+    db.exec("PRAGMA busy_timeout = 5000");
+    const r = db.query("UPDATE agentos_core_sessions SET env_json = ? WHERE session_id = ?").run(JSON.stringify(env), sessionId);
+    return r.changes > 0;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+export function storedSessionExists(databasePath: string, sessionId: string): boolean {
+  let db: Database | undefined;
+  try {
+    db = new Database(databasePath, { readonly: true });
+    return db.query("SELECT 1 FROM agentos_core_sessions WHERE session_id = ?").get(sessionId) !== null;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+export type { AgentKind };

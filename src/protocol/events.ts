@@ -1,0 +1,141 @@
+import * as v from "valibot";
+
+/**
+ * The NDJSON `run` writes on stdout, one event per line, each with `type`, `ts` (ISO-8601) and `seq` (1, 2, ...).
+ * The kinds mirror Paperclip's transcript kinds so its UI parser stays trivial; the last line is always one `result`
+ * whose fields map 1:1 onto Paperclip's AdapterExecutionResult. This is a public interface: change it additively.
+ */
+export const PROTOCOL = "paperclip-aos/1";
+
+const base = { ts: v.string(), seq: v.number() };
+
+export const UsageSchema = v.object({
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  cachedInputTokens: v.number(),
+});
+
+export const SessionParamsSchema = v.object({
+  sessionId: v.string(),
+  cwd: v.string(),
+  agent: v.picklist(["pi", "opencode"]),
+  agentId: v.string(),
+  taskKey: v.string(),
+  runtime: v.literal("agentos"),
+  snapshot: v.optional(v.nullable(v.string())),
+  workspaceId: v.optional(v.nullable(v.string())),
+});
+export type SessionParams = v.InferOutput<typeof SessionParamsSchema>;
+
+export const ResumeModeSchema = v.picklist(["fresh", "agentos-fallback", "transcript-replay"]);
+export type ResumeMode = v.InferOutput<typeof ResumeModeSchema>;
+
+export const RuntimeServiceSchema = v.object({
+  serviceName: v.string(),
+  status: v.picklist(["starting", "running", "stopped", "failed"]),
+  lifecycle: v.picklist(["shared", "ephemeral"]),
+  scopeType: v.literal("run"),
+  scopeId: v.string(),
+  port: v.optional(v.number()),
+  url: v.optional(v.string()),
+  command: v.optional(v.string()),
+  healthStatus: v.optional(v.picklist(["unknown", "healthy", "unhealthy"])),
+});
+export type RuntimeService = v.InferOutput<typeof RuntimeServiceSchema>;
+
+export const InitEventSchema = v.object({
+  ...base,
+  type: v.literal("init"),
+  protocol: v.literal(PROTOCOL),
+  version: v.string(),
+  runId: v.string(),
+  runtime: v.literal("agentos"),
+  agent: v.picklist(["pi", "opencode"]),
+  sessionId: v.string(),
+  resumed: v.boolean(),
+  resumeMode: ResumeModeSchema,
+  model: v.string(),
+  provider: v.string(),
+  cwd: v.string(),
+  snapshot: v.nullable(v.string()),
+  capabilities: v.unknown(),
+});
+export const AssistantEventSchema = v.object({ ...base, type: v.literal("assistant"), text: v.string(), delta: v.optional(v.boolean()) });
+export const ThinkingEventSchema = v.object({ ...base, type: v.literal("thinking"), text: v.string(), delta: v.optional(v.boolean()) });
+export const ToolCallEventSchema = v.object({ ...base, type: v.literal("tool_call"), toolUseId: v.string(), name: v.string(), input: v.unknown() });
+export const ToolResultEventSchema = v.object({
+  ...base,
+  type: v.literal("tool_result"),
+  toolUseId: v.string(),
+  toolName: v.string(),
+  content: v.string(),
+  isError: v.boolean(),
+});
+export const PermissionEventSchema = v.object({
+  ...base,
+  type: v.literal("permission"),
+  capability: v.string(),
+  target: v.string(),
+  decision: v.picklist(["allow", "deny"]),
+  reason: v.optional(v.string()),
+  toolUseId: v.optional(v.string()),
+});
+export const UsageEventSchema = v.object({
+  ...base,
+  type: v.literal("usage"),
+  ...UsageSchema.entries,
+  costUsd: v.number(),
+  basis: v.literal("per_run"),
+});
+export const ServiceEventSchema = v.object({ ...base, type: v.literal("service"), ...RuntimeServiceSchema.entries });
+export const SystemEventSchema = v.object({
+  ...base,
+  type: v.literal("system"),
+  text: v.string(),
+  level: v.optional(v.picklist(["info", "warn", "error"])),
+  code: v.optional(v.string()),
+});
+
+export const ResultSubtypeSchema = v.picklist(["success", "error", "timeout", "cancelled", "config_invalid"]);
+export const ResultEventSchema = v.object({
+  ...base,
+  type: v.literal("result"),
+  subtype: ResultSubtypeSchema,
+  isError: v.boolean(),
+  exitCode: v.number(),
+  signal: v.nullable(v.string()),
+  timedOut: v.boolean(),
+  errorCode: v.nullable(v.string()),
+  errorMessage: v.nullable(v.string()),
+  errorFamily: v.optional(v.nullable(v.string())),
+  usage: UsageSchema,
+  usageBasis: v.literal("per_run"),
+  costUsd: v.number(),
+  provider: v.string(),
+  biller: v.string(),
+  model: v.string(),
+  billingType: v.string(),
+  sessionParams: v.nullable(SessionParamsSchema),
+  sessionDisplayId: v.nullable(v.string()),
+  clearSession: v.boolean(),
+  summary: v.string(),
+  runtimeServices: v.array(RuntimeServiceSchema),
+  durationMs: v.number(),
+});
+
+export const RunEventSchema = v.variant("type", [
+  InitEventSchema,
+  AssistantEventSchema,
+  ThinkingEventSchema,
+  ToolCallEventSchema,
+  ToolResultEventSchema,
+  PermissionEventSchema,
+  UsageEventSchema,
+  ServiceEventSchema,
+  SystemEventSchema,
+  ResultEventSchema,
+]);
+export type RunEvent = v.InferOutput<typeof RunEventSchema>;
+export type ResultEvent = v.InferOutput<typeof ResultEventSchema>;
+/** An event before the sink stamps `ts` and `seq`. */
+export type EventInput<T extends RunEvent = RunEvent> = T extends RunEvent ? Omit<T, "ts" | "seq"> : never;

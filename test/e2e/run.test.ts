@@ -1,0 +1,240 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startGateway, priceFor, costUsd } from "../../src/gateway/index.ts";
+import { binPath, runBin, tempDir } from "./helpers.ts";
+
+type Ev = Record<string, any>;
+
+function events(stdout: string): Ev[] {
+  const lines = stdout.split("\n").filter(Boolean);
+  for (const l of lines) expect(Buffer.byteLength(l)).toBeLessThan(8192);
+  return lines.map((l) => JSON.parse(l));
+}
+const resultOf = (evs: Ev[]) => {
+  const last = evs[evs.length - 1]!;
+  expect(last.type).toBe("result");
+  expect(evs.filter((e) => e.type === "result")).toHaveLength(1);
+  return last;
+};
+
+async function script(dir: string, steps: unknown[], name = "script.json"): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, JSON.stringify({ steps }));
+  return file;
+}
+
+/** A workspace, a state dir and a script, run through the compiled binary. */
+async function heartbeat(opts: { steps: unknown[]; args?: string[]; ws?: string; home?: string; env?: Record<string, string>; stdin?: string }) {
+  const ws = opts.ws ?? (await tempDir("aos-ws-"));
+  const home = opts.home ?? (await tempDir("aos-home-"));
+  const scratch = await tempDir("aos-script-");
+  const file = await script(scratch, opts.steps);
+  const record = join(scratch, "record.ndjson");
+  const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--record", record, "--prompt", "do the task", ...(opts.args ?? [])], {
+    env: { PAPERCLIP_AOS_HOME: home, ...opts.env },
+    stdin: opts.stdin,
+  });
+  return { ...r, ws, home, record, evs: r.stdout.trim() ? events(r.stdout) : [] };
+}
+
+describe("run: one heartbeat", () => {
+  test("a tool step writes in /workspace, the stream carries every kind, and usage and cost are the script's", async () => {
+    const steps = [
+      { tool: "bash", input: { command: "echo from-the-agent > /workspace/made.txt && cat /workspace/made.txt" }, usage: { input: 1200, output: 40 } },
+      { text: "I wrote made.txt.", usage: { input: 1500, output: 25, cached: 300 } },
+    ];
+    const r = await heartbeat({ steps });
+    expect(r.code).toBe(0);
+    expect(await readFile(join(r.ws, "made.txt"), "utf8")).toBe("from-the-agent\n");
+    const kinds = r.evs.map((e) => e.type);
+    for (const k of ["init", "tool_call", "tool_result", "assistant", "usage", "result"]) expect(kinds).toContain(k);
+    expect(kinds[0]).toBe("init");
+    expect(r.evs.map((e) => e.seq)).toEqual(r.evs.map((_, i) => i + 1));
+    const call = r.evs.find((e) => e.type === "tool_call")!;
+    expect(call.input).toEqual({ command: steps[0]!.input!.command });
+    const res = r.evs.find((e) => e.type === "tool_result")!;
+    expect(res.toolUseId).toBe(call.toolUseId);
+    expect(res.content).toContain("from-the-agent");
+    const result = resultOf(r.evs);
+    expect(result).toMatchObject({ subtype: "success", exitCode: 0, isError: false, errorCode: null, summary: "I wrote made.txt." });
+    expect(result.usage).toEqual({ inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 });
+    const expected = costUsd("scripted", { inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 });
+    expect(priceFor("scripted")).toBeDefined();
+    expect(result.costUsd).toBeCloseTo(expected, 6);
+    expect(result.sessionParams).toMatchObject({ cwd: r.ws, agent: "pi", runtime: "agentos" });
+    expect(result.sessionDisplayId).toBe(result.sessionParams.sessionId);
+  });
+
+  test("a second heartbeat with the first one's sessionParams resumes: the model sees the first turn", async () => {
+    const first = await heartbeat({ steps: [{ text: "first answer: the secret word is PAPAYA" }] });
+    expect(first.code).toBe(0);
+    const params = resultOf(first.evs).sessionParams;
+    const second = await heartbeat({ steps: [{ text: "second answer" }], ws: first.ws, home: first.home, args: ["--session", JSON.stringify(params)] });
+    expect(second.code).toBe(0);
+    const init = second.evs[0]!;
+    expect(init).toMatchObject({ type: "init", resumed: true, sessionId: params.sessionId });
+    expect(init.resumeMode).toBe("agentos-fallback");
+    expect(resultOf(second.evs).sessionParams.sessionId).toBe(params.sessionId);
+    const recorded = await readFile(second.record, "utf8");
+    expect(recorded).toContain("PAPAYA");
+  });
+
+  test("a session from another cwd, or one that is gone, starts fresh and says so", async () => {
+    const first = await heartbeat({ steps: [{ text: "one" }] });
+    const params = resultOf(first.evs).sessionParams;
+    const otherWs = await tempDir("aos-ws-");
+    const moved = await heartbeat({ steps: [{ text: "two" }], ws: otherWs, home: first.home, args: ["--session", JSON.stringify(params)] });
+    expect(moved.code).toBe(0);
+    expect(moved.evs[0]).toMatchObject({ type: "init", resumed: false, resumeMode: "fresh" });
+    expect(moved.evs.find((e) => e.type === "system" && e.code === "session_fresh")?.text).toContain("belongs to");
+    expect(resultOf(moved.evs).sessionParams.sessionId).not.toBe(params.sessionId);
+
+    const lost = await heartbeat({ steps: [{ text: "three" }], ws: first.ws, args: ["--session", JSON.stringify(params)] });
+    expect(lost.code).toBe(0);
+    expect(lost.evs.find((e) => e.type === "system" && e.code === "session_fresh")?.text).toContain("not found");
+    expect(resultOf(lost.evs).clearSession).toBe(false);
+  });
+
+  test("an upstream error step ends with exit 1 and an errorCode", async () => {
+    const r = await heartbeat({ steps: [{ error: { status: 529, message: "Overloaded" } }] });
+    expect(r.code).toBe(1);
+    const result = resultOf(r.evs);
+    expect(result).toMatchObject({ subtype: "error", isError: true, exitCode: 1, errorCode: "upstream_overloaded", errorFamily: "overloaded" });
+    expect(result.errorMessage).toContain("Overloaded");
+  });
+
+  test("--timeout ends with exit 124 and timedOut", async () => {
+    const r = await heartbeat({ steps: [{ text: "too slow", delayMs: 30_000 }], args: ["--timeout", "3"] });
+    expect(r.code).toBe(124);
+    expect(resultOf(r.evs)).toMatchObject({ subtype: "timeout", timedOut: true, errorCode: "timeout", exitCode: 124 });
+  });
+
+  test("bad request JSON is exit 2 naming the field", async () => {
+    const ws = await tempDir("aos-ws-");
+    const bad = await runBin(["run", "--input", "-"], { stdin: JSON.stringify({ prompt: "x", cwd: ws, timeoutSec: "soon" }) });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("timeoutSec");
+    const unknown = await runBin(["run", "--input", "-"], { stdin: JSON.stringify({ prompt: "x", cwd: ws, promt: "y" }) });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown field 'promt'");
+    expect(unknown.stderr).toContain("did you mean 'prompt'?");
+  });
+
+  test("a long tool output is cut to keep each line under 8 KB", async () => {
+    const r = await heartbeat({ steps: [{ tool: "bash", input: { command: "i=0; while [ $i -lt 3000 ]; do echo line-$i-padding-padding; i=$((i+1)); done" } }, { text: "ok" }] });
+    expect(r.code).toBe(0);
+    const res = r.evs.find((e) => e.type === "tool_result")!;
+    expect(res.content).toContain("truncated");
+  });
+});
+
+describe("run: lifecycle", () => {
+  test("SIGTERM mid-run writes a cancelled result, exits 143, and the session resumes next time", async () => {
+    const ws = await tempDir("aos-ws-");
+    const home = await tempDir("aos-home-");
+    const scratch = await tempDir("aos-script-");
+    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long task", "--grace", "10"], {
+      env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: join(require("node:os").tmpdir(), "paperclip-aos-test-cache") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const started = Date.now();
+    while (!existsSync(join(ws, "started.txt")) && Date.now() - started < 60_000) await Bun.sleep(100);
+    await Bun.sleep(500);
+    const killedAt = Date.now();
+    p.kill("SIGTERM");
+    const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(code).toBe(143);
+    const evs = events(stdout);
+    const result = resultOf(evs);
+    expect(result).toMatchObject({ subtype: "cancelled", errorCode: "cancelled", signal: "SIGTERM", exitCode: 143 });
+    const params = result.sessionParams;
+    expect(params.sessionId).toBeTruthy();
+    const next = await heartbeat({ steps: [{ text: "resumed fine" }], ws, home, args: ["--session", JSON.stringify(params)] });
+    expect(next.code).toBe(0);
+    expect(next.evs[0]).toMatchObject({ resumed: true, sessionId: params.sessionId });
+  });
+
+  test("no sidecar is left behind after a heartbeat", async () => {
+    const before = Bun.spawnSync(["pgrep", "-f", "agentos-sidecar"]).stdout.toString().split("\n").filter(Boolean);
+    await heartbeat({ steps: [{ text: "bye" }] });
+    await Bun.sleep(500);
+    const after = Bun.spawnSync(["pgrep", "-f", "agentos-sidecar"]).stdout.toString().split("\n").filter(Boolean);
+    expect(after.filter((p) => !before.includes(p))).toEqual([]);
+  });
+});
+
+describe("run: capabilities and secrets", () => {
+  test("a write the policy forbids is a failed tool_result plus a permission event", async () => {
+    const r = await heartbeat({
+      steps: [{ tool: "bash", input: { command: "echo x > /etc/forbidden.txt" } }, { text: "could not" }],
+      args: ["--deny-write=/workspace/locked", "--allow-read"],
+    });
+    expect(r.code).toBe(0);
+    const res = r.evs.find((e) => e.type === "tool_result")!;
+    expect(res.isError).toBe(true);
+    const perm = r.evs.find((e) => e.type === "permission")!;
+    expect(perm).toMatchObject({ capability: "fs.write", decision: "deny", toolUseId: res.toolUseId });
+    expect(perm.target).toContain("/etc/forbidden.txt");
+  });
+
+  test("forwarding to a provider: the host key reaches the upstream and appears nowhere else", async () => {
+    const KEY = "sk-ant-fake-0123456789-SECRET";
+    const upstream = await startGateway({
+      model: "scripted",
+      token: KEY,
+      script: { steps: [{ tool: "bash", input: { command: "env; cat ~/.pi/agent/models.json" } }, { text: "done", usage: { input: 10, output: 5 } }] } as any,
+    });
+    try {
+      const home = await tempDir("aos-home-");
+      const ws = await tempDir("aos-ws-");
+      const scratch = await tempDir("aos-script-");
+      const record = join(scratch, "record.ndjson");
+      const r = await runBin(["run", "--cwd", ws, "--model", "anthropic/claude-sonnet-4-5", "--record", record, "--prompt", "show env"], {
+        env: { PAPERCLIP_AOS_HOME: home, ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: upstream.url },
+      });
+      expect(r.code).toBe(0);
+      const evs = events(r.stdout);
+      const result = resultOf(evs);
+      expect(result).toMatchObject({ provider: "anthropic", model: "claude-sonnet-4-5", billingType: "api" });
+      expect(upstream.requests()).toBeGreaterThanOrEqual(2);
+      // The agent ran `env` and printed its config: neither holds the key.
+      const toolOut = evs.find((e) => e.type === "tool_result")!.content as string;
+      expect(toolOut).toContain("HOME=");
+      expect(r.stdout).not.toContain(KEY);
+      expect(r.stderr).not.toContain(KEY);
+      expect(await readFile(record, "utf8")).not.toContain(KEY);
+      for (const f of await filesUnder(home)) expect((await readFile(f)).includes(KEY)).toBe(false);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe("run: demo", () => {
+  test("run --demo fixes the bundled project's failing test on the scripted model", async () => {
+    const home = await tempDir("aos-home-");
+    const r = await runBin(["run", "--demo"], { env: { PAPERCLIP_AOS_HOME: home } });
+    expect(r.code).toBe(0);
+    const evs = events(r.stdout);
+    const results = evs.filter((e) => e.type === "tool_result").map((e) => e.content as string);
+    expect(results[0]).toContain("AssertionError");
+    expect(results[results.length - 1]).toContain("all tests passed");
+    expect(await readFile(join(home, "demo", "workspace", "sum.mjs"), "utf8")).toContain("a + b");
+    expect(resultOf(evs).summary).toContain("sum.mjs");
+  });
+});
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out.push(join(e.parentPath, e.name));
+  }
+  return out;
+}
+
+void mkdir;
