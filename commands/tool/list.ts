@@ -1,0 +1,27 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { builtinRegistry, guestCommand } from "../../src/tools/index.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: { name: "list", description: "List the tools: name and description (with --json: also the guest command and the input and output JSON Schemas)." },
+    args: globalArgs,
+    run({ args }) {
+      const reg = builtinRegistry();
+      if (args.json) {
+        printJson({ tools: reg.list().map((t) => reg.describe(t)) });
+        return;
+      }
+      const tools = reg.list();
+      const width = Math.max(...tools.map((t) => t.name.length));
+      for (const t of tools) process.stdout.write(`${t.name.padEnd(width)}  ${t.description.split(": ")[0]!.split(". ")[0]}\n`);
+      process.stderr.write(`\n${tools.length} tools; in the VM: ${guestCommand("git.status")} --json '{}'. Details: paperclip-aos tool schema NAME\n`);
+    },
+  }),
+  {
+    examples: [
+      ["paperclip-aos tool list", "names and one-line descriptions"],
+      ["paperclip-aos tool list --json", "{tools:[{name, description, guestCommand, inputSchema, outputSchema}]}"],
+    ],
+  },
+);

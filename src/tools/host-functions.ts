@@ -1,0 +1,117 @@
+import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
+import { z } from "zod";
+import { errorInfo } from "./errors.ts";
+import { invokeTool, nextCallId } from "./invoke.ts";
+import { HOST_COLLECTION, hostFunctionKey, toolFromCommand, toolResource } from "./names.ts";
+import type { ToolRegistry } from "./registry.ts";
+import { jsonSchemaOf } from "./schema.ts";
+import type { ToolCallRecord, ToolContext } from "./types.ts";
+
+export interface GateDecision {
+  allowed: boolean;
+  /** Which rule decided, for the `permission` event (e.g. "tool.invoke deny git.*"). */
+  reason?: string;
+}
+
+/** The host-side half of tool gating: asked before every call that arrives from the VM. */
+export type ToolGate = (toolName: string) => GateDecision;
+
+export interface ToolDenial {
+  tool: string;
+  resource: string;
+  reason: string;
+  /** "host": our own check refused it; "kernel": agentOS refused it before it reached the host (seen in guest output). */
+  by: "host" | "kernel";
+}
+
+export interface HostFunctionOptions {
+  gate: ToolGate;
+  onCall?: (record: ToolCallRecord) => void;
+  onDenied?: (denial: ToolDenial) => void;
+  /** Expose only these tools (default: every tool in the registry). */
+  tools?: string[];
+}
+
+/** `*` matches any run of characters; tool names have no '/', so this agrees with agentOS's glob on resources. */
+function globRegex(glob: string): RegExp {
+  return new RegExp(`^${glob.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+}
+
+/** A gate from allow and deny globs over tool names (`git.*`, `*`); deny wins over allow, nothing is allowed by default. */
+export function allowListGate(allow: string[], deny: string[] = []): ToolGate {
+  const a = allow.map((g) => [g, globRegex(g)] as const);
+  const d = deny.map((g) => [g, globRegex(g)] as const);
+  return (name) => {
+    const denied = d.find(([, r]) => r.test(name));
+    if (denied) return { allowed: false, reason: `tool.invoke deny ${denied[0]}` };
+    const allowed = a.find(([, r]) => r.test(name));
+    return allowed ? { allowed: true, reason: `tool.invoke allow ${allowed[0]}` } : { allowed: false, reason: "tool.invoke: not in the policy (deny by default)" };
+  };
+}
+
+/**
+ * The agentOS half: the `hostFunction` permission scope for the same globs (resource "paperclip:<fn-kebab>",
+ * operation "invoke"; the last matching rule wins in agentOS, so deny rules go last).
+ */
+export function hostFunctionPermission(allow: string[], deny: string[] = []) {
+  const rules: { mode: "allow" | "deny"; operations: string[]; patterns: string[] }[] = [];
+  if (allow.length) rules.push({ mode: "allow", operations: ["invoke"], patterns: allow.map(toolResource) });
+  if (deny.length) rules.push({ mode: "deny", operations: ["invoke"], patterns: deny.map(toolResource) });
+  return { default: "deny" as const, rules };
+}
+
+/**
+ * The registry as agentOS host functions: collection "paperclip" (guest CLI `agentos-paperclip <fn> --json '{..}'`),
+ * one function per tool. agentOS wants a zod schema; it is rebuilt from the tool's JSON Schema (z.fromJSONSchema) so
+ * agentOS's flag parsing, `--json` and `agentos list-host-functions` describe the tool exactly. Its safeParse is
+ * made a pass-through: the tool's valibot schema is the one validator, so the agent gets the same error text as the
+ * host CLI and every call, even an invalid one, reaches `onCall`.
+ */
+export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: HostFunctionOptions): HostFunctionCollections {
+  const fns: Record<string, HostFunction> = {};
+  const names = opts.tools ?? registry.names();
+  for (const name of names) {
+    const tool = registry.require(name);
+    const inputSchema = z.fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof z.fromJSONSchema>[0]);
+    (inputSchema as { safeParse: (x: unknown) => unknown }).safeParse = (data: unknown) => ({ success: true, data });
+    fns[hostFunctionKey(name)] = {
+      inputSchema,
+      ...(tool.examples?.length ? { examples: tool.examples } : {}),
+      timeout: tool.timeoutMs ?? 30_000,
+      execute: async (input: unknown) => {
+        const callId = nextCallId();
+        const decision = opts.gate(name);
+        if (!decision.allowed) {
+          const reason = decision.reason ?? "tool.invoke denied";
+          opts.onDenied?.({ tool: name, resource: toolResource(name), reason, by: "host" });
+          const error = { code: "permission_denied", message: `permission denied: ${name} is not allowed (${reason})` };
+          opts.onCall?.({ callId, name, input, error, durationMs: 0, via: "vm" });
+          throw new Error(error.message);
+        }
+        try {
+          return await invokeTool(registry, name, input, ctx, { via: "vm", callId, onCall: opts.onCall });
+        } catch (e) {
+          const info = errorInfo(e);
+          // agentOS prints the message on the guest's stderr and exits 1; keep the code so the agent can match it.
+          throw new Error(`${info.code}: ${info.message}${info.hint ? ` (${info.hint})` : ""}`);
+        }
+      },
+    };
+  }
+  return { [HOST_COLLECTION]: fns };
+}
+
+const KERNEL_DENIAL = /blocked by hostFunction\.invoke policy for paperclip:([a-z0-9-]+)/g;
+
+/**
+ * Tool calls agentOS refused before they reached the host, found in guest output (a bash tool result). The kernel
+ * tells the host nothing when it blocks a host function, so this is how `run` can still emit a `permission` event.
+ */
+export function kernelDenials(text: string, registry: ToolRegistry): ToolDenial[] {
+  const out: ToolDenial[] = [];
+  for (const m of text.matchAll(KERNEL_DENIAL)) {
+    const tool = toolFromCommand(m[1]!, registry.names()) ?? m[1]!;
+    out.push({ tool, resource: `paperclip:${m[1]}`, reason: "agentOS hostFunction.invoke policy", by: "kernel" });
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import { usageError } from "../errors.ts";
+import { closest } from "../suggest.ts";
+import { jsonSchemaOf, type JsonSchema } from "./schema.ts";
+import { guestCommand } from "./names.ts";
+import type { AnyTool } from "./types.ts";
+
+/** Dotted lower-case words, so the host-function name (`git.status` → `git-status`) maps back one to one. */
+export const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
+
+export interface ToolDescription {
+  name: string;
+  description: string;
+  /** The command an agent runs inside the VM. */
+  guestCommand: string;
+  inputSchema: JsonSchema;
+  outputSchema: JsonSchema;
+  examples?: { description: string; input: unknown }[];
+}
+
+export class ToolRegistry {
+  readonly #tools = new Map<string, AnyTool>();
+
+  constructor(tools: Iterable<AnyTool> = []) {
+    for (const t of tools) this.add(t);
+  }
+
+  add(tool: AnyTool): this {
+    if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name '${tool.name}' must be dotted lower-case words like 'git.status'`);
+    if (this.#tools.has(tool.name)) throw new Error(`tool '${tool.name}' is registered twice`);
+    this.#tools.set(tool.name, tool);
+    return this;
+  }
+
+  get(name: string): AnyTool | undefined {
+    return this.#tools.get(name);
+  }
+
+  /** The tool, or a usage error (exit 2) naming the closest tool. */
+  require(name: string): AnyTool {
+    const tool = this.#tools.get(name);
+    if (tool) return tool;
+    const near = closest(name, this.names());
+    throw usageError(
+      `unknown tool '${name}'`,
+      near ? `did you mean '${near}'?` : `run 'paperclip-aos tool list' for the tools (${this.names().join(", ")})`,
+      "unknown_tool",
+    );
+  }
+
+  list(): AnyTool[] {
+    return [...this.#tools.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  names(): string[] {
+    return this.list().map((t) => t.name);
+  }
+
+  describe(tool: AnyTool): ToolDescription {
+    return {
+      name: tool.name,
+      description: tool.description,
+      guestCommand: `${guestCommand(tool.name)} --json '{...}'`,
+      inputSchema: jsonSchemaOf(tool.input),
+      outputSchema: jsonSchemaOf(tool.output),
+      ...(tool.examples?.length ? { examples: tool.examples } : {}),
+    };
+  }
+}
