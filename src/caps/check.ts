@@ -78,7 +78,7 @@ function unknownKeyProblem(keys: (string | number)[], key: string): PolicyProble
   return { path, message: `unknown key '${key}'`, value: key };
 }
 
-function issueProblem(issue: v.BaseIssue<unknown>, doc: unknown): PolicyProblem | undefined {
+function issueProblem(issue: v.BaseIssue<unknown>): PolicyProblem | undefined {
   const keys = (issue.path ?? []).map((p) => p.key as string | number);
   // Entries of capability lists get a precise message from parseRule instead.
   if (keys.length === 3 && (keys[0] === "allow" || keys[0] === "deny") && typeof keys[2] === "number") return undefined;
@@ -97,9 +97,6 @@ function issueProblem(issue: v.BaseIssue<unknown>, doc: unknown): PolicyProblem 
       return { path, message: `unknown preset '${bad}'`, hint: near ? `did you mean '${near}'?` : `presets are ${PRESET_NAMES.join(", ")}`, value: bad };
     }
     return { path, message: `"extends" must be a preset name or a list of them`, hint: `presets are ${PRESET_NAMES.join(", ")}`, value: input };
-  }
-  if (keys.length === 0 && (doc === null || typeof doc !== "object" || Array.isArray(doc))) {
-    return { path: "$", message: `a policy is a JSON object, got ${Array.isArray(doc) ? "an array" : JSON.stringify(doc)}`, hint: '{"version": 1, "allow": {...}}' };
   }
   if (keys.length === 2 && (keys[0] === "allow" || keys[0] === "deny")) {
     return { path, message: `a capability takes a list of entries, got ${JSON.stringify(input)}`, hint: `write ["${typeof input === "string" ? input : "..."}"]`, value: input };
@@ -128,15 +125,17 @@ export function checkPolicy(json: unknown, source = "policy", ctx: PathContext =
   }
   const errors: PolicyProblem[] = [];
   const warnings: PolicyProblem[] = [];
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    const got = Array.isArray(doc) ? "an array" : JSON.stringify(doc);
+    return { valid: false, errors: [{ path: "$", message: `a policy is a JSON object, got ${got}`, hint: '{"version": 1, "allow": {...}}' }], warnings };
+  }
   const result = v.safeParse(PolicyDocumentSchema, doc);
   if (!result.success) {
     for (const issue of result.issues) {
-      const p = issueProblem(issue, doc);
+      const p = issueProblem(issue);
       if (p && !errors.some((e) => e.path === p.path && e.message === p.message)) errors.push(p);
     }
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return { valid: false, errors, warnings };
-
   const rules: Rule[] = [];
   const d = doc as Record<string, unknown>;
   const ext = d.extends;

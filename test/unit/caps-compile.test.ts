@@ -1,0 +1,191 @@
+import { describe, expect, test } from "bun:test";
+import { permissionsSchema } from "@rivet-dev/agentos-core";
+import {
+  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, extractPermissionFlags, PRESET_NAMES, resolvePolicy,
+  type CompiledPermissions,
+} from "../../src/caps/index.ts";
+import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
+
+const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
+const everything = {
+  allow: {
+    "fs.read": ["/workspace/**", ".env"],
+    "fs.write": ["src", "/tmp/**"],
+    "network.fetch": ["*.github.com:443", "127.0.0.1:5432", "10.0.0.0/12"],
+    "network.listen": ["3000", "8000-8100"],
+    "process.spawn": ["wasm", "git"],
+    "env.read": ["CI", "NPM_*"],
+    "tool.invoke": ["git.*", "paperclip.getTask"],
+  },
+  deny: { "fs.read": ["/workspace/secret"], "network.fetch": ["evil.github.com"], "process.spawn": ["python"], "tool.invoke": ["git.push"] },
+};
+
+function emittedOperations(p: CompiledPermissions): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [scope, value] of Object.entries(p)) {
+    if (typeof value === "string") continue;
+    for (const rule of value.rules) for (const op of rule.operations) out.push([scope, op]);
+  }
+  return out;
+}
+
+describe("compile: the agentOS permissions object", () => {
+  test("states all six scopes and passes agentOS's own schema", () => {
+    for (const doc of [everything, {}]) {
+      const c = compilePolicy(policy(doc), { gatewayPort: 4000 });
+      expect(Object.keys(c.permissions).sort()).toEqual(["childProcess", "env", "fs", "hostFunction", "network", "process"]);
+      expect(() => permissionsSchema.parse(c.permissions)).not.toThrow();
+    }
+  });
+
+  test("emits only operation names agentOS knows (it accepts misspelled ones silently)", () => {
+    const docs = [everything, ...PRESET_NAMES.map((n) => resolvePolicy({ preset: n }))];
+    for (const d of docs) {
+      const c = compilePolicy("rules" in d ? d : policy(d), { gatewayPort: 4000 });
+      const ops = emittedOperations(c.permissions);
+      expect(ops.length).toBeGreaterThan(0);
+      for (const [scope, op] of ops) {
+        expect({ scope, op, known: (AGENTOS_OPERATIONS[scope as keyof typeof AGENTOS_OPERATIONS] as readonly string[]).includes(op) }).toEqual({ scope, op, known: true });
+      }
+    }
+  });
+
+  test("network rules use URI patterns that match agentOS resources (tcp://host:port, dns://host)", () => {
+    const c = compilePolicy(policy(everything), { gatewayPort: 4000 });
+    const net = c.permissions.network;
+    const http = (r: string) => kernelDecide(net, "http", r);
+    expect(http("tcp://api.github.com:443")).toBe("allow");
+    expect(http("tcp://github.com:443")).toBe("allow");
+    expect(http("tcp://api.github.com:80")).toBe("deny");
+    expect(http("tcp://evil.github.com:443")).toBe("deny");
+    expect(kernelDecide(net, "dns", "dns://api.github.com")).toBe("allow");
+    expect(kernelDecide(net, "dns", "dns://evil.github.com")).toBe("deny");
+    expect(http("tcp://10.15.3.4:80")).toBe("allow");
+    expect(http("tcp://10.16.0.1:80")).toBe("deny");
+    expect(http("tcp://127.0.0.1:4000")).toBe("allow");
+    expect(kernelDecide(net, "listen", "tcp://127.0.0.1:8042")).toBe("allow");
+    expect(kernelDecide(net, "listen", "tcp://0.0.0.0:3000")).toBe("allow");
+    expect(kernelDecide(net, "listen", "tcp://127.0.0.1:8101")).toBe("deny");
+    expect(http("tcp://localhost:3000")).toBe("allow");
+    expect(c.loopbackExemptPorts).toEqual([4000, 5432]);
+  });
+
+  test("fs rules: last match realises most-specific-wins; mandatory denies compile to kernel fs denies", () => {
+    const fs = compilePolicy(policy(everything)).permissions.fs;
+    expect(kernelDecide(fs, "read", "/workspace/a")).toBe("allow");
+    expect(kernelDecide(fs, "read", "/workspace")).toBe("allow");
+    expect(kernelDecide(fs, "readdir", "/workspace/secret")).toBe("deny");
+    expect(kernelDecide(fs, "read", "/workspace/secret/k")).toBe("deny");
+    expect(kernelDecide(fs, "write", "/workspace/src/a.ts")).toBe("allow");
+    expect(kernelDecide(fs, "create_dir", "/workspace/src/new")).toBe("allow");
+    expect(kernelDecide(fs, "write", "/workspace/README.md")).toBe("deny");
+    expect(kernelDecide(fs, "read", "/workspace/.env")).toBe("allow");
+    expect(kernelDecide(fs, "read", "/workspace/sub/.env")).toBe("deny");
+    expect(kernelDecide(fs, "write", "/workspace/.env")).toBe("deny");
+    expect(kernelDecide(fs, "stat", "/workspace/sub/.env")).toBe("allow");
+    expect(kernelDecide(fs, "write", "/workspace/src/.git/hooks/pre-commit")).toBe("deny");
+    expect(kernelDecide(fs, "rename", "/workspace/src/.bashrc")).toBe("deny");
+    expect(kernelDecide(fs, "symlink", "/workspace/src/.ssh")).toBe("deny");
+    // exec needs these (notes §5: fs "deny" kills everything)
+    expect(kernelDecide(fs, "stat", "/opt/agentos/bin/sh")).toBe("allow");
+    expect(kernelDecide(fs, "read", "/opt/agentos/bin/sh")).toBe("allow");
+    expect(kernelDecide(fs, "write", "/home/agentos/.pi/agent/models.json")).toBe("allow");
+    expect(kernelDecide(fs, "write", "/usr/bin/x")).toBe("deny");
+    expect(kernelDecide(fs, "mount_sensitive", "/workspace")).toBe("deny");
+  });
+
+  test("childProcess by driver; a per-command rule is not compiled and is reported as not enforceable", () => {
+    const c = compilePolicy(policy(everything));
+    expect(kernelDecide(c.permissions.childProcess, "spawn", "wasm")).toBe("allow");
+    expect(kernelDecide(c.permissions.childProcess, "spawn", "node")).toBe("deny");
+    expect(kernelDecide(c.permissions.childProcess, "spawn", "python")).toBe("deny");
+    expect(JSON.stringify(c.permissions.childProcess)).not.toContain("git");
+    expect(c.enforcement.find((e) => e.rule === "git")).toMatchObject({ where: "not-enforceable" });
+  });
+
+  test("tools compile to hostFunction rules on collection:fn-kebab", () => {
+    const c = compilePolicy(policy(everything));
+    const hf = c.permissions.hostFunction;
+    expect(kernelDecide(hf, "invoke", "git:status")).toBe("allow");
+    expect(kernelDecide(hf, "invoke", "git:push")).toBe("deny");
+    expect(kernelDecide(hf, "invoke", "paperclip:get-task")).toBe("allow");
+    expect(kernelDecide(hf, "invoke", "paperclip:report-progress")).toBe("deny");
+    expect(c.hostFunctionRules).toEqual(typeof hf === "string" ? [] : hf.rules);
+  });
+
+  test("the guest env holds only allowed host variables, never VM-owned ones", () => {
+    const hostEnv = { CI: "1", NPM_CONFIG_X: "y", AWS_SECRET_ACCESS_KEY: "s3cr3t", PATH: "/host/bin", HOME: "/home/me", EMPTY: undefined };
+    expect(compilePolicy(policy(everything), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y" });
+    expect(compilePolicy(policy({ allow: { "env.read": ["*"] } }), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y", AWS_SECRET_ACCESS_KEY: "s3cr3t" });
+    expect(compilePolicy(policy({}), { hostEnv }).guestEnv).toEqual({});
+  });
+
+  test("nothing allowed: network, childProcess and hostFunction are plain deny; the gateway alone opens the network", () => {
+    const c = compilePolicy(policy({}));
+    expect(c.permissions.network).toBe("deny");
+    expect(c.permissions.childProcess).toBe("deny");
+    expect(c.permissions.hostFunction).toBe("deny");
+    expect(c.loopbackExemptPorts).toEqual([]);
+    expect(c.workspaceWritable).toBe(false);
+    const g = compilePolicy(policy({}), { gatewayPort: 4555 });
+    expect(kernelDecide(g.permissions.network, "http", "tcp://127.0.0.1:4555")).toBe("allow");
+    expect(kernelDecide(g.permissions.network, "http", "tcp://example.com:443")).toBe("deny");
+    expect(g.loopbackExemptPorts).toEqual([4555]);
+  });
+
+  test("every rule says where it is enforced", () => {
+    const c = compilePolicy(policy(everything));
+    const where = (v: string) => c.enforcement.find((e) => e.rule === v)?.where;
+    expect(where("CI")).toBe("host-env-filter");
+    expect(where("git.*")).toBe("host-function-permission");
+    expect(where("/workspace/**")).toBe("agentos-kernel");
+    expect(where(".env*")).toBe("agentos-kernel");
+  });
+
+  test("port ranges become exact port globs", () => {
+    const ranges = [[8000, 8100], [1024, 65535], [1, 1], [0, 99], [65530, 65535], [999, 10001]];
+    for (const [lo, hi] of ranges) {
+      const c = compilePolicy(policy({ allow: { "network.listen": [`${lo}-${hi}`] } }));
+      for (let port = 0; port <= 65535; port += port < 1100 || port > 65000 ? 1 : 97) {
+        const inRange = port >= lo! && port <= hi!;
+        if (kernelDecide(c.permissions.network, "listen", `tcp://127.0.0.1:${port}`) !== (inRange ? "allow" : "deny")) {
+          throw new Error(`range ${lo}-${hi}: port ${port} decided wrongly`);
+        }
+      }
+    }
+  });
+});
+
+describe("compileSandbox and explain", () => {
+  test("compileSandbox falls back to workspace-write and summarises for the agent", async () => {
+    const s = await compileSandbox({ gatewayPort: 4000, hostEnv: {} });
+    expect(s.policy.sources).toEqual(["preset workspace-write"]);
+    expect(s.summary[0]).toBe("read: /workspace/**, /tmp/**");
+    expect(s.summary.join("\n")).toContain("always denied (write): .git/hooks/**");
+    expect(s.loopbackExemptPorts).toEqual([4000]);
+    const none = await compileSandbox({ defaultPreset: null, flags: extractPermissionFlags(["--allow-read=src"]).flags });
+    expect(none.policy.sources).toEqual(["flags"]);
+  });
+
+  test("explain shows the compiled object, exempted ports, env names (never values) and the unenforceable rules", () => {
+    const { data, text } = explainPolicy(policy(everything), { gatewayPort: 4000, hostEnv: { CI: "true-secret-value", NPM_TOKEN: "npm_abc" } });
+    expect(data.compiled.guestEnvNames).toEqual(["CI", "NPM_TOKEN"]);
+    expect(JSON.stringify(data)).not.toContain("npm_abc");
+    expect(text).not.toContain("npm_abc");
+    expect(text).not.toContain("true-secret-value");
+    expect(data.notEnforceable.map((e) => e.rule)).toEqual(["git"]);
+    expect(text).toContain("NOT ENFORCEABLE");
+    expect(text).toContain("loopbackExemptPorts: [4000, 5432]");
+    expect(text).toContain("Runtime needs");
+    expect(text).toContain("Always denied");
+    expect(data.compiled.permissions.fs.rules.length).toBeGreaterThan(10);
+  });
+
+  test("the simulated kernel glob follows agentOS's rules", () => {
+    expect(kernelGlob("/workspace/*", "/workspace/a")).toBe(true);
+    expect(kernelGlob("/workspace/*", "/workspace/a/b")).toBe(false);
+    expect(kernelGlob("/workspace/**", "/workspace/a/b")).toBe(true);
+    expect(kernelGlob("/workspace/**", "/workspace")).toBe(false);
+    expect(kernelGlob("tcp://**", "tcp://127.0.0.1:43111")).toBe(true);
+  });
+});

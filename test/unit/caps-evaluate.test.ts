@@ -1,0 +1,196 @@
+import { describe, expect, test } from "bun:test";
+import { evaluate, resolvePolicy, type EvalContext, type RequestKind } from "../../src/caps/index.ts";
+
+const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
+const decide = (doc: object, kind: RequestKind, target: string, ctx: EvalContext = {}) => evaluate(policy(doc), { kind, target }, ctx).decision;
+
+describe("precedence: most specific wins, deny wins ties (Deno's tests)", () => {
+  test("--allow-read=/foo/specific --deny-read=/foo", () => {
+    const doc = { allow: { "fs.read": ["/workspace/foo/specific"] }, deny: { "fs.read": ["/workspace/foo"] } };
+    expect(decide(doc, "read", "/workspace/foo/specific/x")).toBe("allow");
+    expect(decide(doc, "read", "/workspace/foo/specific")).toBe("allow");
+    expect(decide(doc, "read", "/workspace/foo")).toBe("deny");
+    expect(decide(doc, "read", "/workspace/foo/other")).toBe("deny");
+  });
+  test("flipped, the results flip", () => {
+    const doc = { deny: { "fs.read": ["/workspace/foo/specific"] }, allow: { "fs.read": ["/workspace/foo"] } };
+    expect(decide(doc, "read", "/workspace/foo/specific/x")).toBe("deny");
+    expect(decide(doc, "read", "/workspace/foo/other")).toBe("allow");
+  });
+  test("equal specificity: deny wins, whatever the order", () => {
+    expect(decide({ allow: { "fs.write": ["src"] }, deny: { "fs.write": ["/workspace/src/**"] } }, "write", "src/a.ts")).toBe("deny");
+    expect(decide({ allow: { "network.fetch": ["*"] }, deny: { "network.fetch": ["*"] } }, "fetch", "a.com:1")).toBe("deny");
+  });
+  test("a file glob deeper than a directory allow beats it; the directory allow beats a shallower glob", () => {
+    const doc = { allow: { "fs.read": ["/workspace/src"] }, deny: { "fs.read": ["/workspace/src/*.ts", "/workspace/**/*.log"] } };
+    expect(decide(doc, "read", "/workspace/src/a.ts")).toBe("deny");
+    expect(decide(doc, "read", "/workspace/src/a.js")).toBe("allow");
+    expect(decide(doc, "read", "/workspace/src/x.log")).toBe("allow");
+    expect(decide(doc, "read", "/workspace/x.log")).toBe("deny");
+  });
+  test("the decision names the rule, its source and JSON path", () => {
+    const d = evaluate(policy({ deny: { "fs.read": ["/workspace/secret"] }, allow: { "fs.read": ["/workspace/**"] } }), { kind: "read", target: "secret/k" });
+    expect(d).toMatchObject({ decision: "deny", target: "/workspace/secret/k", layer: "rule", enforcedBy: "agentos-kernel" });
+    expect(d.rule).toMatchObject({ value: "/workspace/secret", source: "request.capabilities", at: '$.deny["fs.read"][0]' });
+    expect(d.reason).toContain("deny '/workspace/secret'");
+  });
+  test("deny by default", () => {
+    const d = evaluate(policy({}), { kind: "write", target: "/workspace/a" });
+    expect(d).toMatchObject({ decision: "deny", layer: "default", rule: null });
+  });
+});
+
+describe("paths", () => {
+  const doc = { allow: { "fs.read": ["/workspace/**"], "fs.write": ["/workspace/out"] } };
+  test("relative targets are under /workspace; '..' is resolved", () => {
+    expect(evaluate(policy(doc), { kind: "write", target: "out/../out/a" }).target).toBe("/workspace/out/a");
+    expect(decide(doc, "write", "out/../src/a")).toBe("deny");
+    expect(decide(doc, "read", "/workspace/../etc/shadow-not-in-vm/x")).toBe("allow"); // /etc is the VM's own (runtime need)
+    expect(decide(doc, "write", "/workspace/out/../../etc/x")).toBe("deny");
+  });
+  test("host paths under the mounted workspace are translated; outside ones are not the workspace", () => {
+    const ctx = { workspaceHostDir: "/home/me/proj" };
+    expect(evaluate(policy(doc), { kind: "write", target: "/home/me/proj/out/x" }, ctx)).toMatchObject({ decision: "allow", target: "/workspace/out/x" });
+    expect(evaluate(policy(doc), { kind: "read", target: "/home/me/proj/../secret" }, ctx)).toMatchObject({ decision: "deny" });
+  });
+  test("no case folding and no unicode look-alikes: .ENV and .еnv (Cyrillic е) are other files", () => {
+    expect(decide(doc, "read", "/workspace/.env")).toBe("deny");
+    expect(decide(doc, "read", "/workspace/.ENV")).toBe("allow");
+    expect(decide(doc, "read", "/workspace/.\u0435nv")).toBe("allow");
+  });
+  test("* stays in a segment and matches dotfiles; ? is one character; ** is any depth including none", () => {
+    const g = { allow: { "fs.read": ["/workspace/*.md", "/workspace/v?/**", "/workspace/a/**/z"] } };
+    expect(decide(g, "read", "/workspace/.hidden.md")).toBe("allow");
+    expect(decide(g, "read", "/workspace/d/x.md")).toBe("deny");
+    expect(decide(g, "read", "/workspace/v1/deep/x")).toBe("allow");
+    expect(decide(g, "read", "/workspace/v10/x")).toBe("deny");
+    expect(decide(g, "read", "/workspace/a/z")).toBe("allow");
+    expect(decide(g, "read", "/workspace/a/b/c/z")).toBe("allow");
+    expect(decide(g, "read", "/workspace/a/b/c/zz")).toBe("deny");
+  });
+});
+
+describe("mandatory denies", () => {
+  const ws = { allow: { "fs.read": ["/workspace/**"], "fs.write": ["/workspace/**"] } };
+  test("credentials are denied for read and write; hooks and rc files for write only", () => {
+    for (const p of [".env", ".env.local", "sub/.envrc", ".ssh/id_rsa", "keys/server.pem", "deploy.key", ".npmrc", ".aws/credentials", "a/.netrc"]) {
+      expect({ p, read: decide(ws, "read", p), write: decide(ws, "write", p) }).toEqual({ p, read: "deny", write: "deny" });
+    }
+    for (const p of [".git/hooks/pre-commit", ".git/config", ".bashrc", "pkg/.zshrc", ".vscode/tasks.json", ".mcp.json"]) {
+      expect({ p, read: decide(ws, "read", p), write: decide(ws, "write", p) }).toEqual({ p, read: "allow", write: "deny" });
+    }
+    expect(evaluate(policy(ws), { kind: "write", target: ".git/hooks/pre-commit" }).layer).toBe("mandatory");
+  });
+  test("only an allow naming the exact path lifts one, for that path alone", () => {
+    const lifted = { allow: { "fs.read": ["/workspace/**", "/workspace/.env"], "fs.write": ["/workspace/**", ".git/hooks"] } };
+    expect(decide(lifted, "read", ".env")).toBe("allow");
+    expect(decide(lifted, "read", ".env.local")).toBe("deny");
+    expect(decide(lifted, "write", ".env")).toBe("deny");
+    expect(decide(lifted, "write", ".git/hooks")).toBe("allow");
+    expect(decide(lifted, "write", ".git/hooks/pre-commit")).toBe("deny");
+    expect(decide({ allow: { "fs.read": ["**/.env"] } }, "read", ".env")).toBe("deny");
+  });
+  test("a lifted path can still be denied by an equally specific deny", () => {
+    expect(decide({ allow: { "fs.read": [".env"] }, deny: { "fs.read": [".env"] } }, "read", ".env")).toBe("deny");
+  });
+  test("outside the workspace and the homes the VM's own files are not affected", () => {
+    expect(decide({}, "read", "/etc/ssl/cert.pem")).toBe("allow");
+  });
+});
+
+describe("runtime needs", () => {
+  test("the VM's own system dirs are readable, its home and /tmp writable, nothing else", () => {
+    expect(evaluate(policy({}), { kind: "read", target: "/opt/agentos/bin/sh" })).toMatchObject({ decision: "allow", layer: "runtime" });
+    expect(decide({}, "write", "/home/agentos/.pi/agent/models.json")).toBe("allow");
+    expect(decide({}, "write", "/tmp/x")).toBe("allow");
+    expect(decide({}, "write", "/opt/agentos/bin/sh")).toBe("deny");
+    expect(decide({}, "read", "/workspace/a")).toBe("deny");
+  });
+  test("a policy can still deny inside them", () => {
+    expect(decide({ deny: { "fs.write": ["/tmp/private"] } }, "write", "/tmp/private/x")).toBe("deny");
+  });
+});
+
+describe("network", () => {
+  test("*.domain matches the domain itself and any depth of subdomain; a bare name does not match subdomains", () => {
+    expect(decide({ allow: { "network.fetch": ["*.example.com"] } }, "fetch", "example.com:443")).toBe("allow");
+    expect(decide({ allow: { "network.fetch": ["*.example.com"] } }, "fetch", "a.b.example.com:443")).toBe("allow");
+    expect(decide({ allow: { "network.fetch": ["*.example.com"] } }, "fetch", "badexample.com:443")).toBe("deny");
+    expect(decide({ allow: { "network.fetch": ["example.com"] } }, "fetch", "api.example.com:443")).toBe("deny");
+  });
+  test("a port-less entry allows every port; an entry with a port needs that port; names are case-insensitive", () => {
+    const doc = { allow: { "network.fetch": ["Example.COM.", "api.github.com:443"] } };
+    expect(decide(doc, "fetch", "example.com:8080")).toBe("allow");
+    expect(decide(doc, "fetch", "api.github.com:443")).toBe("allow");
+    expect(decide(doc, "fetch", "api.github.com:80")).toBe("deny");
+    expect(decide(doc, "fetch", "https://api.github.com/repos")).toBe("allow");
+  });
+  test("host beats domain beats CIDR beats *, and a port makes a rule more specific", () => {
+    const doc = {
+      allow: { "network.fetch": ["*", "api.example.com", "10.1.2.3"] },
+      deny: { "network.fetch": ["*.example.com", "10.0.0.0/8", "api.example.com:22"] },
+    };
+    expect(decide(doc, "fetch", "www.example.com:443")).toBe("deny");
+    expect(decide(doc, "fetch", "api.example.com:443")).toBe("allow");
+    expect(decide(doc, "fetch", "api.example.com:22")).toBe("deny");
+    expect(decide(doc, "fetch", "10.9.9.9:80")).toBe("deny");
+    expect(decide(doc, "fetch", "10.1.2.3:80")).toBe("allow");
+    expect(decide(doc, "fetch", "other.org:80")).toBe("allow");
+  });
+  test("the host's loopback opens only on exempted ports; the gateway is one", () => {
+    const ctx = { gatewayPort: 4100 };
+    const d = evaluate(policy({ allow: { "network.fetch": ["*"] } }), { kind: "fetch", target: "127.0.0.1:5432" }, ctx);
+    expect(d).toMatchObject({ decision: "deny", layer: "loopback" });
+    expect(decide({}, "fetch", "127.0.0.1:4100", ctx)).toBe("allow");
+    expect(decide({}, "fetch", "127.0.0.1:4101", ctx)).toBe("deny");
+    expect(decide({ allow: { "network.fetch": ["127.0.0.1:5432"] } }, "fetch", "127.0.0.1:5432", ctx)).toBe("allow");
+  });
+  test("listening lets the agent reach its own listener, not the host's port", () => {
+    const doc = { allow: { "network.listen": [3000, "8000-8100"] } };
+    expect(decide(doc, "listen", "3000")).toBe("allow");
+    expect(decide(doc, "listen", "8050")).toBe("allow");
+    expect(decide(doc, "listen", "8101")).toBe("deny");
+    const self = evaluate(policy(doc), { kind: "fetch", target: "localhost:3000" });
+    expect(self.decision).toBe("allow");
+    expect(self.notes.join()).toContain("only a listener inside the VM");
+  });
+});
+
+describe("env, spawn, tool", () => {
+  test("env: exact beats a longer prefix beats a shorter one; VM-owned names never come from the host", () => {
+    const doc = { allow: { "env.read": ["NPM_*", "NPM_TOKEN_READ"] }, deny: { "env.read": ["NPM_TOKEN*"] } };
+    expect(decide(doc, "env", "NPM_CONFIG")).toBe("allow");
+    expect(decide(doc, "env", "NPM_TOKEN")).toBe("deny");
+    expect(decide(doc, "env", "NPM_TOKEN_READ")).toBe("allow");
+    expect(evaluate(policy({ allow: { "env.read": ["*"] } }), { kind: "env", target: "PATH" })).toMatchObject({ decision: "deny", layer: "vm" });
+    expect(evaluate(policy(doc), { kind: "env", target: "CI" }).enforcedBy).toBe("host-env-filter");
+  });
+  test("spawn: drivers decide; a per-command rule is reported as not enforced", () => {
+    const doc = { allow: { "process.spawn": ["wasm"] }, deny: { "process.spawn": ["curl"] } };
+    const d = evaluate(policy(doc), { kind: "spawn", target: "curl" });
+    expect(d.decision).toBe("allow");
+    expect(d.notes.join("\n")).toContain("is NOT enforced");
+    expect(decide(doc, "spawn", "node")).toBe("deny");
+    expect(decide(doc, "spawn", "npm")).toBe("deny");
+    expect(decide({ allow: { "process.spawn": ["*"] } }, "spawn", "python3")).toBe("allow");
+  });
+  test("tools: a name beats collection.* beats *; camelCase and kebab-case are the same function", () => {
+    const doc = { allow: { "tool.invoke": ["*", "git.status"] }, deny: { "tool.invoke": ["git.*"] } };
+    expect(decide(doc, "tool", "git.status")).toBe("allow");
+    expect(decide(doc, "tool", "git.push")).toBe("deny");
+    expect(decide(doc, "tool", "artifacts.list")).toBe("allow");
+    expect(decide({ allow: { "tool.invoke": ["paperclip.getTask"] } }, "tool", "paperclip:get-task")).toBe("allow");
+    expect(evaluate(policy(doc), { kind: "tool", target: "git.status" }).enforcedBy).toBe("host-function-permission");
+  });
+});
+
+describe("caps test speed", () => {
+  test("one evaluation against a 200-rule policy takes well under a millisecond", () => {
+    const read = Array.from({ length: 200 }, (_, i) => `/workspace/pkg${i}/**`);
+    const p = policy({ allow: { "fs.read": read } });
+    evaluate(p, { kind: "read", target: "/workspace/pkg199/x" });
+    const t0 = performance.now();
+    for (let i = 0; i < 100; i++) evaluate(p, { kind: "read", target: `/workspace/pkg${i}/a/b` });
+    expect((performance.now() - t0) / 100).toBeLessThan(1);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Random policies and requests against (1) a reference evaluator written here from the documented rules, with its own
+ * path handling (node:path) and glob matching (one regex per pattern), and (2) the compiled agentOS rules run through
+ * a model of the sidecar's last-match evaluation. All three must agree on every request.
+ */
+import { describe, expect, test } from "bun:test";
+import { posix } from "node:path";
+import { compilePolicy, evaluate, evaluator, mandatoryDenies, resolvePolicy, runtimeRules, type Policy } from "../../src/caps/index.ts";
+import { kernelDecide } from "./caps-agentos-sim.ts";
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+type R = () => number;
+const pick = <T>(r: R, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+// ---- reference path evaluator ------------------------------------------------------------------------------------
+const esc = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+const regexCache = new Map<string, RegExp>();
+function refRegex(pattern: string): RegExp {
+  let re = regexCache.get(pattern);
+  if (!re) regexCache.set(pattern, (re = buildRefRegex(pattern)));
+  return re;
+}
+function buildRefRegex(pattern: string): RegExp {
+  const segs = pattern.split("/").filter(Boolean);
+  if (!/[*?]/.test(pattern)) return new RegExp(`^${esc(pattern === "/" ? "" : pattern)}(/.*)?$`);
+  const body = segs.map((s) => (s === "**" ? "(?:/[^/]+)*" : `/${esc(s).replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}`)).join("");
+  return new RegExp(`^${body}$`);
+}
+function refSpecificity(pattern: string): number[] {
+  const segs = pattern.split("/").filter(Boolean);
+  const plain = segs.filter((s) => s !== "**");
+  const chars = plain.join("").replace(/[*?]/g, "").length;
+  if (!/[*?]/.test(pattern)) return [segs.length, segs.length, chars];
+  const firstGlob = segs.findIndex((s) => /[*?]/.test(s));
+  return [firstGlob, plain.length, chars];
+}
+const cmp = (a: number[], b: number[]) => {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+};
+interface RefRule { mode: "allow" | "deny"; kind: "read" | "write"; pattern: string; ops?: readonly string[] }
+const refNormalize = (raw: string) => posix.resolve("/workspace", raw);
+const REF_MANDATORY = mandatoryDenies().flatMap((m) =>
+  ["workspace", "home", "root"].map((root) => ({ re: refRegex(`/${root}/**/${m.name}`), writeOnly: m.protects === "write" })),
+);
+const REF_RUNTIME: RefRule[] = runtimeRules().map((r) => ({
+  mode: "allow",
+  kind: r.capability === "fs.read" ? "read" : "write",
+  pattern: r.value,
+  ops: r.ops,
+}));
+
+function refDecide(rules: RefRule[], kind: "read" | "write", target: string): "allow" | "deny" {
+  const mandatory = REF_MANDATORY.some((m) => (kind === "write" || !m.writeOnly) && m.re.test(target));
+  if (mandatory && !rules.some((r) => r.mode === "allow" && r.kind === kind && !/[*?]/.test(r.pattern) && r.pattern === target)) return "deny";
+  let best: RefRule | undefined;
+  for (const r of [...REF_RUNTIME, ...rules]) {
+    if (r.kind !== kind || (r.ops && !r.ops.includes(kind))) continue;
+    if (!refRegex(r.pattern).test(target)) continue;
+    if (!best) best = r;
+    else {
+      const c = cmp(refSpecificity(r.pattern), refSpecificity(best.pattern));
+      if (c > 0 || (c === 0 && r.mode === "deny")) best = r;
+    }
+  }
+  return best?.mode ?? "deny";
+}
+
+// ---- generators ----------------------------------------------------------------------------------------------------
+const NAMES = ["a", "b", "src", ".env", "x.pem", ".git", "hooks", "c.ts", ".bashrc", "lib"];
+const GLOBS = ["*", "**", "*.ts", "?", "a*", ".*"];
+function randomPattern(r: R): string {
+  const depth = 1 + Math.floor(r() * 4);
+  const segs: string[] = [];
+  for (let i = 0; i < depth; i++) segs.push(r() < 0.3 ? pick(r, GLOBS) : pick(r, NAMES));
+  const root = pick(r, ["/workspace", "/workspace", "/workspace", "/tmp", "/home/agentos", "/etc", ""]);
+  if (root === "") return segs.join("/"); // relative to /workspace
+  return `${root}/${segs.join("/")}`;
+}
+function randomTarget(r: R): string {
+  const depth = 1 + Math.floor(r() * 5);
+  const segs = Array.from({ length: depth }, () => pick(r, [...NAMES, "d", "e.ts", "pre-commit"]));
+  return `${pick(r, ["/workspace", "/workspace", "/tmp", "/home/agentos", "/etc", "/usr"])}/${segs.join("/")}`;
+}
+
+function randomFsPolicy(r: R): { policy: Policy; ref: RefRule[] } {
+  const allow: Record<string, string[]> = { "fs.read": [], "fs.write": [] };
+  const deny: Record<string, string[]> = { "fs.read": [], "fs.write": [] };
+  const ref: RefRule[] = [];
+  const n = 1 + Math.floor(r() * 8);
+  for (let i = 0; i < n; i++) {
+    const cap = pick(r, ["fs.read", "fs.write"] as const);
+    const mode = r() < 0.6 ? "allow" : "deny";
+    const raw = randomPattern(r);
+    (mode === "allow" ? allow : deny)[cap]!.push(raw);
+    const abs = raw.startsWith("/") ? raw : `/workspace/${raw}`;
+    ref.push({ mode, kind: cap === "fs.read" ? "read" : "write", pattern: abs.split("/").filter((s, j, a) => !(s === "**" && a[j - 1] === "**")).join("/") });
+  }
+  // Sometimes name a target exactly, to exercise mandatory lifts.
+  if (r() < 0.3) {
+    const t = pick(r, ["/workspace/.env", "/workspace/a/.env", "/workspace/.git/hooks", "/workspace/x.pem"]);
+    const cap = pick(r, ["fs.read", "fs.write"] as const);
+    allow[cap]!.push(t);
+    ref.push({ mode: "allow", kind: cap === "fs.read" ? "read" : "write", pattern: t });
+  }
+  return { policy: resolvePolicy({ json: { version: 1, allow, deny } }), ref };
+}
+
+describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () => {
+  for (const seed of [1, 2]) {
+    test(`paths, seed ${seed}`, () => {
+      const r = rng(seed);
+      let checked = 0;
+      for (let i = 0; i < 100; i++) {
+        const { policy, ref } = randomFsPolicy(r);
+        const fs = compilePolicy(policy).permissions.fs;
+        const ev = evaluator(policy);
+        const targets = [
+          ...Array.from({ length: 25 }, () => randomTarget(r)),
+          ...ref.filter((x) => !/[*?]/.test(x.pattern)).map((x) => x.pattern),
+        ];
+        for (const target of targets) {
+          for (const kind of ["read", "write"] as const) {
+            const ours = (i % 10 === 0 ? evaluate(policy, { kind, target }) : ev({ kind, target })).decision;
+            const theirs = refDecide(ref, kind, refNormalize(target));
+            const kernel = kernelDecide(fs, kind, target);
+            if (ours !== theirs || ours !== kernel) {
+              throw new Error(`seed ${seed} policy ${i}: ${kind} ${target}: evaluate=${ours} reference=${theirs} compiled=${kernel}\nrules: ${JSON.stringify(ref)}`);
+            }
+            checked++;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(4500);
+    });
+  }
+
+  test("network: fetch and listen", () => {
+    const r = rng(42);
+    const RULES = ["*", "example.com", "*.example.com", "example.com:443", "api.example.com:80", "api.example.com", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "10.1.2.3:22", "other.org:8080", "127.0.0.1:5432", "localhost"];
+    const HOSTS = ["example.com", "api.example.com", "a.b.example.com", "other.org", "10.1.2.3", "10.200.0.1", "192.168.1.1", "127.0.0.1", "localhost"];
+    const PORTS = [22, 80, 443, 3000, 5432, 8080, 8081];
+    let checked = 0;
+    for (let i = 0; i < 200; i++) {
+      const allow = { "network.fetch": [] as string[], "network.listen": [] as string[] };
+      const deny = { "network.fetch": [] as string[], "network.listen": [] as string[] };
+      for (let k = 0; k < 1 + Math.floor(r() * 6); k++) (r() < 0.6 ? allow : deny)["network.fetch"].push(pick(r, RULES));
+      for (let k = 0; k < Math.floor(r() * 3); k++) {
+        const lo = pick(r, PORTS);
+        (r() < 0.6 ? allow : deny)["network.listen"].push(r() < 0.5 ? String(lo) : `${lo}-${lo + Math.floor(r() * 100)}`);
+      }
+      const policy = resolvePolicy({ json: { version: 1, allow, deny } });
+      const c = compilePolicy(policy, { gatewayPort: 4000 });
+      for (const host of HOSTS) {
+        for (const port of PORTS) {
+          const ours = evaluate(policy, { kind: "fetch", target: `${host}:${port}` }, { gatewayPort: 4000 }).decision;
+          let kernel = kernelDecide(c.permissions.network, "http", `tcp://${host}:${port}`);
+          const loopback = host === "localhost" || host.startsWith("127.");
+          if (kernel === "allow" && loopback && !c.loopbackExemptPorts.includes(port)) {
+            // agentOS routes a non-exempt loopback port to the VM's own listener, if one may exist.
+            kernel = kernelDecide(c.permissions.network, "listen", `tcp://127.0.0.1:${port}`);
+          }
+          if (ours !== kernel) throw new Error(`policy ${i}: fetch ${host}:${port}: evaluate=${ours} compiled=${kernel}\n${JSON.stringify({ allow, deny })}`);
+          checked++;
+        }
+      }
+      for (const port of PORTS.concat([8000, 8050, 8150])) {
+        const ours = evaluate(policy, { kind: "listen", target: String(port) }).decision;
+        const kernel = kernelDecide(c.permissions.network, "listen", `tcp://0.0.0.0:${port}`);
+        if (ours !== kernel) throw new Error(`policy ${i}: listen ${port}: evaluate=${ours} compiled=${kernel}\n${JSON.stringify({ allow, deny })}`);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(9_000);
+  });
+
+  test("env: the guest env is exactly the names evaluate allows", () => {
+    const r = rng(7);
+    const NAMES_ = ["CI", "NPM_TOKEN", "NPM_CONFIG_X", "AWS_KEY", "AWS_REGION", "HOME", "PATH", "GITHUB_TOKEN"];
+    const RULES = ["*", "CI", "NPM_*", "NPM_TOKEN", "AWS_*", "AWS_REGION", "GITHUB_*", "HOME"];
+    const hostEnv = Object.fromEntries(NAMES_.map((n) => [n, `value-of-${n}`]));
+    for (let i = 0; i < 200; i++) {
+      const allow: string[] = [];
+      const deny: string[] = [];
+      for (let k = 0; k < 1 + Math.floor(r() * 5); k++) (r() < 0.6 ? allow : deny).push(pick(r, RULES));
+      const policy = resolvePolicy({ json: { version: 1, allow: { "env.read": allow }, deny: { "env.read": deny } } });
+      const env = compilePolicy(policy, { hostEnv }).guestEnv;
+      const expected = NAMES_.filter((n) => evaluate(policy, { kind: "env", target: n }).decision === "allow");
+      expect(Object.keys(env).sort()).toEqual(expected.sort());
+    }
+  });
+});
