@@ -18,6 +18,7 @@ const RULES: { re: RegExp; capability: (m: RegExpMatchArray) => string; target: 
   { re: /blocked by network\.(?:http|fetch|dns) policy/, capability: () => "network.fetch", target: () => "" },
   { re: /blocked by fs\.(\w+) policy(?: for)? ?'?([^'\s]*)/, capability: (m) => (m[1] === "read" || m[1] === "readdir" || m[1] === "stat" ? "fs.read" : "fs.write"), target: (m) => m[2] ?? "" },
   { re: /failed to execute command '([^']+)': Permission denied/, capability: () => "process.spawn", target: (m) => m[1]! },
+  { re: /spawn '([^']+)': blocked by child_process\.spawn policy/, capability: () => "process.spawn", target: (m) => m[1]! },
   { re: /EACCES: permission denied, (open|write|mkdir|rename|unlink|rmdir|symlink|scandir|stat|lstat|access|copyfile|link) '([^']+)'/, capability: (m) => (["scandir", "stat", "lstat", "access"].includes(m[1]!) ? "fs.read" : "fs.write"), target: (m) => m[2]! },
   { re: /(?:failed to redirect to|can't create|cannot create) ([^:\s]+)[^\n]*Permission denied/, capability: () => "fs.write", target: (m) => m[1]! },
   { re: /(mkdir|touch|rm|mv|ln|cp|chmod|tee): (?:cannot [\w ]+ )?'?([^':\s]+)'?[^\n]*Permission denied/, capability: () => "fs.write", target: (m) => m[2]! },

@@ -114,7 +114,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     } else if (prior) {
       if (prior.cwd && prior.cwd !== req.cwd) resumeNote = `session ${prior.sessionId} belongs to ${prior.cwd}, not ${req.cwd}: starting a fresh session`;
       else if (prior.agent && prior.agent !== req.agent) resumeNote = `session ${prior.sessionId} is a ${prior.agent} session, not ${req.agent}: starting a fresh session`;
-      else if (!stored || stored.sessionId !== prior.sessionId || !storedSessionExists(slot.databasePath, prior.sessionId)) {
+      else if (!stored || stored.sessionId !== prior.sessionId || !(await sessionResumable(slot, req.agent, prior.sessionId))) {
         resumeNote = `session ${prior.sessionId} was not found in ${slot.dir}: starting a fresh session`;
       } else sessionId = prior.sessionId;
     }
@@ -257,6 +257,11 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   }
 }
 
+/** Pi resumes from agentOS's own event log; OpenCode from our transcript (its agentOS session is per heartbeat). */
+async function sessionResumable(slot: SessionSlot, agent: RunRequest["agent"], sessionId: string): Promise<boolean> {
+  return agent === "pi" ? storedSessionExists(slot.databasePath, sessionId) : Bun.file(slot.transcriptPath).exists();
+}
+
 async function saveSession(slot: SessionSlot, p: SessionParams, runId: string, stored: Awaited<ReturnType<SessionSlot["load"]>>): Promise<void> {
   const now = new Date().toISOString();
   const same = stored?.sessionId === p.sessionId;
@@ -284,6 +289,10 @@ function flushUsage(sink: EventSink, gateway: Gateway, last: string): void {
 function classify(e: unknown): AosError {
   if (isAosError(e)) return e;
   const msg = errorMessage(e);
+  if (msg.includes("ERR_AGENTOS_RESOURCE_LIMIT")) {
+    // e.g. Pi's bash tool re-sends its whole output on every chunk, so ~100 KB of streamed output fills the 256 MB turn buffer.
+    return new AosError(`the agent hit an agentOS limit: ${msg.split("\n")[0]}`, { code: "runtime_limit", exitCode: 1, cause: e });
+  }
   if (/sidecar|SidecarProcessExited|disconnect|process exited/i.test(msg)) {
     return new AosError(`the agentOS runtime crashed: ${msg.split("\n")[0]}`, { code: "runtime_crashed", exitCode: 1, cause: e });
   }

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
@@ -65,6 +66,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   const t0 = performance.now();
   let sidecar: AgentOsSidecar;
+  const before = childPids();
   try {
     sidecar = await AgentOs.createSidecar();
   } catch (e) {
@@ -76,6 +78,8 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     );
   }
   const t1 = performance.now();
+  // agentOS spawns the sidecar lazily (on the first VM), so look for it when we need it.
+  const ours = () => childPids().filter((p) => !before.includes(p));
   const software = [
     ...assets.software.common,
     ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
@@ -104,7 +108,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       onAgentStderr: (e) => (opts.onAgentStderr ? opts.onAgentStderr(e.chunk) : opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {
-    await disposeQuickly(sidecar, 300);
+    await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
   const t2 = performance.now();
@@ -117,16 +121,50 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       if (closed) return;
       closed = true;
       live.delete(handle);
-      await disposeQuickly(sidecar, graceMs);
+      await disposeQuickly(sidecar, graceMs, ours);
     },
   };
   live.add(handle);
   return handle;
 }
 
-/** agentOS waits up to 5 s for a Pi VM to tear down; everything durable is already committed, so race it. */
-async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number): Promise<void> {
+/**
+ * agentOS waits up to 5 s for a Pi VM to tear down, and the sidecar outlives our exit by that long; everything durable
+ * is committed before, so race the dispose and then kill the sidecar process we started.
+ */
+async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number, pids: () => number[]): Promise<void> {
+  const spawned = pids();
   await Promise.race([sidecar.dispose().catch(() => {}), Bun.sleep(graceMs)]);
+  for (const pid of spawned) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Our direct children (the sidecar is spawned by agentOS, which does not tell us its pid). */
+function childPids(): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      // Field 4 is the ppid; the command name (field 2) may hold spaces, so split after its closing paren.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === process.pid) out.push(Number(name));
+    } catch {
+      // raced with an exiting process
+    }
+  }
+  return out;
 }
 
 function firstLine(e: unknown): string {
