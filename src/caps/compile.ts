@@ -105,11 +105,19 @@ function spawnOut(r: Rule): PatternRuleOut | undefined {
   return { mode: r.mode, operations: ["spawn"], patterns: r.matcher.any ? ["**"] : [r.matcher.driver!] };
 }
 
+/**
+ * The typed tools are one agentOS host-function collection, "paperclip"; tool `git.status` is its function
+ * `git-status`, so the kernel sees the resource `paperclip:git-status` (src/tools/names.ts; a test checks we agree).
+ */
+export const TOOL_COLLECTION = "paperclip";
+export function toolResource(collection: string | undefined, fn: string | undefined): string {
+  if (collection === undefined) return `${TOOL_COLLECTION}:*`;
+  return `${TOOL_COLLECTION}:${camelToKebab(collection)}-${fn === undefined ? "*" : camelToKebab(fn)}`;
+}
+
 function toolOut(r: Rule): PatternRuleOut {
   if (r.matcher.type !== "tool") throw new Error("not a tool rule");
-  const { collection, fn } = r.matcher;
-  const pattern = collection === undefined ? "*" : `${camelToKebab(collection)}:${fn === undefined ? "*" : camelToKebab(fn)}`;
-  return { mode: r.mode, operations: ["invoke"], patterns: [pattern] };
+  return { mode: r.mode, operations: ["invoke"], patterns: [toolResource(r.matcher.collection, r.matcher.fn)] };
 }
 
 const scope = (rules: PatternRuleOut[]) => (rules.length ? { default: "deny" as const, rules } : ("deny" as const));

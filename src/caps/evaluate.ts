@@ -276,6 +276,15 @@ function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decisi
   }
 }
 
+/** The host-side tool gate (src/tools asks it before every call from the VM): the same decision as the kernel's. */
+export function toolGate(policy: Policy): (toolName: string) => { allowed: boolean; reason: string } {
+  const ev = evaluator(policy);
+  return (toolName) => {
+    const d = ev({ kind: "tool", target: toolName });
+    return { allowed: d.decision === "allow", reason: d.rule ? `tool.invoke ${d.rule.mode} ${d.rule.value} (${d.rule.source})` : d.reason };
+  };
+}
+
 /** Decide one request against a policy (plus the runtime's needs and the mandatory denies). */
 export function evaluate(policy: Policy, req: EvalRequest, ctx: EvalContext = {}): Decision {
   return evaluateWith(effectiveRules(policy, ctx), req, ctx);

@@ -20,9 +20,9 @@ export {
   type PermissionFlag, type PermissionFlags,
 } from "./flags.ts";
 export { resolvePolicy, policyToDocument, readPolicyFile, presetOrThrow, type Policy, type ResolveInput } from "./policy.ts";
-export { evaluate, evaluator, driverFor, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
+export { evaluate, evaluator, toolGate, driverFor, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
 export {
-  compilePolicy,
+  compilePolicy, toolResource, TOOL_COLLECTION,
   type CompiledPolicy, type CompiledPermissions, type CompileContext, type Enforcement, type FsRuleOut, type PatternRuleOut, type AgentOsPermissions,
 } from "./compile.ts";
 export { explainPolicy, type Explanation } from "./explain.ts";

@@ -5,6 +5,7 @@ import {
   type CompiledPermissions,
 } from "../../src/caps/index.ts";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
+import { toolResource as toolsResource } from "../../src/tools/index.ts";
 
 const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
 const everything = {
@@ -103,13 +104,14 @@ describe("compile: the agentOS permissions object", () => {
     expect(c.enforcement.find((e) => e.rule === "git")).toMatchObject({ where: "not-enforceable" });
   });
 
-  test("tools compile to hostFunction rules on collection:fn-kebab", () => {
+  test("tools compile to hostFunction rules on the resources src/tools registers (paperclip:git-status)", () => {
     const c = compilePolicy(policy(everything));
     const hf = c.permissions.hostFunction;
-    expect(kernelDecide(hf, "invoke", "git:status")).toBe("allow");
-    expect(kernelDecide(hf, "invoke", "git:push")).toBe("deny");
-    expect(kernelDecide(hf, "invoke", "paperclip:get-task")).toBe("allow");
-    expect(kernelDecide(hf, "invoke", "paperclip:report-progress")).toBe("deny");
+    expect(kernelDecide(hf, "invoke", toolsResource("git.status"))).toBe("allow");
+    expect(kernelDecide(hf, "invoke", toolsResource("git.log"))).toBe("allow");
+    expect(kernelDecide(hf, "invoke", toolsResource("git.push"))).toBe("deny");
+    expect(kernelDecide(hf, "invoke", toolsResource("paperclip.get-task"))).toBe("allow");
+    expect(kernelDecide(hf, "invoke", toolsResource("artifacts.publish"))).toBe("deny");
     expect(c.hostFunctionRules).toEqual(typeof hf === "string" ? [] : hf.rules);
   });
 

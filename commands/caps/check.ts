@@ -1,0 +1,63 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { checkPolicy, type PolicyProblem } from "../../src/caps/index.ts";
+import { ExitCode, usageError } from "../../src/errors.ts";
+import { positionals, readInputs } from "./_input.ts";
+
+type Located = PolicyProblem & { file: string };
+
+function line(kind: "error" | "warning", p: Located): string {
+  const value = p.value !== undefined && !p.message.includes(JSON.stringify(p.value).replace(/^"|"$/g, "")) ? ` (got ${JSON.stringify(p.value)})` : "";
+  return `  ${kind.padEnd(7)} ${p.path}: ${p.message}${value}${p.hint ? `\n          hint: ${p.hint}` : ""}`;
+}
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "check",
+      description: "Validate policy files: every problem with its JSON path, the bad value, why and a fix. Exit 0 valid, 2 invalid.",
+    },
+    args: {
+      file: { type: "positional", required: true, valueHint: "FILE...", description: "Policy files (JSON); '-' reads stdin" },
+      strict: { type: "boolean", description: "Fail (exit 2) on warnings too" },
+      ...globalArgs,
+    },
+    async run({ args }) {
+      const files = positionals(args);
+      if (files.length === 0) throw usageError("no policy file given", "paperclip-aos caps check FILE... ('-' for stdin)");
+      const errors: Located[] = [];
+      const warnings: Located[] = [];
+      const summary: { file: string; valid: boolean; errors: number; warnings: number }[] = [];
+      for (const input of await readInputs(files)) {
+        const r = checkPolicy(input.text, input.name === "stdin" ? "stdin" : `file ${input.name}`, { workspaceHostDir: process.cwd() });
+        const e = r.errors.map((p) => ({ file: input.name, ...p }));
+        const w = r.warnings.map((p) => ({ file: input.name, ...p }));
+        errors.push(...e);
+        warnings.push(...w);
+        summary.push({ file: input.name, valid: r.valid, errors: e.length, warnings: w.length });
+        if (!args.json) {
+          const counts = [e.length && `${e.length} error${e.length > 1 ? "s" : ""}`, w.length && `${w.length} warning${w.length > 1 ? "s" : ""}`].filter(Boolean).join(", ");
+          process.stderr.write(`${input.name}: ${r.valid ? "valid" : "invalid"}${counts ? ` (${counts})` : ""}\n`);
+          for (const p of e) process.stderr.write(`${line("error", p)}\n`);
+          for (const p of w) process.stderr.write(`${line("warning", p)}\n`);
+        }
+      }
+      const valid = errors.length === 0;
+      const pass = valid && !(args.strict && warnings.length > 0);
+      if (args.json) printJson({ valid, errors, warnings, files: summary });
+      else if (valid && args.strict && warnings.length) process.stderr.write("failing because of --strict\n");
+      return pass ? ExitCode.ok : ExitCode.usage;
+    },
+  }),
+  {
+    footer: () =>
+      "Unknown keys are errors (with a suggestion: did you mean 'fs.write'?). Warnings name rules that are valid but not enforceable\n" +
+      "or probably not meant (a writable /**, a per-command spawn rule, env.read *); they fail only with --strict. Host paths are\n" +
+      "read relative to the workspace: the current directory, or --cwd DIR.\n",
+    examples: [
+      ["paperclip-aos caps check policy.json", "exit 0 if valid, 2 with every problem otherwise"],
+      ["paperclip-aos caps check --strict policies/*.json", "warnings fail too (CI)"],
+      ["cat policy.json | paperclip-aos caps check - --json", "{valid, errors:[{file, path, message, hint, value}], warnings, files}"],
+    ],
+  },
+);

@@ -1,0 +1,42 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { explainPolicy, permissionHelp } from "../../src/caps/index.ts";
+import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "explain",
+      description: "A policy in plain words, its compiled agentOS permissions, and where each rule is enforced (or that it cannot be).",
+    },
+    args: {
+      file: { type: "positional", required: false, valueHint: "FILE", description: "Policy file (JSON); '-' reads stdin" },
+      ...globalArgs,
+    },
+    async run({ args, data }) {
+      const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
+      const { data: explanation, text } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env });
+      if (args.json) {
+        printJson({ ...explanation, defaulted });
+        return;
+      }
+      if (defaulted) process.stderr.write("no policy given: this is the default that exec and run use (preset workspace-write)\n");
+      process.stdout.write(`${text}\n`);
+      process.stderr.write("the model gateway's loopback port is chosen per run and is always exempted\n");
+    },
+  }),
+  {
+    permissionFlags: true,
+    footer: () =>
+      "The policy is FILE, --caps, --preset NAME and/or permission flags, merged; with none of them, the default that exec and run\n" +
+      "use (preset workspace-write). Shown: what the agent may do, the mandatory denies, the runtime's own needs, the compiled agentOS\n" +
+      "permissions, the exempted loopback ports, which host variables env.read lets in (names only, never values), and for every rule\n" +
+      "where it is enforced (agentOS kernel, host env filter, host-function permission) or that it is not enforceable.\n\n" +
+      permissionHelp(),
+    examples: [
+      ["paperclip-aos caps explain policy.json", "a policy file in plain words"],
+      ["paperclip-aos caps explain --preset networked --deny-net=internal.corp", "a preset with one more deny"],
+      ["paperclip-aos caps explain --allow-read=src --allow-env=CI --json", "the compiled agentOS permissions as JSON"],
+    ],
+  },
+);

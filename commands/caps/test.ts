@@ -1,0 +1,64 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
+import { ExitCode, usageError } from "../../src/errors.ts";
+import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+
+const QUERIES: [RequestKind, string, string][] = [
+  ["read", "PATH", "Could the agent read PATH?"],
+  ["write", "PATH", "Could it create, change or delete PATH?"],
+  ["fetch", "HOST:PORT", "Could it connect to HOST:PORT (a URL works too)?"],
+  ["listen", "PORT", "Could it listen on PORT inside the VM?"],
+  ["env", "NAME", "Would the host's NAME be passed into the VM?"],
+  ["spawn", "DRIVER", "Could it start DRIVER (wasm, node, python) or a command (decided by its driver)?"],
+  ["tool", "NAME", "Could it call tool NAME (e.g. git.status)?"],
+];
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "test",
+      description: "Allowed or denied, and which rule decided: exit 0 if every request is allowed, 1 if any is denied, 2 on bad input.",
+    },
+    args: {
+      file: { type: "positional", required: false, valueHint: "FILE", description: "Policy file (JSON); '-' reads stdin" },
+      ...Object.fromEntries(QUERIES.map(([k, hint, description]) => [k, { type: "string" as const, valueHint: hint, description }])),
+      ...globalArgs,
+    } as const,
+    async run({ args, data }) {
+      const asks = QUERIES.filter(([k]) => typeof (args as Record<string, unknown>)[k] === "string").map(([kind]) => ({
+        kind,
+        target: (args as Record<string, unknown>)[kind] as string,
+      }));
+      if (asks.length === 0) throw usageError("nothing to test", "add --read PATH, --write PATH, --fetch HOST:PORT, --listen PORT, --env NAME, --spawn DRIVER or --tool NAME");
+      const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
+      const ev = evaluator(policy, { workspaceHostDir: process.cwd() });
+      const decisions: Decision[] = asks.map((a) => ev(a));
+      const allowed = decisions.every((d) => d.decision === "allow");
+      if (args.json) printJson({ allowed, defaulted, decisions });
+      else {
+        if (defaulted) process.stderr.write("no policy given: testing the default that exec and run use (preset workspace-write)\n");
+        for (const d of decisions) {
+          process.stdout.write(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
+          process.stderr.write(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);
+          for (const n of d.notes) process.stderr.write(`      note: ${n}\n`);
+        }
+      }
+      return allowed ? ExitCode.ok : ExitCode.failure;
+    },
+  }),
+  {
+    permissionFlags: true,
+    footer: () =>
+      "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host\n" +
+      "loopback's exempted ports, spawn decided by driver). Each query flag once; several kinds at a time. The policy is FILE,\n" +
+      "--caps, --preset NAME and/or permission flags; with none of them, the default workspace-write. Decisions go to stdout,\n" +
+      "the reasons to stderr (all of it with --json).\n\n" +
+      permissionHelp(),
+    examples: [
+      ["paperclip-aos caps test policy.json --read .env", "deny read /workspace/.env (mandatory deny), exit 1"],
+      ["paperclip-aos caps test --preset networked --fetch api.github.com:443 --json", "{allowed, decisions:[{decision, rule, reason, ...}]}"],
+      ["paperclip-aos caps test --allow-write=src --write src/a.ts --env CI", "several kinds at once (each query flag once)"],
+    ],
+  },
+);
