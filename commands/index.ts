@@ -7,6 +7,7 @@ export const commands = {
   doctor: () => import("./doctor.ts").then((m) => m.default),
   version: () => import("./version.ts").then((m) => m.default),
   tool: () => import("./tool/index.ts").then((m) => m.default),
+  caps: () => import("./caps/index.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
