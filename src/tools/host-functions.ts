@@ -84,9 +84,9 @@ export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: 
         if (!decision.allowed) {
           const reason = decision.reason ?? "tool.invoke denied";
           opts.onDenied?.({ tool: name, resource: toolResource(name), reason, by: "host" });
-          const error = { code: "permission_denied", message: `permission denied: ${name} is not allowed (${reason})` };
+          const error = { code: "permission_denied", message: `${name} is not allowed by the policy (${reason})` };
           opts.onCall?.({ callId, name, input, error, durationMs: 0, via: "vm" });
-          throw new Error(error.message);
+          throw new Error(`${error.code}: ${error.message}`);
         }
         try {
           return await invokeTool(registry, name, input, ctx, { via: "vm", callId, onCall: opts.onCall });

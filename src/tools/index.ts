@@ -12,7 +12,7 @@ export function builtinRegistry(): ToolRegistry {
 export { ToolRegistry, TOOL_NAME } from "./registry.ts";
 export type { ToolDescription } from "./registry.ts";
 export { defineTool } from "./types.ts";
-export type { AnyTool, ToolCallRecord, ToolContext, ToolDef, ToolErrorInfo } from "./types.ts";
+export type { AnyTool, ToolCallInfo, ToolCallRecord, ToolContext, ToolDef, ToolErrorInfo } from "./types.ts";
 export { ToolError, ToolInputError, errorInfo, toolError } from "./errors.ts";
 export { invokeTool, parseToolInput } from "./invoke.ts";
 export type { InvokeHooks } from "./invoke.ts";
@@ -25,7 +25,10 @@ export type { GateDecision, HostFunctionOptions, ToolDenial, ToolGate } from "./
 export { takeBaseline, readBaseline, runDir, checkRunId, DEFAULT_EXCLUDES } from "./baseline.ts";
 export type { BaselineRecord } from "./baseline.ts";
 export { vmServicesFor, diffListeners, LISTENER_INSPECT_RULE, COMMON_PORTS } from "./vm-services.ts";
+export { withHostToolPermissions, TOOL_STUB_COMMAND } from "./permissions.ts";
 export type { VmListener, VmServices, VmHttpResponse } from "./vm-services.ts";
 export { BUILTIN_TOOLS, parsePorcelainV2, contentTypeOf, titleOf } from "./builtin/index.ts";
 export type { GitStatus, GitLog, WorkspaceDiff, ServicesList, PublishedArtifact, PreviewStatus } from "./builtin/index.ts";
 export { isInside, workspaceRelative } from "./paths.ts";
+export { createHostTools } from "./binding.ts";
+export type { HostTools, HostToolsOptions } from "./binding.ts";

@@ -29,21 +29,15 @@ export function nextCallId(): string {
  */
 export async function invokeTool(registry: ToolRegistry, name: string, raw: unknown, ctx: ToolContext, hooks: InvokeHooks = {}): Promise<unknown> {
   const started = performance.now();
+  const call = { via: hooks.via ?? "host", callId: hooks.callId ?? nextCallId() } as const;
   const record = (r: Partial<ToolCallRecord>) =>
-    hooks.onCall?.({
-      callId: hooks.callId ?? nextCallId(),
-      name,
-      input: raw,
-      durationMs: Math.round(performance.now() - started),
-      via: hooks.via ?? "host",
-      ...r,
-    });
+    hooks.onCall?.({ ...call, name, input: raw, durationMs: Math.round(performance.now() - started), ...r });
   try {
     const tool = registry.require(name);
     const input = parseToolInput(tool, raw);
     let output: unknown;
     try {
-      output = await tool.execute(input, ctx);
+      output = await tool.execute(input, ctx, call);
     } catch (e) {
       throw isAosError(e) ? e : toolError("tool_failed", `${name} failed: ${errorMessage(e)}`, undefined, e);
     }

@@ -7,6 +7,9 @@ import type { AnyTool } from "./types.ts";
 /** Dotted lower-case words, so the host-function name (`git.status` → `git-status`) maps back one to one. */
 export const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
 
+/** agentOS 0.2.21's limit on a host function's description. */
+export const MAX_DESCRIPTION = 200;
+
 export interface ToolDescription {
   name: string;
   description: string;
@@ -26,6 +29,8 @@ export class ToolRegistry {
 
   add(tool: AnyTool): this {
     if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name '${tool.name}' must be dotted lower-case words like 'git.status'`);
+    // agentOS refuses to boot a VM whose host function has a longer description.
+    if (tool.description.length > MAX_DESCRIPTION) throw new Error(`tool '${tool.name}': description is ${tool.description.length} characters, max ${MAX_DESCRIPTION}`);
     if (this.#tools.has(tool.name)) throw new Error(`tool '${tool.name}' is registered twice`);
     this.#tools.set(tool.name, tool);
     return this;

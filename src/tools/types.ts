@@ -36,7 +36,13 @@ export interface ToolDef<I extends AnySchema = AnySchema, O extends AnySchema = 
   examples?: ToolExample<v.InferInput<I>>[];
   /** Host-function timeout inside the VM (agentOS default is 30 s). */
   timeoutMs?: number;
-  execute(input: v.InferOutput<I>, ctx: ToolContext): Promise<v.InferInput<O>>;
+  execute(input: v.InferOutput<I>, ctx: ToolContext, call: ToolCallInfo): Promise<v.InferInput<O>>;
+}
+
+/** Who is calling: the host CLI (a person or a script) or the agent inside the VM through a host function. */
+export interface ToolCallInfo {
+  via: "host" | "vm";
+  callId: string;
 }
 
 // Parameter types are contravariant, so a registry of mixed tools stores them with `any` input and output.

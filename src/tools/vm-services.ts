@@ -142,3 +142,4 @@ export function diffListeners(before: VmListener[], after: VmListener[]): { star
   const a = new Set(after.map(key));
   return { started: after.filter((l) => !b.has(key(l))), stopped: before.filter((l) => !a.has(key(l))) };
 }
+

@@ -34,8 +34,8 @@ export type PublishedArtifact = v.InferOutput<typeof Output>;
 export const artifactsPublish = defineTool({
   name: "artifacts.publish",
   description:
-    "Publish a workspace file as a run artifact: copy it into the run's artifact store under the state dir with its sha256 " +
-    "and content type, and return a stable reference. Paths outside the workspace (.., absolute paths, symlinks leading out) are refused.",
+    "Publish a workspace file as a run artifact: copy it to the run's artifact store with its sha256 and content type " +
+    "and return a stable reference. Paths leading outside the workspace are refused.",
   input: Input,
   output: Output,
   examples: [{ description: "Publish a test report", input: { path: "reports/junit.xml" } }],

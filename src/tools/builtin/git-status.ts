@@ -41,8 +41,8 @@ type FileStatus = (typeof FILE_STATUS)[number];
 export const gitStatus = defineTool({
   name: "git.status",
   description:
-    "Git status of the workspace: branch, head commit, upstream with ahead/behind, and every changed file with its status " +
-    "(modified, added, deleted, renamed, copied, typechange, untracked, conflicted). Read-only.",
+    "Git status of the workspace: branch, head, upstream ahead/behind, and each changed file with its status " +
+    "(modified, added, deleted, renamed, untracked, conflicted...). Read-only.",
   input: Input,
   output: Output,
   examples: [

@@ -31,15 +31,17 @@ export type PreviewStatus = v.InferOutput<typeof Output>;
 export const previewStatus = defineTool({
   name: "preview.status",
   description:
-    "Is a preview answering on a loopback port: HTTP status, latency, content type and the <title> of an HTML page. " +
-    "Inside a run it reaches only the VM's own listeners on allowed ports; on the host only 127.0.0.1/localhost. Redirects are reported, not followed.",
+    "Is a preview answering on a loopback port: HTTP status, latency, content type, HTML <title>. " +
+    "In a run: only the VM's own listeners on allowed ports. Redirects are reported, not followed.",
   input: Input,
   output: Output,
   examples: [
     { description: "Is the dev server up", input: { port: 5173 } },
     { description: "A page of it", input: { url: "http://127.0.0.1:3000/health" } },
   ],
-  async execute(input, ctx) {
+  async execute(input, ctx, call) {
+    // From the VM, only the VM's own listeners: never let the agent probe the host's loopback services.
+    if (call.via === "vm" && !ctx.vm) throw toolError("no_vm", "preview.status has no VM to look into yet", "the runtime attaches the VM after boot");
     if ((input.url === undefined) === (input.port === undefined)) {
       throw new ToolInputError("give exactly one of url or port", input.url === undefined ? "" : "port", "e.g. {\"port\":5173} or {\"url\":\"http://127.0.0.1:5173/\"}");
     }

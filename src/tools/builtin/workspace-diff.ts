@@ -42,8 +42,8 @@ const LETTER: Record<string, Status> = { A: "added", M: "modified", D: "deleted"
 export const workspaceDiff = defineTool({
   name: "workspace.diff",
   description:
-    "What changed in the workspace since the start of the run (or, outside a run, since HEAD in a git repository): " +
-    "files added, modified, deleted or renamed, with line counts and a unified diff capped in size.",
+    "What changed in the workspace since the run started (outside a run: since git HEAD): files added, modified, " +
+    "deleted or renamed, line counts, and a size-capped unified diff.",
   input: Input,
   output: Output,
   examples: [

@@ -1,0 +1,66 @@
+import type { AgentOs, HostFunctionCollections } from "@rivet-dev/agentos-core";
+import { createToolContext } from "./context.ts";
+import { toHostFunctions, type GateDecision, type ToolDenial } from "./host-functions.ts";
+import { guestCommand, toolResource } from "./names.ts";
+import type { ToolRegistry } from "./registry.ts";
+import type { ToolCallRecord, ToolContext } from "./types.ts";
+import { vmServicesFor, type VmListener } from "./vm-services.ts";
+
+export interface HostToolsOptions {
+  registry: ToolRegistry;
+  workspaceDir: string;
+  stateDir?: string;
+  runId?: string;
+  /** The policy's verdict for one tool name (caps' evaluator for kind "tool"); asked once per tool and again on every call. */
+  decide: (toolName: string) => GateDecision;
+  onCall?: (record: ToolCallRecord) => void;
+  onDenied?: (denial: ToolDenial) => void;
+  /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. */
+  listenPorts?: number[];
+}
+
+/** Everything a VM boot needs for tools, and what the runtime feeds back once the VM is up. */
+export interface HostTools {
+  ctx: ToolContext;
+  /** For AgentOs.create / bootVm / execInVm `hostFunctions`: every tool, allowed or not, so a denied call is a clear permission error. */
+  hostFunctions: HostFunctionCollections;
+  /**
+   * The agentOS `hostFunction` permission scope: one exact resource ("paperclip:git-status") per allowed tool. Use it
+   * as `permissions.hostFunction`; it is the kernel half of the gate, `decide` inside every call is the host half.
+   */
+  permission: "deny" | { default: "deny"; rules: { mode: "allow"; operations: string[]; patterns: string[] }[] };
+  allowedTools: string[];
+  /** name → the guest command line to tell the agent, e.g. `agentos-paperclip git-status --json '{}'`. */
+  guestCommands: Record<string, string>;
+  /** Give the tools the running VM (services.list, preview.status); call right after boot. */
+  attachVm(vm: AgentOs): void;
+  /** The VM's listeners now (empty before attachVm). */
+  services(): Promise<VmListener[]>;
+}
+
+export async function createHostTools(opts: HostToolsOptions): Promise<HostTools> {
+  const ctx = await createToolContext({
+    workspaceDir: opts.workspaceDir,
+    stateDir: opts.stateDir,
+    runId: opts.runId,
+    previewPorts: opts.listenPorts,
+  });
+  const names = opts.registry.names();
+  const allowedTools = names.filter((n) => opts.decide(n).allowed);
+  const hostFunctions = toHostFunctions(opts.registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied });
+  return {
+    ctx,
+    hostFunctions,
+    permission: allowedTools.length
+      ? { default: "deny", rules: [{ mode: "allow", operations: ["invoke"], patterns: allowedTools.map(toolResource) }] }
+      : "deny",
+    allowedTools,
+    guestCommands: Object.fromEntries(names.map((n) => [n, `${guestCommand(n)} --json '{}'`])),
+    attachVm(vm) {
+      ctx.vm = vmServicesFor(vm, { candidatePorts: opts.listenPorts });
+    },
+    async services() {
+      return ctx.vm ? ctx.vm.listeners() : [];
+    },
+  };
+}
