@@ -1,7 +1,30 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
-import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+import { compileSandbox, evaluator, permissionHelp, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
+import { builtinRegistry, createHostTools, withHostToolPermissions } from "../src/tools/index.ts";
+
+/**
+ * The typed tools as host functions (`agentos-paperclip git-status --json '{}'`): all registered, so a tool the
+ * policy does not allow fails with a permission error (kernel: the compiled hostFunction scope; host: the same
+ * policy asked again on every call). The permissions also let the tool stub start and services.list look up listeners.
+ */
+async function hostTools(sandbox: CompiledSandbox) {
+  const ev = evaluator(sandbox.policy);
+  const tools = await createHostTools({
+    registry: builtinRegistry(),
+    workspaceDir: process.cwd(),
+    decide: (name) => {
+      const d = ev({ kind: "tool", target: name });
+      return { allowed: d.decision === "allow", reason: d.reason };
+    },
+  });
+  return {
+    sandbox: { ...sandbox, permissions: withHostToolPermissions(sandbox.permissions) },
+    hostFunctions: tools.hostFunctions,
+    attachVm: tools.attachVm,
+  };
+}
 
 export default withHelp(
   defineCommand({
@@ -15,6 +38,7 @@ export default withHelp(
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
+      const tools = await hostTools(sandbox);
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
@@ -22,7 +46,9 @@ export default withHelp(
       const result = await execInVm({
         command,
         workspaceDir: process.cwd(),
-        sandbox,
+        sandbox: tools.sandbox,
+        hostFunctions: tools.hostFunctions,
+        onBoot: tools.attachVm,
         timeoutSec,
         stdin: stdin?.length ? stdin : undefined,
         debug: args.debug,
@@ -44,6 +70,7 @@ export default withHelp(
       ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}"],
       ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "one more host than the default workspace-write policy"],
       ["paperclip-aos exec --preset read-only -- ls", "nothing may be written"],
+      ["paperclip-aos exec --allow-tool=git.status -- agentos-paperclip git-status --json '{}'", "call a typed host tool from inside the VM"],
     ],
   },
 );

@@ -1,4 +1,4 @@
-import type { AgentOsOptions } from "@rivet-dev/agentos-core";
+import type { AgentOs, AgentOsOptions } from "@rivet-dev/agentos-core";
 import { bootVm, GUEST_WORKSPACE, type BootOptions } from "./vm.ts";
 import { usageError } from "../errors.ts";
 
@@ -22,6 +22,8 @@ export interface ExecRequest {
   onStdout?: (chunk: Uint8Array) => void;
   onStderr?: (chunk: Uint8Array) => void;
   debug?: boolean;
+  /** Called once the VM is up, before the command runs (host tools attach to the VM here). */
+  onBoot?: (vm: AgentOs) => void | Promise<void>;
 }
 
 export interface ExecResult {
@@ -56,6 +58,7 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
   });
   const booted = performance.now();
   try {
+    await req.onBoot?.(handle.vm);
     const r = await handle.vm.process.exec(line, {
       cwd: GUEST_WORKSPACE,
       env: req.sandbox?.guestEnv ?? {},
