@@ -54,6 +54,12 @@ export class AcpMapper {
     }
   }
 
+  /** The agent's final message when its durable event never reached us. */
+  finalMessage(text: string): void {
+    this.sink.emit({ type: "assistant", text });
+    this.stats.lastAssistantText = text;
+  }
+
   private tool(e: Record<string, any>): void {
     const id = String(e.toolCallId ?? "");
     if (!id) return;

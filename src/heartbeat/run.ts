@@ -212,6 +212,13 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       await Promise.race([vm.sessions.cancelPrompt({ sessionId: acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
       prompt.catch(() => {});
     }
+    if (outcome.kind === "done") {
+      // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then
+      // fall back to the prompt result's own text so the transcript and the summary never miss the answer.
+      const finalText = textOfMessage(outcome.r.message);
+      for (let i = 0; i < 20 && finalText && mapper.stats.lastAssistantText !== finalText; i++) await Bun.sleep(25);
+      if (finalText && mapper.stats.lastAssistantText !== finalText) mapper.finalMessage(finalText);
+    }
     off();
     clearInterval(usageTimer);
     await saveSession(slot, sessionParams, req.runId, stored);
@@ -302,6 +309,12 @@ function classify(e: unknown): AosError {
 const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;
 function scrubProviderKeys(): void {
   for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
+}
+
+function textOfMessage(message: unknown): string {
+  const content = (message as { content?: unknown } | null)?.content;
+  if (!Array.isArray(content)) return "";
+  return content.map((c) => (c && typeof c === "object" && "text" in c ? String((c as { text: unknown }).text) : "")).join("");
 }
 
 function round6(n: number): number {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { parseJson, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
 
 describe("compiled binary, from an empty directory", () => {
   test("--help lists the commands and examples", async () => {
@@ -111,12 +111,12 @@ describe("exec", () => {
     expect(existsSync(decoyCache)).toBe(false);
   });
 
-  test("no sidecar process is left behind after exec", async () => {
-    const before = await sidecars();
-    await runBin(["exec", "--", "true"]);
+  test("no sidecar process is left behind after exec, also when it fails", async () => {
+    const cache = await privateCache();
+    expect((await runBin(["exec", "--", "true"], { env: { PAPERCLIP_AOS_CACHE: cache } })).code).toBe(0);
+    expect((await runBin(["exec", "--", "exit 3"], { env: { PAPERCLIP_AOS_CACHE: cache } })).code).toBe(3);
     await Bun.sleep(300);
-    const after = await sidecars();
-    expect(after.filter((p) => !before.includes(p))).toEqual([]);
+    expect(processesMentioning(cache)).toEqual([]);
   });
 });
 
@@ -138,8 +138,4 @@ describe("runtime assets", () => {
   });
 });
 
-async function sidecars(): Promise<string[]> {
-  const p = Bun.spawnSync(["pgrep", "-f", "agentos-sidecar"]);
-  return p.stdout.toString().split("\n").filter(Boolean);
-}
 

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir } from "node:fs/promises";
+import { mkdtemp, mkdir, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +12,21 @@ export function binPath(): string {
 
 /** One extraction cache for the whole test run: extracting 360 MB per test would dominate the suite. */
 export const sharedCache = join(tmpdir(), "paperclip-aos-test-cache");
+
+/**
+ * A cache dir of its own whose rt/ links to the shared extraction: sidecars started with it carry its path in their
+ * command line, so a test can tell its own sidecars from those of anything else running on the machine.
+ */
+export async function privateCache(): Promise<string> {
+  const cache = await tempDir("aos-cache-");
+  await mkdir(sharedCache, { recursive: true });
+  await symlink(join(sharedCache, "rt"), join(cache, "rt"));
+  return cache;
+}
+
+export function processesMentioning(text: string): string[] {
+  return Bun.spawnSync(["ps", "-eo", "args="]).stdout.toString().split("\n").filter((l) => l.includes(text));
+}
 
 export async function tempDir(prefix = "aos-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));

@@ -1,0 +1,268 @@
+/**
+ * `bun run bench [--json] [--only NAME,...] [--runs N]`: each entry is measured as a ratio against a baseline run in
+ * the same invocation (never an absolute time), so the numbers mean the same on a loaded machine. Prints a table, or
+ * one JSON document with --json. Needs the compiled binary (`bun run build`).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const bin = process.env.PAPERCLIP_AOS_BIN ?? join(root, "dist", "paperclip-aos");
+const argv = process.argv.slice(2);
+const asJson = argv.includes("--json");
+const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const RUNS = Number(argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? 5);
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+interface Entry {
+  name: string;
+  what: string;
+  value: number;
+  baseline: number | null;
+  unit: string;
+  ratio: number | null;
+  target: string;
+  pass: boolean | null;
+  note?: string;
+}
+const entries: Entry[] = [];
+
+interface Measured {
+  wallMs: number;
+  peakRssMb: number;
+  code: number;
+  stdout: string;
+}
+
+/** Run a command, sampling the RSS of its whole process tree (the sidecar is a child) every 25 ms. */
+async function measure(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<Measured> {
+  const started = performance.now();
+  const p = Bun.spawn(cmd, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env } as Record<string, string>,
+    stdin: opts.stdin ? new TextEncoder().encode(opts.stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  let peak = 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, treeRssKb(p.pid));
+  }, 25);
+  const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  clearInterval(timer);
+  return { wallMs: performance.now() - started, peakRssMb: peak / 1024, code, stdout };
+}
+
+function treeRssKb(rootPid: number): number {
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ppid = Number(fields[1]);
+      const pages = Number(fields[21]);
+      rss.set(Number(name), pages * 4);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {}
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    total += rss.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function medianOf(n: number, f: () => Promise<Measured>): Promise<{ wallMs: number; peakRssMb: number }> {
+  const walls: number[] = [];
+  const peaks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = await f();
+    if (m.code !== 0) throw new Error(`benchmark command failed (exit ${m.code}): ${m.stdout.slice(0, 500)}`);
+    walls.push(m.wallMs);
+    peaks.push(m.peakRssMb);
+  }
+  return { wallMs: median(walls), peakRssMb: Math.max(...peaks) };
+}
+
+function ratioEntry(name: string, what: string, value: number, baseline: number, maxRatio: number, unit = "ms", note?: string): void {
+  const ratio = value / baseline;
+  entries.push({ name, what, value: round(value), baseline: round(baseline), unit, ratio: round(ratio, 2), target: `≤ ${maxRatio}x`, pass: ratio <= maxRatio, note });
+}
+function valueEntry(name: string, what: string, value: number, unit: string, target: string, pass: boolean | null, note?: string): void {
+  entries.push({ name, what, value: round(value), baseline: null, unit, ratio: null, target, pass, note });
+}
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+const want = (name: string) => !only || only.some((o) => name.startsWith(o));
+
+async function main() {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run 'bun run build' first`);
+  const scratch = await mkdtemp(join(tmpdir(), "aos-bench-"));
+  const cache = join(scratch, "cache");
+  const env = { PAPERCLIP_AOS_CACHE: cache, PAPERCLIP_AOS_HOME: join(scratch, "state"), NO_COLOR: "1" };
+  try {
+    // Extract once so every later entry measures a warm cache (the first run is reported on its own).
+    if (want("binary")) {
+      const first = await measure([bin, "exec", "--", "true"], { env, cwd: scratch });
+      valueEntry("binary.size", "size of dist/paperclip-aos", statSync(bin).size / 2 ** 20, "MB", "report", null);
+      valueEntry("binary.first-run", "first `exec -- true` (extracts the runtime)", first.wallMs, "ms", "report", null);
+      valueEntry("binary.cache-size", "extracted runtime in the cache dir", dirSizeMb(join(cache, "rt")), "MB", "report", null);
+    } else await measure([bin, "exec", "--", "true"], { env, cwd: scratch });
+
+    if (want("help")) {
+      log("bench: --help");
+      const help = await medianOf(RUNS * 4, () => measure([bin, "--help"], { env }));
+      const bare = await medianOf(RUNS * 4, () => measure([process.execPath, "-e", "0"], { env }));
+      ratioEntry("help", "compiled `--help` vs `bun -e 0`", help.wallMs, bare.wallMs, 1.5);
+    }
+
+    if (want("exec")) {
+      log("bench: exec");
+      const bareScript = join(scratch, "bare-exec.ts");
+      const assets = join(cache, "rt");
+      await writeFile(
+        bareScript,
+        `import { AgentOs } from ${JSON.stringify(Bun.resolveSync("@rivet-dev/agentos-core", root))};
+const rt = ${JSON.stringify(assets)};
+const files = (await import("node:fs")).readdirSync(rt);
+process.env.AGENTOS_SIDECAR_BIN = rt + "/" + files.find((f) => f.startsWith("agentos-sidecar-") && !f.endsWith(".ok"));
+const software = files.filter((f) => f.endsWith(".aospkg") && !/^(pi|opencode)-/.test(f)).map((f) => ({ packagePath: rt + "/" + f }));
+const sidecar = await AgentOs.createSidecar();
+const vm = await AgentOs.create({ sidecar: { kind: "explicit", handle: sidecar }, defaultSoftware: false, software });
+const r = await vm.process.exec("echo hi", { output: { capture: "all" } });
+process.stdout.write(r.stdout ?? "");
+await Promise.race([sidecar.dispose(), new Promise((r) => setTimeout(r, 300))]);
+process.exit(0);
+`,
+      );
+      const ours = await medianOf(RUNS, () => measure([bin, "exec", "--", "echo hi"], { env, cwd: scratch }));
+      const bare = await medianOf(RUNS, () => measure([process.execPath, bareScript], { env, cwd: scratch }));
+      ratioEntry("exec.cold", "`exec -- echo hi` (new process) vs a bare AgentOs.create + exec script", ours.wallMs, bare.wallMs, 1.2);
+    }
+
+    if (want("caps")) {
+      log("bench: caps");
+      const policy = join(scratch, "policy-200.json");
+      const read = Array.from({ length: 80 }, (_, i) => `/workspace/dir${i}/**`);
+      const write = Array.from({ length: 60 }, (_, i) => `/workspace/out${i}/**`);
+      const fetch = Array.from({ length: 40 }, (_, i) => `host${i}.example.com:443`);
+      const env2 = Array.from({ length: 20 }, (_, i) => `VAR_${i}`);
+      await writeFile(policy, JSON.stringify({ version: 1, allow: { "fs.read": read, "fs.write": write, "network.fetch": fetch, "env.read": env2 } }));
+      const help = await medianOf(RUNS * 2, () => measure([bin, "--help"], { env }));
+      const check = await medianOf(RUNS * 2, () => measure([bin, "caps", "check", policy], { env }));
+      const testCmd = await medianOf(RUNS * 2, () => measure([bin, "caps", "test", policy, "--write", "/workspace/out7/file.txt"], { env }));
+      ratioEntry("caps.check", "`caps check` on a 200-rule policy vs `--help`", check.wallMs, help.wallMs, 5, "ms", `absolute ${round(check.wallMs)} ms (target well under 50 ms)`);
+      ratioEntry("caps.test", "`caps test --write` on the same policy vs `--help`", testCmd.wallMs, help.wallMs, 5, "ms", `absolute ${round(testCmd.wallMs)} ms (target well under 50 ms)`);
+    }
+
+    if (want("tool")) {
+      log("bench: tool");
+      const repo = join(scratch, "repo");
+      await mkdir(repo);
+      const git = (...a: string[]) => Bun.spawnSync(["git", "-C", repo, ...a], { env: { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@x", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@x" } });
+      git("init", "-q");
+      for (let i = 0; i < 50; i++) await writeFile(join(repo, `f${i}.txt`), `${i}\n`);
+      git("add", ".");
+      git("commit", "-qm", "init");
+      await writeFile(join(repo, "f1.txt"), "changed\n");
+      await writeFile(join(repo, "new.txt"), "new\n");
+      const ours = await medianOf(RUNS * 2, () => measure([bin, "tool", "invoke", "git.status", "--input", "{}", "--cwd", repo], { env }));
+      const plain = await medianOf(RUNS * 2, () => measure(["git", "-C", repo, "status", "--porcelain=v2", "--branch"], { env }));
+      ratioEntry("tool.git-status", "`tool invoke git.status` vs `git status --porcelain=v2`", ours.wallMs, plain.wallMs, 3);
+    }
+
+    if (want("run")) {
+      log("bench: run (heartbeats)");
+      await benchHeartbeat(scratch, env);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  if (asJson) process.stdout.write(`${JSON.stringify({ runs: RUNS, entries }, null, 2)}\n`);
+  else printTable();
+  process.exit(entries.some((e) => e.pass === false) ? 1 : 0);
+}
+
+/** A 3-step script through `run` (Pi in agentOS) vs the same script through Pi on the host against the same gateway. */
+async function benchHeartbeat(scratch: string, env: Record<string, string>): Promise<void> {
+  const { startGateway, piConfigFiles } = await import("../src/gateway/index.ts");
+  const steps = [
+    { tool: "bash", input: { command: "ls && cat README.md" } },
+    { tool: "write", input: { path: "notes.txt", content: "benchmark\n" } },
+    { text: "done" },
+  ];
+  const scriptFile = join(scratch, "script-3.json");
+  await writeFile(scriptFile, JSON.stringify({ steps }));
+  const runs = Math.max(3, Math.ceil(RUNS / 2));
+
+  const cold: number[] = [];
+  const resumed: number[] = [];
+  let peak = 0;
+  for (let i = 0; i < runs; i++) {
+    const ws = join(scratch, `ws-${i}`);
+    await mkdir(ws, { recursive: true });
+    await writeFile(join(ws, "README.md"), "bench\n");
+    const home = join(scratch, `home-${i}`);
+    const args = [bin, "run", "--cwd", ws, "--model", `scripted:${scriptFile}`, "--prompt", "do it", "--task-key", "bench"];
+    const a = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home } });
+    const b = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home } });
+    if (a.code !== 0 || b.code !== 0) throw new Error(`run failed: ${a.stdout.slice(-500)} ${b.stdout.slice(-500)}`);
+    if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat did not resume");
+    cold.push(a.wallMs);
+    resumed.push(b.wallMs);
+    peak = Math.max(peak, a.peakRssMb, b.peakRssMb);
+  }
+
+  // The direct path: Paperclip's pi_local runs the pi CLI on the host. Same script, same gateway code.
+  const piCli = join(Bun.resolveSync("@mariozechner/pi-coding-agent", root), "..", "cli.js");
+  const directCold: number[] = [];
+  const directResumed: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const ws = join(scratch, `direct-ws-${i}`);
+    const home = join(scratch, `direct-home-${i}`);
+    await mkdir(ws, { recursive: true });
+    await writeFile(join(ws, "README.md"), "bench\n");
+    for (const pass of [directCold, directResumed]) {
+      const gw = await startGateway({ model: "scripted", script: { steps } as never });
+      for (const f of piConfigFiles({ url: gw.url, token: gw.token, provider: gw.provider, model: gw.model })) {
+        await mkdir(join(home, f.path, ".."), { recursive: true });
+        await writeFile(join(home, f.path), f.content);
+      }
+      const cont = pass === directResumed ? ["--continue"] : [];
+      const m = await measure(["node", piCli, "-p", "--mode", "json", "--session-dir", join(home, "sessions"), ...cont, "do it"], {
+        cwd: ws,
+        env: { HOME: home, PI_OFFLINE: "1" },
+      });
+      await gw.close();
+      if (m.code !== 0) throw new Error(`direct pi failed (exit ${m.code})`);
+      pass.push(m.wallMs);
+    }
+  }
+  ratioEntry("run.cold", "cold heartbeat, 3-step script: `run` (Pi in agentOS) vs Pi CLI on the host", median(cold), median(directCold), 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
+  ratioEntry("run.resumed", "resumed heartbeat, same: `run --task-key` again vs `pi --continue`", median(resumed), median(directResumed), 1.5);
+  valueEntry("run.peak-memory", "peak RSS of the run (host process + sidecar)", peak, "MB", "< 700 MB", peak < 700);
+}
+
+function dirSizeMb(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) total += statSync(join(e.parentPath, e.name)).size;
+  return total / 2 ** 20;
+}
+
+function printTable(): void {
+  const rows = [["entry", "value", "baseline", "ratio", "target", "ok"], ...entries.map((e) => [e.name, `${e.value} ${e.unit}`, e.baseline === null ? "" : `${e.baseline} ${e.unit}`, e.ratio === null ? "" : `${e.ratio}x`, e.target, e.pass === null ? "" : e.pass ? "✔" : "✖"])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join("  ")}\n`);
+  for (const e of entries) if (e.note) process.stdout.write(`  ${e.name}: ${e.note}\n`);
+}
+
+await main();
