@@ -78,6 +78,14 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
       timedOut,
       timings: { bootMs: Math.round(booted - started), execMs: Math.round(performance.now() - booted) },
     };
+  } catch (e) {
+    // A deadline that passes while the VM's first shell is still starting comes back as a cancelled request
+    // ("ERR_AGENTOS_REQUEST_CANCELLED … TransportClosed") instead of `timed_out`: it is the same timeout.
+    const elapsed = performance.now() - booted;
+    if (req.timeoutSec && elapsed >= req.timeoutSec * 1000 - 50 && String(e).includes("ERR_AGENTOS_REQUEST_CANCELLED")) {
+      return { exitCode: 124, stdout: "", stderr: "", durationMs: Math.round(performance.now() - started), timedOut: true, timings: { bootMs: Math.round(booted - started), execMs: Math.round(elapsed) } };
+    }
+    throw e;
   } finally {
     await handle.close();
   }
