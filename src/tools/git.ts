@@ -113,7 +113,11 @@ export interface Repo {
  * a `.git` file or `core.worktree` pointing elsewhere on the host is refused.
  */
 export async function openRepo(workspaceDir: string): Promise<Repo> {
-  const r = await git(["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir", "--git-common-dir"], { cwd: workspaceDir });
+  // Both at once: a git spawn costs a few ms and this runs before every git tool. Listing the config runs nothing.
+  const [r, cfg] = await Promise.all([
+    git(["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir", "--git-common-dir"], { cwd: workspaceDir }),
+    git(["config", "--list", "--show-scope", "-z"], { cwd: workspaceDir }),
+  ]);
   if (r.code !== 0) {
     if (/not a git repository/i.test(r.stderr)) {
       throw toolError("not_a_git_repo", `the workspace ${workspaceDir} is not a git repository`, "run 'git init' there, or use workspace.diff (which works without git during a run)");
@@ -129,7 +133,6 @@ export async function openRepo(workspaceDir: string): Promise<Repo> {
       throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
     }
   }
-  const cfg = await git(["config", "--list", "--show-scope", "-z"], { cwd: workspaceDir });
   const config: string[] = [];
   const drivers = new Set<string>();
   // -z output: "<scope>\0<key>\n<value>\0" repeated.
