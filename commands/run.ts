@@ -12,6 +12,7 @@ import {
   prepareDemo,
   renderEvent,
   runHeartbeat,
+  bindHostTools,
   type RunRequestInput,
   type StopReason,
 } from "../src/heartbeat/index.ts";
@@ -125,6 +126,7 @@ export default withHelp(
               gatewayPort,
               hostEnv: process.env,
             }),
+          tools: bindHostTools,
         });
         return result.exitCode;
       } finally {

@@ -3,6 +3,7 @@ import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type Ag
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
 import { AosError, errorMessage, isAosError } from "../errors.ts";
+import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
 import { AcpMapper } from "./acp.ts";
 import type { EventSink } from "./events.ts";
@@ -11,22 +12,16 @@ import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
 import { SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
 import { recordPrompt, replayPreamble } from "./transcript.ts";
 
-/** What the capability layer hands a heartbeat: kernel permissions, loopback exemptions and the guest env. */
-export interface CompiledSandbox {
-  permissions?: BootOptions["permissions"];
-  loopbackExemptPorts: number[];
-  guestEnv: Record<string, string>;
-  /** One line per rule, for the agent's instructions and the init event. */
-  summary: string[];
-  /** The effective policy, echoed in the init event. */
-  effective: unknown;
-}
-
 /** Host tools and their gate, provided by src/tools (kept abstract so a heartbeat works without them). */
 export interface HostToolsBinding {
   hostFunctions?: BootOptions["hostFunctions"];
+  /** One line per tool the policy allows, for the agent's instructions. */
   allowedTools: string[];
-  services?: () => RuntimeService[];
+  /** What the VM's permissions need on top of the policy for the tools to work (the tool stub may start, ...). */
+  permissions: (p: BootOptions["permissions"]) => BootOptions["permissions"];
+  attachVm: (vm: VmHandle["vm"]) => void;
+  /** The listeners the agent started, as Paperclip runtime services. */
+  services: () => Promise<RuntimeService[]>;
 }
 
 /** Why a run stopped early. */
@@ -36,7 +31,7 @@ export interface HeartbeatOptions {
   sink: EventSink;
   /** Compile the capability policy once the gateway port is known (it is the one loopback port the agent needs). */
   sandbox: (gatewayPort: number) => Promise<CompiledSandbox>;
-  tools?: (ctx: { workspaceDir: string; runId: string; sink: EventSink }) => Promise<HostToolsBinding>;
+  tools?: (sandbox: CompiledSandbox, ctx: { workspaceDir: string; runId: string; sink: EventSink }) => Promise<HostToolsBinding>;
   /** Lower layers for a snapshot-backed run; the workspace then comes from the snapshot, not a host mount. */
   snapshotRoot?: { ref: string; rootFilesystem: BootOptions["rootFilesystem"] };
   /** Aborted by the caller on a signal, a broken stdout or a dead parent; the reason is a StopReason. */
@@ -59,7 +54,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   let unlock: (() => Promise<void>) | undefined;
   let sessionParams: SessionParams | null = null;
   let mapper: AcpMapper | undefined;
-  let services: (() => RuntimeService[]) | undefined;
+  let services: RuntimeService[] = [];
   let usageTimer: ReturnType<typeof setInterval> | undefined;
   const slot = new SessionSlot(req.agentId, req.taskKey);
 
@@ -83,7 +78,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       sessionParams,
       sessionDisplayId: sessionParams?.sessionId ?? null,
       clearSession: false,
-      runtimeServices: services?.() ?? [],
+      runtimeServices: services,
       durationMs: Math.round(performance.now() - started),
       ...f,
       summary,
@@ -128,13 +123,12 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     const guestEnv = { ...sandbox.guestEnv, ...req.env, HOME: GUEST_HOME };
     if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
 
-    const tools = opts.tools ? await opts.tools({ workspaceDir, runId: req.runId, sink }) : undefined;
-    services = tools?.services;
+    const tools = opts.tools ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
     handle = await bootVm({
       workspaceDir: opts.snapshotRoot ? undefined : workspaceDir,
       rootFilesystem: opts.snapshotRoot?.rootFilesystem,
       agents: [req.agent],
-      permissions: sandbox.permissions,
+      permissions: tools ? tools.permissions(sandbox.permissions) : sandbox.permissions,
       loopbackExemptPorts: sandbox.loopbackExemptPorts,
       hostFunctions: tools?.hostFunctions,
       databasePath: slot.databasePath,
@@ -142,6 +136,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       onAgentStderr: opts.onAgentStderr,
     });
     const vm = handle.vm;
+    tools?.attachVm(vm);
 
     const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
     const endpoint = { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model };
@@ -222,6 +217,10 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     off();
     clearInterval(usageTimer);
     await saveSession(slot, sessionParams, req.runId, stored);
+    if (tools) {
+      services = await tools.services().catch(() => []);
+      for (const svc of services) sink.emit({ type: "service", ...svc });
+    }
     flushUsage(sink, gateway, lastUsage);
 
     if (outcome.kind === "stopped") {

@@ -233,6 +233,40 @@ describe("run: capabilities and secrets", () => {
   });
 });
 
+describe("run: typed host tools", () => {
+  test("the agent calls git.status inside the VM and gets what `tool invoke` gives on the host; a denied tool is a permission event", async () => {
+    const ws = await tempDir("aos-ws-");
+    const git = (...a: string[]) => Bun.spawnSync(["git", "-C", ws, ...a], { env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@x", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@x" } });
+    git("init", "-q", "-b", "main");
+    await writeFile(join(ws, "a.txt"), "a\n");
+    git("add", ".");
+    git("commit", "-qm", "first");
+    await writeFile(join(ws, "a.txt"), "changed\n");
+    await writeFile(join(ws, "new.txt"), "new\n");
+    const host = await runBin(["tool", "invoke", "git.status", "--input", "{}", "--cwd", ws]);
+    expect(host.code).toBe(0);
+    const r = await heartbeat({
+      ws,
+      args: ["--deny-tool=git.log"],
+      steps: [
+        { tool: "bash", input: { command: "agentos-paperclip git-status --json '{}'" } },
+        { tool: "bash", input: { command: "agentos-paperclip git-log --json '{}'" } },
+        { text: "checked" },
+      ],
+    });
+    expect(r.code).toBe(0);
+    const toolEvents = r.evs.filter((e) => e.type === "tool_result" && e.toolName === "git.status");
+    expect(toolEvents).toHaveLength(1);
+    expect(JSON.parse(toolEvents[0]!.content)).toEqual(JSON.parse(host.stdout));
+    expect(JSON.parse(host.stdout).files.map((f: { path: string }) => f.path).sort()).toEqual(["a.txt", "new.txt"]);
+    const denied = r.evs.filter((e) => e.type === "permission" && e.capability === "tool.invoke");
+    expect(denied.map((e) => e.target)).toContain("git.log");
+    const bashResults = r.evs.filter((e) => e.type === "tool_result" && e.toolName === "bash");
+    expect(bashResults[1]!.content).toContain("git-log");
+    expect(r.evs.some((e) => e.type === "tool_result" && e.toolName === "git.log" && !e.isError)).toBe(false);
+  });
+});
+
 describe("run: demo", () => {
   test("run --demo fixes the bundled project's failing test on the scripted model", async () => {
     const home = await tempDir("aos-home-");
