@@ -1,0 +1,316 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, readdir, realpath, symlink, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseJson, runBin, tempDir, type BinResult } from "./helpers.ts";
+import { gitFixture, sh, type Fixture } from "./tools-fixture.ts";
+import { takeBaseline } from "../../src/tools/index.ts";
+
+let fx: Fixture;
+
+function invoke(name: string, input: unknown, opts: { cwd?: string; home?: string; args?: string[]; stdin?: string } = {}): Promise<BinResult> {
+  const args = ["tool", "invoke", name, ...(opts.stdin === undefined ? ["--input", JSON.stringify(input)] : ["--input", "-"]), ...(opts.args ?? [])];
+  return runBin(args, { cwd: opts.cwd ?? fx.dir, env: { PAPERCLIP_AOS_HOME: opts.home ?? fx.home }, stdin: opts.stdin });
+}
+
+async function ok(name: string, input: unknown, opts?: Parameters<typeof invoke>[2]) {
+  const r = await invoke(name, input, opts);
+  if (r.code !== 0) throw new Error(`${name} exited ${r.code}: ${r.stderr}`);
+  expect(r.stderr).toBe("");
+  return parseJson(r.stdout);
+}
+
+beforeAll(async () => {
+  fx = await gitFixture();
+});
+
+describe("tool list and schema", () => {
+  test("list prints each tool on stdout; --json adds the guest command and schemas", async () => {
+    const text = await runBin(["tool", "list"]);
+    expect(text.code).toBe(0);
+    const names = text.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]);
+    expect(names).toEqual(["artifacts.publish", "git.log", "git.status", "preview.status", "services.list", "workspace.diff"]);
+    const json = parseJson((await runBin(["tool", "list", "--json"])).stdout);
+    const status = json.tools.find((t: { name: string }) => t.name === "git.status");
+    expect(status.guestCommand).toBe("agentos-paperclip git-status --json '{...}'");
+    expect(Object.keys(status.inputSchema.properties)).toEqual(["paths", "untracked", "maxFiles"]);
+    expect(status.outputSchema.required).toContain("files");
+  });
+
+  test("schema NAME prints the JSON Schemas; an unknown name is exit 2 with a suggestion", async () => {
+    const r = await runBin(["tool", "schema", "artifacts.publish"]);
+    expect(r.code).toBe(0);
+    const s = parseJson(r.stdout);
+    expect(s.inputSchema.required).toEqual(["path"]);
+    expect(s.inputSchema.additionalProperties).toBe(false);
+    const bad = await runBin(["tool", "schema", "git.stat"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown tool 'git.stat'");
+    expect(bad.stderr).toContain("did you mean 'git.status'?");
+  });
+});
+
+describe("git.status and git.log on a real repository", () => {
+  test("git.status: branch, head, and each kind of change", async () => {
+    const s = await ok("git.status", {});
+    expect(s.branch).toBe("main");
+    expect(s.head).toBe(sh(fx.dir, "rev-parse", "HEAD").trim());
+    expect(s.upstream).toBeNull();
+    expect(s.clean).toBe(false);
+    const byPath = Object.fromEntries(s.files.map((f: { path: string }) => [f.path, f]));
+    expect(byPath["a.txt"]).toMatchObject({ status: "modified", index: ".", worktree: "M" });
+    expect(byPath["src/b.js"]).toMatchObject({ status: "deleted", index: "D" });
+    expect(byPath["staged.txt"]).toMatchObject({ status: "added", index: "A" });
+    expect(byPath["new-name.md"]).toMatchObject({ status: "renamed", origPath: "old-name.md" });
+    expect(byPath["notes/todo.txt"]).toMatchObject({ status: "untracked" });
+    expect(s.counts).toEqual({ staged: 3, unstaged: 1, untracked: 1, conflicted: 0 });
+  });
+
+  test("git.status: paths narrow it, untracked:false hides untracked files, a tracking branch shows ahead/behind", async () => {
+    const s = await ok("git.status", { paths: ["/workspace/src"], untracked: false });
+    expect(s.files.map((f: { path: string }) => f.path)).toEqual(["src/b.js"]);
+    const clone = await tempDir("aos-tools-clone-");
+    sh(clone, "clone", "-q", fx.dir, "c");
+    const c = join(clone, "c");
+    sh(c, "reset", "-q", "--hard", "HEAD~1");
+    await writeFile(join(c, "local.txt"), "x\n");
+    sh(c, "add", "local.txt");
+    sh(c, "commit", "-q", "-m", "local");
+    const t = await ok("git.status", {}, { cwd: c });
+    expect(t).toMatchObject({ branch: "main", upstream: "origin/main", ahead: 1, behind: 1, clean: true });
+  });
+
+  test("git.log: newest first with author and parents; limit, more, ref and paths", async () => {
+    const all = await ok("git.log", {});
+    expect(all.commits.map((c: { subject: string }) => c.subject)).toEqual(fx.subjects);
+    expect(all.more).toBe(false);
+    expect(all.commits[0]).toMatchObject({ sha: sh(fx.dir, "rev-parse", "HEAD").trim(), author: { name: "Fixture Author", email: "author@example.test" } });
+    expect(all.commits[0].parents).toEqual([all.commits[1].sha]);
+    expect(all.commits[2].parents).toEqual([]);
+    expect(Number.isNaN(Date.parse(all.commits[0].date))).toBe(false);
+    const one = await ok("git.log", { limit: 1 });
+    expect(one.commits).toHaveLength(1);
+    expect(one.more).toBe(true);
+    expect((await ok("git.log", { ref: "HEAD~1" })).commits[0].subject).toBe(fx.subjects[1]);
+    expect((await ok("git.log", { paths: ["src/c.js"] })).commits.map((c: { subject: string }) => c.subject)).toEqual([fx.subjects[0]]);
+  });
+
+  test("an unknown ref is a tool failure: exit 1 with a structured error", async () => {
+    const r = await invoke("git.log", { ref: "no-such-branch" });
+    expect(r.code).toBe(1);
+    expect(parseJson(r.stdout)).toEqual({
+      error: { code: "unknown_ref", message: "'no-such-branch' is not a commit in this repository", hint: expect.any(String) },
+    });
+    expect(r.stderr).toContain("error: 'no-such-branch' is not a commit");
+  });
+
+  test("a directory that is not a repository, or only inside one, is not_a_git_repo (exit 1)", async () => {
+    const plain = await tempDir("aos-tools-plain-");
+    for (const cwd of [plain, join(fx.dir, "src")]) {
+      const r = await invoke("git.status", {}, { cwd });
+      expect(r.code).toBe(1);
+      expect(parseJson(r.stdout).error.code).toBe("not_a_git_repo");
+    }
+  });
+});
+
+describe("input validation happens before anything runs", () => {
+  test("invalid input is exit 2 with the field path; invalid JSON too", async () => {
+    const r = await invoke("git.log", { limit: 1000 });
+    expect(r.code).toBe(2);
+    const e = parseJson(r.stdout).error;
+    expect(e).toMatchObject({ code: "invalid_input", path: "limit" });
+    expect(e.message).toContain("invalid input for git.log at 'limit'");
+    const unknownField = parseJson((await invoke("git.status", { untracked: true, colour: "red" })).stdout).error;
+    expect(unknownField).toMatchObject({ code: "invalid_input", path: "colour", message: "invalid input for git.status at 'colour': unknown field 'colour'" });
+    const notJson = await runBin(["tool", "invoke", "git.log", "--input", "{limit:"], { cwd: fx.dir, env: { PAPERCLIP_AOS_HOME: fx.home } });
+    expect(notJson.code).toBe(2);
+    expect(parseJson(notJson.stdout).error.code).toBe("invalid_json");
+  });
+
+  test("--input - reads the input from stdin", async () => {
+    const r = await invoke("git.log", undefined, { stdin: '{"limit":2}' });
+    expect(r.code).toBe(0);
+    expect(parseJson(r.stdout).commits).toHaveLength(2);
+  });
+
+  test("an invalid artifact name is refused before the artifact store is even created", async () => {
+    const home = await tempDir("aos-tools-home-");
+    const r = await invoke("artifacts.publish", { path: "a.txt", name: "../../evil" }, { home });
+    expect(r.code).toBe(2);
+    expect(parseJson(r.stdout).error.path).toBe("name");
+    expect(await readdir(home)).toEqual([]);
+  });
+});
+
+describe("workspace.diff", () => {
+  test("outside a run it compares with HEAD: every change, with line counts and a unified diff", async () => {
+    const d = await ok("workspace.diff", {});
+    expect(d.baseline).toEqual({ kind: "head", commit: sh(fx.dir, "rev-parse", "HEAD").trim() });
+    const byPath = Object.fromEntries(d.files.map((f: { path: string }) => [f.path, f]));
+    expect(byPath["a.txt"]).toMatchObject({ status: "modified", additions: 1, deletions: 0, binary: false });
+    expect(byPath["src/b.js"]).toMatchObject({ status: "deleted", deletions: 1 });
+    expect(byPath["staged.txt"]).toMatchObject({ status: "added", additions: 1 });
+    expect(byPath["new-name.md"]).toMatchObject({ status: "renamed", oldPath: "old-name.md" });
+    expect(byPath["notes/todo.txt"]).toMatchObject({ status: "added" });
+    expect(d.diff).toContain("+gamma\n");
+    expect(d.diff).toContain("rename from old-name.md");
+    expect(d.truncated).toBe(false);
+    // The comparison never writes into the workspace's repository.
+    expect(sh(fx.dir, "status", "--porcelain=v2")).toBe(sh(fx.dir, "status", "--porcelain=v2"));
+    expect(existsSync(join(fx.home, "tmp")) ? await readdir(join(fx.home, "tmp")) : []).toEqual([]);
+  });
+
+  test("maxBytes caps the diff at a line boundary and says so", async () => {
+    const d = await ok("workspace.diff", { maxBytes: 120 });
+    expect(d.truncated).toBe(true);
+    expect(Buffer.byteLength(d.diff)).toBeLessThanOrEqual(120);
+    expect(d.diff.endsWith("\n")).toBe(true);
+    expect(d.files.length).toBeGreaterThan(3);
+    const list = await ok("workspace.diff", { maxBytes: 0 });
+    expect(list.diff).toBe("");
+  });
+
+  test("with --run-id it compares with the run's start, in a directory that is not a git repository", async () => {
+    const ws = await tempDir("aos-tools-plain-");
+    const home = await tempDir("aos-tools-home-");
+    await writeFile(join(ws, "keep.txt"), "same\n");
+    await writeFile(join(ws, "edit.txt"), "one\ntwo\n");
+    await writeFile(join(ws, "drop.txt"), "bye\n");
+    await writeFile(join(ws, "pic.bin"), new Uint8Array([0, 1, 2, 3]));
+    await mkdir(join(ws, "node_modules", "x"), { recursive: true });
+    const b = await takeBaseline({ workspaceDir: await realpath(ws), stateDir: home, runId: "run-42" });
+    expect(b.files).toBe(4);
+    await writeFile(join(ws, "edit.txt"), "one\nTWO\n");
+    await Bun.$`rm ${join(ws, "drop.txt")}`.quiet();
+    await writeFile(join(ws, "added.txt"), "new\n");
+    await writeFile(join(ws, "pic.bin"), new Uint8Array([0, 1, 2, 4]));
+    await writeFile(join(ws, "node_modules", "x", "index.js"), "ignored\n");
+    const d = await ok("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "run-42"] });
+    expect(d.baseline).toMatchObject({ kind: "run", runId: "run-42", takenAt: b.takenAt });
+    expect(d.files).toEqual([
+      { path: "added.txt", status: "added", binary: false, additions: 1, deletions: 0 },
+      { path: "drop.txt", status: "deleted", binary: false, additions: 0, deletions: 1 },
+      { path: "edit.txt", status: "modified", binary: false, additions: 1, deletions: 1 },
+      { path: "pic.bin", status: "modified", binary: true, additions: null, deletions: null },
+    ]);
+    expect(d.diff).toContain("-two\n+TWO\n");
+    expect(d.excluded).toContain("node_modules/");
+    // No baseline and no git: a clear error.
+    const none = await invoke("workspace.diff", {}, { cwd: ws, home });
+    expect(none.code).toBe(1);
+    expect(parseJson(none.stdout).error.code).toBe("no_baseline");
+    const badId = await invoke("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "../x"] });
+    expect(badId.code).toBe(2);
+  });
+});
+
+describe("artifacts.publish", () => {
+  test("copies the file into the state dir with its sha256 and content type, and returns a stable ref", async () => {
+    await writeFile(join(fx.dir, "report.html"), "<html><title>r</title></html>\n");
+    const a = await ok("artifacts.publish", { path: "/workspace/report.html" });
+    const content = await readFile(join(fx.dir, "report.html"));
+    const sha = createHash("sha256").update(content).digest("hex");
+    expect(a).toMatchObject({ name: "report.html", source: "report.html", sha256: sha, size: content.length, contentType: "text/html;charset=utf-8" });
+    expect(a.ref).toBe(`artifact://local/${sha}/report.html`);
+    expect(a.storedPath.startsWith(await realpath(fx.home))).toBe(true);
+    expect(await readFile(a.storedPath)).toEqual(content);
+    const again = await ok("artifacts.publish", { path: "report.html" });
+    expect(again.ref).toBe(a.ref);
+    const inRun = await ok("artifacts.publish", { path: "report.html", name: "final report.html" }, { args: ["--run-id", "r7"] });
+    expect(inRun.ref).toBe(`artifact://r7/${sha}/final%20report.html`);
+    expect(inRun.storedPath).toBe(join(await realpath(fx.home), "runs", "r7", "artifacts", sha, "final report.html"));
+  });
+
+  test("refuses paths that leave the workspace: .., absolute paths, symlinks pointing out", async () => {
+    const outside = await tempDir("aos-tools-outside-");
+    await writeFile(join(outside, "secret.txt"), "secret\n");
+    await symlink(join(outside, "secret.txt"), join(fx.dir, "link-out"));
+    await symlink(outside, join(fx.dir, "dir-out"));
+    await symlink("a.txt", join(fx.dir, "link-in"));
+    for (const [path, code, exit] of [
+      ["../x", "invalid_input", 2],
+      ["src/../../x", "invalid_input", 2],
+      [join(outside, "secret.txt"), "invalid_input", 2],
+      ["/etc/passwd", "invalid_input", 2],
+      ["link-out", "path_outside_workspace", 1],
+      ["dir-out/secret.txt", "path_outside_workspace", 1],
+      ["src", "not_a_file", 1],
+      ["missing.txt", "not_found", 1],
+    ] as const) {
+      const r = await invoke("artifacts.publish", { path });
+      expect({ path, exit: r.code, code: parseJson(r.stdout).error?.code }).toEqual({ path, exit, code });
+    }
+    const home = fx.home;
+    const stored = existsSync(join(home, "artifacts")) ? await readdir(join(home, "artifacts"), { recursive: true }) : [];
+    expect(stored.filter((p) => String(p).includes("secret"))).toEqual([]);
+    // A symlink that stays inside is fine.
+    expect((await ok("artifacts.publish", { path: "link-in" })).sha256).toBe(createHash("sha256").update(await readFile(join(fx.dir, "a.txt"))).digest("hex"));
+  });
+});
+
+describe("preview.status and services.list on the host", () => {
+  let server: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) =>
+        new URL(req.url).pathname === "/moved"
+          ? new Response(null, { status: 302, headers: { location: "http://example.com/" } })
+          : new Response("<!doctype html><title>Demo &amp; preview</title><p>hi", { headers: { "content-type": "text/html" } }),
+    });
+  });
+  afterAll(() => server.stop(true));
+
+  test("an answering page: status, latency, title; a redirect is reported, not followed", async () => {
+    const p = await ok("preview.status", { port: server.port });
+    expect(p).toMatchObject({ url: `http://127.0.0.1:${server.port}/`, answering: true, status: 200, title: "Demo & preview", via: "host", error: null });
+    expect(p.latencyMs).toBeGreaterThanOrEqual(0);
+    const moved = await ok("preview.status", { url: `http://localhost:${server.port}/moved` });
+    expect(moved).toMatchObject({ status: 302, location: "http://example.com/", title: null });
+  });
+
+  test("a closed port is answering:false (not a failure); a non-loopback URL or both url and port is invalid input", async () => {
+    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    const port = probe.port;
+    probe.stop(true);
+    const p = await ok("preview.status", { port, timeoutMs: 2000 });
+    expect(p).toMatchObject({ answering: false, status: null, error: "connection refused" });
+    for (const input of [{ url: "http://example.com/" }, { url: "https://127.0.0.1/" }, { port: 80, url: "http://127.0.0.1/" }, {}]) {
+      const r = await invoke("preview.status", input);
+      expect(r.code).toBe(2);
+    }
+  });
+
+  test("services.list without a VM is empty and says it is not live", async () => {
+    expect(await ok("services.list", {})).toEqual({ live: false, services: [] });
+  });
+});
+
+describe("the workspace cannot turn host git against the host", () => {
+  test("a clean filter in the repository's own config never runs", async () => {
+    const ws = (await gitFixture()).dir;
+    const sentinel = join(await tempDir("aos-tools-sentinel-"), "pwned");
+    sh(ws, "config", "filter.evil.clean", `touch ${sentinel}; cat`);
+    sh(ws, "config", "core.fsmonitor", `touch ${sentinel}`);
+    await writeFile(join(ws, ".gitattributes"), "* filter=evil\n");
+    // Same size, older mtime: git has to hash the file to know, which is when it runs the clean filter.
+    await writeFile(join(ws, "a.txt"), "alphA\nbeta\ngamma\n");
+    await utimes(join(ws, "a.txt"), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    await ok("git.status", {}, { cwd: ws });
+    await ok("workspace.diff", {}, { cwd: ws });
+    await ok("git.log", {}, { cwd: ws });
+    expect(existsSync(sentinel)).toBe(false);
+  });
+
+  test("a .git file pointing at a repository outside the workspace is refused", async () => {
+    const other = await gitFixture();
+    const ws = await tempDir("aos-tools-ws-");
+    await writeFile(join(ws, ".git"), `gitdir: ${join(other.dir, ".git")}\n`);
+    const r = await invoke("git.log", {}, { cwd: ws });
+    expect(r.code).toBe(1);
+    expect(parseJson(r.stdout).error.code).toBe("repo_outside_workspace");
+  });
+});
