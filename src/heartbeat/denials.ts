@@ -1,3 +1,5 @@
+import { builtinRegistry, HOST_COLLECTION, toolFromCommand } from "../tools/index.ts";
+
 /**
  * The kernel says no in a few recognisable ways (notes/agentos-api.md §5): "blocked by fs.write policy",
  * "EACCES: permission denied, write '/x'", "failed to redirect to /x: Permission denied", "Read-only file system",
@@ -5,6 +7,14 @@
  * Permission denied", "blocked by hostFunction.invoke policy for c:f". Each becomes a `permission` event so the
  * transcript shows what the policy stopped, not just a failed tool.
  */
+const TOOL_NAMES = builtinRegistry().names();
+
+/** `paperclip:git-log` (the agentOS resource) → `git.log` (the name the policy and the user know). */
+function toolName(resource: string): string {
+  const [collection, command] = resource.split(":");
+  return (collection === HOST_COLLECTION && command && toolFromCommand(command, TOOL_NAMES)) || resource;
+}
+
 export interface Denial {
   capability: string;
   target: string;
@@ -12,7 +22,7 @@ export interface Denial {
 }
 
 const RULES: { re: RegExp; capability: (m: RegExpMatchArray) => string; target: (m: RegExpMatchArray) => string }[] = [
-  { re: /blocked by hostFunction\.invoke policy for ([\w.:-]+)/, capability: () => "tool.invoke", target: (m) => m[1]! },
+  { re: /blocked by hostFunction\.invoke policy for ([\w.:-]+)/, capability: () => "tool.invoke", target: (m) => toolName(m[1]!) },
   { re: /(tcp:\/\/[^\s:]+:\d+)[^\n]*blocked by network\.listen policy|blocked by network\.listen policy[^\n]*?(tcp:\/\/\S+)/, capability: () => "network.listen", target: (m) => m[1] ?? m[2] ?? "" },
   { re: /(?:blocked outbound network access to |EACCES[^\n]*?)(tcp:\/\/[^\s:]+:\d+)/, capability: () => "network.fetch", target: (m) => m[1]! },
   { re: /blocked by network\.(?:http|fetch|dns) policy/, capability: () => "network.fetch", target: () => "" },
