@@ -25,12 +25,13 @@ export function positionals(args: { _?: unknown }): string[] {
 }
 
 /**
- * The policy named on the command line: FILE arguments (or '-'), --caps, --preset and permission flags, merged. With
- * none of them it is what exec and run use by default (preset workspace-write), and `defaulted` says so.
+ * The policy named on the command line: FILE arguments (or '-'), --caps, --preset and permission flags, merged. Without
+ * a file, --caps or --preset the base is what exec and run use (preset workspace-write) and `defaulted` says so.
  */
 export async function policyFromArgs(files: string[], flags: PermissionFlags | undefined): Promise<{ policy: Policy; defaulted: boolean }> {
   const inputs = await readInputs(files);
-  const given = inputs.length > 0 || (flags && (flags.rules.length || flags.caps.length || flags.presets.length));
+  // Like exec and run: without a file, --caps or --preset the base is workspace-write and flags add to it.
+  const given = inputs.length > 0 || Boolean(flags && (flags.caps.length || flags.presets.length));
   const ctx = { workspaceHostDir: process.cwd() };
   if (inputs.length <= 1) {
     const only = inputs[0];

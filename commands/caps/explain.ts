@@ -20,7 +20,7 @@ export default withHelp(
         printJson({ ...explanation, defaulted });
         return;
       }
-      if (defaulted) process.stderr.write("no policy given: this is the default that exec and run use (preset workspace-write)\n");
+      if (defaulted) process.stderr.write("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
       process.stdout.write(`${text}\n`);
       process.stderr.write("the model gateway's loopback port is chosen per run and is always exempted\n");
     },
@@ -28,8 +28,8 @@ export default withHelp(
   {
     permissionFlags: true,
     footer: () =>
-      "The policy is FILE, --caps, --preset NAME and/or permission flags, merged; with none of them, the default that exec and run\n" +
-      "use (preset workspace-write). Shown: what the agent may do, the mandatory denies, the runtime's own needs, the compiled agentOS\n" +
+      "The policy is FILE, --caps, --preset NAME and/or permission flags, merged; without a file, --caps or --preset the base is\n" +
+      "preset workspace-write, as for exec and run. Shown: what the agent may do, the mandatory denies, the runtime's own needs, the compiled agentOS\n" +
       "permissions, the exempted loopback ports, which host variables env.read lets in (names only, never values), and for every rule\n" +
       "where it is enforced (agentOS kernel, host env filter, host-function permission) or that it is not enforceable.\n\n" +
       permissionHelp(),

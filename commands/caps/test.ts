@@ -37,7 +37,7 @@ export default withHelp(
       const allowed = decisions.every((d) => d.decision === "allow");
       if (args.json) printJson({ allowed, defaulted, decisions });
       else {
-        if (defaulted) process.stderr.write("no policy given: testing the default that exec and run use (preset workspace-write)\n");
+        if (defaulted) process.stderr.write("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
         for (const d of decisions) {
           process.stdout.write(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
           process.stderr.write(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);
@@ -52,7 +52,7 @@ export default withHelp(
     footer: () =>
       "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host\n" +
       "loopback's exempted ports, spawn decided by driver). Each query flag once; several kinds at a time. The policy is FILE,\n" +
-      "--caps, --preset NAME and/or permission flags; with none of them, the default workspace-write. Decisions go to stdout,\n" +
+      "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is workspace-write. Decisions go to stdout,\n" +
       "the reasons to stderr (all of it with --json).\n\n" +
       permissionHelp(),
     examples: [

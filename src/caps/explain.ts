@@ -123,7 +123,7 @@ function renderExplanation(d: Explanation, policy: Policy, ctx: CompileContext):
 
   push("Runtime needs (granted so that commands and the agent can start; all inside the VM, no host data)");
   for (const r of d.runtime) {
-    const what = r.capability === "fs.read" ? (r.operations ? `stat ` : "read ") : r.capability === "fs.write" ? "write" : "fetch";
+    const what = r.operations ? r.operations.join(",") : r.capability === "fs.read" ? "read" : r.capability === "fs.write" ? "write" : "fetch";
     push(`  ${what.padEnd(5)} ${r.value.padEnd(18)} ${r.why}`);
   }
   push("");

@@ -42,6 +42,8 @@ export interface PathPattern {
   segments: string[];
   /** Has `*` or `?`; without a glob the pattern also names everything below it. */
   glob: boolean;
+  /** This path only, nothing below it (runtime rules only; the policy grammar has no way to say it). */
+  self?: boolean;
   specificity: number[];
 }
 
@@ -198,6 +200,7 @@ function matchSegments(p: string[], pi: number, t: string[], ti: number): boolea
 
 /** Does the pattern cover this normalised absolute guest path? */
 export function pathMatches(p: PathPattern, target: string): boolean {
+  if (p.self) return target === p.pattern;
   const t = target === "/" ? [] : target.slice(1).split("/");
   if (!p.glob) return isUnder(t, p.segments);
   return matchSegments(p.segments, 0, t, 0);
@@ -209,6 +212,7 @@ export function pathMatches(p: PathPattern, target: string): boolean {
  * dropped (zero segments). A path without a glob becomes itself plus `path/**`.
  */
 export function toAgentOsGlobs(p: PathPattern): string[] {
+  if (p.self) return [p.pattern];
   if (!p.glob) return p.segments.length === 0 ? ["/**"] : [p.pattern, `${p.pattern}/**`];
   let variants: string[][] = [[]];
   for (const seg of p.segments) {

@@ -29,7 +29,10 @@ export interface ResolveInput {
   json?: unknown;
   /** Label for `json` in messages (default "request.capabilities"). */
   jsonSource?: string;
-  /** Used when no file, preset, json or permission flag is given. Without it such a policy allows nothing. */
+  /**
+   * The base when no file, preset or json is given; permission flags add to it (exec and run use workspace-write,
+   * so `--allow-net=x` means "the usual, plus x"; `--preset=none` starts from nothing).
+   */
   defaultPreset?: PresetName;
 }
 
@@ -92,7 +95,7 @@ export function resolvePolicy(input: ResolveInput, ctx: PathContext = {}): Polic
 
   const presets = [...list(input.preset), ...flags.presets];
   const files = [...list(input.file), ...flags.caps];
-  const nothing = presets.length === 0 && files.length === 0 && input.json === undefined && flags.rules.length === 0;
+  const nothing = presets.length === 0 && files.length === 0 && input.json === undefined;
   if (nothing && input.defaultPreset) presets.push(input.defaultPreset);
 
   for (const name of presets) add(`preset ${presetOrThrow(name)}`, presetRules(presetOrThrow(name)), []);

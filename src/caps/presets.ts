@@ -3,6 +3,7 @@
  * them. `caps explain --preset NAME` shows one; `--preset NAME` or `"extends": "NAME"` starts from one.
  */
 import networked from "./presets/networked.json";
+import none from "./presets/none.json";
 import readOnly from "./presets/read-only.json";
 import workspaceWrite from "./presets/workspace-write.json";
 
@@ -10,6 +11,7 @@ export const PRESETS = {
   "workspace-write": workspaceWrite,
   "read-only": readOnly,
   networked,
+  none,
 } as const satisfies Record<string, { version: number; description: string }>;
 
 export type PresetName = keyof typeof PRESETS;

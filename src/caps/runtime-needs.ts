@@ -12,7 +12,7 @@
  * glob) lifts one, for that path alone. Secrets are denied for reading and writing (stat stays possible, so `ls -l`
  * works); configs that run code later (hooks, rc files, editor tasks) are denied for writing.
  */
-import { GUEST_HOME, parsePathPattern, type PathPattern } from "./paths.ts";
+import { GUEST_HOME, GUEST_WORKSPACE, parsePathPattern, type PathPattern } from "./paths.ts";
 import { parseRule, type Rule } from "./rules.ts";
 import type { Capability } from "./vocabulary.ts";
 
@@ -51,16 +51,20 @@ const RUNTIME_WRITE: [string, string][] = [
 
 let cachedFs: Rule[] | undefined;
 
-function rule(capability: Capability, value: string, why: string, ops?: readonly string[]): Rule {
+function rule(capability: Capability, value: string, why: string, ops?: readonly string[], self = false): Rule {
   const r = parseRule(capability, "allow", value, "runtime");
   if (!r.ok) throw new Error(`bad runtime rule ${value}: ${r.message}`);
-  return { ...r.value, why, ...(ops ? { ops } : {}) };
+  const matcher = self && r.value.matcher.type === "path" ? { ...r.value.matcher, path: { ...r.value.matcher.path, self: true } } : r.value.matcher;
+  return { ...r.value, matcher, why, ...(ops ? { ops } : {}) };
 }
 
 /** The runtime's own rules for this context. */
 export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
   cachedFs ??= [
     rule("fs.read", "/**", "looking a path up stats every directory on the way (stat only: no contents)", ["stat"]),
+    // Measured: every process start opens its working directory (`read` on /workspace itself); without it even `ls`
+    // fails with "failed to execute command 'ls': Permission denied". The directory only, not what is in it.
+    rule("fs.read", GUEST_WORKSPACE, "starting a process opens its working directory (read on /workspace itself: not its entries, not its files)", ["read"], true),
     ...RUNTIME_READ.map(([p, why]) => rule("fs.read", p, why)),
     ...RUNTIME_WRITE.map(([p, why]) => rule("fs.write", p, why)),
   ];

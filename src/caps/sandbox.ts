@@ -15,7 +15,10 @@ export interface SandboxInput extends CompileContext {
   preset?: string | string[];
   file?: string | string[];
   flags?: PermissionFlags;
-  /** Used when nothing else is given; default workspace-write (an agent with no workspace access can do nothing). */
+  /**
+   * The base when no policy, preset or file is given (flags add to it); default workspace-write: an agent with no
+   * workspace access can do nothing. null: no base (only the flags).
+   */
   defaultPreset?: PresetName | null;
 }
 

@@ -165,6 +165,11 @@ describe("compileSandbox and explain", () => {
     expect(s.summary[0]).toBe("read: /workspace/**, /tmp/**");
     expect(s.summary.join("\n")).toContain("always denied (write): .git/hooks/**");
     expect(s.loopbackExemptPorts).toEqual([4000]);
+    const added = await compileSandbox({ flags: extractPermissionFlags(["--allow-net=x.com"]).flags });
+    expect(added.policy.sources).toEqual(["preset workspace-write", "flags"]);
+    const fromNothing = await compileSandbox({ flags: extractPermissionFlags(["--preset=none", "--allow-read=src"]).flags });
+    expect(fromNothing.policy.sources).toEqual(["preset none", "flags"]);
+    expect(fromNothing.summary[0]).toBe("read: /workspace/src");
     const none = await compileSandbox({ defaultPreset: null, flags: extractPermissionFlags(["--allow-read=src"]).flags });
     expect(none.policy.sources).toEqual(["flags"]);
   });

@@ -47,7 +47,7 @@ const cmp = (a: number[], b: number[]) => {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 };
-interface RefRule { mode: "allow" | "deny"; kind: "read" | "write"; pattern: string; ops?: readonly string[] }
+interface RefRule { mode: "allow" | "deny"; kind: "read" | "write"; pattern: string; ops?: readonly string[]; self?: boolean }
 const refNormalize = (raw: string) => posix.resolve("/workspace", raw);
 const REF_MANDATORY = mandatoryDenies().flatMap((m) =>
   ["workspace", "home", "root"].map((root) => ({ re: refRegex(`/${root}/**/${m.name}`), writeOnly: m.protects === "write" })),
@@ -57,6 +57,7 @@ const REF_RUNTIME: RefRule[] = runtimeRules().map((r) => ({
   kind: r.capability === "fs.read" ? "read" : "write",
   pattern: r.value,
   ops: r.ops,
+  self: r.matcher.type === "path" && r.matcher.path.self,
 }));
 
 function refDecide(rules: RefRule[], kind: "read" | "write", target: string): "allow" | "deny" {
@@ -65,7 +66,7 @@ function refDecide(rules: RefRule[], kind: "read" | "write", target: string): "a
   let best: RefRule | undefined;
   for (const r of [...REF_RUNTIME, ...rules]) {
     if (r.kind !== kind || (r.ops && !r.ops.includes(kind))) continue;
-    if (!refRegex(r.pattern).test(target)) continue;
+    if (r.self ? r.pattern !== target : !refRegex(r.pattern).test(target)) continue;
     if (!best) best = r;
     else {
       const c = cmp(refSpecificity(r.pattern), refSpecificity(best.pattern));
@@ -125,6 +126,7 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         const fs = compilePolicy(policy).permissions.fs;
         const ev = evaluator(policy);
         const targets = [
+          "/workspace",
           ...Array.from({ length: 25 }, () => randomTarget(r)),
           ...ref.filter((x) => !/[*?]/.test(x.pattern)).map((x) => x.pattern),
         ];
