@@ -25,7 +25,7 @@ export type { GateDecision, HostFunctionOptions, ToolDenial, ToolGate } from "./
 export { takeBaseline, readBaseline, runDir, checkRunId, DEFAULT_EXCLUDES } from "./baseline.ts";
 export type { BaselineRecord } from "./baseline.ts";
 export { vmServicesFor, diffListeners, LISTENER_INSPECT_RULE, COMMON_PORTS } from "./vm-services.ts";
-export { withHostToolPermissions, TOOL_STUB_COMMAND } from "./permissions.ts";
+export { withHostToolPermissions, TOOL_STUB_COMMAND, HOST_HTTP_RULE } from "./permissions.ts";
 export type { VmListener, VmServices, VmHttpResponse } from "./vm-services.ts";
 export { BUILTIN_TOOLS, parsePorcelainV2, contentTypeOf, titleOf } from "./builtin/index.ts";
 export type { GitStatus, GitLog, WorkspaceDiff, ServicesList, PublishedArtifact, PreviewStatus } from "./builtin/index.ts";

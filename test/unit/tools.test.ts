@@ -183,7 +183,13 @@ describe("host functions and gating", () => {
       fs: "allow",
     };
     const p = withHostToolPermissions(input);
-    expect(p.network).toEqual({ default: "deny", rules: [{ mode: "allow", operations: ["inspect"], patterns: ["tcp://**"] }] });
+    expect(p.network).toEqual({
+      default: "deny",
+      rules: [
+        { mode: "allow", operations: ["inspect"], patterns: ["tcp://**"] },
+        { mode: "allow", operations: ["listen"], patterns: ["tcp://127.0.0.1:0"] },
+      ],
+    });
     expect(p.childProcess).toEqual({
       default: "deny",
       rules: [
