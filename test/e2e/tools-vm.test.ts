@@ -97,7 +97,7 @@ describe("tools inside the VM with the runtime's hooks (services, previews, host
       onDenied: (d) => denials.push(d),
       listenPorts: [4173],
     });
-    const permissions = withHostToolPermissions({ hostFunction: "allow" as const, network: "deny" as const, childProcess: "allow" as const });
+    const permissions: Record<string, unknown> = withHostToolPermissions({ hostFunction: "allow", network: "deny", childProcess: "allow" });
     const network = permissions.network as { default: "deny"; rules: object[] };
     network.rules.unshift({ mode: "allow", operations: ["listen", "http"], patterns: ["tcp://127.0.0.1:4173", "tcp://0.0.0.0:4173", "tcp://*:4173"] });
     const handle = await bootVm({ workspaceDir: fx.dir, hostFunctions: tools.hostFunctions, permissions: permissions as never });
@@ -120,9 +120,9 @@ describe("tools inside the VM with the runtime's hooks (services, previews, host
 
       const run = (cmd: string) => vm.process.exec(cmd, { cwd: GUEST_WORKSPACE, output: { capture: "all" } });
       const listed = await run("agentos-paperclip services-list --json '{}'");
-      expect(JSON.parse(listed.stdout).result).toMatchObject({ live: true, services: [{ port: 4173, url: "http://127.0.0.1:4173/" }] });
+      expect(JSON.parse(listed.stdout ?? "").result).toMatchObject({ live: true, services: [{ port: 4173, url: "http://127.0.0.1:4173/" }] });
       const preview = await run("agentos-paperclip preview-status --port 4173");
-      expect(JSON.parse(preview.stdout).result).toMatchObject({ answering: true, status: 200, title: "Guest preview", via: "vm" });
+      expect(JSON.parse(preview.stdout ?? "").result).toMatchObject({ answering: true, status: 200, title: "Guest preview", via: "vm" });
       // A port the policy does not let the agent listen on: refused, not probed.
       const other = await run("agentos-paperclip preview-status --port 22");
       expect(other.exitCode).toBe(1);
