@@ -11,3 +11,16 @@ export const commands = {
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
+
+/**
+ * One line per command for the root `--help`, kept here so that printing it loads no command module (the run
+ * command alone pulls in agentOS and zod). A command missing here is a type error.
+ */
+export const summaries: Record<TopCommand, string> = {
+  run: "one Paperclip heartbeat through agentOS: Pi or OpenCode in a VM, NDJSON transcript, resumable sessions",
+  exec: "run a shell command in a VM with the current directory at /workspace",
+  caps: "capability policies: check, explain, test, schema",
+  tool: "typed host tools: list, schema, invoke",
+  doctor: "check that agentOS works on this machine",
+  version: "versions of paperclip-aos, agentOS core and Bun",
+};

@@ -1,5 +1,5 @@
 import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { commands } from "./index.ts";
+import { commands, summaries } from "./index.ts";
 import { globalArgs, helpExtras, renderExamples, withHelp } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
@@ -27,6 +27,31 @@ export const root = withHelp(
 );
 
 type AnyCommand = CommandDef<any>;
+
+/** The root usage, from static summaries: resolving every lazy subcommand just to print its description would load them all. */
+function rootUsage(): string {
+  const width = Math.max(...Object.keys(summaries).map((n) => n.length));
+  const flags = Object.entries(globalArgs).map(([name, def]) => {
+    const alias = "alias" in def ? `-${def.alias}, ` : "";
+    const value = "valueHint" in def ? `=<${def.valueHint}>` : "";
+    return [`${alias}--${name}${value}`, def.description] as const;
+  });
+  const fw = Math.max(...flags.map(([f]) => f.length));
+  return [
+    `${root.meta && "description" in root.meta ? root.meta.description : ""} (paperclip-aos v${VERSION})`,
+    "",
+    "USAGE paperclip-aos <command> [OPTIONS]",
+    "",
+    "COMMANDS",
+    "",
+    ...Object.entries(summaries).map(([n, d]) => `  ${n.padEnd(width)}  ${d}`),
+    "",
+    "OPTIONS (every command)",
+    "",
+    ...flags.map(([f, d]) => `  ${f.padEnd(fw)}  ${d}`),
+    "",
+  ].join("\n");
+}
 
 async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
@@ -134,7 +159,7 @@ export async function main(argv: string[]): Promise<never> {
     const before = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
     if (before.includes("--help") || before.includes("-h") || (leaf.subCommands && !leaf.run)) {
       const parent = chain.length > 1 ? chain[chain.length - 2] : undefined;
-      let text = await renderUsage(leaf, parent);
+      let text = leaf === root ? rootUsage() : await renderUsage(leaf, parent);
       text += `\n${renderExamples(extras.examples)}`;
       if (extras.footer) text += `\n${await extras.footer()}`;
       process.stdout.write(`${text.trimEnd()}\n`);

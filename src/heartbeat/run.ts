@@ -5,6 +5,7 @@ import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, ty
 import { AosError, errorMessage, isAosError } from "../errors.ts";
 import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
+import { logger } from "../log.ts";
 import { AcpMapper } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
@@ -57,6 +58,13 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   let services: RuntimeService[] = [];
   let usageTimer: ReturnType<typeof setInterval> | undefined;
   const slot = new SessionSlot(req.agentId, req.taskKey);
+  const phases: Record<string, number> = {};
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = Math.round(now - mark);
+    mark = now;
+  };
 
   const finish = (f: Partial<ResultEvent> & Pick<ResultEvent, "subtype" | "exitCode">): ResultEvent => {
     const usage = gateway?.usage() ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
@@ -95,7 +103,9 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       recordFile: req.record,
       onUsage: () => undefined,
     });
+    phase("gateway");
     const sandbox = await opts.sandbox(gateway.port);
+    phase("policy");
     // The sidecar inherits our environment; the provider keys stay with the gateway only.
     scrubProviderKeys();
 
@@ -137,6 +147,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     });
     const vm = handle.vm;
     tools?.attachVm(vm);
+    phase("boot");
 
     const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
     const endpoint = { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model };
@@ -180,6 +191,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     if (!(resuming && req.agent === "pi")) {
       await vm.sessions.open({ sessionId: acpSessionId, agent: req.agent, cwd: GUEST_WORKSPACE, env: guestEnv });
     }
+    phase("session");
     let promptText = req.prompt;
     if (resuming && req.agent === "opencode") promptText = `${(await replayPreamble(slot.transcriptPath)) ?? ""}${req.prompt}`;
     await recordPrompt(slot.transcriptPath, req.runId, req.prompt);
@@ -216,6 +228,8 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     }
     off();
     clearInterval(usageTimer);
+    phase("prompt");
+    logger.debug(`heartbeat phases (ms): ${JSON.stringify(phases)}`);
     await saveSession(slot, sessionParams, req.runId, stored);
     if (tools) {
       services = await tools.services().catch(() => []);

@@ -62,6 +62,9 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   process.env.PAPERCLIP_AOS_SIDECAR_LOG = opts.debug ? "/dev/stderr" : logPath;
   process.env.AGENTOS_SIDECAR_BIN = await sidecarWrapperPath();
   process.env.AGENTOS_LOG_LEVEL ??= opts.debug ? "info" : "error";
+  // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak, and
+  // a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
+  process.env.AGENTOS_V8_WARM_ISOLATES ??= "0";
 
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   const t0 = performance.now();
