@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, cp, lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import * as v from "valibot";
 import { writeFileAtomic } from "../fsutil.ts";
@@ -14,19 +14,26 @@ import { isInside } from "./paths.ts";
  * state dir (<stateDir>/runs/<runId>/baseline.git), with the workspace as its work tree. It works the same whether
  * or not the workspace is a git repository, never writes into the workspace (not even its .git), and the tree holds
  * every file's content, so the diff at any later point is exact (renames, binary files, deletions included).
- * What is left out: whatever the workspace's .gitignore files ignore, `node_modules/`, nested `.git` dirs, and the
- * state dir if it lives inside the workspace. The private repository's info/attributes cancels the workspace's
+ * What is left out: whatever the workspace's .gitignore files ignore, `node_modules/`, nested `.git` dirs, the
+ * state dir if it lives inside the workspace, and the content of files over MAX_BASELINE_FILE_BYTES: those are
+ * recorded by size and mtime only, and reported as changed (`large: true`, no line counts, no diff) when either moved. The private repository's info/attributes cancels the workspace's
  * filter/diff/text attributes, so no filter program from .gitattributes runs and no line ending is rewritten.
  *
  * Without a run baseline (the host CLI with no --run-id), a git workspace is compared with HEAD instead, using a
  * scratch repository that borrows the workspace's objects (alternates) and is deleted afterwards.
  */
 export const DEFAULT_EXCLUDES = ["node_modules/"];
+/** Files bigger than this are tracked by size and mtime, not copied into the baseline. */
+export const MAX_BASELINE_FILE_BYTES = 8 * 1024 * 1024;
 const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+const LargeFile = v.object({ path: v.string(), size: v.number(), mtimeMs: v.number() });
+export type LargeFile = v.InferOutput<typeof LargeFile>;
+
 const Record_ = v.object({
   runId: v.string(),
+  largeFiles: v.optional(v.array(LargeFile), []),
   tree: v.string(),
   takenAt: v.string(),
   workspaceDir: v.string(),
@@ -76,10 +83,34 @@ async function initShadow(gitDir: string, workspaceDir: string, stateDir: string
   return { gitDir, workspaceDir };
 }
 
+const SHADOW_CONFIG = ["-c", "core.bare=false", "-c", "advice.addEmbeddedRepo=false", "-c", "core.safecrlf=false"];
+
+/** A gitignore line matching exactly this path (backslash escapes every special character). */
+function exactPattern(path: string): string {
+  return `/${path.replace(/[\\*?[\]!# ]/g, (c) => `\\${c}`)}`;
+}
+
+/**
+ * Files over the size cap that `git add -A` would pick up as new (not already in `index`): they are excluded from
+ * hashing (appended to the shadow's info/exclude) and returned with size and mtime instead.
+ */
+async function excludeLargeFiles(s: Shadow, index: string): Promise<LargeFile[]> {
+  const env = shadowEnv(s, index);
+  const out = ok(await git(["ls-files", "-z", "--others", "--exclude-standard"], { cwd: s.workspaceDir, env, config: SHADOW_CONFIG }), "git ls-files");
+  const large: LargeFile[] = [];
+  for (const path of out.split("\0")) {
+    if (!path) continue;
+    const st = await lstat(join(s.workspaceDir, path)).catch(() => null);
+    if (st?.isFile() && st.size > MAX_BASELINE_FILE_BYTES) large.push({ path, size: st.size, mtimeMs: Math.floor(st.mtimeMs) });
+  }
+  if (large.length) await appendFile(join(s.gitDir, "info", "exclude"), `${large.map((f) => exactPattern(f.path)).join("\n")}\n`);
+  return large;
+}
+
 /** Hash the workspace into the shadow repository and return the tree id. */
 async function writeTree(s: Shadow, index: string): Promise<{ tree: string; files: number }> {
   const env = shadowEnv(s, index);
-  const cfg = ["-c", "core.bare=false", "-c", "advice.addEmbeddedRepo=false", "-c", "core.safecrlf=false"];
+  const cfg = SHADOW_CONFIG;
   ok(await git(["add", "-A", "--ignore-errors", "--", "."], { cwd: s.workspaceDir, env, config: cfg }), "hashing the workspace");
   const tree = ok(await git(["write-tree"], { cwd: s.workspaceDir, env, config: cfg }), "git write-tree").trim();
   const ls = ok(await git(["ls-files", "-z"], { cwd: s.workspaceDir, env, config: cfg }), "git ls-files");
@@ -92,9 +123,11 @@ export async function takeBaseline(opts: { workspaceDir: string; stateDir: strin
   const gitDir = baselineGitDir(opts.stateDir, opts.runId);
   await rm(gitDir, { recursive: true, force: true });
   const shadow = await initShadow(gitDir, opts.workspaceDir, opts.stateDir);
+  const largeFiles = await excludeLargeFiles(shadow, join(gitDir, "index"));
   const { tree, files } = await writeTree(shadow, join(gitDir, "index"));
   const record: BaselineRecord = {
     runId: opts.runId,
+    largeFiles,
     tree,
     takenAt: new Date().toISOString(),
     workspaceDir: opts.workspaceDir,
@@ -112,10 +145,18 @@ export async function readBaseline(stateDir: string, runId: string): Promise<Bas
   return r.success ? r.output : undefined;
 }
 
+/** A change to a file over the size cap, known by size and mtime only. */
+export interface LargeChange {
+  path: string;
+  status: "added" | "modified" | "deleted";
+}
+
 export interface Comparison {
   shadow: Shadow;
   from: string;
   to: string;
+  /** Large files that appeared, changed or went away (run baselines only). */
+  large: LargeChange[];
   baseline: { kind: "run"; runId: string; takenAt: string } | { kind: "head"; commit: string | null };
   cleanup(): Promise<void>;
 }
@@ -133,11 +174,14 @@ export async function compareWithBaseline(opts: { workspaceDir: string; stateDir
     const index = join(gitDir, `index.now.${process.pid}.${Date.now()}`);
     await cp(join(gitDir, "index"), index).catch(() => {});
     try {
+      const nowLarge = await excludeLargeFiles(shadow, index);
       const now = await writeTree(shadow, index);
+      const large = await largeChanges(opts.workspaceDir, record.largeFiles, nowLarge);
       return {
         shadow,
         from: record.tree,
         to: now.tree,
+        large,
         baseline: { kind: "run", runId: record.runId, takenAt: record.takenAt },
         cleanup: () => rm(index, { force: true }),
       };
@@ -170,7 +214,14 @@ export async function compareWithBaseline(opts: { workspaceDir: string; stateDir
     const repoIndex = join(repo.gitDir, "index");
     if ((await stat(repoIndex).catch(() => null))?.isFile()) await cp(repoIndex, join(scratch, "index"));
     const now = await writeTree(shadow, join(scratch, "index"));
-    return { shadow, from, to: now.tree, baseline: { kind: "head", commit }, cleanup: () => rm(scratch, { recursive: true, force: true }) };
+    return {
+      shadow,
+      from,
+      to: now.tree,
+      large: [],
+      baseline: { kind: "head", commit },
+      cleanup: () => rm(scratch, { recursive: true, force: true }),
+    };
   } catch (e) {
     await rm(scratch, { recursive: true, force: true });
     throw e;
@@ -180,4 +231,21 @@ export async function compareWithBaseline(opts: { workspaceDir: string; stateDir
 /** Run git in a comparison's shadow repository (no index needed for tree-to-tree diffs). */
 export function shadowGit(c: Comparison, args: string[], maxBytes?: number) {
   return git(args, { cwd: c.shadow.workspaceDir, env: shadowEnv(c.shadow, join(c.shadow.gitDir, "index")), maxBytes });
+}
+
+/**
+ * Large files by size and mtime. The baseline's large paths stay in the shadow's info/exclude, so git never sees
+ * them again: each is judged here by stat alone (gone, changed, or not).
+ */
+async function largeChanges(workspaceDir: string, before: LargeFile[], now: LargeFile[]): Promise<LargeChange[]> {
+  const large: LargeChange[] = [];
+  const seen = new Set<string>();
+  for (const b of before) {
+    seen.add(b.path);
+    const st = await lstat(join(workspaceDir, b.path)).catch(() => null);
+    if (!st) large.push({ path: b.path, status: "deleted" });
+    else if (st.size !== b.size || Math.floor(st.mtimeMs) !== b.mtimeMs || !st.isFile()) large.push({ path: b.path, status: "modified" });
+  }
+  for (const n of now) if (!seen.has(n.path)) large.push({ path: n.path, status: "added" });
+  return large;
 }

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, realpath, symlink, utimes, writeFile } from "
 import { join } from "node:path";
 import { parseJson, runBin, tempDir, type BinResult } from "./helpers.ts";
 import { gitFixture, sh, type Fixture } from "./tools-fixture.ts";
-import { takeBaseline } from "../../src/tools/index.ts";
+import { MAX_BASELINE_FILE_BYTES, takeBaseline } from "../../src/tools/index.ts";
 
 let fx: Fixture;
 
@@ -203,6 +203,30 @@ describe("workspace.diff", () => {
     expect(parseJson(none.stdout).error.code).toBe("no_baseline");
     const badId = await invoke("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "../x"] });
     expect(badId.code).toBe(2);
+  });
+
+  test("files over the size cap are tracked by size and mtime, not copied into the baseline", async () => {
+    const ws = await tempDir("aos-tools-plain-");
+    const home = await tempDir("aos-tools-home-");
+    const big = (fill: number) => new Uint8Array(MAX_BASELINE_FILE_BYTES + 1).fill(fill);
+    await writeFile(join(ws, "data.bin"), big(1));
+    await writeFile(join(ws, "gone.bin"), big(2));
+    await writeFile(join(ws, "same.bin"), big(3));
+    await writeFile(join(ws, "small.txt"), "x\n");
+    const b = await takeBaseline({ workspaceDir: await realpath(ws), stateDir: home, runId: "big" });
+    expect(b.largeFiles.map((f) => f.path).sort()).toEqual(["data.bin", "gone.bin", "same.bin"]);
+    const stored = Number(Bun.spawnSync(["du", "-sk", join(home, "runs", "big")]).stdout.toString().split("\t")[0]);
+    expect(stored).toBeLessThan(MAX_BASELINE_FILE_BYTES / 1024);
+    await writeFile(join(ws, "data.bin"), big(9));
+    await utimes(join(ws, "data.bin"), new Date(), new Date(Date.now() + 5000));
+    await Bun.$`rm ${join(ws, "gone.bin")}`.quiet();
+    await writeFile(join(ws, "new.bin"), big(4));
+    const d = await ok("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "big"] });
+    expect(d.files).toEqual([
+      { path: "data.bin", status: "modified", binary: true, additions: null, deletions: null, large: true },
+      { path: "gone.bin", status: "deleted", binary: true, additions: null, deletions: null, large: true },
+      { path: "new.bin", status: "added", binary: true, additions: null, deletions: null, large: true },
+    ]);
   });
 });
 

@@ -28,6 +28,8 @@ const Output = v.object({
       binary: v.boolean(),
       additions: v.nullable(v.number()),
       deletions: v.nullable(v.number()),
+      /** Over the baseline's size cap: compared by size and mtime, no line counts or diff. */
+      large: v.optional(v.literal(true)),
     }),
   ),
   diff: v.string(),
@@ -78,6 +80,14 @@ export const workspaceDiff = defineTool({
           files.push({ path, status, ...(counts.get(path) ?? unknownCounts) });
         }
       }
+      for (const l of cmp.large) {
+        if (specs.length && !specs.some((p) => p === "." || l.path === p || l.path.startsWith(`${p}/`))) continue;
+        // Never list a path twice (a large file git also saw is the large entry).
+        const known = files.find((f) => f.path === l.path);
+        if (known) Object.assign(known, { status: "modified", large: true, additions: null, deletions: null });
+        else files.push({ path: l.path, status: l.status, binary: true, additions: null, deletions: null, large: true });
+      }
+      files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       let diff = "";
       let truncated = false;
       if (input.maxBytes > 0 && files.length > 0) {
