@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
-import { compileSandbox, evaluator, permissionHelp, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
+import { compileSandbox, permissionHelp, toolGate, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
 import { builtinRegistry, createHostTools, withHostToolPermissions } from "../src/tools/index.ts";
 
 /**
@@ -10,15 +10,7 @@ import { builtinRegistry, createHostTools, withHostToolPermissions } from "../sr
  * policy asked again on every call). The permissions also let the tool stub start and services.list look up listeners.
  */
 async function hostTools(sandbox: CompiledSandbox) {
-  const ev = evaluator(sandbox.policy);
-  const tools = await createHostTools({
-    registry: builtinRegistry(),
-    workspaceDir: process.cwd(),
-    decide: (name) => {
-      const d = ev({ kind: "tool", target: name });
-      return { allowed: d.decision === "allow", reason: d.reason };
-    },
-  });
+  const tools = await createHostTools({ registry: builtinRegistry(), workspaceDir: process.cwd(), decide: toolGate(sandbox.policy) });
   return {
     sandbox: { ...sandbox, permissions: withHostToolPermissions(sandbox.permissions) },
     hostFunctions: tools.hostFunctions,
