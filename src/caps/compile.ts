@@ -191,6 +191,10 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
   for (const r of byCapability(rules, "network.listen")) {
     const out = listenOut(r);
     netRules.push(out);
+    if (r.derived) {
+      enforcement.push({ capability: r.capability, mode: r.mode, rule: r.value, source: r.source, where: "agentos-kernel", note: `implied by listening at all: ${r.why}` });
+      continue;
+    }
     note(r, "agentos-kernel", `network rule: ${describeOut(out)}${r.mode === "allow" ? "; also lets the agent connect to its own listener on 127.0.0.1/localhost" : ""}`);
   }
 

@@ -71,11 +71,23 @@ export function ruleView(r: Rule): RuleView {
   };
 }
 
-/** Listening inside the VM also lets the agent reach its own listener: a fetch rule for 127.0.0.1/localhost/[::1]. */
-function selfFetchRules(rules: Rule[]): Rule[] {
+/**
+ * A connection from inside the VM to a listener inside the VM takes a local port that agentOS checks as `listen`
+ * (measured: `tcp://127.0.0.1:1024: blocked by network.listen policy` on the agent's own fetch of its own server;
+ * ports are handed out from 1024 up). So once a policy lets the agent listen at all, it also gets this window.
+ */
+export const CLIENT_PORTS = { lo: 1024, hi: 1279 } as const;
+
+/**
+ * Rules a listen allow implies: reaching the agent's own listener (fetch 127.0.0.1/localhost/[::1] on those ports)
+ * and the local client ports such a connection needs.
+ */
+function derivedRules(rules: Rule[]): Rule[] {
   const out: Rule[] = [];
+  let first: Rule | undefined;
   for (const r of rules) {
     if (r.capability !== "network.listen" || r.mode !== "allow" || r.matcher.type !== "ports") continue;
+    first ??= r;
     const { lo, hi } = r.matcher.ports;
     for (const host of ["127.0.0.1", "localhost", "[::1]"]) {
       const p = parseRule("network.fetch", "allow", `${host}:1`, r.source, {}, r.at);
@@ -90,12 +102,22 @@ function selfFetchRules(rules: Rule[]): Rule[] {
       });
     }
   }
+  if (first) {
+    const p = parseRule("network.listen", "allow", `${CLIENT_PORTS.lo}-${CLIENT_PORTS.hi}`, first.source, {}, first.at);
+    if (p.ok) {
+      out.push({
+        ...p.value,
+        why: "local ports of the agent's own connections to its listeners (agentOS checks them as listen; handed out from 1024 up)",
+        derived: "client-ports",
+      });
+    }
+  }
   return out;
 }
 
 /** The rules evaluation and compilation work on: the policy's, the runtime's own, and self-fetch for listeners. */
 export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[] {
-  return [...runtimeRules(ctx), ...policy.rules, ...selfFetchRules(policy.rules)];
+  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules)];
 }
 
 /** The most specific matching rule (deny wins ties); `op` skips rules narrowed to other agentOS operations. */

@@ -42,8 +42,8 @@ export interface Rule {
   ops?: readonly string[];
   /** Why the runtime needs it (runtime rules), or why a derived rule exists. */
   why?: string;
-  /** Derived from another rule: listening on a port also lets the agent reach its own listener there. */
-  derived?: "self-fetch";
+  /** Implied by a listen allow: reaching the agent's own listener, and the local ports such connections take. */
+  derived?: "self-fetch" | "client-ports";
 }
 
 export type RuleTarget =

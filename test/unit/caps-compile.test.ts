@@ -95,6 +95,15 @@ describe("compile: the agentOS permissions object", () => {
     expect(kernelDecide(fs, "mount_sensitive", "/workspace")).toBe("deny");
   });
 
+  test("a listen allow implies the local ports the agent's own connections take (agentOS checks them as listen)", () => {
+    const c = compilePolicy(policy({ allow: { "network.listen": [3000] } }));
+    expect(kernelDecide(c.permissions.network, "listen", "tcp://127.0.0.1:1024")).toBe("allow");
+    expect(kernelDecide(c.permissions.network, "listen", "tcp://127.0.0.1:3001")).toBe("deny");
+    expect(c.enforcement.find((e) => e.rule === "1024-1279")?.note).toContain("implied by listening at all");
+    const none = compilePolicy(policy({}));
+    expect(kernelDecide(none.permissions.network, "listen", "tcp://127.0.0.1:1024")).toBe("deny");
+  });
+
   test("childProcess by driver; a per-command rule is not compiled and is reported as not enforceable", () => {
     const c = compilePolicy(policy(everything));
     expect(kernelDecide(c.permissions.childProcess, "spawn", "wasm")).toBe("allow");
@@ -144,12 +153,12 @@ describe("compile: the agentOS permissions object", () => {
     expect(where(".env*")).toBe("agentos-kernel");
   });
 
-  test("port ranges become exact port globs", () => {
+  test("port ranges become exact port globs (plus the client-port window any listen allow implies)", () => {
     const ranges = [[8000, 8100], [1024, 65535], [1, 1], [0, 99], [65530, 65535], [999, 10001]];
     for (const [lo, hi] of ranges) {
       const c = compilePolicy(policy({ allow: { "network.listen": [`${lo}-${hi}`] } }));
       for (let port = 0; port <= 65535; port += port < 1100 || port > 65000 ? 1 : 97) {
-        const inRange = port >= lo! && port <= hi!;
+        const inRange = (port >= lo! && port <= hi!) || (port >= 1024 && port <= 1279);
         if (kernelDecide(c.permissions.network, "listen", `tcp://127.0.0.1:${port}`) !== (inRange ? "allow" : "deny")) {
           throw new Error(`range ${lo}-${hi}: port ${port} decided wrongly`);
         }
