@@ -24,3 +24,9 @@ export const summaries: Record<TopCommand, string> = {
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
 };
+
+/** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
+export type CommandPath =
+  | Exclude<TopCommand, "caps" | "tool">
+  | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
+  | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`;

@@ -1,6 +1,14 @@
 import { defineCommand } from "citty";
 import { globalArgs, withHelp } from "../_shared.ts";
 
+/** Exported so the e2e table can require a test for each subcommand (commands/index.ts CommandPath). */
+export const subCommands = {
+  check: () => import("./check.ts").then((m) => m.default),
+  explain: () => import("./explain.ts").then((m) => m.default),
+  schema: () => import("./schema.ts").then((m) => m.default),
+  test: () => import("./test.ts").then((m) => m.default),
+};
+
 export default withHelp(
   defineCommand({
     meta: {
@@ -11,12 +19,7 @@ export default withHelp(
         "the most specific rule wins; deny wins ties.",
     },
     args: globalArgs,
-    subCommands: {
-      check: () => import("./check.ts").then((m) => m.default),
-      explain: () => import("./explain.ts").then((m) => m.default),
-      schema: () => import("./schema.ts").then((m) => m.default),
-      test: () => import("./test.ts").then((m) => m.default),
-    },
+    subCommands,
   }),
   {
     examples: [

@@ -1,6 +1,13 @@
 import { defineCommand } from "citty";
 import { globalArgs, withHelp } from "../_shared.ts";
 
+/** Exported so the e2e table can require a test for each subcommand (commands/index.ts CommandPath). */
+export const subCommands = {
+  list: () => import("./list.ts").then((m) => m.default),
+  schema: () => import("./schema.ts").then((m) => m.default),
+  invoke: () => import("./invoke.ts").then((m) => m.default),
+};
+
 export default withHelp(
   defineCommand({
     meta: {
@@ -10,11 +17,7 @@ export default withHelp(
         "invoke them on the host. Inside a run the agent calls the same tools as `agentos-paperclip <fn> --json '{..}'`, gated by tool.invoke.",
     },
     args: globalArgs,
-    subCommands: {
-      list: () => import("./list.ts").then((m) => m.default),
-      schema: () => import("./schema.ts").then((m) => m.default),
-      invoke: () => import("./invoke.ts").then((m) => m.default),
-    },
+    subCommands,
   }),
   {
     examples: [

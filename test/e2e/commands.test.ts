@@ -1,0 +1,91 @@
+import { describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { commands, summaries, type CommandPath } from "../../commands/index.ts";
+import { parseJson, runBin, tempDir } from "./helpers.ts";
+
+/**
+ * One entry per command line, typed by the registry: a new command without an entry here is a type error
+ * (`bun run typecheck`), and a registry key missing at run time fails the first test. Each entry checks something
+ * a user would notice from the compiled binary; the deep behaviour lives in the per-feature test files.
+ */
+const cases: Record<CommandPath, () => Promise<void>> = {
+  async run() {
+    const r = await runBin(["run", "--prompt", "x", "--agent", "claude"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--agent");
+  },
+  async exec() {
+    const r = await runBin(["exec", "--json", "--", "echo table"]);
+    expect(parseJson(r.stdout)).toMatchObject({ exitCode: 0, stdout: "table\n" });
+  },
+  async doctor() {
+    const r = await runBin(["doctor", "--json"]);
+    expect(parseJson(r.stdout).adapterType).toBe("agentos_local");
+  },
+  async version() {
+    const r = await runBin(["version"]);
+    expect(r.stdout).toMatch(/^paperclip-aos \d+\.\d+\.\d+/);
+  },
+  async "caps check"() {
+    const dir = await tempDir();
+    await writeFile(join(dir, "p.json"), JSON.stringify({ version: 1, allow: { "fs.wirte": ["/workspace/**"] } }));
+    const r = await runBin(["caps", "check", "p.json", "--json"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(JSON.stringify(parseJson(r.stdout))).toContain("fs.write");
+  },
+  async "caps explain"() {
+    const r = await runBin(["caps", "explain", "--preset", "read-only", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.stringify(parseJson(r.stdout))).toContain("fs.read");
+  },
+  async "caps schema"() {
+    const r = await runBin(["caps", "schema"]);
+    expect(parseJson(r.stdout).$schema).toContain("json-schema");
+  },
+  async "caps test"() {
+    const r = await runBin(["caps", "test", "--preset", "workspace-write", "--read", "/workspace/.env", "--json"]);
+    expect(JSON.stringify(parseJson(r.stdout))).toContain("deny");
+  },
+  async "tool list"() {
+    const r = await runBin(["tool", "list", "--json"]);
+    expect(JSON.stringify(parseJson(r.stdout))).toContain("git.status");
+  },
+  async "tool schema"() {
+    const r = await runBin(["tool", "schema", "git.stats"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("git.status");
+  },
+  async "tool invoke"() {
+    const r = await runBin(["tool", "invoke", "artifacts.publish", "--input", JSON.stringify({ path: "../outside.txt" })]);
+    expect(r.code).not.toBe(0);
+  },
+};
+
+describe("every command", () => {
+  test("the table covers exactly the registry", () => {
+    const paths = Object.keys(cases).map((p) => p.split(" ")[0]);
+    expect([...new Set(paths)].sort()).toEqual(Object.keys(commands).sort());
+    expect(Object.keys(summaries).sort()).toEqual(Object.keys(commands).sort());
+  });
+
+  for (const [path, check] of Object.entries(cases) as [CommandPath, () => Promise<void>][]) {
+    test(`${path}: --help teaches, an unknown flag is exit 2, and it does its job`, async () => {
+      const words = path.split(" ");
+      const help = await runBin([...words, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("USAGE");
+      const bad = await runBin([...words, "--no-such-flag"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("unknown flag '--no-such-flag'");
+      await check();
+    });
+  }
+
+  test("every group and leaf --help carries examples", async () => {
+    for (const top of Object.keys(commands)) {
+      const r = await runBin([top, "--help"]);
+      expect(r.stdout).toContain("EXAMPLES");
+    }
+  });
+});
