@@ -5,6 +5,7 @@ import { guestCommand, toolResource } from "./names.ts";
 import type { ToolRegistry } from "./registry.ts";
 import type { ToolCallRecord, ToolContext } from "./types.ts";
 import { vmServicesFor, type VmListener } from "./vm-services.ts";
+import { takeBaseline, type BaselineRecord } from "./baseline.ts";
 
 export interface HostToolsOptions {
   registry: ToolRegistry;
@@ -17,6 +18,8 @@ export interface HostToolsOptions {
   onDenied?: (denial: ToolDenial) => void;
   /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. */
   listenPorts?: number[];
+  /** Record the workspace now as the run's start for workspace.diff (needs runId; `run` wants it, `exec` does not). */
+  baseline?: boolean;
 }
 
 /** Everything a VM boot needs for tools, and what the runtime feeds back once the VM is up. */
@@ -36,6 +39,8 @@ export interface HostTools {
   attachVm(vm: AgentOs): void;
   /** The VM's listeners now (empty before attachVm). */
   services(): Promise<VmListener[]>;
+  /** The run-start baseline, when asked for. */
+  baseline?: BaselineRecord;
 }
 
 export async function createHostTools(opts: HostToolsOptions): Promise<HostTools> {
@@ -45,6 +50,8 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
     runId: opts.runId,
     previewPorts: opts.listenPorts,
   });
+  if (opts.baseline && !opts.runId) throw new Error("createHostTools: a baseline needs a run id");
+  const baseline = opts.baseline ? await takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
   const names = opts.registry.names();
   const allowedTools = names.filter((n) => opts.decide(n).allowed);
   const hostFunctions = toHostFunctions(opts.registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied });
@@ -62,5 +69,6 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
     async services() {
       return ctx.vm ? ctx.vm.listeners() : [];
     },
+    ...(baseline ? { baseline } : {}),
   };
 }

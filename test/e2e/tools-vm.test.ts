@@ -96,7 +96,9 @@ describe("tools inside the VM with the runtime's hooks (services, previews, host
       onCall: (c) => calls.push(c),
       onDenied: (d) => denials.push(d),
       listenPorts: [4173],
+      baseline: true,
     });
+    expect(tools.baseline).toMatchObject({ runId: "vm-run-1", workspaceDir: tools.ctx.workspaceDir });
     const permissions: Record<string, unknown> = withHostToolPermissions({ hostFunction: "allow", network: "deny", childProcess: "allow" });
     const network = permissions.network as { default: "deny"; rules: object[] };
     network.rules.unshift({ mode: "allow", operations: ["listen", "http"], patterns: ["tcp://127.0.0.1:4173", "tcp://0.0.0.0:4173", "tcp://*:4173"] });
@@ -134,13 +136,23 @@ describe("tools inside the VM with the runtime's hooks (services, previews, host
       expect(denials).toEqual([{ tool: "artifacts.publish", resource: "paperclip:artifacts-publish", reason: "tool.invoke deny artifacts.publish", by: "host" }]);
       expect(existsSync(join(fx.home, "runs", "vm-run-1", "artifacts"))).toBe(false);
 
+      // What the agent changes in the VM shows up against the run-start baseline.
+      await run("echo 'from the agent' > agent-note.txt");
+      const diff = await run(`agentos-paperclip workspace-diff --json '{"paths":["agent-note.txt"]}'`);
+      expect(JSON.parse(diff.stdout ?? "").result).toMatchObject({
+        baseline: { kind: "run", runId: "vm-run-1" },
+        files: [{ path: "agent-note.txt", status: "added", additions: 1 }],
+      });
+
       expect(calls.map((c) => [c.name, c.via, c.error?.code ?? "ok"])).toEqual([
         ["services.list", "vm", "ok"],
         ["preview.status", "vm", "ok"],
         ["preview.status", "vm", "port_not_allowed"],
         ["artifacts.publish", "vm", "permission_denied"],
+        ["workspace.diff", "vm", "ok"],
       ]);
       expect(calls[1]!.input).toEqual({ port: 4173 });
+
       // The host CLI path never reaches into the VM: without the runtime's hooks it has no VM to ask.
       expect(await invokeTool(registry, "services.list", {}, { ...tools.ctx, vm: undefined })).toEqual({ live: false, services: [] });
     } finally {
