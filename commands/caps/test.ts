@@ -25,11 +25,12 @@ export default withHelp(
       ...Object.fromEntries(QUERIES.map(([k, hint, description]) => [k, { type: "string" as const, valueHint: hint, description }])),
       ...globalArgs,
     } as const,
-    async run({ args, data }) {
-      const asks = QUERIES.filter(([k]) => typeof (args as Record<string, unknown>)[k] === "string").map(([kind]) => ({
-        kind,
-        target: (args as Record<string, unknown>)[kind] as string,
-      }));
+    async run({ args, rawArgs, data }) {
+      // In the order given on the command line.
+      const at = (kind: string) => rawArgs.findIndex((a) => a === `--${kind}` || a.startsWith(`--${kind}=`));
+      const asks = QUERIES.filter(([k]) => typeof (args as Record<string, unknown>)[k] === "string")
+        .map(([kind]) => ({ kind, target: (args as Record<string, unknown>)[kind] as string }))
+        .sort((a, b) => at(a.kind) - at(b.kind));
       if (asks.length === 0) throw usageError("nothing to test", "add --read PATH, --write PATH, --fetch HOST:PORT, --listen PORT, --env NAME, --spawn DRIVER or --tool NAME");
       const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
       const ev = evaluator(policy, { workspaceHostDir: process.cwd() });

@@ -1,0 +1,115 @@
+/** `caps check / explain / schema / test` through the compiled binary: output contracts, exit codes, speed. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseJson, runBin, tempDir } from "./helpers.ts";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir("aos-caps-cli-");
+  await writeFile(join(dir, "good.json"), JSON.stringify({ version: 1, extends: "workspace-write", allow: { "network.fetch": ["api.github.com:443"] }, deny: { "fs.read": ["secrets"] } }));
+  await writeFile(join(dir, "warn.json"), JSON.stringify({ version: 1, allow: { "process.spawn": ["git"], "fs.write": ["/**"] } }));
+  await writeFile(
+    join(dir, "bad.json"),
+    JSON.stringify({ version: 1, allow: { "fs.wirte": ["/workspace/**"], "network.fetch": ["https://api.github.com"] }, extra: true }),
+  );
+  const allow: Record<string, string[]> = { "fs.read": [], "fs.write": [], "network.fetch": [], "env.read": [] };
+  for (let i = 0; i < 50; i++) {
+    allow["fs.read"]!.push(`/workspace/pkg${i}/**`);
+    allow["fs.write"]!.push(`/workspace/pkg${i}/dist/*.js`);
+    allow["network.fetch"]!.push(`mirror${i}.example.com:443`);
+    allow["env.read"]!.push(`BUILD_VAR_${i}`);
+  }
+  await writeFile(join(dir, "rules200.json"), JSON.stringify({ version: 1, allow }));
+});
+
+describe("caps check", () => {
+  test("a valid policy: exit 0", async () => {
+    const r = await runBin(["caps", "check", "good.json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("good.json: valid\n");
+  });
+
+  test("an invalid policy: exit 2, every problem with its JSON path, the bad value and a fix", async () => {
+    const r = await runBin(["caps", "check", "bad.json", "--json"], { cwd: dir });
+    expect(r.code).toBe(2);
+    const j = parseJson(r.stdout);
+    expect(j.valid).toBe(false);
+    expect(j.errors).toContainEqual({ file: "bad.json", path: '$.allow["fs.wirte"]', message: "unknown capability 'fs.wirte'", hint: "did you mean 'fs.write'?", value: "fs.wirte" });
+    expect(j.errors).toContainEqual(expect.objectContaining({ path: '$.allow["network.fetch"][0]', hint: "write api.github.com:443" }));
+    expect(j.errors).toContainEqual(expect.objectContaining({ path: "$.extra", message: "unknown key 'extra'" }));
+    const text = await runBin(["caps", "check", "bad.json"], { cwd: dir });
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain("hint: did you mean 'fs.write'?");
+    expect(text.stderr).not.toContain("    at ");
+  });
+
+  test("warnings pass, unless --strict; stdin with '-'", async () => {
+    const r = await runBin(["caps", "check", "warn.json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("not enforced");
+    expect(r.stderr).toContain("whole VM filesystem writable");
+    expect((await runBin(["caps", "check", "--strict", "warn.json"], { cwd: dir })).code).toBe(2);
+    const stdin = await runBin(["caps", "check", "-", "--json"], { cwd: dir, stdin: '{"version":1,"allow":{"env.read":["CI"]}}' });
+    expect(stdin.code).toBe(0);
+    expect(parseJson(stdin.stdout)).toEqual({ valid: true, errors: [], warnings: [], files: [{ file: "stdin", valid: true, errors: 0, warnings: 0 }] });
+  });
+});
+
+describe("caps explain / schema / test", () => {
+  test("explain names the compiled agentOS policy, runtime needs, mandatory denies and what is not enforceable", async () => {
+    const r = await runBin(["caps", "explain", "warn.json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    for (const s of ["Compiled agentOS 0.2.21 permissions", "Runtime needs", "Always denied", "NOT ENFORCEABLE", "process.spawn allow 'git'"]) expect(r.stdout).toContain(s);
+    const j = parseJson((await runBin(["caps", "explain", "--preset", "networked", "--allow-env=AOS_CLI_VAR", "--json"], { cwd: dir, env: { AOS_CLI_VAR: "cli-secret-value" } })).stdout);
+    expect(j.sources).toEqual(["preset networked", "flags"]);
+    expect(j.compiled.guestEnvNames).toEqual(["AOS_CLI_VAR"]);
+    expect(JSON.stringify(j)).not.toContain("cli-secret-value");
+    expect(Object.keys(j.compiled.permissions).sort()).toEqual(["childProcess", "env", "fs", "hostFunction", "network", "process"]);
+  });
+
+  test("schema is the JSON Schema", async () => {
+    const r = await runBin(["caps", "schema"]);
+    expect(r.code).toBe(0);
+    const s = parseJson(r.stdout);
+    expect(s.$schema).toContain("json-schema.org");
+    expect(s.properties.allow.additionalProperties).toBe(false);
+  });
+
+  test("test answers allow/deny with the deciding rule; exit 0 all allowed, 1 any denied, 2 bad input", async () => {
+    const ok = await runBin(["caps", "test", "good.json", "--fetch", "api.github.com:443", "--write", "src/a.ts"], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe("allow fetch api.github.com:443\nallow write /workspace/src/a.ts\n");
+    const denied = await runBin(["caps", "test", "good.json", "--read", "secrets/k", "--json"], { cwd: dir });
+    expect(denied.code).toBe(1);
+    const d = parseJson(denied.stdout).decisions[0];
+    expect(d).toMatchObject({ decision: "deny", target: "/workspace/secrets/k", layer: "rule", rule: { value: "secrets", source: "file good.json", at: '$.deny["fs.read"][0]' } });
+    const mandatory = await runBin(["caps", "test", "--read", ".env"], { cwd: dir });
+    expect(mandatory.code).toBe(1);
+    expect(mandatory.stdout).toBe("deny  read /workspace/.env\n");
+    expect(mandatory.stderr).toContain("always denied");
+    expect((await runBin(["caps", "test", "good.json"], { cwd: dir })).code).toBe(2);
+    expect((await runBin(["caps", "test", "bad.json", "--read", "x"], { cwd: dir })).code).toBe(2);
+  });
+});
+
+describe("caps speed from the compiled binary", () => {
+  test("check on a 200-rule policy and test stay well under 50 ms over --help", async () => {
+    const median = async (args: string[]) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const r = await runBin(args, { cwd: dir });
+        expect(r.code).toBeLessThan(2);
+        times.push(r.durationMs);
+      }
+      return times.sort((a, b) => a - b)[3]!;
+    };
+    const help = await median(["--help"]);
+    const check = await median(["caps", "check", "rules200.json"]);
+    const t = await median(["caps", "test", "rules200.json", "--read", "/workspace/pkg42/a", "--fetch", "mirror7.example.com:443"]);
+    console.error(`caps timings (median of 7, ms): --help ${help.toFixed(0)}, check 200 rules ${check.toFixed(0)}, test ${t.toFixed(0)}`);
+    expect(check - help).toBeLessThan(50);
+    expect(t - help).toBeLessThan(50);
+  }, 120_000);
+});
