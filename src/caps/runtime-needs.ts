@@ -64,6 +64,7 @@ export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
     rule("fs.read", "/**", "looking a path up stats every directory on the way (stat only: no contents)", ["stat"]),
     // Measured: every process start opens its working directory (`read` on /workspace itself); without it even `ls`
     // fails with "failed to execute command 'ls': Permission denied". The directory only, not what is in it.
+    rule("fs.read", "/", "listing the top-level directory names (`ls /`): the directory only, nothing below it", ["read", "readdir"], true),
     rule("fs.read", GUEST_WORKSPACE, "starting a process opens its working directory (read on /workspace itself: not its entries, not its files)", ["read"], true),
     ...RUNTIME_READ.map(([p, why]) => rule("fs.read", p, why)),
     ...RUNTIME_WRITE.map(([p, why]) => rule("fs.write", p, why)),
