@@ -26,9 +26,10 @@ export const GUEST_WORKSPACE = "/workspace";
 /** The VM user's home (fixed by agentOS). */
 export const GUEST_HOME = "/home/agentos";
 
-/** Top-level directories of the VM's filesystem; a rule outside these names nothing the agent can see. */
+/** Top-level directories of the VM's filesystem (`ls /` in agentOS 0.2.21); a rule outside these names nothing the agent can see. */
 export const GUEST_ROOTS = [
   "workspace", "tmp", "home", "opt", "usr", "bin", "sbin", "lib", "lib64", "etc", "dev", "proc", "sys", "var", "run", "root", "mnt", "srv",
+  "boot", "media",
 ];
 
 export interface PathContext {
