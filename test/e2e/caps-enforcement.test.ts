@@ -291,6 +291,27 @@ describe("env.read and process.spawn in a real VM", () => {
   }, VM_TIMEOUT);
 });
 
+describe("tool.invoke in a real VM", () => {
+  test("a denied tool is blocked by the kernel's hostFunction policy; a more specific allow wins over a deny", async () => {
+    const ws = await tempDir("aos-caps-tool-");
+    // Host-function output does not pass through command substitution; each call is followed by its exit code.
+    const script = [
+      `agentos-paperclip services-list --json '{}'; echo "@@services_list $?"`,
+      `agentos-paperclip git-status --json '{}'; echo "@@git_status $?"`,
+      `agentos-paperclip git-log --json '{}'; echo "@@git_log $?"`,
+    ].join("\n");
+    const r = await runBin(["exec", "--deny-tool=git.*", "--allow-tool=git.log", "--", script], { cwd: ws });
+    const all = r.stdout + r.stderr;
+    expect(r.stdout).toContain('"ok":true');
+    expect(r.stdout).toContain("@@services_list 0");
+    expect(r.stdout).not.toContain("@@git_status 0");
+    expect(all).toContain("blocked by hostFunction.invoke policy for paperclip:git-status");
+    // git.log is allowed: it runs (and fails only because this directory is not a git repository).
+    expect(all).not.toContain("blocked by hostFunction.invoke policy for paperclip:git-log");
+    expect(all).toContain("not_a_git_repo");
+  }, VM_TIMEOUT);
+});
+
 describe("policy input on exec", () => {
   test("--caps FILE and --preset are enforced; an invalid policy or a misspelled flag stops before a VM boots (exit 2)", async () => {
     const ws = await tempDir("aos-caps-input-");
