@@ -29,4 +29,4 @@ export { explainPolicy, type Explanation } from "./explain.ts";
 export { mandatoryDenies, runtimeRules, PROTECTED_ROOTS, type MandatoryDeny, type RuntimeContext } from "./runtime-needs.ts";
 export { GUEST_WORKSPACE, GUEST_HOME, type PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";
-export { compileSandbox, sandboxSummary, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";
+export { compileSandbox, sandboxSummary, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";

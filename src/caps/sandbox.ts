@@ -2,6 +2,7 @@
  * compileSandbox: the one call a heartbeat or exec needs: merge the sources, compile, and describe the result in a
  * few lines the agent can be told (what it may do, what is always denied).
  */
+import { stat } from "node:fs/promises";
 import { compilePolicy, type CompiledPolicy, type CompileContext } from "./compile.ts";
 import type { PermissionFlags } from "./flags.ts";
 import { policyToDocument, resolvePolicy, type Policy } from "./policy.ts";
@@ -62,12 +63,31 @@ export function sandboxSummary(policy: Policy, compiled: CompiledPolicy): string
   return lines;
 }
 
+/**
+ * agentOS matches paths case-sensitively. On a case-insensitive host filesystem (macOS, Windows) `/workspace/.ENV`
+ * opens the host's `.env`, so the mandatory denies can be sidestepped by case: detect it and say so.
+ */
+export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
+  const swapped = dir.replace(/[A-Za-z]/g, (c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()));
+  if (swapped === dir) return false;
+  const [a, b] = await Promise.all([stat(dir).catch(() => null), stat(swapped).catch(() => null)]);
+  return Boolean(a && b && a.ino === b.ino && a.dev === b.dev);
+}
+
 /** Resolve and compile in one go. Throws usageError (exit 2) on an invalid policy, preset or flag. */
 export async function compileSandbox(input: SandboxInput): Promise<CompiledSandbox> {
   const ctx = { workspaceHostDir: input.workspaceHostDir };
   const defaultPreset = input.defaultPreset === null ? undefined : (input.defaultPreset ?? "workspace-write");
   const policy = resolvePolicy({ json: input.json, preset: input.preset, file: input.file, flags: input.flags, defaultPreset }, ctx);
   const compiled = compilePolicy(policy, input);
+  if (input.workspaceHostDir && (await isCaseInsensitiveDir(input.workspaceHostDir))) {
+    compiled.warnings.push({
+      path: "workspace",
+      source: "runtime",
+      message: `${input.workspaceHostDir} is on a case-insensitive filesystem: agentOS matches paths case-sensitively, so .ENV or .GIT/hooks reach .env and .git/hooks past the mandatory denies`,
+      hint: "use a case-sensitive volume for workspaces that hold secrets or hooks",
+    });
+  }
   return {
     permissions: compiled.permissions,
     loopbackExemptPorts: compiled.loopbackExemptPorts,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { permissionsSchema } from "@rivet-dev/agentos-core";
 import {
-  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, extractPermissionFlags, PRESET_NAMES, resolvePolicy,
+  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, extractPermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
   type CompiledPermissions,
 } from "../../src/caps/index.ts";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
@@ -195,6 +195,15 @@ describe("compileSandbox and explain", () => {
     expect(text).toContain("Runtime needs");
     expect(text).toContain("Always denied");
     expect(data.compiled.permissions.fs.rules.length).toBeGreaterThan(10);
+  });
+
+  test("a case-sensitive workspace (this Linux host) gets no case warning", async () => {
+    const { tmpdir } = await import("node:os");
+    const { mkdtemp } = await import("node:fs/promises");
+    const dir = await mkdtemp(`${tmpdir()}/aos-Case-`);
+    expect(await isCaseInsensitiveDir(dir)).toBe(false);
+    const s = await compileSandbox({ workspaceHostDir: dir });
+    expect(s.compiled.warnings.map((w) => w.message).join()).not.toContain("case-insensitive");
   });
 
   test("the simulated kernel glob follows agentOS's rules", () => {
