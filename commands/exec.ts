@@ -3,6 +3,7 @@ import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_s
 import { execInVm } from "../src/runtime/index.ts";
 import { compileSandbox, permissionHelp, toolGate, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
 import { builtinRegistry, createHostTools, withHostToolPermissions } from "../src/tools/index.ts";
+import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
 
 /**
  * The typed tools as host functions (`agentos-paperclip git-status --json '{}'`): all registered, so a tool the
@@ -26,7 +27,7 @@ export default withHelp(
         "Boot an agentOS VM, mount the current directory (or --cwd DIR) writable at /workspace, run COMMAND there through the VM's shell, " +
         "stream its output and exit with its exit code. Writes in /workspace land in the directory; everything else in the VM is discarded.",
     },
-    args: { ...globalArgs, ...timeoutArgs },
+    args: { ...globalArgs, ...timeoutArgs, ...snapshotArgs },
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
@@ -35,20 +36,28 @@ export default withHelp(
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
       const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
-      const result = await execInVm({
-        command,
-        workspaceDir: process.cwd(),
-        sandbox: tools.sandbox,
-        hostFunctions: tools.hostFunctions,
-        onBoot: tools.attachVm,
-        timeoutSec,
-        stdin: stdin?.length ? stdin : undefined,
-        debug: args.debug,
-        ...(args.json ? {} : { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c) }),
-      });
-      if (args.json) printJson({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: result.durationMs, timedOut: result.timedOut });
-      else if (result.timedOut) process.stderr.write(`error: the command did not finish within ${timeoutSec}s (exit 124)\n`);
-      return result.exitCode;
+      // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
+      const snap = await openForRun(args);
+      try {
+        const result = await execInVm({
+          command,
+          workspaceDir: snap ? undefined : process.cwd(),
+          ...(snap ? { mounts: snap.mounts, limits: snap.limits } : {}),
+          sandbox: tools.sandbox,
+          hostFunctions: tools.hostFunctions,
+          onBoot: tools.attachVm,
+          timeoutSec,
+          stdin: stdin?.length ? stdin : undefined,
+          debug: args.debug,
+          ...(args.json ? {} : { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c) }),
+        });
+        const snapshot = snap ? await finishForRun(snap, command.join(" ")) : undefined;
+        if (args.json) printJson({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: result.durationMs, timedOut: result.timedOut, ...(snapshot ? { snapshot } : {}) });
+        else if (result.timedOut) process.stderr.write(`error: the command did not finish within ${timeoutSec}s (exit 124)\n`);
+        return result.exitCode;
+      } finally {
+        snap?.close();
+      }
     },
   }),
   {
@@ -62,6 +71,8 @@ export default withHelp(
       ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}"],
       ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "one more host than the default workspace-write policy"],
       ["paperclip-aos exec --preset read-only -- ls", "nothing may be written"],
+      ["paperclip-aos exec --snapshot site -- ls", "start from a snapshot (paperclip-aos snapshot build); writes are discarded"],
+      ["paperclip-aos exec --snapshot site --keep-changes out/ -- make", "export what the run changed to out/"],
       ["paperclip-aos exec --allow-tool=git.status -- agentos-paperclip git-status --json '{}'", "call a typed host tool from inside the VM"],
     ],
   },

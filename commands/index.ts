@@ -8,6 +8,7 @@ export const commands = {
   version: () => import("./version.ts").then((m) => m.default),
   tool: () => import("./tool/index.ts").then((m) => m.default),
   caps: () => import("./caps/index.ts").then((m) => m.default),
+  snapshot: () => import("./snapshot/index.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -21,12 +22,14 @@ export const summaries: Record<TopCommand, string> = {
   exec: "run a shell command in a VM with the current directory at /workspace",
   caps: "capability policies: check, explain, test, schema",
   tool: "typed host tools: list, schema, invoke",
+  snapshot: "snapshot roots: build, ls, inspect, rm, gc (then exec/run --snapshot NAME)",
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
 };
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
 export type CommandPath =
-  | Exclude<TopCommand, "caps" | "tool">
+  | Exclude<TopCommand, "caps" | "tool" | "snapshot">
   | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
-  | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`;
+  | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`
+  | `snapshot ${keyof (typeof import("./snapshot/index.ts"))["subCommands"]}`;

@@ -15,6 +15,8 @@ export interface ExecRequest {
   command: string[];
   workspaceDir?: string;
   rootFilesystem?: BootOptions["rootFilesystem"];
+  mounts?: BootOptions["mounts"];
+  limits?: BootOptions["limits"];
   hostFunctions?: BootOptions["hostFunctions"];
   sandbox?: Sandbox;
   timeoutSec?: number;
@@ -51,6 +53,8 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
   const handle = await bootVm({
     workspaceDir: req.workspaceDir,
     rootFilesystem: req.rootFilesystem,
+    mounts: req.mounts,
+    limits: req.limits,
     hostFunctions: req.hostFunctions,
     permissions: req.sandbox?.permissions,
     loopbackExemptPorts: req.sandbox?.loopbackExemptPorts,

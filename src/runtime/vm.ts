@@ -23,6 +23,10 @@ export interface BootOptions {
   loopbackExemptPorts?: number[];
   hostFunctions?: HostFunctions;
   rootFilesystem?: RootFilesystem;
+  /** More mounts (a snapshot's overlay at /workspace comes from src/snapshot's openSnapshotRoot). */
+  mounts?: NonNullable<AgentOsOptions["mounts"]>;
+  /** agentOS limits (a snapshot run raises limits.resources.maxFilesystemBytes by the snapshot's size). */
+  limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
   /** Send sidecar and agent stderr to our stderr instead of the log file. */
@@ -90,6 +94,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
   if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: false }));
+  if (opts.mounts) mounts.push(...opts.mounts);
 
   // Guest permissions on host_dir mounts are checked against the host owner (notes §3): run the guest as the
   // host user so the workspace is writable and new files belong to whoever ran us.
@@ -107,6 +112,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
       ...(opts.rootFilesystem ? { rootFilesystem: opts.rootFilesystem } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
       onAgentStderr: (e) => (opts.onAgentStderr ? opts.onAgentStderr(e.chunk) : opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);

@@ -59,7 +59,32 @@ const cases: Record<CommandPath, () => Promise<void>> = {
   async "tool invoke"() {
     const r = await runBin(["tool", "invoke", "artifacts.publish", "--input", JSON.stringify({ path: "../outside.txt" })]);
     expect(r.code).not.toBe(0);
+  },  // snapshot: one private state dir per case (runBin's default), so each builds what it needs.
+  async "snapshot build"() {
+    const dir = await tempDir();
+    await writeFile(join(dir, "a.txt"), "a");
+    const r = await runBin(["snapshot", "build", ".", "--name", "t", "--json"], { cwd: dir });
+    expect(parseJson(r.stdout)).toMatchObject({ name: "t", files: 1, cached: false });
   },
+  async "snapshot ls"() {
+    const r = await runBin(["snapshot", "ls", "--json"]);
+    expect(parseJson(r.stdout)).toEqual([]);
+  },
+  async "snapshot inspect"() {
+    const r = await runBin(["snapshot", "inspect", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("snapshot ls");
+  },
+  async "snapshot rm"() {
+    const r = await runBin(["snapshot", "rm", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no snapshot named");
+  },
+  async "snapshot gc"() {
+    const r = await runBin(["snapshot", "gc", "--json"]);
+    expect(parseJson(r.stdout)).toMatchObject({ removedLayers: [], dryRun: false });
+  },
+
 };
 
 describe("every command", () => {

@@ -1,0 +1,102 @@
+import { defineCommand } from "citty";
+import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { buildSnapshot, formatBytes, progressReporter, shortId, type BuildResult } from "../../src/snapshot/index.ts";
+import { logger } from "../../src/log.ts";
+
+/** Repeated flags are errors in this CLI, so a list is one comma-separated value. */
+export function splitList(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function report(r: BuildResult): void {
+  for (const p of r.skippedSpecial) logger.warn(`skipped ${p}: not a regular file, directory or symlink (socket, FIFO or device)`);
+  if (r.sensitiveExcluded.length) {
+    const shown = r.sensitiveExcluded.slice(0, 5).map((s) => s.path).join(", ");
+    const more = r.sensitiveExcluded.length > 5 ? ` and ${r.sensitiveExcluded.length - 5} more` : "";
+    logger.warn(
+      `left out ${r.sensitiveExcluded.length} file${r.sensitiveExcluded.length > 1 ? "s" : ""} the capability mandatory-deny list names as secrets: ${shown}${more} ` +
+        `(to store one, name it: --include ${r.sensitiveExcluded[0]!.path})`,
+    );
+  }
+  for (const s of r.sensitiveIncluded) logger.warn(`included ${s.path}, a secret by the mandatory-deny rule '${s.rule}', because --include names it`);
+}
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "build",
+      description:
+        "Build a snapshot of DIR: files, directories, symlinks (stored as links, never followed), permission bits and mtimes, split into " +
+        "content-chunked layers in the store. Prints the snapshot id (a digest of the content) on stdout. A rebuild of an unchanged tree is a " +
+        "cache hit; a one-file change rewrites one layer. Secrets the capability mandatory-deny list names (.env*, keys, credentials) are left " +
+        "out unless --include names them; sockets, FIFOs and devices are skipped with a warning.",
+    },
+    args: {
+      dir: { type: "positional", required: true, valueHint: "DIR", description: "The directory to snapshot" },
+      name: { type: "string", valueHint: "NAME", description: "Name (tag) for the snapshot; runs refer to it by name or id" },
+      include: {
+        type: "string",
+        valueHint: "GLOB[,GLOB]",
+        description: "Put back paths an exclusion dropped (--exclude, .gitignore, the secrets list); a secret only when the glob names it",
+      },
+      exclude: { type: "string", valueHint: "GLOB[,GLOB]", description: "Leave these paths out (`node_modules`, `*.log`, `/dist`)" },
+      "respect-gitignore": { type: "boolean", description: "Leave out what .gitignore files (and .git/info/exclude) ignore, and .git itself" },
+      ...globalArgs,
+    },
+    async run({ args }) {
+      const progress = progressReporter({ label: "building snapshot", enabled: !args.quiet && args["log-level"] !== "silent" });
+      let result: BuildResult;
+      try {
+        result = await buildSnapshot({
+          dir: String(args.dir),
+          name: args.name,
+          include: splitList(args.include),
+          exclude: splitList(args.exclude),
+          respectGitignore: Boolean(args["respect-gitignore"]),
+          onProgress: (p) => progress.update(p),
+        });
+      } finally {
+        progress.done();
+      }
+      report(result);
+      const { id, name, files, bytes, layers, durationMs, cached } = result;
+      if (args.json) {
+        printJson({
+          id,
+          name,
+          files,
+          bytes,
+          layers,
+          durationMs,
+          cached,
+          layersWritten: result.layersWritten,
+          storedBytes: result.storedBytes,
+          skipped: result.skippedSpecial,
+          secretsExcluded: result.sensitiveExcluded,
+          secretsIncluded: result.sensitiveIncluded,
+        });
+      } else {
+        process.stdout.write(`${id}\n`);
+        logger.info(
+          `${cached ? "cached" : "built"} snapshot ${shortId(id)}${name ? ` (${name})` : ""}: ${files} files, ${formatBytes(bytes)}, ` +
+            `${layers} layer${layers === 1 ? "" : "s"} (${result.layersWritten} written) in ${(durationMs / 1000).toFixed(2)}s`,
+        );
+      }
+    },
+  }),
+  {
+    footer: () =>
+      "GLOBS: `*` within a path segment, `**` any depth, `?`, `[abc]`. Without a '/' a glob matches a name at any depth; with one it is\n" +
+      "anchored at DIR; a trailing '/' matches directories only. Give several as one comma-separated value. A snapshot without --name\n" +
+      "is usable by id until the next `snapshot gc`.\n",
+    examples: [
+      ["paperclip-aos snapshot build . --name app --respect-gitignore", "what git would track, named app"],
+      ["paperclip-aos snapshot build ./site --exclude 'node_modules,*.log'", "leave paths out"],
+      ["paperclip-aos snapshot build . --name app --include .env.example", "store a file the secrets list would leave out"],
+      ["paperclip-aos snapshot build . --json", "{id, name, files, bytes, layers, durationMs, cached}"],
+    ],
+  },
+);

@@ -1,0 +1,245 @@
+/**
+ * `snapshot build`: walk a directory, split it into content-chunked layers, write the layers the store does not have
+ * yet, record the snapshot and tag it.
+ *
+ * A rebuild of an unchanged tree reads no file contents: a per-directory stat cache (size, mtime, ctime, inode →
+ * digest, as git's index does) lets the build compute each layer's header, and so its id, from metadata alone; a layer
+ * whose id is already stored is reused. Entries modified within two seconds of the cached build are hashed again
+ * (git's "racy" rule), so a write that lands in the same timestamp tick is never missed.
+ */
+import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { usageError } from "../errors.ts";
+import { writeFileAtomic } from "../fsutil.ts";
+import { chunkEntries } from "./chunk.ts";
+import { encodeHeader, ID_PREFIX, sha256Hex, type LayerEntry, type LayerHeader } from "./format.ts";
+import { writeLayer, type LayerInput } from "./layer.ts";
+import { checkTagName, SnapshotStore, type SnapshotRecord } from "./store.ts";
+import { walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
+
+export interface BuildOptions {
+  dir: string;
+  name?: string;
+  include?: string[];
+  exclude?: string[];
+  respectGitignore?: boolean;
+  store?: SnapshotStore;
+  /** Called as file contents are read: bytes and files done so far, out of the totals. */
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export interface BuildProgress {
+  phase: "walk" | "layers";
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
+export interface BuildResult {
+  id: string;
+  name: string | null;
+  files: number;
+  bytes: number;
+  layers: number;
+  durationMs: number;
+  /** The same tree was built before: no layer was written. */
+  cached: boolean;
+  /** Layers written by this build (the rest were already in the store). */
+  layersWritten: number;
+  storedBytes: number;
+  dirs: number;
+  symlinks: number;
+  skippedSpecial: string[];
+  sensitiveExcluded: WalkResult["sensitiveExcluded"];
+  sensitiveIncluded: WalkResult["sensitiveIncluded"];
+  excluded: number;
+}
+
+interface StatCache {
+  v: 1;
+  dir: string;
+  /** When the cached build started (ms): entries modified after `written - 2000` are not trusted. */
+  written: number;
+  files: Record<string, [size: number, mtimeMs: number, ctimeMs: number, ino: number, digest: string]>;
+}
+
+const RACY_MS = 2000;
+
+function cachePath(store: SnapshotStore, dir: string): string {
+  return join(store.dir("cache"), `${sha256Hex(dir).slice(0, 32)}.json`);
+}
+
+function loadCache(store: SnapshotStore, dir: string): StatCache | undefined {
+  try {
+    const c = JSON.parse(readFileSync(cachePath(store, dir), "utf8")) as StatCache;
+    return c.v === 1 && c.dir === dir ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function cachedDigest(cache: StatCache | undefined, e: WalkEntry): string | undefined {
+  const c = cache?.files[e.rel];
+  if (!c) return undefined;
+  const [size, mtimeMs, ctimeMs, ino, digest] = c;
+  if (size !== e.stat.size || mtimeMs !== e.stat.mtimeMs || ctimeMs !== e.stat.ctimeMs || ino !== e.stat.ino) return undefined;
+  if (Math.max(mtimeMs, ctimeMs) >= cache!.written - RACY_MS) return undefined;
+  return digest;
+}
+
+/** The header a layer of these entries would have, when every file's digest is known; else undefined. */
+export function predictHeader(group: WalkEntry[], digestOf: (e: WalkEntry) => string | undefined): LayerHeader | undefined {
+  const entries: LayerEntry[] = [];
+  const offsets = new Map<string, number>();
+  let pos = 0;
+  for (const e of group) {
+    if (e.type !== "f") {
+      entries.push(e.type === "l" ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! } : { p: e.rel, t: "d", m: e.mode, mt: e.mtime });
+      continue;
+    }
+    const h = digestOf(e);
+    if (!h) return undefined;
+    let o = offsets.get(h);
+    if (o === undefined) {
+      o = pos;
+      offsets.set(h, o);
+      pos += e.size;
+    }
+    entries.push({ p: e.rel, t: "f", m: e.mode, mt: e.mtime, s: e.size, o, h });
+  }
+  return { v: 1, data: pos, entries };
+}
+
+export function snapshotIdOf(layers: string[]): string {
+  return ID_PREFIX + sha256Hex(JSON.stringify({ v: 1, layers }));
+}
+
+export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
+  const started = performance.now();
+  const store = opts.store ?? new SnapshotStore();
+  if (opts.name !== undefined) checkTagName(opts.name);
+  let dir: string;
+  try {
+    dir = realpathSync(opts.dir);
+  } catch {
+    throw usageError(`snapshot source ${opts.dir} does not exist`, "pass an existing directory: paperclip-aos snapshot build DIR", "snapshot_source_missing");
+  }
+  if (!statSync(dir).isDirectory()) throw usageError(`snapshot source ${dir} is not a directory`, "pass a directory", "snapshot_source_not_dir");
+
+  const walkStarted = Date.now();
+  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore });
+  const cache = loadCache(store, dir);
+  const newCache: StatCache = { v: 1, dir, written: walkStarted, files: {} };
+  const groups = chunkEntries(walked.entries);
+
+  const lease = await store.acquireLease("build");
+  const layerIds: string[] = [];
+  let written = 0;
+  let doneFiles = 0;
+  let doneBytes = 0;
+  const progress = (files: number, bytes: number) =>
+    opts.onProgress?.({ phase: "layers", files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
+  const writeGroup = async (group: WalkEntry[]): Promise<string> => {
+    const tmp = store.tmpPath("layer");
+    const inputs: LayerInput[] = group.map((e) =>
+      e.type === "f"
+        ? { p: e.rel, t: "f", m: e.mode, mt: e.mtime, hostPath: join(dir, e.rel), expectDigest: cachedDigest(cache, e) }
+        : e.type === "l"
+          ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! }
+          : { p: e.rel, t: "d", m: e.mode, mt: e.mtime },
+    );
+    try {
+      const layer = await writeLayer(tmp, inputs, (n) => {
+        doneFiles++;
+        doneBytes += n;
+        progress(doneFiles, doneBytes);
+      });
+      // Lease before the rename: from then on gc can see the layer and must know that a build needs it.
+      await lease.add([layer.id]);
+      store.commitLayer(tmp, layer.id);
+      written++;
+      for (const e of layer.header.entries) if (e.t === "f") rememberDigest(newCache, group, e);
+      return layer.id;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  };
+  try {
+    const reused: number[] = [];
+    for (const [i, group] of groups.entries()) {
+      const predicted = predictHeader(group, (e) => cachedDigest(cache, e));
+      const id = predicted && ID_PREFIX + sha256Hex(encodeHeader(predicted));
+      if (id && store.hasLayer(id)) {
+        layerIds.push(id);
+        reused.push(i);
+        for (const e of predicted.entries) if (e.t === "f") rememberDigest(newCache, group, e);
+        for (const e of group) if (e.type === "f") {
+          doneFiles++;
+          doneBytes += e.size;
+        }
+        progress(doneFiles, doneBytes);
+        continue;
+      }
+      layerIds.push(await writeGroup(group));
+    }
+    // Reused layers are leased only now; one that a concurrent gc removed in between is written again.
+    await lease.add(reused.map((i) => layerIds[i]!));
+    for (const i of reused) if (!store.hasLayer(layerIds[i]!)) layerIds[i] = await writeGroup(groups[i]!);
+
+    const id = snapshotIdOf(layerIds);
+    const existed = store.readRecord(id);
+    const dirs = walked.entries.filter((e) => e.type === "d").length;
+    const symlinks = walked.entries.filter((e) => e.type === "l").length;
+    const uniqueLayers = [...new Set(layerIds)];
+    const rec: SnapshotRecord = existed ?? {
+      v: 1,
+      id,
+      layers: layerIds,
+      files: walked.files,
+      dirs,
+      symlinks,
+      bytes: walked.bytes,
+      storedBytes: uniqueLayers.reduce((n, l) => n + store.layerSize(l), 0),
+      created: new Date().toISOString(),
+      source: {
+        kind: "build",
+        dir,
+        ...(opts.include?.length ? { include: opts.include } : {}),
+        ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
+        ...(opts.respectGitignore ? { respectGitignore: true } : {}),
+      },
+    };
+    if (!existed) await store.writeRecord(rec);
+    if (opts.name) await store.setTag(opts.name, id);
+    await writeFileAtomic(cachePath(store, dir), JSON.stringify(newCache));
+    return {
+      id,
+      name: opts.name ?? null,
+      files: rec.files,
+      bytes: rec.bytes,
+      layers: layerIds.length,
+      durationMs: Math.round(performance.now() - started),
+      cached: Boolean(existed) && written === 0,
+      layersWritten: written,
+      storedBytes: rec.storedBytes,
+      dirs,
+      symlinks,
+      skippedSpecial: walked.special,
+      sensitiveExcluded: walked.sensitiveExcluded,
+      sensitiveIncluded: walked.sensitiveIncluded,
+      excluded: walked.excluded,
+    };
+  } finally {
+    lease.release();
+  }
+}
+
+const groupIndex = new WeakMap<WalkEntry[], Map<string, WalkEntry>>();
+
+function rememberDigest(cache: StatCache, group: WalkEntry[], e: LayerEntry): void {
+  let byPath = groupIndex.get(group);
+  if (!byPath) groupIndex.set(group, (byPath = new Map(group.map((g) => [g.rel, g]))));
+  const w = byPath.get(e.p);
+  if (w) cache.files[e.p] = [w.stat.size, w.stat.mtimeMs, w.stat.ctimeMs, w.stat.ino, e.h!];
+}

@@ -1,0 +1,277 @@
+/**
+ * Writing and reading layer files (format.ts). The writer streams contents into a temp file in the store and the
+ * store renames it into place under its id, so a crash mid-build leaves a temp file and never a half layer. The reader
+ * checks the header against the id on open and each file's digest on its first read.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync, ftruncateSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { runtimeError } from "../errors.ts";
+import {
+  encodeHeader,
+  ID_PREFIX,
+  parseTrailer,
+  sha256Hex,
+  shortId,
+  trailer,
+  TRAILER_BYTES,
+  validateHeader,
+  type LayerEntry,
+  type LayerHeader,
+} from "./format.ts";
+
+/** Files up to this size are read whole (one syscall) and deduplicated before they are written. */
+const SMALL_FILE = 1 << 20;
+const CHUNK = 1 << 20;
+const BUFFER = 4 << 20;
+
+/** What a layer holds besides file contents: dirs, symlinks, whiteouts, and files given as bytes or a host path. */
+export type LayerInput =
+  | { p: string; t: "d"; m: number; mt: number }
+  | { p: string; t: "l"; m: number; mt: number; l: string }
+  | { p: string; t: "w" }
+  | { p: string; t: "f"; m: number; mt: number; data: Uint8Array }
+  | { p: string; t: "f"; m: number; mt: number; hostPath: string; expectDigest?: string };
+
+export interface WrittenLayer {
+  id: string;
+  header: LayerHeader;
+  /** Bytes of the layer file. */
+  size: number;
+  /** Files whose digest differed from expectDigest (changed while we read them, or a stale stat cache). */
+  changed: string[];
+}
+
+/**
+ * Stream entries (sorted by path) into `tmpPath` and return the header and id. The caller renames the file to its
+ * id. Identical contents within a layer are stored once.
+ */
+export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, onBytes?: (n: number) => void): Promise<WrittenLayer> {
+  const fd = openSync(tmpPath, "w", 0o444);
+  const entries: LayerEntry[] = [];
+  const offsets = new Map<string, number>();
+  const changed: string[] = [];
+  let pos = 0; // bytes of data written to the file (flushed)
+  let buf = new Uint8Array(BUFFER);
+  let used = 0;
+  const flush = () => {
+    let off = 0;
+    while (off < used) off += writeSync(fd, buf, off, used - off, pos + off);
+    pos += used;
+    used = 0;
+  };
+  const append = (data: Uint8Array): number => {
+    const at = pos + used;
+    if (used + data.length > buf.length) flush();
+    if (data.length > buf.length) {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
+      pos += data.length;
+    } else {
+      buf.set(data, used);
+      used += data.length;
+    }
+    return at;
+  };
+  try {
+    for (const input of inputs) {
+      if (input.t === "w") {
+        entries.push({ p: input.p, t: "w", m: 0, mt: 0 });
+        continue;
+      }
+      if (input.t === "d") {
+        entries.push({ p: input.p, t: "d", m: input.m, mt: input.mt });
+        continue;
+      }
+      if (input.t === "l") {
+        entries.push({ p: input.p, t: "l", m: input.m, mt: input.mt, l: input.l });
+        continue;
+      }
+      let size: number;
+      let digest: string;
+      let offset: number;
+      if ("data" in input) {
+        size = input.data.length;
+        digest = sha256Hex(input.data);
+        offset = offsets.get(digest) ?? append(input.data);
+      } else {
+        const r = await copyHostFile(input.hostPath, {
+          append,
+          flush,
+          get pos() {
+            return pos;
+          },
+          set pos(v: number) {
+            pos = v;
+          },
+          fd,
+          seen: offsets,
+        });
+        size = r.size;
+        digest = r.digest;
+        offset = r.offset;
+        if (input.expectDigest && input.expectDigest !== digest) changed.push(input.p);
+      }
+      onBytes?.(size);
+      offsets.set(digest, offsets.get(digest) ?? offset);
+      entries.push({ p: input.p, t: "f", m: input.m, mt: input.mt, s: size, o: offsets.get(digest)!, h: digest });
+    }
+    flush();
+    const header: LayerHeader = { v: 1, data: pos, entries };
+    const bytes = encodeHeader(header);
+    writeSync(fd, bytes, 0, bytes.length, pos);
+    writeSync(fd, trailer(bytes.length), 0, TRAILER_BYTES, pos + bytes.length);
+    ftruncateSync(fd, pos + bytes.length + TRAILER_BYTES);
+    return { id: ID_PREFIX + sha256Hex(bytes), header, size: pos + bytes.length + TRAILER_BYTES, changed };
+  } finally {
+    closeSync(fd);
+    buf = new Uint8Array(0);
+  }
+}
+
+interface Sink {
+  append(data: Uint8Array): number;
+  flush(): void;
+  pos: number;
+  fd: number;
+  seen: Map<string, number>;
+}
+
+/** Read a host file (never following a symlink: the walk only hands us regular files) into the layer. */
+async function copyHostFile(path: string, sink: Sink): Promise<{ size: number; digest: string; offset: number }> {
+  // O_NOFOLLOW: if the file was swapped for a symlink since the walk, fail instead of reading where it points.
+  const src = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(src);
+    if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
+    if (st.size <= SMALL_FILE) {
+      const data = new Uint8Array(st.size);
+      let got = 0;
+      while (got < data.length) {
+        const n = readSync(src, data, got, data.length - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      const bytes = got === data.length ? data : data.subarray(0, got);
+      const digest = sha256Hex(bytes);
+      const offset = sink.seen.get(digest) ?? sink.append(bytes);
+      return { size: bytes.length, digest, offset };
+    }
+    // Large file: stream it at the end of the data region; if its content is already in the layer, rewind.
+    sink.flush();
+    const start = sink.pos;
+    const hash = createHash("sha256");
+    const chunk = new Uint8Array(CHUNK);
+    let size = 0;
+    for (;;) {
+      const n = readSync(src, chunk, 0, CHUNK, size);
+      if (n === 0) break;
+      const part = chunk.subarray(0, n);
+      hash.update(part);
+      let off = 0;
+      while (off < n) off += writeSync(sink.fd, part, off, n - off, start + size + off);
+      size += n;
+    }
+    const digest = hash.digest("hex");
+    const known = sink.seen.get(digest);
+    if (known !== undefined) return { size, digest, offset: known };
+    sink.pos = start + size;
+    return { size, digest, offset: start };
+  } finally {
+    closeSync(src);
+  }
+}
+
+/** Read the header of a layer file and check it against the id. Throws the integrity error on any mismatch. */
+export function readLayerHeader(path: string, id: string): { header: LayerHeader; fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    throw integrityError(id, "the layer file is missing");
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size < TRAILER_BYTES) throw integrityError(id, "the layer file is truncated");
+    const t = new Uint8Array(TRAILER_BYTES);
+    readSync(fd, t, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+    const tr = parseTrailer(t);
+    if (!tr || tr.headerLength > size - TRAILER_BYTES) throw integrityError(id, "the layer trailer is damaged");
+    const hb = new Uint8Array(tr.headerLength);
+    readSync(fd, hb, 0, hb.length, size - TRAILER_BYTES - hb.length);
+    if (ID_PREFIX + sha256Hex(hb) !== id) throw integrityError(id, "the header digest does not match the layer id");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(hb));
+    } catch {
+      throw integrityError(id, "the header is not JSON");
+    }
+    const header = validateHeader(parsed);
+    if (typeof header === "string") throw integrityError(id, header);
+    if (header.data + hb.length + TRAILER_BYTES !== size) throw integrityError(id, "the data region has the wrong length");
+    return { header, fd, size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+export function integrityError(id: string, what: string, file?: string) {
+  return runtimeError(
+    `snapshot layer ${shortId(id)} is corrupted: ${what}${file ? ` (${file})` : ""}`,
+    "the store was changed outside paperclip-aos; rebuild the snapshot with 'paperclip-aos snapshot build', then run 'paperclip-aos snapshot gc'",
+    "snapshot_corrupted",
+  );
+}
+
+/** An open layer: its entries and positional reads of file contents, each file checked against its digest once. */
+export class LayerReader {
+  readonly header: LayerHeader;
+  private readonly fd: number;
+  private readonly verified = new Set<number>();
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly path: string,
+  ) {
+    const r = readLayerHeader(path, id);
+    this.header = r.header;
+    this.fd = r.fd;
+  }
+
+  /** Read a file's bytes [start, start+length) after checking the whole file's digest (once per file). */
+  read(entry: LayerEntry, start = 0, length = entry.s ?? 0): Uint8Array {
+    this.verify(entry);
+    const size = entry.s ?? 0;
+    const from = Math.min(Math.max(0, start), size);
+    const n = Math.max(0, Math.min(length, size - from));
+    return this.pread(entry.o! + from, n);
+  }
+
+  /** Hash the file's extent and compare with the header's digest. */
+  verify(entry: LayerEntry): void {
+    if (this.verified.has(entry.o!) || entry.t !== "f") return;
+    const hash = createHash("sha256");
+    const size = entry.s ?? 0;
+    for (let off = 0; off < size; off += CHUNK) hash.update(this.pread(entry.o! + off, Math.min(CHUNK, size - off)));
+    if (hash.digest("hex") !== entry.h) throw integrityError(this.id, "a file's content does not match its digest", entry.p);
+    this.verified.add(entry.o!);
+  }
+
+  private pread(position: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, out, got, length - got, position + got);
+      if (n === 0) throw integrityError(this.id, "the layer file is shorter than its header says");
+      got += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}

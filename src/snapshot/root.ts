@@ -1,0 +1,128 @@
+/**
+ * A run on a snapshot: open (and check) its layers, hand agentOS an overlay mount for /workspace, and at the end
+ * diff, export or commit what the run changed, then drop the upper layer.
+ *
+ *   const root = await openSnapshotRoot("web", { keepChanges: "out/", commitName: "web-2" });
+ *   try {
+ *     const vm = await bootVm({ mounts: root.mounts, limits: root.limits, ... });   // no workspaceDir
+ *     ... run in root.workspaceGuestPath ...
+ *     const done = await root.finish();     // {changes, keptTo?, committed?}; throws the integrity error if a layer broke
+ *   } finally {
+ *     root.close();
+ *   }
+ */
+import type { AgentOsOptions } from "@rivet-dev/agentos-core";
+import { logger } from "../log.ts";
+import type { AosError } from "../errors.ts";
+import { shortId } from "./format.ts";
+import { AosLayerStore } from "./layer-store.ts";
+import { changeCount, checkKeepChangesDir, commitChanges, computeChanges, exportChanges, type Changes } from "./changes.ts";
+import { checkTagName, SnapshotStore, type LeaseHandle, type SnapshotRecord } from "./store.ts";
+import type { SnapshotOverlay } from "./overlay.ts";
+
+export const SNAPSHOT_WORKSPACE = "/workspace";
+/** agentOS's default filesystem quota (measured: between 40 and 72 MB in 0.2.21); runs on a snapshot get it on top. */
+export const UPPER_QUOTA_BYTES = 64 << 20;
+
+type MountConfig = NonNullable<AgentOsOptions["mounts"]>[number];
+type Limits = NonNullable<AgentOsOptions["limits"]>;
+
+export interface FinishOptions {
+  /** Export the changed files (and a manifest of the diff) to this new or empty directory. */
+  keepChanges?: string;
+  /** Store the result as a new snapshot (the snapshot's layers plus one layer of changes) under this name. */
+  commitName?: string;
+  /** Recorded in the committed snapshot's source. */
+  command?: string;
+}
+
+export interface FinishResult {
+  changes: Changes;
+  keptTo?: string;
+  committed?: { id: string; name: string; layers: number };
+}
+
+export interface SnapshotRoot {
+  record: SnapshotRecord;
+  /** The overlay mount for /workspace: pass to bootVm/AgentOs.create `mounts` (and do not mount a host workspace). */
+  mounts: MountConfig[];
+  /** The filesystem quota counts the mounted snapshot, so it is raised by the snapshot's size. */
+  limits: Limits;
+  workspaceGuestPath: string;
+  openMs: number;
+  /** The run's view; defined once the VM has booted. */
+  overlay(): SnapshotOverlay | undefined;
+  /** Diff the run's view against the snapshot; export and commit as given at open (or overridden here). */
+  finish(opts?: FinishOptions): Promise<FinishResult>;
+  close(): void;
+}
+
+export interface OpenOptions extends FinishOptions {
+  store?: SnapshotStore;
+  /** Owner the guest sees for the snapshot's files: the VM user (bootVm runs the guest as the host user). */
+  uid?: number;
+  gid?: number;
+}
+
+export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Promise<SnapshotRoot> {
+  const started = performance.now();
+  const store = opts.store ?? new SnapshotStore();
+  // Check what the end of the run needs before it starts.
+  if (opts.keepChanges) checkKeepChangesDir(opts.keepChanges);
+  if (opts.commitName) checkTagName(opts.commitName);
+  const record = store.resolve(ref);
+  const lease: LeaseHandle = await store.acquireLease("run", record.id, record.layers);
+  const integrity: AosError[] = [];
+  const layerStore = new AosLayerStore(store, {
+    uid: opts.uid ?? process.getuid?.() ?? 1000,
+    gid: opts.gid ?? process.getgid?.() ?? 1000,
+    onIntegrityError: (e) => {
+      integrity.push(e);
+      logger.error(e.message);
+    },
+  });
+  let lowers;
+  try {
+    lowers = await Promise.all(record.layers.map((id) => layerStore.openSnapshotLayer(id)));
+  } catch (e) {
+    layerStore.dispose();
+    lease.release();
+    throw e;
+  }
+  const mount = { path: SNAPSHOT_WORKSPACE, filesystem: { type: "overlay" as const, store: layerStore, lowers } };
+  let closed = false;
+  const defaults = opts;
+  return {
+    record,
+    mounts: [mount],
+    limits: { resources: { maxFilesystemBytes: record.bytes + UPPER_QUOTA_BYTES } },
+    workspaceGuestPath: SNAPSHOT_WORKSPACE,
+    openMs: Math.round(performance.now() - started),
+    overlay: () => layerStore.soleOverlay(),
+    async finish(more: FinishOptions = {}): Promise<FinishResult> {
+      const fo = { ...defaults, ...more };
+      const ov = layerStore.soleOverlay();
+      if (integrity.length) throw integrity[0];
+      if (!ov) return { changes: { added: [], modified: [], deleted: [] } };
+      const changes = computeChanges(ov);
+      const result: FinishResult = { changes };
+      if (fo.keepChanges) {
+        exportChanges(ov, changes, fo.keepChanges, { snapshot: record.id });
+        result.keptTo = fo.keepChanges;
+      }
+      if (fo.commitName) {
+        const rec = await commitChanges(ov, changes, store, record, fo.commitName, fo.command);
+        result.committed = { id: rec.id, name: fo.commitName, layers: rec.layers.length };
+      }
+      if (integrity.length) throw integrity[0];
+      logger.debug(`snapshot ${shortId(record.id)}: ${changeCount(changes)} changed paths`);
+      return result;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      layerStore.dispose();
+      lease.release();
+    },
+  };
+}

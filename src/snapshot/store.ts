@@ -1,0 +1,251 @@
+/**
+ * The snapshot store under the state dir:
+ *
+ *   snapshots/layers/<hex>.layer     immutable layer files, named by the SHA-256 of their header (format.ts)
+ *   snapshots/records/<hex>.json     one record per snapshot: its layers (bottom to top), counts, source
+ *   snapshots/tags/<name>.json       a name pointing at a snapshot id
+ *   snapshots/leases/<pid>-<n>.json  layers a running build or run is using; gc never removes them
+ *   snapshots/cache/<hex>.json       per source directory: path → (size, mtime, inode, ctime, digest) for fast rebuilds
+ *   snapshots/tmp/                   layers being written; renamed into layers/ when complete
+ *
+ * Every write is a temp file and a rename, so readers see a complete file or none.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { stateDir } from "../paths.ts";
+import { writeFileAtomic } from "../fsutil.ts";
+import { usageError } from "../errors.ts";
+import { ID_PREFIX, shortId } from "./format.ts";
+
+export interface BuildSource {
+  kind: "build";
+  dir: string;
+  include?: string[];
+  exclude?: string[];
+  respectGitignore?: boolean;
+}
+export interface CommitSource {
+  kind: "commit";
+  parent: string;
+  command?: string;
+}
+
+export interface SnapshotRecord {
+  v: 1;
+  id: string;
+  /** Layer ids, bottom to top. */
+  layers: string[];
+  files: number;
+  dirs: number;
+  symlinks: number;
+  /** Bytes of all files in the tree. */
+  bytes: number;
+  /** Bytes of the layer files on disk (shared layers counted once). */
+  storedBytes: number;
+  created: string;
+  source: BuildSource | CommitSource;
+}
+
+export interface Lease {
+  pid: number;
+  purpose: "build" | "run";
+  started: string;
+  snapshot?: string;
+  layers: string[];
+}
+
+const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function checkTagName(name: string): string {
+  if (!TAG_NAME.test(name) || name.startsWith("sha256")) {
+    throw usageError(
+      `invalid snapshot name '${name}'`,
+      "use letters, digits, '.', '_' and '-' (up to 128, starting with a letter or digit), e.g. --name web-preview",
+      "snapshot_bad_name",
+    );
+  }
+  return name;
+}
+
+const hexOf = (id: string) => id.replace(ID_PREFIX, "");
+
+export class SnapshotStore {
+  readonly root: string;
+
+  constructor(root = join(stateDir(), "snapshots")) {
+    this.root = root;
+  }
+
+  dir(kind: "layers" | "records" | "tags" | "leases" | "cache" | "tmp"): string {
+    const d = join(this.root, kind);
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  layerPath(id: string): string {
+    return join(this.dir("layers"), `${hexOf(id)}.layer`);
+  }
+
+  hasLayer(id: string): boolean {
+    return existsSync(this.layerPath(id));
+  }
+
+  layerSize(id: string): number {
+    try {
+      return statSync(this.layerPath(id)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  tmpPath(label: string): string {
+    return join(this.dir("tmp"), `${label}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  }
+
+  /** Move a finished temp layer into place. The same id means the same bytes, so an existing file wins. */
+  commitLayer(tmp: string, id: string): void {
+    const dest = this.layerPath(id);
+    if (existsSync(dest)) rmSync(tmp, { force: true });
+    else renameSync(tmp, dest);
+  }
+
+  listLayerIds(): string[] {
+    return readdirSync(this.dir("layers"))
+      .filter((n) => n.endsWith(".layer"))
+      .map((n) => ID_PREFIX + n.slice(0, -6));
+  }
+
+  removeLayer(id: string): void {
+    rmSync(this.layerPath(id), { force: true });
+  }
+
+  // --- records ---
+  private recordPath(id: string): string {
+    return join(this.dir("records"), `${hexOf(id)}.json`);
+  }
+
+  hasRecord(id: string): boolean {
+    return existsSync(this.recordPath(id));
+  }
+
+  async writeRecord(rec: SnapshotRecord): Promise<void> {
+    await writeFileAtomic(this.recordPath(rec.id), `${JSON.stringify(rec, null, 2)}\n`);
+  }
+
+  readRecord(id: string): SnapshotRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(this.recordPath(id), "utf8")) as SnapshotRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  removeRecord(id: string): void {
+    rmSync(this.recordPath(id), { force: true });
+  }
+
+  listRecords(): SnapshotRecord[] {
+    const out: SnapshotRecord[] = [];
+    for (const n of readdirSync(this.dir("records"))) {
+      if (!n.endsWith(".json")) continue;
+      const rec = this.readRecord(ID_PREFIX + n.slice(0, -5));
+      if (rec) out.push(rec);
+    }
+    return out.sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  // --- tags ---
+  tags(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const n of readdirSync(this.dir("tags"))) {
+      if (!n.endsWith(".json")) continue;
+      try {
+        const t = JSON.parse(readFileSync(join(this.dir("tags"), n), "utf8")) as { id: string };
+        out.set(n.slice(0, -5), t.id);
+      } catch {
+        // a tag being rewritten right now; the rename makes it whole again
+      }
+    }
+    return out;
+  }
+
+  tagsOf(id: string): string[] {
+    return [...this.tags()].filter(([, v]) => v === id).map(([k]) => k).sort();
+  }
+
+  async setTag(name: string, id: string): Promise<void> {
+    checkTagName(name);
+    await writeFileAtomic(join(this.dir("tags"), `${name}.json`), `${JSON.stringify({ id, tagged: new Date().toISOString() })}\n`);
+  }
+
+  removeTag(name: string): void {
+    rmSync(join(this.dir("tags"), `${name}.json`), { force: true });
+  }
+
+  /** A name, a full id (sha256:…), or a unique prefix (4+ hex digits) of one. */
+  resolve(ref: string): SnapshotRecord {
+    const tagged = this.tags().get(ref);
+    if (tagged) {
+      const rec = this.readRecord(tagged);
+      if (!rec) throw usageError(`snapshot '${ref}' points at ${shortId(tagged)}, which is gone`, `rebuild it, or remove the name with 'paperclip-aos snapshot rm ${ref}'`, "snapshot_not_found");
+      return rec;
+    }
+    const hex = ref.startsWith(ID_PREFIX) ? ref.slice(ID_PREFIX.length) : ref;
+    if (/^[0-9a-f]{4,64}$/.test(hex)) {
+      const matches = readdirSync(this.dir("records")).filter((n) => n.endsWith(".json") && n.startsWith(hex));
+      if (matches.length > 1) throw usageError(`snapshot id prefix '${ref}' is ambiguous (${matches.length} snapshots)`, "give more digits", "snapshot_ambiguous");
+      const rec = matches[0] ? this.readRecord(ID_PREFIX + matches[0].slice(0, -5)) : undefined;
+      if (rec) return rec;
+    }
+    throw usageError(`no snapshot named or with id '${ref}'`, "list them with 'paperclip-aos snapshot ls', or build one with 'paperclip-aos snapshot build DIR --name NAME'", "snapshot_not_found");
+  }
+
+  // --- leases ---
+  async acquireLease(purpose: Lease["purpose"], snapshot?: string, layers: string[] = []): Promise<LeaseHandle> {
+    const path = join(this.dir("leases"), `${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+    const lease: Lease = { pid: process.pid, purpose, started: new Date().toISOString(), snapshot, layers: [...layers] };
+    await writeFileAtomic(path, JSON.stringify(lease));
+    return {
+      async add(ids: string[]) {
+        lease.layers.push(...ids);
+        await writeFileAtomic(path, JSON.stringify(lease));
+      },
+      release() {
+        rmSync(path, { force: true });
+      },
+    };
+  }
+
+  /** Leases of live processes; leases left by dead ones are removed. */
+  liveLeases(): Lease[] {
+    const out: Lease[] = [];
+    const dir = this.dir("leases");
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (!n.endsWith(".json")) continue;
+      try {
+        const l = JSON.parse(readFileSync(p, "utf8")) as Lease;
+        if (pidAlive(l.pid)) out.push(l);
+        else rmSync(p, { force: true });
+      } catch {
+        // being written right now (temp + rename): ignore this round
+      }
+    }
+    return out;
+  }
+}
+
+export interface LeaseHandle {
+  add(ids: string[]): Promise<void>;
+  release(): void;
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Walk a source directory into a sorted list of entries. Symlinks are recorded as links (their target text) and never
+ * followed, wherever they point; sockets, FIFOs and devices are skipped with a warning; names come from readdir, so
+ * no entry can name a path outside the directory.
+ */
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { runtimeError } from "../errors.ts";
+import { joinRel } from "./format.ts";
+import { PathFilter, type FilterOptions } from "./filter.ts";
+
+export interface WalkEntry {
+  rel: string;
+  type: "f" | "d" | "l";
+  mode: number;
+  /** Whole milliseconds (what the snapshot stores). */
+  mtime: number;
+  size: number;
+  target?: string;
+  /** Stat fields for the rebuild cache. */
+  stat: { mtimeMs: number; ctimeMs: number; ino: number; size: number };
+}
+
+export interface WalkResult {
+  entries: WalkEntry[];
+  files: number;
+  bytes: number;
+  /** Sockets, FIFOs, devices: not stored. */
+  special: string[];
+  /** Secrets the mandatory-deny list names, left out. */
+  sensitiveExcluded: { path: string; rule: string }[];
+  /** Secrets kept because an --include named them. */
+  sensitiveIncluded: { path: string; rule: string }[];
+  /** Paths (files, links, directories with what is below them) left out by --exclude or .gitignore. */
+  excluded: number;
+}
+
+function typeOf(st: Stats): WalkEntry["type"] | "special" {
+  if (st.isSymbolicLink()) return "l";
+  if (st.isDirectory()) return "d";
+  if (st.isFile()) return "f";
+  return "special";
+}
+
+function entryOf(rel: string, abs: string, st: Stats, type: WalkEntry["type"]): WalkEntry {
+  return {
+    rel,
+    type,
+    mode: st.mode & 0o7777,
+    mtime: Math.floor(st.mtimeMs),
+    size: type === "f" ? st.size : 0,
+    ...(type === "l" ? { target: readlinkSync(abs) } : {}),
+    stat: { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, size: st.size },
+  };
+}
+
+function readIgnoreTexts(abs: string, atRoot: boolean): string[] {
+  const texts: string[] = [];
+  for (const f of atRoot ? [".git/info/exclude", ".gitignore"] : [".gitignore"]) {
+    try {
+      const st = lstatSync(join(abs, f));
+      if (st.isFile()) texts.push(readFileSync(join(abs, f), "utf8"));
+    } catch {
+      // no ignore file here
+    }
+  }
+  return texts;
+}
+
+export function walkTree(root: string, opts: FilterOptions): WalkResult {
+  const filter = new PathFilter(opts);
+  const result: WalkResult = { entries: [], files: 0, bytes: 0, special: [], sensitiveExcluded: [], sensitiveIncluded: [], excluded: 0 };
+  const rootStat = lstatSync(root);
+  result.entries.push(entryOf("", root, rootStat, "d"));
+
+  /** Returns whether anything below `rel` was kept (so an excluded directory is kept as a parent). */
+  const visit = (rel: string, abs: string, parentRel: string | undefined, excluded: boolean): boolean => {
+    if (opts.respectGitignore && !excluded) filter.enterDir(rel, parentRel, readIgnoreTexts(abs, rel === ""));
+    else filter.enterDir(rel, parentRel, []);
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch (e) {
+      throw runtimeError(`cannot read directory ${abs}: ${(e as Error).message}`, "fix its permissions or --exclude it", "snapshot_source_unreadable");
+    }
+    let keptAny = false;
+    for (const name of names) {
+      const childRel = joinRel(rel, name);
+      const childAbs = join(abs, name);
+      let st: Stats;
+      try {
+        st = lstatSync(childAbs);
+      } catch {
+        continue; // removed while we walk
+      }
+      const type = typeOf(st);
+      if (type === "special") {
+        if (!excluded) result.special.push(childRel);
+        continue;
+      }
+      const v = filter.verdict(childRel, type === "d", excluded);
+      if (v.keep) {
+        if (v.sensitive) result.sensitiveIncluded.push({ path: childRel, rule: v.sensitive });
+        const entry = entryOf(childRel, childAbs, st, type);
+        result.entries.push(entry);
+        keptAny = true;
+        if (type === "f") {
+          result.files++;
+          result.bytes += entry.size;
+        }
+        if (type === "d") visit(childRel, childAbs, rel, false);
+        continue;
+      }
+      if (v.why === "sensitive" && !excluded) result.sensitiveExcluded.push({ path: childRel, rule: v.sensitive! });
+      else if (!excluded) result.excluded++;
+      // An --include may still want something below an excluded directory.
+      if (type === "d" && filter.hasIncludes) {
+        const at = result.entries.length;
+        if (visit(childRel, childAbs, rel, true)) {
+          result.entries.splice(at, 0, entryOf(childRel, childAbs, st, "d"));
+          keptAny = true;
+        }
+      }
+    }
+    return keptAny;
+  };
+  visit("", root, undefined, false);
+  result.entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return result;
+}
