@@ -4,8 +4,10 @@
  *
  * A rebuild of an unchanged tree reads no file contents: a per-directory stat cache (size, mtime, ctime, inode →
  * digest, as git's index does) lets the build compute each layer's header, and so its id, from metadata alone; a layer
- * whose id is already stored is reused. Entries modified within two seconds of the cached build are hashed again
- * (git's "racy" rule), so a write that lands in the same timestamp tick is never missed.
+ * whose id is already stored is reused. An entry changed (mtime or ctime) shortly before the cached build started is
+ * hashed again (git's "racy" rule), so a write in the same timestamp tick as our read is never missed: 50 ms where the
+ * filesystem keeps sub-second times (Linux stamps files from a coarse clock, one tick is at most 10 ms), 2 s where
+ * it keeps whole seconds.
  */
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -59,12 +61,13 @@ export interface BuildResult {
 interface StatCache {
   v: 1;
   dir: string;
-  /** When the cached build started (ms): entries modified after `written - 2000` are not trusted. */
+  /** When the cached build's walk started (ms): entries changed just before it are not trusted. */
   written: number;
   files: Record<string, [size: number, mtimeMs: number, ctimeMs: number, ino: number, digest: string]>;
 }
 
-const RACY_MS = 2000;
+const RACY_MS_FINE = 50;
+const RACY_MS_COARSE = 2000;
 
 function cachePath(store: SnapshotStore, dir: string): string {
   return join(store.dir("cache"), `${sha256Hex(dir).slice(0, 32)}.json`);
@@ -84,7 +87,9 @@ function cachedDigest(cache: StatCache | undefined, e: WalkEntry): string | unde
   if (!c) return undefined;
   const [size, mtimeMs, ctimeMs, ino, digest] = c;
   if (size !== e.stat.size || mtimeMs !== e.stat.mtimeMs || ctimeMs !== e.stat.ctimeMs || ino !== e.stat.ino) return undefined;
-  if (Math.max(mtimeMs, ctimeMs) >= cache!.written - RACY_MS) return undefined;
+  // ctime cannot be set by utimes, so whole-second ctimes mean a filesystem with whole-second timestamps.
+  const margin = ctimeMs % 1000 !== 0 ? RACY_MS_FINE : RACY_MS_COARSE;
+  if (Math.max(mtimeMs, ctimeMs) >= cache!.written - margin) return undefined;
   return digest;
 }
 

@@ -1,0 +1,215 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtemp, mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildSnapshot } from "../../src/snapshot/build.ts";
+import { SnapshotStore } from "../../src/snapshot/store.ts";
+import { LayerReader } from "../../src/snapshot/layer.ts";
+import { mergeLayers, SnapshotOverlay } from "../../src/snapshot/overlay.ts";
+import { commitChanges, computeChanges, exportChanges, CHANGES_MANIFEST } from "../../src/snapshot/changes.ts";
+import { gcSnapshots, inspectSnapshot, removeSnapshot } from "../../src/snapshot/admin.ts";
+import { isAosError } from "../../src/errors.ts";
+
+async function tmp(prefix: string) {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A source tree whose files are old enough that the stat cache trusts them (git's racy rule), with fixed mtimes. */
+async function sourceTree(): Promise<string> {
+  const dir = await tmp("snap-src-");
+  await mkdir(join(dir, "src/lib"), { recursive: true });
+  await writeFile(join(dir, "README.md"), "# hi\n");
+  await writeFile(join(dir, "src/lib/a.ts"), "export const a = 1;\n");
+  await writeFile(join(dir, "src/lib/b.ts"), "export const b = 2;\n");
+  await writeFile(join(dir, "src/same1.txt"), "same");
+  await writeFile(join(dir, "src/same2.txt"), "same");
+  await writeFile(join(dir, "run.sh"), "#!/bin/sh\necho run\n");
+  await chmod(join(dir, "run.sh"), 0o755);
+  for (let i = 0; i < 300; i++) await writeFile(join(dir, "src", `m${i}.txt`), `file ${i}\n`);
+  await symlink("lib/a.ts", join(dir, "src/alias.ts"));
+  await age(dir);
+  return dir;
+}
+
+const OLD = new Date("2024-01-02T03:04:05Z");
+
+/** Give one changed file the tree's fixed mtime again (only its ctime moves, as on any write). */
+async function ageFile(path: string) {
+  await utimes(path, OLD, OLD);
+  await Bun.sleep(100);
+}
+
+async function age(dir: string) {
+  const old = OLD;
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isSymbolicLink()) continue;
+      if (e.isDirectory()) await walk(p);
+      await utimes(p, old, old);
+    }
+  };
+  await walk(dir);
+  await Bun.sleep(100); // past the stat cache's racy window (build.ts)
+}
+
+function overlayOf(store: SnapshotStore, ref: string) {
+  const rec = store.resolve(ref);
+  const readers = rec.layers.map((id) => new LayerReader(id, store.layerPath(id)));
+  return { rec, readers, ov: new SnapshotOverlay(mergeLayers(readers), { uid: 1000, gid: 1000 }) };
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe("build and the store", () => {
+  test("the same tree gives the same id; an unchanged rebuild reads nothing and writes nothing; a one-file change writes one layer", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const first = await buildSnapshot({ dir: src, name: "app", store });
+    expect(first.cached).toBe(false);
+    expect(first.layers).toBeGreaterThan(1);
+    expect(first.layersWritten).toBe(first.layers);
+    expect(first.files).toBe(306);
+
+    const again = await buildSnapshot({ dir: src, store });
+    expect(again).toMatchObject({ id: first.id, cached: true, layersWritten: 0 });
+
+    // A second store from a copy of the tree agrees on the id: it is a digest of the content.
+    const other = await buildSnapshot({ dir: src, store: new SnapshotStore(await tmp("snap-store-")) });
+    expect(other.id).toBe(first.id);
+
+    await writeFile(join(src, "src/m150.txt"), "changed\n");
+    await ageFile(join(src, "src/m150.txt"));
+    const changed = await buildSnapshot({ dir: src, store });
+    expect(changed.id).not.toBe(first.id);
+    expect(changed.layersWritten).toBe(1);
+    expect(changed.layers).toBe(first.layers);
+  });
+
+  test("layers hold contents once, modes and symlinks; a corrupted byte is an integrity error on read", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await buildSnapshot({ dir: src, name: "app", store });
+    const { ov, readers } = overlayOf(store, "app");
+    expect(text(await ov.readFile("/src/lib/a.ts"))).toBe("export const a = 1;\n");
+    expect((await ov.stat("/run.sh")).mode & 0o777).toBe(0o755);
+    expect(await ov.readlink("/src/alias.ts")).toBe("lib/a.ts");
+    expect(text(await ov.readFile("/src/alias.ts"))).toBe("export const a = 1;\n");
+    const holder = readers.find((r) => r.header.entries.some((e) => e.p === "src/same1.txt"))!;
+    const [s1, s2] = ["src/same1.txt", "src/same2.txt"].map((p) => holder.header.entries.find((e) => e.p === p));
+    expect(s1!.o).toBe(s2!.o); // identical contents are stored once
+
+    // Flip one byte of a.ts's content inside its layer file.
+    const layer = readers.find((r) => r.header.entries.some((e) => e.p === "src/lib/a.ts"))!;
+    const entry = layer.header.entries.find((e) => e.p === "src/lib/a.ts")!;
+    const fh = await open(store.layerPath(layer.id), "r+");
+    await fh.write(new Uint8Array([0x58]), 0, 1, entry.o! + 3);
+    await fh.close();
+    const fresh = overlayOf(store, "app");
+    await expect(fresh.ov.readFile("/src/lib/a.ts")).rejects.toThrow(/EIO/);
+    expect(fresh.ov.integrityErrors[0]?.message).toMatch(/snapshot layer [0-9a-f]{12} is corrupted: a file's content does not match its digest \(src\/lib\/a.ts\)/);
+    expect(() => inspectSnapshot("app", { verify: true, store })).toThrow(/is corrupted/);
+
+    // A damaged header is caught when the layer is opened, before anything runs.
+    const bytes = readFileSync(store.layerPath(layer.id));
+    bytes[bytes.length - 20] ^= 0xff;
+    await writeFile(store.layerPath(layer.id), bytes);
+    let err: unknown;
+    try {
+      new LayerReader(layer.id, store.layerPath(layer.id));
+    } catch (e) {
+      err = e;
+    }
+    expect(isAosError(err) && err.code).toBe("snapshot_corrupted");
+  });
+
+  test("names: rm of a name keeps a snapshot with another name; gc removes unnamed snapshots and unused layers, never leased ones", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const a = await buildSnapshot({ dir: src, name: "a", store });
+    await store.setTag("a2", a.id);
+    expect(removeSnapshot("a", store)).toMatchObject({ removed: false, untagged: ["a"] });
+    expect(store.resolve("a2").id).toBe(a.id);
+
+    await writeFile(join(src, "README.md"), "# unnamed\n");
+    await ageFile(join(src, "README.md"));
+    const unnamed = await buildSnapshot({ dir: src, store });
+    const onlyUnnamed = store.resolve(unnamed.id).layers.filter((l) => !store.resolve(a.id).layers.includes(l));
+    expect(onlyUnnamed.length).toBe(1);
+
+    // A run holds the unnamed snapshot: gc keeps it and its layer.
+    const lease = await store.acquireLease("run", unnamed.id, store.resolve(unnamed.id).layers);
+    let r = gcSnapshots({ store });
+    expect(r.removedSnapshots).toEqual([]);
+    expect(r.removedLayers).toEqual([]);
+    lease.release();
+
+    expect(gcSnapshots({ store, dryRun: true }).removedLayers).toEqual(onlyUnnamed);
+    expect(store.hasLayer(onlyUnnamed[0]!)).toBe(true);
+    r = gcSnapshots({ store });
+    expect(r.removedSnapshots).toEqual([unnamed.id]);
+    expect(r.removedLayers).toEqual(onlyUnnamed);
+    for (const l of store.resolve("a2").layers) expect(store.hasLayer(l)).toBe(true);
+
+    expect(removeSnapshot(a.id.slice(7, 15), store)).toMatchObject({ removed: true, untagged: ["a2"] });
+    gcSnapshots({ store });
+    expect(store.listLayerIds()).toEqual([]);
+  });
+
+  test("a bad name or an unknown ref is a usage error with a hint", async () => {
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const src = await sourceTree();
+    await expect(buildSnapshot({ dir: src, name: "../x", store })).rejects.toMatchObject({ exitCode: 2, code: "snapshot_bad_name" });
+    expect(() => store.resolve("nope")).toThrow(/no snapshot named or with id 'nope'/);
+    await expect(buildSnapshot({ dir: join(src, "missing"), store })).rejects.toMatchObject({ exitCode: 2 });
+  });
+});
+
+describe("overlay: a disposable upper over the layers", () => {
+  test("writes, deletes and renames stay in the view; the diff is exact; export and commit keep it", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await buildSnapshot({ dir: src, name: "app", store });
+    const { ov, rec } = overlayOf(store, "app");
+    await ov.writeFile("/src/lib/a.ts", "export const a = 42;\n");
+    await ov.writeFile("/NEW.md", "new");
+    await ov.mkdir("/out/deep", { recursive: true });
+    await ov.writeFile("/out/deep/x.bin", new Uint8Array([0, 1, 2]));
+    await ov.removeFile("/src/m7.txt");
+    await ov.rename("/src/lib", "/src/lib2");
+    await ov.chmod("/README.md", 0o600);
+    await ov.utimes("/src/m8.txt", 1, 1); // times alone are not a change
+    await ov.pwrite("/src/m9.txt", 5, new TextEncoder().encode("NINE"));
+    await expect(ov.readFile("/src/lib/a.ts")).rejects.toThrow(/ENOENT/);
+    await expect(ov.removeDir("/out")).rejects.toThrow(/ENOTEMPTY/);
+    await expect(ov.readFile("/../../etc/passwd")).rejects.toThrow(/ENOENT/);
+
+    const c = computeChanges(ov);
+    expect(c.added.map((x) => x.path)).toEqual(["NEW.md", "out", "out/deep", "out/deep/x.bin", "src/lib2", "src/lib2/a.ts", "src/lib2/b.ts"]);
+    expect(c.modified.map((x) => x.path)).toEqual(["README.md", "src/m9.txt"]);
+    expect(c.deleted.map((x) => x.path)).toEqual(["src/lib", "src/lib/a.ts", "src/lib/b.ts", "src/m7.txt"]);
+
+    // A second view of the same snapshot sees none of it.
+    const other = overlayOf(store, "app").ov;
+    expect(text(await other.readFile("/src/lib/a.ts"))).toBe("export const a = 1;\n");
+    expect(await other.exists("/NEW.md")).toBe(false);
+
+    const out = join(await tmp("snap-keep-"), "kept");
+    exportChanges(ov, c, out, { snapshot: rec.id });
+    expect(await readFile(join(out, "src/lib2/a.ts"), "utf8")).toBe("export const a = 42;\n");
+    expect(await readFile(join(out, "src/m9.txt"), "utf8")).toBe("file NINE");
+    expect([...(await readFile(join(out, "out/deep/x.bin")))]).toEqual([0, 1, 2]);
+    expect(JSON.parse(await readFile(join(out, CHANGES_MANIFEST), "utf8")).deleted).toHaveLength(4);
+    expect(() => exportChanges(ov, c, out, {})).toThrow(/not empty/);
+
+    const committed = await commitChanges(ov, c, store, rec, "app-2");
+    expect(committed.layers).toEqual([...rec.layers, committed.layers.at(-1)!]);
+    const next = overlayOf(store, "app-2").ov;
+    expect(text(await next.readFile("/src/lib2/a.ts"))).toBe("export const a = 42;\n");
+    expect(await next.exists("/src/lib")).toBe(false);
+    expect(await next.exists("/src/m7.txt")).toBe(false);
+    expect((await next.stat("/README.md")).mode & 0o777).toBe(0o600);
+    expect(computeChanges(next)).toEqual({ added: [], modified: [], deleted: [] });
+  });
+});
