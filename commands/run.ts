@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
 import { usageError } from "../src/errors.ts";
@@ -109,8 +110,8 @@ export default withHelp(
       });
       setSignalHandler((sig) => halt(sig as StopReason));
       const timer = req.timeoutSec ? setTimeout(() => halt("timeout"), req.timeoutSec * 1000) : undefined;
-      const ppid = process.ppid;
-      const parentWatch = setInterval(() => process.ppid !== ppid && halt("parent_died"), 1000);
+      const ppid = parentPid();
+      const parentWatch = setInterval(() => parentPid() !== ppid && halt("parent_died"), 1000);
 
       try {
         const result = await runHeartbeat(req, {
@@ -148,6 +149,16 @@ export default withHelp(
     footer: () => `${REQUEST_FIELDS}\n${permissionHelp()}`,
   },
 );
+
+/** The current parent pid: Bun's process.ppid keeps the value from start-up, so read the kernel's. */
+function parentPid(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return process.ppid;
+  }
+}
 
 async function readInputFile(path: string): Promise<string> {
   const f = Bun.file(path);

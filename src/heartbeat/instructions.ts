@@ -16,6 +16,7 @@ export function paperclipInstructions(opts: { runId: string; tools: string[]; po
     lines.push(
       "",
       "Typed host tools are available as a command: `agentos-paperclip <tool> --json '<input JSON>'` (it prints JSON).",
+      "Run it as a command of its own: its output is lost through a pipe, a redirect or $(...) in this VM's shell.",
       `Tools you may call: ${opts.tools.join(", ")}.`,
     );
   }

@@ -23,6 +23,8 @@ export interface HostToolsBinding {
   attachVm: (vm: VmHandle["vm"]) => void;
   /** The listeners the agent started, as Paperclip runtime services. */
   services: () => Promise<RuntimeService[]>;
+  /** Drop per-run scratch state (the workspace baseline) once the heartbeat is over. */
+  close: () => Promise<void>;
 }
 
 /** Why a run stopped early. */
@@ -57,6 +59,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   let mapper: AcpMapper | undefined;
   let services: RuntimeService[] = [];
   let usageTimer: ReturnType<typeof setInterval> | undefined;
+  let tools: HostToolsBinding | undefined;
   const slot = new SessionSlot(req.agentId, req.taskKey);
   const phases: Record<string, number> = {};
   let mark = performance.now();
@@ -133,7 +136,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     const guestEnv = { ...sandbox.guestEnv, ...req.env, HOME: GUEST_HOME };
     if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
 
-    const tools = opts.tools ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
+    tools = opts.tools ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
     handle = await bootVm({
       workspaceDir: opts.snapshotRoot ? undefined : workspaceDir,
       rootFilesystem: opts.snapshotRoot?.rootFilesystem,
@@ -277,6 +280,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await handle?.close();
     if (sessionParams) setStoredSessionEnv(slot.databasePath, sessionParams.sessionId, { HOME: GUEST_HOME });
     await gateway?.close().catch(() => {});
+    await tools?.close().catch(() => {});
     await unlock?.().catch(() => {});
   }
 }

@@ -1,5 +1,5 @@
 import { toolGate, type CompiledSandbox } from "../caps/index.ts";
-import { builtinRegistry, createHostTools, withHostToolPermissions, type VmListener } from "../tools/index.ts";
+import { builtinRegistry, createHostTools, dropBaseline, withHostToolPermissions, type VmListener } from "../tools/index.ts";
 import type { RuntimeService } from "../protocol/index.ts";
 import type { EventSink } from "./events.ts";
 import type { HostToolsBinding } from "./run.ts";
@@ -17,6 +17,8 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
     workspaceDir: ctx.workspaceDir,
     stateDir: ctx.stateDir,
     runId: ctx.runId,
+    // Record the workspace as it is now, so workspace.diff answers "what did this run change".
+    baseline: true,
     decide: toolGate(sandbox.policy),
     onCall: (c) => {
       if (c.via !== "vm") return;
@@ -37,6 +39,7 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
     permissions: (p) => withHostToolPermissions(p ?? {}),
     attachVm: tools.attachVm,
     services: async () => (await tools.services()).map((l) => toService(l, ctx.runId)),
+    close: () => dropBaseline(tools.ctx.stateDir, ctx.runId),
   };
 }
 

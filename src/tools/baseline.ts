@@ -1,4 +1,4 @@
-import { appendFile, cp, lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, cp, lstat, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import * as v from "valibot";
 import { writeFileAtomic } from "../fsutil.ts";
@@ -136,6 +136,14 @@ export async function takeBaseline(opts: { workspaceDir: string; stateDir: strin
   };
   await writeFileAtomic(join(runDir(opts.stateDir, opts.runId), "baseline.json"), `${JSON.stringify(record, null, 2)}\n`);
   return record;
+}
+
+/** Forget a run's baseline (its artifacts stay): `run` calls this when the heartbeat ends. */
+export async function dropBaseline(stateDir: string, runId: string): Promise<void> {
+  const dir = runDir(stateDir, runId);
+  await rm(baselineGitDir(stateDir, runId), { recursive: true, force: true });
+  await rm(join(dir, "baseline.json"), { force: true });
+  await rmdir(dir).catch(() => {}); // only when nothing else (artifacts) is left
 }
 
 export async function readBaseline(stateDir: string, runId: string): Promise<BaselineRecord | undefined> {

@@ -22,7 +22,7 @@ export type { JsonSchema } from "./schema.ts";
 export { HOST_COLLECTION, guestCommand, hostFunctionCommand, hostFunctionKey, toolFromCommand, toolResource } from "./names.ts";
 export { allowListGate, hostFunctionPermission, kernelDenials, toHostFunctions } from "./host-functions.ts";
 export type { GateDecision, HostFunctionOptions, ToolDenial, ToolGate } from "./host-functions.ts";
-export { takeBaseline, readBaseline, runDir, checkRunId, DEFAULT_EXCLUDES, MAX_BASELINE_FILE_BYTES } from "./baseline.ts";
+export { takeBaseline, readBaseline, dropBaseline, runDir, checkRunId, DEFAULT_EXCLUDES, MAX_BASELINE_FILE_BYTES } from "./baseline.ts";
 export type { BaselineRecord, LargeFile } from "./baseline.ts";
 export { vmServicesFor, diffListeners, LISTENER_INSPECT_RULE, COMMON_PORTS } from "./vm-services.ts";
 export { withHostToolPermissions, TOOL_STUB_COMMAND, HOST_HTTP_RULE } from "./permissions.ts";

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startGateway, priceFor, costUsd } from "../../src/gateway/index.ts";
-import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 type Ev = Record<string, any>;
 
@@ -155,7 +155,7 @@ describe("run: lifecycle", () => {
     const scratch = await tempDir("aos-script-");
     const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
     const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long task", "--grace", "10"], {
-      env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: join(require("node:os").tmpdir(), "paperclip-aos-test-cache") },
+      env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -175,6 +175,73 @@ describe("run: lifecycle", () => {
     const next = await heartbeat({ steps: [{ text: "resumed fine" }], ws, home, args: ["--session", JSON.stringify(params)] });
     expect(next.code).toBe(0);
     expect(next.evs[0]).toMatchObject({ resumed: true, sessionId: params.sessionId });
+  });
+
+  test("when the parent dies the run stops by itself: cancelled result, session saved", async () => {
+    const ws = await tempDir("aos-ws-");
+    const home = await tempDir("aos-home-");
+    const scratch = await tempDir("aos-script-");
+    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
+    const out = join(scratch, "out.ndjson");
+    // sh starts the run in the background and waits; killing sh mid-run orphans the run.
+    const sh = Bun.spawn(["sh", "-c", `"$0" run --cwd "$1" --model "scripted:$2" --prompt long > "$3" 2>/dev/null & sleep 120`, binPath(), ws, file, out], {
+      env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache },
+    });
+    while (!existsSync(join(ws, "started.txt"))) await Bun.sleep(100);
+    sh.kill("SIGKILL");
+    const t0 = Date.now();
+    let text = "";
+    while (Date.now() - t0 < 60_000) {
+      text = existsSync(out) ? await readFile(out, "utf8") : "";
+      if (text.includes('"type":"result"')) break;
+      await Bun.sleep(200);
+    }
+    const result = resultOf(events(text));
+    expect(result).toMatchObject({ subtype: "cancelled", errorCode: "cancelled" });
+    expect(result.errorMessage).toContain("parent");
+    expect(result.sessionParams.sessionId).toBeTruthy();
+  });
+
+  test("a closed stdout stops the run the same way (exit 143, session resumable)", async () => {
+    const ws = await tempDir("aos-ws-");
+    const home = await tempDir("aos-home-");
+    const scratch = await tempDir("aos-script-");
+    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long"], {
+      env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    const reader = p.stdout.getReader();
+    await reader.read(); // the init line
+    while (!existsSync(join(ws, "started.txt"))) await Bun.sleep(100);
+    await reader.cancel(); // the reader goes away: the next write hits EPIPE
+    const t0 = Date.now();
+    const code = await p.exited;
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(code).toBe(143);
+    const next = await heartbeat({ steps: [{ text: "back" }], ws, home, args: ["--task-key", "__heartbeat__"] });
+    expect(next.evs[0]).toMatchObject({ resumed: true });
+  });
+
+  test("a sidecar that dies mid-run ends with errorCode runtime_crashed and exit 1", async () => {
+    const cache = await privateCache();
+    const ws = await tempDir("aos-ws-");
+    const scratch = await tempDir("aos-script-");
+    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long"], {
+      env: { ...process.env, PAPERCLIP_AOS_HOME: await tempDir("aos-home-"), PAPERCLIP_AOS_CACHE: cache },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    const t0 = Date.now();
+    while (!existsSync(join(ws, "started.txt")) && Date.now() - t0 < 60_000) await Bun.sleep(100);
+    const pids = Bun.spawnSync(["pgrep", "-f", cache]).stdout.toString().split("\n").filter(Boolean);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) process.kill(Number(pid), "SIGKILL");
+    const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(code).toBe(1);
+    expect(resultOf(events(stdout))).toMatchObject({ subtype: "error", errorCode: "runtime_crashed" });
   });
 
   test("no sidecar is left behind after a heartbeat", async () => {
@@ -251,6 +318,8 @@ describe("run: typed host tools", () => {
       steps: [
         { tool: "bash", input: { command: "agentos-paperclip git-status --json '{}'" } },
         { tool: "bash", input: { command: "agentos-paperclip git-log --json '{}'" } },
+        { tool: "bash", input: { command: "echo by-agent > /workspace/agent.txt" } },
+        { tool: "bash", input: { command: "agentos-paperclip workspace-diff --json '{}'" } },
         { text: "checked" },
       ],
     });
@@ -264,6 +333,14 @@ describe("run: typed host tools", () => {
     const bashResults = r.evs.filter((e) => e.type === "tool_result" && e.toolName === "bash");
     expect(bashResults[1]!.content).toContain("git-log");
     expect(r.evs.some((e) => e.type === "tool_result" && e.toolName === "git.log" && !e.isError)).toBe(false);
+    // workspace.diff compares with the workspace as it was when the heartbeat started: only the agent's file.
+    const diff = r.evs.find((e) => e.type === "tool_result" && e.toolName === "workspace.diff")!;
+    expect(diff.isError).toBe(false);
+    const changed = JSON.stringify(JSON.parse(diff.content));
+    expect(changed).toContain("agent.txt");
+    expect(changed).not.toContain("new.txt");
+    // The baseline was per-run scratch state: nothing of it is left in the state dir.
+    expect((await filesUnder(r.home)).filter((f) => f.includes("baseline"))).toEqual([]);
   });
 });
 
