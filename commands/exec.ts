@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
+import { logger } from "../src/log.ts";
 import { compileSandbox, permissionHelp, toolGate, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
 import { builtinRegistry, createHostTools, withHostToolPermissions } from "../src/tools/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
@@ -31,6 +32,7 @@ export default withHelp(
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
+      for (const w of sandbox.compiled.warnings) logger.warn(`${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}`);
       const tools = await hostTools(sandbox);
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);

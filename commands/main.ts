@@ -158,7 +158,8 @@ export async function main(argv: string[]): Promise<never> {
     const extras = helpExtras(leaf);
     const before = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
     if (before.includes("--help") || before.includes("-h") || (leaf.subCommands && !leaf.run)) {
-      const parent = chain.length > 1 ? chain[chain.length - 2] : undefined;
+      // citty names only the direct parent in USAGE ("caps test"); give it the whole command line.
+      const parent = chain.length > 1 ? { ...chain[chain.length - 2]!, meta: { name: ["paperclip-aos", ...names.slice(0, -1)].join(" "), version: VERSION } } : undefined;
       let text = leaf === root ? rootUsage() : await renderUsage(leaf, parent);
       text += `\n${renderExamples(extras.examples)}`;
       if (extras.footer) text += `\n${await extras.footer()}`;

@@ -139,6 +139,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     tools = opts.tools ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
     handle = await bootVm({
       workspaceDir: opts.snapshotRoot ? undefined : workspaceDir,
+      workspaceReadOnly: !sandbox.compiled.workspaceWritable,
       rootFilesystem: opts.snapshotRoot?.rootFilesystem,
       agents: [req.agent],
       permissions: tools ? tools.permissions(sandbox.permissions) : sandbox.permissions,
@@ -190,6 +191,9 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       capabilities: sandbox.effective,
     });
     if (resumeNote) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: resumeNote });
+    for (const w of sandbox.compiled.warnings) {
+      sink.emit({ type: "system", level: "warn", code: "policy_warning", text: `${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}` });
+    }
 
     // The first shell a sidecar starts costs ~1.4 s (WASM shell warm-up); start one now so that it overlaps the
     // agent's own start-up instead of delaying its first bash call.

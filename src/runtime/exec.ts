@@ -8,6 +8,8 @@ export interface Sandbox {
   loopbackExemptPorts?: number[];
   /** The whole guest environment: nothing from the host gets in unless env.read allowed it. */
   guestEnv?: Record<string, string>;
+  /** False when the policy lets nothing in /workspace be written: the mount itself is then read-only. */
+  workspaceWritable?: boolean;
 }
 
 export interface ExecRequest {
@@ -52,6 +54,7 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
   const started = performance.now();
   const handle = await bootVm({
     workspaceDir: req.workspaceDir,
+    workspaceReadOnly: req.sandbox?.workspaceWritable === false,
     rootFilesystem: req.rootFilesystem,
     mounts: req.mounts,
     limits: req.limits,

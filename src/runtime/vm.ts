@@ -17,6 +17,8 @@ type HostFunctions = NonNullable<AgentOsOptions["hostFunctions"]>;
 export interface BootOptions {
   /** Host directory mounted writable at /workspace; omit when the workspace comes from a snapshot lower. */
   workspaceDir?: string;
+  /** Mount the workspace read-only (a policy that writes nothing there): a second layer under the kernel rules. */
+  workspaceReadOnly?: boolean;
   /** Agent software besides the common tools. */
   agents?: Exclude<SoftwareName, "common">[];
   permissions?: Permissions;
@@ -93,7 +95,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   ].map((packagePath) => ({ packagePath }));
 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
-  if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: false }));
+  if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: opts.workspaceReadOnly ?? false }));
   if (opts.mounts) mounts.push(...opts.mounts);
 
   // Guest permissions on host_dir mounts are checked against the host owner (notes §3): run the guest as the
