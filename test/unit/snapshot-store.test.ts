@@ -113,7 +113,7 @@ describe("build and the store", () => {
 
     // A damaged header is caught when the layer is opened, before anything runs.
     const bytes = readFileSync(store.layerPath(layer.id));
-    bytes[bytes.length - 20] ^= 0xff;
+    bytes[bytes.length - 20]! ^= 0xff;
     await writeFile(store.layerPath(layer.id), bytes);
     let err: unknown;
     try {
