@@ -1,14 +1,15 @@
-import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { commands, summaries } from "./index.ts";
 import { globalArgs, helpExtras, renderExamples, withHelp } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
 import { didYouMean } from "../src/suggest.ts";
-import { checkWorkspaceDir, installSignalHandlers, shutdown } from "../src/runtime/index.ts";
 import { VERSION } from "../src/version.ts";
 
+// A plain object, not citty's defineCommand (an identity function): the root --help then never loads citty, whose
+// import of node:util alone costs more start-up than the rest of the help path.
 export const root = withHelp(
-  defineCommand({
+  ({
     meta: {
       name: "paperclip-aos",
       version: VERSION,
@@ -16,7 +17,7 @@ export const root = withHelp(
     },
     args: globalArgs,
     subCommands: commands,
-  }),
+  }) satisfies CommandDef<typeof globalArgs>,
   {
     examples: [
       ["paperclip-aos exec -- ls -la", "run a command in a VM with the current directory at /workspace"],
@@ -148,11 +149,11 @@ function globalOptions(argv: string[]): { json: boolean; debug: boolean; quiet: 
 /** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (notes/bun-cli.md §1.2). */
 export async function main(argv: string[]): Promise<never> {
   let code: number = ExitCode.ok;
+  let runtime: typeof import("../src/runtime/index.ts") | undefined;
   let opts = { json: false, debug: false, quiet: false } as ReturnType<typeof globalOptions>;
   try {
     opts = globalOptions(argv);
     configureLogger(opts);
-    installSignalHandlers();
     const { chain, names, leafArgv } = await resolveCommand(argv);
     const leaf = chain[chain.length - 1]!;
     const extras = helpExtras(leaf);
@@ -160,7 +161,7 @@ export async function main(argv: string[]): Promise<never> {
     if (before.includes("--help") || before.includes("-h") || (leaf.subCommands && !leaf.run)) {
       // citty names only the direct parent in USAGE ("caps test"); give it the whole command line.
       const parent = chain.length > 1 ? { ...chain[chain.length - 2]!, meta: { name: ["paperclip-aos", ...names.slice(0, -1)].join(" "), version: VERSION } } : undefined;
-      let text = leaf === root ? rootUsage() : await renderUsage(leaf, parent);
+      let text = leaf === root ? rootUsage() : await (await import("citty")).renderUsage(leaf, parent);
       text += `\n${renderExamples(extras.examples)}`;
       if (extras.footer) text += `\n${await extras.footer()}`;
       process.stdout.write(`${text.trimEnd()}\n`);
@@ -176,15 +177,19 @@ export async function main(argv: string[]): Promise<never> {
       }
       checkFlags(rest, (await resolve(leaf.args)) ?? {}, names);
       const cwd = flagValue(rest, "cwd");
-      if (cwd !== undefined) process.chdir(await checkWorkspaceDir(cwd));
+      // The runtime (and its signal handling) loads only for a command that runs; --help never needs it.
+      runtime = await import("../src/runtime/index.ts");
+      runtime.installSignalHandlers();
+      if (cwd !== undefined) process.chdir(await runtime.checkWorkspaceDir(cwd));
       // Run the leaf directly: citty drops a subcommand's return value and `data` when it dispatches itself.
+      const { runCommand } = await import("citty");
       const { result } = await runCommand(leaf, { rawArgs: rest, data });
       if (typeof result === "number") code = result;
     }
   } catch (e) {
     code = reportError(e, opts);
   } finally {
-    await shutdown();
+    await runtime?.shutdown();
   }
   process.exit(code);
 }

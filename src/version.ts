@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
 export interface BuildInfo {
@@ -14,10 +12,12 @@ export interface BuildInfo {
 declare const PAPERCLIP_AOS_BUILD: BuildInfo | undefined;
 
 function fromSource(): BuildInfo {
+  // Only from source; node:fs is loaded here rather than at the top so a compiled start-up never pays for it.
+  const { readFileSync } = import.meta.require("node:fs") as typeof import("node:fs");
   let core = "unknown";
   try {
     const entry = Bun.resolveSync("@rivet-dev/agentos-core", import.meta.dir);
-    core = JSON.parse(readFileSync(join(dirname(entry), "..", "package.json"), "utf8")).version;
+    core = JSON.parse(readFileSync(`${entry.slice(0, entry.lastIndexOf("/"))}/../package.json`, "utf8")).version;
   } catch {}
   const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
   const commit = git.success ? git.stdout.toString().trim() : "unknown";

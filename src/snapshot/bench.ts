@@ -1,0 +1,204 @@
+/**
+ * Snapshot bench entries (issue 5), for scripts/bench.ts: each value is measured against a baseline in the same
+ * invocation, so a loaded machine moves both.
+ *
+ *   import { snapshotBench } from "../src/snapshot/bench.ts";
+ *   entries.push(...(await snapshotBench({ bin, scratch, runs: 3, log })));
+ *
+ * or on its own: `bun src/snapshot/bench.ts [--bin dist/paperclip-aos] [--runs 3] [--files 5000] [--mb 100] [--json]`.
+ *
+ * - build: `snapshot build` (cold store) against `tar -c` of the same tree into a pipe (GNU tar does not read the
+ *   files at all when the archive is /dev/null, so the pipe is what makes it a fair baseline). Target within 2x.
+ * - cached rebuild: a rebuild of the unchanged tree against the cold build. Target under 10 %.
+ * - store size: bytes the store allocates against the tree's. Target under 1.1x.
+ * - first output: `exec --snapshot NAME -- ls` start to the first stdout byte, against `git worktree add` of the same
+ *   tree plus `exec --cwd WORKTREE -- ls`. Target faster.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, lstatSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface BenchEntry {
+  name: string;
+  what: string;
+  value: number;
+  baseline: number | null;
+  unit: string;
+  ratio: number | null;
+  target: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+export interface GeneratedTree {
+  dir: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * A tree shaped like a project: `files` files in nested directories, half of `bytes` in ten large files (assets,
+ * archives) and the rest in small files. Contents are random (incompressible), so sizes mean what they say.
+ */
+export function generateTree(dir: string, opts: { files?: number; bytes?: number } = {}): GeneratedTree {
+  const files = opts.files ?? 5000;
+  const total = opts.bytes ?? 100 * 1024 * 1024;
+  const big = Math.min(10, Math.max(1, Math.floor(files / 100)));
+  const bigSize = Math.floor(total / 2 / big);
+  const smallSize = Math.floor(total / 2 / Math.max(1, files - big));
+  let bytes = 0;
+  for (let i = 0; i < files; i++) {
+    const sub = join(dir, `pkg${i % 40}`, `mod${i % 9}`, i % 3 === 0 ? "deep" : "");
+    mkdirSync(sub, { recursive: true });
+    const size = i < big ? bigSize : smallSize;
+    writeFileSync(join(sub, `f${i}.${i < big ? "bin" : "txt"}`), randomBytes(size));
+    bytes += size;
+  }
+  return { dir, files, bytes };
+}
+
+/** Bytes a directory allocates on disk (st_blocks, as du counts), every inode once. */
+export function allocatedBytes(dir: string): number {
+  let n = 0;
+  const seen = new Set<number>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (!seen.has(st.ino)) {
+        seen.add(st.ino);
+        n += st.blocks * 512;
+      }
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function envWith(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...extra })) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+async function timed(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ ms: number; stdout: string; code: number }> {
+  const t = performance.now();
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env, stdout: "pipe", stderr: "ignore", stdin: "ignore" });
+  const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  return { ms: performance.now() - t, stdout, code };
+}
+
+/** Milliseconds from spawning to the first byte on stdout (then waits for the exit). */
+async function firstOutput(cmd: string[], opts: { cwd?: string; env?: Record<string, string> }): Promise<number> {
+  const t = performance.now();
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env, stdout: "pipe", stderr: "ignore", stdin: "ignore" });
+  const reader = p.stdout.getReader();
+  let first = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value && value.length && !first) first = performance.now() - t;
+    if (done) break;
+  }
+  const code = await p.exited;
+  if (code !== 0 || !first) throw new Error(`${cmd.join(" ")} failed (exit ${code})`);
+  return first;
+}
+
+function sh(script: string, cwd?: string): void {
+  const r = Bun.spawnSync(["sh", "-c", script], { cwd, stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${script}: ${r.stderr.toString()}`);
+}
+
+export async function snapshotBench(opts: {
+  bin: string;
+  runs?: number;
+  files?: number;
+  bytes?: number;
+  scratch?: string;
+  cache?: string;
+  log?: (m: string) => void;
+}): Promise<BenchEntry[]> {
+  const runs = opts.runs ?? 3;
+  const log = opts.log ?? ((m: string) => void process.stderr.write(`${m}\n`));
+  const scratch = opts.scratch ?? (await mkdtemp(join(tmpdir(), "aos-snapbench-")));
+  const entries: BenchEntry[] = [];
+  const ratio = (name: string, what: string, value: number, baseline: number, max: number, unit: string, target: string, note?: string) => {
+    const r = value / baseline;
+    entries.push({ name, what, value: Math.round(value * 10) / 10, baseline: Math.round(baseline * 10) / 10, unit, ratio: Math.round(r * 1000) / 1000, target, pass: r <= max, note });
+  };
+  try {
+    const treeDir = join(scratch, "tree");
+    log(`snapshot bench: generating ${opts.files ?? 5000} files / ${Math.round((opts.bytes ?? 100 << 20) / (1 << 20))} MB`);
+    const tree = generateTree(treeDir, { files: opts.files, bytes: opts.bytes });
+    const baseEnv = opts.cache ? { PAPERCLIP_AOS_CACHE: opts.cache } : {};
+    await timed(["sh", "-c", `tar -cf - -C '${treeDir}' . | cat > /dev/null`]); // warm the page cache for both
+    await Bun.sleep(100); // past the stat cache's racy window
+
+    const tar: number[] = [];
+    const cold: number[] = [];
+    const cached: number[] = [];
+    let home = "";
+    for (let i = 0; i < runs; i++) {
+      tar.push((await timed(["sh", "-c", `tar -cf - -C '${treeDir}' . | cat > /dev/null`])).ms);
+      home = join(scratch, `home${i}`);
+      const env = envWith({ ...baseEnv, PAPERCLIP_AOS_HOME: home });
+      const c = await timed([opts.bin, "snapshot", "build", treeDir, "--name", "bench", "--json", "--quiet"], { env });
+      if (c.code !== 0) throw new Error("snapshot build failed");
+      cold.push(c.ms);
+      const w = await timed([opts.bin, "snapshot", "build", treeDir, "--name", "bench", "--json", "--quiet"], { env });
+      if (!JSON.parse(w.stdout).cached) throw new Error("the rebuild was not a cache hit");
+      cached.push(w.ms);
+      if (i < runs - 1) await rm(home, { recursive: true, force: true });
+    }
+    ratio("snapshot.build", `snapshot build of ${tree.files} files / ${Math.round(tree.bytes / (1 << 20))} MB vs tar -c of the tree into a pipe`, median(cold), median(tar), 2, "ms", "<= 2x");
+    ratio("snapshot.cached", "rebuild of the unchanged tree vs the cold build", median(cached), median(cold), 0.1, "ms", "<= 10%");
+    const storeBytes = allocatedBytes(join(home, "snapshots"));
+    const treeBytes = allocatedBytes(treeDir);
+    ratio("snapshot.store", "store bytes on disk vs the tree's", storeBytes / (1 << 20), treeBytes / (1 << 20), 1.1, "MB", "<= 1.1x");
+
+    // First output: exec --snapshot vs git worktree add + exec on the checkout.
+    const env = envWith({ ...baseEnv, PAPERCLIP_AOS_HOME: home });
+    const repo = join(scratch, "repo");
+    sh(`cp -r '${treeDir}' '${repo}' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm tree`, undefined);
+    await firstOutput([opts.bin, "exec", "--", "true; echo warm"], { env, cwd: repo }); // sidecar and WASM caches warm
+    const snap: number[] = [];
+    const wt: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      snap.push(await firstOutput([opts.bin, "exec", "--snapshot", "bench", "--", "ls"], { env, cwd: scratch }));
+      const dest = join(scratch, `wt${i}`);
+      const t = performance.now();
+      sh(`git worktree add -q --detach '${dest}' HEAD`, repo);
+      const add = performance.now() - t;
+      wt.push(add + (await firstOutput([opts.bin, "exec", "--cwd", dest, "--", "ls"], { env, cwd: scratch })));
+      sh(`git worktree remove --force '${dest}'`, repo);
+    }
+    ratio("snapshot.first-output", "exec --snapshot start to first output vs git worktree add + exec on the checkout", median(snap), median(wt), 1, "ms", "faster");
+    return entries;
+  } finally {
+    if (!opts.scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const entries = await snapshotBench({
+    bin: arg("bin") ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos"),
+    runs: Number(arg("runs") ?? 3),
+    files: Number(arg("files") ?? 5000),
+    bytes: Number(arg("mb") ?? 100) * 1024 * 1024,
+  });
+  if (argv.includes("--json")) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+  else for (const e of entries) process.stdout.write(`${e.pass ? "PASS" : "FAIL"}  ${e.name.padEnd(24)} ${e.value} ${e.unit} vs ${e.baseline} (${e.ratio}x, target ${e.target})  ${e.what}\n`);
+}
