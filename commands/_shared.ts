@@ -42,9 +42,22 @@ export function renderExamples(examples: HelpExtras["examples"]): string {
   return `EXAMPLES\n\n${examples.map(([c, w]) => `  ${c.padEnd(width)}  # ${w}`).join("\n")}\n`;
 }
 
+/**
+ * stdout and stderr for commands that print and end. Bun's console writes straight to the file descriptor, while the
+ * first touch of process.stdout builds Node's stream machinery: about 7 ms of a 9 ms `--help`. Streaming output
+ * (exec's guest output, run's NDJSON) keeps process.stdout for its backpressure and EPIPE.
+ */
+export function out(text: string): void {
+  console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
+}
+export function err(text: string): void {
+  console.error(text.endsWith("\n") ? text.slice(0, -1) : text);
+}
+
 /** stdout is data only: one JSON document, pretty when a person is looking. */
 export function printJson(data: unknown): void {
-  process.stdout.write(`${JSON.stringify(data, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+  const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
+  out(JSON.stringify(data, null, isatty(1) ? 2 : undefined));
 }
 
 /** Parse a --timeout value in seconds (fractions allowed). */

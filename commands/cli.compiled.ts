@@ -1,8 +1,8 @@
-// Entry of the compiled binary: the runtime assets come from the binary itself, then the same CLI runs.
+// Entry of the compiled binary: the runtime assets come from the binary itself, then the same CLI runs. The
+// provider (and node:fs with it) loads only when a command needs the runtime, so --help and the like start fast.
 import { EMBEDDED_ASSETS } from "../build/embedded-assets.ts";
-import { setAssetProvider } from "../src/runtime/index.ts";
-import { embeddedProvider } from "../src/runtime/embedded.ts";
 import { main } from "./main.ts";
 
-setAssetProvider(embeddedProvider(EMBEDDED_ASSETS));
-await main(process.argv.slice(2));
+await main(process.argv.slice(2), {
+  assets: async () => (await import("../src/runtime/embedded.ts")).embeddedProvider(EMBEDDED_ASSETS),
+});

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "./_shared.ts";
+import { globalArgs, printJson, withHelp, err } from "./_shared.ts";
 import { runDoctor, type DoctorCheck } from "../src/runtime/index.ts";
 
 const MARK: Record<DoctorCheck["level"], string> = { info: "✔", warn: "!", error: "✖" };
@@ -16,13 +16,13 @@ export default withHelp(
         onCheck: args.json
           ? undefined
           : (c) => {
-              process.stderr.write(`${MARK[c.level]} ${c.message}\n`);
-              if (c.detail && c.level !== "info") process.stderr.write(`    ${c.detail}\n`);
-              if (c.hint) process.stderr.write(`    hint: ${c.hint}\n`);
+              err(`${MARK[c.level]} ${c.message}\n`);
+              if (c.detail && c.level !== "info") err(`    ${c.detail}\n`);
+              if (c.hint) err(`    hint: ${c.hint}\n`);
             },
       });
       if (args.json) printJson(report);
-      else process.stderr.write(`\n${report.status.toUpperCase()}: boot ${report.timings.bootMs ?? "-"} ms, first exec ${report.timings.firstExecMs ?? "-"} ms\n`);
+      else err(`\n${report.status.toUpperCase()}: boot ${report.timings.bootMs ?? "-"} ms, first exec ${report.timings.firstExecMs ?? "-"} ms\n`);
       return report.status === "fail" ? 1 : 0;
     },
   }),

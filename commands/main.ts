@@ -1,6 +1,7 @@
 import type { ArgsDef, CommandDef } from "citty";
+import type { AssetProvider } from "../src/runtime/index.ts";
 import { commands, summaries } from "./index.ts";
-import { globalArgs, helpExtras, renderExamples, withHelp } from "./_shared.ts";
+import { globalArgs, helpExtras, renderExamples, withHelp, out, err } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
 import { didYouMean } from "../src/suggest.ts";
@@ -147,7 +148,12 @@ function globalOptions(argv: string[]): { json: boolean; debug: boolean; quiet: 
 }
 
 /** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (notes/bun-cli.md §1.2). */
-export async function main(argv: string[]): Promise<never> {
+export interface MainOptions {
+  /** Where the runtime assets come from, when not node_modules (the compiled binary: embedded and extracted). */
+  assets?: () => Promise<AssetProvider>;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
   let runtime: typeof import("../src/runtime/index.ts") | undefined;
   let opts = { json: false, debug: false, quiet: false } as ReturnType<typeof globalOptions>;
@@ -164,7 +170,7 @@ export async function main(argv: string[]): Promise<never> {
       let text = leaf === root ? rootUsage() : await (await import("citty")).renderUsage(leaf, parent);
       text += `\n${renderExamples(extras.examples)}`;
       if (extras.footer) text += `\n${await extras.footer()}`;
-      process.stdout.write(`${text.trimEnd()}\n`);
+      out(`${text.trimEnd()}\n`);
       if (!before.includes("--help") && !before.includes("-h") && names.length > 0) code = ExitCode.usage;
     } else {
       let rest = leafArgv;
@@ -179,6 +185,7 @@ export async function main(argv: string[]): Promise<never> {
       const cwd = flagValue(rest, "cwd");
       // The runtime (and its signal handling) loads only for a command that runs; --help never needs it.
       runtime = await import("../src/runtime/index.ts");
+      if (options.assets) runtime.setAssetProvider(await options.assets());
       runtime.installSignalHandlers();
       if (cwd !== undefined) process.chdir(await runtime.checkWorkspaceDir(cwd));
       // Run the leaf directly: citty drops a subcommand's return value and `data` when it dispatches itself.
@@ -206,7 +213,7 @@ function flagValue(argv: string[], name: string): string | undefined {
 }
 
 function reportError(e: unknown, opts: { json: boolean; debug: boolean }): number {
-  const err: AosError = isAosError(e)
+  const error: AosError = isAosError(e)
     ? e
     : isCittyError(e)
       ? usageError(stripAnsi(errorMessage(e)).replace(/\.$/, ""), "run with --help for usage", "usage")
@@ -216,11 +223,11 @@ function reportError(e: unknown, opts: { json: boolean; debug: boolean }): numbe
           hint: opts.debug ? undefined : "rerun with --debug for the stack trace, and please report it",
           cause: e,
         });
-  if (opts.json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } })}\n`);
-  process.stderr.write(`error: ${err.message}\n`);
-  if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-  if (opts.debug) logger.error(err.cause ?? err);
-  return err.exitCode;
+  if (opts.json) out(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } })}\n`);
+  err(`error: ${error.message}\n`);
+  if (error.hint) err(`hint: ${error.hint}\n`);
+  if (opts.debug) logger.error(error.cause ?? error);
+  return error.exitCode;
 }
 
 function isCittyError(e: unknown): boolean {

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "./_shared.ts";
+import { globalArgs, printJson, withHelp, out } from "./_shared.ts";
 import { buildInfo } from "../src/version.ts";
 
 export default withHelp(
@@ -9,7 +9,7 @@ export default withHelp(
     run({ args }) {
       const info = { ...buildInfo(), bun: Bun.version, platform: `${process.platform}-${process.arch}` };
       if (args.json) return printJson(info);
-      process.stdout.write(
+      out(
         `paperclip-aos ${info.version} (${info.commit}${info.compiled ? "" : ", from source"})\nagentos-core ${info.agentosCore}\nbun ${info.bun} ${info.platform}\n`,
       );
     },

@@ -15,7 +15,7 @@ const stderrReporter = {
   log(o: LogObject) {
     const text = o.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : Bun.inspect(a, { depth: 4 }))).join(" ");
     const icon = ICON[o.type];
-    process.stderr.write(`${icon ? `${icon} ` : ""}${o.tag ? `[${o.tag}] ` : ""}${text}\n`);
+    console.error(`${icon ? `${icon} ` : ""}${o.tag ? `[${o.tag}] ` : ""}${text}`);
   },
 };
 

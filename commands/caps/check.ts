@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, printJson, withHelp, err } from "../_shared.ts";
 import { checkPolicy, type PolicyProblem } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { positionals, readInputs } from "./_input.ts";
@@ -37,15 +37,15 @@ export default withHelp(
         summary.push({ file: input.name, valid: r.valid, errors: e.length, warnings: w.length });
         if (!args.json) {
           const counts = [e.length && `${e.length} error${e.length > 1 ? "s" : ""}`, w.length && `${w.length} warning${w.length > 1 ? "s" : ""}`].filter(Boolean).join(", ");
-          process.stderr.write(`${input.name}: ${r.valid ? "valid" : "invalid"}${counts ? ` (${counts})` : ""}\n`);
-          for (const p of e) process.stderr.write(`${line("error", p)}\n`);
-          for (const p of w) process.stderr.write(`${line("warning", p)}\n`);
+          err(`${input.name}: ${r.valid ? "valid" : "invalid"}${counts ? ` (${counts})` : ""}\n`);
+          for (const p of e) err(`${line("error", p)}\n`);
+          for (const p of w) err(`${line("warning", p)}\n`);
         }
       }
       const valid = errors.length === 0;
       const pass = valid && !(args.strict && warnings.length > 0);
       if (args.json) printJson({ valid, errors, warnings, files: summary });
-      else if (valid && args.strict && warnings.length) process.stderr.write("failing because of --strict\n");
+      else if (valid && args.strict && warnings.length) err("failing because of --strict\n");
       return pass ? ExitCode.ok : ExitCode.usage;
     },
   }),

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { explainPolicy, permissionHelp } from "../../src/caps/index.ts";
 import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
@@ -20,9 +20,9 @@ export default withHelp(
         printJson({ ...explanation, defaulted });
         return;
       }
-      if (defaulted) process.stderr.write("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
-      process.stdout.write(`${text}\n`);
-      process.stderr.write("the model gateway's loopback port is chosen per run and is always exempted\n");
+      if (defaulted) err("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
+      out(`${text}\n`);
+      err("the model gateway's loopback port is chosen per run and is always exempted\n");
     },
   }),
   {

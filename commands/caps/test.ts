@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
@@ -38,11 +38,11 @@ export default withHelp(
       const allowed = decisions.every((d) => d.decision === "allow");
       if (args.json) printJson({ allowed, defaulted, decisions });
       else {
-        if (defaulted) process.stderr.write("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
+        if (defaulted) err("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
         for (const d of decisions) {
-          process.stdout.write(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
-          process.stderr.write(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);
-          for (const n of d.notes) process.stderr.write(`      note: ${n}\n`);
+          out(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
+          err(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);
+          for (const n of d.notes) err(`      note: ${n}\n`);
         }
       }
       return allowed ? ExitCode.ok : ExitCode.failure;

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, printJson, withHelp, err } from "../_shared.ts";
 import { ExitCode, errorMessage, usageError } from "../../src/errors.ts";
 import { builtinRegistry, checkRunId, createToolContext, errorInfo, invokeTool } from "../../src/tools/index.ts";
 
@@ -27,8 +27,8 @@ export default withHelp(
       } catch (e) {
         const info = errorInfo(e);
         printJson({ error: info });
-        process.stderr.write(`error: ${info.message}\n`);
-        if (info.hint) process.stderr.write(`hint: ${info.hint}\n`);
+        err(`error: ${info.message}\n`);
+        if (info.hint) err(`hint: ${info.hint}\n`);
         return (e as { exitCode?: number }).exitCode ?? ExitCode.failure;
       }
     },

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { builtinRegistry, guestCommand } from "../../src/tools/index.ts";
 
 export default withHelp(
@@ -14,8 +14,8 @@ export default withHelp(
       }
       const tools = reg.list();
       const width = Math.max(...tools.map((t) => t.name.length));
-      for (const t of tools) process.stdout.write(`${t.name.padEnd(width)}  ${t.description.split(": ")[0]!.split(". ")[0]}\n`);
-      process.stderr.write(`\n${tools.length} tools; in the VM: ${guestCommand("git.status")} --json '{}'. Details: paperclip-aos tool schema NAME\n`);
+      for (const t of tools) out(`${t.name.padEnd(width)}  ${t.description.split(": ")[0]!.split(". ")[0]}\n`);
+      err(`\n${tools.length} tools; in the VM: ${guestCommand("git.status")} --json '{}'. Details: paperclip-aos tool schema NAME\n`);
     },
   }),
   {
