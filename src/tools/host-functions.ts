@@ -1,5 +1,5 @@
 import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
-import { z } from "zod";
+import type { z as Zod } from "zod";
 import { errorInfo } from "./errors.ts";
 import { invokeTool, nextCallId } from "./invoke.ts";
 import { HOST_COLLECTION, hostFunctionKey, toolFromCommand, toolResource } from "./names.ts";
@@ -72,7 +72,7 @@ export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: 
   const names = opts.tools ?? registry.names();
   for (const name of names) {
     const tool = registry.require(name);
-    const inputSchema = z.fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof z.fromJSONSchema>[0]);
+    const inputSchema = zod().fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof Zod.fromJSONSchema>[0]);
     (inputSchema as { safeParse: (x: unknown) => unknown }).safeParse = (data: unknown) => ({ success: true, data });
     fns[hostFunctionKey(name)] = {
       inputSchema,
@@ -114,4 +114,11 @@ export function kernelDenials(text: string, registry: ToolRegistry): ToolDenial[
     out.push({ tool, resource: `paperclip:${m[1]}`, reason: "agentOS hostFunction.invoke policy", by: "kernel" });
   }
   return out;
+}
+
+/** zod only matters once a VM is booted with tools; loading it up front costs `tool invoke` ~10 ms of start-up. */
+let zodModule: typeof Zod | undefined;
+function zod(): typeof Zod {
+  zodModule ??= (require("zod") as { z: typeof Zod }).z;
+  return zodModule;
 }
