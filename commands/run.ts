@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
 import { usageError } from "../src/errors.ts";
+import { snapshotArgs } from "./snapshot/_run.ts";
 import { setSignalHandler } from "../src/runtime/index.ts";
 import {
   AGENTS,
@@ -54,7 +55,7 @@ export default withHelp(
       model: { type: "string", valueHint: "SPEC", description: "anthropic/MODEL, openai/MODEL or scripted:FILE (default anthropic/claude-sonnet-4-5)" },
       grace: { type: "string", valueHint: "SECONDS", description: "After SIGTERM/SIGINT, exit within SECONDS (default 15)" },
       record: { type: "string", valueHint: "FILE", description: "Append every model request the agent made to FILE (secrets redacted)" },
-      snapshot: { type: "string", valueHint: "ID|NAME", description: "Boot from a snapshot root instead of mounting --cwd" },
+      ...snapshotArgs,
       demo: { type: "boolean", description: "Run the bundled demo: a tiny project with a failing test, fixed by Pi on the built-in scripted model" },
     },
     async run({ args, data }) {
@@ -75,6 +76,8 @@ export default withHelp(
         graceSec: args.grace === undefined ? undefined : parseSeconds(args.grace, "--grace"),
         record: args.record,
         snapshot: args.snapshot,
+        keepChanges: args["keep-changes"],
+        commitSnapshot: args["commit-snapshot"],
         session: parseSessionFlag(args.session),
       };
       if (args.demo) {

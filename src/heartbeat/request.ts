@@ -33,6 +33,8 @@ export const RunRequestSchema = v.strictObject({
   capabilities: v.optional(v.nullable(v.unknown())),
   preset: v.optional(v.string()),
   snapshot: v.optional(v.nullable(v.string())),
+  keepChanges: v.optional(v.string()),
+  commitSnapshot: v.optional(v.string()),
   env: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are letters, digits and _")), v.string())),
   timeoutSec: v.optional(v.pipe(v.number(), v.minValue(0.1, "timeoutSec must be positive"))),
   graceSec: v.optional(v.pipe(v.number(), v.minValue(0, "graceSec must not be negative"))),
@@ -54,6 +56,9 @@ export interface RunRequest {
   capabilities: unknown;
   preset: string | undefined;
   snapshot: string | null;
+  /** With a snapshot: export the run's changes to this directory / store them as a new snapshot. */
+  keepChanges: string | undefined;
+  commitSnapshot: string | undefined;
   env: Record<string, string>;
   timeoutSec: number | undefined;
   graceSec: number;
@@ -114,6 +119,8 @@ export function buildRunRequest(
     capabilities: pick("capabilities") ?? null,
     preset: pick("preset"),
     snapshot: pick("snapshot") ?? null,
+    keepChanges: pick("keepChanges"),
+    commitSnapshot: pick("commitSnapshot"),
     env: pick("env") ?? {},
     timeoutSec: pick("timeoutSec"),
     graceSec: pick("graceSec") ?? DEFAULT_GRACE_SEC,

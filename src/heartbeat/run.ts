@@ -2,7 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
-import { AosError, errorMessage, isAosError } from "../errors.ts";
+import { AosError, errorMessage, isAosError, usageError } from "../errors.ts";
+import { openSnapshotRoot, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
@@ -35,8 +36,6 @@ export interface HeartbeatOptions {
   /** Compile the capability policy once the gateway port is known (it is the one loopback port the agent needs). */
   sandbox: (gatewayPort: number) => Promise<CompiledSandbox>;
   tools?: (sandbox: CompiledSandbox, ctx: { workspaceDir: string; runId: string; sink: EventSink }) => Promise<HostToolsBinding>;
-  /** Lower layers for a snapshot-backed run; the workspace then comes from the snapshot, not a host mount. */
-  snapshotRoot?: { ref: string; rootFilesystem: BootOptions["rootFilesystem"] };
   /** Aborted by the caller on a signal, a broken stdout or a dead parent; the reason is a StopReason. */
   stop: AbortSignal;
   debug?: boolean;
@@ -60,6 +59,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   let services: RuntimeService[] = [];
   let usageTimer: ReturnType<typeof setInterval> | undefined;
   let tools: HostToolsBinding | undefined;
+  let snap: SnapshotRoot | undefined;
   const slot = new SessionSlot(req.agentId, req.taskKey);
   const phases: Record<string, number> = {};
   let mark = performance.now();
@@ -97,7 +97,11 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   };
 
   try {
-    const workspaceDir = opts.snapshotRoot ? req.cwd : await checkWorkspaceDir(req.cwd);
+    // A snapshot run gets the snapshot's tree at /workspace (an overlay whose writes are discarded, exported or
+    // committed at the end) instead of the host directory.
+    if (req.snapshot) snap = await openSnapshotRoot(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
+    else if (req.keepChanges || req.commitSnapshot) throw usageError("keepChanges and commitSnapshot need a snapshot", "add --snapshot NAME", "snapshot_flag_needs_snapshot");
+    const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
     await mkdir(slot.dir, { recursive: true });
     unlock = await slot.lock(req.runId);
 
@@ -136,11 +140,12 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     const guestEnv = { ...sandbox.guestEnv, ...req.env, HOME: GUEST_HOME };
     if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
 
-    tools = opts.tools ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
+    // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.
+    tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
     handle = await bootVm({
-      workspaceDir: opts.snapshotRoot ? undefined : workspaceDir,
+      workspaceDir: snap ? undefined : workspaceDir,
       workspaceReadOnly: !sandbox.compiled.workspaceWritable,
-      rootFilesystem: opts.snapshotRoot?.rootFilesystem,
+      ...(snap ? { mounts: snap.mounts, limits: snap.limits } : {}),
       agents: [req.agent],
       permissions: tools ? tools.permissions(sandbox.permissions) : sandbox.permissions,
       loopbackExemptPorts: sandbox.loopbackExemptPorts,
@@ -172,7 +177,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       agentId: req.agentId,
       taskKey: req.taskKey,
       runtime: "agentos",
-      snapshot: opts.snapshotRoot?.ref ?? null,
+      snapshot: snap?.record.id ?? null,
     };
     sink.emit({
       type: "init",
@@ -187,7 +192,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       model: gateway.model,
       provider: gateway.provider,
       cwd: req.cwd,
-      snapshot: opts.snapshotRoot?.ref ?? null,
+      snapshot: snap?.record.id ?? null,
       capabilities: sandbox.effective,
     });
     if (resumeNote) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: resumeNote });
@@ -242,6 +247,16 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     phase("prompt");
     logger.debug(`heartbeat phases (ms): ${JSON.stringify(phases)}`);
     await saveSession(slot, sessionParams, req.runId, stored);
+    if (snap) {
+      const r = await snap.finish({ command: `run ${req.runId}` });
+      const c = r.changes;
+      const where = [r.keptTo ? `exported to ${r.keptTo}` : "", r.committed ? `committed as snapshot ${r.committed.name} (${shortId(r.committed.id)})` : ""].filter(Boolean).join("; ");
+      sink.emit({
+        type: "system",
+        code: "snapshot_changes",
+        text: `snapshot ${shortId(snap.record.id)}: ${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted; ${where || "discarded"}`,
+      });
+    }
     if (tools) {
       services = await tools.services().catch(() => []);
       for (const svc of services) sink.emit({ type: "service", ...svc });
@@ -285,6 +300,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     if (sessionParams) setStoredSessionEnv(slot.databasePath, sessionParams.sessionId, { HOME: GUEST_HOME });
     await gateway?.close().catch(() => {});
     await tools?.close().catch(() => {});
+    snap?.close();
     await unlock?.().catch(() => {});
   }
 }

@@ -344,6 +344,32 @@ describe("run: typed host tools", () => {
   });
 });
 
+describe("run: snapshot roots", () => {
+  test("run --snapshot works on the snapshot's tree, leaves the source alone, and --keep-changes exports exactly the diff", async () => {
+    const home = await tempDir("aos-home-");
+    const src = await tempDir("aos-src-");
+    await writeFile(join(src, "README.md"), "from the snapshot\n");
+    await writeFile(join(src, "old.txt"), "to be changed\n");
+    const built = await runBin(["snapshot", "build", src, "--name", "base", "--json"], { env: { PAPERCLIP_AOS_HOME: home } });
+    expect(built.code).toBe(0);
+    const kept = join(await tempDir("aos-kept-"), "out");
+    const r = await heartbeat({
+      home,
+      args: ["--snapshot", "base", "--keep-changes", kept],
+      steps: [{ tool: "bash", input: { command: "cat /workspace/README.md && echo changed > /workspace/old.txt && echo new > /workspace/new.txt" } }, { text: "done" }],
+    });
+    expect(r.code).toBe(0);
+    expect(r.evs.find((e) => e.type === "tool_result")!.content).toContain("from the snapshot");
+    expect(r.evs[0]).toMatchObject({ type: "init", snapshot: JSON.parse(built.stdout).id });
+    expect(r.evs.find((e) => e.type === "system" && e.code === "snapshot_changes")!.text).toContain("1 added, 1 modified, 0 deleted");
+    expect(await readFile(join(src, "old.txt"), "utf8")).toBe("to be changed\n");
+    expect(existsSync(join(src, "new.txt"))).toBe(false);
+    expect(await readFile(join(kept, "new.txt"), "utf8")).toBe("new\n");
+    expect(await readFile(join(kept, "old.txt"), "utf8")).toBe("changed\n");
+    expect(existsSync(join(r.ws, "new.txt"))).toBe(false);
+  });
+});
+
 describe("run: demo", () => {
   test("run --demo fixes the bundled project's failing test on the scripted model", async () => {
     const home = await tempDir("aos-home-");
