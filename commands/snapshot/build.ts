@@ -90,8 +90,9 @@ export default withHelp(
   {
     footer: () =>
       "GLOBS: `*` within a path segment, `**` any depth, `?`, `[abc]`. Without a '/' a glob matches a name at any depth; with one it is\n" +
-      "anchored at DIR; a trailing '/' matches directories only. Give several as one comma-separated value. A snapshot without --name\n" +
-      "is usable by id until the next `snapshot gc`.\n",
+      "anchored at DIR (so name a deeper secret as `**/.env` or `app/.env`); a trailing '/' matches directories only. A directory's\n" +
+      "verdict covers what is below it. Give several globs as one comma-separated value. A snapshot without --name is usable by id\n" +
+      "until the next `snapshot gc`.\n",
     examples: [
       ["paperclip-aos snapshot build . --name app --respect-gitignore", "what git would track, named app"],
       ["paperclip-aos snapshot build ./site --exclude 'node_modules,*.log'", "leave paths out"],

@@ -150,6 +150,9 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
   const leases = store.liveLeases();
   const leasedSnapshots = new Set(leases.map((l) => l.snapshot).filter(Boolean) as string[]);
   const leasedLayers = new Set(leases.flatMap((l) => l.layers));
+  // A running build (or commit) holds every layer written since it started, before it can name them in a record.
+  const builds = leases.filter((l) => l.purpose === "build").map((l) => Date.parse(l.started) - 1000);
+  const buildSince = builds.length ? Math.min(...builds) : Infinity;
   const tagged = new Set(store.tags().values());
   const removedSnapshots: string[] = [];
   const keep = new Set<string>();
@@ -170,7 +173,7 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
       keptLayers++;
       continue;
     }
-    if (leasedLayers.has(id)) {
+    if (leasedLayers.has(id) || store.layerMtime(id) >= buildSince) {
       keptInUse++;
       keptLayers++;
       continue;

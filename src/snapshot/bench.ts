@@ -138,7 +138,7 @@ export async function snapshotBench(opts: {
     const treeDir = join(scratch, "tree");
     log(`snapshot bench: generating ${opts.files ?? 5000} files / ${Math.round((opts.bytes ?? 100 << 20) / (1 << 20))} MB`);
     const tree = generateTree(treeDir, { files: opts.files, bytes: opts.bytes });
-    const baseEnv = opts.cache ? { PAPERCLIP_AOS_CACHE: opts.cache } : {};
+    const baseEnv: Record<string, string> = opts.cache ? { PAPERCLIP_AOS_CACHE: opts.cache } : {};
     await timed(["sh", "-c", `tar -cf - -C '${treeDir}' . | cat > /dev/null`]); // warm the page cache for both
     await Bun.sleep(100); // past the stat cache's racy window
 
@@ -167,7 +167,7 @@ export async function snapshotBench(opts: {
     // First output: exec --snapshot vs git worktree add + exec on the checkout.
     const env = envWith({ ...baseEnv, PAPERCLIP_AOS_HOME: home });
     const repo = join(scratch, "repo");
-    sh(`cp -r '${treeDir}' '${repo}' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm tree`, undefined);
+    sh(`cp -r '${treeDir}' '${repo}' && cd '${repo}' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm tree`);
     await firstOutput([opts.bin, "exec", "--", "true; echo warm"], { env, cwd: repo }); // sidecar and WASM caches warm
     const snap: number[] = [];
     const wt: number[] = [];

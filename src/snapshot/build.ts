@@ -154,20 +154,21 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
           ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! }
           : { p: e.rel, t: "d", m: e.mode, mt: e.mtime },
     );
+    let committed = false;
     try {
       const layer = await writeLayer(tmp, inputs, (n) => {
         doneFiles++;
         doneBytes += n;
         progress(doneFiles, doneBytes);
       });
-      // Lease before the rename: from then on gc can see the layer and must know that a build needs it.
-      await lease.add([layer.id]);
+      // gc keeps every layer written since a live build started (admin.ts), so no lease write per layer.
       store.commitLayer(tmp, layer.id);
+      committed = true;
       written++;
       for (const e of layer.header.entries) if (e.t === "f") rememberDigest(newCache, group, e);
       return layer.id;
     } finally {
-      rmSync(tmp, { force: true });
+      if (!committed) rmSync(tmp, { force: true });
     }
   };
   try {
@@ -216,8 +217,10 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       },
     };
     if (!existed) await store.writeRecord(rec);
-    if (opts.name) await store.setTag(opts.name, id);
-    await writeFileAtomic(cachePath(store, dir), JSON.stringify(newCache));
+    if (opts.name && store.tags().get(opts.name) !== id) await store.setTag(opts.name, id);
+    // Nothing hashed and the same files: the cache on disk is already right (and rewriting it is most of a cached build).
+    const unchanged = written === 0 && cache !== undefined && Object.keys(cache.files).length === Object.keys(newCache.files).length;
+    if (!unchanged) await writeFileAtomic(cachePath(store, dir), JSON.stringify(newCache));
     return {
       id,
       name: opts.name ?? null,

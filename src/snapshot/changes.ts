@@ -155,7 +155,6 @@ export async function commitChanges(
   try {
     const tmp = store.tmpPath("layer");
     const layer = await writeLayer(tmp, inputs);
-    await lease.add([layer.id]);
     store.commitLayer(tmp, layer.id);
     const layers = [...parent.layers, layer.id];
     const id = snapshotIdOf(layers);

@@ -103,7 +103,7 @@ export interface FilterOptions {
 }
 
 export type Verdict =
-  | { keep: true; sensitive?: string }
+  | { keep: true; sensitive?: string; forced?: boolean }
   | { keep: false; why: "exclude" | "gitignore" | "sensitive"; sensitive?: string };
 
 export interface SensitiveRule {
@@ -153,7 +153,9 @@ export class PathFilter {
   }
 
   private sensitiveName(rel: string, isDir: boolean): string | undefined {
-    if (!this.anySensitive.test(rel)) return undefined;
+    // Every secret pattern is `**/` plus at most three segments: testing the path's last three segments is enough
+    // and keeps the big alternation off long paths.
+    if (!this.anySensitive.test(lastSegments(rel, 3))) return undefined;
     return this.sensitive.find((s) => globMatches(s.glob, rel, isDir))?.name;
   }
 
@@ -167,14 +169,15 @@ export class PathFilter {
     });
   }
 
-  /** Decide for one path; `parentExcluded` is true when an ancestor directory was excluded (only --include brings it back). */
-  verdict(rel: string, isDir: boolean, parentExcluded: boolean): Verdict {
-    const sensitive = this.sensitiveName(rel, isDir);
+  /** Decide for one path, given what its ancestors' verdicts pass down (see `Inherited`). */
+  verdict(rel: string, isDir: boolean, from: Inherited = {}): Verdict {
+    const sensitive = this.sensitiveName(rel, isDir) ?? from.secret;
     if (sensitive) {
-      if (this.included(rel, isDir, sensitive)) return { keep: true, sensitive };
+      if (from.namedSecret === sensitive || this.included(rel, isDir, sensitive)) return { keep: true, sensitive, forced: true };
       return { keep: false, why: "sensitive", sensitive };
     }
-    const excluded = parentExcluded
+    if (from.forced) return { keep: true, forced: true };
+    const excluded = from.excluded
       ? "exclude"
       : this.excludes.some((g) => globMatches(g, rel, isDir))
         ? "exclude"
@@ -182,9 +185,36 @@ export class PathFilter {
           ? "gitignore"
           : undefined;
     if (!excluded) return { keep: true };
-    if (this.included(rel, isDir)) return { keep: true };
+    if (this.included(rel, isDir)) return { keep: true, forced: true };
     return { keep: false, why: excluded };
   }
+
+  /** What a directory's verdict passes down to its entries. */
+  inherit(v: Verdict, from: Inherited): Inherited {
+    if (v.keep) return { forced: v.forced, secret: v.sensitive ?? from.secret, namedSecret: v.sensitive ?? from.namedSecret };
+    return { excluded: true, secret: v.why === "sensitive" ? v.sensitive : from.secret, namedSecret: from.namedSecret };
+  }
+}
+
+/**
+ * A directory's verdict covers what is below it: an excluded directory excludes its entries (only an --include
+ * brings one back), a directory put back by --include puts back everything below it, and a secret directory
+ * (`.ssh/**`) makes everything below it a secret of the same rule, kept only when an --include named that rule or path.
+ */
+export interface Inherited {
+  excluded?: boolean;
+  forced?: boolean;
+  secret?: string;
+  namedSecret?: string;
+}
+
+function lastSegments(rel: string, n: number): string {
+  let i = rel.length;
+  for (let k = 0; k < n; k++) {
+    i = rel.lastIndexOf("/", i - 1);
+    if (i <= 0) return rel;
+  }
+  return rel.slice(i + 1);
 }
 
 function parentDir(rel: string): string {

@@ -44,20 +44,21 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/**
+ * Serialise a header. Written out by hand rather than through JSON.stringify of fresh objects: a cached rebuild
+ * encodes every layer's header to compute its id, and this is most of that work. The key order is fixed, so the same
+ * entries always give the same bytes (the layer id depends on it).
+ */
 export function encodeHeader(h: LayerHeader): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ v: h.v, data: h.data, entries: h.entries.map(canonicalEntry) }));
-}
-
-/** Fixed key order so the same entry always serialises to the same bytes (the layer id depends on it). */
-function canonicalEntry(e: LayerEntry): LayerEntry {
-  const out: LayerEntry = { p: e.p, t: e.t, m: e.m, mt: e.mt };
-  if (e.t === "f") {
-    out.s = e.s;
-    out.o = e.o;
-    out.h = e.h;
+  const parts: string[] = new Array(h.entries.length);
+  for (let i = 0; i < h.entries.length; i++) {
+    const e = h.entries[i]!;
+    let s = `{"p":${JSON.stringify(e.p)},"t":"${e.t}","m":${e.m},"mt":${e.mt}`;
+    if (e.t === "f") s += `,"s":${e.s},"o":${e.o},"h":"${e.h}"`;
+    else if (e.t === "l") s += `,"l":${JSON.stringify(e.l ?? "")}`;
+    parts[i] = `${s}}`;
   }
-  if (e.t === "l") out.l = e.l;
-  return out;
+  return new TextEncoder().encode(`{"v":${h.v},"data":${h.data},"entries":[${parts.join(",")}]}`);
 }
 
 export function trailer(headerLength: number): Uint8Array {

@@ -3,7 +3,7 @@
  * store renames it into place under its id, so a crash mid-build leaves a temp file and never a half layer. The reader
  * checks the header against the id on open and each file's digest on its first read.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync, ftruncateSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, writeSync, ftruncateSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { runtimeError } from "../errors.ts";
 import {
@@ -47,11 +47,11 @@ export interface WrittenLayer {
  */
 export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, onBytes?: (n: number) => void): Promise<WrittenLayer> {
   const fd = openSync(tmpPath, "w", 0o444);
+  const buf = takeBuffer();
   const entries: LayerEntry[] = [];
   const offsets = new Map<string, number>();
   const changed: string[] = [];
   let pos = 0; // bytes of data written to the file (flushed)
-  let buf = new Uint8Array(BUFFER);
   let used = 0;
   const flush = () => {
     let off = 0;
@@ -124,8 +124,16 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
     return { id: ID_PREFIX + sha256Hex(bytes), header, size: pos + bytes.length + TRAILER_BYTES, changed };
   } finally {
     closeSync(fd);
-    buf = new Uint8Array(0);
+    spare = buf;
   }
+}
+
+/** One write buffer, reused layer after layer (a fresh 4 MB zeroed buffer per layer cost more than the hashing). */
+let spare: Uint8Array | undefined;
+function takeBuffer(): Uint8Array {
+  const b = spare ?? new Uint8Array(BUFFER);
+  spare = undefined;
+  return b;
 }
 
 interface Sink {
@@ -144,14 +152,7 @@ async function copyHostFile(path: string, sink: Sink): Promise<{ size: number; d
     const st = fstatSync(src);
     if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
     if (st.size <= SMALL_FILE) {
-      const data = new Uint8Array(st.size);
-      let got = 0;
-      while (got < data.length) {
-        const n = readSync(src, data, got, data.length - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      const bytes = got === data.length ? data : data.subarray(0, got);
+      const bytes = readFileSync(src);
       const digest = sha256Hex(bytes);
       const offset = sink.seen.get(digest) ?? sink.append(bytes);
       return { size: bytes.length, digest, offset };

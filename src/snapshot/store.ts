@@ -10,7 +10,7 @@
  *
  * Every write is a temp file and a rename, so readers see a complete file or none.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
@@ -76,9 +76,14 @@ export class SnapshotStore {
     this.root = root;
   }
 
+  private readonly made = new Set<string>();
+
   dir(kind: "layers" | "records" | "tags" | "leases" | "cache" | "tmp"): string {
     const d = join(this.root, kind);
-    mkdirSync(d, { recursive: true });
+    if (!this.made.has(d)) {
+      mkdirSync(d, { recursive: true });
+      this.made.add(d);
+    }
     return d;
   }
 
@@ -98,15 +103,29 @@ export class SnapshotStore {
     }
   }
 
+  layerMtime(id: string): number {
+    try {
+      return statSync(this.layerPath(id)).mtimeMs;
+    } catch {
+      return 0;
+    }
+  }
+
   tmpPath(label: string): string {
     return join(this.dir("tmp"), `${label}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   }
 
-  /** Move a finished temp layer into place. The same id means the same bytes, so an existing file wins. */
+  /**
+   * Move a finished temp layer into place. The same id means the same bytes, so an existing file wins; it is touched
+   * so that gc sees it as written during the running build (admin.ts).
+   */
   commitLayer(tmp: string, id: string): void {
     const dest = this.layerPath(id);
-    if (existsSync(dest)) rmSync(tmp, { force: true });
-    else renameSync(tmp, dest);
+    if (existsSync(dest)) {
+      rmSync(tmp, { force: true });
+      const now = new Date();
+      utimesSync(dest, now, now);
+    } else renameSync(tmp, dest);
   }
 
   listLayerIds(): string[] {

@@ -7,7 +7,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "
 import { join } from "node:path";
 import { runtimeError } from "../errors.ts";
 import { joinRel } from "./format.ts";
-import { PathFilter, type FilterOptions } from "./filter.ts";
+import { PathFilter, type FilterOptions, type Inherited } from "./filter.ts";
 
 export interface WalkEntry {
   rel: string;
@@ -74,7 +74,8 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
   result.entries.push(entryOf("", root, rootStat, "d"));
 
   /** Returns whether anything below `rel` was kept (so an excluded directory is kept as a parent). */
-  const visit = (rel: string, abs: string, parentRel: string | undefined, excluded: boolean): boolean => {
+  const visit = (rel: string, abs: string, parentRel: string | undefined, from: Inherited): boolean => {
+    const excluded = Boolean(from.excluded);
     if (opts.respectGitignore && !excluded) filter.enterDir(rel, parentRel, readIgnoreTexts(abs, rel === ""));
     else filter.enterDir(rel, parentRel, []);
     let names: string[];
@@ -86,7 +87,7 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
     let keptAny = false;
     for (const name of names) {
       const childRel = joinRel(rel, name);
-      const childAbs = join(abs, name);
+      const childAbs = `${abs}/${name}`;
       let st: Stats;
       try {
         st = lstatSync(childAbs);
@@ -98,7 +99,7 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
         if (!excluded) result.special.push(childRel);
         continue;
       }
-      const v = filter.verdict(childRel, type === "d", excluded);
+      const v = filter.verdict(childRel, type === "d", from);
       if (v.keep) {
         if (v.sensitive) result.sensitiveIncluded.push({ path: childRel, rule: v.sensitive });
         const entry = entryOf(childRel, childAbs, st, type);
@@ -108,7 +109,7 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
           result.files++;
           result.bytes += entry.size;
         }
-        if (type === "d") visit(childRel, childAbs, rel, false);
+        if (type === "d") visit(childRel, childAbs, rel, filter.inherit(v, from));
         continue;
       }
       if (v.why === "sensitive" && !excluded) result.sensitiveExcluded.push({ path: childRel, rule: v.sensitive! });
@@ -116,7 +117,7 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
       // An --include may still want something below an excluded directory.
       if (type === "d" && filter.hasIncludes) {
         const at = result.entries.length;
-        if (visit(childRel, childAbs, rel, true)) {
+        if (visit(childRel, childAbs, rel, filter.inherit(v, from))) {
           result.entries.splice(at, 0, entryOf(childRel, childAbs, st, "d"));
           keptAny = true;
         }
@@ -124,7 +125,7 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
     }
     return keptAny;
   };
-  visit("", root, undefined, false);
+  visit("", root, undefined, {});
   result.entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return result;
 }

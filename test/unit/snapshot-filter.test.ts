@@ -60,27 +60,58 @@ describe("gitignore", () => {
 describe("path filter: --exclude, --include and the mandatory-deny secrets", () => {
   test("secrets are left out unless an --include names them; '**' names nothing", () => {
     const plain = new PathFilter({});
-    expect(plain.verdict(".env", false, false)).toMatchObject({ keep: false, why: "sensitive", sensitive: ".env*" });
-    expect(plain.verdict("app/.env.local", false, false)).toMatchObject({ keep: false, why: "sensitive" });
-    expect(plain.verdict("keys/id_ed25519", false, false)).toMatchObject({ keep: false, why: "sensitive" });
-    expect(plain.verdict(".ssh", true, false)).toMatchObject({ keep: false, why: "sensitive" });
-    expect(plain.verdict("src/env.ts", false, false)).toEqual({ keep: true });
+    expect(plain.verdict(".env", false)).toMatchObject({ keep: false, why: "sensitive", sensitive: ".env*" });
+    expect(plain.verdict("app/.env.local", false)).toMatchObject({ keep: false, why: "sensitive" });
+    expect(plain.verdict("keys/id_ed25519", false)).toMatchObject({ keep: false, why: "sensitive" });
+    expect(plain.verdict(".ssh", true)).toMatchObject({ keep: false, why: "sensitive" });
+    expect(plain.verdict("src/env.ts", false)).toEqual({ keep: true });
     // Write-protected configs (hooks, rc files) are readable: they stay in a snapshot.
-    expect(plain.verdict(".bashrc", false, false)).toEqual({ keep: true });
+    expect(plain.verdict(".bashrc", false)).toEqual({ keep: true });
 
-    expect(new PathFilter({ include: ["**"] }).verdict(".env", false, false).keep).toBe(false);
-    expect(new PathFilter({ include: ["*"] }).verdict(".env", false, false).keep).toBe(false);
-    expect(new PathFilter({ include: [".env"] }).verdict(".env", false, false)).toEqual({ keep: true, sensitive: ".env*" });
-    expect(new PathFilter({ include: [".env*"] }).verdict("x/.env.prod", false, false).keep).toBe(true);
-    expect(new PathFilter({ include: [".env"] }).verdict(".env.local", false, false).keep).toBe(false);
+    expect(new PathFilter({ include: ["**"] }).verdict(".env", false).keep).toBe(false);
+    expect(new PathFilter({ include: ["*"] }).verdict(".env", false).keep).toBe(false);
+    expect(new PathFilter({ include: [".env"] }).verdict(".env", false)).toMatchObject({ keep: true, sensitive: ".env*" });
+    expect(new PathFilter({ include: [".env*"] }).verdict("x/.env.prod", false).keep).toBe(true);
+    expect(new PathFilter({ include: [".env"] }).verdict(".env.local", false).keep).toBe(false);
   });
   test("--include puts back what --exclude dropped, and never removes anything", () => {
     const f = new PathFilter({ exclude: ["*.log", "dist"], include: ["dist/keep.txt"] });
-    expect(f.verdict("a.log", false, false).keep).toBe(false);
-    expect(f.verdict("dist", true, false).keep).toBe(false);
-    expect(f.verdict("dist/keep.txt", false, true).keep).toBe(true);
-    expect(f.verdict("dist/other.txt", false, true).keep).toBe(false);
-    expect(f.verdict("src/a.ts", false, false).keep).toBe(true);
+    expect(f.verdict("a.log", false).keep).toBe(false);
+    expect(f.verdict("dist", true).keep).toBe(false);
+    expect(f.verdict("dist/keep.txt", false, { excluded: true }).keep).toBe(true);
+    expect(f.verdict("dist/other.txt", false, { excluded: true }).keep).toBe(false);
+    expect(f.verdict("src/a.ts", false).keep).toBe(true);
+  });
+});
+
+describe("directories cover what is below them", () => {
+  test("a secret directory's whole subtree stays out, however deep and however broad the --include", async () => {
+    const root = await mkdtemp(join(tmpdir(), "snap-walk-"));
+    await mkdir(join(root, "home/.config/gcloud/legacy/deep"), { recursive: true });
+    await writeFile(join(root, "home/.config/gcloud/legacy/deep/creds.json"), "{}");
+    await mkdir(join(root, "home/.ssh"), { recursive: true });
+    await writeFile(join(root, "home/.ssh/id_ed25519"), "key");
+    await writeFile(join(root, "home/.ssh/config"), "Host x");
+    await writeFile(join(root, "home/ok.txt"), "ok");
+    const broad = walkTree(root, { include: ["**", "home/**"] }).entries.map((e) => e.rel);
+    expect(broad).toEqual(["", "home", "home/.config", "home/ok.txt"]);
+    // Naming the directory (or the rule, `**/.ssh/**`) brings it back with what is below it; each file is reported.
+    const named = walkTree(root, { include: ["home/.ssh"] });
+    expect(walkTree(root, { include: ["**/.ssh/**"] }).sensitiveIncluded).toHaveLength(3);
+    expect(named.entries.map((e) => e.rel)).toContain("home/.ssh/config");
+    expect(named.sensitiveIncluded.map((s) => s.path)).toEqual(["home/.ssh", "home/.ssh/config", "home/.ssh/id_ed25519"]);
+    // Naming one file brings back that file only.
+    const one = walkTree(root, { include: ["home/.ssh/config"] }).entries.map((e) => e.rel);
+    expect(one.filter((p) => p.includes(".ssh"))).toEqual(["home/.ssh", "home/.ssh/config"]);
+  });
+  test("an --include of an excluded directory puts back everything below it", async () => {
+    const root = await mkdtemp(join(tmpdir(), "snap-walk-"));
+    await mkdir(join(root, "node_modules/keep/lib"), { recursive: true });
+    await mkdir(join(root, "node_modules/drop"), { recursive: true });
+    await writeFile(join(root, "node_modules/keep/lib/i.js"), "1");
+    await writeFile(join(root, "node_modules/drop/i.js"), "2");
+    const w = walkTree(root, { exclude: ["node_modules"], include: ["node_modules/keep"] });
+    expect(w.entries.map((e) => e.rel)).toEqual(["", "node_modules", "node_modules/keep", "node_modules/keep/lib", "node_modules/keep/lib/i.js"]);
   });
 });
 
