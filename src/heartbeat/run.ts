@@ -200,13 +200,9 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       sink.emit({ type: "system", level: "warn", code: "policy_warning", text: `${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}` });
     }
 
-    // The first shell a sidecar starts costs ~1.4 s (WASM shell warm-up); start one now so that it overlaps the
-    // agent's own start-up instead of delaying its first bash call.
-    const warm = process.env.PAPERCLIP_AOS_NO_WARMUP ? Promise.resolve() : vm.process.exec("true", { cwd: GUEST_WORKSPACE }).catch(() => {});
     if (!(resuming && req.agent === "pi")) {
       await vm.sessions.open({ sessionId: acpSessionId, agent: req.agent, cwd: GUEST_WORKSPACE, env: guestEnv });
     }
-    await warm;
     phase("session");
     let promptText = req.prompt;
     if (resuming && req.agent === "opencode") promptText = `${(await replayPreamble(slot.transcriptPath)) ?? ""}${req.prompt}`;
