@@ -21,8 +21,12 @@ import { checkTagName, SnapshotStore, type LeaseHandle, type SnapshotRecord } fr
 import type { SnapshotOverlay } from "./overlay.ts";
 
 export const SNAPSHOT_WORKSPACE = "/workspace";
-/** agentOS's default filesystem quota (measured: between 40 and 72 MB in 0.2.21); runs on a snapshot get it on top. */
-export const UPPER_QUOTA_BYTES = 64 << 20;
+/**
+ * How much a run may write on top of its snapshot. agentOS counts every mounted byte against one VM-wide quota
+ * (limits.resources.maxFilesystemBytes; its default, measured between 40 and 72 MB in 0.2.21, is below many trees), so
+ * the quota is set to the snapshot's size plus this. The upper layer lives in host memory, which this also bounds.
+ */
+export const UPPER_QUOTA_BYTES = 1 << 30;
 
 type MountConfig = NonNullable<AgentOsOptions["mounts"]>[number];
 type Limits = NonNullable<AgentOsOptions["limits"]>;
@@ -59,6 +63,8 @@ export interface SnapshotRoot {
 
 export interface OpenOptions extends FinishOptions {
   store?: SnapshotStore;
+  /** Bytes a run may write on top of the snapshot (default UPPER_QUOTA_BYTES). */
+  upperBytes?: number;
   /** Owner the guest sees for the snapshot's files: the VM user (bootVm runs the guest as the host user). */
   uid?: number;
   gid?: number;
@@ -95,7 +101,7 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
   return {
     record,
     mounts: [mount],
-    limits: { resources: { maxFilesystemBytes: record.bytes + UPPER_QUOTA_BYTES } },
+    limits: { resources: { maxFilesystemBytes: record.bytes + (opts.upperBytes ?? UPPER_QUOTA_BYTES) } },
     workspaceGuestPath: SNAPSHOT_WORKSPACE,
     openMs: Math.round(performance.now() - started),
     overlay: () => layerStore.soleOverlay(),
