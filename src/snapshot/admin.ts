@@ -178,8 +178,17 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
       keptLayers++;
       continue;
     }
-    freedBytes += store.layerSize(id);
     removedLayers.push(id);
+  }
+  // A build or run may have leased one of them since we looked: ask again right before deleting.
+  const late = new Set(store.liveLeases().flatMap((l) => l.layers));
+  for (const id of removedLayers.filter((l) => late.has(l))) {
+    removedLayers.splice(removedLayers.indexOf(id), 1);
+    keptInUse++;
+    keptLayers++;
+  }
+  for (const id of removedLayers) {
+    freedBytes += store.layerSize(id);
     if (!opts.dryRun) store.removeLayer(id);
   }
   const tmp = store.dir("tmp");

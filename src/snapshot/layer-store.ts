@@ -59,9 +59,9 @@ export class AosLayerStore implements LayerStore {
     return this.overlays.get(upper);
   }
 
-  /** The only overlay this store made (one per run). */
-  soleOverlay(): SnapshotOverlay | undefined {
-    return this.overlays.size === 1 ? [...this.overlays.values()][0] : undefined;
+  /** The overlay made last (a run boots one VM; if it boots again, the last view is the one that counts). */
+  latestOverlay(): SnapshotOverlay | undefined {
+    return [...this.overlays.values()].at(-1);
   }
 
   /** agentOS's export format (vm.filesystem.export()) as one stored layer. */

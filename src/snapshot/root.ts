@@ -104,25 +104,32 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
     limits: { resources: { maxFilesystemBytes: record.bytes + (opts.upperBytes ?? UPPER_QUOTA_BYTES) } },
     workspaceGuestPath: SNAPSHOT_WORKSPACE,
     openMs: Math.round(performance.now() - started),
-    overlay: () => layerStore.soleOverlay(),
+    overlay: () => layerStore.latestOverlay(),
     async finish(more: FinishOptions = {}): Promise<FinishResult> {
       const fo = { ...defaults, ...more };
-      const ov = layerStore.soleOverlay();
+      const ov = layerStore.latestOverlay();
       if (integrity.length) throw integrity[0];
       if (!ov) return { changes: { added: [], modified: [], deleted: [] } };
-      const changes = computeChanges(ov);
-      const result: FinishResult = { changes };
-      if (fo.keepChanges) {
-        exportChanges(ov, changes, fo.keepChanges, { snapshot: record.id });
-        result.keptTo = fo.keepChanges;
+      try {
+        const changes = computeChanges(ov);
+        const result: FinishResult = { changes };
+        if (fo.keepChanges) {
+          exportChanges(ov, changes, fo.keepChanges, { snapshot: record.id });
+          result.keptTo = fo.keepChanges;
+        }
+        if (fo.commitName) {
+          const rec = await commitChanges(ov, changes, store, record, fo.commitName, fo.command);
+          result.committed = { id: rec.id, name: fo.commitName, layers: rec.layers.length };
+        }
+        logger.debug(`snapshot ${shortId(record.id)}: ${changeCount(changes)} changed paths`);
+        return result;
+      } catch (e) {
+        // Reading a file's bytes for the export or the commit is where a damaged layer shows: say that, not EIO.
+        if (integrity.length) throw integrity[0];
+        throw e;
+      } finally {
+        if (integrity.length) throw integrity[0];
       }
-      if (fo.commitName) {
-        const rec = await commitChanges(ov, changes, store, record, fo.commitName, fo.command);
-        result.committed = { id: rec.id, name: fo.commitName, layers: rec.layers.length };
-      }
-      if (integrity.length) throw integrity[0];
-      logger.debug(`snapshot ${shortId(record.id)}: ${changeCount(changes)} changed paths`);
-      return result;
     },
     close() {
       if (closed) return;
