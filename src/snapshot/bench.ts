@@ -112,8 +112,8 @@ async function firstOutput(cmd: string[], opts: { cwd?: string; env?: Record<str
   return first;
 }
 
-function sh(script: string, cwd?: string): void {
-  const r = Bun.spawnSync(["sh", "-c", script], { cwd, stdout: "ignore", stderr: "pipe" });
+function sh(script: string): void {
+  const r = Bun.spawnSync(["sh", "-c", script], { cwd: tmpdir(), stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${script}: ${r.stderr.toString()}`);
 }
 
@@ -167,7 +167,8 @@ export async function snapshotBench(opts: {
     // First output: exec --snapshot vs git worktree add + exec on the checkout.
     const env = envWith({ ...baseEnv, PAPERCLIP_AOS_HOME: home });
     const repo = join(scratch, "repo");
-    sh(`cp -r '${treeDir}' '${repo}' && cd '${repo}' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm tree`);
+    // Every git command names its repository (-C): never the directory the bench happens to run from.
+    sh(`cp -r '${treeDir}' '${repo}' && git -C '${repo}' init -q && git -C '${repo}' add -A && git -C '${repo}' -c user.name=bench -c user.email=bench@localhost commit -qm tree`);
     await firstOutput([opts.bin, "exec", "--", "true; echo warm"], { env, cwd: repo }); // sidecar and WASM caches warm
     const snap: number[] = [];
     const wt: number[] = [];
@@ -175,10 +176,10 @@ export async function snapshotBench(opts: {
       snap.push(await firstOutput([opts.bin, "exec", "--snapshot", "bench", "--", "ls"], { env, cwd: scratch }));
       const dest = join(scratch, `wt${i}`);
       const t = performance.now();
-      sh(`git worktree add -q --detach '${dest}' HEAD`, repo);
+      sh(`git -C '${repo}' worktree add -q --detach '${dest}' HEAD`);
       const add = performance.now() - t;
       wt.push(add + (await firstOutput([opts.bin, "exec", "--cwd", dest, "--", "ls"], { env, cwd: scratch })));
-      sh(`git worktree remove --force '${dest}'`, repo);
+      sh(`git -C '${repo}' worktree remove --force '${dest}'`);
     }
     ratio("snapshot.first-output", "exec --snapshot start to first output vs git worktree add + exec on the checkout", median(snap), median(wt), 1, "ms", "faster");
     return entries;
