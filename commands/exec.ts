@@ -25,21 +25,23 @@ export default withHelp(
     meta: {
       name: "exec",
       description:
-        "Boot an agentOS VM, mount the current directory (or --cwd DIR) writable at /workspace, run COMMAND there through the VM's shell, " +
-        "stream its output and exit with its exit code. Writes in /workspace land in the directory; everything else in the VM is discarded.",
+        "Boot an agentOS VM, mount the current directory (or --cwd DIR) writable at /workspace (or a snapshot's tree with --snapshot), " +
+        "run COMMAND there through the VM's shell, stream its output and exit with its exit code. Writes in /workspace land in the directory " +
+        "(with --snapshot they are discarded unless kept or committed); everything else in the VM is discarded.",
     },
     args: { ...globalArgs, ...timeoutArgs, ...snapshotArgs },
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
       for (const w of sandbox.compiled.warnings) logger.warn(`${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}`);
-      const tools = await hostTools(sandbox);
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
       const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
       const snap = await openForRun(args);
+      // The typed tools work on the host directory, which a snapshot run does not have.
+      const tools = snap ? { sandbox, hostFunctions: undefined, attachVm: undefined } : await hostTools(sandbox);
       try {
         const result = await execInVm({
           command,

@@ -94,6 +94,11 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
   ].map((packagePath) => ({ packagePath }));
 
+  // agentOS counts every mounted byte against one VM-wide quota (default 40-72 MB in 0.2.21), so a larger host
+  // workspace could not be written at all ("Bad address"): size the quota from the workspace plus a write allowance.
+  const limits = opts.workspaceDir && !opts.limits?.resources?.maxFilesystemBytes
+    ? { ...opts.limits, resources: { ...opts.limits?.resources, maxFilesystemBytes: workspaceBytes(opts.workspaceDir) + WRITE_ALLOWANCE_BYTES } }
+    : opts.limits;
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
   if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: opts.workspaceReadOnly ?? false }));
   if (opts.mounts) mounts.push(...opts.mounts);
@@ -114,7 +119,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
       ...(opts.rootFilesystem ? { rootFilesystem: opts.rootFilesystem } : {}),
-      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(limits ? { limits } : {}),
       ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
       onAgentStderr: (e) => (opts.onAgentStderr ? opts.onAgentStderr(e.chunk) : opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
@@ -153,6 +158,16 @@ async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number, pids: ()
       // already gone
     }
   }
+}
+
+/** What a run may write on top of its workspace (host dir or snapshot) before the VM's filesystem quota stops it. */
+export const WRITE_ALLOWANCE_BYTES = 2 ** 30;
+
+/** Bytes under a directory; `du` is the fastest walk there is, and a failure only means the default allowance. */
+function workspaceBytes(dir: string): number {
+  const r = Bun.spawnSync(["du", "-sb", "--", dir], { stderr: "ignore" });
+  const n = Number(r.stdout.toString().split("\t")[0]);
+  return Number.isFinite(n) ? n : 0;
 }
 
 /** Our direct children (the sidecar is spawned by agentOS, which does not tell us its pid). */

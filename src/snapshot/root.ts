@@ -13,6 +13,7 @@
  */
 import type { AgentOsOptions } from "@rivet-dev/agentos-core";
 import { logger } from "../log.ts";
+import { WRITE_ALLOWANCE_BYTES } from "../runtime/index.ts";
 import type { AosError } from "../errors.ts";
 import { shortId } from "./format.ts";
 import { AosLayerStore } from "./layer-store.ts";
@@ -25,8 +26,9 @@ export const SNAPSHOT_WORKSPACE = "/workspace";
  * How much a run may write on top of its snapshot. agentOS counts every mounted byte against one VM-wide quota
  * (limits.resources.maxFilesystemBytes; its default, measured between 40 and 72 MB in 0.2.21, is below many trees), so
  * the quota is set to the snapshot's size plus this. The upper layer lives in host memory, which this also bounds.
+ * The same allowance as a host workspace gets (src/runtime).
  */
-export const UPPER_QUOTA_BYTES = 1 << 30;
+export const UPPER_QUOTA_BYTES = WRITE_ALLOWANCE_BYTES;
 
 type MountConfig = NonNullable<AgentOsOptions["mounts"]>[number];
 type Limits = NonNullable<AgentOsOptions["limits"]>;

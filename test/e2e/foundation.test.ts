@@ -68,6 +68,15 @@ describe("exec", () => {
     expect(second.stdout).toBe("gone\n");
   });
 
+  test("a workspace larger than agentOS's default filesystem quota can still be written", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "big.bin"), new Uint8Array(100 * 2 ** 20));
+    const r = await runBin(["exec", "--", "echo small > /workspace/small.txt && cat /workspace/small.txt"], { cwd: dir });
+    expect(r.stderr).not.toContain("Bad address");
+    expect(r.code).toBe(0);
+    expect(await readFile(join(dir, "small.txt"), "utf8")).toBe("small\n");
+  });
+
   test("--json prints {exitCode, stdout, stderr, durationMs}", async () => {
     const r = await runBin(["exec", "--json", "--", "echo", "a b"]);
     expect(r.code).toBe(0);
