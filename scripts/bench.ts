@@ -16,7 +16,7 @@ const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const RUNS = Number(argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? 5);
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
-interface Entry {
+export interface BenchEntry {
   name: string;
   what: string;
   value: number;
@@ -27,7 +27,7 @@ interface Entry {
   pass: boolean | null;
   note?: string;
 }
-const entries: Entry[] = [];
+const entries: BenchEntry[] = [];
 
 interface Measured {
   wallMs: number;
@@ -186,6 +186,12 @@ process.exit(0);
       log("bench: run (heartbeats)");
       await benchHeartbeat(scratch, env);
     }
+
+    if (want("snapshot")) {
+      log("bench: snapshot (5,000 files, 100 MB)");
+      const { snapshotBench } = await import("./bench-snapshot.ts");
+      entries.push(...(await snapshotBench({ bin, runs: Math.max(3, Math.ceil(RUNS / 2)), scratch: join(scratch, "snap"), cache, log })));
+    }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -269,4 +275,4 @@ function printTable(): void {
   for (const e of entries) if (e.note) process.stdout.write(`  ${e.name}: ${e.note}\n`);
 }
 
-await main();
+if (import.meta.main) await main();

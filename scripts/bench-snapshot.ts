@@ -20,17 +20,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export interface BenchEntry {
-  name: string;
-  what: string;
-  value: number;
-  baseline: number | null;
-  unit: string;
-  ratio: number | null;
-  target: string;
-  pass: boolean | null;
-  note?: string;
-}
+import type { BenchEntry } from "./bench.ts";
 
 export interface GeneratedTree {
   dir: string;
@@ -195,7 +185,7 @@ if (import.meta.main) {
     return i === -1 ? undefined : argv[i + 1];
   };
   const entries = await snapshotBench({
-    bin: arg("bin") ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos"),
+    bin: arg("bin") ?? join(import.meta.dir, "..", "dist", "paperclip-aos"),
     runs: Number(arg("runs") ?? 3),
     files: Number(arg("files") ?? 5000),
     bytes: Number(arg("mb") ?? 100) * 1024 * 1024,
