@@ -10,8 +10,8 @@ import { logger } from "../log.ts";
 import { AcpMapper } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
-import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
-import { SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
+import type { RunRequest } from "./request.ts";
+import { decideSession, SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
 import { recordPrompt, replayPreamble } from "./transcript.ts";
 
 /** Host tools and their gate, provided by src/tools (kept abstract so a heartbeat works without them). */
@@ -105,31 +105,17 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await mkdir(slot.dir, { recursive: true });
     unlock = await slot.lock(req.runId);
 
-    gateway = await startGateway({
-      model: req.model,
-      recordFile: req.record,
-      onUsage: () => undefined,
-    });
+    gateway = await startGateway({ model: req.model, recordFile: req.record });
     phase("gateway");
     const sandbox = await opts.sandbox(gateway.port);
     phase("policy");
     // The sidecar inherits our environment; the provider keys stay with the gateway only.
     scrubProviderKeys();
 
-    // Fresh or resume? (Paperclip's rules: reset wakes start fresh; resume only in the same cwd.)
     const stored = await slot.load();
-    let sessionId: string | undefined;
-    let resumeNote: string | undefined;
-    const prior = req.session ?? (stored ? { sessionId: stored.sessionId, cwd: stored.cwd, agent: stored.agent } : null);
-    if (req.wakeReason && FRESH_WAKE_REASONS.includes(req.wakeReason)) {
-      resumeNote = `wake reason '${req.wakeReason}' starts a fresh session`;
-    } else if (prior) {
-      if (prior.cwd && prior.cwd !== req.cwd) resumeNote = `session ${prior.sessionId} belongs to ${prior.cwd}, not ${req.cwd}: starting a fresh session`;
-      else if (prior.agent && prior.agent !== req.agent) resumeNote = `session ${prior.sessionId} is a ${prior.agent} session, not ${req.agent}: starting a fresh session`;
-      else if (!stored || stored.sessionId !== prior.sessionId || !(await sessionResumable(slot, req.agent, prior.sessionId))) {
-        resumeNote = `session ${prior.sessionId} was not found in ${slot.dir}: starting a fresh session`;
-      } else sessionId = prior.sessionId;
-    }
+    const decision = decideSession(req, stored, stored ? await sessionResumable(slot, req.agent, stored.sessionId) : false);
+    const resumeNote = decision.note;
+    let sessionId = decision.resume;
     const resuming = sessionId !== undefined;
     if (!resuming) sessionId = await slot.reset();
     const sid = sessionId!;

@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { runtimeError } from "../errors.ts";
-import type { AgentKind } from "./request.ts";
+import { FRESH_WAKE_REASONS, type AgentKind, type RunRequest } from "./request.ts";
 
 /**
  * Sessions live under `<state>/sessions/<agent id>/<task key>/`: `session.json` (what the next heartbeat needs), the
@@ -99,6 +99,25 @@ export class SessionSlot {
   }
 }
 
+/**
+ * Fresh or resume, by Paperclip's rules: a reset wake reason starts fresh; otherwise the previous session (the
+ * request's sessionParams, else the one stored for this agent and task) resumes only if it is the stored one, still
+ * resumable, and from the same cwd and agent. `note` says why a session was not resumed (a `system` event).
+ */
+export function decideSession(
+  req: Pick<RunRequest, "wakeReason" | "session" | "cwd" | "agent">,
+  stored: StoredSession | null,
+  storedResumable: boolean,
+): { resume?: string; note?: string } {
+  if (req.wakeReason && FRESH_WAKE_REASONS.includes(req.wakeReason)) return { note: `wake reason '${req.wakeReason}' starts a fresh session` };
+  const prior = req.session ?? stored;
+  if (!prior) return {};
+  if (prior.cwd && prior.cwd !== req.cwd) return { note: `session ${prior.sessionId} belongs to ${prior.cwd}, not ${req.cwd}: starting a fresh session` };
+  if (prior.agent && prior.agent !== req.agent) return { note: `session ${prior.sessionId} is a ${prior.agent} session, not ${req.agent}: starting a fresh session` };
+  if (!stored || stored.sessionId !== prior.sessionId || !storedResumable) return { note: `session ${prior.sessionId} was not found: starting a fresh session` };
+  return { resume: prior.sessionId };
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -139,4 +158,3 @@ export function storedSessionExists(databasePath: string, sessionId: string): bo
   }
 }
 
-export type { AgentKind };
