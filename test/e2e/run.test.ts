@@ -202,11 +202,13 @@ describe("run: lifecycle", () => {
     expect(result.sessionParams.sessionId).toBeTruthy();
   });
 
-  test("a closed stdout stops the run the same way (exit 143, session resumable)", async () => {
+  test("a closed stdout stops the run at its next event (exit 143, session resumable)", async () => {
     const ws = await tempDir("aos-ws-");
     const home = await tempDir("aos-home-");
     const scratch = await tempDir("aos-script-");
-    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }]);
+    // The tool result arrives after the reader is gone: that write hits EPIPE. (Linux reports a closed pipe only to a
+    // write, so a run that prints nothing notices at its next event, or through the parent-death check.)
+    const file = await script(scratch, [{ tool: "bash", input: { command: "echo started > /workspace/started.txt; sleep 3; echo slept" } }, { text: "never", delayMs: 60_000 }]);
     const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long"], {
       env: { ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache },
       stdout: "pipe",
