@@ -29,9 +29,9 @@ export interface PiConfigOptions {
 }
 
 /** A Claude model id Pi and OpenCode know, used as the nominal model when the gateway answers from a script. */
-export const SCRIPTED_NOMINAL_MODEL = "claude-sonnet-4-20250514";
+const SCRIPTED_NOMINAL_MODEL = "claude-sonnet-4-20250514";
 /** The provider id Pi gets for an OpenAI-compatible gateway (Pi's built-in "openai" provider speaks the Responses API). */
-export const PI_OPENAI_PROVIDER = "paperclip";
+const PI_OPENAI_PROVIDER = "paperclip";
 
 const json = (x: unknown) => `${JSON.stringify(x, null, 2)}\n`;
 

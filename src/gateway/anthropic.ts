@@ -75,24 +75,12 @@ export function anthropicError(status: number, message: string, type?: string): 
   return { type: "error", error: { type: type ?? anthropicErrorType(status), message } };
 }
 
-/** Usage object of a message (or a message_start/message_delta event) → token counts; missing fields stay undefined. */
-export function anthropicUsage(u: unknown): Partial<TokenCounts> & { rawInput?: number; rawWrite?: number } {
-  if (!isRecord(u)) return {};
-  const out: Partial<TokenCounts> & { rawInput?: number; rawWrite?: number } = {};
-  if (u.input_tokens != null) out.rawInput = num(u.input_tokens);
-  if (u.cache_creation_input_tokens != null) out.rawWrite = num(u.cache_creation_input_tokens);
-  if (u.cache_read_input_tokens != null) out.cachedInputTokens = num(u.cache_read_input_tokens);
-  if (u.output_tokens != null) out.outputTokens = num(u.output_tokens);
-  return out;
-}
-
 /** Follows an Anthropic stream's events and keeps the latest usage (message_delta counts are cumulative). */
 export class AnthropicMeter {
   private input = 0;
   private write = 0;
   private cached = 0;
   private output = 0;
-  seen = false;
   error: { type?: string; message: string } | null = null;
 
   event(data: unknown): void {
@@ -108,13 +96,13 @@ export class AnthropicMeter {
     if (isRecord(data)) this.apply(data.usage);
   }
 
+  /** A usage object of a message, message_start or message_delta; a field it lacks keeps its earlier count. */
   private apply(u: unknown): void {
-    const p = anthropicUsage(u);
-    if (p.rawInput !== undefined) this.input = p.rawInput;
-    if (p.rawWrite !== undefined) this.write = p.rawWrite;
-    if (p.cachedInputTokens !== undefined) this.cached = p.cachedInputTokens;
-    if (p.outputTokens !== undefined) this.output = p.outputTokens;
-    if (isRecord(u)) this.seen = true;
+    if (!isRecord(u)) return;
+    if (u.input_tokens != null) this.input = num(u.input_tokens);
+    if (u.cache_creation_input_tokens != null) this.write = num(u.cache_creation_input_tokens);
+    if (u.cache_read_input_tokens != null) this.cached = num(u.cache_read_input_tokens);
+    if (u.output_tokens != null) this.output = num(u.output_tokens);
   }
 
   usage(): TokenCounts {

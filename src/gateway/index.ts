@@ -15,11 +15,11 @@
  * - Error steps answer with the step's status in the dialect's error shape and `x-should-retry: false`, so SDK retries
  *   do not replay them against the next steps (Pi's own auto-retry is a setting: piConfigFiles turns it off).
  */
-export { type AgentConfigFile, type GatewayEndpoint, openCodeConfig, openCodeConfigFiles, PI_OPENAI_PROVIDER, piConfigFiles, type PiConfigOptions, SCRIPTED_NOMINAL_MODEL } from "./agent-config.ts";
-export { classifyFailure, type ErrorFamily, type GatewayError } from "./failure.ts";
+export { type AgentConfigFile, type GatewayEndpoint, openCodeConfig, openCodeConfigFiles, piConfigFiles, type PiConfigOptions } from "./agent-config.ts";
+export type { ErrorFamily, GatewayError } from "./failure.ts";
 export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
-export { costUsd, type Price, priceFor, priceTable, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
-export { loadScript, parseScript, type Script, ScriptSchema, scriptJsonSchema, type Step } from "./script.ts";
+export { costUsd, type Price, priceFor, priceTable, type TokenCounts } from "./prices.ts";
+export { loadScript, parseScript, type Script, scriptJsonSchema, type Step } from "./script.ts";
 export { type BillingType, type Gateway, type GatewayOptions, startGateway } from "./server.ts";
 export { SIDE_TITLE } from "./side-request.ts";
 export type { UsageDelta, UsageTotals } from "./usage.ts";

@@ -34,7 +34,3 @@ export function parseModelSpec(spec: string): ModelSpec {
   if (/^(gpt-|o\d|chatgpt-)/.test(s)) return { provider: "openai", model: s };
   throw usageError(`cannot tell the provider of model "${spec}"`, HINT, "invalid_model");
 }
-
-export function providerDialect(p: Provider): Dialect | undefined {
-  return p === "scripted" ? undefined : p;
-}

@@ -70,7 +70,6 @@ export function openaiError(status: number, message: string, type?: string): obj
 /** Reads usage from chat.completion bodies or chunks; the last chunk carrying usage wins. */
 export class OpenAIMeter {
   private u: TokenCounts = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
-  seen = false;
   error: { type?: string; message: string } | null = null;
 
   event(data: unknown): void {
@@ -88,7 +87,6 @@ export class OpenAIMeter {
     const details = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
     const cached = num(details.cached_tokens);
     this.u = { inputTokens: Math.max(0, num(u.prompt_tokens) - cached), outputTokens: num(u.completion_tokens), cachedInputTokens: cached };
-    this.seen = true;
   }
 
   usage(): TokenCounts {

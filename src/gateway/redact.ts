@@ -2,7 +2,7 @@
  * The gateway holds secrets (the run token, the provider key, anything key-like in the host env). Everything it writes
  * (record file, error messages, lastError) passes through a Redactor first.
  */
-export const REDACTED = "[REDACTED]";
+const REDACTED = "[REDACTED]";
 
 const SECRET_NAME = /(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$/i;
 const SECRET_HEADERS = new Set(["authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"]);

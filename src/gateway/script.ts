@@ -35,14 +35,13 @@ const StepSchema = v.strictObject({
   delayMs: v.optional(v.pipe(count, v.maxValue(3_600_000))),
 });
 
-export const ScriptSchema = v.strictObject({
+const ScriptSchema = v.strictObject({
   description: v.optional(v.string()),
   steps: v.array(StepSchema),
 });
 
 export type Script = v.InferOutput<typeof ScriptSchema>;
 export type Step = v.InferOutput<typeof StepSchema>;
-export type StepUsage = v.InferOutput<typeof UsageSchema>;
 
 const STEP_KEYS = Object.keys(StepSchema.entries);
 const KEYS_AT: Record<string, string[]> = {
@@ -52,7 +51,7 @@ const KEYS_AT: Record<string, string[]> = {
   error: Object.keys(ErrorSchema.entries),
 };
 
-export const SCRIPT_HINT =
+const SCRIPT_HINT =
   'a script is {"steps":[...]}; a step is {"text":"..."}, {"tool":"bash","input":{"command":"..."}} or {"error":{"status":529,"message":"..."}}, each with optional "usage":{"input":N,"output":M,"cached":K}';
 
 /** JSON path of a valibot issue: $.steps[2].usage.input */
@@ -120,7 +119,7 @@ export async function loadScript(file: string): Promise<Script> {
   return parseScript(json, file);
 }
 
-/** JSON Schema of the script format (for editors and `--help` docs). */
+/** JSON Schema of the script format. */
 export function scriptJsonSchema(): object {
   return toJsonSchema(ScriptSchema, { errorMode: "ignore" });
 }

@@ -26,8 +26,6 @@ export interface GatewayOptions {
   onUsage?: (u: UsageDelta) => void;
   /** Use this token instead of a random one. For tests: a scripted gateway playing a provider that expects a given key. */
   token?: string;
-  /** Listen on this port instead of an ephemeral one. */
-  port?: number;
 }
 
 export type BillingType = "api" | "unknown";
@@ -455,7 +453,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     server = Bun.serve({
       hostname: "127.0.0.1",
-      port: opts.port ?? 0,
+      port: 0,
       // Model calls can be silent for a long time (long thinking, scripted delays); the agent's own timeout governs.
       idleTimeout: 0,
       fetch: (req, srv) => {
@@ -468,7 +466,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       },
     });
   } catch (e) {
-    throw runtimeError(`the model gateway cannot listen on 127.0.0.1:${opts.port ?? 0}: ${errorMessage(e)}`, opts.port ? "pick another port or leave it ephemeral" : undefined, "gateway_listen_failed", e);
+    throw runtimeError(`the model gateway cannot listen on 127.0.0.1: ${errorMessage(e)}`, undefined, "gateway_listen_failed", e);
   }
   const port = server.port as number;
 
