@@ -3,7 +3,8 @@
  * the same invocation (never an absolute time), so the numbers mean the same on a loaded machine. Prints a table, or
  * one JSON document with --json. Needs the compiled binary (`bun run build`).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { allPids, procStat } from "../src/runtime/index.ts";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,26 +59,15 @@ async function measure(cmd: string[], opts: { env?: Record<string, string>; cwd?
   return { wallMs: performance.now() - started, peakRssMb: peak / 1024, code, stdout };
 }
 
+/** RSS of a process and all its descendants (the sidecar is a child of the CLI). */
 function treeRssKb(rootPid: number): number {
-  const children = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ppid = Number(fields[1]);
-      const pages = Number(fields[21]);
-      rss.set(Number(name), pages * 4);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {}
-  }
+  const stats = new Map(allPids().map((pid) => [pid, procStat(pid)] as const));
   let total = 0;
   const stack = [rootPid];
   while (stack.length) {
     const pid = stack.pop()!;
-    total += rss.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
+    total += stats.get(pid)?.rssKb ?? 0;
+    for (const [child, st] of stats) if (st?.ppid === pid) stack.push(child);
   }
   return total;
 }

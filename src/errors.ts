@@ -49,3 +49,8 @@ export function isAosError(e: unknown): e is AosError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The first line of an error's message, bounded: what a one-line error report shows of a library's error. */
+export function firstLine(e: unknown, max = 300): string {
+  return errorMessage(e).split("\n")[0]!.slice(0, max);
+}

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
-import { AosError, errorMessage, isAosError, usageError } from "../errors.ts";
+import { AosError, errorMessage, firstLine, isAosError, usageError } from "../errors.ts";
 import { openSnapshotRoot, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
@@ -39,7 +39,6 @@ export interface HeartbeatOptions {
   /** Aborted by the caller on a signal, a broken stdout or a dead parent; the reason is a StopReason. */
   stop: AbortSignal;
   debug?: boolean;
-  onAgentStderr?: (chunk: Uint8Array) => void;
 }
 
 const SUMMARY_MAX = 4000;
@@ -138,7 +137,6 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       hostFunctions: tools?.hostFunctions,
       databasePath: slot.databasePath,
       debug: opts.debug,
-      onAgentStderr: opts.onAgentStderr,
     });
     const vm = handle.vm;
     tools?.attachVm(vm);
@@ -321,12 +319,12 @@ function classify(e: unknown): AosError {
   const msg = errorMessage(e);
   if (msg.includes("ERR_AGENTOS_RESOURCE_LIMIT")) {
     // e.g. Pi's bash tool re-sends its whole output on every chunk, so ~100 KB of streamed output fills the 256 MB turn buffer.
-    return new AosError(`the agent hit an agentOS limit: ${msg.split("\n")[0]}`, { code: "runtime_limit", exitCode: 1, cause: e });
+    return new AosError(`the agent hit an agentOS limit: ${firstLine(e)}`, { code: "runtime_limit", exitCode: 1, cause: e });
   }
   if (/sidecar|SidecarProcessExited|disconnect|process exited/i.test(msg)) {
-    return new AosError(`the agentOS runtime crashed: ${msg.split("\n")[0]}`, { code: "runtime_crashed", exitCode: 1, cause: e });
+    return new AosError(`the agentOS runtime crashed: ${firstLine(e)}`, { code: "runtime_crashed", exitCode: 1, cause: e });
   }
-  return new AosError(msg.split("\n")[0]!, { code: "agent_failed", exitCode: 1, cause: e });
+  return new AosError(firstLine(e), { code: "agent_failed", exitCode: 1, cause: e });
 }
 
 const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;

@@ -4,7 +4,7 @@ import { assetProvider, resolveAssets, type SoftwareName } from "./assets.ts";
 import { bootVm } from "./vm.ts";
 import { sidecarLogPath } from "./sidecar-wrapper.ts";
 import { cacheDir, stateDir } from "../paths.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, firstLine } from "../errors.ts";
 
 /** The shape Paperclip's adapter `testEnvironment()` returns, so an adapter can pass `doctor --json` straight through. */
 export interface DoctorCheck {
@@ -24,7 +24,7 @@ export interface DoctorReport {
 
 const MB = 2 ** 20;
 
-export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void; bootVm?: boolean } = {}): Promise<DoctorReport> {
+export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {}): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const timings: DoctorReport["timings"] = {};
   const add = (c: DoctorCheck) => {
@@ -78,10 +78,10 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void; boot
     }
     assetsOk = true;
   } catch (e) {
-    add({ code: "runtime_assets", level: "error", message: `runtime assets missing: ${errorMessage(e).split("\n")[0]}`, hint: "run 'bun install' (from source) or rebuild the binary" });
+    add({ code: "runtime_assets", level: "error", message: `runtime assets missing: ${firstLine(e)}`, hint: "run 'bun install' (from source) or rebuild the binary" });
   }
 
-  if (assetsOk && opts.bootVm !== false) {
+  if (assetsOk) {
     try {
       const t0 = performance.now();
       const handle = await bootVm({});
@@ -100,7 +100,7 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void; boot
         await handle.close();
       }
     } catch (e) {
-      add({ code: "sidecar_start", level: "error", message: errorMessage(e).split("\n")[0]!, hint: `see ${sidecarLogPath()}` });
+      add({ code: "sidecar_start", level: "error", message: firstLine(e), hint: `see ${sidecarLogPath()}` });
     }
   }
 

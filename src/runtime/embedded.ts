@@ -2,7 +2,7 @@ import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
 import { cacheDir } from "../paths.ts";
-import { runtimeError } from "../errors.ts";
+import { isAosError, runtimeError } from "../errors.ts";
 
 /** One zstd-compressed file embedded in the compiled binary (written by scripts/build.ts). */
 export interface EmbeddedAsset {
@@ -95,7 +95,7 @@ async function extract(a: EmbeddedAsset, dest: string): Promise<void> {
     await writeFile(`${dest}.ok`, stampOf(st));
   } catch (e) {
     await rm(tmp, { force: true });
-    if ((e as { name?: string }).name === "AosError") throw e;
+    if (isAosError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOSPC" || code === "EDQUOT") {
       throw runtimeError(`not enough disk space in ${dest.slice(0, dest.lastIndexOf("/"))} to extract the runtime (${Math.ceil(a.size / 2 ** 20)} MB for ${a.name})`, "free some space or set PAPERCLIP_AOS_CACHE to a larger disk", "cache_disk_full", e);

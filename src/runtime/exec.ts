@@ -16,7 +16,6 @@ export interface ExecRequest {
   /** argv after `--`: one element is a shell string, several are quoted and joined. */
   command: string[];
   workspaceDir?: string;
-  rootFilesystem?: BootOptions["rootFilesystem"];
   mounts?: BootOptions["mounts"];
   limits?: BootOptions["limits"];
   hostFunctions?: BootOptions["hostFunctions"];
@@ -36,7 +35,6 @@ export interface ExecResult {
   stderr: string;
   durationMs: number;
   timedOut: boolean;
-  timings: { bootMs: number; execMs: number };
 }
 
 export function shellQuote(arg: string): string {
@@ -55,7 +53,6 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
   const handle = await bootVm({
     workspaceDir: req.workspaceDir,
     workspaceReadOnly: req.sandbox?.workspaceWritable === false,
-    rootFilesystem: req.rootFilesystem,
     mounts: req.mounts,
     limits: req.limits,
     hostFunctions: req.hostFunctions,
@@ -64,6 +61,13 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
     debug: req.debug,
   });
   const booted = performance.now();
+  const result = (exitCode: number, stdout: string, stderr: string, timedOut: boolean): ExecResult => ({
+    exitCode,
+    stdout,
+    stderr,
+    durationMs: Math.round(performance.now() - started),
+    timedOut,
+  });
   try {
     await req.onBoot?.(handle.vm);
     const r = await handle.vm.process.exec(line, {
@@ -75,22 +79,13 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
       onStderr: req.onStderr,
       output: { capture: req.onStdout ? "none" : "all" },
     });
-    const outcome = (r as { outcome?: string }).outcome;
-    const timedOut = outcome === "timed_out";
-    return {
-      exitCode: timedOut ? 124 : (r.exitCode ?? 1),
-      stdout: r.stdout ?? "",
-      stderr: r.stderr ?? "",
-      durationMs: Math.round(performance.now() - started),
-      timedOut,
-      timings: { bootMs: Math.round(booted - started), execMs: Math.round(performance.now() - booted) },
-    };
+    const timedOut = (r as { outcome?: string }).outcome === "timed_out";
+    return result(timedOut ? 124 : (r.exitCode ?? 1), r.stdout ?? "", r.stderr ?? "", timedOut);
   } catch (e) {
     // A deadline that passes while the VM's first shell is still starting comes back as a cancelled request
     // ("ERR_AGENTOS_REQUEST_CANCELLED … TransportClosed") instead of `timed_out`: it is the same timeout.
-    const elapsed = performance.now() - booted;
-    if (req.timeoutSec && elapsed >= req.timeoutSec * 1000 - 50 && String(e).includes("ERR_AGENTOS_REQUEST_CANCELLED")) {
-      return { exitCode: 124, stdout: "", stderr: "", durationMs: Math.round(performance.now() - started), timedOut: true, timings: { bootMs: Math.round(booted - started), execMs: Math.round(elapsed) } };
+    if (req.timeoutSec && performance.now() - booted >= req.timeoutSec * 1000 - 50 && String(e).includes("ERR_AGENTOS_REQUEST_CANCELLED")) {
+      return result(124, "", "", true);
     }
     throw e;
   } finally {

@@ -1,21 +1,20 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
-import { runtimeError, usageError } from "../errors.ts";
+import { childPids } from "./proc.ts";
+import { firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
 
 export const GUEST_WORKSPACE = "/workspace";
 export const GUEST_HOME = "/home/agentos";
 
 type Permissions = NonNullable<AgentOsOptions["permissions"]>;
-type RootFilesystem = NonNullable<AgentOsOptions["rootFilesystem"]>;
 type HostFunctions = NonNullable<AgentOsOptions["hostFunctions"]>;
 
 export interface BootOptions {
-  /** Host directory mounted writable at /workspace; omit when the workspace comes from a snapshot lower. */
+  /** Host directory mounted writable at /workspace; omit when the workspace comes from a snapshot (see `mounts`). */
   workspaceDir?: string;
   /** Mount the workspace read-only (a policy that writes nothing there): a second layer under the kernel rules. */
   workspaceReadOnly?: boolean;
@@ -24,23 +23,18 @@ export interface BootOptions {
   permissions?: Permissions;
   loopbackExemptPorts?: number[];
   hostFunctions?: HostFunctions;
-  rootFilesystem?: RootFilesystem;
   /** More mounts (a snapshot's overlay at /workspace comes from src/snapshot's openSnapshotRoot). */
   mounts?: NonNullable<AgentOsOptions["mounts"]>;
   /** agentOS limits (a snapshot run raises limits.resources.maxFilesystemBytes by the snapshot's size). */
   limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
-  /** Send sidecar and agent stderr to our stderr instead of the log file. */
+  /** Send sidecar and agent stderr to our stderr instead of the log file (agent stderr is dropped otherwise). */
   debug?: boolean;
-  onAgentStderr?: (chunk: Uint8Array) => void;
-  onProgress?: (msg: string) => void;
 }
 
 export interface VmHandle {
   vm: AgentOs;
-  sidecar: AgentOsSidecar;
-  timings: { prepareMs: number; sidecarMs: number; createMs: number };
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -60,7 +54,7 @@ export async function checkWorkspaceDir(dir: string): Promise<string> {
 }
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
-  const assets = await resolveAssets({ onProgress: opts.onProgress ?? ((m) => logger.info(m)) });
+  const assets = await resolveAssets({ onProgress: (m) => logger.info(m) });
   // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug).
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
@@ -73,7 +67,6 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   process.env.AGENTOS_V8_WARM_ISOLATES ??= "0";
 
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
-  const t0 = performance.now();
   let sidecar: AgentOsSidecar;
   const before = childPids();
   try {
@@ -86,7 +79,6 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       e,
     );
   }
-  const t1 = performance.now();
   // agentOS spawns the sidecar lazily (on the first VM), so look for it when we need it.
   const ours = () => childPids().filter((p) => !before.includes(p));
   const software = [
@@ -118,21 +110,17 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
-      ...(opts.rootFilesystem ? { rootFilesystem: opts.rootFilesystem } : {}),
       ...(limits ? { limits } : {}),
       ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
-      onAgentStderr: (e) => (opts.onAgentStderr ? opts.onAgentStderr(e.chunk) : opts.debug ? process.stderr.write(e.chunk) : undefined),
+      onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {
     await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
-  const t2 = performance.now();
   let closed = false;
   const handle: VmHandle = {
     vm,
-    sidecar,
-    timings: { prepareMs: assets.prepareMs, sidecarMs: t1 - t0, createMs: t2 - t1 },
     async close({ graceMs = 300 } = {}) {
       if (closed) return;
       closed = true;
@@ -168,32 +156,4 @@ function workspaceBytes(dir: string): number {
   const r = Bun.spawnSync(["du", "-sb", "--", dir], { stderr: "ignore" });
   const n = Number(r.stdout.toString().split("\t")[0]);
   return Number.isFinite(n) ? n : 0;
-}
-
-/** Our direct children (the sidecar is spawned by agentOS, which does not tell us its pid). */
-function childPids(): number[] {
-  const out: number[] = [];
-  let entries: string[] = [];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      // Field 4 is the ppid; the command name (field 2) may hold spaces, so split after its closing paren.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === process.pid) out.push(Number(name));
-    } catch {
-      // raced with an exiting process
-    }
-  }
-  return out;
-}
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0]!.slice(0, 300);
 }

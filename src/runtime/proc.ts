@@ -1,0 +1,38 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * Linux process facts from /proc. agentOS does not tell us the sidecar's pid, and Bun's process.ppid keeps the value
+ * it had at start-up, so both are read from the kernel.
+ */
+export interface ProcStat {
+  ppid: number;
+  rssKb: number;
+}
+
+export function procStat(pid: number | "self"): ProcStat | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parens: the fields after it start past the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(fields[1]), rssKb: Number(fields[21]) * 4 };
+  } catch {
+    return null; // gone, or not Linux
+  }
+}
+
+export function allPids(): number[] {
+  try {
+    return readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The current parent: changes when the parent dies and we are reparented. */
+export function parentPid(): number {
+  return procStat("self")?.ppid ?? process.ppid;
+}
+
+export function childPids(of: number = process.pid): number[] {
+  return allPids().filter((pid) => procStat(pid)?.ppid === of);
+}
