@@ -16,20 +16,13 @@ interface ToolState {
   finished: boolean;
 }
 
-export interface AcpMapperStats {
-  toolCalls: number;
-  failedToolCalls: number;
-  lastAssistantText: string;
-}
 
 export class AcpMapper {
   private readonly tools = new Map<string, ToolState>();
-  readonly stats: AcpMapperStats = { toolCalls: 0, failedToolCalls: 0, lastAssistantText: "" };
+  /** The last whole assistant message: the run's summary. */
+  lastAssistantText = "";
 
-  constructor(
-    private readonly sink: EventSink,
-    private readonly onToolResult?: (name: string, text: string, isError: boolean) => void,
-  ) {}
+  constructor(private readonly sink: EventSink) {}
 
   handle(raw: unknown): void {
     const e = raw as Record<string, any>;
@@ -42,7 +35,7 @@ export class AcpMapper {
         if (e.durability === "ephemeral") this.sink.emit({ type, text, delta: true });
         else {
           this.sink.emit({ type, text });
-          if (type === "assistant") this.stats.lastAssistantText = text;
+          if (type === "assistant") this.lastAssistantText = text;
         }
         return;
       }
@@ -57,7 +50,7 @@ export class AcpMapper {
   /** The agent's final message when its durable event never reached us. */
   finalMessage(text: string): void {
     this.sink.emit({ type: "assistant", text });
-    this.stats.lastAssistantText = text;
+    this.lastAssistantText = text;
   }
 
   private tool(e: Record<string, any>): void {
@@ -74,22 +67,20 @@ export class AcpMapper {
     const done = status === "completed" || status === "failed";
     if (!t.called && (status === "in_progress" || done)) {
       t.called = true;
-      this.stats.toolCalls++;
       this.sink.emit({ type: "tool_call", toolUseId: id, name: t.name, input: t.input });
     }
     if (done && !t.finished) {
       t.finished = true;
       const content = outputText(e);
       const isError = status === "failed" || e.rawOutput?.isError === true;
-      if (isError) this.stats.failedToolCalls++;
       this.sink.emit({ type: "tool_result", toolUseId: id, toolName: t.name, content, isError });
       for (const d of findDenials(content)) this.sink.emit({ type: "permission", decision: "deny", toolUseId: id, ...d });
-      this.onToolResult?.(t.name, content, isError);
     }
   }
 }
 
-function textOf(content: unknown): string {
+/** The text of ACP content: a block, a list of blocks, or a wrapper holding either. */
+export function textOf(content: unknown): string {
   if (!content) return "";
   if (Array.isArray(content)) return content.map(textOf).join("");
   const c = content as Record<string, any>;

@@ -7,7 +7,7 @@ import { openSnapshotRoot, shortId, type SnapshotRoot } from "../snapshot/index.
 import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
-import { AcpMapper } from "./acp.ts";
+import { AcpMapper, textOf } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
 import type { RunRequest } from "./request.ts";
@@ -70,7 +70,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
 
   const finish = (f: Partial<ResultEvent> & Pick<ResultEvent, "subtype" | "exitCode">): ResultEvent => {
     const usage = gateway?.usage() ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
-    const summary = (f.summary ?? mapper?.stats.lastAssistantText ?? "").slice(0, SUMMARY_MAX);
+    const summary = (f.summary ?? mapper?.lastAssistantText ?? "").slice(0, SUMMARY_MAX);
     return sink.emit<ResultEvent>({
       type: "result",
       isError: f.exitCode !== 0,
@@ -195,14 +195,16 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
 
     mapper = new AcpMapper(sink);
     const off = vm.onSessionEvent(acpSessionId, (e: unknown) => mapper!.handle(e));
+    // Running per-run totals, emitted when they change (polled: the gateway meters on its own schedule).
     let lastUsage = "";
-    usageTimer = setInterval(() => {
+    const emitUsage = () => {
       const u = gateway!.usage();
       const key = `${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}`;
       if (key === lastUsage || u.inputTokens + u.outputTokens === 0) return;
       lastUsage = key;
       sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: round6(u.costUsd), basis: "per_run" });
-    }, 250);
+    };
+    usageTimer = setInterval(emitUsage, 250);
 
     const prompt = vm.sessions.prompt({ sessionId: acpSessionId, idempotencyKey: req.runId, content: [{ type: "text", text: promptText }] });
     const stopped = new Promise<StopReason>((resolve) => {
@@ -218,9 +220,9 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     if (outcome.kind === "done") {
       // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then
       // fall back to the prompt result's own text so the transcript and the summary never miss the answer.
-      const finalText = textOfMessage(outcome.r.message);
-      for (let i = 0; i < 20 && finalText && mapper.stats.lastAssistantText !== finalText; i++) await Bun.sleep(25);
-      if (finalText && mapper.stats.lastAssistantText !== finalText) mapper.finalMessage(finalText);
+      const finalText = textOf(outcome.r.message?.content);
+      for (let i = 0; i < 20 && finalText && mapper.lastAssistantText !== finalText; i++) await Bun.sleep(25);
+      if (finalText && mapper.lastAssistantText !== finalText) mapper.finalMessage(finalText);
     }
     off();
     clearInterval(usageTimer);
@@ -241,7 +243,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       services = await tools.services().catch(() => []);
       for (const svc of services) sink.emit({ type: "service", ...svc });
     }
-    flushUsage(sink, gateway, lastUsage);
+    emitUsage();
 
     if (outcome.kind === "stopped") {
       const reason = outcome.reason;
@@ -307,12 +309,6 @@ async function saveSession(slot: SessionSlot, p: SessionParams, runId: string, s
   });
 }
 
-function flushUsage(sink: EventSink, gateway: Gateway, last: string): void {
-  const u = gateway.usage();
-  if (`${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}` === last || u.inputTokens + u.outputTokens === 0) return;
-  sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: round6(u.costUsd), basis: "per_run" });
-}
-
 /** A sidecar that died mid-run surfaces as a rejected promise mentioning the process; name it for Paperclip. */
 function classify(e: unknown): AosError {
   if (isAosError(e)) return e;
@@ -330,12 +326,6 @@ function classify(e: unknown): AosError {
 const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;
 function scrubProviderKeys(): void {
   for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
-}
-
-function textOfMessage(message: unknown): string {
-  const content = (message as { content?: unknown } | null)?.content;
-  if (!Array.isArray(content)) return "";
-  return content.map((c) => (c && typeof c === "object" && "text" in c ? String((c as { text: unknown }).text) : "")).join("");
 }
 
 function round6(n: number): number {
