@@ -2,23 +2,9 @@ import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
 import { logger } from "../src/log.ts";
-import { compileSandbox, permissionHelp, toolGate, type CompiledSandbox, type PermissionFlags } from "../src/caps/index.ts";
-import { builtinRegistry, createHostTools, withHostToolPermissions } from "../src/tools/index.ts";
+import { compileSandbox, permissionHelp, toolGate, type PermissionFlags } from "../src/caps/index.ts";
+import { createHostTools } from "../src/tools/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
-
-/**
- * The typed tools as host functions (`agentos-paperclip git-status --json '{}'`): all registered, so a tool the
- * policy does not allow fails with a permission error (kernel: the compiled hostFunction scope; host: the same
- * policy asked again on every call). The permissions also let the tool stub start and services.list look up listeners.
- */
-async function hostTools(sandbox: CompiledSandbox) {
-  const tools = await createHostTools({ registry: builtinRegistry(), workspaceDir: process.cwd(), decide: toolGate(sandbox.policy) });
-  return {
-    sandbox: { ...sandbox, permissions: withHostToolPermissions(sandbox.permissions) },
-    hostFunctions: tools.hostFunctions,
-    attachVm: tools.attachVm,
-  };
-}
 
 export default withHelp(
   defineCommand({
@@ -40,16 +26,17 @@ export default withHelp(
       const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
       const snap = await openForRun(args);
-      // The typed tools work on the host directory, which a snapshot run does not have.
-      const tools = snap ? { sandbox, hostFunctions: undefined, attachVm: undefined } : await hostTools(sandbox);
+      // The typed tools (`agentos-paperclip git-status --json '{}'`, gated by the policy's tool.invoke) work on the
+      // host directory, which a snapshot run does not have.
+      const tools = snap ? undefined : await createHostTools({ workspaceDir: process.cwd(), decide: toolGate(sandbox.policy) });
       try {
         const result = await execInVm({
           command,
           workspaceDir: snap ? undefined : process.cwd(),
           ...(snap ? { mounts: snap.mounts, limits: snap.limits } : {}),
-          sandbox: tools.sandbox,
-          hostFunctions: tools.hostFunctions,
-          onBoot: tools.attachVm,
+          sandbox: tools ? { ...sandbox, permissions: tools.permissions(sandbox.permissions) } : sandbox,
+          hostFunctions: tools?.hostFunctions,
+          onBoot: tools?.attachVm,
           timeoutSec,
           stdin: stdin?.length ? stdin : undefined,
           debug: args.debug,

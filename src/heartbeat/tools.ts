@@ -1,5 +1,5 @@
 import { toolGate, type CompiledSandbox } from "../caps/index.ts";
-import { builtinRegistry, createHostTools, dropBaseline, withHostToolPermissions, type VmListener } from "../tools/index.ts";
+import { createHostTools, type VmListener } from "../tools/index.ts";
 import type { RuntimeService } from "../protocol/index.ts";
 import type { EventSink } from "./events.ts";
 import type { HostToolsBinding } from "./run.ts";
@@ -13,7 +13,6 @@ import type { HostToolsBinding } from "./run.ts";
 export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDir: string; runId: string; sink: EventSink; stateDir?: string }): Promise<HostToolsBinding> {
   const { sink } = ctx;
   const tools = await createHostTools({
-    registry: builtinRegistry(),
     workspaceDir: ctx.workspaceDir,
     stateDir: ctx.stateDir,
     runId: ctx.runId,
@@ -36,10 +35,10 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
   return {
     hostFunctions: tools.hostFunctions,
     allowedTools: tools.allowedTools.map((t) => `${t} (\`${tools.guestCommands[t]}\`)`),
-    permissions: (p) => withHostToolPermissions(p ?? {}),
+    permissions: (p) => tools.permissions(p ?? {}),
     attachVm: tools.attachVm,
     services: async () => (await tools.services()).map((l) => toService(l, ctx.runId)),
-    close: () => dropBaseline(tools.ctx.stateDir, ctx.runId),
+    close: tools.close,
   };
 }
 

@@ -138,7 +138,7 @@ export async function takeBaseline(opts: { workspaceDir: string; stateDir: strin
   return record;
 }
 
-/** Forget a run's baseline (its artifacts stay): `run` calls this when the heartbeat ends. */
+/** Forget a run's baseline (its artifacts stay): createHostTools' close() calls this when the run is over. */
 export async function dropBaseline(stateDir: string, runId: string): Promise<void> {
   const dir = runDir(stateDir, runId);
   await rm(baselineGitDir(stateDir, runId), { recursive: true, force: true });

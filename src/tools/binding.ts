@@ -1,14 +1,16 @@
 import type { AgentOs, HostFunctionCollections } from "@rivet-dev/agentos-core";
 import { createToolContext } from "./context.ts";
 import { toHostFunctions, type GateDecision, type ToolDenial } from "./host-functions.ts";
-import { guestCommand, toolResource } from "./names.ts";
-import type { ToolRegistry } from "./registry.ts";
+import { guestCommand } from "./names.ts";
+import { withHostToolPermissions } from "./permissions.ts";
+import { builtinRegistry, type ToolRegistry } from "./registry.ts";
 import type { ToolCallRecord, ToolContext } from "./types.ts";
 import { vmServicesFor, type VmListener } from "./vm-services.ts";
-import { takeBaseline, type BaselineRecord } from "./baseline.ts";
+import { dropBaseline, takeBaseline, type BaselineRecord } from "./baseline.ts";
 
 export interface HostToolsOptions {
-  registry: ToolRegistry;
+  /** Default: the built-in tools. */
+  registry?: ToolRegistry;
   workspaceDir: string;
   stateDir?: string;
   runId?: string;
@@ -27,11 +29,8 @@ export interface HostTools {
   ctx: ToolContext;
   /** For AgentOs.create / bootVm / execInVm `hostFunctions`: every tool, allowed or not, so a denied call is a clear permission error. */
   hostFunctions: HostFunctionCollections;
-  /**
-   * The agentOS `hostFunction` permission scope: one exact resource ("paperclip:git-status") per allowed tool. Use it
-   * as `permissions.hostFunction`; it is the kernel half of the gate, `decide` inside every call is the host half.
-   */
-  permission: "deny" | { default: "deny"; rules: { mode: "allow"; operations: string[]; patterns: string[] }[] };
+  /** The VM's permissions plus what the tools need to work (withHostToolPermissions): apply it to the boot's permissions. */
+  permissions: typeof withHostToolPermissions;
   allowedTools: string[];
   /** name → the guest command line to tell the agent, e.g. `agentos-paperclip git-status --json '{}'`. */
   guestCommands: Record<string, string>;
@@ -41,6 +40,8 @@ export interface HostTools {
   services(): Promise<VmListener[]>;
   /** The run-start baseline, when asked for. */
   baseline?: BaselineRecord;
+  /** Drop the baseline, if one was taken (the run's artifacts stay): call when the run is over. */
+  close(): Promise<void>;
 }
 
 export async function createHostTools(opts: HostToolsOptions): Promise<HostTools> {
@@ -52,15 +53,13 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
   });
   if (opts.baseline && !opts.runId) throw new Error("createHostTools: a baseline needs a run id");
   const baseline = opts.baseline ? await takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
-  const names = opts.registry.names();
+  const registry = opts.registry ?? builtinRegistry();
+  const names = registry.names();
   const allowedTools = names.filter((n) => opts.decide(n).allowed);
-  const hostFunctions = toHostFunctions(opts.registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied });
   return {
     ctx,
-    hostFunctions,
-    permission: allowedTools.length
-      ? { default: "deny", rules: [{ mode: "allow", operations: ["invoke"], patterns: allowedTools.map(toolResource) }] }
-      : "deny",
+    hostFunctions: toHostFunctions(registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied }),
+    permissions: withHostToolPermissions,
     allowedTools,
     guestCommands: Object.fromEntries(names.map((n) => [n, `${guestCommand(n)} --json '{}'`])),
     attachVm(vm) {
@@ -70,5 +69,8 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
       return ctx.vm ? ctx.vm.listeners() : [];
     },
     ...(baseline ? { baseline } : {}),
+    async close() {
+      if (baseline) await dropBaseline(ctx.stateDir, baseline.runId);
+    },
   };
 }

@@ -2,14 +2,7 @@
  * Typed host tools: one registry for `paperclip-aos tool ...` on the host and for agentOS host functions
  * (`agentos-paperclip <fn> --json '{..}'`) inside the VM during `run` and `exec`. See README.md beside this file.
  */
-import { BUILTIN_TOOLS } from "./builtin/index.ts";
-import { ToolRegistry } from "./registry.ts";
-
-export function builtinRegistry(): ToolRegistry {
-  return new ToolRegistry(BUILTIN_TOOLS);
-}
-
-export { ToolRegistry, TOOL_NAME } from "./registry.ts";
+export { ToolRegistry, TOOL_NAME, builtinRegistry } from "./registry.ts";
 export type { ToolDescription } from "./registry.ts";
 export { defineTool } from "./types.ts";
 export type { AnyTool, ToolCallInfo, ToolCallRecord, ToolContext, ToolDef, ToolErrorInfo } from "./types.ts";
