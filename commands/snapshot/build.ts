@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
 import { buildSnapshot, formatBytes, progressReporter, shortId, type BuildResult } from "../../src/snapshot/index.ts";
 import { logger } from "../../src/log.ts";
 
 /** Repeated flags are errors in this CLI, so a list is one comma-separated value. */
-export function splitList(value: string | undefined): string[] {
+function splitList(value: string | undefined): string[] {
   return (value ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -79,7 +79,7 @@ export default withHelp(
           secretsIncluded: result.sensitiveIncluded,
         });
       } else {
-        process.stdout.write(`${id}\n`);
+        out(id);
         logger.info(
           `${cached ? "cached" : "built"} snapshot ${shortId(id)}${name ? ` (${name})` : ""}: ${files} files, ${formatBytes(bytes)}, ` +
             `${layers} layer${layers === 1 ? "" : "s"} (${result.layersWritten} written) in ${(durationMs / 1000).toFixed(2)}s`,

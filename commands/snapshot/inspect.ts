@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
 import { formatBytes, inspectSnapshot, shortId } from "../../src/snapshot/index.ts";
 
 const LIST_ALL_UP_TO = 50;
@@ -18,26 +18,26 @@ export default withHelp(
     async run({ args }) {
       const s = inspectSnapshot(String(args.ref), { verify: Boolean(args.verify) });
       if (args.json) return printJson(s);
-      const out: string[] = [];
-      out.push(`id:       ${s.id}`);
-      out.push(`names:    ${s.names.join(", ") || "(none: removed by the next gc)"}`);
-      out.push(`created:  ${s.created}`);
-      out.push(`source:   ${s.source.kind === "build" ? s.source.dir : `commit of ${s.source.parent}${s.source.command ? ` (${s.source.command})` : ""}`}`);
-      out.push(`content:  ${s.files} files, ${s.dirs} directories, ${s.symlinks} symlinks, ${formatBytes(s.bytes)}`);
-      out.push(`stored:   ${formatBytes(s.storedBytes)} in ${s.layers} layers${s.verified ? " (verified)" : ""}`);
-      out.push("", "LAYERS (bottom to top)");
+      const lines: string[] = [];
+      lines.push(`id:       ${s.id}`);
+      lines.push(`names:    ${s.names.join(", ") || "(none: removed by the next gc)"}`);
+      lines.push(`created:  ${s.created}`);
+      lines.push(`source:   ${s.source.kind === "build" ? s.source.dir : `commit of ${s.source.parent}${s.source.command ? ` (${s.source.command})` : ""}`}`);
+      lines.push(`content:  ${s.files} files, ${s.dirs} directories, ${s.symlinks} symlinks, ${formatBytes(s.bytes)}`);
+      lines.push(`stored:   ${formatBytes(s.storedBytes)} in ${s.layers} layers${s.verified ? " (verified)" : ""}`);
+      lines.push("", "LAYERS (bottom to top)");
       for (const l of s.layerDetails) {
         const extra = [l.whiteouts ? `${l.whiteouts} deletions` : "", l.sharedWith ? `shared with ${l.sharedWith} other snapshot${l.sharedWith > 1 ? "s" : ""}` : ""].filter(Boolean).join(", ");
-        out.push(`  ${shortId(l.id)}  ${String(l.entries).padStart(5)} entries  ${formatBytes(l.size).padStart(9)}${extra ? `  ${extra}` : ""}`);
+        lines.push(`  ${shortId(l.id)}  ${String(l.entries).padStart(5)} entries  ${formatBytes(l.size).padStart(9)}${extra ? `  ${extra}` : ""}`);
       }
       const files = s.entries;
       const shown = files.length <= LIST_ALL_UP_TO ? files : [...files].filter((e) => e.type === "file").sort((a, b) => b.size - a.size).slice(0, 10);
-      out.push("", files.length <= LIST_ALL_UP_TO ? "FILES" : `LARGEST FILES (10 of ${s.files}; --json lists all)`);
+      lines.push("", files.length <= LIST_ALL_UP_TO ? "FILES" : `LARGEST FILES (10 of ${s.files}; --json lists all)`);
       for (const e of shown) {
         const what = e.type === "symlink" ? `-> ${e.target}` : e.type === "dir" ? "/" : formatBytes(e.size);
-        out.push(`  ${e.mode.padStart(5)}  ${e.path}${e.type === "dir" ? "/" : ""}${e.type === "file" ? `  ${what}` : e.type === "symlink" ? `  ${what}` : ""}`);
+        lines.push(`  ${e.mode.padStart(5)}  ${e.path}${e.type === "dir" ? "/" : ""}${e.type === "file" ? `  ${what}` : e.type === "symlink" ? `  ${what}` : ""}`);
       }
-      process.stdout.write(`${out.join("\n")}\n`);
+      out(lines.join("\n"));
     },
   }),
   {

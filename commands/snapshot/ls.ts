@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
-import { formatBytes, listSnapshots } from "../../src/snapshot/index.ts";
+import { err, globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { formatBytes, listSnapshots, shortId } from "../../src/snapshot/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -10,8 +10,7 @@ export default withHelp(
       const all = listSnapshots();
       if (args.json) return printJson(all);
       if (all.length === 0) {
-        process.stderr.write("no snapshots yet: paperclip-aos snapshot build DIR --name NAME\n");
-        return;
+        return err("no snapshots yet: paperclip-aos snapshot build DIR --name NAME");
       }
       const rows = all.map((s) => [
         s.names.join(",") || "-",
@@ -20,11 +19,11 @@ export default withHelp(
         formatBytes(s.bytes),
         String(s.layers),
         s.created.replace("T", " ").slice(0, 19),
-        s.source.kind === "build" ? s.source.dir : `commit of ${s.source.parent.replace("sha256:", "").slice(0, 12)}`,
+        s.source.kind === "build" ? s.source.dir : `commit of ${shortId(s.source.parent)}`,
       ]);
       const head = ["NAME", "ID", "FILES", "SIZE", "LAYERS", "CREATED", "SOURCE"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")}\n`);
+      out([head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n"));
     },
   }),
   {

@@ -23,7 +23,8 @@ export function formatBytes(n: number): string {
 
 export function progressReporter(opts: { label: string; enabled: boolean; write?: (s: string) => void; interactive?: boolean }) {
   const write = opts.write ?? ((s: string) => void process.stderr.write(s));
-  const interactive = opts.interactive ?? stderrIsInteractive();
+  // Asked only once there is something to show: the first touch of process.stderr costs a short build ~7 ms.
+  let interactive = opts.interactive;
   const started = Date.now();
   let last = 0;
   let drawn = false;
@@ -42,6 +43,7 @@ export function progressReporter(opts: { label: string; enabled: boolean; write?
       if (!opts.enabled) return;
       const now = Date.now();
       if (now - started < SHOW_AFTER_MS) return;
+      interactive ??= stderrIsInteractive();
       if (now - last < (interactive ? REDRAW_EVERY_MS : LOG_EVERY_MS)) return;
       last = now;
       drawn = true;
