@@ -1,6 +1,6 @@
-import { anthropicErrorType } from "./failure.ts";
+import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, type StreamError } from "./dialect.ts";
 import type { TokenCounts } from "./prices.ts";
-import { chunks, contentText, isRecord, num, type Reply, sseEvent } from "./reply.ts";
+import { chunks, contentText, halves, isRecord, num, type Reply, sseEvent } from "./reply.ts";
 
 /** Anthropic Messages API: rendering scripted replies and errors, and reading usage from responses. */
 
@@ -16,7 +16,7 @@ function usageBody(u: TokenCounts): Record<string, number> {
 
 const SIGNATURE = "scripted-thinking-signature";
 
-export function anthropicJson(r: Reply): object {
+function anthropicJson(r: Reply): object {
   const content: object[] = [];
   if (r.thinking !== undefined) content.push({ type: "thinking", thinking: r.thinking, signature: SIGNATURE });
   if (r.text !== undefined) content.push({ type: "text", text: r.text });
@@ -33,7 +33,7 @@ export function anthropicJson(r: Reply): object {
   };
 }
 
-export function anthropicSse(r: Reply): string[] {
+function anthropicSse(r: Reply): string[] {
   const out: string[] = [];
   const send = (type: string, data: Record<string, unknown>) => out.push(sseEvent(type, { type, ...data }));
   const startUsage = { ...usageBody(r.usage), output_tokens: Math.min(1, r.usage.outputTokens) };
@@ -56,9 +56,7 @@ export function anthropicSse(r: Reply): string[] {
   }
   if (r.tool) {
     send("content_block_start", { index, content_block: { type: "tool_use", id: r.tool.id, name: r.tool.name, input: {} } });
-    const json = JSON.stringify(r.tool.input);
-    const half = Math.ceil(json.length / 2);
-    for (const part of [json.slice(0, half), json.slice(half)]) {
+    for (const part of halves(JSON.stringify(r.tool.input))) {
       if (part) send("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: part } });
     }
     send("content_block_stop", { index });
@@ -71,17 +69,42 @@ export function anthropicSse(r: Reply): string[] {
   return out;
 }
 
-export function anthropicError(status: number, message: string, type?: string): object {
+/** Anthropic's error type names by status (https://docs.anthropic.com/en/api/errors). */
+function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 402:
+      return "billing_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+function anthropicError(status: number, message: string, type?: string): object {
   return { type: "error", error: { type: type ?? anthropicErrorType(status), message } };
 }
 
 /** Follows an Anthropic stream's events and keeps the latest usage (message_delta counts are cumulative). */
-export class AnthropicMeter {
+export class AnthropicMeter implements ResponseMeter {
   private input = 0;
   private write = 0;
   private cached = 0;
   private output = 0;
-  error: { type?: string; message: string } | null = null;
+  error: StreamError | null = null;
 
   event(data: unknown): void {
     if (!isRecord(data)) return;
@@ -110,41 +133,21 @@ export class AnthropicMeter {
   }
 }
 
-export interface OfferedTool {
-  name: string;
-  required: string[];
+function anthropicRequestShape(body: Record<string, unknown>): RequestShape {
+  const messages = (Array.isArray(body.messages) ? body.messages : []).filter(isRecord);
+  const firstUser = messages.find((m) => m.role === "user");
+  return requestShape(body, (t) => [t.name, t.input_schema], contentText(body.system), firstUser ? contentText(firstUser.content) : "");
 }
 
-export interface RequestShape {
-  hasTools: boolean;
-  /** The tools the agent offered the model, with their required input keys. */
-  tools: OfferedTool[];
-  system: string;
-  firstUser: string;
-  stream: boolean;
-  model: string;
-}
-
-export function anthropicRequestShape(body: Record<string, unknown>): RequestShape {
-  const messages = Array.isArray(body.messages) ? body.messages : [];
-  const firstUser = messages.find((m) => isRecord(m) && m.role === "user");
-  return {
-    hasTools: Array.isArray(body.tools) && body.tools.length > 0,
-    tools: offeredTools(body.tools, (t) => [t.name, t.input_schema]),
-    system: contentText(body.system),
-    firstUser: isRecord(firstUser) ? contentText(firstUser.content) : "",
-    stream: body.stream === true,
-    model: typeof body.model === "string" ? body.model : "",
-  };
-}
-
-/** Tool names and required keys from a request's tool list; `pick` returns [name, JSON schema] for one entry. */
-export function offeredTools(tools: unknown, pick: (t: Record<string, unknown>) => [unknown, unknown]): OfferedTool[] {
-  if (!Array.isArray(tools)) return [];
-  return tools.filter(isRecord).flatMap((t) => {
-    const [name, schema] = pick(t);
-    if (typeof name !== "string") return [];
-    const req = isRecord(schema) && Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : [];
-    return [{ name, required: req }];
-  });
-}
+export const anthropicDialect: DialectCodec = {
+  label: "Anthropic Messages",
+  path: "/v1/messages",
+  replyIdPrefix: "msg_",
+  toolIdPrefix: "toolu_",
+  requestShape: anthropicRequestShape,
+  errorType: anthropicErrorType,
+  error: anthropicError,
+  json: anthropicJson,
+  sse: anthropicSse,
+  meter: () => new AnthropicMeter(),
+};

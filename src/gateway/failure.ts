@@ -28,38 +28,3 @@ export function classifyFailure(status: number, type: string | undefined, messag
   if (status >= 400 && status < 500) return { errorCode: "upstream_bad_request", family: "bad_request" };
   return { errorCode: "upstream_error", family: "upstream" };
 }
-
-/** Anthropic's error type names by status (https://docs.anthropic.com/en/api/errors). */
-export function anthropicErrorType(status: number): string {
-  switch (status) {
-    case 400:
-      return "invalid_request_error";
-    case 401:
-      return "authentication_error";
-    case 402:
-      return "billing_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    case 503:
-    case 529:
-      return "overloaded_error";
-    default:
-      return status >= 500 ? "api_error" : "invalid_request_error";
-  }
-}
-
-/** OpenAI's error type names by status. */
-export function openaiErrorType(status: number): string {
-  if (status === 401) return "authentication_error";
-  if (status === 403) return "permission_error";
-  if (status === 404) return "not_found_error";
-  if (status === 429) return "rate_limit_exceeded";
-  if (status >= 500) return "server_error";
-  return "invalid_request_error";
-}

@@ -1,7 +1,6 @@
-import { offeredTools, type RequestShape } from "./anthropic.ts";
-import { openaiErrorType } from "./failure.ts";
+import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, type StreamError } from "./dialect.ts";
 import type { TokenCounts } from "./prices.ts";
-import { chunks, contentText, isRecord, num, type Reply, sseEvent } from "./reply.ts";
+import { chunks, contentText, halves, isRecord, num, type Reply, sseEvent } from "./reply.ts";
 
 /** OpenAI chat completions: rendering scripted replies and errors, and reading usage from responses. */
 
@@ -20,7 +19,7 @@ function toolCall(r: Reply): object | undefined {
   return { id: r.tool.id, type: "function", function: { name: r.tool.name, arguments: JSON.stringify(r.tool.input) } };
 }
 
-export function openaiJson(r: Reply, created: number): object {
+function openaiJson(r: Reply, created: number): object {
   const call = toolCall(r);
   return {
     id: r.id,
@@ -43,7 +42,7 @@ export function openaiJson(r: Reply, created: number): object {
   };
 }
 
-export function openaiSse(r: Reply, created: number, includeUsage: boolean): string[] {
+function openaiSse(r: Reply, created: number, includeUsage: boolean): string[] {
   const out: string[] = [];
   const chunk = (delta: object, finish: string | null = null) =>
     out.push(sseEvent(undefined, { id: r.id, object: "chat.completion.chunk", created, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }] }));
@@ -51,10 +50,9 @@ export function openaiSse(r: Reply, created: number, includeUsage: boolean): str
   if (r.thinking !== undefined) for (const c of chunks(r.thinking)) chunk({ reasoning_content: c });
   if (r.text !== undefined) for (const c of chunks(r.text)) chunk({ content: c });
   if (r.tool) {
-    const args = JSON.stringify(r.tool.input);
-    const half = Math.ceil(args.length / 2);
-    chunk({ tool_calls: [{ index: 0, id: r.tool.id, type: "function", function: { name: r.tool.name, arguments: args.slice(0, half) } }] });
-    if (args.length > half) chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] });
+    const [head, tail] = halves(JSON.stringify(r.tool.input));
+    chunk({ tool_calls: [{ index: 0, id: r.tool.id, type: "function", function: { name: r.tool.name, arguments: head } }] });
+    if (tail) chunk({ tool_calls: [{ index: 0, function: { arguments: tail } }] });
   }
   chunk({}, r.tool ? "tool_calls" : "stop");
   if (includeUsage)
@@ -63,14 +61,23 @@ export function openaiSse(r: Reply, created: number, includeUsage: boolean): str
   return out;
 }
 
-export function openaiError(status: number, message: string, type?: string): object {
+/** OpenAI's error type names by status. */
+function openaiErrorType(status: number): string {
+  if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
+  if (status === 404) return "not_found_error";
+  if (status === 429) return "rate_limit_exceeded";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+function openaiError(status: number, message: string, type?: string): object {
   return { error: { message, type: type ?? openaiErrorType(status), param: null, code: type ?? null } };
 }
 
 /** Reads usage from chat.completion bodies or chunks; the last chunk carrying usage wins. */
-export class OpenAIMeter {
+class OpenAIMeter implements ResponseMeter {
   private u: TokenCounts = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
-  error: { type?: string; message: string } | null = null;
+  error: StreamError | null = null;
 
   event(data: unknown): void {
     if (!isRecord(data)) return;
@@ -94,19 +101,30 @@ export class OpenAIMeter {
   }
 }
 
-export function openaiRequestShape(body: Record<string, unknown>): RequestShape {
+function openaiRequestShape(body: Record<string, unknown>): RequestShape {
   const messages = (Array.isArray(body.messages) ? body.messages : []).filter(isRecord);
   const system = messages
     .filter((m) => m.role === "system" || m.role === "developer")
     .map((m) => contentText(m.content))
     .join("\n");
   const firstUser = messages.find((m) => m.role === "user");
-  return {
-    hasTools: Array.isArray(body.tools) && body.tools.length > 0,
-    tools: offeredTools(body.tools, (t) => (isRecord(t.function) ? [t.function.name, t.function.parameters] : [undefined, undefined])),
+  return requestShape(
+    body,
+    (t) => (isRecord(t.function) ? [t.function.name, t.function.parameters] : [undefined, undefined]),
     system,
-    firstUser: firstUser ? contentText(firstUser.content) : "",
-    stream: body.stream === true,
-    model: typeof body.model === "string" ? body.model : "",
-  };
+    firstUser ? contentText(firstUser.content) : "",
+  );
 }
+
+export const openaiDialect: DialectCodec = {
+  label: "OpenAI chat completions",
+  path: "/v1/chat/completions",
+  replyIdPrefix: "chatcmpl-",
+  toolIdPrefix: "call_",
+  requestShape: openaiRequestShape,
+  errorType: openaiErrorType,
+  error: openaiError,
+  json: openaiJson,
+  sse: (r, created, body) => openaiSse(r, created, isRecord(body.stream_options) && body.stream_options.include_usage === true),
+  meter: () => new OpenAIMeter(),
+};

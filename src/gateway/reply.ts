@@ -27,6 +27,12 @@ export function chunks(text: string, parts = 3): string[] {
   return out.filter((c) => c.length > 0);
 }
 
+/** Tool input JSON in two halves (the second may be empty), so streaming clients must join partial JSON. */
+export function halves(s: string): [string, string] {
+  const half = Math.ceil(s.length / 2);
+  return [s.slice(0, half), s.slice(half)];
+}
+
 export function sseEvent(event: string | undefined, data: unknown): string {
   return `${event ? `event: ${event}\n` : ""}data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 }

@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { errorMessage, runtimeError, usageError } from "../errors.ts";
-import { AnthropicMeter, anthropicError, anthropicJson, anthropicRequestShape, anthropicSse, type RequestShape } from "./anthropic.ts";
+import { anthropicDialect } from "./anthropic.ts";
+import type { DialectCodec, RequestShape } from "./dialect.ts";
 import { classifyFailure, type GatewayError } from "./failure.ts";
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
-import { OpenAIMeter, openaiError, openaiJson, openaiRequestShape, openaiSse } from "./openai.ts";
+import { openaiDialect } from "./openai.ts";
 import { priceFor, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
 import { Recorder } from "./recorder.ts";
 import { Redactor } from "./redact.ts";
@@ -68,12 +69,28 @@ interface Upstream {
   url: string;
 }
 
+const DIALECTS: Record<Dialect, DialectCodec> = { anthropic: anthropicDialect, openai: openaiDialect };
+
+/** One authenticated model request with a JSON object body, as the scripted and the forwarding handler get it. */
+interface ModelCall {
+  req: Request;
+  dialect: Dialect;
+  body: Record<string, unknown>;
+  shape: RequestShape;
+  seq: number;
+  /** The request's record line so far (seq, dialect, path, redacted headers, body); the handler adds its answer. */
+  base: Record<string, unknown>;
+}
+
 function routeOf(method: string, path: string): Dialect | undefined {
   if (method !== "POST") return undefined;
-  const p = path.replace(/\/+$/, "");
-  if (p === "/v1/messages" || p === "/messages") return "anthropic";
-  if (p === "/v1/chat/completions" || p === "/chat/completions") return "openai";
-  return undefined;
+  const p = path.replace(/\/+$/, "").replace(/^\/v1(?=\/)/, "");
+  return (Object.keys(DIALECTS) as Dialect[]).find((d) => DIALECTS[d].path === `/v1${p}`);
+}
+
+function errorResponse(dialect: Dialect, status: number, message: string, type?: string): Response {
+  // The gateway already decided this answer; SDK-level retries would only replay it (and consume script steps).
+  return Response.json(DIALECTS[dialect].error(status, message, type), { status, headers: { "x-should-retry": "false" } });
 }
 
 function baseUrl(env: Record<string, string | undefined>, name: string, fallback: string): string {
@@ -188,8 +205,11 @@ function toolMismatch(name: string, input: Record<string, unknown>, shape: Reque
   return undefined;
 }
 
-function estimateTokens(chars: number): number {
-  return Math.max(1, Math.ceil(chars / 4));
+/** A script step without `usage`: about 4 characters a token, at least 1 (index.ts states the rule). */
+function estimatedUsage(body: Record<string, unknown>, r: Reply): TokenCounts {
+  const tokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
+  const answer = (r.thinking?.length ?? 0) + (r.text?.length ?? 0) + (r.tool ? r.tool.name.length + JSON.stringify(r.tool.input).length : 0);
+  return { inputTokens: tokens(JSON.stringify(body).length), outputTokens: tokens(answer), cachedInputTokens: 0 };
 }
 
 const ZERO: TokenCounts = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
@@ -221,29 +241,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let stepIndex = 0;
   let toolCounter = 0;
 
-  const fail = (err: GatewayError, turn: boolean): GatewayError => {
+  const fail = (err: GatewayError, turn: boolean): void => {
     const clean = { ...err, message: redactor.text(err.message) };
     errors.push(clean);
     if (turn) last = clean;
-    return clean;
-  };
-
-  const errorResponse = (dialect: Dialect, status: number, message: string, type?: string): Response => {
-    const body = dialect === "anthropic" ? anthropicError(status, message, type) : openaiError(status, message, type);
-    // The gateway already decided this answer; SDK-level retries would only replay it (and consume script steps).
-    return Response.json(body, { status, headers: { "x-should-retry": "false" } });
   };
 
   const record = (entry: Record<string, unknown>) => recorder?.write({ ts: new Date().toISOString(), ...entry });
 
-  const scripted = async (
-    req: Request,
-    dialect: Dialect,
-    body: Record<string, unknown>,
-    shape: RequestShape,
-    seq: number,
-    base: Record<string, unknown>,
-  ): Promise<Response> => {
+  /** The gateway itself refuses a request (no upstream or script step involved). */
+  const refuse = (dialect: Dialect, base: Record<string, unknown>, err: GatewayError & { status: number }, turn: boolean): Response => {
+    fail(err, turn);
+    record({ ...base, status: err.status, error: err.message });
+    return errorResponse(dialect, err.status, err.message);
+  };
+
+  const scripted = async ({ req, dialect, body, shape, seq, base }: ModelCall): Promise<Response> => {
+    const codec = DIALECTS[dialect];
     const side = sideRequestKind(shape);
     let step: Step | undefined;
     let answeredBy: UsageDelta["answeredBy"];
@@ -266,7 +280,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
 
     const reply: Reply = {
-      id: `${dialect === "anthropic" ? "msg_" : "chatcmpl-"}${runId}${String(seq).padStart(4, "0")}`,
+      id: `${codec.replyIdPrefix}${runId}${String(seq).padStart(4, "0")}`,
       model: shape.model || "scripted",
       usage: ZERO,
     };
@@ -276,52 +290,35 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       if (step.thinking !== undefined) reply.thinking = step.thinking;
       if (step.text !== undefined) reply.text = step.text;
       if (step.tool !== undefined) {
-        const id = `${dialect === "anthropic" ? "toolu_" : "call_"}${runId}_${++toolCounter}`;
+        const id = `${codec.toolIdPrefix}${runId}_${++toolCounter}`;
         reply.tool = { id, name: step.tool, input: step.input ?? {} };
         const warning = toolMismatch(reply.tool.name, reply.tool.input, shape);
         if (warning) {
-          base.warning = `script step ${stepNo}: ${warning}`;
-          if (!notes.includes(base.warning as string)) notes.push(base.warning as string);
+          const note = `script step ${stepNo}: ${warning}`;
+          base.warning = note;
+          if (!notes.includes(note)) notes.push(note);
         }
       }
       reply.usage = step.usage
         ? { inputTokens: step.usage.input, outputTokens: step.usage.output, cachedInputTokens: step.usage.cached ?? 0 }
-        : {
-            inputTokens: estimateTokens(JSON.stringify(body).length),
-            outputTokens: estimateTokens(
-              (reply.thinking?.length ?? 0) + (reply.text?.length ?? 0) + (reply.tool ? reply.tool.name.length + JSON.stringify(reply.tool.input).length : 0),
-            ),
-            cachedInputTokens: 0,
-          };
+        : estimatedUsage(body, reply);
     }
     const delta = meter.add(seq, answeredBy, reply.usage);
     if (!side) last = null;
     record({ ...base, answeredBy, ...(side ? { side } : {}), ...(stepNo !== undefined ? { step: stepNo } : {}), status: 200, usage: delta });
 
     const created = Math.floor(Date.now() / 1000);
-    if (shape.stream) {
-      const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
-      const events = dialect === "anthropic" ? anthropicSse(reply) : openaiSse(reply, created, includeUsage);
-      return new Response(events.join(""), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
-    }
-    return Response.json(dialect === "anthropic" ? anthropicJson(reply) : openaiJson(reply, created));
+    if (shape.stream)
+      return new Response(codec.sse(reply, created, body).join(""), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+    return Response.json(codec.json(reply, created));
   };
 
-  const forward = async (
-    req: Request,
-    dialect: Dialect,
-    body: Record<string, unknown>,
-    shape: RequestShape,
-    seq: number,
-    base: Record<string, unknown>,
-  ): Promise<Response> => {
+  const forward = async ({ req, dialect, body, shape, seq, base }: ModelCall): Promise<Response> => {
     const up = upstream!;
     const turn = !sideRequestKind(shape);
     if (dialect !== up.dialect) {
-      const message = `this gateway forwards to ${spec.provider} (${up.dialect === "anthropic" ? "Anthropic Messages" : "OpenAI chat completions"}); the agent sent a ${dialect === "anthropic" ? "/v1/messages" : "/v1/chat/completions"} request`;
-      fail({ errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
-      record({ ...base, status: 400, error: message });
-      return errorResponse(dialect, 400, message);
+      const message = `this gateway forwards to ${spec.provider} (${DIALECTS[up.dialect].label}); the agent sent a ${DIALECTS[dialect].path} request`;
+      return refuse(dialect, base, { errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
     }
     const out: Record<string, unknown> = { ...body, model: spec.model };
     if (up.dialect === "openai" && shape.stream) {
@@ -337,7 +334,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const message = `cannot reach ${spec.provider} at ${target.origin}: ${errorMessage(e)}`;
       if (!req.signal.aborted) fail({ errorCode: "upstream_unreachable", family: "upstream", message, source: "gateway" }, turn);
       record({ ...base, answeredBy: "upstream", status: 502, error: redactor.text(message) });
-      return errorResponse(dialect, 502, redactor.text(message), dialect === "anthropic" ? "api_error" : "server_error");
+      return errorResponse(dialect, 502, redactor.text(message), DIALECTS[dialect].errorType(502));
     }
 
     if (!res.ok) {
@@ -360,7 +357,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return new Response(raw, { status: res.status, headers: responseHeaders(res.headers) });
     }
 
-    const m = up.dialect === "anthropic" ? new AnthropicMeter() : new OpenAIMeter();
+    const m = DIALECTS[up.dialect].meter();
     const finish = () => {
       if (m.error) {
         const c = classifyFailure(0, m.error.type, m.error.message);
@@ -421,16 +418,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const url = new URL(req.url);
     const dialect = routeOf(req.method, url.pathname);
     if (!dialect) {
-      return Response.json(anthropicError(404, `the model gateway has no ${req.method} ${url.pathname}; it serves POST /v1/messages and POST /v1/chat/completions`), { status: 404 });
+      return Response.json(anthropicDialect.error(404, `the model gateway has no ${req.method} ${url.pathname}; it serves POST /v1/messages and POST /v1/chat/completions`), { status: 404 });
     }
     const seq = ++seqCounter;
     const base: Record<string, unknown> = { seq, dialect, method: req.method, path: url.pathname + url.search, headers: redactor.headers(req.headers) };
 
     if (!sameSecret(presentedToken(req), token)) {
       const message = "the model gateway rejected a request without this run's token";
-      fail({ errorCode: "gateway_unauthorized", family: "auth", message, status: 401, source: "gateway" }, true);
-      record({ ...base, status: 401, error: message });
-      return errorResponse(dialect, 401, message);
+      return refuse(dialect, base, { errorCode: "gateway_unauthorized", family: "auth", message, status: 401, source: "gateway" }, true);
     }
 
     let body: Record<string, unknown>;
@@ -440,13 +435,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       body = parsed;
     } catch (e) {
       const message = `the model gateway got a request body it cannot read: ${errorMessage(e)}`;
-      fail({ errorCode: "gateway_bad_request", family: "bad_request", message, status: 400, source: "gateway" }, true);
-      record({ ...base, status: 400, error: message });
-      return errorResponse(dialect, 400, message);
+      return refuse(dialect, base, { errorCode: "gateway_bad_request", family: "bad_request", message, status: 400, source: "gateway" }, true);
     }
     base.body = body;
-    const shape = dialect === "anthropic" ? anthropicRequestShape(body) : openaiRequestShape(body);
-    return script ? scripted(req, dialect, body, shape, seq, base) : forward(req, dialect, body, shape, seq, base);
+    const call: ModelCall = { req, dialect, body, shape: DIALECTS[dialect].requestShape(body), seq, base };
+    return script ? scripted(call) : forward(call);
   };
 
   let server: ReturnType<typeof Bun.serve>;
@@ -461,7 +454,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         return handle(req).catch((e: unknown) => {
           const message = redactor.text(`model gateway internal error: ${errorMessage(e)}`);
           fail({ errorCode: "gateway_error", family: "upstream", message, status: 500, source: "gateway" }, true);
-          return Response.json(anthropicError(500, message), { status: 500, headers: { "x-should-retry": "false" } });
+          return errorResponse("anthropic", 500, message);
         });
       },
     });

@@ -1,4 +1,4 @@
-import type { RequestShape } from "./anthropic.ts";
+import type { RequestShape } from "./dialect.ts";
 
 /**
  * Requests an agent makes that are not part of the turn. OpenCode asks for a session title with a separate small
