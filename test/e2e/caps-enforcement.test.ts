@@ -22,20 +22,22 @@ interface Attempt {
   out: string;
 }
 
-async function attempts(cwd: string, flags: string[], lines: [string, string][], env?: Record<string, string>) {
-  const script = [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n");
+/** Run `script` through exec with `flags` and collect the `@@NAME RC OUTPUT` lines it prints. */
+async function execReports(cwd: string, flags: string[], script: string, env?: Record<string, string>) {
   const r = await runBin(["exec", ...flags, "--", script], { cwd, env });
   const results = new Map<string, Attempt>();
-  for (const line of r.stdout.split("\n")) {
-    const m = /^@@(\S+) (\d+) ?(.*)$/.exec(line);
-    if (m) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
-  }
+  for (const m of r.stdout.matchAll(/^@@(\S+) (\d+) ?(.*)$/gm)) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
   const get = (name: string): Attempt => {
     const a = results.get(name);
     if (!a) throw new Error(`attempt ${name} did not report (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     return a;
   };
-  return { r, get, all: results };
+  return { r, get };
+}
+
+/** Each line is `[NAME, shell command]`, run in the exec's top-level shell through the PRELUDE's `t`. */
+function attempts(cwd: string, flags: string[], lines: [string, string][], env?: Record<string, string>) {
+  return execReports(cwd, flags, [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n"), env);
 }
 
 const DENIED = /Permission denied|EACCES|permission denied/;
@@ -47,6 +49,8 @@ function expectOk(a: Attempt, name: string) {
 }
 
 describe("fs.read / fs.write in a real VM", () => {
+  /** Nothing but WASM commands, reading pub/ and out/ (not pub/secret/), writing out/. */
+  const FS_FLAGS = ["--preset=none", "--allow-run=wasm", "--allow-read=pub,out", "--allow-write=out", "--deny-read=pub/secret"];
   let ws: string;
   let outside: string;
   beforeAll(async () => {
@@ -67,7 +71,7 @@ describe("fs.read / fs.write in a real VM", () => {
   test("the forbidden attempts fail with a permission error, the allowed ones succeed, the host files stay as they were", async () => {
     const { r, get } = await attempts(
       ws,
-      ["--preset=none", "--allow-run=wasm", "--allow-read=pub,out", "--allow-write=out", "--deny-read=pub/secret"],
+      FS_FLAGS,
       [
         ["read_ok", "cat pub/a.txt"],
         ["read_denied_by_rule", "cat pub/secret/k.txt"],
@@ -111,7 +115,7 @@ describe("fs.read / fs.write in a real VM", () => {
   test("escapes: '..', symlinks made in the VM or on the host that point elsewhere, absolute host paths", async () => {
     const { r, get } = await attempts(
       ws,
-      ["--preset=none", "--allow-run=wasm", "--allow-read=pub,out", "--allow-write=out", "--deny-read=pub/secret"],
+      FS_FLAGS,
       [
         ["dotdot_abs", "cat /workspace/out/../other/x.txt"],
         ["dotdot_rel", "cd out && cat ../other/x.txt"],
@@ -239,14 +243,7 @@ describe("network.fetch / network.listen in a real VM", () => {
       ),
       report("listen_other", "require('http').createServer().listen(3001,()=>{rep(0,'LISTENING');process.exit(0)}).on('error',e=>rep(3,e.message))"),
     ].join("\n");
-    const r = await runBin(["exec", `--allow-net=127.0.0.1:${allowed}`, "--allow-listen=3000", "--", script], { cwd: ws });
-    const results = new Map<string, Attempt>();
-    for (const m of r.stdout.matchAll(/^@@(\S+) (\d+) ?(.*)$/gm)) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
-    const get = (n: string) => {
-      const a = results.get(n);
-      if (!a) throw new Error(`${n} did not report (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-      return a;
-    };
+    const { r, get } = await execReports(ws, [`--allow-net=127.0.0.1:${allowed}`, "--allow-listen=3000"], script);
     expectOk(get("fetch_allowed"), "fetch_allowed");
     expect(get("fetch_allowed").out).toBe("hello-from-allowed-host-port");
     for (const n of ["fetch_other_port", "fetch_localhost_other", "fetch_external", "listen_other"]) expectDenied(get(n), n);
