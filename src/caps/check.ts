@@ -107,11 +107,6 @@ function issueProblem(issue: v.BaseIssue<unknown>): PolicyProblem | undefined {
   return { path, message: issue.message, value: input };
 }
 
-export interface CheckOptions extends PathContext {
-  /** Source label for rules, e.g. `file caps.json`. */
-  source?: string;
-}
-
 /**
  * Validate a policy (parsed JSON, or JSON text). `source` labels the rules (e.g. `file caps.json`, `request`).
  * Never throws on bad input: everything comes back as errors.

@@ -12,10 +12,9 @@
  * `process` are "allow": env.read is enforced on the host (the guest env is built from the allowed names; agentOS's
  * env scope does not hide passed variables), and the process scope has no observable effect in 0.2.21.
  */
-import type { AgentOsOptions } from "@rivet-dev/agentos-core";
 import { GUEST_WORKSPACE, pathMatches, patternTouches, toAgentOsGlobs } from "./paths.ts";
 import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from "./network.ts";
-import { camelToKebab, compareRules, type Rule } from "./rules.ts";
+import { camelToKebab, compareRules, ENV_NAME, type Rule } from "./rules.ts";
 import { mandatoryDenies, PROTECTED_ROOTS, type RuntimeContext } from "./runtime-needs.ts";
 import { decide, effectiveRules, evaluator, loopbackPorts, type Enforcer } from "./evaluate.ts";
 import { VM_OWNED_ENV } from "./env.ts";
@@ -23,8 +22,6 @@ import type { PolicyProblem } from "./check.ts";
 import type { Policy } from "./policy.ts";
 import type { PathContext } from "./paths.ts";
 import { FS_READ_OPS, FS_WRITE_OPS, NET_FETCH_OPS, NET_LISTEN_OPS, type Capability, type Mode } from "./vocabulary.ts";
-
-export type AgentOsPermissions = NonNullable<AgentOsOptions["permissions"]>;
 
 export interface FsRuleOut {
   mode: Mode;
@@ -221,7 +218,7 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
     note(r, "host-env-filter", "the guest environment is built on the host from the allowed names; nothing else from the host environment is passed in");
   }
   for (const [name, value] of Object.entries(ctx.hostEnv ?? {})) {
-    if (value === undefined || VM_OWNED_ENV.includes(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    if (value === undefined || VM_OWNED_ENV.includes(name) || !ENV_NAME.test(name)) continue;
     if (decide(rules, "env.read", { type: "name", name })?.mode === "allow") guestEnv[name] = value;
   }
 

@@ -15,7 +15,7 @@
 import { usageError } from "../errors.ts";
 import { pathMatches, resolveTargetPath, type PathContext } from "./paths.ts";
 import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } from "./network.ts";
-import { compareRules, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
+import { compareRules, ENV_NAME, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
 import { mandatoryDenies, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
 import { VM_OWNED_ENV } from "./env.ts";
 import type { Policy } from "./policy.ts";
@@ -76,7 +76,7 @@ export function ruleView(r: Rule): RuleView {
  * (measured: `tcp://127.0.0.1:1024: blocked by network.listen policy` on the agent's own fetch of its own server;
  * ports are handed out from 1024 up). So once a policy lets the agent listen at all, it also gets this window.
  */
-export const CLIENT_PORTS = { lo: 1024, hi: 1279 } as const;
+const CLIENT_PORTS = { lo: 1024, hi: 1279 } as const;
 
 /**
  * Rules a listen allow implies: reaching the agent's own listener (fetch 127.0.0.1/localhost/[::1] on those ports)
@@ -262,7 +262,7 @@ function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decisi
     }
     case "env": {
       const name = req.target.trim();
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usageError(`'${req.target}' is not an environment variable name`, undefined, "invalid_target");
+      if (!ENV_NAME.test(name)) throw usageError(`'${req.target}' is not an environment variable name`, undefined, "invalid_target");
       if (VM_OWNED_ENV.includes(name)) {
         return {
           ...base,

@@ -10,6 +10,7 @@
  *
  * network.listen entry: a port `3000`, a range `8000-8100`, or `*`. A narrower range is more specific.
  */
+import { looksLikeUrl, type Parsed } from "./vocabulary.ts";
 
 export type HostPattern =
   | { kind: "any" }
@@ -33,11 +34,9 @@ export interface FetchTarget {
   port?: number;
 }
 
-type Parsed<T> = { ok: true; value: T; notes: string[] } | { ok: false; message: string; hint?: string };
-
 const LABEL = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/;
 
-export function parseIPv4(s: string): number | undefined {
+function parseIPv4(s: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return undefined;
   const parts = m.slice(1).map(Number);
@@ -83,7 +82,7 @@ function splitHostPort(raw: string): Parsed<{ host: string; port?: string }> {
 export function parseNetPattern(raw: string): Parsed<NetPattern> {
   const notes: string[] = [];
   if (raw === "") return { ok: false, message: "empty host", hint: "write host, host:port, *.domain, an IP or CIDR, or * for all" };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+  if (looksLikeUrl(raw)) {
     const u = URL.canParse(raw) ? new URL(raw) : undefined;
     return {
       ok: false,
@@ -133,7 +132,7 @@ export function ipv4String(n: number): string {
 
 /** A target being asked about: `host:port`, `host`, `[v6]:port`, or a URL (default ports 80/443). */
 export function parseFetchTarget(raw: string): Parsed<FetchTarget> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+  if (looksLikeUrl(raw)) {
     if (!URL.canParse(raw)) return { ok: false, message: `'${raw}' is not a valid URL` };
     const u = new URL(raw);
     const def = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 }[u.protocol];
@@ -152,7 +151,7 @@ export function parseFetchTarget(raw: string): Parsed<FetchTarget> {
   return { ok: true, value: { host, port }, notes: [] };
 }
 
-export function hostMatches(p: HostPattern, host: string): boolean {
+function hostMatches(p: HostPattern, host: string): boolean {
   switch (p.kind) {
     case "any":
       return true;
@@ -190,7 +189,7 @@ export function netSpecificity(p: NetPattern): number[] {
   }
 }
 
-export const LOOPBACK_NAMES = ["localhost", "[::1]"];
+const LOOPBACK_NAMES = ["localhost", "[::1]"];
 export function isLoopbackHost(host: string): boolean {
   if (LOOPBACK_NAMES.includes(host)) return true;
   const ip = parseIPv4(host);
@@ -217,7 +216,7 @@ export function portSpecificity(r: PortRange): number[] {
  * Port globs for a range: agentOS patterns have no numeric ranges, but `?` is one character, so 8000-8099 is `80??`.
  * Greedy decimal blocks: at most a few dozen globs for any range.
  */
-export function portGlobs(r: PortRange): string[] {
+function portGlobs(r: PortRange): string[] {
   if (r.lo === 0 && r.hi === 65535) return ["*"];
   const out: string[] = [];
   let lo = r.lo;

@@ -20,6 +20,7 @@
  * A path without a glob counts as `path/**`. So `/workspace/src/a.ts` [3,3,17] beats `/workspace/src/*.ts` [2,3,15],
  * which beats `/workspace/src` [2,2,12], which beats `/workspace/**` [1,1,9] and `**` relative forms below it.
  */
+import { looksLikeUrl, type Parsed } from "./vocabulary.ts";
 
 /** Where the host workspace appears in the VM (the runtime mounts it here). */
 export const GUEST_WORKSPACE = "/workspace";
@@ -27,7 +28,7 @@ export const GUEST_WORKSPACE = "/workspace";
 export const GUEST_HOME = "/home/agentos";
 
 /** Top-level directories of the VM's filesystem (`ls /` in agentOS 0.2.21); a rule outside these names nothing the agent can see. */
-export const GUEST_ROOTS = [
+const GUEST_ROOTS = [
   "workspace", "tmp", "home", "opt", "usr", "bin", "sbin", "lib", "lib64", "etc", "dev", "proc", "sys", "var", "run", "root", "mnt", "srv",
   "boot", "media",
 ];
@@ -47,8 +48,6 @@ export interface PathPattern {
   self?: boolean;
   specificity: number[];
 }
-
-export type Parsed<T> = { ok: true; value: T; notes: string[] } | { ok: false; message: string; hint?: string };
 
 const hasGlob = (s: string) => s.includes("*") || s.includes("?");
 
@@ -86,7 +85,7 @@ function toGuestSegments(raw: string, ctx: PathContext): Parsed<string[]> {
       hint: `write ${GUEST_HOME}${raw.slice(1)} for the VM's home, or a path under the workspace`,
     };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return { ok: false, message: "a URL is not a path", hint: "write a guest path such as /workspace/src" };
+  if (looksLikeUrl(raw)) return { ok: false, message: "a URL is not a path", hint: "write a guest path such as /workspace/src" };
   const globAt = raw.split("/").findIndex(hasGlob);
   if (globAt !== -1 && raw.split("/").slice(globAt + 1).includes("..")) {
     return { ok: false, message: "'..' after a wildcard cannot be resolved", hint: "resolve the path yourself and put the wildcard last" };
@@ -125,7 +124,7 @@ function toGuestSegments(raw: string, ctx: PathContext): Parsed<string[]> {
   return { ok: true, value: segs, notes };
 }
 
-export function specificityOf(segments: string[], glob: boolean): number[] {
+function specificityOf(segments: string[], glob: boolean): number[] {
   let literal = 0;
   while (literal < segments.length && !hasGlob(segments[literal]!)) literal++;
   const counted = segments.filter((s) => s !== "**");

@@ -66,7 +66,7 @@ export function readPolicyFile(path: string): string {
 }
 
 /** Rules for parsed permission flags. Throws usageError on a bad value. */
-export function flagRules(flags: PermissionFlags, ctx: PathContext = {}): { rules: Rule[]; warnings: PolicyProblem[] } {
+function flagRules(flags: PermissionFlags, ctx: PathContext = {}): { rules: Rule[]; warnings: PolicyProblem[] } {
   const rules: Rule[] = [];
   const warnings: PolicyProblem[] = flags.warnings.map((message) => ({ path: "flags", message }));
   for (const f of flags.rules) {

@@ -14,10 +14,9 @@
 import { closest } from "../suggest.ts";
 import { parsePathPattern, pathMatches, type PathContext, type PathPattern } from "./paths.ts";
 import {
-  netMatches, netSpecificity, parseFetchTarget, parseListenPorts, parseNetPattern, portSpecificity,
-  type FetchTarget, type NetPattern, type PortRange,
+  netMatches, netSpecificity, parseListenPorts, parseNetPattern, portSpecificity, type FetchTarget, type NetPattern, type PortRange,
 } from "./network.ts";
-import { DRIVERS, type Capability, type Driver, type Mode } from "./vocabulary.ts";
+import { DRIVERS, type Capability, type Driver, type Mode, type Parsed } from "./vocabulary.ts";
 
 export type Matcher =
   | { type: "path"; path: PathPattern }
@@ -52,12 +51,11 @@ export type RuleTarget =
   | { type: "port"; port: number }
   | { type: "name"; name: string };
 
-type Parsed<T> = { ok: true; value: T; notes: string[] } | { ok: false; message: string; hint?: string };
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A host environment variable name (what env.read names and the guest environment may hold). */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TOOL_PART = /^[A-Za-z][A-Za-z0-9-]*$/;
 
-export function parseMatcher(capability: Capability, raw: unknown, ctx: PathContext = {}): Parsed<{ matcher: Matcher; specificity: number[] }> {
+function parseMatcher(capability: Capability, raw: unknown, ctx: PathContext = {}): Parsed<{ matcher: Matcher; specificity: number[] }> {
   if (capability === "network.listen" && typeof raw === "number") raw = String(raw);
   if (typeof raw !== "string") return { ok: false, message: `expected a string, got ${JSON.stringify(raw)}` };
   const value = raw;
@@ -159,7 +157,7 @@ export function ruleMatches(rule: Rule, target: RuleTarget): boolean {
   }
 }
 
-export function compareSpecificity(a: number[], b: number[]): number {
+function compareSpecificity(a: number[], b: number[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);
     if (d !== 0) return d;
@@ -171,5 +169,3 @@ export function compareSpecificity(a: number[], b: number[]): number {
 export function compareRules(a: Rule, b: Rule): number {
   return compareSpecificity(a.specificity, b.specificity) || (a.mode === b.mode ? 0 : a.mode === "allow" ? -1 : 1);
 }
-
-export { parseFetchTarget };

@@ -75,7 +75,6 @@ export const PolicyDocumentSchema = v.pipe(
 );
 
 export type PolicyDocument = v.InferOutput<typeof PolicyDocumentSchema>;
-export type CapabilityLists = v.InferOutput<typeof CapabilityListsSchema>;
 
 let cached: object | undefined;
 /** The JSON Schema for policy files (`caps schema`). */

@@ -19,16 +19,6 @@ export type Capability = (typeof CAPABILITIES)[number];
 export const REQUEST_KINDS = ["read", "write", "fetch", "listen", "env", "spawn", "tool"] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
-export const KIND_OF: Record<Capability, RequestKind> = {
-  "fs.read": "read",
-  "fs.write": "write",
-  "network.fetch": "fetch",
-  "network.listen": "listen",
-  "process.spawn": "spawn",
-  "env.read": "env",
-  "tool.invoke": "tool",
-};
-
 export const CAPABILITY_OF: Record<RequestKind, Capability> = {
   read: "fs.read",
   write: "fs.write",
@@ -94,7 +84,6 @@ export const AGENTOS_OPERATIONS = {
   env: ["read", "write"],
   hostFunction: ["invoke"],
 } as const satisfies Record<string, readonly string[]>;
-export type AgentOsScope = keyof typeof AGENTOS_OPERATIONS;
 export type FsOperation = (typeof AGENTOS_OPERATIONS.fs)[number];
 
 /** fs.read grants looking at a path; stat is part of it (and granted on its own everywhere, see runtime.ts). */
@@ -110,3 +99,9 @@ export const DRIVERS = ["wasm", "node", "python"] as const;
 export type Driver = (typeof DRIVERS)[number];
 
 export type Mode = "allow" | "deny";
+
+/** What the entry parsers (paths, network, rules) return: a value with notes for the author, or why it is wrong. */
+export type Parsed<T> = { ok: true; value: T; notes: string[] } | { ok: false; message: string; hint?: string };
+
+/** `scheme://...`: a URL where a path or a host was expected. */
+export const looksLikeUrl = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
