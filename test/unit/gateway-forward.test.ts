@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { complete, getModel } from "@mariozechner/pi-ai";
 import { isAosError } from "../../src/errors.ts";
-import { type Gateway, type GatewayOptions, parseScript, startGateway } from "../../src/gateway/index.ts";
+import { type Gateway, parseScript, startGateway } from "../../src/gateway/index.ts";
+import { gatewayFixture } from "./gateway-fixture.ts";
 
 // Forwarding to a real provider, with a second (scripted) gateway playing the provider: it accepts only the fake
 // provider key as its token, so a 200 proves the key was swapped in, and its record file shows what went upstream.
@@ -12,24 +12,7 @@ import { type Gateway, type GatewayOptions, parseScript, startGateway } from "..
 const ANTHROPIC_KEY = "sk-ant-api03-FAKE-host-key-0123456789abcdef";
 const OPENAI_KEY = "sk-proj-FAKE-host-openai-key-0123456789";
 
-const open: Gateway[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((g) => g.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "gw-fwd-"));
-  dirs.push(d);
-  return d;
-}
-
-async function start(opts: GatewayOptions): Promise<Gateway> {
-  const gw = await startGateway(opts);
-  open.push(gw);
-  return gw;
-}
+const { start, tmp } = gatewayFixture("gw-fwd-");
 
 async function upstream(steps: unknown[], token: string, recordFile?: string): Promise<Gateway> {
   return start({ model: "scripted", script: parseScript({ steps }), token, recordFile });

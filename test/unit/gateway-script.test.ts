@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AosError, isAosError } from "../../src/errors.ts";
 import {
@@ -17,11 +16,9 @@ import {
 } from "../../src/gateway/index.ts";
 import { AnthropicMeter } from "../../src/gateway/anthropic.ts";
 import { SseReader } from "../../src/gateway/sse.ts";
+import { gatewayFixture } from "./gateway-fixture.ts";
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const { start, tmp } = gatewayFixture("gw-script-");
 
 function parseError(json: unknown): AosError {
   try {
@@ -79,8 +76,7 @@ describe("script format", () => {
   });
 
   test("loadScript reads a file and reports unreadable or non-JSON files", async () => {
-    const d = await mkdtemp(join(tmpdir(), "gw-script-"));
-    dirs.push(d);
+    const d = await tmp();
     await writeFile(join(d, "ok.json"), JSON.stringify({ steps: [{ text: "from file" }] }));
     await writeFile(join(d, "bad.json"), "{ steps: ");
     expect((await loadScript(join(d, "ok.json"))).steps[0]!.text).toBe("from file");
@@ -89,10 +85,9 @@ describe("script format", () => {
     const e2 = await loadScript(join(d, "missing.json")).catch((x: unknown) => x);
     expect(isAosError(e2) && e2.exitCode === 2 && e2.message.includes("cannot read script")).toBe(true);
     // startGateway loads scripted:FILE itself, and a bad file fails the start.
-    const gw = await startGateway({ model: `scripted:${join(d, "ok.json")}` });
+    const gw = await start({ model: `scripted:${join(d, "ok.json")}` });
     const r = await fetch(`${gw.url}/v1/messages`, { method: "POST", headers: { "x-api-key": gw.token }, body: JSON.stringify({ messages: [] }) });
     expect(((await r.json()) as any).content[0].text).toBe("from file");
-    await gw.close();
     const e3 = await startGateway({ model: `scripted:${join(d, "bad.json")}` }).catch((x: unknown) => x);
     expect(isAosError(e3) && e3.exitCode === 2).toBe(true);
   });

@@ -1,29 +1,16 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { complete, getModel } from "@mariozechner/pi-ai";
-import { costUsd, type Gateway, parseScript, SIDE_TITLE, startGateway } from "../../src/gateway/index.ts";
+import { costUsd, type Gateway, type GatewayOptions, parseScript, SIDE_TITLE } from "../../src/gateway/index.ts";
+import { gatewayFixture } from "./gateway-fixture.ts";
 
 // The scripted gateway over real HTTP: fetch in both dialects, and pi-ai 0.60.0 (the exact client Pi runs in the VM).
 
-const open: Gateway[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((g) => g.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const { start, tmp } = gatewayFixture("gw-test-");
 
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "gw-test-"));
-  dirs.push(d);
-  return d;
-}
-
-async function scripted(steps: unknown[], extra: Partial<Parameters<typeof startGateway>[0]> = {}): Promise<Gateway> {
-  const gw = await startGateway({ model: "scripted", script: parseScript({ steps }), ...extra });
-  open.push(gw);
-  return gw;
+function scripted(steps: unknown[], extra: Partial<GatewayOptions> = {}): Promise<Gateway> {
+  return start({ model: "scripted", script: parseScript({ steps }), ...extra });
 }
 
 const TOOLS = [{ name: "bash", description: "run a command", input_schema: { type: "object", properties: { command: { type: "string" } } } }];
