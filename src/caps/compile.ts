@@ -16,7 +16,7 @@ import { GUEST_WORKSPACE, pathMatches, patternTouches, toAgentOsGlobs } from "./
 import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from "./network.ts";
 import { camelToKebab, compareRules, ENV_NAME, type Rule } from "./rules.ts";
 import { mandatoryDenies, PROTECTED_ROOTS, type RuntimeContext } from "./runtime-needs.ts";
-import { decide, effectiveRules, evaluator, loopbackPorts, type Enforcer } from "./evaluate.ts";
+import { decide, effectiveRules, evaluateWith, loopbackPorts, type Enforcer } from "./evaluate.ts";
 import { VM_OWNED_ENV } from "./env.ts";
 import type { PolicyProblem } from "./check.ts";
 import type { Policy } from "./policy.ts";
@@ -64,8 +64,6 @@ export interface CompiledPolicy {
   loopbackExemptPorts: number[];
   /** The whole guest environment the host passes to exec/sessions: only names env.read allows. */
   guestEnv: Record<string, string>;
-  /** The hostFunction rules (also inside permissions), for checking host-side tool calls the same way. */
-  hostFunctionRules: PatternRuleOut[];
   enforcement: Enforcement[];
   warnings: (PolicyProblem & { source?: string })[];
   /** Whether any allow can reach into /workspace for writing; if not, the runtime can mount it read-only too. */
@@ -132,7 +130,6 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
   const warnings: CompiledPolicy["warnings"] = [...policy.warnings];
   const note = (r: Rule, where: Enforcer, text: string) =>
     enforcement.push({ capability: r.capability, mode: r.mode, rule: r.value, source: r.source, where, note: r.why ? `${text} — ${r.why}` : text });
-  const evalOne = evaluator(policy, ctx);
 
   // fs: reads and writes by specificity, then mandatory denies, then the exact allows that lift them.
   const fsRules: FsRuleOut[] = [];
@@ -162,7 +159,7 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
       (md) => (kind === "write" || md.protects === "read+write") && md.patterns.some((p) => pathMatches(p, path)),
     );
     if (!guarded) continue;
-    if (evalOne({ kind, target: path }).decision !== "allow") continue;
+    if (evaluateWith(rules, { kind, target: path }, ctx).decision !== "allow") continue;
     const ops = kind === "read" ? [...FS_READ_OPS] : [...FS_WRITE_OPS];
     if (lifts.some((l) => l.paths[0] === path && l.operations.join() === ops.join())) continue;
     lifts.push({ mode: "allow", operations: ops, paths: [path] });
@@ -237,7 +234,6 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
     },
     loopbackExemptPorts: loopbackPorts(rules, ctx),
     guestEnv,
-    hostFunctionRules: toolRules,
     enforcement,
     warnings,
     workspaceWritable,

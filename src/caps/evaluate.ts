@@ -194,7 +194,8 @@ function fromRule(base: Omit<Decision, "decision" | "rule" | "layer" | "reason">
   return { ...base, decision: rule.mode, rule: ruleView(rule), layer: rule.source === "runtime" ? "runtime" : "rule", reason: `${what} is ${verb} by ${by}` };
 }
 
-function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decision {
+/** Decide one request against rules already made effective (effectiveRules). */
+export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decision {
   const capability = CAPABILITY_OF[req.kind];
   const base = { kind: req.kind, capability, target: req.target, enforcedBy: ENFORCER[req.kind], notes: [] as string[] };
   switch (req.kind) {

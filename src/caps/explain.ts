@@ -5,7 +5,7 @@
  * or that it is not enforceable.
  */
 import { compilePolicy, type CompileContext, type CompiledPermissions, type Enforcement, type FsRuleOut, type PatternRuleOut } from "./compile.ts";
-import { effectiveRules, ruleView, type RuleView } from "./evaluate.ts";
+import { ruleView, type RuleView } from "./evaluate.ts";
 import { policyToDocument, type Policy } from "./policy.ts";
 import { mandatoryDenies, PROTECTED_ROOTS, runtimeRules } from "./runtime-needs.ts";
 import { CAPABILITIES, type Capability } from "./vocabulary.ts";
@@ -67,14 +67,14 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}): { data:
       permissions: compiled.permissions,
       loopbackExemptPorts: compiled.loopbackExemptPorts,
       guestEnvNames: Object.keys(compiled.guestEnv).sort(),
-      hostFunctionRules: compiled.hostFunctionRules,
+      hostFunctionRules: typeof compiled.permissions.hostFunction === "string" ? [] : compiled.permissions.hostFunction.rules,
       workspaceWritable: compiled.workspaceWritable,
     },
     enforcement: compiled.enforcement,
     notEnforceable: compiled.enforcement.filter((e) => e.where === "not-enforceable"),
     warnings: compiled.warnings,
   };
-  return { data, text: renderExplanation(data, policy, ctx) };
+  return { data, text: renderExplanation(data, policy) };
 }
 
 function ruleLine(r: FsRuleOut | PatternRuleOut): string {
@@ -88,14 +88,14 @@ function scopeLines(name: string, s: CompiledPermissions[keyof CompiledPermissio
   return [`  ${name}: default ${s.default}, ${s.rules.length} rule${s.rules.length === 1 ? "" : "s"} (the last match wins)`, ...s.rules.map((r) => `    ${ruleLine(r)}`)];
 }
 
-function renderExplanation(d: Explanation, policy: Policy, ctx: CompileContext): string {
+function renderExplanation(d: Explanation, policy: Policy): string {
   const out: string[] = [];
   const push = (...l: string[]) => out.push(...l);
   push(`Policy: ${d.sources.length ? d.sources.join(" + ") : "nothing given (everything denied except the runtime's needs)"}`);
   push("  Deny by default. The most specific rule wins; at equal specificity deny wins.", "");
 
   push("What the agent may do");
-  const all = effectiveRules(policy, ctx);
+  const gateway = d.runtime.filter((r) => r.capability === "network.fetch");
   for (const cap of CAPABILITIES) {
     const own = policy.rules.filter((r) => r.capability === cap);
     const allow = own.filter((r) => r.mode === "allow");
@@ -103,8 +103,8 @@ function renderExplanation(d: Explanation, policy: Policy, ctx: CompileContext):
     const fmt = (rs: typeof own) => rs.map((r) => `${r.matcher.type === "path" ? r.matcher.path.pattern : r.value} (${r.source})`).join(", ");
     let line = allow.length ? fmt(allow) : "nothing";
     if (cap === "network.fetch") {
-      const gw = all.filter((r) => r.capability === cap && r.source === "runtime").map((r) => r.value);
-      if (gw.length) line += allow.length ? `; plus ${gw.join(", ")} (runtime)` : ` but ${gw.join(", ")} (the runtime: ${all.find((r) => r.source === "runtime" && r.capability === cap)?.why})`;
+      const gw = gateway.map((r) => r.value);
+      if (gw.length) line += allow.length ? `; plus ${gw.join(", ")} (runtime)` : ` but ${gw.join(", ")} (the runtime: ${gateway[0]!.why})`;
     }
     push(`  ${HEADINGS[cap].padEnd(16)} ${line}`);
     if (deny.length) push(`  ${"  except".padEnd(16)} ${fmt(deny)}`);

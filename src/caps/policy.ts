@@ -98,7 +98,12 @@ export function resolvePolicy(input: ResolveInput, ctx: PathContext = {}): Polic
   const nothing = presets.length === 0 && files.length === 0 && input.json === undefined;
   if (nothing && input.defaultPreset) presets.push(input.defaultPreset);
 
-  for (const name of presets) add(`preset ${presetOrThrow(name)}`, presetRules(presetOrThrow(name)), []);
+  const addPreset = (name: string) => {
+    const preset = presetOrThrow(name);
+    add(`preset ${preset}`, presetRules(preset), []);
+  };
+
+  for (const name of presets) addPreset(name);
   for (const file of files) {
     const source = `file ${file}`;
     const r = checkPolicy(readPolicyFile(file), source, ctx);
@@ -108,7 +113,7 @@ export function resolvePolicy(input: ResolveInput, ctx: PathContext = {}): Polic
   if (input.json !== undefined) {
     const source = input.jsonSource ?? "request.capabilities";
     if (typeof input.json === "string" && !input.json.trim().startsWith("{")) {
-      add(`preset ${presetOrThrow(input.json)}`, presetRules(presetOrThrow(input.json)), []);
+      addPreset(input.json);
     } else {
       const r = checkPolicy(input.json, source, ctx);
       if (!r.valid) invalid(source, r.errors);

@@ -45,16 +45,14 @@ const WORDS: Record<Capability, string> = {
   "tool.invoke": "tools",
 };
 
-export function sandboxSummary(policy: Policy, compiled: CompiledPolicy): string[] {
+function sandboxSummary(effective: CompiledSandbox["effective"], loopbackExemptPorts: number[]): string[] {
   const lines: string[] = [];
   for (const cap of CAPABILITIES) {
-    const shown = (mode: "allow" | "deny") =>
-      [...new Set(policy.rules.filter((r) => r.capability === cap && r.mode === mode).map((r) => (r.matcher.type === "path" ? r.matcher.path.pattern : r.value)))];
-    const allow = shown("allow");
-    const deny = shown("deny");
+    const allow = effective.allow[cap] ?? [];
+    const deny = effective.deny[cap] ?? [];
     let line = `${WORDS[cap]}: ${allow.length ? allow.join(", ") : "nothing"}`;
     if (deny.length) line += `; except ${deny.join(", ")}`;
-    if (cap === "network.fetch" && compiled.loopbackExemptPorts.length) line += `; host loopback ports ${compiled.loopbackExemptPorts.join(", ")} (model gateway)`;
+    if (cap === "network.fetch" && loopbackExemptPorts.length) line += `; host loopback ports ${loopbackExemptPorts.join(", ")} (model gateway)`;
     lines.push(line);
   }
   const md = mandatoryDenies();
@@ -88,12 +86,13 @@ export async function compileSandbox(input: SandboxInput): Promise<CompiledSandb
       hint: "use a case-sensitive volume for workspaces that hold secrets or hooks",
     });
   }
+  const effective = policyToDocument(policy);
   return {
     permissions: compiled.permissions,
     loopbackExemptPorts: compiled.loopbackExemptPorts,
     guestEnv: compiled.guestEnv,
-    summary: sandboxSummary(policy, compiled),
-    effective: policyToDocument(policy),
+    summary: sandboxSummary(effective, compiled.loopbackExemptPorts),
+    effective,
     policy,
     compiled,
   };

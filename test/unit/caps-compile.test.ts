@@ -121,7 +121,7 @@ describe("compile: the agentOS permissions object", () => {
     expect(kernelDecide(hf, "invoke", toolsResource("git.push"))).toBe("deny");
     expect(kernelDecide(hf, "invoke", toolsResource("paperclip.get-task"))).toBe("allow");
     expect(kernelDecide(hf, "invoke", toolsResource("artifacts.publish"))).toBe("deny");
-    expect(c.hostFunctionRules).toEqual(typeof hf === "string" ? [] : hf.rules);
+    expect(explainPolicy(policy(everything)).data.compiled.hostFunctionRules).toEqual(typeof hf === "string" ? [] : hf.rules);
   });
 
   test("the guest env holds only allowed host variables, never VM-owned ones", () => {
