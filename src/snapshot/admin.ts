@@ -18,7 +18,7 @@ export interface SnapshotSummary {
   source: SnapshotRecord["source"];
 }
 
-function summary(store: SnapshotStore, rec: SnapshotRecord, tags: Map<string, string>): SnapshotSummary {
+function summary(rec: SnapshotRecord, tags: Map<string, string>): SnapshotSummary {
   return {
     id: rec.id,
     shortId: shortId(rec.id),
@@ -34,7 +34,7 @@ function summary(store: SnapshotStore, rec: SnapshotRecord, tags: Map<string, st
 
 export function listSnapshots(store = new SnapshotStore()): SnapshotSummary[] {
   const tags = store.tags();
-  return store.listRecords().map((r) => summary(store, r, tags));
+  return store.listRecords().map((r) => summary(r, tags));
 }
 
 export interface InspectedLayer {
@@ -98,7 +98,7 @@ export function inspectSnapshot(ref: string, opts: { verify?: boolean; store?: S
         mtime: new Date(n.mtime).toISOString(),
         ...(n.type === "l" ? { target: n.entry.l } : {}),
       }));
-    return { ...summary(store, rec, tags), dirs: rec.dirs, symlinks: rec.symlinks, layerDetails, entries, ...(opts.verify ? { verified: true } : {}) };
+    return { ...summary(rec, tags), dirs: rec.dirs, symlinks: rec.symlinks, layerDetails, entries, ...(opts.verify ? { verified: true } : {}) };
   } finally {
     for (const r of readers) r.close();
   }

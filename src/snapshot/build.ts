@@ -31,7 +31,6 @@ export interface BuildOptions {
 }
 
 export interface BuildProgress {
-  phase: "walk" | "layers";
   files: number;
   bytes: number;
   totalFiles: number;
@@ -94,7 +93,7 @@ function cachedDigest(cache: StatCache | undefined, e: WalkEntry): string | unde
 }
 
 /** The header a layer of these entries would have, when every file's digest is known; else undefined. */
-export function predictHeader(group: WalkEntry[], digestOf: (e: WalkEntry) => string | undefined): LayerHeader | undefined {
+function predictHeader(group: WalkEntry[], digestOf: (e: WalkEntry) => string | undefined): LayerHeader | undefined {
   const entries: LayerEntry[] = [];
   const offsets = new Map<string, number>();
   let pos = 0;
@@ -144,12 +143,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   let doneFiles = 0;
   let doneBytes = 0;
   const progress = (files: number, bytes: number) =>
-    opts.onProgress?.({ phase: "layers", files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
+    opts.onProgress?.({ files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
   const writeGroup = async (group: WalkEntry[]): Promise<string> => {
     const tmp = store.tmpPath("layer");
     const inputs: LayerInput[] = group.map((e) =>
       e.type === "f"
-        ? { p: e.rel, t: "f", m: e.mode, mt: e.mtime, hostPath: join(dir, e.rel), expectDigest: cachedDigest(cache, e) }
+        ? { p: e.rel, t: "f", m: e.mode, mt: e.mtime, hostPath: join(dir, e.rel) }
         : e.type === "l"
           ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! }
           : { p: e.rel, t: "d", m: e.mode, mt: e.mtime },

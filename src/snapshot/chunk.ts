@@ -9,7 +9,7 @@
 export const AVG_ENTRIES = 64;
 export const BIG_FILE = 4 << 20;
 export const MAX_LAYER_BYTES = 16 << 20;
-export const MAX_LAYER_ENTRIES = 4096;
+const MAX_LAYER_ENTRIES = 4096;
 
 export interface Chunkable {
   rel: string;
@@ -18,7 +18,7 @@ export interface Chunkable {
 }
 
 /** FNV-1a over the path's UTF-16 units: cheap, stable, good enough to spread boundaries. */
-export function pathHash(s: string): number {
+function pathHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

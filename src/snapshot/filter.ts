@@ -13,7 +13,7 @@
  * `config/id_rsa`) or the pattern is the deny rule's own name (`.env*`, `.ssh/**`). `--include '**'` names nothing.
  */
 import { mandatoryDenies } from "../caps/index.ts";
-import { baseName, joinRel, normalizeRel } from "./format.ts";
+import { baseName, normalizeRel, parentOf } from "./format.ts";
 
 export interface Glob {
   source: string;
@@ -112,7 +112,7 @@ export interface SensitiveRule {
 }
 
 /** The capability mandatory-deny secrets (read+write protected), as globs over snapshot-relative paths. */
-export function sensitiveRules(): SensitiveRule[] {
+function sensitiveRules(): SensitiveRule[] {
   return mandatoryDenies()
     .filter((m) => m.protects === "read+write")
     .map((m) => ({ name: m.name, glob: compileGlob(`**/${m.name}`) }));
@@ -146,7 +146,7 @@ export class PathFilter {
   private gitignored(rel: string, isDir: boolean): boolean {
     if (!this.opts.respectGitignore) return false;
     if (baseName(rel) === ".git") return true;
-    const rules = this.ignoreRules.get(parentDir(rel)) ?? [];
+    const rules = this.ignoreRules.get(parentOf(rel)) ?? [];
     let ignored = false;
     for (const r of rules) if (globMatches(r.glob, rel, isDir)) ignored = !r.negate;
     return ignored;
@@ -216,10 +216,3 @@ function lastSegments(rel: string, n: number): string {
   }
   return rel.slice(i + 1);
 }
-
-function parentDir(rel: string): string {
-  const i = rel.lastIndexOf("/");
-  return i === -1 ? "" : rel.slice(0, i);
-}
-
-export { joinRel };

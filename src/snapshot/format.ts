@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 
-export const LAYER_MAGIC = "AOL1";
+const LAYER_MAGIC = "AOL1";
 export const TRAILER_BYTES = 8;
 
 /** f file, d directory, l symlink, w whiteout (the path and everything below it was deleted by this layer). */

@@ -7,21 +7,13 @@
  *   const root = await openSnapshotRoot(ref, { keepChanges, commitName });     // checks the layers before boot
  *   try {
  *     const vm = await bootVm({ mounts: root.mounts, limits: root.limits, ... });   // no workspaceDir
- *     ... run in root.workspaceGuestPath (/workspace) ...
+ *     ... run in /workspace ...
  *     const { changes, keptTo, committed } = await root.finish();
  *   } finally { root.close(); }
  */
 export { buildSnapshot, type BuildOptions, type BuildResult, type BuildProgress } from "./build.ts";
-export {
-  openSnapshotRoot,
-  SNAPSHOT_WORKSPACE,
-  UPPER_QUOTA_BYTES,
-  type SnapshotRoot,
-  type OpenOptions,
-  type FinishOptions,
-  type FinishResult,
-} from "./root.ts";
-export { computeChanges, changeCount, CHANGES_MANIFEST, type Change, type Changes } from "./changes.ts";
+export { openSnapshotRoot, type SnapshotRoot, type OpenOptions, type FinishOptions, type FinishResult } from "./root.ts";
+export { changeCount, type Change, type Changes } from "./changes.ts";
 export {
   listSnapshots,
   inspectSnapshot,
@@ -34,8 +26,6 @@ export {
   type RemoveResult,
   type GcResult,
 } from "./admin.ts";
-export { SnapshotStore, checkTagName, type SnapshotRecord } from "./store.ts";
+export { SnapshotStore, type SnapshotRecord } from "./store.ts";
 export { shortId } from "./format.ts";
 export { progressReporter, formatBytes } from "./progress.ts";
-export { AVG_ENTRIES, BIG_FILE, MAX_LAYER_BYTES } from "./chunk.ts";
-export { sensitiveRules } from "./filter.ts";

@@ -30,15 +30,13 @@ export type LayerInput =
   | { p: string; t: "l"; m: number; mt: number; l: string }
   | { p: string; t: "w" }
   | { p: string; t: "f"; m: number; mt: number; data: Uint8Array }
-  | { p: string; t: "f"; m: number; mt: number; hostPath: string; expectDigest?: string };
+  | { p: string; t: "f"; m: number; mt: number; hostPath: string };
 
 export interface WrittenLayer {
   id: string;
   header: LayerHeader;
   /** Bytes of the layer file. */
   size: number;
-  /** Files whose digest differed from expectDigest (changed while we read them, or a stale stat cache). */
-  changed: string[];
 }
 
 /**
@@ -50,7 +48,6 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
   const buf = takeBuffer();
   const entries: LayerEntry[] = [];
   const offsets = new Map<string, number>();
-  const changed: string[] = [];
   let pos = 0; // bytes of data written to the file (flushed)
   let used = 0;
   const flush = () => {
@@ -109,7 +106,6 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
         size = r.size;
         digest = r.digest;
         offset = r.offset;
-        if (input.expectDigest && input.expectDigest !== digest) changed.push(input.p);
       }
       onBytes?.(size);
       offsets.set(digest, offsets.get(digest) ?? offset);
@@ -121,7 +117,7 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
     writeSync(fd, bytes, 0, bytes.length, pos);
     writeSync(fd, trailer(bytes.length), 0, TRAILER_BYTES, pos + bytes.length);
     ftruncateSync(fd, pos + bytes.length + TRAILER_BYTES);
-    return { id: ID_PREFIX + sha256Hex(bytes), header, size: pos + bytes.length + TRAILER_BYTES, changed };
+    return { id: ID_PREFIX + sha256Hex(bytes), header, size: pos + bytes.length + TRAILER_BYTES };
   } finally {
     closeSync(fd);
     spare = buf;
@@ -183,7 +179,7 @@ async function copyHostFile(path: string, sink: Sink): Promise<{ size: number; d
 }
 
 /** Read the header of a layer file and check it against the id. Throws the integrity error on any mismatch. */
-export function readLayerHeader(path: string, id: string): { header: LayerHeader; fd: number; size: number } {
+function readLayerHeader(path: string, id: string): { header: LayerHeader; fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -216,7 +212,7 @@ export function readLayerHeader(path: string, id: string): { header: LayerHeader
   }
 }
 
-export function integrityError(id: string, what: string, file?: string) {
+function integrityError(id: string, what: string, file?: string) {
   return runtimeError(
     `snapshot layer ${shortId(id)} is corrupted: ${what}${file ? ` (${file})` : ""}`,
     "the store was changed outside paperclip-aos; rebuild the snapshot with 'paperclip-aos snapshot build', then run 'paperclip-aos snapshot gc'",

@@ -5,7 +5,7 @@
  *   const root = await openSnapshotRoot("web", { keepChanges: "out/", commitName: "web-2" });
  *   try {
  *     const vm = await bootVm({ mounts: root.mounts, limits: root.limits, ... });   // no workspaceDir
- *     ... run in root.workspaceGuestPath ...
+ *     ... run in /workspace ...
  *     const done = await root.finish();     // {changes, keptTo?, committed?}; throws the integrity error if a layer broke
  *   } finally {
  *     root.close();
@@ -13,22 +13,12 @@
  */
 import type { AgentOsOptions } from "@rivet-dev/agentos-core";
 import { logger } from "../log.ts";
-import { WRITE_ALLOWANCE_BYTES } from "../runtime/index.ts";
+import { GUEST_WORKSPACE, WRITE_ALLOWANCE_BYTES } from "../runtime/index.ts";
 import type { AosError } from "../errors.ts";
 import { shortId } from "./format.ts";
 import { AosLayerStore } from "./layer-store.ts";
 import { changeCount, checkKeepChangesDir, commitChanges, computeChanges, exportChanges, type Changes } from "./changes.ts";
 import { checkTagName, SnapshotStore, type LeaseHandle, type SnapshotRecord } from "./store.ts";
-import type { SnapshotOverlay } from "./overlay.ts";
-
-export const SNAPSHOT_WORKSPACE = "/workspace";
-/**
- * How much a run may write on top of its snapshot. agentOS counts every mounted byte against one VM-wide quota
- * (limits.resources.maxFilesystemBytes; its default, measured between 40 and 72 MB in 0.2.21, is below many trees), so
- * the quota is set to the snapshot's size plus this. The upper layer lives in host memory, which this also bounds.
- * The same allowance as a host workspace gets (src/runtime).
- */
-export const UPPER_QUOTA_BYTES = WRITE_ALLOWANCE_BYTES;
 
 type MountConfig = NonNullable<AgentOsOptions["mounts"]>[number];
 type Limits = NonNullable<AgentOsOptions["limits"]>;
@@ -52,12 +42,12 @@ export interface SnapshotRoot {
   record: SnapshotRecord;
   /** The overlay mount for /workspace: pass to bootVm/AgentOs.create `mounts` (and do not mount a host workspace). */
   mounts: MountConfig[];
-  /** The filesystem quota counts the mounted snapshot, so it is raised by the snapshot's size. */
+  /**
+   * agentOS counts every mounted byte against one VM-wide quota (limits.resources.maxFilesystemBytes; its default,
+   * measured between 40 and 72 MB in 0.2.21, is below many trees), so the quota is the snapshot's size plus the write
+   * allowance a host workspace gets (src/runtime). The upper layer lives in host memory, which this also bounds.
+   */
   limits: Limits;
-  workspaceGuestPath: string;
-  openMs: number;
-  /** The run's view; defined once the VM has booted. */
-  overlay(): SnapshotOverlay | undefined;
   /** Diff the run's view against the snapshot; export and commit as given at open (or overridden here). */
   finish(opts?: FinishOptions): Promise<FinishResult>;
   close(): void;
@@ -65,15 +55,9 @@ export interface SnapshotRoot {
 
 export interface OpenOptions extends FinishOptions {
   store?: SnapshotStore;
-  /** Bytes a run may write on top of the snapshot (default UPPER_QUOTA_BYTES). */
-  upperBytes?: number;
-  /** Owner the guest sees for the snapshot's files: the VM user (bootVm runs the guest as the host user). */
-  uid?: number;
-  gid?: number;
 }
 
 export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Promise<SnapshotRoot> {
-  const started = performance.now();
   const store = opts.store ?? new SnapshotStore();
   // Check what the end of the run needs before it starts.
   if (opts.keepChanges) checkKeepChangesDir(opts.keepChanges);
@@ -82,8 +66,9 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
   const lease: LeaseHandle = await store.acquireLease("run", record.id, record.layers);
   const integrity: AosError[] = [];
   const layerStore = new AosLayerStore(store, {
-    uid: opts.uid ?? process.getuid?.() ?? 1000,
-    gid: opts.gid ?? process.getgid?.() ?? 1000,
+    // The guest owns the snapshot's files: bootVm runs it as the host user.
+    uid: process.getuid?.() ?? 1000,
+    gid: process.getgid?.() ?? 1000,
     onIntegrityError: (e) => {
       integrity.push(e);
       logger.error(e.message);
@@ -97,18 +82,14 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
     lease.release();
     throw e;
   }
-  const mount = { path: SNAPSHOT_WORKSPACE, filesystem: { type: "overlay" as const, store: layerStore, lowers } };
+  const mount = { path: GUEST_WORKSPACE, filesystem: { type: "overlay" as const, store: layerStore, lowers } };
   let closed = false;
-  const defaults = opts;
   return {
     record,
     mounts: [mount],
-    limits: { resources: { maxFilesystemBytes: record.bytes + (opts.upperBytes ?? UPPER_QUOTA_BYTES) } },
-    workspaceGuestPath: SNAPSHOT_WORKSPACE,
-    openMs: Math.round(performance.now() - started),
-    overlay: () => layerStore.latestOverlay(),
+    limits: { resources: { maxFilesystemBytes: record.bytes + WRITE_ALLOWANCE_BYTES } },
     async finish(more: FinishOptions = {}): Promise<FinishResult> {
-      const fo = { ...defaults, ...more };
+      const fo = { ...opts, ...more };
       const ov = layerStore.latestOverlay();
       if (integrity.length) throw integrity[0];
       if (!ov) return { changes: { added: [], modified: [], deleted: [] } };
@@ -125,11 +106,8 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
         }
         logger.debug(`snapshot ${shortId(record.id)}: ${changeCount(changes)} changed paths`);
         return result;
-      } catch (e) {
-        // Reading a file's bytes for the export or the commit is where a damaged layer shows: say that, not EIO.
-        if (integrity.length) throw integrity[0];
-        throw e;
       } finally {
+        // Reading a file's bytes for the export or the commit is where a damaged layer shows: say that, not EIO.
         if (integrity.length) throw integrity[0];
       }
     },

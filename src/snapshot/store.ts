@@ -143,10 +143,6 @@ export class SnapshotStore {
     return join(this.dir("records"), `${hexOf(id)}.json`);
   }
 
-  hasRecord(id: string): boolean {
-    return existsSync(this.recordPath(id));
-  }
-
   async writeRecord(rec: SnapshotRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(rec.id), `${JSON.stringify(rec, null, 2)}\n`);
   }

@@ -7,7 +7,7 @@ describe("build progress on stderr", () => {
     const bars: string[] = [];
     const plain = progressReporter({ label: "building snapshot", enabled: true, write: (s) => lines.push(s), interactive: false });
     const tty = progressReporter({ label: "building snapshot", enabled: true, write: (s) => bars.push(s), interactive: true });
-    const p = { phase: "layers" as const, files: 10, bytes: 50 << 20, totalFiles: 100, totalBytes: 100 << 20 };
+    const p = { files: 10, bytes: 50 << 20, totalFiles: 100, totalBytes: 100 << 20 };
     plain.update(p);
     tty.update(p);
     expect(lines).toEqual([]);
