@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { explainPolicy, permissionHelp } from "../../src/caps/index.ts";
-import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 export default withHelp(
   defineCommand({
@@ -20,7 +20,7 @@ export default withHelp(
         printJson({ ...explanation, defaulted });
         return;
       }
-      if (defaulted) err("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
+      if (defaulted) err(DEFAULTED_NOTE);
       out(`${text}\n`);
       err("the model gateway's loopback port is chosen per run and is always exempted\n");
     },

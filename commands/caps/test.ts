@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
-import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 const QUERIES: [RequestKind, string, string][] = [
   ["read", "PATH", "Could the agent read PATH?"],
@@ -38,7 +38,7 @@ export default withHelp(
       const allowed = decisions.every((d) => d.decision === "allow");
       if (args.json) printJson({ allowed, defaulted, decisions });
       else {
-        if (defaulted) err("no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n");
+        if (defaulted) err(DEFAULTED_NOTE);
         for (const d of decisions) {
           out(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
           err(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);

@@ -59,7 +59,7 @@ export function readPolicyFile(path: string): string {
     const code = (e as NodeJS.ErrnoException).code;
     throw usageError(
       code === "ENOENT" ? `policy file ${path} does not exist` : `cannot read policy file ${path}: ${code ?? e}`,
-      "pass a readable JSON file with --caps, or use --preset",
+      "pass a readable JSON policy file, or use --preset NAME",
       "policy_unreadable",
     );
   }
