@@ -146,7 +146,7 @@ export async function dropBaseline(stateDir: string, runId: string): Promise<voi
   await rmdir(dir).catch(() => {}); // only when nothing else (artifacts) is left
 }
 
-export async function readBaseline(stateDir: string, runId: string): Promise<BaselineRecord | undefined> {
+async function readBaseline(stateDir: string, runId: string): Promise<BaselineRecord | undefined> {
   const text = await readFile(join(runDir(stateDir, runId), "baseline.json"), "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const r = v.safeParse(Record_, JSON.parse(text));

@@ -2,7 +2,7 @@ import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-c
 import type { z as Zod } from "zod";
 import { errorInfo } from "./errors.ts";
 import { invokeTool, nextCallId } from "./invoke.ts";
-import { HOST_COLLECTION, hostFunctionKey, toolFromCommand, toolResource } from "./names.ts";
+import { HOST_COLLECTION, hostFunctionKey, toolResource } from "./names.ts";
 import type { ToolRegistry } from "./registry.ts";
 import { jsonSchemaOf } from "./schema.ts";
 import type { ToolCallRecord, ToolContext } from "./types.ts";
@@ -20,8 +20,8 @@ export interface ToolDenial {
   tool: string;
   resource: string;
   reason: string;
-  /** "host": our own check refused it; "kernel": agentOS refused it before it reached the host (seen in guest output). */
-  by: "host" | "kernel";
+  /** Always "host": our own check refused it. (agentOS's own refusals never reach the host; heartbeat's findDenials reads them in guest output.) */
+  by: "host";
 }
 
 export interface HostFunctionOptions {
@@ -47,17 +47,6 @@ export function allowListGate(allow: string[], deny: string[] = []): ToolGate {
     const allowed = a.find(([, r]) => r.test(name));
     return allowed ? { allowed: true, reason: `tool.invoke allow ${allowed[0]}` } : { allowed: false, reason: "tool.invoke: not in the policy (deny by default)" };
   };
-}
-
-/**
- * The agentOS half: the `hostFunction` permission scope for the same globs (resource "paperclip:<fn-kebab>",
- * operation "invoke"; the last matching rule wins in agentOS, so deny rules go last).
- */
-export function hostFunctionPermission(allow: string[], deny: string[] = []) {
-  const rules: { mode: "allow" | "deny"; operations: string[]; patterns: string[] }[] = [];
-  if (allow.length) rules.push({ mode: "allow", operations: ["invoke"], patterns: allow.map(toolResource) });
-  if (deny.length) rules.push({ mode: "deny", operations: ["invoke"], patterns: deny.map(toolResource) });
-  return { default: "deny" as const, rules };
 }
 
 /**
@@ -99,21 +88,6 @@ export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: 
     };
   }
   return { [HOST_COLLECTION]: fns };
-}
-
-const KERNEL_DENIAL = /blocked by hostFunction\.invoke policy for paperclip:([a-z0-9-]+)/g;
-
-/**
- * Tool calls agentOS refused before they reached the host, found in guest output (a bash tool result). The kernel
- * tells the host nothing when it blocks a host function, so this is how `run` can still emit a `permission` event.
- */
-export function kernelDenials(text: string, registry: ToolRegistry): ToolDenial[] {
-  const out: ToolDenial[] = [];
-  for (const m of text.matchAll(KERNEL_DENIAL)) {
-    const tool = toolFromCommand(m[1]!, registry.names()) ?? m[1]!;
-    out.push({ tool, resource: `paperclip:${m[1]}`, reason: "agentOS hostFunction.invoke policy", by: "kernel" });
-  }
-  return out;
 }
 
 /** zod only matters once a VM is booted with tools; loading it up front costs `tool invoke` ~10 ms of start-up. */

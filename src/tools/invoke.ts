@@ -12,7 +12,7 @@ export interface InvokeHooks {
 }
 
 /** Validate raw input against the tool's schema: nothing on the host happens before this passes. */
-export function parseToolInput(tool: AnyTool, raw: unknown): unknown {
+function parseToolInput(tool: AnyTool, raw: unknown): unknown {
   const r = v.safeParse(tool.input, raw ?? {});
   if (!r.success) throw inputError(tool.name, r.issues);
   return r.output;

@@ -4,6 +4,8 @@
  * `git-status`; the permission resource is "paperclip:git-status".
  */
 export const HOST_COLLECTION = "paperclip";
+/** The guest CLI agentOS installs for the collection. */
+export const GUEST_CLI = `agentos-${HOST_COLLECTION}`;
 
 /** `git.status` → `gitStatus` (the key in the hostFunctions option). */
 export function hostFunctionKey(toolName: string): string {
@@ -21,7 +23,7 @@ export function toolResource(toolNameOrGlob: string): string {
 }
 
 export function guestCommand(toolName: string): string {
-  return `agentos-${HOST_COLLECTION} ${hostFunctionCommand(toolName)}`;
+  return `${GUEST_CLI} ${hostFunctionCommand(toolName)}`;
 }
 
 /** The tool behind a host-function command (`git-status`), given the known names. */

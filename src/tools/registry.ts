@@ -6,10 +6,10 @@ import type { AnyTool } from "./types.ts";
 import { BUILTIN_TOOLS } from "./builtin/index.ts";
 
 /** Dotted lower-case words, so the host-function name (`git.status` → `git-status`) maps back one to one. */
-export const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
+const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
 
 /** agentOS 0.2.21's limit on a host function's description. */
-export const MAX_DESCRIPTION = 200;
+const MAX_DESCRIPTION = 200;
 
 export interface ToolDescription {
   name: string;

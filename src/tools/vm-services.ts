@@ -12,7 +12,7 @@ import { toolError } from "./errors.ts";
  *   port) and `get_resource_snapshot` counts listeners; both are reached through AgentOs's private sidecar client
  *   (`_sidecarClient`, `_sidecarSession`, `_sidecarVm`), so this file is pinned to 0.2.21's internals;
  * - `find_listener` is checked against the VM's `network` policy with operation `inspect`: the policy must allow
- *   it (LISTENER_INSPECT_RULE), else every lookup is EACCES;
+ *   it (withHostToolPermissions adds that rule), else every lookup is EACCES;
  * - at most 128 requests may be in flight (ERR_AGENTOS_PROTOCOL_FRAME_LIMIT), and a lookup costs about 0.1 ms, so
  *   finding N listeners is: count them, probe likely ports, and sweep 1..65535 (about 2 s) only while some are
  *   still unaccounted for;
@@ -39,11 +39,8 @@ export interface VmServices {
   http(req: { port: number; path: string; method?: string; timeoutMs?: number }): Promise<VmHttpResponse>;
 }
 
-/** The network-policy rule `find_listener` needs; merge it into the VM's `permissions.network` rules. */
-export const LISTENER_INSPECT_RULE = { mode: "allow", operations: ["inspect"], patterns: ["tcp://**"] } as const;
-
 /** Ports dev servers usually pick: probed before the full sweep. */
-export const COMMON_PORTS = [
+const COMMON_PORTS = [
   3000, 3001, 3002, 3003, 4000, 4173, 4200, 4321, 5000, 5001, 5173, 5174, 5500, 6006, 8000, 8001, 8008, 8080, 8081, 8787, 8888, 9000, 9229,
 ];
 
@@ -75,7 +72,7 @@ export function vmServicesFor(vm: AgentOs, opts: { candidatePorts?: number[] } =
             batch.map((port) =>
               client.findListener(s, v, { port }).catch((e: unknown) => {
                 if (/network\.inspect/.test(String(e))) {
-                  throw toolError("inspect_denied", "the VM's network policy does not allow listener lookups (network inspect)", "the runtime must add LISTENER_INSPECT_RULE to the VM's network rules");
+                  throw toolError("inspect_denied", "the VM's network policy does not allow listener lookups (network inspect)", "the runtime must boot the VM with withHostToolPermissions(permissions)");
                 }
                 return null;
               }),

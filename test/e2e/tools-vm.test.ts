@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { parseJson, runBin } from "./helpers.ts";
 import { gitFixture, type Fixture } from "./tools-fixture.ts";
 import { bootVm, GUEST_WORKSPACE } from "../../src/runtime/index.ts";
+import { findDenials } from "../../src/heartbeat/index.ts";
 import {
   allowListGate,
   builtinRegistry,
   createHostTools,
   invokeTool,
-  kernelDenials,
   withHostToolPermissions,
   type ToolCallRecord,
   type ToolDenial,
@@ -63,7 +63,8 @@ describe("tools inside the VM through exec (compiled binary)", () => {
     const r = await execInGuest(`agentos-paperclip artifacts-publish --json '{"path":"a.txt"}'`, ["--deny-tool=artifacts.publish"]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("blocked by hostFunction.invoke policy for paperclip:artifacts-publish");
-    expect(kernelDenials(r.stderr, builtinRegistry()).map((d) => d.tool)).toEqual(["artifacts.publish"]);
+    // What `run` turns into a permission event (the kernel tells the host nothing).
+    expect(findDenials(r.stderr).map((d) => [d.capability, d.target])).toEqual([["tool.invoke", "artifacts.publish"]]);
     expect(existsSync(join(fx.home, "artifacts"))).toBe(false);
     // The same policy still lets the other tools through.
     const allowed = await execInGuest(`agentos-paperclip git-log --json '{"limit":1}'`, ["--deny-tool=artifacts.publish"]);

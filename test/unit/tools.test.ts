@@ -12,10 +12,8 @@ import {
   guestCommand,
   hostFunctionCommand,
   hostFunctionKey,
-  hostFunctionPermission,
   invokeTool,
   isInside,
-  kernelDenials,
   parsePorcelainV2,
   titleOf,
   toHostFunctions,
@@ -154,26 +152,12 @@ describe("host functions and gating", () => {
     expect(calls[0]).toMatchObject({ name: "test.echo", error: { code: "permission_denied" }, via: "vm" });
   });
 
-  test("allow-list gate: deny wins, nothing by default; the kernel scope says the same", () => {
+  test("allow-list gate: deny wins, nothing by default", () => {
     const gate = allowListGate(["git.*", "preview.status"], ["git.log"]);
     expect(gate("git.status").allowed).toBe(true);
     expect(gate("git.log").allowed).toBe(false);
     expect(gate("preview.status").allowed).toBe(true);
     expect(gate("artifacts.publish")).toEqual({ allowed: false, reason: "tool.invoke: not in the policy (deny by default)" });
-    expect(hostFunctionPermission(["git.*"], ["git.log"])).toEqual({
-      default: "deny",
-      rules: [
-        { mode: "allow", operations: ["invoke"], patterns: ["paperclip:git-*"] },
-        { mode: "deny", operations: ["invoke"], patterns: ["paperclip:git-log"] },
-      ],
-    });
-  });
-
-  test("kernel denials are recognised in guest output", () => {
-    const text = "x\nblocked by hostFunction.invoke policy for paperclip:artifacts-publish\n";
-    expect(kernelDenials(text, builtinRegistry())).toEqual([
-      { tool: "artifacts.publish", resource: "paperclip:artifacts-publish", reason: "agentOS hostFunction.invoke policy", by: "kernel" },
-    ]);
   });
 
   test("the permissions a VM with tools needs are appended last, and only to scopes that are rule lists or deny", () => {

@@ -6,7 +6,7 @@ import { defineTool } from "../types.ts";
 import { toolError } from "../errors.ts";
 import { openWorkspaceFile, workspaceRelative } from "../paths.ts";
 
-export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
+const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 const NAME = /^(?!\.{1,2}$)[A-Za-z0-9._+@=-][A-Za-z0-9 ._+@=-]{0,199}$/;
 
 const Input = v.strictObject({
@@ -28,8 +28,6 @@ const Output = v.object({
   /** Where the copy lives on the host (under the state dir). */
   storedPath: v.string(),
 });
-
-export type PublishedArtifact = v.InferOutput<typeof Output>;
 
 export const artifactsPublish = defineTool({
   name: "artifacts.publish",

@@ -28,8 +28,6 @@ const Output = v.object({
   more: v.boolean(),
 });
 
-export type GitLog = v.InferOutput<typeof Output>;
-
 const FS = "\x1f";
 const RS = "\x1e";
 

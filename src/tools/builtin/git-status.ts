@@ -35,7 +35,7 @@ const Output = v.object({
   truncated: v.boolean(),
 });
 
-export type GitStatus = v.InferOutput<typeof Output>;
+type GitStatus = v.InferOutput<typeof Output>;
 type FileStatus = (typeof FILE_STATUS)[number];
 
 export const gitStatus = defineTool({

@@ -11,9 +11,3 @@ export const BUILTIN_TOOLS: AnyTool[] = [gitStatus, gitLog, workspaceDiff, servi
 export { parsePorcelainV2 } from "./git-status.ts";
 export { contentTypeOf } from "./artifacts-publish.ts";
 export { titleOf } from "./preview-status.ts";
-export type { GitStatus } from "./git-status.ts";
-export type { GitLog } from "./git-log.ts";
-export type { WorkspaceDiff } from "./workspace-diff.ts";
-export type { ServicesList } from "./services-list.ts";
-export type { PublishedArtifact } from "./artifacts-publish.ts";
-export type { PreviewStatus } from "./preview-status.ts";

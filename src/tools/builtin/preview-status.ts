@@ -26,7 +26,7 @@ const Output = v.object({
   via: v.picklist(["vm", "host"]),
 });
 
-export type PreviewStatus = v.InferOutput<typeof Output>;
+type PreviewStatus = v.InferOutput<typeof Output>;
 
 export const previewStatus = defineTool({
   name: "preview.status",

@@ -16,8 +16,6 @@ const Output = v.object({
   ),
 });
 
-export type ServicesList = v.InferOutput<typeof Output>;
-
 export const servicesList = defineTool({
   name: "services.list",
   description:

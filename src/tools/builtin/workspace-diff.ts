@@ -37,7 +37,7 @@ const Output = v.object({
   excluded: v.array(v.string()),
 });
 
-export type WorkspaceDiff = v.InferOutput<typeof Output>;
+type WorkspaceDiff = v.InferOutput<typeof Output>;
 type Status = (typeof STATUS)[number];
 const LETTER: Record<string, Status> = { A: "added", M: "modified", D: "deleted", R: "renamed", C: "copied", T: "typechange" };
 
