@@ -6,7 +6,8 @@
  *
  * Scripted-model rules (beyond DESIGN.md's format):
  * - A step without `usage` is metered with a deterministic estimate: input = ceil(request body JSON chars / 4),
- *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON). Give `usage` for exact numbers.
+ *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON), each at least 1. Give `usage` for
+ *   exact numbers.
  * - A request past the last step gets "(script exhausted)" with zero usage.
  * - Side requests (OpenCode's session title: no tools, title-generator prompt) get a fixed short text with zero usage
  *   and do not consume a step (side-request.ts).

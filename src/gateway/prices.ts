@@ -51,6 +51,8 @@ export const priceTable: Readonly<Record<string, Price>> = Object.freeze({
   "gpt-4.1-mini": { input: 0.4, output: 1.6, cached: 0.1, cacheWrite: 0 },
   "gpt-4.1-nano": { input: 0.1, output: 0.4, cached: 0.025, cacheWrite: 0 },
   "gpt-4o": { input: 2.5, output: 10, cached: 1.25, cacheWrite: 0 },
+  // The first gpt-4o snapshot kept its launch price (and has no prompt caching); the dated-variant rule would miss it.
+  "gpt-4o-2024-05-13": { input: 5, output: 15, cached: 0, cacheWrite: 0 },
   "gpt-4o-mini": { input: 0.15, output: 0.6, cached: 0.075, cacheWrite: 0 },
   o3: { input: 2, output: 8, cached: 0.5, cacheWrite: 0 },
   "o3-mini": { input: 1.1, output: 4.4, cached: 0.55, cacheWrite: 0 },

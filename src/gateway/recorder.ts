@@ -3,10 +3,10 @@ import { dirname } from "node:path";
 import type { Redactor } from "./redact.ts";
 
 /**
- * --record FILE: one NDJSON line per request the agent made, in arrival order, written when the gateway knows how it
- * answers (status and, for scripted answers, usage). Every line is redacted as a whole, so a secret cannot leak
- * through a header, a body or an upstream error. Lines are appended (the file is a log, not a document); writes are
- * chained so lines never interleave.
+ * --record FILE: one NDJSON line per request the agent made, written when the gateway knows how it answers (status
+ * and, for scripted answers, usage), so a slow answer's line can follow a later request's: `seq` is the arrival order.
+ * Every line is redacted as a whole, so a secret cannot leak through a header, a body or an upstream error. Lines are
+ * appended (the file is a log, not a document); writes are chained so lines never interleave.
  */
 export class Recorder {
   private chain: Promise<void>;

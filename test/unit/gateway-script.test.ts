@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { getModels } from "@mariozechner/pi-ai";
 import { type AosError, isAosError } from "../../src/errors.ts";
 import {
   costUsd,
@@ -119,6 +120,22 @@ describe("prices", () => {
     expect(priceFor("claude-opus-4-7")).toBeUndefined();
     expect(priceFor("gpt-4.1-mini")).toBe(priceTable["gpt-4.1-mini"]!);
     expect(priceFor("scripted")).toEqual(priceTable["claude-sonnet-4-5"]!);
+  });
+
+  test("every price agrees with the cost table of pi-ai 0.60.0 (the model list Pi uses) for each model both know", () => {
+    const off: string[] = [];
+    let compared = 0;
+    for (const provider of ["anthropic", "openai"] as const)
+      for (const m of getModels(provider)) {
+        const p = priceFor(m.id);
+        if (!p) continue;
+        compared++;
+        const pairs = [[p.input, m.cost.input], [p.output, m.cost.output], [p.cached, m.cost.cacheRead], [p.cacheWrite, m.cost.cacheWrite]];
+        // pi-ai rounds to whole cents (OpenAI's $0.075 cached is 0.08 there).
+        if (pairs.some(([ours, theirs]) => Math.abs(ours! - theirs!) > 0.0051)) off.push(`${m.id}: ours ${JSON.stringify(p)}, pi-ai ${JSON.stringify(m.cost)}`);
+      }
+    expect(off).toEqual([]);
+    expect(compared).toBeGreaterThan(30);
   });
 
   test("cost arithmetic, cache writes at the write price, unknown models cost 0", () => {

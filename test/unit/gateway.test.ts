@@ -73,7 +73,9 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.stepsUsed()).toBe(2);
     expect(gw.lastError()).toBeNull();
     expect(gw.provider).toBe("scripted");
+    expect(gw.biller).toBe("scripted");
     expect(gw.billingType).toBe("unknown");
+    expect(gw.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   test("streams text in several deltas and tool input as input_json_delta", async () => {
@@ -195,6 +197,19 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(a.usage()).toEqual(b.usage());
     expect(a.usage().outputTokens).toBe(3);
     expect(a.usage().inputTokens).toBeGreaterThan(20);
+  });
+
+  test("the estimate: request body JSON chars / 4 in; thinking + text + tool name + tool input JSON chars / 4 out; at least 1", async () => {
+    const input = { command: "ls -la /workspace" };
+    const gw = await scripted([{ thinking: "look first", text: "Listing.", tool: "bash", input }, { text: "" }]);
+    // The body the anthropic() helper sends, key for key.
+    const body = { model: "claude-sonnet-4-5", max_tokens: 1024, tools: TOOLS, messages: [{ role: "user", content: "hi" }] };
+    await anthropic(gw, {});
+    const answer = "look first".length + "Listing.".length + "bash".length + JSON.stringify(input).length;
+    expect(gw.usage()).toMatchObject({ inputTokens: Math.ceil(JSON.stringify(body).length / 4), outputTokens: Math.ceil(answer / 4) });
+    const before = gw.usage().outputTokens;
+    await anthropic(gw, {});
+    expect(gw.usage().outputTokens - before).toBe(1);
   });
 
   test("rejects requests without the run token (401, Anthropic shape) and accepts Bearer", async () => {
@@ -361,5 +376,20 @@ describe("record file", () => {
     expect(lines[0].headers["x-api-key"]).toBe("[REDACTED]");
     expect(lines[1].headers.authorization).toBe("[REDACTED]");
     expect(lines[0].usage).toMatchObject({ inputTokens: 1, outputTokens: 1, costUsd: expect.any(Number) });
+  });
+
+  test("secret-looking host env values are redacted too, also where JSON escaping changed them", async () => {
+    const dir = await tmp();
+    const file = join(dir, "requests.ndjson");
+    const github = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+    const quoted = 'pass"word\\with-escapes-42';
+    const gw = await scripted([{ text: "ok" }], { recordFile: file, env: { GITHUB_TOKEN: github, DB_PASSWORD: quoted, HOME: "/home/someone" } });
+    await anthropic(gw, { messages: [{ role: "user", content: `token ${github}, password ${quoted}, home /home/someone` }] });
+    await gw.close();
+    const text = await readFile(file, "utf8");
+    expect(text).not.toContain(github);
+    expect(text).not.toContain(JSON.stringify(quoted).slice(1, -1));
+    const line = JSON.parse(text.trim());
+    expect(line.body.messages[0].content).toBe("token [REDACTED], password [REDACTED], home /home/someone");
   });
 });
