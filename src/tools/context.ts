@@ -4,14 +4,12 @@ import { stateDir as defaultStateDir } from "../paths.ts";
 import { usageError } from "../errors.ts";
 import { runDir } from "./baseline.ts";
 import type { ToolContext } from "./types.ts";
-import type { VmServices } from "./vm-services.ts";
 
 /** Resolve the directories once (realpath), so every containment check compares like with like. */
 export async function createToolContext(opts: {
   workspaceDir: string;
   stateDir?: string;
   runId?: string;
-  vm?: VmServices;
   previewPorts?: number[];
 }): Promise<ToolContext> {
   const workspaceDir = await realpath(opts.workspaceDir).catch(() => {
@@ -24,7 +22,6 @@ export async function createToolContext(opts: {
     stateDir: state,
     ...(opts.runId ? { runId: opts.runId } : {}),
     artifactsDir: opts.runId ? join(runDir(state, opts.runId), "artifacts") : join(state, "artifacts"),
-    ...(opts.vm ? { vm: opts.vm } : {}),
     ...(opts.previewPorts ? { previewPorts: opts.previewPorts } : {}),
   };
 }

@@ -28,8 +28,6 @@ export interface HostFunctionOptions {
   gate: ToolGate;
   onCall?: (record: ToolCallRecord) => void;
   onDenied?: (denial: ToolDenial) => void;
-  /** Expose only these tools (default: every tool in the registry). */
-  tools?: string[];
 }
 
 /** `*` matches any run of characters; tool names have no '/', so this agrees with agentOS's glob on resources. */
@@ -58,9 +56,8 @@ export function allowListGate(allow: string[], deny: string[] = []): ToolGate {
  */
 export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: HostFunctionOptions): HostFunctionCollections {
   const fns: Record<string, HostFunction> = {};
-  const names = opts.tools ?? registry.names();
-  for (const name of names) {
-    const tool = registry.require(name);
+  for (const tool of registry.list()) {
+    const name = tool.name;
     const inputSchema = zod().fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof Zod.fromJSONSchema>[0]);
     (inputSchema as { safeParse: (x: unknown) => unknown }).safeParse = (data: unknown) => ({ success: true, data });
     fns[hostFunctionKey(name)] = {

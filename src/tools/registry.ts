@@ -37,10 +37,6 @@ export class ToolRegistry {
     return this;
   }
 
-  get(name: string): AnyTool | undefined {
-    return this.#tools.get(name);
-  }
-
   /** The tool, or a usage error (exit 2) naming the closest tool. */
   require(name: string): AnyTool {
     const tool = this.#tools.get(name);
