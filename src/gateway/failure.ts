@@ -6,7 +6,8 @@ export type ErrorFamily = "auth" | "quota" | "overloaded" | "bad_request" | "ups
 
 export interface GatewayError {
   /** upstream_auth, upstream_rate_limited, upstream_quota_exceeded, upstream_overloaded, upstream_bad_request,
-   *  upstream_error, upstream_unreachable, gateway_unauthorized, gateway_bad_request */
+   *  upstream_error, upstream_unreachable, gateway_unauthorized, gateway_bad_request, gateway_dialect_mismatch,
+   *  gateway_error (the gateway's own fault) */
   errorCode: string;
   family: ErrorFamily;
   message: string;
