@@ -44,10 +44,7 @@ export function computeChanges(ov: SnapshotOverlay): Changes {
     let changed = low.type !== n.type || low.mode !== n.mode;
     if (!changed && n.type === "l") changed = (low.entry.l ?? "") !== (n.target ?? "");
     if (!changed && n.type === "f") {
-      if (n.lower !== low) {
-        const size = n.data ? n.data.length : (n.lower?.entry.s ?? 0);
-        changed = size !== low.entry.s || ov.digestOf(n) !== low.entry.h;
-      }
+      if (n.lower !== low) changed = ov.fileSize(n) !== low.entry.s || ov.digestOf(n) !== low.entry.h;
     }
     if (changed) out.modified.push({ path, type: typeName(n.type) });
   }
@@ -122,6 +119,10 @@ export async function commitChanges(
   name: string,
   command?: string,
 ): Promise<SnapshotRecord> {
+  if (changeCount(changes) === 0) {
+    await store.setTag(name, parent.id);
+    return parent;
+  }
   let files = 0;
   let dirs = 0;
   let symlinks = 0;
@@ -130,13 +131,9 @@ export async function commitChanges(
   for (const n of nodes.values()) {
     if (n.type === "f") {
       files++;
-      bytes += n.data ? n.data.length : (n.lower?.entry.s ?? 0);
+      bytes += ov.fileSize(n);
     } else if (n.type === "d") dirs++;
     else symlinks++;
-  }
-  if (changeCount(changes) === 0) {
-    await store.setTag(name, parent.id);
-    return parent;
   }
   const deleted = new Set(changes.deleted.map((c) => c.path));
   const inputs: LayerInput[] = [];

@@ -49,7 +49,7 @@ export class AosLayerStore implements LayerStore {
     const lowers = options.lowers.map((h) => this.reader(h.layerId));
     const overlay = new SnapshotOverlay(mergeLayers(lowers), this.overlayOptions);
     if ("upper" in options && options.upper) this.latest = overlay;
-    return overlay as unknown as ReturnType<LayerStore["createOverlayFilesystem"]>;
+    return overlay;
   }
 
   latestOverlay(): SnapshotOverlay | undefined {

@@ -13,9 +13,15 @@
  *
  * Errors carry errno names in the message because that is what the js_bridge maps back to guest errno values.
  */
+import type { LayerStore } from "@rivet-dev/agentos-core";
 import { sha256Hex, isWithin, joinRel, normalizeRel, parentOf, baseName, type LayerEntry } from "./format.ts";
 import type { LayerReader } from "./layer.ts";
 import type { AosError } from "../errors.ts";
+
+/** agentOS's VirtualFileSystem (not exported by name in 0.2.21): what a LayerStore's overlay must implement. */
+type VirtualFileSystem = ReturnType<LayerStore["createOverlayFilesystem"]>;
+type VirtualStat = Awaited<ReturnType<VirtualFileSystem["stat"]>>;
+type VirtualDirEntry = Awaited<ReturnType<VirtualFileSystem["readDirWithTypes"]>>[number];
 
 /** A node of the merged lower tree (read-only). */
 export interface LowerNode {
@@ -43,24 +49,6 @@ interface Node {
   target?: string;
 }
 
-export interface VirtualStatOut {
-  mode: number;
-  size: number;
-  blocks: number;
-  dev: number;
-  rdev: number;
-  isDirectory: boolean;
-  isSymbolicLink: boolean;
-  atimeMs: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  birthtimeMs: number;
-  ino: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-}
-
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
@@ -77,7 +65,7 @@ const MESSAGES: Record<string, string> = {
   EIO: "i/o error",
 };
 
-export class FsError extends Error {
+class FsError extends Error {
   constructor(
     readonly code: string,
     op: string,
@@ -122,7 +110,7 @@ export interface OverlayOptions {
   onIntegrityError?: (e: AosError) => void;
 }
 
-export class SnapshotOverlay {
+export class SnapshotOverlay implements VirtualFileSystem {
   private readonly nodes = new Map<string, Node>();
   private readonly children = new Map<string, Set<string>>();
   private nextIno = 1;
@@ -215,11 +203,20 @@ export class SnapshotOverlay {
     return { dir: parent.key, name: baseName(rel) };
   }
 
-  private content(n: Node, key: string, op: string): Uint8Array {
-    if (n.data) return n.data;
+  /** A file's bytes (all, or [start, start+length)), from memory or checked against the digest in its layer. */
+  /** A new entry at `path` (never through a symlink at the last segment); EEXIST when something is there. */
+  private create(path: string, op: string, make: () => Node): void {
+    const r = this.resolve(path, false, op, true);
+    if (r.node) throw new FsError("EEXIST", op, path);
+    const { dir, name } = this.parentDir(r.key, op);
+    this.put(joinRel(dir, name), make());
+  }
+
+  private content(n: Node, key: string, op: string, start?: number, length?: number): Uint8Array {
+    if (n.data) return start === undefined ? n.data : n.data.slice(start, start + length!);
     if (!n.lower?.layer) return new Uint8Array(0);
     try {
-      return n.lower.layer.read(n.lower.entry);
+      return n.lower.layer.read(n.lower.entry, start, length);
     } catch (e) {
       this.integrity(e);
       throw new FsError("EIO", op, key);
@@ -233,14 +230,13 @@ export class SnapshotOverlay {
     this.opts.onIntegrityError?.(err);
   }
 
-  private size(n: Node): number {
-    if (n.type === "l") return new TextEncoder().encode(n.target ?? "").length;
-    if (n.type === "d") return 4096;
+  /** A file node's size, without reading its bytes. */
+  fileSize(n: Readonly<Node>): number {
     return n.data ? n.data.length : (n.lower?.entry.s ?? 0);
   }
 
-  private statOf(n: Node): VirtualStatOut {
-    const size = this.size(n);
+  private statOf(n: Node): VirtualStat {
+    const size = n.type === "l" ? new TextEncoder().encode(n.target ?? "").length : n.type === "d" ? 4096 : this.fileSize(n);
     const kind = n.type === "d" ? S_IFDIR : n.type === "l" ? S_IFLNK : S_IFREG;
     return {
       mode: kind | n.mode,
@@ -293,25 +289,21 @@ export class SnapshotOverlay {
   async pread(path: string, offset: number, length: number): Promise<Uint8Array> {
     const { key, node } = this.need(path, true, "open");
     if (node.type === "d") throw new FsError("EISDIR", "read", path);
-    if (node.data) return node.data.slice(offset, offset + length);
-    if (!node.lower?.layer) return new Uint8Array(0);
-    try {
-      return node.lower.layer.read(node.lower.entry, offset, length);
-    } catch (e) {
-      this.integrity(e);
-      throw new FsError("EIO", "read", key);
-    }
+    return this.content(node, key, "read", offset, length);
+  }
+
+  private dirNames(path: string): { dir: string; names: string[] } {
+    const { key, node } = this.need(path, true, "scandir");
+    if (node.type !== "d") throw new FsError("ENOTDIR", "scandir", path);
+    return { dir: key, names: [...(this.children.get(key) ?? [])].sort() };
   }
 
   async readDir(path: string): Promise<string[]> {
-    const { key, node } = this.need(path, true, "scandir");
-    if (node.type !== "d") throw new FsError("ENOTDIR", "scandir", path);
-    return [...(this.children.get(key) ?? [])].sort();
+    return this.dirNames(path).names;
   }
 
-  async readDirWithTypes(path: string): Promise<{ name: string; isDirectory: boolean; isSymbolicLink: boolean }[]> {
-    const names = await this.readDir(path);
-    const dir = this.need(path, true, "scandir").key;
+  async readDirWithTypes(path: string): Promise<VirtualDirEntry[]> {
+    const { dir, names } = this.dirNames(path);
     return names.map((name) => {
       const n = this.nodes.get(joinRel(dir, name))!;
       return { name, isDirectory: n.type === "d", isSymbolicLink: n.type === "l" };
@@ -357,10 +349,7 @@ export class SnapshotOverlay {
   }
 
   async createDir(path: string): Promise<void> {
-    const { dir, name } = this.parentDir(path, "mkdir");
-    const key = joinRel(dir, name);
-    if (this.nodes.has(key)) throw new FsError("EEXIST", "mkdir", path);
-    this.put(key, this.newNode("d", 0o755));
+    this.create(path, "mkdir", () => this.newNode("d", 0o755));
   }
 
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
@@ -385,11 +374,11 @@ export class SnapshotOverlay {
     }
   }
 
-  async stat(path: string): Promise<VirtualStatOut> {
+  async stat(path: string): Promise<VirtualStat> {
     return this.statOf(this.need(path, true, "stat").node);
   }
 
-  async lstat(path: string): Promise<VirtualStatOut> {
+  async lstat(path: string): Promise<VirtualStat> {
     return this.statOf(this.need(path, false, "lstat").node);
   }
 
@@ -440,10 +429,7 @@ export class SnapshotOverlay {
   }
 
   async symlink(target: string, linkPath: string): Promise<void> {
-    const r = this.resolve(linkPath, false, "symlink", true);
-    if (r.node) throw new FsError("EEXIST", "symlink", linkPath);
-    const { dir, name } = this.parentDir(r.key, "symlink");
-    this.put(joinRel(dir, name), this.newNode("l", 0o777, { target }));
+    this.create(linkPath, "symlink", () => this.newNode("l", 0o777, { target }));
   }
 
   async readlink(path: string): Promise<string> {
@@ -456,11 +442,8 @@ export class SnapshotOverlay {
   async link(oldPath: string, newPath: string): Promise<void> {
     const from = this.need(oldPath, true, "link");
     if (from.node.type === "d") throw new FsError("EISDIR", "link", oldPath);
-    const r = this.resolve(newPath, false, "link", true);
-    if (r.node) throw new FsError("EEXIST", "link", newPath);
-    const { dir, name } = this.parentDir(r.key, "link");
     const n = from.node;
-    this.put(joinRel(dir, name), this.newNode(n.type, n.mode, { lower: n.lower, data: n.data ? new Uint8Array(n.data) : undefined, target: n.target }));
+    this.create(newPath, "link", () => this.newNode(n.type, n.mode, { lower: n.lower, data: n.data ? new Uint8Array(n.data) : undefined, target: n.target }));
   }
 
   async chmod(path: string, mode: number): Promise<void> {
