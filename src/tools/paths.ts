@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { open, readlink, realpath, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
+import * as v from "valibot";
 import { ToolInputError, toolError } from "./errors.ts";
 
 const GUEST_WORKSPACE = "/workspace";
@@ -31,6 +32,16 @@ export function workspaceRelative(input: string, field = "path"): string {
     throw new ToolInputError(`${field} '${input}' climbs out of the workspace`, field, "give a path inside the workspace");
   }
   return norm === "." ? "" : norm.replace(/\/+$/, "");
+}
+
+/** The `paths` input of git.status, git.log and workspace.diff: workspace paths (relative or under /workspace). */
+export function pathsInput(description: string) {
+  return v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(100), v.description(description)));
+}
+
+/** `paths` as literal git pathspecs (the workspace itself is "."); a bad entry is invalid input naming `paths.N`. */
+export function pathspecs(paths: string[] | undefined): string[] {
+  return (paths ?? []).map((p, i) => workspaceRelative(p, `paths.${i}`) || ".");
 }
 
 export interface OpenedFile {

@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { toolError } from "../errors.ts";
 import { git, ok, openRepo } from "../git.ts";
-import { workspaceRelative } from "../paths.ts";
+import { pathsInput, pathspecs } from "../paths.ts";
 
 // A revision, not an option: git would read "--output=/x" as a flag even after --end-of-options on old gits.
 const REF = /^(?!-)[A-Za-z0-9._/@{}~^:+-]{1,200}$/;
@@ -10,7 +10,7 @@ const REF = /^(?!-)[A-Za-z0-9._/@{}~^:+-]{1,200}$/;
 const Input = v.strictObject({
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(200), v.description("How many commits (default 10)")), 10),
   ref: v.optional(v.pipe(v.string(), v.regex(REF, "a branch, tag or commit, e.g. main, HEAD~3, v1.2"), v.description("Start from this revision (default HEAD)"))),
-  paths: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(100), v.description("Only commits touching these workspace paths"))),
+  paths: pathsInput("Only commits touching these workspace paths"),
 });
 
 const Commit = v.object({
@@ -43,7 +43,7 @@ export const gitLog = defineTool({
   async execute(input, ctx) {
     const repo = await openRepo(ctx.workspaceDir);
     const ref = input.ref ?? "HEAD";
-    const specs = (input.paths ?? []).map((p, i) => workspaceRelative(p, `paths.${i}`) || ".");
+    const specs = pathspecs(input.paths);
     const verify = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], { cwd: repo.root, config: repo.config });
     if (verify.code !== 0) {
       if (input.ref === undefined) return { ref, commits: [], more: false }; // unborn branch: no commits yet

@@ -1,14 +1,12 @@
 import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { git, ok, openRepo } from "../git.ts";
-import { workspaceRelative } from "../paths.ts";
+import { pathsInput, pathspecs } from "../paths.ts";
 
 const FILE_STATUS = ["modified", "added", "deleted", "renamed", "copied", "typechange", "untracked", "conflicted"] as const;
 
 const Input = v.strictObject({
-  paths: v.optional(
-    v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(100), v.description("Limit to these workspace paths (literal, relative or under /workspace)")),
-  ),
+  paths: pathsInput("Limit to these workspace paths (literal, relative or under /workspace)"),
   untracked: v.optional(v.pipe(v.boolean(), v.description("List untracked files (default true)")), true),
   maxFiles: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000), v.description("Cap on files listed (default 500)")), 500),
 });
@@ -51,7 +49,7 @@ export const gitStatus = defineTool({
   ],
   async execute(input, ctx) {
     const repo = await openRepo(ctx.workspaceDir);
-    const specs = (input.paths ?? []).map((p, i) => workspaceRelative(p, `paths.${i}`) || ".");
+    const specs = pathspecs(input.paths);
     const r = await git(
       [
         "--literal-pathspecs",

@@ -2,12 +2,12 @@ import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { compareWithBaseline, DEFAULT_EXCLUDES, shadowGit } from "../baseline.ts";
 import { ok, openRepo } from "../git.ts";
-import { workspaceRelative } from "../paths.ts";
+import { pathsInput, pathspecs } from "../paths.ts";
 
 const STATUS = ["added", "modified", "deleted", "renamed", "copied", "typechange"] as const;
 
 const Input = v.strictObject({
-  paths: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(100), v.description("Only these workspace paths"))),
+  paths: pathsInput("Only these workspace paths"),
   maxBytes: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000), v.description("Cap on the unified diff text (default 65536 bytes; 0 for the file list only)")),
     65536,
@@ -53,7 +53,7 @@ export const workspaceDiff = defineTool({
     { description: "Only the file list", input: { maxBytes: 0 } },
   ],
   async execute(input, ctx) {
-    const specs = (input.paths ?? []).map((p, i) => workspaceRelative(p, `paths.${i}`) || ".");
+    const specs = pathspecs(input.paths);
     const cmp = await compareWithBaseline({
       workspaceDir: ctx.workspaceDir,
       stateDir: ctx.stateDir,
