@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
-import { setSignalHandler } from "../src/runtime/index.ts";
 import {
   AGENTS,
   buildRunRequest,
@@ -15,8 +13,8 @@ import {
   renderEvent,
   runHeartbeat,
   bindHostTools,
+  superviseRun,
   type RunRequestInput,
-  type StopReason,
 } from "../src/heartbeat/index.ts";
 import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 
@@ -94,32 +92,18 @@ export default withHelp(
 
       // A person watching the demo gets the transcript rendered on stderr; pipes always get NDJSON.
       const human = args.demo && process.stdout.isTTY;
-      const stop = new AbortController();
-      const halt = (reason: StopReason) => stop.abort(reason);
-      const sink = human ? new EventSink(null) : EventSink.stdout(() => halt("stdout_closed"));
+      let sink: EventSink;
+      const supervisor = superviseRun({ sink: () => sink, timeoutSec: req.timeoutSec, graceSec: req.graceSec });
+      sink = human ? new EventSink(null) : EventSink.stdout(() => supervisor.halt("stdout_closed"));
       if (human) {
         const state = { midLine: false };
         sink.listen((e) => renderEvent(e, (s) => process.stderr.write(s), state));
       }
 
-      // Stop cleanly on a signal, a timeout or a dead parent; a hard deadline keeps us within graceSec regardless.
-      let hardStop: ReturnType<typeof setTimeout> | undefined;
-      stop.signal.addEventListener("abort", () => {
-        const code = stop.signal.reason === "timeout" ? 124 : stop.signal.reason === "SIGINT" ? 130 : 143;
-        hardStop = setTimeout(() => {
-          if (!sink.finished) emitFallbackResult(sink, code, String(stop.signal.reason));
-          process.exit(code);
-        }, Math.max(1, req.graceSec) * 1000);
-      });
-      setSignalHandler((sig) => halt(sig as StopReason));
-      const timer = req.timeoutSec ? setTimeout(() => halt("timeout"), req.timeoutSec * 1000) : undefined;
-      const ppid = parentPid();
-      const parentWatch = setInterval(() => parentPid() !== ppid && halt("parent_died"), 1000);
-
       try {
         const result = await runHeartbeat(req, {
           sink,
-          stop: stop.signal,
+          stop: supervisor.signal,
           debug: args.debug,
           sandbox: (gatewayPort) =>
             compileSandbox({
@@ -134,10 +118,7 @@ export default withHelp(
         });
         return result.exitCode;
       } finally {
-        clearTimeout(timer);
-        clearTimeout(hardStop);
-        clearInterval(parentWatch);
-        setSignalHandler(undefined);
+        supervisor.dispose();
       }
     },
   }),
@@ -153,16 +134,6 @@ export default withHelp(
   },
 );
 
-/** The current parent pid: Bun's process.ppid keeps the value from start-up, so read the kernel's. */
-function parentPid(): number {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return process.ppid;
-  }
-}
-
 async function readInputFile(path: string): Promise<string> {
   const f = Bun.file(path);
   if (!(await f.exists())) throw usageError(`request file ${path} does not exist`, "pass a JSON file or - for stdin", "invalid_request");
@@ -177,31 +148,4 @@ function parseSessionFlag(value: string | undefined): RunRequestInput["session"]
   }
   if (!value.trim()) throw usageError("--session needs a session id or the previous run's sessionParams JSON");
   return { sessionId: value.trim() };
-}
-
-/** Only when the orderly path overran graceSec: a minimal result so the reader still gets its last line. */
-function emitFallbackResult(sink: EventSink, exitCode: number, reason: string): void {
-  sink.emit({
-    type: "result",
-    subtype: exitCode === 124 ? "timeout" : "cancelled",
-    isError: true,
-    exitCode,
-    signal: reason.startsWith("SIG") ? reason : null,
-    timedOut: exitCode === 124,
-    errorCode: exitCode === 124 ? "timeout" : "cancelled",
-    errorMessage: `stopped (${reason}); the runtime did not wind down within the grace period`,
-    usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 },
-    usageBasis: "per_run",
-    costUsd: 0,
-    provider: "unknown",
-    biller: "unknown",
-    model: "unknown",
-    billingType: "unknown",
-    sessionParams: null,
-    sessionDisplayId: null,
-    clearSession: false,
-    summary: "",
-    runtimeServices: [],
-    durationMs: 0,
-  });
 }

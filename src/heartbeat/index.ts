@@ -1,5 +1,7 @@
 export { runHeartbeat } from "./run.ts";
-export type { HeartbeatOptions, HostToolsBinding, StopReason } from "./run.ts";
+export type { HeartbeatOptions, HostToolsBinding } from "./run.ts";
+export { superviseRun, type Supervisor } from "./supervise.ts";
+export { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 export { buildRunRequest, parseRunRequest, parseJsonText, RunRequestSchema, AGENTS, DEFAULT_MODEL, FRESH_WAKE_REASONS } from "./request.ts";
 export type { RunRequest, RunRequestInput, AgentKind } from "./request.ts";
 export { EventSink, fitLine, MAX_LINE_BYTES } from "./events.ts";

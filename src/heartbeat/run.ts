@@ -11,6 +11,7 @@ import { AcpMapper, textOf } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
 import type { RunRequest } from "./request.ts";
+import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 import { decideSession, SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
 import { recordPrompt, replayPreamble } from "./transcript.ts";
 
@@ -27,9 +28,6 @@ export interface HostToolsBinding {
   /** Drop per-run scratch state (the workspace baseline) once the heartbeat is over. */
   close: () => Promise<void>;
 }
-
-/** Why a run stopped early. */
-export type StopReason = "timeout" | "SIGINT" | "SIGTERM" | "SIGHUP" | "stdout_closed" | "parent_died";
 
 export interface HeartbeatOptions {
   sink: EventSink;
@@ -68,31 +66,20 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     mark = now;
   };
 
-  const finish = (f: Partial<ResultEvent> & Pick<ResultEvent, "subtype" | "exitCode">): ResultEvent => {
-    const usage = gateway?.usage() ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
-    const summary = (f.summary ?? mapper?.lastAssistantText ?? "").slice(0, SUMMARY_MAX);
-    return sink.emit<ResultEvent>({
-      type: "result",
-      isError: f.exitCode !== 0,
-      signal: null,
-      timedOut: false,
-      errorCode: null,
-      errorMessage: null,
-      usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens },
-      usageBasis: "per_run",
-      costUsd: round6(usage.costUsd),
-      provider: gateway?.provider ?? "unknown",
-      biller: gateway?.biller ?? "unknown",
-      model: gateway?.model ?? req.model,
-      billingType: gateway?.billingType ?? "unknown",
-      sessionParams,
-      sessionDisplayId: sessionParams?.sessionId ?? null,
-      clearSession: false,
-      runtimeServices: services,
-      durationMs: Math.round(performance.now() - started),
-      ...f,
-      summary,
-    });
+  const finish = (f: Parameters<typeof resultEvent>[0]): ResultEvent => {
+    const usage = gateway?.usage();
+    return sink.emit<ResultEvent>(
+      resultEvent({
+        ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens }, costUsd: round6(usage.costUsd) } : {}),
+        ...(gateway ? { provider: gateway.provider, biller: gateway.biller, model: gateway.model, billingType: gateway.billingType } : { model: req.model }),
+        sessionParams,
+        sessionDisplayId: sessionParams?.sessionId ?? null,
+        runtimeServices: services,
+        durationMs: Math.round(performance.now() - started),
+        ...f,
+        summary: (f.summary ?? mapper?.lastAssistantText ?? "").slice(0, SUMMARY_MAX),
+      }),
+    );
   };
 
   try {
@@ -245,20 +232,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     }
     emitUsage();
 
-    if (outcome.kind === "stopped") {
-      const reason = outcome.reason;
-      if (reason === "timeout") {
-        return finish({ subtype: "timeout", exitCode: 124, timedOut: true, errorCode: "timeout", errorMessage: `the heartbeat did not finish within ${req.timeoutSec}s` });
-      }
-      const signal = reason.startsWith("SIG") ? reason : null;
-      return finish({
-        subtype: "cancelled",
-        exitCode: reason === "SIGINT" ? 130 : 143,
-        signal,
-        errorCode: "cancelled",
-        errorMessage: signal ? `cancelled by ${signal}` : reason === "stdout_closed" ? "stdout was closed: the reader is gone" : "the parent process died",
-      });
-    }
+    if (outcome.kind === "stopped") return finish(stopOutcome(outcome.reason, req.timeoutSec));
     const gwError = gateway.lastError();
     if (gwError) {
       return finish({ subtype: "error", exitCode: 1, errorCode: gwError.errorCode, errorFamily: gwError.family, errorMessage: gwError.message });
