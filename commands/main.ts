@@ -128,14 +128,10 @@ export function checkFlags(argv: string[], args: ArgsDef, names: string[]): void
   }
 }
 
+/** The global flags that shape error reporting and logging, read before the command is even resolved. */
 function globalOptions(argv: string[]): { json: boolean; debug: boolean; quiet: boolean; level?: LogLevelName } {
   const before = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-  let level: string | undefined;
-  for (let i = 0; i < before.length; i++) {
-    const t = before[i]!;
-    if (t.startsWith("--log-level=")) level = t.slice(12);
-    else if (t === "--log-level") level = before[i + 1];
-  }
+  const level = flagValue(before, "log-level");
   if (level !== undefined && !(level in LOG_LEVELS)) {
     throw usageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(", ")}, got '${level}'`);
   }
@@ -147,12 +143,12 @@ function globalOptions(argv: string[]): { json: boolean; debug: boolean; quiet: 
   };
 }
 
-/** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (notes/bun-cli.md §1.2). */
 export interface MainOptions {
   /** Where the runtime assets come from, when not node_modules (the compiled binary: embedded and extracted). */
   assets?: () => Promise<AssetProvider>;
 }
 
+/** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (notes/bun-cli.md §1.2). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
   let runtime: typeof import("../src/runtime/index.ts") | undefined;
