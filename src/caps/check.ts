@@ -78,6 +78,10 @@ function unknownKeyProblem(keys: (string | number)[], key: string): PolicyProble
   return { path, message: `unknown key '${key}'`, value: key };
 }
 
+function notCapabilityLists(mode: Mode, input: unknown): PolicyProblem {
+  return { path: jsonPath([mode]), message: `"${mode}" maps capability names to lists`, hint: `{"${mode}": {"fs.read": ["/workspace/**"]}}`, value: input };
+}
+
 function issueProblem(issue: v.BaseIssue<unknown>): PolicyProblem | undefined {
   const keys = (issue.path ?? []).map((p) => p.key as string | number);
   // Entries of capability lists get a precise message from parseRule instead.
@@ -101,9 +105,7 @@ function issueProblem(issue: v.BaseIssue<unknown>): PolicyProblem | undefined {
   if (keys.length === 2 && (keys[0] === "allow" || keys[0] === "deny")) {
     return { path, message: `a capability takes a list of entries, got ${JSON.stringify(input)}`, hint: `write ["${typeof input === "string" ? input : "..."}"]`, value: input };
   }
-  if (keys.length === 1 && (keys[0] === "allow" || keys[0] === "deny")) {
-    return { path, message: `"${keys[0]}" maps capability names to lists`, hint: `{"${keys[0]}": {"fs.read": ["/workspace/**"]}}`, value: input };
-  }
+  if (keys.length === 1 && (keys[0] === "allow" || keys[0] === "deny")) return notCapabilityLists(keys[0], input);
   return { path, message: issue.message, value: input };
 }
 
@@ -124,15 +126,19 @@ export function checkPolicy(json: unknown, source = "policy", ctx: PathContext =
     const got = Array.isArray(doc) ? "an array" : JSON.stringify(doc);
     return { valid: false, errors: [{ path: "$", message: `a policy is a JSON object, got ${got}`, hint: '{"version": 1, "allow": {...}}' }], warnings };
   }
+  const d = doc as Record<string, unknown>;
+  // valibot's strictObject takes an array for an object (its keys "0", "1" ... as unknown keys); the JSON Schema does not.
+  const arrayLists = (["allow", "deny"] as const).filter((mode) => Array.isArray(d[mode]));
+  for (const mode of arrayLists) errors.push(notCapabilityLists(mode, d[mode]));
   const result = v.safeParse(PolicyDocumentSchema, doc);
   if (!result.success) {
     for (const issue of result.issues) {
+      if (arrayLists.some((mode) => issue.path?.[0]?.key === mode)) continue;
       const p = issueProblem(issue);
       if (p && !errors.some((e) => e.path === p.path && e.message === p.message)) errors.push(p);
     }
   }
   const rules: Rule[] = [];
-  const d = doc as Record<string, unknown>;
   const ext = d.extends;
   for (const name of (Array.isArray(ext) ? ext : ext === undefined ? [] : [ext]) as unknown[]) {
     if (typeof name === "string" && isPresetName(name)) rules.push(...presetRules(name));
