@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { checkPolicy, policyJsonSchema, PRESET_NAMES, PRESETS, PolicyDocumentSchema } from "../../src/caps/index.ts";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkPolicy, policyJsonSchema, PRESET_NAMES, PRESETS, PolicyDocumentSchema, resolvePolicy } from "../../src/caps/index.ts";
+import { isAosError } from "../../src/errors.ts";
 import * as v from "valibot";
 
 const errorsOf = (doc: unknown) => checkPolicy(doc, "test").errors;
@@ -45,6 +49,25 @@ describe("caps check: structure", () => {
       hint: 'write ["/workspace"]',
     });
     expect(errorsOf([1, 2])[0]!.message).toContain("a policy is a JSON object");
+    expect(errorsOf({ version: 1, deny: ["fs.read"] })).toEqual([
+      { path: "$.deny", message: '"deny" maps capability names to lists', hint: '{"deny": {"fs.read": ["/workspace/**"]}}', value: ["fs.read"] },
+    ]);
+  });
+
+  test("never throws on bad input: odd shapes anywhere come back as errors", () => {
+    const odd: unknown[] = [
+      null, 7, "", "[]", "null", { version: 1, allow: null }, { version: 1, allow: [] }, { version: 1, allow: { "fs.read": [null, {}, []] } },
+      { version: 1, extends: [1, null] }, { version: 1, extends: {} }, { version: "1" }, { version: 1, deny: { "network.listen": [-1, 1e9, "x-y"] } },
+      { version: 1, allow: { "tool.invoke": ["a.b.c", ":", "."] }, deny: { "env.read": ["**", "A*B"] } }, { version: 1, $schema: 5, description: [] },
+    ];
+    for (const doc of odd) {
+      const r = checkPolicy(doc, "t");
+      expect({ doc, valid: r.valid, hasErrors: r.errors.length > 0 }).toEqual({ doc, valid: false, hasErrors: true });
+    }
+  });
+
+  test("$schema may point an editor at the JSON Schema", () => {
+    expect(checkPolicy({ $schema: "./policy.schema.json", version: 1 }, "t").valid).toBe(true);
   });
 
   test("JSON text with a syntax error is reported, with a hint for a trailing comma", () => {
@@ -92,6 +115,25 @@ describe("caps check: entries", () => {
     expect(r.rules![0]!.matcher).toMatchObject({ type: "path", path: { pattern: "/workspace/src" } });
     const bad = checkPolicy({ version: 1, allow: { "fs.read": ["/home/me/proj/../other"] } }, "t", { workspaceHostDir: "/home/me/proj" });
     expect(bad.errors[0]!.message).toContain("climbs out of the mounted workspace");
+  });
+});
+
+describe("resolvePolicy: an invalid source stops with exit 2", () => {
+  test("a policy file: the first problem, how many more, and how to see them all", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "aos-caps-resolve-"));
+    const file = join(dir, "bad.json");
+    await writeFile(file, JSON.stringify({ version: 1, allow: { "fs.wirte": ["x"], "network.fetch": ["https://x.com"] } }));
+    let thrown: unknown;
+    try {
+      resolvePolicy({ file });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isAosError(thrown) && { exit: thrown.exitCode, message: thrown.message, hint: thrown.hint }).toEqual({
+      exit: 2,
+      message: `policy ${file} at $.allow["fs.wirte"]: unknown capability 'fs.wirte' (and 1 more)`,
+      hint: `did you mean 'fs.write'?; run 'paperclip-aos caps check ${file}' to see every problem`,
+    });
   });
 });
 

@@ -144,6 +144,14 @@ describe("compile: the agentOS permissions object", () => {
     expect(g.loopbackExemptPorts).toEqual([4555]);
   });
 
+  test("workspaceWritable: only when some write allow reaches into /workspace (otherwise the mount can be read-only)", () => {
+    expect(compilePolicy(policy(everything)).workspaceWritable).toBe(true);
+    expect(compilePolicy(policy({ allow: { "fs.write": ["/**"] } })).workspaceWritable).toBe(true);
+    expect(compilePolicy(policy({ allow: { "fs.write": ["/*/src"] } })).workspaceWritable).toBe(true);
+    expect(compilePolicy(resolvePolicy({ preset: "read-only" })).workspaceWritable).toBe(false);
+    expect(compilePolicy(policy({ allow: { "fs.write": ["/tmp/**", "/home/agentos/x"] } })).workspaceWritable).toBe(false);
+  });
+
   test("every rule says where it is enforced", () => {
     const c = compilePolicy(policy(everything));
     const where = (v: string) => c.enforcement.find((e) => e.rule === v)?.where;

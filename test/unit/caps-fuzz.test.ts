@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { posix } from "node:path";
-import { compilePolicy, evaluate, evaluator, mandatoryDenies, resolvePolicy, runtimeRules, type Policy } from "../../src/caps/index.ts";
+import { compilePolicy, evaluate, evaluator, mandatoryDenies, resolvePolicy, runtimeRules, toolGate, type Policy } from "../../src/caps/index.ts";
+import { toolResource } from "../../src/tools/index.ts";
 import { kernelDecide } from "./caps-agentos-sim.ts";
 
 function rng(seed: number) {
@@ -125,6 +126,10 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         const { policy, ref } = randomFsPolicy(r);
         const fs = compilePolicy(policy).permissions.fs;
         const ev = evaluator(policy);
+        // The order of rules never changes a decision (sources merge in a fixed order; precedence is by specificity).
+        const reversed: Policy = { ...policy, rules: [...policy.rules].reverse() };
+        const evReversed = evaluator(reversed);
+        const fsReversed = compilePolicy(reversed).permissions.fs;
         const targets = [
           "/workspace",
           ...Array.from({ length: 25 }, () => randomTarget(r)),
@@ -135,8 +140,13 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
             const ours = (i % 10 === 0 ? evaluate(policy, { kind, target }) : ev({ kind, target })).decision;
             const theirs = refDecide(ref, kind, refNormalize(target));
             const kernel = kernelDecide(fs, kind, target);
-            if (ours !== theirs || ours !== kernel) {
-              throw new Error(`seed ${seed} policy ${i}: ${kind} ${target}: evaluate=${ours} reference=${theirs} compiled=${kernel}\nrules: ${JSON.stringify(ref)}`);
+            const oursReversed = evReversed({ kind, target }).decision;
+            const kernelReversed = kernelDecide(fsReversed, kind, target);
+            if (ours !== theirs || ours !== kernel || ours !== oursReversed || ours !== kernelReversed) {
+              throw new Error(
+                `seed ${seed} policy ${i}: ${kind} ${target}: evaluate=${ours} reference=${theirs} compiled=${kernel} ` +
+                  `reversed: evaluate=${oursReversed} compiled=${kernelReversed}\nrules: ${JSON.stringify(ref)}`,
+              );
             }
             checked++;
           }
@@ -183,6 +193,28 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
       }
     }
     expect(checked).toBeGreaterThan(9_000);
+  });
+
+  test("tools: the host-side gate (toolGate) and the compiled hostFunction rules decide alike", () => {
+    const r = rng(11);
+    const RULES = ["*", "git", "git.*", "git.status", "git.push", "artifacts.*", "artifacts.publish", "paperclip.getTask", "services.list"];
+    const TOOLS = ["git.status", "git.push", "git.log", "artifacts.publish", "artifacts.list", "paperclip.get-task", "services.list", "preview.status"];
+    let checked = 0;
+    for (let i = 0; i < 200; i++) {
+      const allow: string[] = [];
+      const deny: string[] = [];
+      for (let k = 0; k < 1 + Math.floor(r() * 5); k++) (r() < 0.6 ? allow : deny).push(pick(r, RULES));
+      const policy = resolvePolicy({ json: { version: 1, allow: { "tool.invoke": allow }, deny: { "tool.invoke": deny } } });
+      const gate = toolGate(policy);
+      const hf = compilePolicy(policy).permissions.hostFunction;
+      for (const tool of TOOLS) {
+        const ours = gate(tool).allowed ? "allow" : "deny";
+        const kernel = kernelDecide(hf, "invoke", toolResource(tool));
+        if (ours !== kernel) throw new Error(`policy ${i}: tool ${tool}: toolGate=${ours} compiled=${kernel}\n${JSON.stringify({ allow, deny })}`);
+        checked++;
+      }
+    }
+    expect(checked).toBe(200 * 8);
   });
 
   test("env: the guest env is exactly the names evaluate allows", () => {
