@@ -47,6 +47,7 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
   const fd = openSync(tmpPath, "w", 0o444);
   const buf = takeBuffer();
   const entries: LayerEntry[] = [];
+  /** Where each content (by digest) already is in the data region. */
   const offsets = new Map<string, number>();
   let pos = 0; // bytes of data written to the file (flushed)
   let used = 0;
@@ -69,47 +70,52 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
     }
     return at;
   };
+  const store = (data: Uint8Array): { size: number; digest: string; offset: number } => {
+    const digest = sha256Hex(data);
+    return { size: data.length, digest, offset: offsets.get(digest) ?? append(data) };
+  };
+  /** Read a host file (never following a symlink: the walk only hands us regular files) into the layer. */
+  const copyHostFile = (path: string): { size: number; digest: string; offset: number } => {
+    // O_NOFOLLOW: if the file was swapped for a symlink since the walk, fail instead of reading where it points.
+    const src = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = fstatSync(src);
+      if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
+      if (st.size <= SMALL_FILE) return store(readFileSync(src));
+      // Large file: stream it at the end of the data region; if its content is already in the layer, the next write
+      // goes over it (and the final truncate cuts what is left).
+      flush();
+      const hash = createHash("sha256");
+      const chunk = new Uint8Array(CHUNK);
+      let size = 0;
+      for (;;) {
+        const n = readSync(src, chunk, 0, CHUNK, size);
+        if (n === 0) break;
+        hash.update(chunk.subarray(0, n));
+        let off = 0;
+        while (off < n) off += writeSync(fd, chunk, off, n - off, pos + size + off);
+        size += n;
+      }
+      const digest = hash.digest("hex");
+      const known = offsets.get(digest);
+      if (known !== undefined) return { size, digest, offset: known };
+      pos += size;
+      return { size, digest, offset: pos - size };
+    } finally {
+      closeSync(src);
+    }
+  };
   try {
     for (const input of inputs) {
-      if (input.t === "w") {
-        entries.push({ p: input.p, t: "w", m: 0, mt: 0 });
-        continue;
+      if (input.t === "w") entries.push({ p: input.p, t: "w", m: 0, mt: 0 });
+      else if (input.t === "d") entries.push({ p: input.p, t: "d", m: input.m, mt: input.mt });
+      else if (input.t === "l") entries.push({ p: input.p, t: "l", m: input.m, mt: input.mt, l: input.l });
+      else {
+        const { size, digest, offset } = "data" in input ? store(input.data) : copyHostFile(input.hostPath);
+        onBytes?.(size);
+        if (!offsets.has(digest)) offsets.set(digest, offset);
+        entries.push({ p: input.p, t: "f", m: input.m, mt: input.mt, s: size, o: offset, h: digest });
       }
-      if (input.t === "d") {
-        entries.push({ p: input.p, t: "d", m: input.m, mt: input.mt });
-        continue;
-      }
-      if (input.t === "l") {
-        entries.push({ p: input.p, t: "l", m: input.m, mt: input.mt, l: input.l });
-        continue;
-      }
-      let size: number;
-      let digest: string;
-      let offset: number;
-      if ("data" in input) {
-        size = input.data.length;
-        digest = sha256Hex(input.data);
-        offset = offsets.get(digest) ?? append(input.data);
-      } else {
-        const r = await copyHostFile(input.hostPath, {
-          append,
-          flush,
-          get pos() {
-            return pos;
-          },
-          set pos(v: number) {
-            pos = v;
-          },
-          fd,
-          seen: offsets,
-        });
-        size = r.size;
-        digest = r.digest;
-        offset = r.offset;
-      }
-      onBytes?.(size);
-      offsets.set(digest, offsets.get(digest) ?? offset);
-      entries.push({ p: input.p, t: "f", m: input.m, mt: input.mt, s: size, o: offsets.get(digest)!, h: digest });
     }
     flush();
     const header: LayerHeader = { v: 1, data: pos, entries };
@@ -130,52 +136,6 @@ function takeBuffer(): Uint8Array {
   const b = spare ?? new Uint8Array(BUFFER);
   spare = undefined;
   return b;
-}
-
-interface Sink {
-  append(data: Uint8Array): number;
-  flush(): void;
-  pos: number;
-  fd: number;
-  seen: Map<string, number>;
-}
-
-/** Read a host file (never following a symlink: the walk only hands us regular files) into the layer. */
-async function copyHostFile(path: string, sink: Sink): Promise<{ size: number; digest: string; offset: number }> {
-  // O_NOFOLLOW: if the file was swapped for a symlink since the walk, fail instead of reading where it points.
-  const src = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const st = fstatSync(src);
-    if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
-    if (st.size <= SMALL_FILE) {
-      const bytes = readFileSync(src);
-      const digest = sha256Hex(bytes);
-      const offset = sink.seen.get(digest) ?? sink.append(bytes);
-      return { size: bytes.length, digest, offset };
-    }
-    // Large file: stream it at the end of the data region; if its content is already in the layer, rewind.
-    sink.flush();
-    const start = sink.pos;
-    const hash = createHash("sha256");
-    const chunk = new Uint8Array(CHUNK);
-    let size = 0;
-    for (;;) {
-      const n = readSync(src, chunk, 0, CHUNK, size);
-      if (n === 0) break;
-      const part = chunk.subarray(0, n);
-      hash.update(part);
-      let off = 0;
-      while (off < n) off += writeSync(sink.fd, part, off, n - off, start + size + off);
-      size += n;
-    }
-    const digest = hash.digest("hex");
-    const known = sink.seen.get(digest);
-    if (known !== undefined) return { size, digest, offset: known };
-    sink.pos = start + size;
-    return { size, digest, offset: start };
-  } finally {
-    closeSync(src);
-  }
 }
 
 /** Read the header of a layer file and check it against the id. Throws the integrity error on any mismatch. */
