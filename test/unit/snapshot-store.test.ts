@@ -9,7 +9,10 @@ import { LayerReader } from "../../src/snapshot/layer.ts";
 import { mergeLayers, SnapshotOverlay } from "../../src/snapshot/overlay.ts";
 import { commitChanges, computeChanges, exportChanges, CHANGES_MANIFEST } from "../../src/snapshot/changes.ts";
 import { gcSnapshots, inspectSnapshot, removeSnapshot } from "../../src/snapshot/admin.ts";
+import { openSnapshotRoot } from "../../src/snapshot/root.ts";
+import { writeLayer } from "../../src/snapshot/layer.ts";
 import { isAosError } from "../../src/errors.ts";
+import type { LayerStore, SnapshotLayerHandle } from "@rivet-dev/agentos-core";
 
 async function tmp(prefix: string) {
   return mkdtemp(join(tmpdir(), prefix));
@@ -157,6 +160,46 @@ describe("build and the store", () => {
     expect(store.listLayerIds()).toEqual([]);
   });
 
+  test("a file changed just before a build is not trusted from the stat cache: the next build hashes it again", async () => {
+    const dir = await tmp("snap-racy-");
+    await writeFile(join(dir, "a.txt"), "one");
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const first = await buildSnapshot({ dir, store });
+    // Same size, mtime, ctime and inode as cached, but changed within a timestamp tick of the first build's read
+    // could look exactly like this: the cache entry is in the racy window, so the content is read again.
+    const second = await buildSnapshot({ dir, store });
+    expect(second).toMatchObject({ id: first.id, layersWritten: 1 });
+  });
+
+  test("contents over 1 MB are streamed into the layer and still stored once; what follows them is intact", async () => {
+    const dir = await tmp("snap-big-");
+    const big = new Uint8Array(2 << 20).map((_, i) => (i * 7919) % 251);
+    await writeFile(join(dir, "big1.bin"), big);
+    await writeFile(join(dir, "big2.bin"), big);
+    await writeFile(join(dir, "c.txt"), "after the big ones\n");
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await buildSnapshot({ dir, name: "big", store });
+    const { ov, readers } = overlayOf(store, "big");
+    const holder = readers.find((r) => r.header.entries.some((e) => e.p === "big1.bin"))!;
+    const [b1, b2, c] = ["big1.bin", "big2.bin", "c.txt"].map((p) => holder.header.entries.find((e) => e.p === p));
+    expect(b2!.o).toBe(b1!.o);
+    expect(holder.header.data).toBe(big.length + c!.s!);
+    expect(await ov.readFile("/big1.bin")).toEqual(big);
+    expect(await ov.readFile("/big2.bin")).toEqual(big);
+    expect(text(await ov.readFile("/c.txt"))).toBe("after the big ones\n");
+  });
+
+  test("gc keeps a layer a running build wrote before its record exists", async () => {
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const lease = await store.acquireLease("build");
+    const tmpPath = store.tmpPath("layer");
+    const layer = await writeLayer(tmpPath, [{ p: "", t: "d", m: 0o755, mt: 0 }, { p: "f", t: "f", m: 0o644, mt: 0, data: new Uint8Array([1]) }]);
+    store.commitLayer(tmpPath, layer.id);
+    expect(gcSnapshots({ store })).toMatchObject({ removedLayers: [], keptInUse: 1 });
+    lease.release();
+    expect(gcSnapshots({ store }).removedLayers).toEqual([layer.id]);
+  });
+
   test("a bad name or an unknown ref is a usage error with a hint", async () => {
     const store = new SnapshotStore(await tmp("snap-store-"));
     const src = await sourceTree();
@@ -167,6 +210,42 @@ describe("build and the store", () => {
 });
 
 describe("overlay: a disposable upper over the layers", () => {
+  test("a symlink resolves only inside the snapshot: an absolute target or one past the root is ENOENT", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await buildSnapshot({ dir: src, name: "app", store });
+    const { ov } = overlayOf(store, "app");
+    await ov.mkdir("/etc");
+    await ov.writeFile("/etc/passwd", "inside");
+    await ov.symlink("../etc/passwd", "/src/in");
+    await ov.symlink("/etc/passwd", "/abs");
+    await ov.symlink("../../etc/passwd", "/src/up");
+    expect(text(await ov.readFile("/src/in"))).toBe("inside");
+    await expect(ov.readFile("/abs")).rejects.toThrow(/ENOENT/);
+    await expect(ov.readFile("/src/up")).rejects.toThrow(/ENOENT/);
+  });
+
+  test("a damaged layer found while exporting a run's changes is reported as the integrity error", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await buildSnapshot({ dir: src, name: "app", store });
+    const root = await openSnapshotRoot("app", { store, keepChanges: join(await tmp("snap-keep-"), "kept") });
+    try {
+      // What agentOS does with the mount: a writable layer and an overlay over the lowers.
+      const { store: layers, lowers } = (root.mounts[0] as { filesystem: { store: LayerStore; lowers: SnapshotLayerHandle[] } }).filesystem;
+      const ov = layers.createOverlayFilesystem({ upper: await layers.createWritableLayer(), lowers });
+      await ov.chmod("/README.md", 0o600); // modified, so the export reads its bytes from the layer
+      const reader = overlayOf(store, "app").readers.find((r) => r.header.entries.some((e) => e.p === "README.md"))!;
+      const entry = reader.header.entries.find((e) => e.p === "README.md")!;
+      const fh = await open(store.layerPath(reader.id), "r+");
+      await fh.write(new Uint8Array([0x58]), 0, 1, entry.o!);
+      await fh.close();
+      await expect(root.finish()).rejects.toMatchObject({ code: "snapshot_corrupted" });
+    } finally {
+      root.close();
+    }
+  });
+
   test("writes, deletes and renames stay in the view; the diff is exact; export and commit keep it", async () => {
     const src = await sourceTree();
     const store = new SnapshotStore(await tmp("snap-store-"));
