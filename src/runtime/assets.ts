@@ -3,7 +3,9 @@
  * binary registers an embedded provider (src/runtime/embedded.ts, imported only by the compiled entry) that extracts
  * them into the cache dir. Everything else asks this module and never cares which.
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { usageError } from "../errors.ts";
 
 export type SoftwareName = "common" | "pi" | "opencode";
 
@@ -38,8 +40,20 @@ export function assetProvider(): AssetProvider {
   return provider;
 }
 
+/**
+ * A user's own sidecar binary. Read once, when this module loads: bootVm later points AGENTOS_SIDECAR_BIN at our
+ * stderr wrapper, and reading it after that would make the wrapper wrap itself.
+ */
+const SIDECAR_OVERRIDE = process.env.AGENTOS_SIDECAR_BIN || undefined;
+
 export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {}): Promise<RuntimeAssets> {
-  cached ??= assetProvider().resolve(opts).catch((e) => {
+  cached ??= (async () => {
+    if (SIDECAR_OVERRIDE && !existsSync(SIDECAR_OVERRIDE)) {
+      throw usageError(`AGENTOS_SIDECAR_BIN is set to ${SIDECAR_OVERRIDE}, which does not exist`, "unset it to use the bundled sidecar", "sidecar_override_missing");
+    }
+    const assets = await assetProvider().resolve(opts);
+    return SIDECAR_OVERRIDE ? { ...assets, sidecarBin: SIDECAR_OVERRIDE } : assets;
+  })().catch((e) => {
     cached = undefined;
     throw e;
   });
@@ -64,10 +78,17 @@ const nodeModulesProvider: AssetProvider = {
       // Each package's index.js is `new URL("./package.aospkg", import.meta.url)`: resolve the file without importing it.
       software[bundle] = names.map((n) => join(dirname(Bun.resolveSync(`@agentos-software/${n}`, import.meta.dir)), "package.aospkg"));
     }
-    // The sidecar package exports a resolver that honours AGENTOS_SIDECAR_BIN; ask it rather than guessing paths.
+    // The sidecar package's resolver finds the platform binary; it also honours AGENTOS_SIDECAR_BIN, which by now may
+    // be our wrapper (resolveAssets applies the user's override itself), so it is asked without that variable.
     const sidecarMod = (await import("@rivet-dev/agentos-sidecar")) as { getSidecarPath?: () => string; default?: { getSidecarPath?: () => string } };
     const getPath = sidecarMod.getSidecarPath ?? sidecarMod.default?.getSidecarPath;
     if (!getPath) throw new Error("@rivet-dev/agentos-sidecar has no getSidecarPath()");
-    return { sidecarBin: getPath(), software, origin: "node_modules", prepareMs: performance.now() - started };
+    const set = process.env.AGENTOS_SIDECAR_BIN;
+    delete process.env.AGENTOS_SIDECAR_BIN;
+    try {
+      return { sidecarBin: getPath(), software, origin: "node_modules", prepareMs: performance.now() - started };
+    } finally {
+      if (set !== undefined) process.env.AGENTOS_SIDECAR_BIN = set;
+    }
   },
 };

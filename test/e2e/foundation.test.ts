@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
+import { parseJson, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 describe("compiled binary, from an empty directory", () => {
   test("--help lists the commands and examples", async () => {
@@ -130,6 +130,24 @@ describe("exec", () => {
 });
 
 describe("runtime assets", () => {
+  test("AGENTOS_SIDECAR_BIN replaces the bundled sidecar (the compiled binary too); a missing one is exit 2", async () => {
+    const dir = await tempDir();
+    const marker = join(dir, "own-sidecar-ran");
+    // A sidecar of our own: it records that it was the one started, then hands over to the bundled one.
+    const real = (await readdir(join(sharedCache, "rt"))).find((f) => f.startsWith("agentos-sidecar-") && !f.endsWith(".ok"))!;
+    const own = join(dir, "own-sidecar.sh");
+    await writeFile(own, `#!/bin/sh
+touch '${marker}'
+exec '${join(sharedCache, "rt", real)}' "$@"
+`, { mode: 0o755 });
+    const r = await runBin(["exec", "--", "echo via-own"], { env: { AGENTOS_SIDECAR_BIN: own } });
+    expect(r.stdout).toBe("via-own\n");
+    expect(existsSync(marker)).toBe(true);
+    const missing = await runBin(["exec", "--", "true"], { env: { AGENTOS_SIDECAR_BIN: join(dir, "nope") } });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("AGENTOS_SIDECAR_BIN is set to");
+  });
+
   test("a corrupted extracted asset is detected and re-extracted", async () => {
     const cache = await tempDir("aos-cache-");
     const env = { PAPERCLIP_AOS_CACHE: cache };
