@@ -1,11 +1,7 @@
 /**
- * Snapshot bench entries (issue 5), for scripts/bench.ts: each value is measured against a baseline in the same
- * invocation, so a loaded machine moves both.
- *
- *   import { snapshotBench } from "../src/snapshot/bench.ts";
- *   entries.push(...(await snapshotBench({ bin, scratch, runs: 3, log })));
- *
- * or on its own: `bun src/snapshot/bench.ts [--bin dist/paperclip-aos] [--runs 3] [--files 5000] [--mb 100] [--json]`.
+ * Snapshot bench entries (issue 5), run by scripts/bench.ts (`bun run bench`): each value is measured against a
+ * baseline in the same invocation, so a loaded machine moves both. On its own:
+ * `bun scripts/bench-snapshot.ts [--bin dist/paperclip-aos] [--runs 3] [--files 5000] [--mb 100] [--json]`.
  *
  * - build: `snapshot build` (cold store) against `tar -c` of the same tree into a pipe (GNU tar does not read the
  *   files at all when the archive is /dev/null, so the pipe is what makes it a fair baseline). Target within 2x.
@@ -22,7 +18,7 @@ import { join } from "node:path";
 
 import type { BenchEntry } from "./bench.ts";
 
-export interface GeneratedTree {
+interface GeneratedTree {
   dir: string;
   files: number;
   bytes: number;
@@ -32,7 +28,7 @@ export interface GeneratedTree {
  * A tree shaped like a project: `files` files in nested directories, half of `bytes` in ten large files (assets,
  * archives) and the rest in small files. Contents are random (incompressible), so sizes mean what they say.
  */
-export function generateTree(dir: string, opts: { files?: number; bytes?: number } = {}): GeneratedTree {
+function generateTree(dir: string, opts: { files?: number; bytes?: number } = {}): GeneratedTree {
   const files = opts.files ?? 5000;
   const total = opts.bytes ?? 100 * 1024 * 1024;
   const big = Math.min(10, Math.max(1, Math.floor(files / 100)));
@@ -50,7 +46,7 @@ export function generateTree(dir: string, opts: { files?: number; bytes?: number
 }
 
 /** Bytes a directory allocates on disk (st_blocks, as du counts), every inode once. */
-export function allocatedBytes(dir: string): number {
+function allocatedBytes(dir: string): number {
   let n = 0;
   const seen = new Set<number>();
   const walk = (d: string) => {
