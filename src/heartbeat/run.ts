@@ -231,6 +231,8 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       for (const svc of services) sink.emit({ type: "service", ...svc });
     }
     emitUsage();
+    // What the gateway noticed: a model missing from the price table, a scripted tool the agent does not offer.
+    for (const text of gateway.notes) sink.emit({ type: "system", level: "info", code: "gateway_note", text });
 
     if (outcome.kind === "stopped") return finish(stopOutcome(outcome.reason, req.timeoutSec));
     const gwError = gateway.lastError();

@@ -65,6 +65,8 @@ describe("run: one heartbeat", () => {
     expect(result.costUsd).toBeCloseTo(expected, 6);
     expect(result.sessionParams).toMatchObject({ cwd: r.ws, agent: "pi", runtime: "agentos" });
     expect(result.sessionDisplayId).toBe(result.sessionParams.sessionId);
+    // The gateway says what the cost is based on.
+    expect(r.evs.some((e) => e.type === "system" && e.code === "gateway_note" && e.text.includes("nothing is billed"))).toBe(true);
   });
 
   test("a second heartbeat with the first one's sessionParams resumes: the model sees the first turn", async () => {
