@@ -200,6 +200,24 @@ describe("build and the store", () => {
     expect(gcSnapshots({ store }).removedLayers).toEqual([layer.id]);
   });
 
+  test("gc removes temp files a crashed build left (older than an hour), not a running build's", async () => {
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const [stale, fresh] = [store.tmpPath("layer"), store.tmpPath("layer")];
+    await writeFile(stale, "half a layer");
+    await writeFile(fresh, "a layer being written");
+    await utimes(stale, OLD, OLD);
+    expect(gcSnapshots({ store }).freedBytes).toBe("half a layer".length);
+    expect(await readdir(store.dir("tmp"))).toEqual([fresh.split("/").at(-1)!]);
+  });
+
+  test("a source file swapped for a symlink after the walk is refused, never read through", async () => {
+    const dir = await tmp("snap-swap-");
+    await writeFile(join(dir, "target.txt"), "not yours");
+    await symlink(join(dir, "target.txt"), join(dir, "was-a-file"));
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    await expect(writeLayer(store.tmpPath("layer"), [{ p: "was-a-file", t: "f", m: 0o644, mt: 0, hostPath: join(dir, "was-a-file") }])).rejects.toThrow(/ELOOP/);
+  });
+
   test("a bad name or an unknown ref is a usage error with a hint", async () => {
     const store = new SnapshotStore(await tmp("snap-store-"));
     const src = await sourceTree();
