@@ -18,11 +18,15 @@ export interface SnapshotSummary {
   source: SnapshotRecord["source"];
 }
 
+function namesOf(tags: Map<string, string>, id: string): string[] {
+  return [...tags].filter(([, t]) => t === id).map(([n]) => n).sort();
+}
+
 function summary(rec: SnapshotRecord, tags: Map<string, string>): SnapshotSummary {
   return {
     id: rec.id,
     shortId: shortId(rec.id),
-    names: [...tags].filter(([, id]) => id === rec.id).map(([n]) => n).sort(),
+    names: namesOf(tags, rec.id),
     files: rec.files,
     bytes: rec.bytes,
     storedBytes: rec.storedBytes,
@@ -118,12 +122,10 @@ export interface RemoveResult {
  */
 export function removeSnapshot(ref: string, store = new SnapshotStore()): RemoveResult {
   const rec = store.resolve(ref);
-  const tags = store.tags();
-  const byName = tags.get(ref) === rec.id;
-  const untagged = byName ? [ref] : store.tagsOf(rec.id);
+  const names = namesOf(store.tags(), rec.id);
+  const untagged = names.includes(ref) ? [ref] : names;
   for (const n of untagged) store.removeTag(n);
-  const remaining = store.tagsOf(rec.id);
-  const removed = remaining.length === 0;
+  const removed = untagged.length === names.length;
   if (removed) store.removeRecord(rec.id);
   return { ref, id: rec.id, untagged, removed };
 }
@@ -164,29 +166,14 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
     removedSnapshots.push(rec.id);
     if (!opts.dryRun) store.removeRecord(rec.id);
   }
-  const removedLayers: string[] = [];
-  let freedBytes = 0;
-  let keptInUse = 0;
-  let keptLayers = 0;
-  for (const id of store.listLayerIds()) {
-    if (keep.has(id)) {
-      keptLayers++;
-      continue;
-    }
-    if (leasedLayers.has(id) || store.layerMtime(id) >= buildSince) {
-      keptInUse++;
-      keptLayers++;
-      continue;
-    }
-    removedLayers.push(id);
-  }
+  const layers = store.listLayerIds();
+  const unused = layers.filter((id) => !keep.has(id));
   // A build or run may have leased one of them since we looked: ask again right before deleting.
   const late = new Set(store.liveLeases().flatMap((l) => l.layers));
-  for (const id of removedLayers.filter((l) => late.has(l))) {
-    removedLayers.splice(removedLayers.indexOf(id), 1);
-    keptInUse++;
-    keptLayers++;
-  }
+  const removedLayers = unused.filter((id) => !leasedLayers.has(id) && !late.has(id) && store.layerMtime(id) < buildSince);
+  const keptInUse = unused.length - removedLayers.length;
+  const keptLayers = layers.length - removedLayers.length;
+  let freedBytes = 0;
   for (const id of removedLayers) {
     freedBytes += store.layerSize(id);
     if (!opts.dryRun) store.removeLayer(id);
@@ -195,8 +182,9 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
   for (const n of readdirSync(tmp)) {
     const p = join(tmp, n);
     try {
-      if (Date.now() - statSync(p).mtimeMs > STALE_TMP_MS) {
-        freedBytes += statSync(p).size;
+      const st = statSync(p);
+      if (Date.now() - st.mtimeMs > STALE_TMP_MS) {
+        freedBytes += st.size;
         if (!opts.dryRun) rmSync(p, { force: true });
       }
     } catch {

@@ -184,10 +184,6 @@ export class SnapshotStore {
     return out;
   }
 
-  tagsOf(id: string): string[] {
-    return [...this.tags()].filter(([, v]) => v === id).map(([k]) => k).sort();
-  }
-
   async setTag(name: string, id: string): Promise<void> {
     checkTagName(name);
     await writeFileAtomic(join(this.dir("tags"), `${name}.json`), `${JSON.stringify({ id, tagged: new Date().toISOString() })}\n`);
