@@ -144,6 +144,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   let doneBytes = 0;
   const progress = (files: number, bytes: number) =>
     opts.onProgress?.({ files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
+  // A layer's header lists the group's entries in order: remember each file's digest with the stat it was read at.
+  const remember = (group: WalkEntry[], header: LayerHeader) =>
+    header.entries.forEach((le, i) => {
+      const e = group[i]!;
+      if (le.t === "f") newCache.files[e.rel] = [e.stat.size, e.stat.mtimeMs, e.stat.ctimeMs, e.stat.ino, le.h!];
+    });
   const writeGroup = async (group: WalkEntry[]): Promise<string> => {
     const tmp = store.tmpPath("layer");
     const inputs: LayerInput[] = group.map((e) =>
@@ -164,7 +170,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       store.commitLayer(tmp, layer.id);
       committed = true;
       written++;
-      for (const e of layer.header.entries) if (e.t === "f") rememberDigest(newCache, group, e);
+      remember(group, layer.header);
       return layer.id;
     } finally {
       if (!committed) rmSync(tmp, { force: true });
@@ -178,7 +184,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       if (id && store.hasLayer(id)) {
         layerIds.push(id);
         reused.push(i);
-        for (const e of predicted.entries) if (e.t === "f") rememberDigest(newCache, group, e);
+        remember(group, predicted);
         for (const e of group) if (e.type === "f") {
           doneFiles++;
           doneBytes += e.size;
@@ -240,13 +246,4 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   } finally {
     lease.release();
   }
-}
-
-const groupIndex = new WeakMap<WalkEntry[], Map<string, WalkEntry>>();
-
-function rememberDigest(cache: StatCache, group: WalkEntry[], e: LayerEntry): void {
-  let byPath = groupIndex.get(group);
-  if (!byPath) groupIndex.set(group, (byPath = new Map(group.map((g) => [g.rel, g]))));
-  const w = byPath.get(e.p);
-  if (w) cache.files[e.p] = [w.stat.size, w.stat.mtimeMs, w.stat.ctimeMs, w.stat.ino, e.h!];
 }
