@@ -107,10 +107,28 @@ async function excludeLargeFiles(s: Shadow, index: string): Promise<LargeFile[]>
   return large;
 }
 
+/**
+ * Take checked-out submodules (gitlinks whose directory has a .git) out of the index. For every gitlink it tracks,
+ * `git add` runs `git status` inside the submodule, under the submodule's own config, which the agent can write
+ * (measured with git 2.39: a clean filter there runs; `diff.ignoreSubmodules` does not stop it). `add -A` then
+ * records each one again as new, which only reads its HEAD.
+ */
+async function dropSubmodules(s: Shadow, env: Record<string, string>): Promise<void> {
+  const staged = ok(await git(["ls-files", "--stage", "-z"], { cwd: s.workspaceDir, env, config: SHADOW_CONFIG }), "git ls-files");
+  const links: string[] = [];
+  for (const rec of staged.split("\0")) {
+    if (!rec.startsWith("160000 ")) continue;
+    const path = rec.slice(rec.indexOf("\t") + 1);
+    if (await lstat(join(s.workspaceDir, path, ".git")).catch(() => null)) links.push(path);
+  }
+  if (links.length) ok(await git(["update-index", "--force-remove", "--", ...links], { cwd: s.workspaceDir, env, config: SHADOW_CONFIG }), "git update-index");
+}
+
 /** Hash the workspace into the shadow repository and return the tree id. */
 async function writeTree(s: Shadow, index: string): Promise<{ tree: string; files: number }> {
   const env = shadowEnv(s, index);
   const cfg = SHADOW_CONFIG;
+  await dropSubmodules(s, env);
   ok(await git(["add", "-A", "--ignore-errors", "--", "."], { cwd: s.workspaceDir, env, config: cfg }), "hashing the workspace");
   const tree = ok(await git(["write-tree"], { cwd: s.workspaceDir, env, config: cfg }), "git write-tree").trim();
   const ls = ok(await git(["ls-files", "-z"], { cwd: s.workspaceDir, env, config: cfg }), "git ls-files");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, realpath, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, realpath, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseJson, runBin, tempDir, type BinResult } from "./helpers.ts";
 import { gitFixture, sh, type Fixture } from "./tools-fixture.ts";
@@ -24,6 +24,16 @@ async function ok(name: string, input: unknown, opts?: Parameters<typeof invoke>
 beforeAll(async () => {
   fx = await gitFixture();
 });
+
+/** Every file and directory under `dir` (.git included) with its size and mtime: what a writer would change. */
+async function treeState(dir: string): Promise<Record<string, string>> {
+  const state: Record<string, string> = {};
+  for (const name of await readdir(dir, { recursive: true })) {
+    const st = await stat(join(dir, name));
+    state[name] = `${st.isDirectory() ? "d" : st.size} ${st.mtimeMs}`;
+  }
+  return state;
+}
 
 describe("tool list and schema", () => {
   test("list prints each tool on stdout; --json adds the guest command and schemas", async () => {
@@ -124,6 +134,9 @@ describe("input validation happens before anything runs", () => {
     expect(e.message).toContain("invalid input for git.log at 'limit'");
     const unknownField = parseJson((await invoke("git.status", { untracked: true, colour: "red" })).stdout).error;
     expect(unknownField).toMatchObject({ code: "invalid_input", path: "colour", message: "invalid input for git.status at 'colour': unknown field 'colour'" });
+    // A ref is a revision, never an option git would act on.
+    const option = parseJson((await invoke("git.log", { ref: "--all" })).stdout).error;
+    expect(option).toMatchObject({ code: "invalid_input", path: "ref" });
     const notJson = await runBin(["tool", "invoke", "git.log", "--input", "{limit:"], { cwd: fx.dir, env: { PAPERCLIP_AOS_HOME: fx.home } });
     expect(notJson.code).toBe(2);
     expect(parseJson(notJson.stdout).error.code).toBe("invalid_json");
@@ -146,6 +159,7 @@ describe("input validation happens before anything runs", () => {
 
 describe("workspace.diff", () => {
   test("outside a run it compares with HEAD: every change, with line counts and a unified diff", async () => {
+    const before = await treeState(fx.dir);
     const d = await ok("workspace.diff", {});
     expect(d.baseline).toEqual({ kind: "head", commit: sh(fx.dir, "rev-parse", "HEAD").trim() });
     const byPath = Object.fromEntries(d.files.map((f: { path: string }) => [f.path, f]));
@@ -157,8 +171,8 @@ describe("workspace.diff", () => {
     expect(d.diff).toContain("+gamma\n");
     expect(d.diff).toContain("rename from old-name.md");
     expect(d.truncated).toBe(false);
-    // The comparison never writes into the workspace's repository.
-    expect(sh(fx.dir, "status", "--porcelain=v2")).toBe(sh(fx.dir, "status", "--porcelain=v2"));
+    // The comparison never writes into the workspace or its repository (not even the index).
+    expect(await treeState(fx.dir)).toEqual(before);
     expect(existsSync(join(fx.home, "tmp")) ? await readdir(join(fx.home, "tmp")) : []).toEqual([]);
   });
 
@@ -180,8 +194,10 @@ describe("workspace.diff", () => {
     await writeFile(join(ws, "drop.txt"), "bye\n");
     await writeFile(join(ws, "pic.bin"), new Uint8Array([0, 1, 2, 3]));
     await mkdir(join(ws, "node_modules", "x"), { recursive: true });
+    const before = await treeState(ws);
     const b = await takeBaseline({ workspaceDir: await realpath(ws), stateDir: home, runId: "run-42" });
     expect(b.files).toBe(4);
+    expect(await treeState(ws)).toEqual(before);
     await writeFile(join(ws, "edit.txt"), "one\nTWO\n");
     await Bun.$`rm ${join(ws, "drop.txt")}`.quiet();
     await writeFile(join(ws, "added.txt"), "new\n");
@@ -269,6 +285,14 @@ describe("artifacts.publish", () => {
     const home = fx.home;
     const stored = existsSync(join(home, "artifacts")) ? await readdir(join(home, "artifacts"), { recursive: true }) : [];
     expect(stored.filter((p) => String(p).includes("secret"))).toEqual([]);
+    // Over the 256 MiB cap (a sparse file): refused before anything is copied.
+    const huge = join(fx.dir, "huge.bin");
+    await writeFile(huge, "");
+    await truncate(huge, 256 * 1024 * 1024 + 1);
+    const big = await invoke("artifacts.publish", { path: "huge.bin" });
+    expect([big.code, parseJson(big.stdout).error.code]).toEqual([1, "too_large"]);
+    expect(existsSync(join(home, "artifacts")) ? (await readdir(join(home, "artifacts"))).filter((n) => n.startsWith(".incoming")) : []).toEqual([]);
+    await Bun.$`rm ${huge}`.quiet();
     // A symlink that stays inside is fine.
     expect((await ok("artifacts.publish", { path: "link-in" })).sha256).toBe(createHash("sha256").update(await readFile(join(fx.dir, "a.txt"))).digest("hex"));
   });
@@ -329,12 +353,56 @@ describe("the workspace cannot turn host git against the host", () => {
     expect(existsSync(sentinel)).toBe(false);
   });
 
-  test("a .git file pointing at a repository outside the workspace is refused", async () => {
+  test("a nested repository's own filter never runs: git never runs inside a submodule", async () => {
+    const ws = (await gitFixture()).dir;
+    const sentinel = join(await tempDir("aos-tools-sentinel-"), "pwned");
+    const sub = join(ws, "sub");
+    await mkdir(sub);
+    sh(sub, "init", "-q");
+    await writeFile(join(sub, ".gitattributes"), "* filter=evil\n");
+    await writeFile(join(sub, "s.txt"), "hello\n");
+    sh(sub, "add", "-A");
+    sh(sub, "commit", "-q", "-m", "sub");
+    sh(sub, "config", "filter.evil.clean", `touch ${sentinel}; cat`);
+    sh(ws, "add", "sub");
+    sh(ws, "commit", "-q", "-m", "add sub");
+    const home = await tempDir("aos-tools-home-");
+    await takeBaseline({ workspaceDir: await realpath(ws), stateDir: home, runId: "sub" });
+    // Same size, older mtime: a status inside the submodule would have to run the clean filter to know.
+    const stale = async (text: string, hoursAgo: number) => {
+      await writeFile(join(sub, "s.txt"), text);
+      await utimes(join(sub, "s.txt"), new Date(Date.now() - hoursAgo * 3600_000), new Date(Date.now() - hoursAgo * 3600_000));
+    };
+    await stale("hellO\n", 1);
+    await ok("git.status", {}, { cwd: ws });
+    const head = await ok("workspace.diff", {}, { cwd: ws });
+    expect(head.files.map((f: { path: string }) => f.path)).not.toContain("sub");
+    await stale("hellA\n", 2);
+    await ok("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "sub"] });
+    expect(existsSync(sentinel)).toBe(false);
+  });
+
+  test("a .git file or core.worktree pointing outside the workspace is refused", async () => {
     const other = await gitFixture();
     const ws = await tempDir("aos-tools-ws-");
     await writeFile(join(ws, ".git"), `gitdir: ${join(other.dir, ".git")}\n`);
     const r = await invoke("git.log", {}, { cwd: ws });
     expect(r.code).toBe(1);
     expect(parseJson(r.stdout).error.code).toBe("repo_outside_workspace");
+    const moved = (await gitFixture()).dir;
+    sh(moved, "config", "core.worktree", other.dir);
+    const w = await invoke("git.status", {}, { cwd: moved });
+    expect([w.code, parseJson(w.stdout).error.code]).toEqual([1, "repo_outside_workspace"]);
+  });
+
+  test("inherited GIT_* variables cannot point the tools at another repository", async () => {
+    const other = await gitFixture();
+    sh(other.dir, "commit", "-q", "--allow-empty", "-m", "only in the other repository");
+    const r = await runBin(["tool", "invoke", "git.log", "--input", "{}"], {
+      cwd: fx.dir,
+      env: { PAPERCLIP_AOS_HOME: fx.home, GIT_DIR: join(other.dir, ".git"), GIT_WORK_TREE: other.dir },
+    });
+    expect(r.code).toBe(0);
+    expect(parseJson(r.stdout).commits.map((c: { subject: string }) => c.subject)).toEqual(fx.subjects);
   });
 });
