@@ -18,7 +18,7 @@ export interface HostToolsOptions {
   decide: (toolName: string) => GateDecision;
   onCall?: (record: ToolCallRecord) => void;
   onDenied?: (denial: ToolDenial) => void;
-  /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. */
+  /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. Unset: any port. */
   listenPorts?: number[];
   /** Record the workspace now as the run's start for workspace.diff (needs runId; `run` wants it, `exec` does not). */
   baseline?: boolean;

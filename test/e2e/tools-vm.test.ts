@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin } from "./helpers.ts";
+import { parseJson, runBin, tempDir } from "./helpers.ts";
 import { gitFixture, type Fixture } from "./tools-fixture.ts";
 import { bootVm, GUEST_WORKSPACE } from "../../src/runtime/index.ts";
 import { findDenials } from "../../src/heartbeat/index.ts";
@@ -79,6 +79,19 @@ describe("tools inside the VM through exec (compiled binary)", () => {
     expect(r.stderr).toContain("invalid_input: invalid input for git.log at 'limit'");
     expect(r.stderr).toContain("invalid_input: path '../../etc/passwd' climbs out of the workspace");
     expect(existsSync(join(fx.home, "artifacts")) ? await readdir(join(fx.home, "artifacts")) : []).toEqual([]);
+  }, 120_000);
+
+  test("the listen rule preview.status needs (tcp://127.0.0.1:0) lets the agent listen nowhere", async () => {
+    const ws = await tempDir("aos-tools-listen-");
+    await writeFile(
+      join(ws, "listen.mjs"),
+      `import net from "node:net";
+       const s = net.createServer().on("error", (e) => console.log("refused", e.code));
+       s.listen(0, "127.0.0.1", () => { console.log("listening", s.address().port); s.close(); });`,
+    );
+    // The default policy allows no listening; exec adds the tools' rules on top of it.
+    const r = await runBin(["exec", "--json", "--", "node listen.mjs"], { cwd: ws });
+    expect(parseJson(r.stdout)).toMatchObject({ exitCode: 0, stdout: "refused EACCES\n" });
   }, 120_000);
 });
 

@@ -69,6 +69,8 @@ describe("registry", () => {
     for (const t of reg.list()) {
       const d = reg.describe(t);
       expect(d.inputSchema.type).toBe("object");
+      // Strict: an unknown field is an error, not silently dropped.
+      expect(d.inputSchema.additionalProperties).toBe(false);
       expect(d.outputSchema.type).toBe("object");
       expect(t.description.length).toBeLessThanOrEqual(200);
       // What agentOS does with the schema at VM boot; it throws on anything it cannot represent.
@@ -138,6 +140,24 @@ describe("host functions and gating", () => {
     expect(fn.inputSchema.safeParse({ message: 5 })).toEqual({ success: true, data: { message: 5 } });
     expect(await fn.execute({ message: "hi" })).toEqual({ echoed: "hi", via: "vm" });
     await expect(Promise.resolve(fn.execute({ message: 5 }))).rejects.toThrow(/^invalid_input: invalid input for test.echo at 'message'/);
+  });
+
+  test("every call from the VM is reported, an invalid one too", async () => {
+    const calls: ToolCallRecord[] = [];
+    const fn = toHostFunctions(reg, ctx, { gate: allowListGate(["*"]), onCall: (c) => calls.push(c) }).paperclip!.testEcho!;
+    await Promise.resolve(fn.execute({ message: 5 })).catch(() => {});
+    expect(calls).toMatchObject([{ name: "test.echo", input: { message: 5 }, error: { code: "invalid_input", path: "message" }, via: "vm" }]);
+  });
+
+  test("from the VM, services.list and preview.status look into the VM only: without one they refuse, never probing the host", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("host service") });
+    try {
+      const fns = toHostFunctions(builtinRegistry(), ctx, { gate: allowListGate(["*"]) }).paperclip!;
+      await expect(Promise.resolve(fns.previewStatus!.execute({ port: server.port }))).rejects.toThrow(/^no_vm: /);
+      await expect(Promise.resolve(fns.servicesList!.execute({}))).rejects.toThrow(/^no_vm: /);
+    } finally {
+      server.stop(true);
+    }
   });
 
   test("a denied tool throws a permission error, reports the denial and the call, and never runs", async () => {

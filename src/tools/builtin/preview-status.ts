@@ -32,7 +32,7 @@ export const previewStatus = defineTool({
   name: "preview.status",
   description:
     "Is a preview answering on a loopback port: HTTP status, latency, content type, HTML <title>. " +
-    "In a run: only the VM's own listeners on allowed ports. Redirects are reported, not followed.",
+    "In a run: only the VM's own listeners. Redirects are reported, not followed.",
   input: Input,
   output: Output,
   examples: [
