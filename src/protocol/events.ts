@@ -9,13 +9,13 @@ export const PROTOCOL = "paperclip-aos/1";
 
 const base = { ts: v.string(), seq: v.number() };
 
-export const UsageSchema = v.object({
+export const UsageSchema = v.strictObject({
   inputTokens: v.number(),
   outputTokens: v.number(),
   cachedInputTokens: v.number(),
 });
 
-export const SessionParamsSchema = v.object({
+export const SessionParamsSchema = v.strictObject({
   sessionId: v.string(),
   cwd: v.string(),
   agent: v.picklist(["pi", "opencode"]),
@@ -30,7 +30,7 @@ export type SessionParams = v.InferOutput<typeof SessionParamsSchema>;
 export const ResumeModeSchema = v.picklist(["fresh", "agentos-fallback", "transcript-replay"]);
 export type ResumeMode = v.InferOutput<typeof ResumeModeSchema>;
 
-export const RuntimeServiceSchema = v.object({
+export const RuntimeServiceSchema = v.strictObject({
   serviceName: v.string(),
   status: v.picklist(["starting", "running", "stopped", "failed"]),
   lifecycle: v.picklist(["shared", "ephemeral"]),
@@ -43,7 +43,7 @@ export const RuntimeServiceSchema = v.object({
 });
 export type RuntimeService = v.InferOutput<typeof RuntimeServiceSchema>;
 
-export const InitEventSchema = v.object({
+export const InitEventSchema = v.strictObject({
   ...base,
   type: v.literal("init"),
   protocol: v.literal(PROTOCOL),
@@ -60,10 +60,10 @@ export const InitEventSchema = v.object({
   snapshot: v.nullable(v.string()),
   capabilities: v.unknown(),
 });
-export const AssistantEventSchema = v.object({ ...base, type: v.literal("assistant"), text: v.string(), delta: v.optional(v.boolean()) });
-export const ThinkingEventSchema = v.object({ ...base, type: v.literal("thinking"), text: v.string(), delta: v.optional(v.boolean()) });
-export const ToolCallEventSchema = v.object({ ...base, type: v.literal("tool_call"), toolUseId: v.string(), name: v.string(), input: v.unknown() });
-export const ToolResultEventSchema = v.object({
+export const AssistantEventSchema = v.strictObject({ ...base, type: v.literal("assistant"), text: v.string(), delta: v.optional(v.boolean()) });
+export const ThinkingEventSchema = v.strictObject({ ...base, type: v.literal("thinking"), text: v.string(), delta: v.optional(v.boolean()) });
+export const ToolCallEventSchema = v.strictObject({ ...base, type: v.literal("tool_call"), toolUseId: v.string(), name: v.string(), input: v.unknown() });
+export const ToolResultEventSchema = v.strictObject({
   ...base,
   type: v.literal("tool_result"),
   toolUseId: v.string(),
@@ -71,7 +71,7 @@ export const ToolResultEventSchema = v.object({
   content: v.string(),
   isError: v.boolean(),
 });
-export const PermissionEventSchema = v.object({
+export const PermissionEventSchema = v.strictObject({
   ...base,
   type: v.literal("permission"),
   capability: v.string(),
@@ -80,15 +80,15 @@ export const PermissionEventSchema = v.object({
   reason: v.optional(v.string()),
   toolUseId: v.optional(v.string()),
 });
-export const UsageEventSchema = v.object({
+export const UsageEventSchema = v.strictObject({
   ...base,
   type: v.literal("usage"),
   ...UsageSchema.entries,
   costUsd: v.number(),
   basis: v.literal("per_run"),
 });
-export const ServiceEventSchema = v.object({ ...base, type: v.literal("service"), ...RuntimeServiceSchema.entries });
-export const SystemEventSchema = v.object({
+export const ServiceEventSchema = v.strictObject({ ...base, type: v.literal("service"), ...RuntimeServiceSchema.entries });
+export const SystemEventSchema = v.strictObject({
   ...base,
   type: v.literal("system"),
   text: v.string(),
@@ -97,7 +97,7 @@ export const SystemEventSchema = v.object({
 });
 
 export const ResultSubtypeSchema = v.picklist(["success", "error", "timeout", "cancelled", "config_invalid"]);
-export const ResultEventSchema = v.object({
+export const ResultEventSchema = v.strictObject({
   ...base,
   type: v.literal("result"),
   subtype: ResultSubtypeSchema,

@@ -23,6 +23,13 @@ describe("compiled binary, from an empty directory", () => {
     expect(flag.stderr).not.toContain("    at ");
   });
 
+  test("with --json an error is also one JSON document on stdout, for scripts", async () => {
+    const r = await runBin(["exec", "--json", "--cwd", "/nonexistent-dir", "--", "true"]);
+    expect(r.code).toBe(2);
+    expect(parseJson(r.stdout)).toEqual({ error: { code: "cwd_missing", message: "workspace directory /nonexistent-dir does not exist", hint: "pass an existing directory with --cwd" } });
+    expect(r.stderr).toContain("error: workspace directory /nonexistent-dir does not exist");
+  });
+
   test("version --json names the tool, agentOS core, Bun and the build commit", async () => {
     const r = await runBin(["version", "--json"]);
     expect(r.code).toBe(0);

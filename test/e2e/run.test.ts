@@ -2,15 +2,23 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as v from "valibot";
 import { startGateway, priceFor, costUsd } from "../../src/gateway/index.ts";
+import { RunEventSchema } from "../../src/protocol/index.ts";
 import { binPath, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 type Ev = Record<string, any>;
 
+/** Every line is under 8 KB and is one event of the published protocol (src/protocol's schema, strictly). */
 function events(stdout: string): Ev[] {
   const lines = stdout.split("\n").filter(Boolean);
   for (const l of lines) expect(Buffer.byteLength(l)).toBeLessThan(8192);
-  return lines.map((l) => JSON.parse(l));
+  return lines.map((l) => {
+    const e = JSON.parse(l);
+    const checked = v.safeParse(RunEventSchema, e);
+    if (!checked.success) throw new Error(`event off the protocol: ${v.summarize(checked.issues)}\n${l.slice(0, 500)}`);
+    return e;
+  });
 }
 const resultOf = (evs: Ev[]) => {
   const last = evs[evs.length - 1]!;
