@@ -25,12 +25,16 @@ beforeAll(async () => {
   fx = await gitFixture();
 });
 
-/** Every file and directory under `dir` (.git included) with its size and mtime: what a writer would change. */
+/**
+ * Every file and directory under `dir` (.git included) with its size and mtime: what a writer would change. Stored
+ * git objects count by size only: a repository that borrows them (alternates) makes git refresh their mtime when it
+ * hashes content they already hold.
+ */
 async function treeState(dir: string): Promise<Record<string, string>> {
   const state: Record<string, string> = {};
   for (const name of await readdir(dir, { recursive: true })) {
     const st = await stat(join(dir, name));
-    state[name] = `${st.isDirectory() ? "d" : st.size} ${st.mtimeMs}`;
+    state[name] = st.isDirectory() ? `d ${st.mtimeMs}` : name.startsWith(".git/objects/") ? `${st.size}` : `${st.size} ${st.mtimeMs}`;
   }
   return state;
 }
@@ -171,7 +175,7 @@ describe("workspace.diff", () => {
     expect(d.diff).toContain("+gamma\n");
     expect(d.diff).toContain("rename from old-name.md");
     expect(d.truncated).toBe(false);
-    // The comparison never writes into the workspace or its repository (not even the index).
+    // The comparison writes nothing into the workspace or its repository (not even the index).
     expect(await treeState(fx.dir)).toEqual(before);
     expect(existsSync(join(fx.home, "tmp")) ? await readdir(join(fx.home, "tmp")) : []).toEqual([]);
   });
