@@ -4,6 +4,7 @@ import { isAbsolute, join, posix, relative, sep } from "node:path";
 import * as v from "valibot";
 import { ToolInputError, toolError } from "./errors.ts";
 
+// runtime's GUEST_WORKSPACE; importing runtime (or caps) for it would load that module into every `tool invoke`.
 const GUEST_WORKSPACE = "/workspace";
 
 /** True when `p` is `root` or below it (both absolute, already resolved). */
