@@ -20,12 +20,10 @@
  * A path without a glob counts as `path/**`. So `/workspace/src/a.ts` [3,3,17] beats `/workspace/src/*.ts` [2,3,15],
  * which beats `/workspace/src` [2,2,12], which beats `/workspace/**` [1,1,9] and `**` relative forms below it.
  */
+import { GUEST_HOME, GUEST_WORKSPACE, pathSegments } from "../guest.ts";
 import { looksLikeUrl, type Parsed } from "./vocabulary.ts";
 
-/** Where the host workspace appears in the VM (the runtime mounts it here). */
-export const GUEST_WORKSPACE = "/workspace";
-/** The VM user's home (fixed by agentOS). */
-export const GUEST_HOME = "/home/agentos";
+export { GUEST_WORKSPACE, GUEST_HOME };
 
 /** Top-level directories of the VM's filesystem (`ls /` in agentOS 0.2.21); a rule outside these names nothing the agent can see. */
 const GUEST_ROOTS = [
@@ -52,15 +50,6 @@ export interface PathPattern {
 const hasGlob = (s: string) => s.includes("*") || s.includes("?");
 
 /** Split an absolute path into segments, resolving `.` and `..` (`/..` stays `/`). */
-function normalizeAbsolute(path: string): string[] {
-  const out: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") out.pop();
-    else out.push(seg);
-  }
-  return out;
-}
 
 const join = (segments: string[]) => `/${segments.join("/")}`;
 
@@ -91,7 +80,7 @@ function toGuestSegments(raw: string, ctx: PathContext): Parsed<string[]> {
     return { ok: false, message: "'..' after a wildcard cannot be resolved", hint: "resolve the path yourself and put the wildcard last" };
   }
   if (!raw.startsWith("/")) {
-    const segs = normalizeAbsolute(`${GUEST_WORKSPACE}/${raw}`);
+    const segs = pathSegments(`${GUEST_WORKSPACE}/${raw}`);
     if (!isUnder(segs, WORKSPACE_SEGS)) {
       return {
         ok: false,
@@ -101,10 +90,10 @@ function toGuestSegments(raw: string, ctx: PathContext): Parsed<string[]> {
     }
     return { ok: true, value: segs, notes };
   }
-  const segs = normalizeAbsolute(raw);
+  const segs = pathSegments(raw);
   if (raw.split("/").includes("..")) notes.push(`'${raw}' contains '..'; it means ${join(segs)}`);
   if (isUnder(segs, WORKSPACE_SEGS)) return { ok: true, value: segs, notes };
-  const host = ctx.workspaceHostDir ? normalizeAbsolute(ctx.workspaceHostDir) : undefined;
+  const host = ctx.workspaceHostDir ? pathSegments(ctx.workspaceHostDir) : undefined;
   if (host && host.length > 0) {
     const rawSegs = raw.split("/").filter((s) => s !== "" && s !== ".");
     const startsInHost = host.every((s, i) => rawSegs[i] === s);
@@ -163,12 +152,12 @@ export function resolveTargetPath(raw: string, ctx: PathContext = {}): Parsed<st
   if (hasGlob(raw)) return { ok: false, message: `'${raw}' is a pattern, not a path`, hint: "ask about one concrete path" };
   if (raw !== "" && !raw.startsWith("/")) {
     // A relative target may name anything; it is simply resolved against /workspace.
-    return { ok: true, value: join(normalizeAbsolute(`${GUEST_WORKSPACE}/${raw}`)), notes: [] };
+    return { ok: true, value: join(pathSegments(`${GUEST_WORKSPACE}/${raw}`)), notes: [] };
   }
   const r = toGuestSegments(raw, ctx);
   if (!r.ok) {
     // A host path that climbs out of the workspace is not visible in the VM; evaluate it as the guest path it spells.
-    if (raw.startsWith("/")) return { ok: true, value: join(normalizeAbsolute(raw)), notes: [r.message] };
+    if (raw.startsWith("/")) return { ok: true, value: join(pathSegments(raw)), notes: [r.message] };
     return r;
   }
   return { ok: true, value: join(r.value), notes: r.notes };

@@ -4,11 +4,11 @@ import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
 import { childPids } from "./proc.ts";
+import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
 
-export const GUEST_WORKSPACE = "/workspace";
-export const GUEST_HOME = "/home/agentos";
+export { GUEST_HOME, GUEST_WORKSPACE };
 
 type Permissions = NonNullable<AgentOsOptions["permissions"]>;
 type HostFunctions = NonNullable<AgentOsOptions["hostFunctions"]>;

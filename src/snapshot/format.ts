@@ -9,6 +9,7 @@
  * opened and a file's digest when it is first read detects any corruption, without hashing the whole layer on every
  * boot. Contents come first so a build can stream files into the layer while hashing them and write the header last.
  */
+import { pathSegments } from "../guest.ts";
 import { createHash } from "node:crypto";
 
 const LAYER_MAGIC = "AOL1";
@@ -106,13 +107,7 @@ export function validateHeader(x: unknown): LayerHeader | string {
  * outside it.
  */
 export function normalizeRel(path: string): string {
-  const out: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") out.pop();
-    else out.push(seg);
-  }
-  return out.join("/");
+  return pathSegments(path).join("/");
 }
 
 export function parentOf(rel: string): string {
