@@ -3,9 +3,8 @@
  * that take them only spread `snapshotArgs` and call `openForRun` / `finishForRun`.
  */
 import type { ArgsDef } from "citty";
-import { usageError } from "../../src/errors.ts";
 import { logger } from "../../src/log.ts";
-import { changeCount, openSnapshotRoot, shortId, type FinishResult, type SnapshotRoot } from "../../src/snapshot/index.ts";
+import { changeCount, describeFinish, openSnapshotFor, type FinishResult, type SnapshotRoot } from "../../src/snapshot/index.ts";
 
 export const snapshotArgs = {
   snapshot: {
@@ -32,23 +31,14 @@ interface SnapshotFlagValues {
 }
 
 /** Open the snapshot named by --snapshot (checking its layers and the other two flags before anything boots). */
-export async function openForRun(args: SnapshotFlagValues): Promise<SnapshotRoot | undefined> {
-  if (!args.snapshot) {
-    if (args["keep-changes"] || args["commit-snapshot"]) {
-      throw usageError("--keep-changes and --commit-snapshot need --snapshot", "add --snapshot NAME, or drop them (without a snapshot, writes land in the directory)", "snapshot_flag_needs_snapshot");
-    }
-    return undefined;
-  }
-  return openSnapshotRoot(args.snapshot, { keepChanges: args["keep-changes"], commitName: args["commit-snapshot"] });
+export function openForRun(args: SnapshotFlagValues): Promise<SnapshotRoot | undefined> {
+  return openSnapshotFor(args.snapshot, { keepChanges: args["keep-changes"], commitName: args["commit-snapshot"] });
 }
 
 /** Diff, export, commit; a summary on stderr; the JSON block for --json output. */
 export async function finishForRun(root: SnapshotRoot, command: string): Promise<Record<string, unknown>> {
   const r: FinishResult = await root.finish({ command });
-  const n = changeCount(r.changes);
-  const parts = [`${r.changes.added.length} added`, `${r.changes.modified.length} modified`, `${r.changes.deleted.length} deleted`].join(", ");
-  if (r.keptTo) logger.info(`kept ${n} change${n === 1 ? "" : "s"} (${parts}) in ${r.keptTo}`);
-  if (r.committed) logger.info(`committed snapshot ${shortId(r.committed.id)} (${r.committed.name}): ${parts}`);
-  if (!r.keptTo && !r.committed && n > 0) logger.debug(`discarded ${n} change${n === 1 ? "" : "s"} (${parts})`);
+  if (r.keptTo || r.committed) logger.info(describeFinish(r));
+  else if (changeCount(r.changes) > 0) logger.debug(describeFinish(r));
   return { id: root.record.id, changes: r.changes, ...(r.keptTo ? { keptTo: r.keptTo } : {}), ...(r.committed ? { committed: r.committed } : {}) };
 }

@@ -2,8 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
-import { AosError, errorMessage, firstLine, isAosError, usageError } from "../errors.ts";
-import { openSnapshotRoot, shortId, type SnapshotRoot } from "../snapshot/index.ts";
+import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
+import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import type { CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
@@ -85,8 +85,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   try {
     // A snapshot run gets the snapshot's tree at /workspace (an overlay whose writes are discarded, exported or
     // committed at the end) instead of the host directory.
-    if (req.snapshot) snap = await openSnapshotRoot(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
-    else if (req.keepChanges || req.commitSnapshot) throw usageError("keepChanges and commitSnapshot need a snapshot", "add --snapshot NAME", "snapshot_flag_needs_snapshot");
+    snap = await openSnapshotFor(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
     const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
     await mkdir(slot.dir, { recursive: true });
     unlock = await slot.lock(req.runId);
@@ -218,13 +217,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await saveSession(slot, sessionParams, req.runId, stored);
     if (snap) {
       const r = await snap.finish({ command: `run ${req.runId}` });
-      const c = r.changes;
-      const where = [r.keptTo ? `exported to ${r.keptTo}` : "", r.committed ? `committed as snapshot ${r.committed.name} (${shortId(r.committed.id)})` : ""].filter(Boolean).join("; ");
-      sink.emit({
-        type: "system",
-        code: "snapshot_changes",
-        text: `snapshot ${shortId(snap.record.id)}: ${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted; ${where || "discarded"}`,
-      });
+      sink.emit({ type: "system", code: "snapshot_changes", text: `snapshot ${shortId(snap.record.id)}: ${describeFinish(r)}` });
     }
     if (tools) {
       services = await tools.services().catch(() => []);

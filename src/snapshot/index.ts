@@ -12,7 +12,7 @@
  *   } finally { root.close(); }
  */
 export { buildSnapshot, type BuildOptions, type BuildResult, type BuildProgress } from "./build.ts";
-export { openSnapshotRoot, type SnapshotRoot, type OpenOptions, type FinishOptions, type FinishResult } from "./root.ts";
+export { openSnapshotRoot, openSnapshotFor, describeFinish, type SnapshotRoot, type OpenOptions, type FinishOptions, type FinishResult } from "./root.ts";
 export { changeCount, type Change, type Changes } from "./changes.ts";
 export {
   listSnapshots,

@@ -14,7 +14,7 @@
 import type { AgentOsOptions } from "@rivet-dev/agentos-core";
 import { logger } from "../log.ts";
 import { GUEST_WORKSPACE, WRITE_ALLOWANCE_BYTES } from "../runtime/index.ts";
-import type { AosError } from "../errors.ts";
+import { usageError, type AosError } from "../errors.ts";
 import { shortId } from "./format.ts";
 import { AosLayerStore } from "./layer-store.ts";
 import { changeCount, checkKeepChangesDir, commitChanges, computeChanges, exportChanges, type Changes } from "./changes.ts";
@@ -55,6 +55,29 @@ export interface SnapshotRoot {
 
 export interface OpenOptions extends FinishOptions {
   store?: SnapshotStore;
+}
+
+/**
+ * A run's snapshot, if it names one. keepChanges and commitName only mean something on top of a snapshot, so without
+ * one they are an error (exit 2) rather than silently ignored.
+ */
+export async function openSnapshotFor(ref: string | null | undefined, opts: OpenOptions = {}): Promise<SnapshotRoot | undefined> {
+  if (ref) return openSnapshotRoot(ref, opts);
+  if (opts.keepChanges || opts.commitName) {
+    throw usageError(
+      "--keep-changes and --commit-snapshot need --snapshot",
+      "add --snapshot NAME (a run request: the snapshot field), or drop them: without a snapshot, writes land in the directory",
+      "snapshot_flag_needs_snapshot",
+    );
+  }
+  return undefined;
+}
+
+/** One line on what a run did to its snapshot: "2 added, 1 modified, 0 deleted; exported to out/". */
+export function describeFinish(r: FinishResult): string {
+  const c = r.changes;
+  const where = [r.keptTo ? `exported to ${r.keptTo}` : "", r.committed ? `committed snapshot ${r.committed.name} (${shortId(r.committed.id)})` : ""].filter(Boolean);
+  return `${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted; ${where.join("; ") || "discarded"}`;
 }
 
 export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Promise<SnapshotRoot> {
