@@ -20,8 +20,6 @@ export interface HelpExtras {
   footer?: () => string | Promise<string>;
   /** The command takes Deno-style --allow-X / --deny-X flags; the runner pulls them out before citty parses argv. */
   permissionFlags?: boolean;
-  /** Everything after `--` is the command's own (exec). */
-  passthrough?: boolean;
 }
 
 const extras = new WeakMap<object, HelpExtras>();

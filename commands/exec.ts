@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execInVm } from "../src/runtime/index.ts";
 import { logger } from "../src/log.ts";
-import { compileSandbox, permissionHelp, toolGate, type PermissionFlags } from "../src/caps/index.ts";
+import { compileSandbox, problemLine, permissionHelp, toolGate, type PermissionFlags } from "../src/caps/index.ts";
 import { createHostTools } from "../src/tools/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
 
@@ -19,7 +19,7 @@ export default withHelp(
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
-      for (const w of sandbox.compiled.warnings) logger.warn(`${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}`);
+      for (const w of sandbox.compiled.warnings) logger.warn(problemLine(w));
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
@@ -52,7 +52,6 @@ export default withHelp(
     },
   }),
   {
-    passthrough: true,
     permissionFlags: true,
     footer: permissionHelp,
     examples: [

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import type { BenchEntry } from "./bench.ts";
+import { median, type BenchEntry } from "./bench.ts";
 
 interface GeneratedTree {
   dir: string;
@@ -64,10 +64,6 @@ function allocatedBytes(dir: string): number {
   return n;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function envWith(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};

@@ -72,7 +72,7 @@ function treeRssKb(rootPid: number): number {
   return total;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function medianOf(n: number, f: () => Promise<Measured>): Promise<{ wallMs: number; peakRssMb: number }> {
   const walls: number[] = [];

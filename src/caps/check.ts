@@ -22,6 +22,11 @@ export interface PolicyProblem {
   value?: unknown;
 }
 
+/** A problem as one line ("flags: writable /** ... (hint)"): how exec and run report a policy's warnings. */
+export function problemLine(p: PolicyProblem & { source?: string }): string {
+  return `${p.source ? `${p.source}: ` : ""}${p.message}${p.hint ? ` (${p.hint})` : ""}`;
+}
+
 export interface CheckResult {
   valid: boolean;
   errors: PolicyProblem[];

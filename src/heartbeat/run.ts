@@ -4,7 +4,7 @@ import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, 
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
-import type { CompiledSandbox } from "../caps/index.ts";
+import { problemLine, type CompiledSandbox } from "../caps/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
 import { AcpMapper, textOf } from "./acp.ts";
@@ -166,9 +166,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       capabilities: sandbox.effective,
     });
     if (resumeNote) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: resumeNote });
-    for (const w of sandbox.compiled.warnings) {
-      sink.emit({ type: "system", level: "warn", code: "policy_warning", text: `${w.source ? `${w.source}: ` : ""}${w.message}${w.hint ? ` (${w.hint})` : ""}` });
-    }
+    for (const w of sandbox.compiled.warnings) sink.emit({ type: "system", level: "warn", code: "policy_warning", text: problemLine(w) });
 
     if (!(resuming && req.agent === "pi")) {
       await vm.sessions.open({ sessionId: acpSessionId, agent: req.agent, cwd: GUEST_WORKSPACE, env: guestEnv });

@@ -3,9 +3,8 @@ import { open, readlink, realpath, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
 import * as v from "valibot";
 import { ToolInputError, toolError } from "./errors.ts";
+import { GUEST_WORKSPACE } from "../guest.ts";
 
-// runtime's GUEST_WORKSPACE; importing runtime (or caps) for it would load that module into every `tool invoke`.
-const GUEST_WORKSPACE = "/workspace";
 
 /** True when `p` is `root` or below it (both absolute, already resolved). */
 export function isInside(root: string, p: string): boolean {
