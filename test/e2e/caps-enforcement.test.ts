@@ -330,7 +330,6 @@ describe("policy input on exec", () => {
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toContain("unknown capability 'fs.wirte'");
     expect(bad.stderr).toContain("did you mean 'fs.write'?");
-    expect(bad.durationMs).toBeLessThan(5000);
 
     const typo = await runBin(["exec", "--alow-net=x.com", "--", "echo should-not-run"], { cwd: ws });
     expect(typo.code).toBe(2);

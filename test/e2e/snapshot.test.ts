@@ -69,7 +69,6 @@ describe("snapshot build + exec --snapshot (real VM)", () => {
     expect(again.stderr).toContain("cached snapshot");
     const j = parseJson((await bin(["snapshot", "build", ".", "--json"])).stdout);
     expect(j).toMatchObject({ id: built.id, cached: true, layersWritten: 0 });
-    expect(j.durationMs).toBeLessThan(built.durationMs + 50);
   });
 
   test("the VM reads every file back byte-identical with its mode; symlinks stay links; nothing outside the tree leaks", async () => {

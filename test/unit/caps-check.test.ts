@@ -187,7 +187,7 @@ describe("caps schema", () => {
 });
 
 describe("caps check performance", () => {
-  test("a 200-rule policy checks in well under 50 ms", () => {
+  test("a 200-rule policy is valid and yields its 200 rules (its speed is a bench entry: caps.check)", () => {
     const allow: Record<string, string[]> = { "fs.read": [], "fs.write": [], "network.fetch": [], "env.read": [] };
     for (let i = 0; i < 50; i++) {
       allow["fs.read"]!.push(`/workspace/pkg${i}/**`);
@@ -196,12 +196,8 @@ describe("caps check performance", () => {
       allow["env.read"]!.push(`VAR_${i}`);
     }
     const doc = JSON.stringify({ version: 1, allow });
-    checkPolicy(doc, "warm-up");
-    const t0 = performance.now();
     const r = checkPolicy(doc, "t");
-    const ms = performance.now() - t0;
     expect(r.valid).toBe(true);
     expect(r.rules!.length).toBe(200);
-    expect(ms).toBeLessThan(50);
   });
 });

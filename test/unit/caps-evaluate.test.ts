@@ -183,14 +183,3 @@ describe("env, spawn, tool", () => {
     expect(evaluate(policy(doc), { kind: "tool", target: "git.status" }).enforcedBy).toBe("host-function-permission");
   });
 });
-
-describe("caps test speed", () => {
-  test("one evaluation against a 200-rule policy takes well under a millisecond", () => {
-    const read = Array.from({ length: 200 }, (_, i) => `/workspace/pkg${i}/**`);
-    const p = policy({ allow: { "fs.read": read } });
-    evaluate(p, { kind: "read", target: "/workspace/pkg199/x" });
-    const t0 = performance.now();
-    for (let i = 0; i < 100; i++) evaluate(p, { kind: "read", target: `/workspace/pkg${i}/a/b` });
-    expect((performance.now() - t0) / 100).toBeLessThan(1);
-  });
-});

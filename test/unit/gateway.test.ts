@@ -321,13 +321,11 @@ describe("scripted gateway with pi-ai (Pi's model client)", () => {
   test("anthropic-messages: an error step reaches Pi once (no SDK retries) as an error message", async () => {
     const gw = await scripted([{ error: { status: 529, message: "Overloaded" } }, { text: "would be consumed by a retry" }]);
     const model = { ...getModel("anthropic", "claude-sonnet-4-5"), baseUrl: gw.url };
-    const t0 = performance.now();
     const m = await complete(model, { messages: [{ role: "user", content: "hi", timestamp: Date.now() }] }, { apiKey: gw.token });
     expect(m.stopReason).toBe("error");
     expect(m.errorMessage).toContain("Overloaded");
     expect(gw.requests()).toBe(1);
     expect(gw.stepsUsed()).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(3000);
   });
 
   test("openai-completions: tool call and streamed text", async () => {
