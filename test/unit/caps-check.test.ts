@@ -186,7 +186,7 @@ describe("caps schema", () => {
   });
 });
 
-describe("caps check performance", () => {
+describe("caps check at scale", () => {
   test("a 200-rule policy is valid and yields its 200 rules (its speed is a bench entry: caps.check)", () => {
     const allow: Record<string, string[]> = { "fs.read": [], "fs.write": [], "network.fetch": [], "env.read": [] };
     for (let i = 0; i < 50; i++) {
