@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { usageError } from "../errors.ts";
+import { isSidecarWrapper } from "./sidecar-wrapper.ts";
 
 export type SoftwareName = "common" | "pi" | "opencode";
 
@@ -44,7 +45,12 @@ export function assetProvider(): AssetProvider {
  * A user's own sidecar binary. Read once, when this module loads: bootVm later points AGENTOS_SIDECAR_BIN at our
  * stderr wrapper, and reading it after that would make the wrapper wrap itself.
  */
-const SIDECAR_OVERRIDE = process.env.AGENTOS_SIDECAR_BIN || undefined;
+const SIDECAR_OVERRIDE = ownOverride(process.env.AGENTOS_SIDECAR_BIN);
+
+/** The user's own binary, or nothing: a paperclip-aos wrapper inherited from a parent process is not an override. */
+function ownOverride(path: string | undefined): string | undefined {
+  return path && !isSidecarWrapper(path) ? path : undefined;
+}
 
 export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {}): Promise<RuntimeAssets> {
   cached ??= (async () => {

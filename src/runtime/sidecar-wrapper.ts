@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheDir } from "../paths.ts";
@@ -8,10 +9,23 @@ import { writeFileAtomic } from "../fsutil.ts";
  * (notes/agentos-api.md §7). A two-line wrapper sends all of it to a log file instead, unless --debug; stdin, stdout and
  * the fd-3 control pipe pass through untouched because the wrapper `exec`s the real binary.
  */
+export const WRAPPER_MARK = "# paperclip-aos: runs the agentOS sidecar";
 const WRAPPER = `#!/bin/sh
-# paperclip-aos: runs the agentOS sidecar with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG
+${WRAPPER_MARK} with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG
+# A wrapper asked to run a wrapper would exec itself forever: stop instead.
+if [ -n "$PAPERCLIP_AOS_SIDECAR_WRAPPED" ]; then echo "paperclip-aos: the sidecar wrapper was given itself as the sidecar" >&2; exit 70; fi
+export PAPERCLIP_AOS_SIDECAR_WRAPPED=1
 exec "$PAPERCLIP_AOS_REAL_SIDECAR" "$@" 2>>"$PAPERCLIP_AOS_SIDECAR_LOG"
 `;
+
+/** Is `path` one of our wrappers (from this or another cache dir), not a sidecar? */
+export function isSidecarWrapper(path: string): boolean {
+  try {
+    return readFileSync(path, "utf8").slice(0, 200).includes(WRAPPER_MARK);
+  } catch {
+    return false;
+  }
+}
 
 export async function sidecarWrapperPath(): Promise<string> {
   const path = join(cacheDir(), "bin", "quiet-sidecar.sh");

@@ -55,16 +55,40 @@ export async function checkWorkspaceDir(dir: string): Promise<string> {
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const assets = await resolveAssets({ onProgress: (m) => logger.info(m) });
-  // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug).
+  // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug). agentOS reads
+  // these from process.env when it spawns the sidecar, so they are set for the spawn only: left in our environment,
+  // every child we start later would inherit them.
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
-  process.env.PAPERCLIP_AOS_REAL_SIDECAR = assets.sidecarBin;
-  process.env.PAPERCLIP_AOS_SIDECAR_LOG = opts.debug ? "/dev/stderr" : logPath;
-  process.env.AGENTOS_SIDECAR_BIN = await sidecarWrapperPath();
-  process.env.AGENTOS_LOG_LEVEL ??= opts.debug ? "info" : "error";
-  // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak, and
-  // a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
-  process.env.AGENTOS_V8_WARM_ISOLATES ??= "0";
+  const restoreEnv = setEnv({
+    PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
+    PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "/dev/stderr" : logPath,
+    AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
+    AGENTOS_LOG_LEVEL: process.env.AGENTOS_LOG_LEVEL ?? (opts.debug ? "info" : "error"),
+    // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
+    // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
+    AGENTOS_V8_WARM_ISOLATES: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
+  });
+  try {
+    return await bootWithEnv(opts, assets, logPath);
+  } finally {
+    restoreEnv();
+  }
+}
+
+/** Set variables in process.env; the returned function puts the previous values back. */
+function setEnv(vars: Record<string, string>): () => void {
+  const previous = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string): Promise<VmHandle> {
 
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
 import { join } from "node:path";
+import { bootVm } from "../../src/runtime/index.ts";
 import { parseJson, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 describe("compiled binary, from an empty directory", () => {
@@ -137,6 +138,17 @@ describe("exec", () => {
 });
 
 describe("runtime assets", () => {
+  test("booting a VM in a process leaves its environment as it was, so the binaries it starts later are unaffected", async () => {
+    const keys = ["AGENTOS_SIDECAR_BIN", "PAPERCLIP_AOS_REAL_SIDECAR", "PAPERCLIP_AOS_SIDECAR_LOG", "AGENTOS_V8_WARM_ISOLATES", "AGENTOS_LOG_LEVEL"];
+    const before = keys.map((k) => process.env[k]);
+    const handle = await bootVm({});
+    const r = await handle.vm.process.exec("echo in-process", { output: { capture: "all" } });
+    await handle.close();
+    expect(r.stdout).toBe("in-process\n");
+    expect(keys.map((k) => process.env[k])).toEqual(before);
+    expect((await runBin(["exec", "--", "echo after"])).stdout).toBe("after\n");
+  });
+
   test("AGENTOS_SIDECAR_BIN replaces the bundled sidecar (the compiled binary too); a missing one is exit 2", async () => {
     const dir = await tempDir();
     const marker = join(dir, "own-sidecar-ran");
@@ -150,6 +162,11 @@ exec '${join(sharedCache, "rt", real)}' "$@"
     const r = await runBin(["exec", "--", "echo via-own"], { env: { AGENTOS_SIDECAR_BIN: own } });
     expect(r.stdout).toBe("via-own\n");
     expect(existsSync(marker)).toBe(true);
+    // A paperclip-aos wrapper is not a sidecar: inherited from a parent paperclip-aos, it is ignored (it used to make
+    // the wrapper exec itself until the run hung).
+    const wrapper = join(sharedCache, "bin", "quiet-sidecar.sh");
+    const inherited = await runBin(["exec", "--", "echo not-looping"], { env: { AGENTOS_SIDECAR_BIN: wrapper } });
+    expect(inherited.stdout).toBe("not-looping\n");
     const missing = await runBin(["exec", "--", "true"], { env: { AGENTOS_SIDECAR_BIN: join(dir, "nope") } });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("AGENTOS_SIDECAR_BIN is set to");
