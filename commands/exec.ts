@@ -1,9 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
-import { execInVm } from "../src/runtime/index.ts";
-import { logger } from "../src/log.ts";
-import { compileSandbox, problemLine, permissionHelp, toolGate, type PermissionFlags } from "../src/caps/index.ts";
-import { createHostTools } from "../src/tools/index.ts";
+import { execWithPolicy } from "../src/plan/index.ts";
+import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
 
 export default withHelp(
@@ -18,25 +16,18 @@ export default withHelp(
     args: { ...globalArgs, ...timeoutArgs, ...snapshotArgs },
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
-      const sandbox = await compileSandbox({ flags, workspaceHostDir: process.cwd(), hostEnv: process.env });
-      for (const w of sandbox.compiled.warnings) logger.warn(problemLine(w));
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
       const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
       const snap = await openForRun(args);
-      // The typed tools (`agentos-paperclip git-status --json '{}'`, gated by the policy's tool.invoke) work on the
-      // host directory, which a snapshot run does not have.
-      const tools = snap ? undefined : await createHostTools({ workspaceDir: process.cwd(), decide: toolGate(sandbox.policy) });
       try {
-        const result = await execInVm({
+        const result = await execWithPolicy({
           command,
-          workspaceDir: snap ? undefined : process.cwd(),
-          ...(snap ? { mounts: snap.mounts, limits: snap.limits } : {}),
-          sandbox: tools ? { ...sandbox, permissions: tools.permissions(sandbox.permissions) } : sandbox,
-          hostFunctions: tools?.hostFunctions,
-          onBoot: tools?.attachVm,
+          cwd: process.cwd(),
+          policy: { flags, hostEnv: process.env },
+          snapshot: snap,
           timeoutSec,
           stdin: stdin?.length ? stdin : undefined,
           debug: args.debug,

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { explainPolicy, permissionHelp } from "../../src/caps/index.ts";
+import { vmPermissions } from "../../src/plan/index.ts";
 import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 export default withHelp(
@@ -15,7 +16,8 @@ export default withHelp(
     },
     async run({ args, data }) {
       const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
-      const { data: explanation, text } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env });
+      // The permissions shown are the VM's: the policy's plus what the typed host tools need (src/plan, as exec and run boot).
+      const { data: explanation, text } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
       if (args.json) {
         printJson({ ...explanation, defaulted });
         return;

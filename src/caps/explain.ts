@@ -41,8 +41,17 @@ const HEADINGS: Record<Capability, string> = {
   "tool.invoke": "call tools",
 };
 
-export function explainPolicy(policy: Policy, ctx: CompileContext = {}): { data: Explanation; text: string } {
+export interface ExplainOptions {
+  /**
+   * What the VM boots with on top of the compiled policy (src/plan's vmPermissions: the host tools' needs), so the
+   * permissions shown are exactly the VM's.
+   */
+  vmPermissions?: (p: CompiledPermissions) => CompiledPermissions;
+}
+
+export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: ExplainOptions = {}): { data: Explanation; text: string } {
   const compiled = compilePolicy(policy, ctx);
+  const permissions = opts.vmPermissions ? opts.vmPermissions(compiled.permissions) : compiled.permissions;
   const enforcementFor = (r: RuleView) =>
     compiled.enforcement.find((e) => e.capability === r.capability && e.mode === r.mode && e.rule === r.value && e.source === r.source);
   const rules = policy.rules.map((r) => {
@@ -64,10 +73,10 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}): { data:
     runtime,
     mandatory,
     compiled: {
-      permissions: compiled.permissions,
+      permissions,
       loopbackExemptPorts: compiled.loopbackExemptPorts,
       guestEnvNames: Object.keys(compiled.guestEnv).sort(),
-      hostFunctionRules: typeof compiled.permissions.hostFunction === "string" ? [] : compiled.permissions.hostFunction.rules,
+      hostFunctionRules: typeof permissions.hostFunction === "string" ? [] : permissions.hostFunction.rules,
       workspaceWritable: compiled.workspaceWritable,
     },
     enforcement: compiled.enforcement,

@@ -5,6 +5,7 @@ import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, ty
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import { problemLine, type CompiledSandbox } from "../caps/index.ts";
+import { planVm } from "../plan/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
 import { AcpMapper, textOf } from "./acp.ts";
@@ -20,8 +21,6 @@ export interface HostToolsBinding {
   hostFunctions?: BootOptions["hostFunctions"];
   /** One line per tool the policy allows, for the agent's instructions. */
   allowedTools: string[];
-  /** What the VM's permissions need on top of the policy for the tools to work (the tool stub may start, ...). */
-  permissions: (p: BootOptions["permissions"]) => BootOptions["permissions"];
   attachVm: (vm: VmHandle["vm"]) => void;
   /** The listeners the agent started, as Paperclip runtime services. */
   services: () => Promise<RuntimeService[]>;
@@ -113,17 +112,16 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
 
     // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.
     tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
-    handle = await bootVm({
-      workspaceDir: snap ? undefined : workspaceDir,
-      workspaceReadOnly: !sandbox.compiled.workspaceWritable,
-      ...(snap ? { mounts: snap.mounts, limits: snap.limits } : {}),
-      agents: [req.agent],
-      permissions: tools ? tools.permissions(sandbox.permissions) : sandbox.permissions,
-      loopbackExemptPorts: sandbox.loopbackExemptPorts,
+    const plan = planVm({
+      sandbox,
+      ...(snap ? { snapshot: snap } : { workspaceDir }),
       hostFunctions: tools?.hostFunctions,
+      software: [req.agent],
       databasePath: slot.databasePath,
+      env: req.env,
       debug: opts.debug,
     });
+    handle = await bootVm(plan.boot);
     const vm = handle.vm;
     tools?.attachVm(vm);
     phase("boot");

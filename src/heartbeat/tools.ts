@@ -35,7 +35,6 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
   return {
     hostFunctions: tools.hostFunctions,
     allowedTools: tools.allowedTools.map((t) => `${t} (\`${tools.guestCommands[t]}\`)`),
-    permissions: (p) => tools.permissions(p ?? {}),
     attachVm: tools.attachVm,
     services: async () => (await tools.services()).map((l) => toService(l, ctx.runId)),
     close: tools.close,

@@ -1,30 +1,18 @@
-import type { AgentOs, AgentOsOptions } from "@rivet-dev/agentos-core";
+import type { AgentOs } from "@rivet-dev/agentos-core";
 import { bootVm, GUEST_WORKSPACE, type BootOptions } from "./vm.ts";
 import { usageError } from "../errors.ts";
-
-/** What the capability compiler hands the runtime (src/caps compiles a policy into this). */
-export interface Sandbox {
-  permissions?: NonNullable<AgentOsOptions["permissions"]>;
-  loopbackExemptPorts?: number[];
-  /** The whole guest environment: nothing from the host gets in unless env.read allowed it. */
-  guestEnv?: Record<string, string>;
-  /** False when the policy lets nothing in /workspace be written: the mount itself is then read-only. */
-  workspaceWritable?: boolean;
-}
 
 export interface ExecRequest {
   /** argv after `--`: one element is a shell string, several are quoted and joined. */
   command: string[];
-  workspaceDir?: string;
-  mounts?: BootOptions["mounts"];
-  limits?: BootOptions["limits"];
-  hostFunctions?: BootOptions["hostFunctions"];
-  sandbox?: Sandbox;
+  /** The VM's boot options: src/plan's planVm makes them from the policy, the workspace and the host tools. */
+  boot: BootOptions;
+  /** The whole environment of the command (the plan's guestEnv): nothing from the host gets in otherwise. */
+  env?: Record<string, string>;
   timeoutSec?: number;
   stdin?: Uint8Array;
   onStdout?: (chunk: Uint8Array) => void;
   onStderr?: (chunk: Uint8Array) => void;
-  debug?: boolean;
   /** Called once the VM is up, before the command runs (host tools attach to the VM here). */
   onBoot?: (vm: AgentOs) => void | Promise<void>;
 }
@@ -50,16 +38,7 @@ export function commandLine(argv: string[]): string {
 export async function execInVm(req: ExecRequest): Promise<ExecResult> {
   const line = commandLine(req.command);
   const started = performance.now();
-  const handle = await bootVm({
-    workspaceDir: req.workspaceDir,
-    workspaceReadOnly: req.sandbox?.workspaceWritable === false,
-    mounts: req.mounts,
-    limits: req.limits,
-    hostFunctions: req.hostFunctions,
-    permissions: req.sandbox?.permissions,
-    loopbackExemptPorts: req.sandbox?.loopbackExemptPorts,
-    debug: req.debug,
-  });
+  const handle = await bootVm(req.boot);
   const booted = performance.now();
   const result = (exitCode: number, stdout: string, stderr: string, timedOut: boolean): ExecResult => ({
     exitCode,
@@ -72,7 +51,7 @@ export async function execInVm(req: ExecRequest): Promise<ExecResult> {
     await req.onBoot?.(handle.vm);
     const r = await handle.vm.process.exec(line, {
       cwd: GUEST_WORKSPACE,
-      env: req.sandbox?.guestEnv ?? {},
+      env: req.env ?? {},
       ...(req.stdin ? { stdin: req.stdin } : {}),
       ...(req.timeoutSec ? { timeoutMs: Math.round(req.timeoutSec * 1000) } : {}),
       onStdout: req.onStdout,

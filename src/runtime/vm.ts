@@ -25,7 +25,7 @@ export interface BootOptions {
   hostFunctions?: HostFunctions;
   /** More mounts (a snapshot's overlay at /workspace comes from src/snapshot's openSnapshotRoot). */
   mounts?: NonNullable<AgentOsOptions["mounts"]>;
-  /** agentOS limits (a snapshot run raises limits.resources.maxFilesystemBytes by the snapshot's size). */
+  /** agentOS limits: the filesystem quota comes from src/plan (the workspace's or the snapshot's size plus WRITE_ALLOWANCE_BYTES). */
   limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
@@ -110,11 +110,6 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
     ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
   ].map((packagePath) => ({ packagePath }));
 
-  // agentOS counts every mounted byte against one VM-wide quota (default 40-72 MB in 0.2.21), so a larger host
-  // workspace could not be written at all ("Bad address"): size the quota from the workspace plus a write allowance.
-  const limits = opts.workspaceDir && !opts.limits?.resources?.maxFilesystemBytes
-    ? { ...opts.limits, resources: { ...opts.limits?.resources, maxFilesystemBytes: workspaceBytes(opts.workspaceDir) + WRITE_ALLOWANCE_BYTES } }
-    : opts.limits;
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
   if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: opts.workspaceReadOnly ?? false }));
   if (opts.mounts) mounts.push(...opts.mounts);
@@ -134,7 +129,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
-      ...(limits ? { limits } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
@@ -174,10 +169,3 @@ async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number, pids: ()
 
 /** What a run may write on top of its workspace (host dir or snapshot) before the VM's filesystem quota stops it. */
 export const WRITE_ALLOWANCE_BYTES = 2 ** 30;
-
-/** Bytes under a directory; `du` is the fastest walk there is, and a failure only means the default allowance. */
-function workspaceBytes(dir: string): number {
-  const r = Bun.spawnSync(["du", "-sb", "--", dir], { stderr: "ignore" });
-  const n = Number(r.stdout.toString().split("\t")[0]);
-  return Number.isFinite(n) ? n : 0;
-}

@@ -1,0 +1,38 @@
+import { compileSandbox, problemLine, toolGate, type SandboxInput } from "../caps/index.ts";
+import { execInVm, type ExecRequest, type ExecResult } from "../runtime/index.ts";
+import type { SnapshotRoot } from "../snapshot/index.ts";
+import { createHostTools } from "../tools/index.ts";
+import { logger } from "../log.ts";
+import { planVm } from "./plan.ts";
+
+export interface PolicyExecRequest extends Omit<ExecRequest, "boot" | "env" | "onBoot"> {
+  /** The host directory at /workspace (also what relative policy paths mean). */
+  cwd: string;
+  /** The policy sources (flags, presets, files); the workspace and host env are filled in. */
+  policy: Omit<SandboxInput, "workspaceHostDir">;
+  /** A snapshot's tree at /workspace instead of `cwd` (opened by the caller, who also finishes it). */
+  snapshot?: SnapshotRoot;
+  debug?: boolean;
+}
+
+/**
+ * `exec` as a library call: compile the policy, bind the typed host tools (a snapshot run has no host workspace for
+ * them), plan the VM and run one command in it. Policy warnings go to the log.
+ */
+export async function execWithPolicy(req: PolicyExecRequest): Promise<ExecResult> {
+  const sandbox = await compileSandbox({ ...req.policy, workspaceHostDir: req.cwd });
+  for (const w of sandbox.compiled.warnings) logger.warn(problemLine(w));
+  const tools = req.snapshot ? undefined : await createHostTools({ workspaceDir: req.cwd, decide: toolGate(sandbox.policy) });
+  const plan = planVm({
+    sandbox,
+    ...(req.snapshot ? { snapshot: req.snapshot } : { workspaceDir: req.cwd }),
+    hostFunctions: tools?.hostFunctions,
+    debug: req.debug,
+  });
+  const { cwd: _cwd, policy: _policy, snapshot: _snapshot, debug: _debug, ...exec } = req;
+  try {
+    return await execInVm({ ...exec, boot: plan.boot, env: plan.guestEnv, onBoot: tools?.attachVm });
+  } finally {
+    await tools?.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseJson, runBin, tempDir } from "./helpers.ts";
+
+/** `exec` and `caps explain` through the one VM plan (src/plan), from the compiled binary and a real VM. */
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe("the VM plan through the binary", () => {
+  test("exec --preset read-only mounts the workspace read-only: writes fail as a read-only filesystem and nothing lands", async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    await writeFile(join(dir, "a.txt"), "a\n");
+    const r = await runBin(["exec", "--preset", "read-only", "--json", "--", "echo x > /workspace/f; mkdir /workspace/d; cat /workspace/a.txt"], { cwd: dir });
+    const j = parseJson(r.stdout);
+    expect(j.stdout).toBe("a\n");
+    // The kernel's fs rules alone answer "Permission denied"; "Read-only file system" is the mount itself.
+    expect(j.stderr).toContain("Read-only file system");
+    expect((await readdir(dir)).filter((f) => f !== ".aos-state")).toEqual(["a.txt"]);
+  });
+
+  test("caps explain shows the permissions the VM boots with, the host tools' included", async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const j = parseJson((await runBin(["caps", "explain", "--json"], { cwd: dir })).stdout);
+    expect(JSON.stringify(j.compiled.permissions.childProcess)).toContain("agentos-paperclip");
+    expect(JSON.stringify(j.compiled.permissions.network)).toContain("inspect");
+  });
+});
