@@ -1,6 +1,10 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
 import { execWithPolicy } from "../src/plan/index.ts";
+import type { ExecStdin } from "../src/runtime/index.ts";
+import { logger } from "../src/log.ts";
+import { startSpinner } from "../src/progress.ts";
+import { usageError } from "../src/errors.ts";
 import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
 
@@ -13,15 +17,26 @@ export default withHelp(
         "run COMMAND there through the VM's shell, stream its output and exit with its exit code. Writes in /workspace land in the directory " +
         "(with --snapshot they are discarded unless kept or committed); everything else in the VM is discarded.",
     },
-    args: { ...globalArgs, ...timeoutArgs, ...snapshotArgs },
+    args: {
+      ...globalArgs,
+      timeout: { ...timeoutArgs.timeout, description: "Stop the command after SECONDS, counted from when it starts in the VM (the boot is not counted); exit 124" },
+      interactive: { type: "boolean", alias: "i", description: "Forward stdin to the command even when it is a terminal (type into `exec -i -- sh`; Ctrl-D ends it)" },
+      tty: { type: "boolean", alias: "t", description: "Not available: agentOS 0.2.21 cannot give the command a terminal (use -i)" },
+      ...snapshotArgs,
+    },
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const timeoutSec = parseSeconds(args.timeout, "--timeout");
-      const stdin = process.stdin.isTTY ? undefined : new Uint8Array(await Bun.stdin.arrayBuffer());
+      const stdin = guestStdin(args.interactive === true, args.tty === true, command);
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
       const snap = await openForRun(args);
+      const spinner = args.json ? undefined : startSpinner("booting the VM");
+      const guestOutput = (stream: NodeJS.WriteStream) => (c: Uint8Array) => {
+        spinner?.stop();
+        stream.write(c);
+      };
       try {
         const result = await execWithPolicy({
           command,
@@ -29,15 +44,17 @@ export default withHelp(
           policy: { flags, hostEnv: process.env },
           snapshot: snap,
           timeoutSec,
-          stdin: stdin?.length ? stdin : undefined,
+          stdin,
           debug: args.debug,
-          ...(args.json ? {} : { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c) }),
+          onStarted: () => spinner?.stop(),
+          ...(args.json ? {} : { onStdout: guestOutput(process.stdout), onStderr: guestOutput(process.stderr) }),
         });
         const snapshot = snap ? await finishForRun(snap, command.join(" ")) : undefined;
         if (args.json) printJson({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: result.durationMs, timedOut: result.timedOut, ...(snapshot ? { snapshot } : {}) });
         else if (result.timedOut) process.stderr.write(`error: the command did not finish within ${timeoutSec}s (exit 124)\n`);
         return result.exitCode;
       } finally {
+        spinner?.stop();
         snap?.close();
       }
     },
@@ -48,8 +65,10 @@ export default withHelp(
     examples: [
       ["paperclip-aos exec -- ls -la", "list the current directory as the VM sees it"],
       ["paperclip-aos exec --cwd ./repo -- 'grep -rn TODO . | wc -l'", "one shell string runs as written"],
-      ["paperclip-aos exec --timeout 30 -- sh ./check.sh", "stop after 30 s (exit 124)"],
-      ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}"],
+      ["paperclip-aos exec --timeout 30 -- sh ./check.sh", "stop after 30 s of running (exit 124)"],
+      ["git diff | paperclip-aos exec -- wc -l", "piped stdin reaches the command as it comes; its end is EOF"],
+      ["paperclip-aos exec -i -- sh", "type commands into a shell in the VM (no prompt or line editing: there is no terminal)"],
+      ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}, colour codes removed"],
       ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "one more host than the default workspace-write policy"],
       ["paperclip-aos exec --preset read-only -- ls", "nothing may be written"],
       ["paperclip-aos exec --snapshot site -- ls", "start from a snapshot (paperclip-aos snapshot build); writes are discarded"],
@@ -58,3 +77,24 @@ export default withHelp(
     ],
   },
 );
+
+const SHELLS = new Set(["sh", "bash", "ash", "dash", "zsh", "brush"]);
+
+/**
+ * The guest's stdin: a pipe or file is forwarded as it comes (its end is the guest's EOF); a terminal only with -i,
+ * otherwise the guest sees EOF at once, as `docker run` without -i does.
+ */
+function guestStdin(interactive: boolean, tty: boolean, command: string[]): ExecStdin | undefined {
+  if (tty) {
+    throw usageError(
+      "exec cannot give the command a terminal (-t): agentOS 0.2.21's shell waits for a cursor-position answer its terminal never delivers",
+      "use -i to forward stdin without a terminal (paperclip-aos exec -i -- sh), or pass the commands as one string",
+      "tty_unsupported",
+    );
+  }
+  if (interactive || !process.stdin.isTTY) return Bun.stdin.stream() as unknown as AsyncIterable<Uint8Array>;
+  if (command.length === 1 && SHELLS.has(command[0]!.trim())) {
+    logger.warn(`${command[0]} reads its commands from stdin, which stays closed on a terminal without -i: run 'paperclip-aos exec -i -- ${command[0]}'`);
+  }
+  return undefined;
+}

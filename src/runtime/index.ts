@@ -6,6 +6,6 @@ export { installSignalHandlers, setSignalHandler, shutdown } from "./lifecycle.t
 export { parentPid, procStat, allPids, childPids } from "./proc.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
-export type { ExecRequest, ExecResult } from "./exec.ts";
+export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";
 export { runDoctor } from "./doctor.ts";
 export type { DoctorCheck, DoctorReport } from "./doctor.ts";

@@ -11,10 +11,12 @@ import { writeFileAtomic } from "../fsutil.ts";
  */
 export const WRAPPER_MARK = "# paperclip-aos: runs the agentOS sidecar";
 const WRAPPER = `#!/bin/sh
-${WRAPPER_MARK} with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG
+${WRAPPER_MARK} with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG (if set)
 # A wrapper asked to run a wrapper would exec itself forever: stop instead.
 if [ -n "$PAPERCLIP_AOS_SIDECAR_WRAPPED" ]; then echo "paperclip-aos: the sidecar wrapper was given itself as the sidecar" >&2; exit 70; fi
 export PAPERCLIP_AOS_SIDECAR_WRAPPED=1
+# No log file (--debug): stderr stays ours, whatever it is (a pipe, a file, a socket: /dev/stderr cannot open a socket).
+if [ -z "$PAPERCLIP_AOS_SIDECAR_LOG" ]; then exec "$PAPERCLIP_AOS_REAL_SIDECAR" "$@"; fi
 exec "$PAPERCLIP_AOS_REAL_SIDECAR" "$@" 2>>"$PAPERCLIP_AOS_SIDECAR_LOG"
 `;
 

@@ -62,7 +62,8 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   await mkdir(dirname(logPath), { recursive: true });
   const restoreEnv = setEnv({
     PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
-    PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "/dev/stderr" : logPath,
+    // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
+    PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "" : logPath,
     AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
     AGENTOS_LOG_LEVEL: process.env.AGENTOS_LOG_LEVEL ?? (opts.debug ? "info" : "error"),
     // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
