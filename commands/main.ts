@@ -90,9 +90,10 @@ async function resolveCommand(argv: string[]): Promise<{ chain: AnyCommand[]; na
  * value (notes/bun-cli.md §3.1). Check argv against the command's own args first so a typo is an error, not a no-op.
  */
 export function checkFlags(argv: string[], args: ArgsDef, names: string[]): void {
-  const known = new Map<string, { type?: string; canonical: string }>();
+  const known = new Map<string, { type?: string; canonical: string; repeatable?: boolean }>();
   for (const [name, def] of Object.entries(args)) {
-    const entry = { type: def.type, canonical: name };
+    // `repeatable: true` on an arg (caps test --read a --read b) lets it be given more than once; the command reads rawArgs.
+    const entry = { type: def.type, canonical: name, repeatable: (def as { repeatable?: boolean }).repeatable === true };
     known.set(name, entry);
     const aliases = "alias" in def ? def.alias : undefined;
     for (const a of Array.isArray(aliases) ? aliases : aliases ? [aliases] : []) known.set(a, entry);
@@ -113,7 +114,7 @@ export function checkFlags(argv: string[], args: ArgsDef, names: string[]): void
       const hint = didYouMean(name, [...known.entries()].filter(([, d]) => d.type !== "positional").map(([n]) => n));
       throw usageError(`unknown flag '${token}' for ${where}`, hint ? hint.replace(/'([^']+)'/, "'--$1'") : `run '${where} --help' for the flags`, "unknown_flag");
     }
-    if (seen.has(def.canonical)) throw usageError(`flag --${def.canonical} given twice`, "give it once", "repeated_flag");
+    if (seen.has(def.canonical) && !def.repeatable) throw usageError(`flag --${def.canonical} given twice`, "give it once", "repeated_flag");
     seen.add(def.canonical);
     if (def.type === "string" || def.type === "enum") {
       if (eq !== -1) continue;

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, err } from "../_shared.ts";
 import { checkPolicy, type PolicyProblem } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
+import { builtinRegistry } from "../../src/tools/index.ts";
 import { positionals, readInputs } from "./_input.ts";
 
 type Located = PolicyProblem & { file: string };
@@ -25,11 +26,12 @@ export default withHelp(
     async run({ args }) {
       const files = positionals(args);
       if (files.length === 0) throw usageError("no policy file given", "paperclip-aos caps check FILE... ('-' for stdin)");
+      const toolNames = builtinRegistry().names();
       const errors: Located[] = [];
       const warnings: Located[] = [];
       const summary: { file: string; valid: boolean; errors: number; warnings: number }[] = [];
       for (const input of await readInputs(files)) {
-        const r = checkPolicy(input.text, input.name === "stdin" ? "stdin" : `file ${input.name}`, { workspaceHostDir: process.cwd() });
+        const r = checkPolicy(input.text, input.name === "stdin" ? "stdin" : `file ${input.name}`, { workspaceHostDir: process.cwd(), toolNames });
         const e = r.errors.map((p) => ({ file: input.name, ...p }));
         const w = r.warnings.map((p) => ({ file: input.name, ...p }));
         errors.push(...e);
@@ -51,7 +53,8 @@ export default withHelp(
   }),
   {
     footer: () =>
-      "Unknown keys are errors (with a suggestion: did you mean 'fs.write'?). Warnings name rules that are valid but not enforceable\n" +
+      "Every problem is reported, not only the first. Unknown keys and tools are errors (with a suggestion: did you mean 'fs.write'?,\n" +
+      "'git.status'?), and so are unclosed brackets in a path. Warnings name rules that are valid but not enforceable\n" +
       "or probably not meant (a writable /**, a per-command spawn rule, env.read *); they fail only with --strict. Host paths are\n" +
       "read relative to the workspace: the current directory, or --cwd DIR.\n",
     examples: [

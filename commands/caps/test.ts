@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
+import { builtinRegistry } from "../../src/tools/index.ts";
 import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 const QUERIES: [RequestKind, string, string][] = [
@@ -22,17 +23,16 @@ export default withHelp(
     },
     args: {
       file: { type: "positional", required: false, valueHint: "FILE", description: "Policy file (JSON); '-' reads stdin" },
-      ...Object.fromEntries(QUERIES.map(([k, hint, description]) => [k, { type: "string" as const, valueHint: hint, description }])),
+      ...Object.fromEntries(QUERIES.map(([k, hint, description]) => [k, { type: "string" as const, valueHint: hint, description, repeatable: true }])),
       ...globalArgs,
     } as const,
     async run({ args, rawArgs, data }) {
-      // In the order given on the command line.
-      const at = (kind: string) => rawArgs.findIndex((a) => a === `--${kind}` || a.startsWith(`--${kind}=`));
-      const asks = QUERIES.filter(([k]) => typeof (args as Record<string, unknown>)[k] === "string")
-        .map(([kind]) => ({ kind, target: (args as Record<string, unknown>)[kind] as string }))
-        .sort((a, b) => at(a.kind) - at(b.kind));
+      const asks = queriesOf(rawArgs);
       if (asks.length === 0) throw usageError("nothing to test", "add --read PATH, --write PATH, --fetch HOST:PORT, --listen PORT, --env NAME, --spawn DRIVER or --tool NAME");
       const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
+      // A tool that does not exist is a typo, not a request to decide: say so instead of answering for it.
+      const tools = asks.some((a) => a.kind === "tool") ? builtinRegistry() : undefined;
+      for (const a of asks) if (a.kind === "tool") tools!.require(a.target);
       const ev = evaluator(policy, { workspaceHostDir: process.cwd() });
       const decisions: Decision[] = asks.map((a) => ev(a));
       const allowed = decisions.every((d) => d.decision === "allow");
@@ -52,14 +52,31 @@ export default withHelp(
     permissionFlags: true,
     footer: () =>
       "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host\n" +
-      "loopback's exempted ports, spawn decided by driver). Each query flag once; several kinds at a time. The policy is FILE,\n" +
+      "loopback's exempted ports, spawn decided by driver). Any number of queries, of one kind or several (--read a --read b),\n" +
+      "each answered on its own line in the order given; a --tool that names no tool is exit 2. The policy is FILE,\n" +
       "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is workspace-write. Decisions go to stdout,\n" +
       "the reasons to stderr (all of it with --json).\n\n" +
       permissionHelp(),
     examples: [
       ["paperclip-aos caps test policy.json --read .env", "deny read /workspace/.env (mandatory deny), exit 1"],
       ["paperclip-aos caps test --preset networked --fetch api.github.com:443 --json", "{allowed, decisions:[{decision, rule, reason, ...}]}"],
-      ["paperclip-aos caps test --allow-write=src --write src/a.ts --env CI", "several kinds at once (each query flag once)"],
+      ["paperclip-aos caps test --allow-write=src --write src/a.ts --env CI", "several kinds at once"],
+      ["paperclip-aos caps test --read src/a.ts --read .env --json", "several of one kind: {allowed, decisions:[one per query]}"],
     ],
   },
 );
+
+/** The query flags in the order given, each as often as given (citty keeps only the last of a repeated flag). */
+function queriesOf(rawArgs: string[]): { kind: RequestKind; target: string }[] {
+  const kinds = new Set<string>(QUERIES.map(([k]) => k));
+  const out: { kind: RequestKind; target: string }[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const token = rawArgs[i]!;
+    if (token === "--") break;
+    const m = /^--([a-z]+)(?:=(.*))?$/s.exec(token);
+    if (!m || !kinds.has(m[1]!)) continue;
+    const target = m[2] ?? rawArgs[++i];
+    if (target !== undefined) out.push({ kind: m[1] as RequestKind, target });
+  }
+  return out;
+}

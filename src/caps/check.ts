@@ -8,7 +8,7 @@ import { closest } from "../suggest.ts";
 import { pathMatches, type PathContext } from "./paths.ts";
 import { isPresetName, PRESET_NAMES, PRESETS, type PresetName } from "./presets.ts";
 import { isLoopbackHost, ipv4String } from "./network.ts";
-import { parseRule, type Rule } from "./rules.ts";
+import { parseRule, ruleMatches, type Rule } from "./rules.ts";
 import { mandatoryDenies, runtimeRules } from "./runtime-needs.ts";
 import { PolicyDocumentSchema, type PolicyDocument } from "./schema.ts";
 import { CAPABILITIES, CAPABILITY_ALIASES, type Capability, type Mode } from "./vocabulary.ts";
@@ -25,6 +25,12 @@ export interface PolicyProblem {
 /** A problem as one line ("flags: writable /** ... (hint)"): how exec and run report a policy's warnings. */
 export function problemLine(p: PolicyProblem & { source?: string }): string {
   return `${p.source ? `${p.source}: ` : ""}${p.message}${p.hint ? ` (${p.hint})` : ""}`;
+}
+
+/** What a check knows besides the document: where the workspace is, and which tools exist (src/tools' registry). */
+export interface CheckContext extends PathContext {
+  /** The registered tool names: a tool.invoke rule naming none of them is an error (with the closest name). */
+  toolNames?: readonly string[];
 }
 
 export interface CheckResult {
@@ -118,7 +124,7 @@ function issueProblem(issue: v.BaseIssue<unknown>): PolicyProblem | undefined {
  * Validate a policy (parsed JSON, or JSON text). `source` labels the rules (e.g. `file caps.json`, `request`).
  * Never throws on bad input: everything comes back as errors.
  */
-export function checkPolicy(json: unknown, source = "policy", ctx: PathContext = {}): CheckResult {
+export function checkPolicy(json: unknown, source = "policy", ctx: CheckContext = {}): CheckResult {
   let doc = json;
   if (typeof json === "string") {
     const parsed = parseJsonText(json);
@@ -135,14 +141,19 @@ export function checkPolicy(json: unknown, source = "policy", ctx: PathContext =
   // valibot's strictObject takes an array for an object (its keys "0", "1" ... as unknown keys); the JSON Schema does not.
   const arrayLists = (["allow", "deny"] as const).filter((mode) => Array.isArray(d[mode]));
   for (const mode of arrayLists) errors.push(notCapabilityLists(mode, d[mode]));
+  const add = (p: PolicyProblem) => {
+    if (!errors.some((e) => e.path === p.path && e.message === p.message)) errors.push(p);
+  };
   const result = v.safeParse(PolicyDocumentSchema, doc);
   if (!result.success) {
     for (const issue of result.issues) {
       if (arrayLists.some((mode) => issue.path?.[0]?.key === mode)) continue;
       const p = issueProblem(issue);
-      if (p && !errors.some((e) => e.path === p.path && e.message === p.message)) errors.push(p);
+      if (p) add(p);
     }
   }
+  // valibot's strictObject reports the first unknown key of an object only: every one of them is a problem.
+  for (const p of unknownKeys(d)) add(p);
   const rules: Rule[] = [];
   const ext = d.extends;
   for (const name of (Array.isArray(ext) ? ext : ext === undefined ? [] : [ext]) as unknown[]) {
@@ -158,7 +169,9 @@ export function checkPolicy(json: unknown, source = "policy", ctx: PathContext =
         const at = jsonPath([mode, cap, i]);
         const r = parseRule(cap as Capability, mode, entry, source, ctx, at);
         if (!r.ok) errors.push({ path: at, message: r.message, ...(r.hint ? { hint: r.hint } : {}), value: entry });
-        else {
+        else if (ctx.toolNames && unknownTool(r.value, ctx.toolNames, errors, warnings)) {
+          // reported: a rule for a tool that does not exist decides nothing
+        } else {
           for (const n of r.notes) warnings.push({ path: at, message: n, value: entry });
           own.push(r.value);
         }
@@ -169,6 +182,38 @@ export function checkPolicy(json: unknown, source = "policy", ctx: PathContext =
   warnings.push(...policyWarnings(own));
   const valid = errors.length === 0;
   return valid ? { valid, errors, warnings, rules, document: result.output as PolicyDocument } : { valid, errors, warnings };
+}
+
+/** Every key that is neither a top-level key nor a capability, at the top level and under allow/deny. */
+function unknownKeys(d: Record<string, unknown>): PolicyProblem[] {
+  const out: PolicyProblem[] = [];
+  for (const k of Object.keys(d)) if (!TOP_KEYS.includes(k)) out.push(unknownKeyProblem([k], k));
+  for (const mode of ["allow", "deny"] as const) {
+    const lists = d[mode];
+    if (!lists || typeof lists !== "object" || Array.isArray(lists)) continue;
+    for (const k of Object.keys(lists)) if (!(CAPABILITIES as readonly string[]).includes(k)) out.push(unknownKeyProblem([mode, k], k));
+  }
+  return out;
+}
+
+/**
+ * A tool.invoke rule that matches no registered tool: a name (git.stauts) is an error with the closest tool, a
+ * collection (gti.*) a warning. True when the rule was reported.
+ */
+function unknownTool(rule: Rule, toolNames: readonly string[], errors: PolicyProblem[], warnings: PolicyProblem[]): boolean {
+  const m = rule.matcher;
+  if (m.type !== "tool" || m.collection === undefined) return false;
+  if (toolNames.some((name) => ruleMatches(rule, { type: "name", name }))) return false;
+  const at = rule.at ?? rule.source;
+  if (m.fn !== undefined) {
+    const near = closest(rule.value, toolNames);
+    errors.push({ path: at, message: `unknown tool '${rule.value}'`, hint: near ? `did you mean '${near}'?` : `the tools are ${toolNames.join(", ")}`, value: rule.value });
+    return true;
+  }
+  const collections = [...new Set(toolNames.map((n) => n.split(".")[0]!))];
+  const near = closest(m.collection, collections);
+  warnings.push({ path: at, message: `'${rule.value}' matches no tool`, hint: near ? `did you mean '${near}.*'?` : `the tools are ${toolNames.join(", ")}`, value: rule.value });
+  return false;
 }
 
 const presetCache = new Map<PresetName, Rule[]>();

@@ -12,7 +12,7 @@
 export { AGENTOS_OPERATIONS } from "./vocabulary.ts";
 export type { Capability, RequestKind, Mode } from "./vocabulary.ts";
 export { PolicyDocumentSchema, policyJsonSchema, type PolicyDocument } from "./schema.ts";
-export { checkPolicy, problemLine, type CheckResult, type PolicyProblem } from "./check.ts";
+export { checkPolicy, problemLine, type CheckContext, type CheckResult, type PolicyProblem } from "./check.ts";
 export { PRESETS, PRESET_NAMES, type PresetName } from "./presets.ts";
 export { extractPermissionFlags, permissionHelp, splitFlagValue, type PermissionFlag, type PermissionFlags } from "./flags.ts";
 export { resolvePolicy, readPolicyFile, type Policy, type ResolveInput } from "./policy.ts";

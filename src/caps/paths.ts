@@ -121,12 +121,36 @@ function specificityOf(segments: string[], glob: boolean): number[] {
   return glob ? [literal, counted.length, chars] : [segments.length, segments.length, chars];
 }
 
+/**
+ * An unclosed or stray bracket or brace: `[abc` or `a{b,c` reads as a character class or alternatives that this grammar
+ * does not have (and that the kernel might read differently), so it is refused instead of matching literally.
+ */
+function unbalancedBracket(seg: string): string | undefined {
+  for (const [open, close] of [["[", "]"], ["{", "}"]] as const) {
+    let depth = 0;
+    for (const ch of seg) {
+      if (ch === open) depth++;
+      else if (ch === close && --depth < 0) return `'${close}' without '${open}'`;
+    }
+    if (depth > 0) return `'${open}' is never closed`;
+  }
+  return undefined;
+}
+
 /** Parse a rule path (see the grammar above). */
 export function parsePathPattern(raw: string, ctx: PathContext = {}): Parsed<PathPattern> {
   const r = toGuestSegments(raw, ctx);
   if (!r.ok) return r;
   const segments: string[] = [];
   for (const seg of r.value) {
+    const unbalanced = unbalancedBracket(seg);
+    if (unbalanced) {
+      return {
+        ok: false,
+        message: `malformed pattern '${raw}': ${unbalanced}`,
+        hint: "the wildcards are *, ? and **; brackets and braces match themselves, so close them or leave them out",
+      };
+    }
     if (seg.includes("**") && seg !== "**") {
       return { ok: false, message: `'**' must be a whole path segment (got '${seg}')`, hint: "write a/**/b or a/*b" };
     }

@@ -201,3 +201,28 @@ describe("caps check at scale", () => {
     expect(r.rules!.length).toBe(200);
   });
 });
+
+describe("caps check: every problem, tool names, malformed globs", () => {
+  const tools = ["git.status", "git.log", "workspace.diff"];
+  test("three unknown capabilities in one allow are three errors; unknown top-level keys each one", () => {
+    const r = checkPolicy({ version: 1, allow: { "fs.raed": ["a"], "net.fetch": ["x"], foo: ["y"] }, extra: 1, other: 2 }, "test");
+    expect(r.errors.map((e) => e.path).sort()).toEqual(["$.allow.foo", '$.allow["fs.raed"]', '$.allow["net.fetch"]', "$.extra", "$.other"]);
+  });
+
+  test("a tool.invoke rule naming no registered tool is an error with the closest name; a collection with no tool a warning", () => {
+    const r = checkPolicy({ version: 1, allow: { "tool.invoke": ["git.stauts", "gti.*", "git.*"] } }, "test", { toolNames: tools });
+    expect(r.errors).toEqual([{ path: '$.allow["tool.invoke"][0]', message: "unknown tool 'git.stauts'", hint: "did you mean 'git.status'?", value: "git.stauts" }]);
+    expect(r.warnings).toContainEqual({ path: '$.allow["tool.invoke"][1]', message: "'gti.*' matches no tool", hint: "did you mean 'git.*'?", value: "gti.*" });
+    expect(checkPolicy({ version: 1, allow: { "tool.invoke": ["git.status", "workspace.*", "*"] } }, "test", { toolNames: tools }).valid).toBe(true);
+  });
+
+  test("an unclosed or stray bracket or brace in a path is an error; balanced ones match themselves", () => {
+    const r = checkPolicy({ version: 1, allow: { "fs.read": ["/workspace/[abc", "src/a{b", "src/x]"], "fs.write": ["/workspace/pages/[id].tsx"] } }, "test");
+    expect(r.errors.map((e) => e.message)).toEqual([
+      "malformed pattern '/workspace/[abc': '[' is never closed",
+      "malformed pattern 'src/a{b': '{' is never closed",
+      "malformed pattern 'src/x]': ']' without '['",
+    ]);
+    expect(r.errors.map((e) => e.path)).toEqual(['$.allow["fs.read"][0]', '$.allow["fs.read"][1]', '$.allow["fs.read"][2]']);
+  });
+});
