@@ -40,6 +40,9 @@ export interface ResponseMeter {
 export interface OfferedTool {
   name: string;
   required: string[];
+  /** How a call to it is answered: a function call (JSON arguments), a custom tool call (free text, Responses only)
+   *  or a built-in tool's own item (Responses' local_shell). */
+  kind: "function" | "custom" | "builtin";
 }
 
 /** The dialect-neutral facts of a request that the gateway decides on. */
@@ -62,6 +65,7 @@ export function requestShape(
   pick: (t: Record<string, unknown>) => [unknown, unknown],
   system: string,
   firstUser: string,
+  kindOf: (t: Record<string, unknown>) => OfferedTool["kind"] = () => "function",
 ): RequestShape {
   const tools = Array.isArray(body.tools) ? body.tools : [];
   return {
@@ -70,7 +74,7 @@ export function requestShape(
       const [name, schema] = pick(t);
       if (typeof name !== "string") return [];
       const required = isRecord(schema) && Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : [];
-      return [{ name, required }];
+      return [{ name, required, kind: kindOf(t) }];
     }),
     system,
     firstUser,

@@ -7,7 +7,7 @@ export type ErrorFamily = "auth" | "quota" | "overloaded" | "bad_request" | "ups
 export interface GatewayError {
   /** upstream_auth, upstream_rate_limited, upstream_quota_exceeded, upstream_overloaded, upstream_bad_request,
    *  upstream_error, upstream_unreachable, gateway_unauthorized, gateway_bad_request, gateway_dialect_mismatch,
-   *  gateway_error (the gateway's own fault) */
+   *  gateway_error (the gateway's own fault), script_exhausted (a scripted model asked past its last step) */
   errorCode: string;
   family: ErrorFamily;
   message: string;

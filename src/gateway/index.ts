@@ -1,14 +1,20 @@
 /**
  * The model gateway: the agent's only way to a model. A host-side HTTP server on 127.0.0.1 with a per-run token that
- * speaks Anthropic Messages and OpenAI chat completions (streaming and not), forwards to the real provider with the
- * host's key (which never enters the VM), meters tokens and cost from every response, and maps provider failures to
- * errorCode + family. `--model scripted:FILE` answers from a script instead (same server, no network).
+ * speaks Anthropic Messages (`POST /v1/messages`, also with Claude Code's `?beta=true`), OpenAI chat completions
+ * (`POST /v1/chat/completions`) and OpenAI Responses (`POST /v1/responses`, Codex's and OpenCode's OpenAI API), each
+ * streaming and not; forwards to the real provider with the host's key (which never enters the VM), meters tokens and
+ * cost from every response, and maps provider failures to errorCode + family. `HEAD /` answers 200 (Claude Code's
+ * reachability check). `--model scripted:FILE` answers from a script instead (same server, no network).
  *
  * Scripted-model rules (beyond DESIGN.md's format):
  * - A step without `usage` is metered with a deterministic estimate: input = ceil(request body JSON chars / 4),
  *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON), each at least 1. Give `usage` for
  *   exact numbers.
- * - A request past the last step gets "(script exhausted)" with zero usage.
+ * - A request past the last step is answered with HTTP 400 and fails the run: errorCode `script_exhausted` (exit 1),
+ *   nothing metered. A script describes the whole turn, ending with a text step.
+ * - Tool steps are written with Pi's tool names and inputs (bash, read, write, edit) and translated into the tool the
+ *   agent offers (Claude Code's Bash/Read/Write/Edit, OpenCode's filePath inputs, Codex's shell tools and apply_patch);
+ *   the table is in tool-map.ts.
  * - Side requests (OpenCode's session title: no tools, title-generator prompt) get a fixed short text with zero usage
  *   and do not consume a step (side-request.ts).
  * - The scripted model is priced like claude-sonnet-4-5 (prices.ts); provider and biller "scripted", billingType

@@ -2,7 +2,8 @@ import { isAbsolute, resolve } from "node:path";
 import { usageError } from "../errors.ts";
 
 export type Provider = "anthropic" | "openai" | "scripted";
-export type Dialect = "anthropic" | "openai";
+/** The APIs the gateway serves: Anthropic Messages, OpenAI chat completions ("openai") and OpenAI Responses. */
+export type Dialect = "anthropic" | "openai" | "responses";
 
 export interface ModelSpec {
   provider: Provider;

@@ -62,7 +62,7 @@ function openaiSse(r: Reply, created: number, includeUsage: boolean): string[] {
 }
 
 /** OpenAI's error type names by status. */
-function openaiErrorType(status: number): string {
+export function openaiErrorType(status: number): string {
   if (status === 401) return "authentication_error";
   if (status === 403) return "permission_error";
   if (status === 404) return "not_found_error";
@@ -70,7 +70,7 @@ function openaiErrorType(status: number): string {
   if (status >= 500) return "server_error";
   return "invalid_request_error";
 }
-function openaiError(status: number, message: string, type?: string): object {
+export function openaiError(status: number, message: string, type?: string): object {
   return { error: { message, type: type ?? openaiErrorType(status), param: null, code: type ?? null } };
 }
 

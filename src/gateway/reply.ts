@@ -6,7 +6,10 @@ export interface Reply {
   model: string;
   thinking?: string;
   text?: string;
-  tool?: { id: string; name: string; input: Record<string, unknown> };
+  /** `format` is how the Responses dialect renders the call (tool-map.ts decides it): a function call with JSON
+   *  arguments (default), a custom tool call whose free-text input is `input.input`, or a local_shell_call whose argv
+   *  is `input.command`. The other dialects have function calls only. */
+  tool?: { id: string; name: string; input: Record<string, unknown>; format?: "function" | "custom" | "local_shell" };
   usage: TokenCounts;
 }
 

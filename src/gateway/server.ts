@@ -5,6 +5,7 @@ import type { DialectCodec, RequestShape } from "./dialect.ts";
 import { classifyFailure, type GatewayError } from "./failure.ts";
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 import { openaiDialect } from "./openai.ts";
+import { responsesDialect } from "./responses.ts";
 import { priceFor, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
 import { Recorder } from "./recorder.ts";
 import { Redactor } from "./redact.ts";
@@ -12,6 +13,7 @@ import { isRecord, type Reply } from "./reply.ts";
 import { loadScript, type Script, type Step } from "./script.ts";
 import { SIDE_TITLE, sideRequestKind } from "./side-request.ts";
 import { SseReader } from "./sse.ts";
+import { mapToolCall } from "./tool-map.ts";
 import { type UsageDelta, UsageMeter, type UsageTotals } from "./usage.ts";
 
 export interface GatewayOptions {
@@ -60,16 +62,18 @@ export interface Gateway {
 
 const ANTHROPIC_DEFAULT_BASE = "https://api.anthropic.com";
 const OPENAI_DEFAULT_BASE = "https://api.openai.com/v1";
-const EXHAUSTED = "(script exhausted)";
 const MAX_ERROR_BODY = 64 * 1024;
 
 interface Upstream {
-  dialect: Dialect;
+  provider: "anthropic" | "openai";
   key: string;
-  url: string;
+  /** The provider's base URL (Anthropic's without /v1, OpenAI's with it, as their SDKs take them). */
+  base: string;
+  /** The upstream endpoint of each dialect this provider speaks. */
+  urls: Partial<Record<Dialect, string>>;
 }
 
-const DIALECTS: Record<Dialect, DialectCodec> = { anthropic: anthropicDialect, openai: openaiDialect };
+const DIALECTS: Record<Dialect, DialectCodec> = { anthropic: anthropicDialect, openai: openaiDialect, responses: responsesDialect };
 
 /** One authenticated model request with a JSON object body, as the scripted and the forwarding handler get it. */
 interface ModelCall {
@@ -116,14 +120,17 @@ function resolveUpstream(spec: ModelSpec, env: Record<string, string | undefined
       `export ${keyVar}=... on the host (the key stays in the host-side gateway and never enters the VM), or use --model scripted:FILE`,
       "missing_api_key",
     );
-  if (spec.provider === "anthropic")
-    return { dialect: "anthropic", key, url: `${baseUrl(env, "ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE)}/v1/messages` };
-  return { dialect: "openai", key, url: `${baseUrl(env, "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE)}/chat/completions` };
+  if (spec.provider === "anthropic") {
+    const base = baseUrl(env, "ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE);
+    return { provider: "anthropic", key, base, urls: { anthropic: `${base}/v1/messages` } };
+  }
+  const base = baseUrl(env, "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE);
+  return { provider: "openai", key, base, urls: { openai: `${base}/chat/completions`, responses: `${base}/responses` } };
 }
 
 function billerOf(spec: ModelSpec, upstream: Upstream | undefined): string {
   if (!upstream) return "scripted";
-  const host = new URL(upstream.url).hostname;
+  const host = new URL(upstream.base).hostname;
   if (host.endsWith("openrouter.ai")) return "openrouter";
   return spec.provider;
 }
@@ -152,7 +159,7 @@ function upstreamHeaders(req: Request, up: Upstream): Headers {
       out.set(n, value);
   });
   out.set("content-type", "application/json");
-  if (up.dialect === "anthropic") {
+  if (up.provider === "anthropic") {
     out.set("x-api-key", up.key);
     if (!out.has("anthropic-version")) out.set("anthropic-version", "2023-06-01");
   } else {
@@ -192,9 +199,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Tool input shapes differ between agents (Pi's bash takes {command}, OpenCode's needs {command, description}; Pi
- * reads {path}, OpenCode {filePath}). The call is still sent as scripted (the agent reports the bad call itself), but
- * the mismatch becomes a note so a script author sees why a step did nothing.
+ * A step tool-map.ts could not fit to the agent's tools (an unknown tool, or an input lacking what the agent's tool
+ * requires) is still sent as scripted (the agent reports the bad call itself), but the mismatch becomes a note so a
+ * script author sees why a step did nothing.
  */
 function toolMismatch(name: string, input: Record<string, unknown>, shape: RequestShape): string | undefined {
   if (!shape.hasTools) return `calls tool "${name}" but the request offered no tools`;
@@ -260,14 +267,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const codec = DIALECTS[dialect];
     const side = sideRequestKind(shape);
     let step: Step | undefined;
-    let answeredBy: UsageDelta["answeredBy"];
     let stepNo: number | undefined;
-    if (side) answeredBy = "side";
-    else if (stepIndex < script!.steps.length) {
+    if (!side && stepIndex < script!.steps.length) {
       stepNo = stepIndex++;
       step = script!.steps[stepNo];
-      answeredBy = "step";
-    } else answeredBy = "exhausted";
+    }
+    const answeredBy: UsageDelta["answeredBy"] = side ? "side" : "step";
+
+    if (!side && !step) {
+      // Past the last step: the run fails (exit 1, errorCode script_exhausted) rather than inventing an answer. A 400
+      // is an error no agent or SDK retries.
+      const n = script!.steps.length;
+      const message = `the scripted model has no step left: model request ${seq} came after all ${n} step${n === 1 ? " was" : "s were"} used (add steps to the script, and end the turn with a {"text": ...} step)`;
+      fail({ errorCode: "script_exhausted", family: "bad_request", message, status: 400, source: "scripted" }, true);
+      record({ ...base, answeredBy: "exhausted", status: 400, error: message });
+      return errorResponse(dialect, 400, message);
+    }
 
     if (step?.delayMs) await sleep(step.delayMs, req.signal);
 
@@ -284,14 +299,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       model: shape.model || "scripted",
       usage: ZERO,
     };
-    if (side) reply.text = SIDE_TITLE;
-    else if (!step) reply.text = EXHAUSTED;
+    if (side || !step) reply.text = SIDE_TITLE;
     else {
       if (step.thinking !== undefined) reply.thinking = step.thinking;
       if (step.text !== undefined) reply.text = step.text;
       if (step.tool !== undefined) {
         const id = `${codec.toolIdPrefix}${runId}_${++toolCounter}`;
-        reply.tool = { id, name: step.tool, input: step.input ?? {} };
+        const call = mapToolCall(step.tool, step.input ?? {}, shape.tools);
+        reply.tool = { id, ...call };
+        if (call.name !== step.tool) base.tool = { scripted: step.tool, sent: call.name };
         const warning = toolMismatch(reply.tool.name, reply.tool.input, shape);
         if (warning) {
           const note = `script step ${stepNo}: ${warning}`;
@@ -316,16 +332,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const forward = async ({ req, dialect, body, shape, seq, base }: ModelCall): Promise<Response> => {
     const up = upstream!;
     const turn = !sideRequestKind(shape);
-    if (dialect !== up.dialect) {
-      const message = `this gateway forwards to ${spec.provider} (${DIALECTS[up.dialect].label}); the agent sent a ${DIALECTS[dialect].path} request`;
+    const url = up.urls[dialect];
+    if (!url) {
+      const speaks = (Object.keys(up.urls) as Dialect[]).map((d) => `${DIALECTS[d].label} (${DIALECTS[d].path})`).join(" and ");
+      const message = `this gateway forwards to ${spec.provider}, which speaks ${speaks}; the agent sent a ${DIALECTS[dialect].label} request (${DIALECTS[dialect].path})`;
       return refuse(dialect, base, { errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
     }
     const out: Record<string, unknown> = { ...body, model: spec.model };
-    if (up.dialect === "openai" && shape.stream) {
+    if (dialect === "openai" && shape.stream) {
       const so = isRecord(body.stream_options) ? body.stream_options : {};
       if (so.include_usage !== true) out.stream_options = { ...so, include_usage: true };
     }
-    const target = new URL(up.url);
+    const target = new URL(url);
     target.search = new URL(req.url).search;
     let res: Response;
     try {
@@ -357,7 +375,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return new Response(raw, { status: res.status, headers: responseHeaders(res.headers) });
     }
 
-    const m = DIALECTS[up.dialect].meter();
+    const m = DIALECTS[dialect].meter();
     const finish = () => {
       if (m.error) {
         const c = classifyFailure(0, m.error.type, m.error.message);
@@ -416,9 +434,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const handle = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    // Claude Code checks that its base URL answers (HEAD /) before its first model call. It learns nothing from it.
+    if (req.method === "HEAD" && url.pathname === "/") return new Response(null, { status: 200 });
     const dialect = routeOf(req.method, url.pathname);
     if (!dialect) {
-      return Response.json(anthropicDialect.error(404, `the model gateway has no ${req.method} ${url.pathname}; it serves POST /v1/messages and POST /v1/chat/completions`), { status: 404 });
+      const served = Object.values(DIALECTS).map((d) => `POST ${d.path}`).join(", ");
+      return Response.json(anthropicDialect.error(404, `the model gateway has no ${req.method} ${url.pathname}; it serves ${served}`), { status: 404 });
     }
     const seq = ++seqCounter;
     const base: Record<string, unknown> = { seq, dialect, method: req.method, path: url.pathname + url.search, headers: redactor.headers(req.headers) };

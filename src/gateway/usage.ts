@@ -6,8 +6,8 @@ export interface UsageDelta extends TokenCounts {
   model: string;
   /** The request's sequence number (1-based, in arrival order). */
   seq: number;
-  /** How it was answered: a script step, a side request (title), past the script's end, or the real provider. */
-  answeredBy: "step" | "side" | "exhausted" | "upstream";
+  /** How it was answered: a script step, a side request (title), or the real provider. */
+  answeredBy: "step" | "side" | "upstream";
 }
 
 export interface UsageTotals {

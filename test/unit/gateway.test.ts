@@ -107,14 +107,23 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.usage()).toMatchObject({ inputTokens: 30, outputTokens: 12 });
   });
 
-  test("a tool step that does not fit the offered tools is sent anyway and noted", async () => {
-    const gw = await scripted([{ tool: "bash", input: { command: "ls" } }, { tool: "glob", input: {} }, { tool: "bash", input: { command: "ls" } }]);
-    const strict = [{ name: "bash", input_schema: { type: "object", properties: { command: {}, description: {} }, required: ["command", "description"] } }];
+  test("a tool step that does not fit the offered tools is sent anyway and noted; Pi's bash gets the description OpenCode's needs", async () => {
+    const gw = await scripted([
+      { tool: "bash", input: { command: "ls" } },
+      { tool: "glob", input: {} },
+      { tool: "write", input: { content: "no path" } },
+      { tool: "bash", input: { command: "ls" } },
+    ]);
+    const strict = [
+      { name: "bash", input_schema: { type: "object", properties: { command: {}, description: {} }, required: ["command", "description"] } },
+      { name: "write", input_schema: { type: "object", properties: { filePath: {}, content: {} }, required: ["filePath", "content"] } },
+    ];
     const m = (await (await anthropic(gw, { tools: strict })).json()) as any;
-    expect(m.content[0]).toMatchObject({ type: "tool_use", name: "bash", input: { command: "ls" } });
+    expect(m.content[0]).toMatchObject({ type: "tool_use", name: "bash", input: { command: "ls", description: "ls" } });
     await anthropic(gw, { tools: strict });
-    expect(gw.notes).toContain('script step 0: tool "bash" input lacks required description (the agent\'s bash takes command, description)');
-    expect(gw.notes).toContain('script step 1: calls tool "glob" but the agent offers bash');
+    await anthropic(gw, { tools: strict });
+    expect(gw.notes).toContain('script step 1: calls tool "glob" but the agent offers bash, write');
+    expect(gw.notes).toContain('script step 2: tool "write" input lacks required filePath (the agent\'s write takes filePath, content)');
     await anthropic(gw, {});
     expect(gw.notes).toHaveLength(3); // the scripted-price note plus the two above; a fitting call adds nothing
   });
@@ -129,13 +138,19 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(ids.size).toBe(5);
   });
 
-  test("a request past the last step gets (script exhausted) with zero usage", async () => {
+  test("a request past the last step fails with script_exhausted (400, not retried) and is not metered", async () => {
     const gw = await scripted([{ text: "only one", usage: { input: 5, output: 5 } }]);
     await anthropic(gw, {});
-    const m = (await (await anthropic(gw, {})).json()) as any;
-    expect(m.content).toEqual([{ type: "text", text: "(script exhausted)" }]);
-    expect(m.stop_reason).toBe("end_turn");
+    expect(gw.lastError()).toBeNull();
+    const r = await anthropic(gw, {});
+    expect(r.status).toBe(400);
+    expect(r.headers.get("x-should-retry")).toBe("false");
+    const body = (await r.json()) as any;
+    expect(body).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(body.error.message).toContain("no step left");
+    expect(gw.lastError()).toMatchObject({ errorCode: "script_exhausted", family: "bad_request", status: 400, source: "scripted" });
     expect(gw.usage()).toMatchObject({ inputTokens: 5, outputTokens: 5 });
+    expect(gw.stepsUsed()).toBe(1);
   });
 
   test("an error step returns its status in Anthropic's error shape, sets lastError, and a later success clears it", async () => {
@@ -184,8 +199,9 @@ describe("scripted gateway, Anthropic dialect", () => {
     const m = (await (await anthropic(gw, {})).json()) as any;
     expect(m.content[0].text).toBe("step one");
     // The same prompt with tools is a turn, not a side request.
-    const withTools = (await (await anthropic(gw, { system: "You are a title generator." })).json()) as any;
-    expect(withTools.content[0].text).toBe("(script exhausted)");
+    const withTools = await anthropic(gw, { system: "You are a title generator." });
+    expect(withTools.status).toBe(400);
+    expect(gw.lastError()?.errorCode).toBe("script_exhausted");
     expect(gw.usage()).toMatchObject({ inputTokens: 3, outputTokens: 4 });
   });
 
