@@ -115,6 +115,16 @@ describe("run: one heartbeat", () => {
     expect(result.errorMessage).toContain("Overloaded");
   });
 
+  test("a scripted model that runs out of steps fails the run with script_exhausted (the steps it had still ran)", async () => {
+    const r = await heartbeat({ steps: [{ tool: "bash", input: { command: "echo ran > /workspace/ran.txt" } }] });
+    expect(r.code).toBe(1);
+    const result = resultOf(r.evs);
+    expect(result).toMatchObject({ subtype: "error", isError: true, exitCode: 1, errorCode: "script_exhausted" });
+    expect(result.errorMessage).toContain("no step left");
+    expect(result.summary ?? "").not.toContain("(script exhausted)");
+    expect(await readFile(join(r.ws, "ran.txt"), "utf8")).toBe("ran\n");
+  });
+
   test("--timeout ends with exit 124 and timedOut", async () => {
     const r = await heartbeat({ steps: [{ text: "too slow", delayMs: 30_000 }], args: ["--timeout", "3"] });
     expect(r.code).toBe(124);
