@@ -1,5 +1,6 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { usageError } from "../src/errors.ts";
+import type { HelpBlock } from "./_help.ts";
 
 /** Flags every command takes (they show in each command's --help). */
 export const globalArgs = {
@@ -14,12 +15,16 @@ export const timeoutArgs = {
   timeout: { type: "string", valueHint: "SECONDS", description: "Stop after SECONDS; exit 124" },
 } as const satisfies ArgsDef;
 
-/** What --help prints after citty's usage: examples and extra blocks (the permission options). */
+/** What --help prints after the options (examples, extra blocks such as the permission options), and parsing hints. */
 export interface HelpExtras {
   examples?: [command: string, what: string][];
+  /** Prose after the examples; paragraphs are separated by a blank line and reflowed to the terminal's width. */
   footer?: () => string | Promise<string>;
-  /** The command takes Deno-style --allow-X / --deny-X flags; the runner pulls them out before citty parses argv. */
+  blocks?: () => HelpBlock[] | Promise<HelpBlock[]>;
+  /** The command takes Deno-style --allow-X / --deny-X flags (read by the one parse, commands/_argv.ts). */
   permissionFlags?: boolean;
+  /** What the command takes after `--` (exec: "COMMAND"); without it, `--` is an error. */
+  afterDash?: string;
 }
 
 const extras = new WeakMap<object, HelpExtras>();
@@ -34,22 +39,48 @@ export function helpExtras(cmd: object): HelpExtras {
   return extras.get(cmd) ?? {};
 }
 
-export function renderExamples(examples: HelpExtras["examples"]): string {
-  if (!examples?.length) return "";
-  const width = Math.max(...examples.map(([c]) => c.length));
-  return `EXAMPLES\n\n${examples.map(([c, w]) => `  ${c.padEnd(width)}  # ${w}`).join("\n")}\n`;
-}
-
 /**
  * stdout and stderr for commands that print and end. Bun's console writes straight to the file descriptor, while the
- * first touch of process.stdout builds Node's stream machinery: about 7 ms of a 9 ms `--help`. Streaming output
+ * first touch of process.stdout builds Node's stream machinery: about 7 ms of a 9 ms `--help`. stderr is written with
+ * a plain write(2): Bun's console.error paints everything red on a terminal, successes included. Streaming output
  * (exec's guest output, run's NDJSON) keeps process.stdout for its backpressure and EPIPE.
  */
 export function out(text: string): void {
   console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
 }
 export function err(text: string): void {
-  console.error(text.endsWith("\n") ? text.slice(0, -1) : text);
+  writeAll(2, text.endsWith("\n") ? text : `${text}\n`);
+}
+
+function writeAll(fd: number, text: string): void {
+  const { writeSync } = import.meta.require("node:fs") as typeof import("node:fs");
+  let buf = Buffer.from(text);
+  while (buf.length) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (e) {
+      // A non-blocking pipe that is full: wait for the reader rather than drop the message.
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+/** Colour on fd (1 or 2): FORCE_COLOR forces it (unless "0"), NO_COLOR or TERM=dumb turns it off, else only on a terminal. */
+export function colorEnabled(fd: 1 | 2): boolean {
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined && force !== "") return force !== "0" && force !== "false";
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return false;
+  if (process.env.TERM === "dumb") return false;
+  const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
+  return isatty(fd);
+}
+
+/** The width help is wrapped to: the terminal's columns, else $COLUMNS, else 80. */
+export function terminalWidth(): number {
+  const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
+  const cols = isatty(1) ? process.stdout.columns : Number(process.env.COLUMNS);
+  return Number.isFinite(cols) && cols > 0 ? Math.max(40, cols) : 80;
 }
 
 /** stdout is data only: one JSON document, pretty when a person is looking. */

@@ -61,7 +61,8 @@ export default withHelp(
   }),
   {
     permissionFlags: true,
-    footer: permissionHelp,
+    afterDash: "COMMAND",
+    blocks: () => [permissionHelp()],
     examples: [
       ["paperclip-aos exec -- ls -la", "list the current directory as the VM sees it"],
       ["paperclip-aos exec --cwd ./repo -- 'grep -rn TODO . | wc -l'", "one shell string runs as written"],
@@ -69,7 +70,8 @@ export default withHelp(
       ["git diff | paperclip-aos exec -- wc -l", "piped stdin reaches the command as it comes; its end is EOF"],
       ["paperclip-aos exec -i -- sh", "type commands into a shell in the VM (no prompt or line editing: there is no terminal)"],
       ["paperclip-aos exec --json -- cat VERSION", "{exitCode, stdout, stderr, durationMs}, colour codes removed"],
-      ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "one more host than the default workspace-write policy"],
+      ["paperclip-aos exec --allow-net=registry.npmjs.org -- npm view citty version", "the default workspace-write policy plus network to one host"],
+      ["paperclip-aos exec --allow-write=/workspace/out -- make", "writes only in /workspace/out (the flag replaces the preset's writes)"],
       ["paperclip-aos exec --preset read-only -- ls", "nothing may be written"],
       ["paperclip-aos exec --snapshot site -- ls", "start from a snapshot (paperclip-aos snapshot build); writes are discarded"],
       ["paperclip-aos exec --snapshot site --keep-changes out/ -- make", "export what the run changed to out/"],

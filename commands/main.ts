@@ -1,10 +1,10 @@
 import type { ArgsDef, CommandDef } from "citty";
 import type { AssetProvider } from "../src/runtime/index.ts";
 import { commands, summaries } from "./index.ts";
-import { globalArgs, helpExtras, renderExamples, withHelp, out, err } from "./_shared.ts";
+import { commandName, parseCommandLine, resolveValue } from "./_argv.ts";
+import { colorEnabled, globalArgs, helpExtras, withHelp, out, err } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
-import { didYouMean } from "../src/suggest.ts";
 import { VERSION } from "../src/version.ts";
 
 // A plain object, not citty's defineCommand (an identity function): the root --help then never loads citty, whose
@@ -25,123 +25,62 @@ export const root = withHelp(
       ["paperclip-aos doctor", "check that the runtime works on this machine"],
       ["paperclip-aos <command> --help", "help for one command"],
     ],
+    footer: () =>
+      "A flag's value follows it (--cwd DIR) or is joined with '=' (--cwd=DIR); write '=' when the value itself starts with '-' " +
+      "(--prompt=--help). The permission flags (--allow-X, --deny-X) take values only with '='. Flags every command takes may come " +
+      "before the command (paperclip-aos --cwd DIR exec -- ls). Everything after '--' is the command's own. Exit codes: 0 ok, " +
+      "1 failure, 2 invalid input (unknown command or flag, bad value), 124 timeout, 130/143 interrupted.",
   },
 );
 
 type AnyCommand = CommandDef<any>;
 
-/** The root usage, from static summaries: resolving every lazy subcommand just to print its description would load them all. */
-function rootUsage(): string {
-  const width = Math.max(...Object.keys(summaries).map((n) => n.length));
-  const flags = Object.entries(globalArgs).map(([name, def]) => {
-    const alias = "alias" in def ? `-${def.alias}, ` : "";
-    const value = "valueHint" in def ? `=<${def.valueHint}>` : "";
-    return [`${alias}--${name}${value}`, def.description] as const;
+/** Shown in the root's OPTIONS only: the parser answers --version / -V / -v before any command (commands/_argv.ts). */
+const versionArg = { version: { type: "boolean", alias: "V", description: "Print the version (also -v) and exit" } } as const satisfies ArgsDef;
+
+/** The help of a command; the root's from static summaries (resolving every lazy subcommand would load them all). */
+async function helpText(chain: AnyCommand[], names: string[]): Promise<string> {
+  const leaf = chain[chain.length - 1]!;
+  const extras = helpExtras(leaf);
+  const { renderHelp } = await import("./_help.ts");
+  const blocks = extras.blocks ? await extras.blocks() : [];
+  if (extras.footer) {
+    const text = await extras.footer();
+    blocks.unshift({ title: "NOTES", paragraphs: text.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, " ").trim()).filter(Boolean) });
+  }
+  let commandRows: [string, string][] | undefined;
+  if (leaf === root) commandRows = Object.entries(summaries);
+  else if (leaf.subCommands) {
+    const subs = await resolveValue(leaf.subCommands);
+    commandRows = await Promise.all(
+      Object.entries(subs).map(async ([n, c]) => {
+        const meta = await resolveValue((await resolveValue(c)).meta);
+        return [n, meta?.description ?? ""] as [string, string];
+      }),
+    );
+  }
+  const meta = await resolveValue(leaf.meta);
+  const description = leaf === root ? `${meta?.description ?? ""} (paperclip-aos v${VERSION})` : (meta?.description ?? "");
+  const args = ((await resolveValue(leaf.args)) ?? {}) as ArgsDef;
+  return renderHelp({
+    path: commandName(names),
+    globals: [...Object.keys(globalArgs), "version"],
+    description,
+    args: leaf === root ? { ...args, ...versionArg } : args,
+    commands: commandRows,
+    afterDash: extras.afterDash,
+    examples: extras.examples,
+    blocks,
   });
-  const fw = Math.max(...flags.map(([f]) => f.length));
-  return [
-    `${root.meta && "description" in root.meta ? root.meta.description : ""} (paperclip-aos v${VERSION})`,
-    "",
-    "USAGE paperclip-aos <command> [OPTIONS]",
-    "",
-    "COMMANDS",
-    "",
-    ...Object.entries(summaries).map(([n, d]) => `  ${n.padEnd(width)}  ${d}`),
-    "",
-    "OPTIONS (every command)",
-    "",
-    ...flags.map(([f, d]) => `  ${f.padEnd(fw)}  ${d}`),
-    "",
-  ].join("\n");
 }
 
-async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
-  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
-}
-
-/** Walk argv to the command it names; unknown commands are errors with a suggestion. */
-async function resolveCommand(argv: string[]): Promise<{ chain: AnyCommand[]; names: string[]; leafArgv: string[] }> {
-  const chain: AnyCommand[] = [root];
-  const names: string[] = [];
-  const leafArgv = [...argv];
-  let cmd: AnyCommand = root;
-  for (let i = 0; i < leafArgv.length; i++) {
-    const token = leafArgv[i]!;
-    if (token === "--") break;
-    if (token.startsWith("-")) continue;
-    const subs = await resolve(cmd.subCommands);
-    if (!subs) break;
-    const next = subs[token];
-    if (!next) {
-      const where = names.length ? `paperclip-aos ${names.join(" ")}` : "paperclip-aos";
-      const hint = didYouMean(token, Object.keys(subs));
-      throw usageError(`unknown command '${token}' for ${where}`, hint || `run '${where} --help' for the list`, "unknown_command");
-    }
-    cmd = await resolve(next);
-    chain.push(cmd);
-    names.push(token);
-    leafArgv.splice(i--, 1);
-  }
-  return { chain, names, leafArgv };
-}
-
-/**
- * citty ignores unknown flags, keeps only the last of repeated ones and lets `--cwd --json` swallow `--json` as a
- * value (notes/bun-cli.md §3.1). Check argv against the command's own args first so a typo is an error, not a no-op.
- */
-export function checkFlags(argv: string[], args: ArgsDef, names: string[]): void {
-  const known = new Map<string, { type?: string; canonical: string; repeatable?: boolean }>();
-  for (const [name, def] of Object.entries(args)) {
-    // `repeatable: true` on an arg (caps test --read a --read b) lets it be given more than once; the command reads rawArgs.
-    const entry = { type: def.type, canonical: name, repeatable: (def as { repeatable?: boolean }).repeatable === true };
-    known.set(name, entry);
-    const aliases = "alias" in def ? def.alias : undefined;
-    for (const a of Array.isArray(aliases) ? aliases : aliases ? [aliases] : []) known.set(a, entry);
-  }
-  const seen = new Set<string>();
-  const where = `paperclip-aos ${names.join(" ")}`.trim();
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i]!;
-    if (token === "--") break;
-    if (!token.startsWith("-") || token === "-") continue;
-    if (token === "-h" || token === "--help") continue;
-    const body = token.replace(/^--?/, "");
-    const eq = body.indexOf("=");
-    let name = eq === -1 ? body : body.slice(0, eq);
-    let def = known.get(name);
-    if (!def && name.startsWith("no-") && known.get(name.slice(3))?.type === "boolean") def = known.get((name = name.slice(3)));
-    if (!def || def.type === "positional") {
-      const hint = didYouMean(name, [...known.entries()].filter(([, d]) => d.type !== "positional").map(([n]) => n));
-      throw usageError(`unknown flag '${token}' for ${where}`, hint ? hint.replace(/'([^']+)'/, "'--$1'") : `run '${where} --help' for the flags`, "unknown_flag");
-    }
-    if (seen.has(def.canonical) && !def.repeatable) throw usageError(`flag --${def.canonical} given twice`, "give it once", "repeated_flag");
-    seen.add(def.canonical);
-    if (def.type === "string" || def.type === "enum") {
-      if (eq !== -1) continue;
-      const value = argv[i + 1];
-      if (value === undefined || value === "--" || (value.startsWith("-") && value !== "-")) {
-        throw usageError(`flag --${def.canonical} needs a value`, `write --${def.canonical}=VALUE`, "missing_value");
-      }
-      i++;
-    } else if (eq !== -1) {
-      throw usageError(`flag --${def.canonical} takes no value`, `write --${def.canonical} alone`, "unexpected_value");
-    }
-  }
-}
-
-/** The global flags that shape error reporting and logging, read before the command is even resolved. */
-function globalOptions(argv: string[]): { json: boolean; debug: boolean; quiet: boolean; level?: LogLevelName } {
-  const before = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-  const level = flagValue(before, "log-level");
+/** The global flags that shape error reporting and logging. */
+function globalOptions(args: Record<string, unknown>): { json: boolean; debug: boolean; quiet: boolean; level?: LogLevelName } {
+  const level = args["log-level"] as string | undefined;
   if (level !== undefined && !(level in LOG_LEVELS)) {
     throw usageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(", ")}, got '${level}'`);
   }
-  return {
-    json: before.includes("--json"),
-    debug: before.includes("--debug"),
-    quiet: before.includes("--quiet") || before.includes("-q"),
-    level: level as LogLevelName | undefined,
-  };
+  return { json: args.json === true, debug: args.debug === true, quiet: args.quiet === true, level: level as LogLevelName | undefined };
 }
 
 export interface MainOptions {
@@ -153,84 +92,51 @@ export interface MainOptions {
 export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
   let runtime: typeof import("../src/runtime/index.ts") | undefined;
-  let opts = { json: false, debug: false, quiet: false } as ReturnType<typeof globalOptions>;
+  const progress = { json: false };
+  let opts: { json: boolean; debug: boolean } = { json: false, debug: false };
   try {
-    opts = globalOptions(argv);
+    const line = await parseCommandLine(argv, root, progress);
+    opts = globalOptions(line.args);
     configureLogger(opts);
-    const { chain, names, leafArgv } = await resolveCommand(argv);
-    const leaf = chain[chain.length - 1]!;
-    const extras = helpExtras(leaf);
-    const before = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
-    if (before.includes("--help") || before.includes("-h") || (leaf.subCommands && !leaf.run)) {
-      // citty names only the direct parent in USAGE ("caps test"); give it the whole command line.
-      const parent = chain.length > 1 ? { ...chain[chain.length - 2]!, meta: { name: ["paperclip-aos", ...names.slice(0, -1)].join(" "), version: VERSION } } : undefined;
-      let text = leaf === root ? rootUsage() : await (await import("citty")).renderUsage(leaf, parent);
-      text += `\n${renderExamples(extras.examples)}`;
-      if (extras.footer) text += `\n${await extras.footer()}`;
-      out(`${text.trimEnd()}\n`);
-      if (!before.includes("--help") && !before.includes("-h") && names.length > 0) code = ExitCode.usage;
+    const leaf = line.chain[line.chain.length - 1]!;
+    if (line.version) {
+      out(`paperclip-aos ${VERSION}\n`);
+    } else if (line.help || (leaf.subCommands && !leaf.run)) {
+      out(await helpText(line.chain, line.names));
+      // A group named without a subcommand ("paperclip-aos caps") is a usage error after its help; the root alone is not.
+      if (!line.help && line.names.length > 0) code = ExitCode.usage;
     } else {
-      let rest = leafArgv;
-      let data: unknown;
-      if (extras.permissionFlags) {
-        const { extractPermissionFlags } = await import("../src/caps/index.ts");
-        const extracted = extractPermissionFlags(leafArgv);
-        rest = extracted.rest;
-        data = { permissionFlags: extracted.flags };
-      }
-      checkFlags(rest, (await resolve(leaf.args)) ?? {}, names);
-      const cwd = flagValue(rest, "cwd");
+      const cwd = line.args.cwd as string | undefined;
       // The runtime (and its signal handling) loads only for a command that runs; --help never needs it.
       runtime = await import("../src/runtime/index.ts");
       if (options.assets) runtime.setAssetProvider(await options.assets());
       runtime.installSignalHandlers();
       if (cwd !== undefined) process.chdir(await runtime.checkWorkspaceDir(cwd));
-      // Run the leaf directly: citty drops a subcommand's return value and `data` when it dispatches itself.
-      const { runCommand } = await import("citty");
-      const { result } = await runCommand(leaf, { rawArgs: rest, data });
+      const data = { permissionFlags: line.permissionFlags, passthrough: line.passthrough };
+      const result = await leaf.run!({ rawArgs: line.rawArgs, args: line.args as never, cmd: leaf, data });
       if (typeof result === "number") code = result;
     }
   } catch (e) {
-    code = reportError(e, opts);
+    code = reportError(e, { json: opts.json || progress.json, debug: opts.debug });
   } finally {
     await runtime?.shutdown();
   }
   process.exit(code);
 }
 
-/** The value of a string flag (`--name=v` or `--name v`) before any `--`. */
-function flagValue(argv: string[], name: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const t = argv[i]!;
-    if (t === "--") break;
-    if (t.startsWith(`--${name}=`)) return t.slice(name.length + 3);
-    if (t === `--${name}`) return argv[i + 1];
-  }
-  return undefined;
-}
-
 function reportError(e: unknown, opts: { json: boolean; debug: boolean }): number {
   const error: AosError = isAosError(e)
     ? e
-    : isCittyError(e)
-      ? usageError(stripAnsi(errorMessage(e)).replace(/\.$/, ""), "run with --help for usage", "usage")
-      : new AosError(`unexpected error: ${errorMessage(e)}`, {
-          code: "internal",
-          exitCode: ExitCode.failure,
-          hint: opts.debug ? undefined : "rerun with --debug for the stack trace, and please report it",
-          cause: e,
-        });
+    : new AosError(`unexpected error: ${errorMessage(e)}`, {
+        code: "internal",
+        exitCode: ExitCode.failure,
+        hint: opts.debug ? undefined : "rerun with --debug for the stack trace, and please report it",
+        cause: e,
+      });
   if (opts.json) out(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } })}\n`);
-  err(`error: ${error.message}\n`);
+  const red = colorEnabled(2) ? (s: string) => `\x1b[31m${s}\x1b[39m` : (s: string) => s;
+  err(`${red("error:")} ${error.message}\n`);
   if (error.hint) err(`hint: ${error.hint}\n`);
   if (opts.debug) logger.error(error.cause ?? error);
   return error.exitCode;
-}
-
-function isCittyError(e: unknown): boolean {
-  return e instanceof Error && e.name === "CLIError";
-}
-
-function stripAnsi(s: string): string {
-  return s.replace(/\x1b\[[0-9;]*m/g, "");
 }

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
+import type { HelpBlock } from "./_help.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
 import {
@@ -18,20 +19,29 @@ import {
 } from "../src/heartbeat/index.ts";
 import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 
-const REQUEST_FIELDS = `REQUEST (JSON on stdin with --input -, or in a file; flags fill what it leaves out, then Paperclip's env)
-
-  {"runId", "agent": "pi"|"opencode", "agentId", "taskKey", "cwd", "prompt", "session": {sessionId, cwd, ...}|null,
-   "model", "capabilities": {policy}|"preset", "snapshot", "env": {NAME: value}, "timeoutSec", "graceSec",
-   "wakeReason", "record"}
-  Env fallbacks: PAPERCLIP_RUN_ID, PAPERCLIP_AGENT_ID, PAPERCLIP_TASK_ID, PAPERCLIP_WAKE_REASON,
-  PAPERCLIP_WORKSPACE_CWD, PAPERCLIP_AOS_MODEL. Wake reasons issue_assigned and execution_*_requested start fresh.
-
-OUTPUT  NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage,
-        service, system, and always last one result (maps onto Paperclip's AdapterExecutionResult).
-EXIT    0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM
-MODELS  anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) ·
-        scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}). Keys stay on the host.
-`;
+const REQUEST_BLOCKS: HelpBlock[] = [
+  {
+    title: "REQUEST",
+    paragraphs: ["JSON on stdin with --input -, or in a file. Flags win over its fields; what both leave out comes from Paperclip's env, then the config files (paperclip-aos config show)."],
+    verbatim: [
+      `{"runId", "agent": ${AGENTS.map((a) => `"${a}"`).join("|")}, "agentId", "taskKey",`,
+      ` "cwd", "prompt", "session": {sessionId, cwd, ...}|null, "model",`,
+      ` "capabilities": {policy}|"preset", "snapshot", "env": {NAME: value},`,
+      ` "timeoutSec", "graceSec", "wakeReason", "record"}`,
+    ],
+    rows: [
+      ["Env fallbacks", "PAPERCLIP_RUN_ID, PAPERCLIP_AGENT_ID, PAPERCLIP_TASK_ID, PAPERCLIP_WAKE_REASON, PAPERCLIP_WORKSPACE_CWD, PAPERCLIP_AOS_MODEL. Wake reasons issue_assigned and execution_*_requested start fresh."],
+    ],
+  },
+  {
+    title: "OUTPUT",
+    rows: [
+      ["OUTPUT", "NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage, service, system, and always last one result (maps onto Paperclip's AdapterExecutionResult)."],
+      ["EXIT", "0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM"],
+      ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}). Keys stay on the host.'],
+    ],
+  },
+];
 
 export default withHelp(
   defineCommand({
@@ -130,7 +140,7 @@ export default withHelp(
       ["paperclip-aos run --input - < request.json", "how Paperclip's adapter calls it"],
       ["paperclip-aos run --prompt 'go on' --task-key PAP-12 --allow-net=api.github.com", "resume task PAP-12's session with one more host allowed"],
     ],
-    footer: () => `${REQUEST_FIELDS}\n${permissionHelp()}`,
+    blocks: () => [...REQUEST_BLOCKS, permissionHelp()],
   },
 );
 

@@ -2,7 +2,7 @@ import { readPolicyFile, resolvePolicy, type PermissionFlags, type Policy } from
 import { usageError } from "../../src/errors.ts";
 
 /** Said on stderr when `defaulted` (policyFromArgs): the base the flags added to. */
-export const DEFAULTED_NOTE = "no file, --caps or --preset: the base is preset workspace-write, as for exec and run (flags add to it)\n";
+export const DEFAULTED_NOTE = "no file, --caps or --preset: the base is preset workspace-write, as for exec and run (an --allow-X flag replaces its rules of that kind)\n";
 
 function stdinOnce(files: string[]): void {
   if (files.filter((f) => f === "-").length > 1) throw usageError("stdin ('-') given twice", "pass '-' once");

@@ -30,14 +30,15 @@ export default withHelp(
   {
     permissionFlags: true,
     footer: () =>
-      "The policy is FILE, --caps, --preset NAME and/or permission flags, merged; without a file, --caps or --preset the base is\n" +
-      "preset workspace-write, as for exec and run. Shown: what the agent may do, the mandatory denies, the runtime's own needs, the compiled agentOS\n" +
-      "permissions, the exempted loopback ports, which host variables env.read lets in (names only, never values), and for every rule\n" +
-      "where it is enforced (agentOS kernel, host env filter, host-function permission) or that it is not enforceable.\n\n" +
-      permissionHelp(),
+      "The policy is FILE, --caps, --preset NAME and/or permission flags, merged as exec and run merge them; without a file, --caps or --preset the base is " +
+      "preset workspace-write. Shown: what the agent may do, the mandatory denies, the runtime's own needs, the compiled agentOS " +
+      "permissions, the exempted loopback ports, which host variables env.read lets in (names only, never values), and for every rule " +
+      "where it is enforced (agentOS kernel, host env filter, host-function permission) or that it is not enforceable.",
+    blocks: () => [permissionHelp()],
     examples: [
       ["paperclip-aos caps explain policy.json", "a policy file in plain words"],
       ["paperclip-aos caps explain --preset networked --deny-net=internal.corp", "a preset with one more deny"],
+      ["paperclip-aos caps explain --allow-write=/workspace/out", "what exec --allow-write=/workspace/out gets: writes only there"],
       ["paperclip-aos caps explain --allow-read=src --allow-env=CI --json", "the compiled agentOS permissions as JSON"],
     ],
   },

@@ -51,12 +51,12 @@ export default withHelp(
   {
     permissionFlags: true,
     footer: () =>
-      "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host\n" +
-      "loopback's exempted ports, spawn decided by driver). Any number of queries, of one kind or several (--read a --read b),\n" +
-      "each answered on its own line in the order given; a --tool that names no tool is exit 2. The policy is FILE,\n" +
-      "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is workspace-write. Decisions go to stdout,\n" +
-      "the reasons to stderr (all of it with --json).\n\n" +
-      permissionHelp(),
+      "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host " +
+      "loopback's exempted ports, spawn decided by driver). Any number of queries, of one kind or several (--read a --read b), " +
+      "each answered on its own line in the order given; a --tool that names no tool is exit 2. The policy is FILE, " +
+      "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is workspace-write. Decisions go to stdout, " +
+      "the reasons to stderr (all of it with --json).",
+    blocks: () => [permissionHelp()],
     examples: [
       ["paperclip-aos caps test policy.json --read .env", "deny read /workspace/.env (mandatory deny), exit 1"],
       ["paperclip-aos caps test --preset networked --fetch api.github.com:443 --json", "{allowed, decisions:[{decision, rule, reason, ...}]}"],

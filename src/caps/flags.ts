@@ -1,12 +1,13 @@
 /**
- * Deno-style permission flags, pulled out of argv before citty sees it: citty keeps only the last of a repeated flag,
- * swallows the next flag as a value and ignores typos (notes/bun-cli.md §3.1).
+ * Deno-style permission flags. The CLI reads them in its one pass over argv (commands/_argv.ts), token by token
+ * through readPermissionFlag, so a value is never taken for a flag nor a flag for a value; parsePermissionFlags reads
+ * a list of them for library users.
  *
- * Grammar (Deno's, notes/bun-cli.md §5.2): `--allow-read` alone allows everything of that kind; a value needs `=`
+ * Grammar (Deno's): `--allow-read` alone allows everything of that kind; a value needs `=`
  * (`--allow-read=/workspace/src,docs`); values are comma-separated and `,,` is a literal comma; flags repeat and
  * add up. `--deny-X` takes the same values. `--caps FILE` / `--caps=FILE` loads a policy file and `--preset NAME` /
- * `--preset=NAME` a preset; both repeat. Everything from `--` on is left alone (it is the command's). A misspelled
- * permission flag (`--alow-net`, `--allow-network`) is an error with a suggestion, never silently ignored.
+ * `--preset=NAME` a preset; both repeat. A misspelled permission flag (`--alow-net`, `--allow-network`) is an error
+ * with a suggestion, never silently ignored. How flags combine with a preset is resolvePolicy's (policy.ts).
  */
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
@@ -28,8 +29,6 @@ export interface PermissionFlags {
   caps: string[];
   /** --preset names, in order (validated by resolvePolicy). */
   presets: string[];
-  /** Things that parse but are probably a mistake (`--allow-write /tmp`). */
-  warnings: string[];
 }
 
 const WORD_TO_CAP = new Map<string, Capability>(CAPABILITIES.map((c) => [FLAG_WORD[c], c]));
@@ -40,7 +39,7 @@ const PERMISSION_FLAG_NAMES = [
 const VALUE_FLAGS = ["caps", "preset"];
 
 export function emptyPermissionFlags(): PermissionFlags {
-  return { rules: [], caps: [], presets: [], warnings: [] };
+  return { rules: [], caps: [], presets: [] };
 }
 
 /** Split a flag value on commas; `,,` is a literal comma (Deno). */
@@ -68,85 +67,113 @@ function looksLikePermissionTypo(name: string): boolean {
   return closest(head, ["allow", "deny"], 1) !== undefined && name.includes("-");
 }
 
+/** True for a token that is written like a flag (`-q`, `--json`, `--allow-read=x`), not like a value (`-1`, `--x y`). */
+export function looksLikeFlag(token: string): boolean {
+  return /^--?[A-Za-z][A-Za-z0-9-]*(=|$)/.test(token);
+}
+
+/** Every permission flag name (without `--`), for did-you-mean and shell completion. */
+export const PERMISSION_FLAGS: readonly string[] = [...PERMISSION_FLAG_NAMES, ...VALUE_FLAGS];
+
 /**
- * Take every permission flag out of argv. `rest` keeps everything else in order, `--` and what follows included.
- * Throws usageError (exit 2) on a misspelled permission flag, an empty value or a missing --caps/--preset value.
+ * Read one `--name[=value]` token as a permission flag into `flags`. `next` is the following argument (undefined at
+ * the end or at `--`). Returns how many arguments were used (1, or 2 when `--caps`/`--preset` took `next`), or 0 when
+ * `name` is no permission flag and no near miss of one (the caller's own flags then get their turn).
+ *
+ * Values of the capability flags need `=`: a bare `--allow-net` means all of its kind, so `--allow-net api.github.com`
+ * would silently allow every host and leave the host name behind. A bare capability flag followed by a plain word is
+ * therefore an error (exit 2) naming both spellings, never a guess.
  */
-export function extractPermissionFlags(argv: string[]): { flags: PermissionFlags; rest: string[] } {
-  const flags = emptyPermissionFlags();
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i]!;
-    if (token === "--") {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (!token.startsWith("--")) {
-      rest.push(token);
-      continue;
-    }
-    const body = token.slice(2);
-    const eq = body.indexOf("=");
-    const name = eq === -1 ? body : body.slice(0, eq);
-    const value = eq === -1 ? undefined : body.slice(eq + 1);
-
-    if (VALUE_FLAGS.includes(name)) {
-      let v = value;
-      if (v === undefined) {
-        const next = argv[i + 1];
-        if (next === undefined || next === "--" || (next.startsWith("-") && next !== "-")) {
-          throw usageError(`--${name} needs a value`, name === "caps" ? "write --caps=policy.json" : `write --preset=${PRESET_NAMES[0]} (presets: ${PRESET_NAMES.join(", ")})`, "missing_value");
-        }
-        v = next;
-        i++;
+export function readPermissionFlag(flags: PermissionFlags, name: string, value: string | undefined, next: string | undefined): 0 | 1 | 2 {
+  const token = value === undefined ? `--${name}` : `--${name}=${value}`;
+  if (VALUE_FLAGS.includes(name)) {
+    let v = value;
+    let used: 1 | 2 = 1;
+    if (v === undefined) {
+      if (next === undefined || looksLikeFlag(next)) {
+        throw usageError(`--${name} needs a value`, name === "caps" ? "write --caps=policy.json" : `write --preset=${PRESET_NAMES[0]} (presets: ${PRESET_NAMES.join(", ")})`, "missing_value");
       }
-      if (v === "") throw usageError(`--${name} needs a value`, name === "caps" ? "write --caps=policy.json" : `presets: ${PRESET_NAMES.join(", ")}`, "missing_value");
-      (name === "caps" ? flags.caps : flags.presets).push(v);
-      continue;
+      v = next;
+      used = 2;
     }
-
-    if (name === "allow-all") {
-      if (value !== undefined) throw usageError("--allow-all takes no value", "write --allow-all alone, or --allow-X=... for one kind", "unexpected_value");
-      for (const capability of CAPABILITIES) flags.rules.push({ mode: "allow", capability, values: null, token });
-      continue;
-    }
-
-    const m = /^(allow|deny)-(.+)$/.exec(name);
-    const capability = m ? WORD_TO_CAP.get(m[2]!) : undefined;
-    if (m && capability) {
-      const mode = m[1] as Mode;
-      if (value === undefined) {
-        const next = argv[i + 1];
-        if (next !== undefined && next !== "--" && /^(\/|\.\.?\/|~)/.test(next) && (capability === "fs.read" || capability === "fs.write")) {
-          flags.warnings.push(
-            `${token} ${next}: a value needs '=' (${token}=${next}); as written, ${token} ${mode === "allow" ? "allows" : "denies"} every path and '${next}' is an argument`,
-          );
-        }
-        flags.rules.push({ mode, capability, values: null, token });
-        continue;
-      }
-      if (value === "") {
-        throw usageError(`${token} has an empty value`, `write --${name} alone for all, or --${name}=VALUE`, "empty_value");
-      }
-      const values = splitFlagValue(value);
-      if (values.some((x) => x === "")) {
-        throw usageError(`${token} has an empty entry`, "remove the extra comma (a literal comma is written ',,')", "empty_value");
-      }
-      flags.rules.push({ mode, capability, values, token });
-      continue;
-    }
-
-    if (m || looksLikePermissionTypo(name) || closest(name, VALUE_FLAGS, 1)) {
-      const near = closest(name, [...PERMISSION_FLAG_NAMES, ...VALUE_FLAGS]);
-      throw usageError(
-        `unknown permission flag '--${name}'`,
-        near ? `did you mean '--${near}'?` : `permission flags are ${PERMISSION_FLAG_NAMES.map((n) => `--${n}`).join(", ")}`,
-        "unknown_flag",
-      );
-    }
-    rest.push(token);
+    if (v === "") throw usageError(`--${name} needs a value`, name === "caps" ? "write --caps=policy.json" : `presets: ${PRESET_NAMES.join(", ")}`, "missing_value");
+    (name === "caps" ? flags.caps : flags.presets).push(v);
+    return used;
   }
-  return { flags, rest };
+
+  if (name === "allow-all") {
+    if (value !== undefined) throw usageError("--allow-all takes no value", "write --allow-all alone, or --allow-X=... for one kind", "unexpected_value");
+    bareNotFollowedByWord(token, next, "every kind");
+    for (const capability of CAPABILITIES) flags.rules.push({ mode: "allow", capability, values: null, token });
+    return 1;
+  }
+
+  const m = /^(allow|deny)-(.+)$/.exec(name);
+  const capability = m ? WORD_TO_CAP.get(m[2]!) : undefined;
+  if (m && capability) {
+    const mode = m[1] as Mode;
+    if (value === undefined) {
+      bareNotFollowedByWord(token, next, `every ${KIND_NOUN[capability]}`);
+      flags.rules.push({ mode, capability, values: null, token });
+      return 1;
+    }
+    if (value === "") {
+      throw usageError(`${token} has an empty value`, `write --${name} alone for all, or --${name}=VALUE`, "empty_value");
+    }
+    const values = splitFlagValue(value);
+    if (values.some((x) => x === "")) {
+      throw usageError(`${token} has an empty entry`, "remove the extra comma (a literal comma is written ',,')", "empty_value");
+    }
+    flags.rules.push({ mode, capability, values, token });
+    return 1;
+  }
+
+  if (m || looksLikePermissionTypo(name) || closest(name, VALUE_FLAGS, 1)) {
+    const near = closest(name, PERMISSION_FLAGS);
+    throw usageError(
+      `unknown permission flag '--${name}'`,
+      near ? `did you mean '--${near}'?` : `permission flags are ${PERMISSION_FLAG_NAMES.map((n) => `--${n}`).join(", ")}`,
+      "unknown_flag",
+    );
+  }
+  return 0;
+}
+
+const KIND_NOUN: Record<Capability, string> = {
+  "fs.read": "path",
+  "fs.write": "path",
+  "network.fetch": "host",
+  "network.listen": "port",
+  "process.spawn": "driver",
+  "env.read": "variable",
+  "tool.invoke": "tool",
+};
+
+function bareNotFollowedByWord(token: string, next: string | undefined, all: string): void {
+  if (next === undefined || looksLikeFlag(next)) return;
+  throw usageError(
+    `${token} ${next}: a permission flag takes its value with '='`,
+    `write ${token}=${next}, or ${token} alone (${all}) with other arguments before it`,
+    "ambiguous_value",
+  );
+}
+
+/**
+ * Parse a list of permission flags (the library's entry: the CLI reads them in its one pass over argv, commands/_argv.ts).
+ * Anything that is not a permission flag is an error; `--` ends the list.
+ */
+export function parsePermissionFlags(argv: string[]): PermissionFlags {
+  const flags = emptyPermissionFlags();
+  for (let i = 0; i < argv.length; ) {
+    const token = argv[i]!;
+    if (token === "--") break;
+    const body = token.startsWith("--") ? token.slice(2) : undefined;
+    const eq = body?.indexOf("=") ?? -1;
+    const used = body === undefined ? 0 : readPermissionFlag(flags, eq === -1 ? body : body.slice(0, eq), eq === -1 ? undefined : body.slice(eq + 1), argv[i + 1] === "--" ? undefined : argv[i + 1]);
+    if (used === 0) throw usageError(`'${token}' is not a permission flag`, `permission flags are ${PERMISSION_FLAG_NAMES.map((n) => `--${n}`).join(", ")}`, "unknown_flag");
+    i += used;
+  }
+  return flags;
 }
 
 /** The value a bare flag stands for: everything of that kind. */
@@ -161,7 +188,7 @@ const HELP_ROWS: [string, string, string][] = [
   ["--allow-listen[=<PORT>...]", "Listen inside the VM on ports or ranges", "--allow-listen=3000,8000-8100"],
   ["--allow-run[=<DRIVER>...]", "Start processes: wasm (shell, coreutils), node, python", "--allow-run=wasm,node"],
   ["--allow-env[=<NAME>...]", "Pass host environment variables in (names or PREFIX_*)", "--allow-env=CI,NPM_*"],
-  ["--allow-tool[=<TOOL>...]", "Call typed host tools", "--allow-tool=git.status,git.diff"],
+  ["--allow-tool[=<TOOL>...]", "Call typed host tools", "--allow-tool=git.status,workspace.diff"],
   ["--allow-all", "Allow every kind (mandatory denies still hold)", "--allow-all --deny-net"],
   ["--deny-read[=<PATH>...]", "Deny reading, over a less specific allow", "--deny-read=/workspace/secrets"],
   ["--deny-write[=<PATH>...]", "Deny writing", "--deny-write=/workspace/vendor"],
@@ -169,26 +196,24 @@ const HELP_ROWS: [string, string, string][] = [
   ["--deny-listen[=<PORT>...]", "Deny listening", "--deny-listen=22"],
   ["--deny-run[=<DRIVER>...]", "Deny a driver", "--deny-run=python"],
   ["--deny-env[=<NAME>...]", "Keep host variables out", "--deny-env=AWS_*"],
-  ["--deny-tool[=<TOOL>...]", "Deny typed host tools", "--deny-tool=git.push"],
+  ["--deny-tool[=<TOOL>...]", "Deny typed host tools", "--deny-tool=artifacts.publish"],
   ["--caps <FILE>", "Load a JSON policy file (see 'caps schema')", "--caps=policy.json"],
   ["--preset <NAME>", `Start from a preset: ${PRESET_NAMES.join(", ")}`, "--preset=workspace-write"],
 ];
 
-/** The "Permission options" block for `exec --help` and `run --help`. */
-export function permissionHelp(): string {
-  const w1 = Math.max(...HELP_ROWS.map(([f]) => f.length));
-  const w2 = Math.max(...HELP_ROWS.map(([, d]) => d.length));
-  const lines = HELP_ROWS.map(([f, d, e]) => `  ${f.padEnd(w1)}  ${d.padEnd(w2)}  ${e}`);
-  return [
-    "PERMISSION OPTIONS",
-    "",
-    "  Deny by default. The most specific rule wins; deny wins at equal specificity. Credentials, VCS hooks, shell rc",
-    "  files and .env* stay denied unless an allow names the exact path. A value needs '=' (--allow-read=a,b; ',,' is a",
-    "  literal comma); a flag without a value allows all of its kind. Flags repeat and add to --caps and --preset;",
-    "  without either they add to the default preset workspace-write (--preset=none starts from nothing).",
-    "  Paths are guest paths (/workspace/...), relative to /workspace, or host paths under the workspace.",
-    "",
-    ...lines,
-    "",
-  ].join("\n");
+/** The rules of combination, said once for `--help` (exec, run, caps explain/test) and mirrored in the README. */
+export const PERMISSION_RULES = [
+  "Deny by default. The most specific rule wins; deny wins at equal specificity. Credentials, VCS hooks, shell rc files and .env* stay denied unless an allow names the exact path (mandatory denies).",
+  "The base is the default preset workspace-write, or the --preset given. An --allow-X flag replaces the preset's allows of its kind, so --allow-write=/workspace/out means only /workspace/out may be written; kinds no --allow flag names keep the preset's rules; --deny-X flags and the preset's denies always narrow. --preset=none starts from nothing. A --caps file's rules (and a run request's capabilities document) add up with the flags.",
+  "A flag without a value allows (or denies) all of its kind. A value needs '=': --allow-read=a,b (',,' is a literal comma); a bare flag followed by a plain word (--allow-net api.github.com) is an error, never a silent allow-all. --caps and --preset take their value with '=' or as the next word.",
+  "Paths are guest paths (/workspace/...), relative to /workspace, or host paths under the workspace; a path includes everything below it.",
+];
+
+/** The "Permission options" block for `exec --help`, `run --help` and the caps commands: paragraphs and rows, wrapped by the help renderer. */
+export function permissionHelp(): { title: string; paragraphs: string[]; rows: [string, string][] } {
+  return {
+    title: "PERMISSION OPTIONS",
+    paragraphs: PERMISSION_RULES,
+    rows: HELP_ROWS.map(([f, d, e]) => [f, `${d} (${e})`]),
+  };
 }

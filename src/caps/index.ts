@@ -4,7 +4,7 @@
  * permissions plus host-side enforcement.
  *
  * Typical use (exec, run):
- *   const { flags, rest } = extractPermissionFlags(argv);               // before citty parses argv
+ *   const flags = parsePermissionFlags(["--allow-net=api.github.com", "--deny-read=secrets"]);
  *   const sandbox = await compileSandbox({ flags, json: request.capabilities, workspaceHostDir, gatewayPort, hostEnv: process.env });
  *   // boot with sandbox.permissions and sandbox.loopbackExemptPorts, run commands with env sandbox.guestEnv,
  *   // gate host tool calls with toolGate(sandbox.policy)
@@ -14,7 +14,10 @@ export type { Capability, RequestKind, Mode } from "./vocabulary.ts";
 export { PolicyDocumentSchema, policyJsonSchema, type PolicyDocument } from "./schema.ts";
 export { checkPolicy, problemLine, type CheckContext, type CheckResult, type PolicyProblem } from "./check.ts";
 export { PRESETS, PRESET_NAMES, type PresetName } from "./presets.ts";
-export { extractPermissionFlags, permissionHelp, splitFlagValue, type PermissionFlag, type PermissionFlags } from "./flags.ts";
+export {
+  looksLikeFlag, parsePermissionFlags, permissionHelp, PERMISSION_FLAGS, PERMISSION_RULES, readPermissionFlag, splitFlagValue,
+  type PermissionFlag, type PermissionFlags,
+} from "./flags.ts";
 export { resolvePolicy, readPolicyFile, type Policy, type ResolveInput } from "./policy.ts";
 export { evaluate, evaluator, toolGate, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
 export {

@@ -1,7 +1,10 @@
 /**
- * resolvePolicy: merge every source of rules into one Policy. Sources add up (presets, files, the request's
- * `capabilities` field, flags); the order never changes a decision because precedence is by specificity, not by
- * position. Bad input of any kind is a usageError (exit 2) naming the first problem and how to see all of them.
+ * resolvePolicy: merge every source of rules into one Policy. Files, the request's `capabilities` document and flags
+ * add up; the order never changes a decision because precedence is by specificity, not by position. A preset is a
+ * base the flags refine: an `--allow-X` flag replaces the preset's allows of its kind (a Deno user who writes
+ * `--allow-write=/workspace/out` means only that), kinds no allow flag names keep the preset, and denies (the preset's,
+ * `--deny-X`, the mandatory ones) always narrow. Bad input of any kind is a usageError (exit 2) naming the first
+ * problem and how to see all of them.
  */
 import { readFileSync } from "node:fs";
 import { usageError } from "../errors.ts";
@@ -30,8 +33,8 @@ export interface ResolveInput {
   /** Label for `json` in messages (default "request.capabilities"). */
   jsonSource?: string;
   /**
-   * The base when no file, preset or json is given; permission flags add to it (exec and run use workspace-write,
-   * so `--allow-net=x` means "the usual, plus x"; `--preset=none` starts from nothing).
+   * The base when no file, preset or json is given (exec and run use workspace-write: `--allow-net=x` means "the
+   * usual, with network to x"; `--allow-write=x` "the usual, but writes only in x"; `--preset=none` starts from nothing).
    */
   defaultPreset?: PresetName;
 }
@@ -68,7 +71,7 @@ export function readPolicyFile(path: string): string {
 /** Rules for parsed permission flags. Throws usageError on a bad value. */
 function flagRules(flags: PermissionFlags, ctx: PathContext = {}): { rules: Rule[]; warnings: PolicyProblem[] } {
   const rules: Rule[] = [];
-  const warnings: PolicyProblem[] = flags.warnings.map((message) => ({ path: "flags", message }));
+  const warnings: PolicyProblem[] = [];
   for (const f of flags.rules) {
     for (const value of f.values ?? [allValue(f.capability)]) {
       const r = parseRule(f.capability, f.mode, value, `flag ${f.token.split("=")[0]}`, ctx);
@@ -98,9 +101,14 @@ export function resolvePolicy(input: ResolveInput, ctx: PathContext = {}): Polic
   const nothing = presets.length === 0 && files.length === 0 && input.json === undefined;
   if (nothing && input.defaultPreset) presets.push(input.defaultPreset);
 
+  // The kinds an allow flag names: the presets' allows of those kinds give way to the flags.
+  const replaced = new Set(flags.rules.filter((f) => f.mode === "allow").map((f) => f.capability));
   const addPreset = (name: string) => {
     const preset = presetOrThrow(name);
-    add(`preset ${preset}`, presetRules(preset), []);
+    const all = presetRules(preset);
+    const kept = all.filter((r) => !(r.mode === "allow" && replaced.has(r.capability)));
+    const gone = [...new Set(all.filter((r) => !kept.includes(r)).map((r) => r.capability))];
+    add(gone.length ? `preset ${preset} (its ${gone.join(", ")} allows replaced by flags)` : `preset ${preset}`, kept, []);
   };
 
   for (const name of presets) addPreset(name);
@@ -120,7 +128,7 @@ export function resolvePolicy(input: ResolveInput, ctx: PathContext = {}): Polic
       add(source, r.rules!, r.warnings);
     }
   }
-  if (flags.rules.length || flags.warnings.length) {
+  if (flags.rules.length) {
     const { rules, warnings } = flagRules(flags, ctx);
     add("flags", rules, [...warnings, ...policyWarnings(rules)]);
   }

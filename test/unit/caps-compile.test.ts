@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { permissionsSchema } from "@rivet-dev/agentos-core";
 import {
-  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, extractPermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
+  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, parsePermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
   type CompiledPermissions,
 } from "../../src/caps/index.ts";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
@@ -182,12 +182,12 @@ describe("compileSandbox and explain", () => {
     expect(s.summary[0]).toBe("read: /workspace/**, /tmp/**");
     expect(s.summary.join("\n")).toContain("always denied (write): .git/hooks/**");
     expect(s.loopbackExemptPorts).toEqual([4000]);
-    const added = await compileSandbox({ flags: extractPermissionFlags(["--allow-net=x.com"]).flags });
+    const added = await compileSandbox({ flags: parsePermissionFlags(["--allow-net=x.com"]) });
     expect(added.policy.sources).toEqual(["preset workspace-write", "flags"]);
-    const fromNothing = await compileSandbox({ flags: extractPermissionFlags(["--preset=none", "--allow-read=src"]).flags });
+    const fromNothing = await compileSandbox({ flags: parsePermissionFlags(["--preset=none", "--allow-read=src"]) });
     expect(fromNothing.policy.sources).toEqual(["preset none", "flags"]);
     expect(fromNothing.summary[0]).toBe("read: /workspace/src");
-    const none = await compileSandbox({ defaultPreset: null, flags: extractPermissionFlags(["--allow-read=src"]).flags });
+    const none = await compileSandbox({ defaultPreset: null, flags: parsePermissionFlags(["--allow-read=src"]) });
     expect(none.policy.sources).toEqual(["flags"]);
   });
 
