@@ -1,5 +1,6 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { usageError } from "../src/errors.ts";
+import { writeStderr } from "../src/log.ts";
 import type { HelpBlock } from "./_help.ts";
 
 /** Flags every command takes (they show in each command's --help). */
@@ -49,21 +50,7 @@ export function out(text: string): void {
   console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
 }
 export function err(text: string): void {
-  writeAll(2, text.endsWith("\n") ? text : `${text}\n`);
-}
-
-function writeAll(fd: number, text: string): void {
-  const { writeSync } = import.meta.require("node:fs") as typeof import("node:fs");
-  let buf = Buffer.from(text);
-  while (buf.length) {
-    try {
-      buf = buf.subarray(writeSync(fd, buf));
-    } catch (e) {
-      // A non-blocking pipe that is full: wait for the reader rather than drop the message.
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
+  writeStderr(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 /** Colour on fd (1 or 2): FORCE_COLOR forces it (unless "0"), NO_COLOR or TERM=dumb turns it off, else only on a terminal. */

@@ -16,13 +16,15 @@ export default withHelp(
         onCheck: args.json
           ? undefined
           : (c) => {
+              // --quiet: only the problems, and nothing at all when there are none.
+              if (args.quiet && c.level === "info") return;
               err(`${MARK[c.level]} ${c.message}\n`);
               if (c.detail && c.level !== "info") err(`    ${c.detail}\n`);
               if (c.hint) err(`    hint: ${c.hint}\n`);
             },
       });
       if (args.json) printJson(report);
-      else err(`\n${report.status.toUpperCase()}: boot ${report.timings.bootMs ?? "-"} ms, first exec ${report.timings.firstExecMs ?? "-"} ms\n`);
+      else if (!args.quiet || report.status !== "pass") err(`\n${report.status.toUpperCase()}: boot ${report.timings.bootMs ?? "-"} ms, first exec ${report.timings.firstExecMs ?? "-"} ms\n`);
       return report.status === "fail" ? 1 : 0;
     },
   }),
@@ -30,6 +32,7 @@ export default withHelp(
     examples: [
       ["paperclip-aos doctor", "human-readable checks on stderr"],
       ["paperclip-aos doctor --json", "Paperclip's AdapterEnvironmentTestResult shape on stdout"],
+      ["paperclip-aos doctor -q", "only the problems; nothing on success"],
     ],
   },
 );

@@ -11,11 +11,29 @@ export const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0
 
 const ICON: Record<string, string> = { info: "ℹ", success: "✔", ready: "✔", start: "◐", warn: "⚠", error: "✖", fatal: "✖", fail: "✖", debug: "⚙", trace: "→" };
 
+/**
+ * Write to stderr with a plain write(2): Bun's console.error paints every line red on a terminal, successes and
+ * progress included. Synchronous, so a message is out before the process exits.
+ */
+export function writeStderr(text: string): void {
+  const { writeSync } = import.meta.require("node:fs") as typeof import("node:fs");
+  let buf = Buffer.from(text);
+  while (buf.length) {
+    try {
+      buf = buf.subarray(writeSync(2, buf));
+    } catch (e) {
+      // A full non-blocking pipe: wait for the reader rather than drop the message.
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
 const stderrReporter = {
   log(o: LogObject) {
     const text = o.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : Bun.inspect(a, { depth: 4 }))).join(" ");
     const icon = ICON[o.type];
-    console.error(`${icon ? `${icon} ` : ""}${o.tag ? `[${o.tag}] ` : ""}${text}`);
+    writeStderr(`${icon ? `${icon} ` : ""}${o.tag ? `[${o.tag}] ` : ""}${text}\n`);
   },
 };
 
