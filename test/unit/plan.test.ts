@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileSandbox, explainPolicy, extractPermissionFlags } from "../../src/caps/index.ts";
+import { compileSandbox, explainPolicy, parsePermissionFlags } from "../../src/caps/index.ts";
 import { planVm, vmPermissions } from "../../src/plan/index.ts";
 import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
 
@@ -46,7 +46,7 @@ describe("the VM plan", () => {
 
   test("caps explain, given the plan's vmPermissions, shows exactly the permissions the VM boots with", async () => {
     const dir = await workspace();
-    const flags = extractPermissionFlags(["--allow-net=api.github.com", "--allow-tool=git.status"]).flags;
+    const flags = parsePermissionFlags(["--allow-net=api.github.com", "--allow-tool=git.status"]);
     const sandbox = await compileSandbox({ flags, workspaceHostDir: dir, hostEnv: {} });
     const booted = planVm({ sandbox, workspaceDir: dir, hostFunctions }).boot.permissions;
     const shown = explainPolicy(sandbox.policy, { workspaceHostDir: dir, hostEnv: {} }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
@@ -56,7 +56,7 @@ describe("the VM plan", () => {
 
   test("the guest env is the policy's env.read names, then the request's env, and HOME last", async () => {
     const dir = await workspace();
-    const sandbox = await compileSandbox({ flags: extractPermissionFlags(["--allow-env=AOS_PLAN_X"]).flags, workspaceHostDir: dir, hostEnv: { AOS_PLAN_X: "1", OTHER: "2" } });
+    const sandbox = await compileSandbox({ flags: parsePermissionFlags(["--allow-env=AOS_PLAN_X"]), workspaceHostDir: dir, hostEnv: { AOS_PLAN_X: "1", OTHER: "2" } });
     const p = planVm({ sandbox, workspaceDir: dir, env: { EXTRA: "3", HOME: "/elsewhere" } });
     expect(p.guestEnv).toEqual({ AOS_PLAN_X: "1", EXTRA: "3", HOME: "/home/agentos" });
   });
