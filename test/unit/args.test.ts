@@ -26,7 +26,7 @@ describe("one parse of the command line", () => {
   test("global flags may come before the command", async () => {
     const line = await parse(["--cwd", "/tmp", "--json", "caps", "test", "--read", ".env"]);
     expect(line.names).toEqual(["caps", "test"]);
-    expect(line.args).toMatchObject({ cwd: "/tmp", json: true, read: ".env" });
+    expect(line.args).toMatchObject({ cwd: "/tmp", json: true, read: [".env"] });
   });
   test("a value is never taken for a flag: a prompt that starts with --deny-all is the prompt", async () => {
     const line = await parse(["run", "--prompt", "--deny-all the tests", "--allow-read"]);
