@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
-import { buildSnapshot, formatBytes, progressReporter, shortId, type BuildResult } from "../../src/snapshot/index.ts";
+import { buildSnapshot, describeNameMove, formatBytes, progressReporter, shortId, type BuildResult } from "../../src/snapshot/index.ts";
 import { logger } from "../../src/log.ts";
 
 /** Repeated flags are errors in this CLI, so a list is one comma-separated value. */
@@ -22,6 +22,9 @@ function report(r: BuildResult): void {
     );
   }
   for (const s of r.sensitiveIncluded) logger.warn(`included ${s.path}, a secret by the mandatory-deny rule '${s.rule}', because --include names it`);
+  if (r.layersRepaired) logger.warn(`${r.layersRepaired} stored layer${r.layersRepaired > 1 ? "s were" : " was"} damaged and ${r.layersRepaired > 1 ? "were" : "was"} written again from the source`);
+  const moved = r.nameMove && describeNameMove(r.nameMove);
+  if (moved) logger.warn(moved);
 }
 
 export default withHelp(
@@ -44,6 +47,7 @@ export default withHelp(
       },
       exclude: { type: "string", valueHint: "GLOB[,GLOB]", description: "Leave these paths out (`node_modules`, `*.log`, `/dist`)" },
       "respect-gitignore": { type: "boolean", description: "Leave out what .gitignore files (and .git/info/exclude) ignore, and .git itself" },
+      force: { type: "boolean", description: "Move --name even when it names another snapshot, without keeping that one (the next gc removes it)" },
       ...globalArgs,
     },
     async run({ args }) {
@@ -56,6 +60,7 @@ export default withHelp(
           include: splitList(args.include),
           exclude: splitList(args.exclude),
           respectGitignore: Boolean(args["respect-gitignore"]),
+          force: Boolean(args.force),
           onProgress: (p) => progress.update(p),
         });
       } finally {
@@ -73,6 +78,8 @@ export default withHelp(
           durationMs,
           cached,
           layersWritten: result.layersWritten,
+          layersRepaired: result.layersRepaired,
+          ...(result.nameMove?.previous ? { nameMoved: { from: result.nameMove.previous, retained: Boolean(result.nameMove.retained) } } : {}),
           storedBytes: result.storedBytes,
           skipped: result.skippedSpecial,
           secretsExcluded: result.sensitiveExcluded,
@@ -92,12 +99,16 @@ export default withHelp(
       "GLOBS: `*` within a path segment, `**` any depth, `?`, `[abc]`. Without a '/' a glob matches a name at any depth; with one it is\n" +
       "anchored at DIR (so name a deeper secret as `**/.env` or `app/.env`); a trailing '/' matches directories only. A directory's\n" +
       "verdict covers what is below it. Give several globs as one comma-separated value. A snapshot without --name is usable by id\n" +
-      "until the next `snapshot gc`.\n",
+      "until the next `snapshot gc`.\n\n" +
+      "REUSE: a layer already in the store is reused only if it is whole (checked once, then while its file is unchanged); a damaged\n" +
+      "layer is written again. A --name that names another snapshot moves, with a warning, and the old snapshot is kept (gc leaves\n" +
+      "it alone; `snapshot rm ID` removes it) unless --force.\n",
     examples: [
       ["paperclip-aos snapshot build . --name app --respect-gitignore", "what git would track, named app"],
       ["paperclip-aos snapshot build ./site --exclude 'node_modules,*.log'", "leave paths out"],
       ["paperclip-aos snapshot build . --name app --include .env.example", "store a file the secrets list would leave out"],
       ["paperclip-aos snapshot build . --json", "{id, name, files, bytes, layers, durationMs, cached}"],
+      ["paperclip-aos snapshot build . --name app --force", "move the name app here; the snapshot it named goes at the next gc"],
     ],
   },
 );

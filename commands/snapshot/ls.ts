@@ -4,7 +4,11 @@ import { formatBytes, listSnapshots, shortId } from "../../src/snapshot/index.ts
 
 export default withHelp(
   defineCommand({
-    meta: { name: "ls", description: "List snapshots: names, short id, files, size, layers, when built and from where." },
+    meta: {
+      name: "ls",
+      description:
+        "List snapshots: names, short id, files, size, layers, when built and from where. '(was NAME)' marks a snapshot a name moved away from: gc keeps it until 'snapshot rm ID'.",
+    },
     args: { ...globalArgs },
     async run({ args }) {
       const all = listSnapshots();
@@ -13,7 +17,7 @@ export default withHelp(
         return err("no snapshots yet: paperclip-aos snapshot build DIR --name NAME");
       }
       const rows = all.map((s) => [
-        s.names.join(",") || "-",
+        s.names.join(",") || (s.retained ? `(was ${s.retained.name})` : "-"),
         s.shortId,
         String(s.files),
         formatBytes(s.bytes),

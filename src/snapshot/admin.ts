@@ -16,6 +16,8 @@ export interface SnapshotSummary {
   layers: number;
   created: string;
   source: SnapshotRecord["source"];
+  /** Kept by gc without a name: a name moved from it to another snapshot (remove it with `snapshot rm ID`). */
+  retained?: SnapshotRecord["retained"];
 }
 
 function namesOf(tags: Map<string, string>, id: string): string[] {
@@ -33,6 +35,7 @@ function summary(rec: SnapshotRecord, tags: Map<string, string>): SnapshotSummar
     layers: rec.layers.length,
     created: rec.created,
     source: rec.source,
+    ...(rec.retained ? { retained: rec.retained } : {}),
   };
 }
 
@@ -144,7 +147,7 @@ export interface GcResult {
 const STALE_TMP_MS = 60 * 60 * 1000;
 
 /**
- * Remove snapshots without a name (unless a run is using one right now), then every layer that no remaining
+ * Remove snapshots without a name (unless a run is using one right now, or a name moved away from it: retained), then every layer that no remaining
  * snapshot and no running build or run references, and stale temp files.
  */
 export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = {}): GcResult {
@@ -159,7 +162,7 @@ export function gcSnapshots(opts: { dryRun?: boolean; store?: SnapshotStore } = 
   const removedSnapshots: string[] = [];
   const keep = new Set<string>();
   for (const rec of store.listRecords()) {
-    if (tagged.has(rec.id) || leasedSnapshots.has(rec.id)) {
+    if (tagged.has(rec.id) || leasedSnapshots.has(rec.id) || rec.retained) {
       for (const l of rec.layers) keep.add(l);
       continue;
     }

@@ -16,7 +16,8 @@ import { writeFileAtomic } from "../fsutil.ts";
 import { chunkEntries } from "./chunk.ts";
 import { encodeHeader, ID_PREFIX, sha256Hex, type LayerEntry, type LayerHeader } from "./format.ts";
 import { writeLayer, type LayerInput } from "./layer.ts";
-import { checkTagName, SnapshotStore, type SnapshotRecord } from "./store.ts";
+import { checkTagName, SnapshotStore, type NameMove, type SnapshotRecord } from "./store.ts";
+import { layerIntact } from "./verify.ts";
 import { walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
 
 export interface BuildOptions {
@@ -26,6 +27,8 @@ export interface BuildOptions {
   exclude?: string[];
   respectGitignore?: boolean;
   store?: SnapshotStore;
+  /** Move `name` even when it points at another snapshot, without keeping that one (see SnapshotStore.nameSnapshot). */
+  force?: boolean;
   /** Called as file contents are read: bytes and files done so far, out of the totals. */
   onProgress?: (p: BuildProgress) => void;
 }
@@ -46,8 +49,12 @@ export interface BuildResult {
   durationMs: number;
   /** The same tree was built before: no layer was written. */
   cached: boolean;
-  /** Layers written by this build (the rest were already in the store). */
+  /** Layers written by this build (the rest were already in the store, and whole). */
   layersWritten: number;
+  /** Layers that were in the store but damaged, and so were written again. */
+  layersRepaired: number;
+  /** What giving the snapshot its name did to the snapshot the name pointed at before. */
+  nameMove?: NameMove;
   storedBytes: number;
   dirs: number;
   symlinks: number;
@@ -140,6 +147,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   const lease = await store.acquireLease("build");
   const layerIds: string[] = [];
   let written = 0;
+  let repaired = 0;
   let doneFiles = 0;
   let doneBytes = 0;
   const progress = (files: number, bytes: number) =>
@@ -181,7 +189,10 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     for (const [i, group] of groups.entries()) {
       const predicted = predictHeader(group, (e) => cachedDigest(cache, e));
       const id = predicted && ID_PREFIX + sha256Hex(encodeHeader(predicted));
-      if (id && store.hasLayer(id)) {
+      // Reuse only a stored layer that is whole: a damaged one is written again from the source.
+      const reusable = id !== undefined && layerIntact(store, id);
+      if (id && !reusable && store.hasLayer(id)) repaired++;
+      if (reusable && predicted) {
         layerIds.push(id);
         reused.push(i);
         remember(group, predicted);
@@ -222,7 +233,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       },
     };
     if (!existed) await store.writeRecord(rec);
-    if (opts.name && store.tags().get(opts.name) !== id) await store.setTag(opts.name, id);
+    const nameMove = opts.name ? await store.nameSnapshot(opts.name, id, { force: opts.force }) : undefined;
     // Nothing hashed and the same files: the cache on disk is already right (and rewriting it is most of a cached build).
     const unchanged = written === 0 && cache !== undefined && Object.keys(cache.files).length === Object.keys(newCache.files).length;
     if (!unchanged) await writeFileAtomic(cachePath(store, dir), JSON.stringify(newCache));
@@ -235,6 +246,8 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       durationMs: Math.round(performance.now() - started),
       cached: Boolean(existed) && written === 0,
       layersWritten: written,
+      layersRepaired: repaired,
+      ...(nameMove ? { nameMove } : {}),
       storedBytes: rec.storedBytes,
       dirs,
       symlinks,

@@ -12,7 +12,7 @@ import { parentOf } from "./format.ts";
 import { writeLayer, type LayerInput } from "./layer.ts";
 import type { SnapshotOverlay } from "./overlay.ts";
 import { snapshotIdOf } from "./build.ts";
-import type { SnapshotRecord, SnapshotStore } from "./store.ts";
+import type { NameMove, SnapshotRecord, SnapshotStore } from "./store.ts";
 
 export type ChangeType = "file" | "dir" | "symlink";
 export interface Change {
@@ -118,11 +118,8 @@ export async function commitChanges(
   parent: SnapshotRecord,
   name: string,
   command?: string,
-): Promise<SnapshotRecord> {
-  if (changeCount(changes) === 0) {
-    await store.setTag(name, parent.id);
-    return parent;
-  }
+): Promise<{ record: SnapshotRecord; nameMove: NameMove }> {
+  if (changeCount(changes) === 0) return { record: parent, nameMove: await store.nameSnapshot(name, parent.id) };
   let files = 0;
   let dirs = 0;
   let symlinks = 0;
@@ -168,8 +165,7 @@ export async function commitChanges(
       source: { kind: "commit", parent: parent.id, ...(command ? { command } : {}) },
     };
     await store.writeRecord(rec);
-    await store.setTag(name, id);
-    return rec;
+    return { record: rec, nameMove: await store.nameSnapshot(name, id) };
   } finally {
     lease.release();
   }

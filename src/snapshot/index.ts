@@ -26,6 +26,6 @@ export {
   type RemoveResult,
   type GcResult,
 } from "./admin.ts";
-export { SnapshotStore, type SnapshotRecord } from "./store.ts";
+export { SnapshotStore, describeNameMove, type NameMove, type SnapshotRecord } from "./store.ts";
 export { shortId } from "./format.ts";
 export { progressReporter, formatBytes } from "./progress.ts";

@@ -18,7 +18,7 @@ import { usageError, type AosError } from "../errors.ts";
 import { shortId } from "./format.ts";
 import { AosLayerStore } from "./layer-store.ts";
 import { changeCount, checkKeepChangesDir, commitChanges, computeChanges, exportChanges, type Changes } from "./changes.ts";
-import { checkTagName, SnapshotStore, type LeaseHandle, type SnapshotRecord } from "./store.ts";
+import { checkTagName, describeNameMove, SnapshotStore, type LeaseHandle, type NameMove, type SnapshotRecord } from "./store.ts";
 
 type MountConfig = NonNullable<AgentOsOptions["mounts"]>[number];
 type Limits = NonNullable<AgentOsOptions["limits"]>;
@@ -35,7 +35,7 @@ export interface FinishOptions {
 export interface FinishResult {
   changes: Changes;
   keptTo?: string;
-  committed?: { id: string; name: string; layers: number };
+  committed?: { id: string; name: string; layers: number; nameMove?: NameMove };
 }
 
 export interface SnapshotRoot {
@@ -77,7 +77,8 @@ export async function openSnapshotFor(ref: string | null | undefined, opts: Open
 export function describeFinish(r: FinishResult): string {
   const c = r.changes;
   const where = [r.keptTo ? `exported to ${r.keptTo}` : "", r.committed ? `committed snapshot ${r.committed.name} (${shortId(r.committed.id)})` : ""].filter(Boolean);
-  return `${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted; ${where.join("; ") || "discarded"}`;
+  const moved = r.committed?.nameMove && describeNameMove(r.committed.nameMove);
+  return `${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted; ${where.join("; ") || "discarded"}${moved ? `; ${moved}` : ""}`;
 }
 
 export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Promise<SnapshotRoot> {
@@ -124,8 +125,8 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
           result.keptTo = fo.keepChanges;
         }
         if (fo.commitName) {
-          const rec = await commitChanges(ov, changes, store, record, fo.commitName, fo.command);
-          result.committed = { id: rec.id, name: fo.commitName, layers: rec.layers.length };
+          const { record: rec, nameMove } = await commitChanges(ov, changes, store, record, fo.commitName, fo.command);
+          result.committed = { id: rec.id, name: fo.commitName, layers: rec.layers.length, ...(describeNameMove(nameMove) ? { nameMove } : {}) };
         }
         logger.debug(`snapshot ${shortId(record.id)}: ${changeCount(changes)} changed paths`);
         return result;

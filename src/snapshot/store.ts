@@ -2,6 +2,7 @@
  * The snapshot store under the state dir:
  *
  *   snapshots/layers/<hex>.layer     immutable layer files, named by the SHA-256 of their header (format.ts)
+ *   snapshots/layers/<hex>.ok        the layer file's (size, mtime, inode) when it was last known intact (verify.ts)
  *   snapshots/records/<hex>.json     one record per snapshot: its layers (bottom to top), counts, source
  *   snapshots/tags/<name>.json       a name pointing at a snapshot id
  *   snapshots/leases/<pid>-<n>.json  layers a running build or run is using; gc never removes them
@@ -10,7 +11,7 @@
  *
  * Every write is a temp file and a rename, so readers see a complete file or none.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
@@ -44,6 +45,11 @@ export interface SnapshotRecord {
   storedBytes: number;
   created: string;
   source: BuildSource | CommitSource;
+  /**
+   * Set when a name moved from this snapshot to another one (build --name, --commit-snapshot): gc keeps it although
+   * no name points at it any more, until `snapshot rm ID` removes it.
+   */
+  retained?: { name: string; since: string };
 }
 
 export interface Lease {
@@ -116,16 +122,38 @@ export class SnapshotStore {
   }
 
   /**
-   * Move a finished temp layer into place. The same id means the same bytes, so an existing file wins; it is touched
-   * so that gc sees it as written during the running build (admin.ts).
+   * Move a finished temp layer into place. It replaces a file of the same id: the same id should mean the same bytes,
+   * but the file in the store may have been damaged since, and the one just written is known to be whole. A reader
+   * that has the old file open keeps reading it; the new file's mtime tells gc it was written during the running build.
    */
   commitLayer(tmp: string, id: string): void {
-    const dest = this.layerPath(id);
-    if (existsSync(dest)) {
-      rmSync(tmp, { force: true });
-      const now = new Date();
-      utimesSync(dest, now, now);
-    } else renameSync(tmp, dest);
+    renameSync(tmp, this.layerPath(id));
+    this.stampLayer(id);
+  }
+
+  private stampPath(id: string): string {
+    return join(this.dir("layers"), `${hexOf(id)}.ok`);
+  }
+
+  /** Record the layer file's current (size, mtime, inode) as intact. */
+  stampLayer(id: string): void {
+    try {
+      const st = statSync(this.layerPath(id));
+      writeFileSync(this.stampPath(id), JSON.stringify([st.size, st.mtimeMs, st.ino]));
+    } catch {
+      // no stamp only means a full check next time
+    }
+  }
+
+  /** The layer file is unchanged since it was stamped intact (a change of size, mtime or inode means: check it again). */
+  layerStamped(id: string): boolean {
+    try {
+      const st = statSync(this.layerPath(id));
+      const [size, mtimeMs, ino] = JSON.parse(readFileSync(this.stampPath(id), "utf8")) as number[];
+      return size === st.size && mtimeMs === st.mtimeMs && ino === st.ino;
+    } catch {
+      return false;
+    }
   }
 
   listLayerIds(): string[] {
@@ -136,6 +164,7 @@ export class SnapshotStore {
 
   removeLayer(id: string): void {
     rmSync(this.layerPath(id), { force: true });
+    rmSync(this.stampPath(id), { force: true });
   }
 
   // --- records ---
@@ -187,6 +216,24 @@ export class SnapshotStore {
   async setTag(name: string, id: string): Promise<void> {
     checkTagName(name);
     await writeFileAtomic(join(this.dir("tags"), `${name}.json`), `${JSON.stringify({ id, tagged: new Date().toISOString() })}\n`);
+  }
+
+  /**
+   * Point `name` at `id`. When it pointed at another snapshot that no other name keeps, that snapshot is marked
+   * retained (gc keeps it) unless `force`; the result says what happened so the caller can tell the user.
+   */
+  async nameSnapshot(name: string, id: string, opts: { force?: boolean } = {}): Promise<NameMove> {
+    const tags = this.tags();
+    const previous = tags.get(name);
+    if (previous === id) return { name };
+    await this.setTag(name, id);
+    if (!previous) return { name };
+    const stillNamed = [...tags].some(([n, t]) => n !== name && t === previous);
+    const rec = this.readRecord(previous);
+    if (!rec || stillNamed) return { name, previous, orphaned: false };
+    if (opts.force) return { name, previous, orphaned: true };
+    await this.writeRecord({ ...rec, retained: { name, since: new Date().toISOString() } });
+    return { name, previous, orphaned: false, retained: true };
   }
 
   removeTag(name: string): void {
@@ -244,6 +291,26 @@ export class SnapshotStore {
     }
     return out;
   }
+}
+
+/** What naming a snapshot did to the snapshot the name pointed at before. */
+export interface NameMove {
+  name: string;
+  /** The snapshot the name pointed at before, when it was another one. */
+  previous?: string;
+  /** The previous snapshot has no name now and is not retained: the next gc removes it. */
+  orphaned?: boolean;
+  /** The previous snapshot has no name now and is kept (SnapshotRecord.retained) until removed by id. */
+  retained?: boolean;
+}
+
+/** The warning for a name that moved, or undefined when nothing needs saying. */
+export function describeNameMove(m: NameMove): string | undefined {
+  if (!m.previous || (!m.orphaned && !m.retained)) return undefined;
+  const old = shortId(m.previous);
+  return m.retained
+    ? `the name '${m.name}' moved from snapshot ${old} to this one; ${old} is kept (remove it with 'paperclip-aos snapshot rm ${old}', or pass --force to move a name without keeping the old snapshot)`
+    : `the name '${m.name}' moved from snapshot ${old} to this one; ${old} has no name now and the next 'paperclip-aos snapshot gc' removes it`;
 }
 
 export interface LeaseHandle {

@@ -300,7 +300,7 @@ describe("overlay: a disposable upper over the layers", () => {
     expect(JSON.parse(await readFile(join(out, CHANGES_MANIFEST), "utf8")).deleted).toHaveLength(4);
     expect(() => exportChanges(ov, c, out, {})).toThrow(/not empty/);
 
-    const committed = await commitChanges(ov, c, store, rec, "app-2");
+    const { record: committed } = await commitChanges(ov, c, store, rec, "app-2");
     expect(committed.layers).toEqual([...rec.layers, committed.layers.at(-1)!]);
     const next = overlayOf(store, "app-2").ov;
     expect(text(await next.readFile("/src/lib2/a.ts"))).toBe("export const a = 42;\n");
