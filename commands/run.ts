@@ -11,6 +11,7 @@ import {
   parseJsonText,
   parseRunRequest,
   prepareDemo,
+  readRequestText,
   renderEvent,
   runHeartbeat,
   bindHostTools,
@@ -71,7 +72,7 @@ export default withHelp(
       let fromJson: RunRequestInput | undefined;
       if (args.input !== undefined) {
         const source = args.input === "-" ? "stdin" : args.input;
-        const text = args.input === "-" ? await Bun.stdin.text() : await readInputFile(args.input);
+        const text = await readRequestText(args.input);
         fromJson = parseRunRequest(parseJsonText(text, source), source);
       }
       const fromFlags: Partial<RunRequestInput> = {
@@ -143,12 +144,6 @@ export default withHelp(
     blocks: () => [...REQUEST_BLOCKS, permissionHelp()],
   },
 );
-
-async function readInputFile(path: string): Promise<string> {
-  const f = Bun.file(path);
-  if (!(await f.exists())) throw usageError(`request file ${path} does not exist`, "pass a JSON file or - for stdin", "invalid_request");
-  return f.text();
-}
 
 function parseSessionFlag(value: string | undefined): RunRequestInput["session"] {
   if (value === undefined) return undefined;

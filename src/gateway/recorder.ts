@@ -1,5 +1,4 @@
-import { appendFile, mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { appendFile } from "node:fs/promises";
 import type { Redactor } from "./redact.ts";
 
 /**
@@ -16,7 +15,9 @@ export class Recorder {
     private readonly file: string,
     private readonly redactor: Redactor,
   ) {
-    this.chain = mkdir(dirname(file), { recursive: true }).then(() => undefined);
+    // The directory is never created: a --record path whose directory is missing is refused before the run
+    // (src/heartbeat/input.ts), and a directory that disappears mid-run is a write failure, not a new tree.
+    this.chain = Promise.resolve();
   }
 
   write(entry: Record<string, unknown>): void {

@@ -5,6 +5,7 @@ export { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 export { buildRunRequest, parseRunRequest, parseJsonText, RunRequestSchema, AGENTS, DEFAULT_MODEL, FRESH_WAKE_REASONS } from "./request.ts";
 export type { RunRequest, RunRequestInput, AgentKind } from "./request.ts";
 export { EventSink, fitLine, MAX_LINE_BYTES } from "./events.ts";
+export { readRequestText, checkPromptSize, checkRecordPath, MAX_PROMPT_BYTES, MAX_REQUEST_BYTES } from "./input.ts";
 export { findDenials } from "./denials.ts";
 export { SessionSlot } from "./sessions.ts";
 export { renderEvent } from "./pretty.ts";

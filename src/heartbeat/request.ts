@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { SessionParamsSchema } from "../protocol/index.ts";
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
+import { checkPromptSize, checkRecordPath } from "./input.ts";
 
 /**
  * One heartbeat's input. Sources, each filling what the previous left empty: a JSON request (`--input -` or a file),
@@ -106,6 +107,9 @@ export function buildRunRequest(
   if (prompt === undefined || prompt.trim() === "") {
     throw usageError("no prompt given", "pass --prompt TEXT, a request with a 'prompt' field (--input FILE|-), or --demo", "missing_prompt");
   }
+  checkPromptSize(prompt);
+  const record = pick("record");
+  if (record !== undefined) checkRecordPath(record);
   const session = pick("session");
   return {
     runId: pick("runId") ?? env.PAPERCLIP_RUN_ID ?? randomUUID(),
@@ -125,6 +129,6 @@ export function buildRunRequest(
     timeoutSec: pick("timeoutSec"),
     graceSec: pick("graceSec") ?? DEFAULT_GRACE_SEC,
     wakeReason: pick("wakeReason") ?? env.PAPERCLIP_WAKE_REASON ?? null,
-    record: pick("record"),
+    record,
   };
 }
