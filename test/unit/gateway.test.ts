@@ -370,7 +370,7 @@ describe("scripted gateway with pi-ai (Pi's model client)", () => {
 describe("record file", () => {
   test("one NDJSON line per request with body and answer, token redacted", async () => {
     const dir = await tmp();
-    const file = join(dir, "sub", "requests.ndjson");
+    const file = join(dir, "requests.ndjson"); // its directory exists: the recorder never creates one
     const gw = await scripted([{ text: "a", usage: { input: 1, output: 1 } }, { error: { status: 503, message: "down" } }], { recordFile: file });
     await anthropic(gw, { messages: [{ role: "user", content: "first prompt" }] });
     await openai(gw, {});
