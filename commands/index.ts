@@ -9,6 +9,7 @@ export const commands = {
   tool: () => import("./tool/index.ts").then((m) => m.default),
   caps: () => import("./caps/index.ts").then((m) => m.default),
   snapshot: () => import("./snapshot/index.ts").then((m) => m.default),
+  eval: () => import("./eval.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -25,6 +26,7 @@ export const summaries: Record<TopCommand, string> = {
   snapshot: "snapshot roots: build, ls, inspect, rm, gc (then exec/run --snapshot NAME)",
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
+  eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",
 };
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */

@@ -80,6 +80,15 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("no snapshot named");
   },
+  async eval() {
+    // The whole evaluation has its own test (eval.test.ts); here: bad input is refused before anything runs.
+    const r = await runBin(["eval", "--agents", "nobody"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown agent 'nobody'");
+    const runs = await runBin(["eval", "--runs", "0"]);
+    expect(runs.code).toBe(2);
+    expect(runs.stderr).toContain("--runs must be a whole number");
+  },
   async "snapshot gc"() {
     const r = await runBin(["snapshot", "gc", "--json"]);
     expect(parseJson(r.stdout)).toMatchObject({ removedLayers: [], dryRun: false });
