@@ -1,14 +1,17 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createOpenAI } from "@ai-sdk/openai";
 import { complete, getModel } from "@mariozechner/pi-ai";
+import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { type Gateway, type GatewayOptions, parseScript } from "../../src/gateway/index.ts";
 import { gatewayFixture } from "./gateway-fixture.ts";
 
 // The OpenAI Responses dialect (Codex, and OpenCode's OpenAI provider) over real HTTP: fetch, the official openai
-// client and pi-ai's openai-responses provider against the scripted gateway, and forwarding to a real local upstream
-// (a second scripted gateway, or a Bun server sending what a provider can send mid-stream).
+// client, pi-ai's openai-responses provider and the AI SDK's (ai 6.0.138 + @ai-sdk/openai 3.0.48, the versions
+// OpenCode's agentOS build bundles) against the scripted gateway, and forwarding to a real local upstream (a second
+// scripted gateway, or a Bun server sending what a provider can send mid-stream).
 
 const { start, tmp } = gatewayFixture("gw-resp-");
 const OPENAI_KEY = "sk-proj-FAKE-host-openai-key-0123456789";
@@ -388,5 +391,48 @@ describe("forwarding Responses to OpenAI", () => {
     expect(r.status).toBe(400);
     expect(((await r.json()) as any).error.message).toContain("speaks Anthropic Messages (/v1/messages)");
     expect(gw.lastError()).toMatchObject({ errorCode: "gateway_dialect_mismatch" });
+  });
+});
+
+describe("OpenCode's model client (the AI SDK's OpenAI Responses provider, the versions OpenCode's agentOS build bundles)", () => {
+  test("streamText with tools: the script's bash reaches OpenCode's bash with its description, then the text; usage as the SDK counts it", async () => {
+    const gw = await scripted([
+      { thinking: "Plan: write it.", tool: "bash", input: { command: "echo hi > /workspace/x" }, usage: { input: 500, output: 25, cached: 300 } },
+      { text: "Wrote x with hi in it.", usage: { input: 560, output: 9 } },
+    ]);
+    const openai = createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: gw.token });
+    const calls: unknown[] = [];
+    const bash = tool({
+      description: "run a command",
+      inputSchema: jsonSchema<{ command: string; description: string }>({
+        type: "object",
+        properties: { command: { type: "string" }, description: { type: "string" } },
+        required: ["command", "description"],
+      }),
+      execute: async (input) => {
+        calls.push(input);
+        return "";
+      },
+    });
+    const result = streamText({ model: openai.responses("gpt-5.1"), prompt: "write hi to x", tools: { bash }, stopWhen: stepCountIs(4) });
+    expect(await result.text).toBe("Wrote x with hi in it.");
+    expect(calls).toEqual([{ command: "echo hi > /workspace/x", description: "echo hi > /workspace/x" }]);
+    const steps = await result.steps;
+    expect(steps.map((s) => s.finishReason)).toEqual(["tool-calls", "stop"]);
+    expect(steps[0]!.reasoningText).toBe("Plan: write it.");
+    const usage = await result.totalUsage;
+    expect(usage).toMatchObject({ inputTokens: 1360, outputTokens: 34 }); // input_tokens, the cached ones included
+    expect(usage.inputTokenDetails?.cacheReadTokens).toBe(300);
+    expect(gw.usage()).toMatchObject({ inputTokens: 1060, outputTokens: 34, cachedInputTokens: 300 });
+  });
+
+  test("generateText (not streamed), and an error step surfaces as the SDK's API error with its status", async () => {
+    const gw = await scripted([{ text: "plain answer" }, { error: { status: 503, message: "Service unavailable" } }]);
+    const openai = createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: gw.token });
+    const r = await generateText({ model: openai.responses("gpt-5.1"), prompt: "hi" });
+    expect(r.text).toBe("plain answer");
+    const e = await generateText({ model: openai.responses("gpt-5.1"), prompt: "hi", maxRetries: 0 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ statusCode: 503 });
+    expect(gw.lastError()).toMatchObject({ errorCode: "upstream_overloaded", family: "overloaded" });
   });
 });
