@@ -1,5 +1,6 @@
 import { coldRatio, containment, decide, pairing, resumeRate, type Answers, type Thresholds, DEFAULT_THRESHOLDS } from "./decide.ts";
 import { median, quantile, type Figures, type HeartbeatSample } from "./figures.ts";
+import { WORKLOAD_FILES, WORKLOAD_STEPS } from "./workload.ts";
 
 /**
  * The decision report as Markdown: a pure function of the figures and thresholds (the e2e test renders it again
@@ -25,8 +26,14 @@ function section(title: string, body: string[], question: string, answer: string
   return [`## ${title}`, "", ...body, "", `**Question.** ${question}`, "", `**Answer.** ${answer}`, ""].join("\n");
 }
 
-export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, answers: Answers = decide(f, t)): string {
+export interface RenderOptions {
+  /** Prefix of the chart links (the charts sit beside report.md; docs/evaluation.md keeps them in evaluation/). */
+  assets?: string;
+}
+
+export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, answers: Answers = decide(f, t), opts: RenderOptions = {}): string {
   const out: string[] = [];
+  const chart = (alt: string, file: string) => `![${alt}](${opts.assets ?? ""}${file})`;
   const s = answers.substrate;
   out.push(
     "# paperclip-aos evaluation: agentOS as Paperclip's execution substrate",
@@ -63,7 +70,7 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
         "",
         table(["agent", "heartbeat", "path", "ok", "median", "p25", "p75", "max"], latRows),
         "",
-        "![latency](latency.svg)",
+        chart("latency", "latency.svg"),
         "",
         `Median over agents of agentOS median / host median: cold ${ratio(cold)}, resumed ${ratio(resumed)}.`,
       ],
@@ -85,7 +92,7 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
         "",
         table(["agent", "#", "kind", "exit", "error", "resumed", "history intact"], resRows),
         "",
-        "![resume chain](resume.svg)",
+        chart("resume chain", "resume.svg"),
       ],
       "Do sessions survive across heartbeats, including interrupted ones?",
       `${pct(rate)} of the heartbeats that should have resumed did so with their history (continue needs ≥ ${pct(t.continueResumeRate)}).`,
@@ -142,7 +149,7 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
         "",
         table(["class", "root", "set-up", "run", "disk", "output kept", "source untouched"], rootRows),
         "",
-        "![roots](roots.svg)",
+        chart("roots", "roots.svg"),
       ],
       "Which workloads benefit from snapshot roots, and which should stay on git worktrees?",
       answers.roots.length ? answers.roots.map((r) => `${r.name}: **${r.choice}** (${r.because})`).join("; ") + "." : "Not measured.",
@@ -186,13 +193,25 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
       [
         table(["agent", "peak RSS (host process + sidecar)", "state dir growth per heartbeat"], f.resources.map((r) => [r.agent, mb(r.peakRssMb), mb(r.stateDiskMbPerHeartbeat)])),
         "",
-        "![memory](memory.svg)",
+        chart("memory", "memory.svg"),
       ],
       "What does a heartbeat cost the machine?",
       f.resources.length ? `At most ${mb(Math.max(...f.resources.map((r) => r.peakRssMb)))} of memory and ${mb(Math.max(...f.resources.map((r) => r.stateDiskMbPerHeartbeat)))} of state per heartbeat; many concurrent agents on one machine need a shared sidecar (\`serve\`).` : "Not measured.",
     ),
   );
 
+  out.push(
+    "## The workload",
+    "",
+    `Each heartbeat runs on a fresh copy of a small project (${Object.keys(WORKLOAD_FILES).map((p) => `\`${p}\``).join(", ")}) with this script for the scripted model, the shape of a routine heartbeat with the model's own time taken out:`,
+    "",
+    "```json",
+    JSON.stringify({ steps: WORKLOAD_STEPS }, null, 2),
+    "```",
+    "",
+    "A cold heartbeat starts a new session (a new task key); the resumed one passes the first one's `sessionParams` back, as Paperclip does. The host baseline runs the same script against the same gateway code through the agent's CLI with the same prompt. Resume chains: the first heartbeat's answer holds a marker word; a disrupted heartbeat calls a tool and then waits on a slow answer, during which it gets SIGTERM (\"killed\") or its sidecar gets SIGKILL (\"sidecar-crash\").",
+    "",
+  );
   out.push(
     "## Thresholds",
     "",
