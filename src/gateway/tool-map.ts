@@ -8,10 +8,14 @@ import type { Reply } from "./reply.ts";
  *
  * | script | Pi    | OpenCode                          | Claude Code                        | Codex                                   |
  * |--------|-------|-----------------------------------|------------------------------------|-----------------------------------------|
- * | bash   | bash  | bash {command, description}       | Bash {command}                     | shell_command {command} · shell {command: ["bash","-lc",…]} · exec_command {cmd} · local_shell |
- * | read   | read  | read {filePath}                   | Read {file_path}                   | the shell tool: cat -- 'path'           |
- * | write  | write | write {filePath, content}         | Write {file_path, content}         | the shell tool: printf '%s' '…' > 'path' |
- * | edit   | edit  | edit {filePath, oldString, newString} | Edit {file_path, old_string, new_string} | apply_patch (an Update File hunk) |
+ * | bash   | bash  | bash {command, description}       | Bash {command}                     | exec_command {cmd} · shell_command {command} · shell {command: ["bash","-lc",…]} · local_shell |
+ * | read   | read  | read {filePath}                   | Read {file_path}                   | its shell tool, bash builtins only      |
+ * | write  | write | write {filePath, content}         | Write {file_path, content}         | its shell tool, bash builtins only      |
+ * | edit   | edit  | edit {filePath, oldString, newString} | Edit {file_path, old_string, new_string} | its shell tool, bash builtins only |
+ *
+ * Codex has no file tools but apply_patch, which cannot run in agentOS 0.2.21 (it re-executes Codex's own binary:
+ * "failed to determine codex exe" on WASI), and a program its shell starts hangs there (`cat`, `ls | wc`), while bash
+ * builtins run (docs/gateway.md): so read, write and edit become builtin-only bash (`read -d ''`, `printf`, `${c/…/…}`).
  *
  * Rules: a step whose tool the agent offers by that exact name, with every input key that tool requires, is sent as
  * written (so a script may also speak an agent's own tools). Otherwise the first row entry the request offers is
@@ -58,14 +62,6 @@ function viaShell(command: (i: Input) => string | undefined): Target[] {
     .map((t) => ({ ...t, map: (i, tool) => { const c = command(i); return c === undefined ? undefined : t.map({ command: c }, tool); } }));
 }
 
-/** Codex's apply_patch, as a freeform (custom) tool or a function taking {input}. */
-function applyPatch(patch: (i: Input) => string | undefined): Target[] {
-  return [
-    { name: "apply_patch", kind: "custom", map: (i) => { const p = patch(i); return p === undefined ? undefined : { name: "apply_patch", input: { input: p }, format: "custom" }; } },
-    { name: "apply_patch", map: (i) => fn("apply_patch", patch(i) === undefined ? undefined : { input: patch(i) }) },
-  ];
-}
-
 function renamed(name: string, keys: Record<string, string>): Target {
   return {
     name,
@@ -77,14 +73,21 @@ function renamed(name: string, keys: Record<string, string>): Target {
   };
 }
 
-const lines = (s: string, mark: string) => s.split("\n").map((l) => `${mark}${l}`).join("\n");
+/** The whole file into $c with builtins only (`read` returns 1 at end of file, so it is not chained with &&). */
+const slurp = (path: string) => `IFS= read -r -d '' c < ${quote(path)}`;
+
+/** Replace the first occurrence of oldText, literally (quoted pattern and replacement: no globbing, no `&`). */
+function shellEdit(path: string, oldText: string, newText: string): string {
+  const missing = quote(`edit: the text to replace is not in ${path}`);
+  return `${slurp(path)}; OLD=${quote(oldText)}; NEW=${quote(newText)}; [[ $c == *"$OLD"* ]] || { printf '%s\\n' ${missing} >&2; exit 1; }; printf '%s' "\${c/"$OLD"/"$NEW"}" > ${quote(path)}`;
+}
 
 const TARGETS: Record<string, Target[]> = {
   bash: shellTargets(),
   read: [
     renamed("read", { path: "filePath" }),
     renamed("Read", { path: "file_path" }),
-    ...viaShell((i) => (str(i.path) === undefined ? undefined : `cat -- ${quote(str(i.path)!)}`)),
+    ...viaShell((i) => (str(i.path) === undefined ? undefined : `${slurp(str(i.path)!)}; printf '%s' "$c"`)),
   ],
   write: [
     renamed("write", { path: "filePath", content: "content" }),
@@ -94,10 +97,9 @@ const TARGETS: Record<string, Target[]> = {
   edit: [
     renamed("edit", { path: "filePath", oldText: "oldString", newText: "newString" }),
     renamed("Edit", { path: "file_path", oldText: "old_string", newText: "new_string" }),
-    ...applyPatch((i) => {
+    ...viaShell((i) => {
       const [path, oldText, newText] = [str(i.path), str(i.oldText), str(i.newText)];
-      if (path === undefined || oldText === undefined || newText === undefined) return undefined;
-      return `*** Begin Patch\n*** Update File: ${path}\n@@\n${lines(oldText, "-")}\n${lines(newText, "+")}\n*** End Patch\n`;
+      return path === undefined || oldText === undefined || newText === undefined ? undefined : shellEdit(path, oldText, newText);
     }),
   ],
 };

@@ -27,11 +27,14 @@ const fnTool = (name: string, properties: Record<string, unknown>, required: str
   strict: false,
   parameters: { type: "object", properties, required },
 });
-/** The tools Codex offers with a shell_command model, a freeform apply_patch and the built-in local_shell. */
+/** Part of what agentOS's Codex (configured with gpt-5-codex) offers, as recorded from it: unified exec, a freeform
+ *  apply_patch, the built-in web_search. */
 const CODEX_TOOLS = [
-  fnTool("shell_command", { command: { type: "string" }, workdir: { type: "string" } }, ["command"]),
-  { type: "custom", name: "apply_patch", description: "patch", format: { type: "grammar", syntax: "lark", definition: "start: /.+/" } },
+  fnTool("exec_command", { cmd: { type: "string" }, workdir: { type: "string" }, yield_time_ms: { type: "number" } }, ["cmd"]),
+  fnTool("write_stdin", { session_id: { type: "number" }, chars: { type: "string" } }, ["session_id"]),
   fnTool("update_plan", { plan: { type: "array" } }, ["plan"]),
+  { type: "custom", name: "apply_patch", description: "patch", format: { type: "grammar", syntax: "lark", definition: "start: begin_patch hunk+ end_patch" } },
+  { type: "web_search" },
 ];
 
 function responses(gw: Gateway, body: Record<string, unknown>, headers: Record<string, string> = { authorization: `Bearer ${gw.token}` }, path = "/v1/responses") {
@@ -53,7 +56,7 @@ async function events(res: Response): Promise<{ event: string; data: any }[]> {
 describe("scripted gateway, Responses dialect", () => {
   test("non-streaming: a function call, then a message; usage in Responses' shape (cached inside input_tokens)", async () => {
     const gw = await scripted([
-      { tool: "shell_command", input: { command: "echo hi > /workspace/x" }, usage: { input: 900, output: 40, cached: 100 } },
+      { tool: "exec_command", input: { cmd: "echo hi > /workspace/x" }, usage: { input: 900, output: 40, cached: 100 } },
       { text: "Wrote x.", usage: { input: 1000, output: 5 } },
     ]);
     const r1 = await responses(gw, {});
@@ -61,7 +64,7 @@ describe("scripted gateway, Responses dialect", () => {
     const b1 = (await r1.json()) as any;
     expect(b1).toMatchObject({ object: "response", status: "completed", model: "gpt-5-codex", id: expect.stringMatching(/^resp_/) });
     expect(b1.output).toEqual([
-      { type: "function_call", id: expect.stringMatching(/^fc_/), call_id: expect.stringMatching(/^call_/), name: "shell_command", arguments: '{"command":"echo hi > /workspace/x"}', status: "completed" },
+      { type: "function_call", id: expect.stringMatching(/^fc_/), call_id: expect.stringMatching(/^call_/), name: "exec_command", arguments: '{"cmd":"echo hi > /workspace/x"}', status: "completed" },
     ]);
     expect(b1.usage).toEqual({ input_tokens: 1000, input_tokens_details: { cached_tokens: 100 }, output_tokens: 40, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 1040 });
 
@@ -107,12 +110,12 @@ describe("scripted gateway, Responses dialect", () => {
     const created = ev[0]!.data.response;
     const createdId: string = created.id;
     expect(created).toMatchObject({ id: expect.stringMatching(/^resp_/), status: "in_progress", model: "gpt-5-codex", created_at: expect.any(Number), output: [] });
-    // Script bash becomes Codex's shell_command; its arguments stream in two parts that join to the call.
+    // Script bash becomes Codex's exec_command; its arguments stream in two parts that join to the call.
     const fcAdded = ev.find((e) => e.event === "response.output_item.added" && e.data.item.type === "function_call")!.data;
-    expect(fcAdded).toMatchObject({ output_index: 2, item: { name: "shell_command", arguments: "", status: "in_progress" } });
+    expect(fcAdded).toMatchObject({ output_index: 2, item: { name: "exec_command", arguments: "", status: "in_progress" } });
     const args = ev.filter((e) => e.event === "response.function_call_arguments.delta");
     expect(args.every((e) => e.data.item_id === fcAdded.item.id && e.data.output_index === 2)).toBe(true);
-    expect(JSON.parse(args.map((e) => e.data.delta).join(""))).toEqual({ command: "echo hi > /workspace/x" });
+    expect(JSON.parse(args.map((e) => e.data.delta).join(""))).toEqual({ cmd: "echo hi > /workspace/x" });
     const done = ev.at(-1)!.data.response;
     expect(done.id).toBe(createdId);
     expect(done.status).toBe("completed");
@@ -130,30 +133,44 @@ describe("scripted gateway, Responses dialect", () => {
     expect(gw.usage()).toMatchObject({ inputTokens: 110, outputTokens: 21, cachedInputTokens: 30 });
   });
 
-  test("script tools map to Codex's: bash to shell, shell_command or exec_command, edit to apply_patch, read/write through the shell", async () => {
-    const gw = await scripted([
-      { tool: "bash", input: { command: "ls -la" } },
-      { tool: "bash", input: { command: "ls -la" } },
-      { tool: "bash", input: { command: "ls -la" } },
-      { tool: "bash", input: { command: "ls -la" } },
-      { tool: "edit", input: { path: "/workspace/a.js", oldText: "a - b", newText: "a + b" } },
-      { tool: "write", input: { path: "/workspace/it's.txt", content: "one\ntwo" } },
-      { tool: "read", input: { path: "/workspace/a.js" } },
-    ]);
+  test("script bash maps to whichever shell tool Codex offers: exec_command, shell_command, shell or local_shell", async () => {
+    const gw = await scripted(Array.from({ length: 4 }, () => ({ tool: "bash", input: { command: "ls -la" } })));
     const out = async (tools: unknown[]) => ((await (await responses(gw, { tools })).json()) as any).output[0];
-    expect(await out([fnTool("shell", { command: { type: "array" } }, ["command"])])).toMatchObject({ type: "function_call", name: "shell", arguments: JSON.stringify({ command: ["bash", "-lc", "ls -la"] }) });
-    expect(await out(CODEX_TOOLS)).toMatchObject({ name: "shell_command", arguments: JSON.stringify({ command: "ls -la" }) });
-    expect(await out([fnTool("exec_command", { cmd: { type: "string" } }, ["cmd"])])).toMatchObject({ name: "exec_command", arguments: JSON.stringify({ cmd: "ls -la" }) });
+    expect(await out(CODEX_TOOLS)).toMatchObject({ type: "function_call", name: "exec_command", arguments: JSON.stringify({ cmd: "ls -la" }) });
+    expect(await out([fnTool("shell_command", { command: { type: "string" } }, ["command"])])).toMatchObject({ name: "shell_command", arguments: JSON.stringify({ command: "ls -la" }) });
+    expect(await out([fnTool("shell", { command: { type: "array" } }, ["command"])])).toMatchObject({ name: "shell", arguments: JSON.stringify({ command: ["bash", "-lc", "ls -la"] }) });
     expect(await out([{ type: "local_shell" }])).toMatchObject({ type: "local_shell_call", call_id: expect.stringMatching(/^call_/), status: "completed", action: { type: "exec", command: ["bash", "-lc", "ls -la"] } });
-    expect(await out(CODEX_TOOLS)).toMatchObject({
-      type: "custom_tool_call",
-      name: "apply_patch",
-      input: "*** Begin Patch\n*** Update File: /workspace/a.js\n@@\n-a - b\n+a + b\n*** End Patch\n",
-      status: "completed",
-    });
-    expect(JSON.parse((await out(CODEX_TOOLS)).arguments)).toEqual({ command: `printf '%s' 'one\ntwo' > '/workspace/it'\\''s.txt'` });
-    expect(JSON.parse((await out(CODEX_TOOLS)).arguments)).toEqual({ command: "cat -- '/workspace/a.js'" });
     expect(gw.notes).toHaveLength(1); // only the scripted-price note: every step fitted
+  });
+
+  test("script read, write and edit become bash-builtin commands for Codex that do what the step says (run here by bash)", async () => {
+    const dir = await tmp();
+    const file = join(dir, "it's a file.js");
+    const [oldText, newText] = ["const add = (a, b) => a - b;\n", 'const add = (a, b) => a + b; // & "$HOME" `x` \\n * ?\n'];
+    const content = `// header\n${oldText}export { add };\n`;
+    const gw = await scripted([
+      { tool: "write", input: { path: file, content } },
+      { tool: "edit", input: { path: file, oldText, newText } },
+      { tool: "read", input: { path: file } },
+      { tool: "edit", input: { path: file, oldText: "not there", newText: "x" } },
+    ]);
+    const bash = async () => {
+      const call = ((await (await responses(gw, {})).json()) as any).output[0];
+      expect(call.name).toBe("exec_command");
+      const p = Bun.spawn(["bash", "-c", JSON.parse(call.arguments).cmd], { stdout: "pipe", stderr: "pipe" });
+      return { code: await p.exited, stdout: await new Response(p.stdout).text(), stderr: await new Response(p.stderr).text() };
+    };
+    expect((await bash()).code).toBe(0);
+    expect(await readFile(file, "utf8")).toBe(content);
+    expect((await bash()).code).toBe(0);
+    const edited = `// header\n${newText}export { add };\n`;
+    expect(await readFile(file, "utf8")).toBe(edited);
+    expect(await bash()).toMatchObject({ code: 0, stdout: edited });
+    const miss = await bash();
+    expect(miss.code).toBe(1);
+    expect(miss.stderr).toContain("the text to replace is not in");
+    expect(await readFile(file, "utf8")).toBe(edited);
+    expect(gw.notes).toHaveLength(1);
   });
 
   test("an error step is an HTTP error in OpenAI's shape; a request past the last step fails with script_exhausted", async () => {
@@ -218,9 +235,9 @@ describe("real clients on the scripted gateway's Responses API", () => {
     stream.on("response.function_call_arguments.delta", (e) => args.push(e.delta));
     const first = await stream.finalResponse();
     const call = first.output.find((o) => o.type === "function_call")!;
-    expect(call).toMatchObject({ name: "shell_command", status: "completed" });
+    expect(call).toMatchObject({ name: "exec_command", status: "completed" });
     expect(args.length).toBe(2);
-    expect(JSON.parse(call.type === "function_call" ? call.arguments : "")).toEqual({ command: "echo hi > /workspace/x" });
+    expect(JSON.parse(call.type === "function_call" ? call.arguments : "")).toEqual({ cmd: "echo hi > /workspace/x" });
     expect(first.usage).toMatchObject({ input_tokens: 500, input_tokens_details: { cached_tokens: 200 }, output_tokens: 20 });
 
     input.push(call, { type: "function_call_output", call_id: call.type === "function_call" ? call.call_id : "", output: "" });
@@ -291,7 +308,7 @@ describe("forwarding Responses to OpenAI", () => {
       recordFile: join(dir, "up.ndjson"),
       script: parseScript({
         steps: [
-          { tool: "shell_command", input: { command: "ls" }, usage: { input: 700, output: 30, cached: 1300 } },
+          { tool: "exec_command", input: { cmd: "ls" }, usage: { input: 700, output: 30, cached: 1300 } },
           { text: "All listed.", usage: { input: 90, output: 4 } },
         ],
       }),
