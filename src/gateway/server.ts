@@ -11,7 +11,7 @@ import { Recorder } from "./recorder.ts";
 import { Redactor } from "./redact.ts";
 import { isRecord, type Reply } from "./reply.ts";
 import { loadScript, type Script, type Step } from "./script.ts";
-import { SIDE_TITLE, sideRequestKind } from "./side-request.ts";
+import { sideAnswer, sideRequestKind } from "./side-request.ts";
 import { SseReader } from "./sse.ts";
 import { mapToolCall } from "./tool-map.ts";
 import { type UsageDelta, UsageMeter, type UsageTotals } from "./usage.ts";
@@ -299,8 +299,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       model: shape.model || "scripted",
       usage: ZERO,
     };
-    if (side || !step) reply.text = SIDE_TITLE;
-    else {
+    if (side) reply.text = sideAnswer(side);
+    else if (step) {
       if (step.thinking !== undefined) reply.thinking = step.thinking;
       if (step.text !== undefined) reply.text = step.text;
       if (step.tool !== undefined) {

@@ -205,6 +205,18 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.usage()).toMatchObject({ inputTokens: 3, outputTokens: 4 });
   });
 
+  test("Claude Code's title and tool-label requests are side requests too: a JSON title and a label, no step used", async () => {
+    const gw = await scripted([{ text: "the turn" }]);
+    const side = async (system: string) => {
+      const r = await anthropic(gw, { tools: undefined, system: [{ type: "text", text: "x-anthropic-billing-header: cc_version=2.1.87" }, { type: "text", text: system }] });
+      return ((await r.json()) as any).content[0].text as string;
+    };
+    expect(JSON.parse(await side("Generate a concise, sentence-case title (3-7 words) that captures the main topic"))).toEqual({ title: SIDE_TITLE });
+    expect(await side("Write a short summary label describing what these tool calls accomplished. It appears as a single-line row")).toBe("Ran scripted steps");
+    expect(gw.stepsUsed()).toBe(0);
+    expect(((await (await anthropic(gw, {})).json()) as any).content[0].text).toBe("the turn");
+  });
+
   test("a step without usage is metered with a deterministic estimate (chars / 4)", async () => {
     const a = await scripted([{ text: "twelve chars" }]);
     const b = await scripted([{ text: "twelve chars" }]);
