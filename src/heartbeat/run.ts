@@ -36,6 +36,10 @@ export interface HeartbeatOptions {
   /** Aborted by the caller on a signal, a broken stdout or a dead parent; the reason is a StopReason. */
   stop: AbortSignal;
   debug?: boolean;
+  /** Boot the VM on this long-lived sidecar instead of one of its own (the worker's, src/worker). */
+  sidecar?: BootOptions["sidecar"];
+  /** Where the gateway reads provider keys and base URLs (default process.env; the worker passes its client's). */
+  hostEnv?: Record<string, string | undefined>;
 }
 
 const SUMMARY_MAX = 4000;
@@ -89,7 +93,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await mkdir(slot.dir, { recursive: true });
     unlock = await slot.lock(req.runId);
 
-    gateway = await startGateway({ model: req.model, recordFile: req.record });
+    gateway = await startGateway({ model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}) });
     phase("gateway");
     const sandbox = await opts.sandbox(gateway.port);
     phase("policy");
@@ -120,6 +124,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       databasePath: slot.databasePath,
       env: req.env,
       debug: opts.debug,
+      sidecar: opts.sidecar,
     });
     handle = await bootVm(plan.boot);
     const vm = handle.vm;
@@ -289,7 +294,8 @@ function classify(e: unknown): AosError {
 }
 
 const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;
-function scrubProviderKeys(): void {
+/** Provider keys out of our environment, which a sidecar inherits when it spawns (the worker calls it before its first). */
+export function scrubProviderKeys(): void {
   for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
 }
 

@@ -31,6 +31,11 @@ export interface BootOptions {
   databasePath?: string;
   /** Send sidecar and agent stderr to our stderr instead of the log file (agent stderr is dropped otherwise). */
   debug?: boolean;
+  /**
+   * A sidecar that outlives this VM (the worker's, src/worker): the VM boots on it, and closing disposes only the VM,
+   * waiting at most graceMs while the teardown finishes in the background. Without it each VM has a sidecar of its own.
+   */
+  sidecar?: AgentOsSidecar;
 }
 
 export interface VmHandle {
@@ -94,8 +99,9 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
+  const shared = opts.sidecar;
   try {
-    sidecar = await AgentOs.createSidecar();
+    sidecar = shared ?? (await AgentOs.createSidecar());
   } catch (e) {
     throw runtimeError(
       `the agentOS sidecar did not start: ${firstLine(e)}`,
@@ -105,7 +111,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
     );
   }
   // agentOS spawns the sidecar lazily (on the first VM), so look for it when we need it.
-  const ours = () => childPids().filter((p) => !before.includes(p));
+  const ours = () => (shared ? [] : childPids().filter((p) => !before.includes(p)));
   const software = [
     ...assets.software.common,
     ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
@@ -135,7 +141,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {
-    await disposeQuickly(sidecar, 300, ours);
+    if (!shared) await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
   let closed = false;
@@ -145,7 +151,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       if (closed) return;
       closed = true;
       live.delete(handle);
-      await disposeQuickly(sidecar, graceMs, ours);
+      if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
+      else await disposeQuickly(sidecar, graceMs, ours);
     },
   };
   live.add(handle);

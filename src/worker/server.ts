@@ -1,0 +1,251 @@
+import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import * as v from "valibot";
+import { allPids, procStat } from "../runtime/index.ts";
+import { scrubProviderKeys } from "../heartbeat/index.ts";
+import { runtimeError, firstLine } from "../errors.ts";
+import { buildInfo } from "../version.ts";
+import { logger } from "../log.ts";
+import { runJob, type JobContext, type JobInfo } from "./jobs.ts";
+import { execJob } from "./exec-job.ts";
+import { SidecarPool, type SidecarInfo } from "./sidecars.ts";
+import { Slots } from "./slots.ts";
+import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket } from "./socket.ts";
+import { CancelMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
+
+export interface WorkerOptions {
+  socketPath: string;
+  stateDir: string;
+  /** Heartbeats (and execs) at once; more wait in the queue. */
+  concurrency: number;
+  queueLimit: number;
+  /** Replace the sidecar after this many heartbeats, or once its RSS passes maxRssMb. */
+  recycleAfter: number;
+  maxRssMb: number;
+  debug?: boolean;
+}
+
+export interface WorkerStatus {
+  pid: number;
+  build: string;
+  socket: string;
+  stateDir: string;
+  startedAt: string;
+  uptimeSec: number;
+  limits: { concurrency: number; queue: number; recycleAfter: number; maxRssMb: number };
+  running: number;
+  queued: number;
+  served: { heartbeats: number; execs: number; failed: number };
+  warm: { sidecarReady: boolean; spareVms: number };
+  sidecars: SidecarInfo[];
+  sidecarsReplaced: number;
+  sidecarsRecycled: number;
+  memory: { workerRssMb: number; treeRssMb: number };
+  jobs: JobInfo[];
+}
+
+/** The build a client must match: a worker from another build may speak another protocol or run other code. */
+export function buildTag(): string {
+  const b = buildInfo();
+  return `${b.version} ${b.commit}`;
+}
+
+/**
+ * `paperclip-aos serve`: a long-lived process on a private Unix socket that runs heartbeats (and exec commands) for
+ * clients on the same machine and user, each in a VM of its own on a sidecar it keeps warm. See docs/worker.md.
+ */
+export class Worker {
+  private server: Server | undefined;
+  private readonly pool: SidecarPool;
+  private readonly slots: Slots;
+  private readonly jobs = new Map<number, { info: JobInfo; stop: AbortController; done: Promise<unknown> }>();
+  private nextJob = 1;
+  private readonly startedAt = new Date();
+  private readonly served = { heartbeats: 0, execs: 0, failed: 0 };
+  private lockPath: string;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug });
+    this.slots = new Slots(opts.concurrency, opts.queueLimit);
+    this.lockPath = join(opts.socketPath, "..", "worker.pid");
+  }
+
+  /** Take the socket (refusing when another worker serves it), warm the first sidecar, then listen. */
+  async start(onProgress: (msg: string) => void = () => {}): Promise<void> {
+    const path = this.opts.socketPath;
+    checkSocketPath(path);
+    preparePrivateDir(join(path, ".."));
+    const probe = await probeSocket(path);
+    if (probe === "live") throw runtimeError(`a worker is already serving ${path}`, "see it with 'paperclip-aos serve --status', or stop it first", "worker_running");
+    this.takeLock();
+    try {
+      if (probe === "stale") {
+        logger.info(`removing a stale worker socket ${path} (its worker is gone)`);
+        removeSocket(path);
+      }
+      // Every sidecar inherits our environment: the provider keys stay with the gateways, which get them per request.
+      scrubProviderKeys();
+      onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
+      await this.pool.start();
+      this.server = createServer((conn) => this.accept(conn));
+      await new Promise<void>((resolve, reject) => {
+        this.server!.once("error", reject);
+        this.server!.listen(path, () => resolve());
+      });
+      // The directory is already 0700; the socket follows suit so a copied or moved socket stays private.
+      chmodSync(path, 0o700);
+    } catch (e) {
+      await this.pool.close().catch(() => {});
+      this.releaseLock();
+      throw e;
+    }
+  }
+
+  /** Stop taking requests, cancel what runs (each client still gets its result), stop the sidecars, remove the socket. */
+  stop(reason = "SIGTERM"): Promise<void> {
+    this.stopping ??= (async () => {
+      this.server?.close();
+      removeSocket(this.opts.socketPath);
+      for (const j of this.jobs.values()) j.stop.abort(reason);
+      await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.done)), Bun.sleep(20_000)]);
+      await this.pool.close();
+      this.releaseLock();
+    })();
+    return this.stopping;
+  }
+
+  status(): WorkerStatus {
+    const sidecars = this.pool.info();
+    const self = procStat("self")?.rssKb ?? 0;
+    const tree = treeRssKb(process.pid);
+    return {
+      pid: process.pid,
+      build: buildTag(),
+      socket: this.opts.socketPath,
+      stateDir: this.opts.stateDir,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSec: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      limits: { concurrency: this.slots.limit, queue: this.slots.queueLimit, recycleAfter: this.opts.recycleAfter, maxRssMb: this.opts.maxRssMb },
+      running: this.slots.running,
+      queued: this.slots.queued,
+      served: { ...this.served },
+      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: 0 },
+      sidecars,
+      sidecarsReplaced: this.pool.replaced,
+      sidecarsRecycled: this.pool.recycled,
+      memory: { workerRssMb: Math.round(self / 1024), treeRssMb: Math.round(tree / 1024) },
+      jobs: [...this.jobs.values()].map((j) => ({ ...j.info })),
+    };
+  }
+
+  private accept(conn: Socket): void {
+    let handled = false;
+    const stop = new AbortController();
+    const read = lineReader((line) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        return this.reject(conn, "bad_request", "a request line is not JSON");
+      }
+      if (handled) {
+        const c = v.safeParse(CancelMessage, json);
+        if (c.success) stop.abort(c.output.reason);
+        return;
+      }
+      handled = true;
+      const m = v.safeParse(RequestMessage, json);
+      if (!m.success) return this.reject(conn, "bad_request", `not a worker request: ${v.summarize(m.issues).split("\n")[0]}`);
+      const msg = m.output;
+      if (msg.wire !== WIRE_VERSION || ("build" in json! && (json as { build?: string }).build !== buildTag())) {
+        return this.reject(conn, "worker_build_mismatch", `the worker runs paperclip-aos ${buildTag()}, the client another build`, "restart serve with this binary");
+      }
+      if (msg.type === "status") {
+        conn.end(workerLine({ worker: "status", status: this.status() }));
+        return;
+      }
+      if (this.stopping) return this.reject(conn, "worker_stopping", "the worker is shutting down");
+      if ("stateDir" in json! && (json as { stateDir?: string }).stateDir !== this.opts.stateDir) {
+        return this.reject(conn, "worker_state_dir", `the worker serves the state dir ${this.opts.stateDir}, the client uses ${(json as { stateDir?: string }).stateDir}`, "use the worker of your state dir, or set PAPERCLIP_AOS_HOME to match");
+      }
+      const id = this.nextJob++;
+      const info: JobInfo = { kind: msg.type, id, state: "queued", queuedAt: new Date().toISOString(), startedAt: null };
+      const ctx: JobContext = { conn, stop, info, pool: this.pool, slots: this.slots, debug: this.opts.debug ?? false };
+      const done = (msg.type === "run" ? runJob(msg, ctx) : execJob(msg, ctx))
+        .then((code) => {
+          if (msg.type === "run") this.served.heartbeats++;
+          else this.served.execs++;
+          if (code !== 0) this.served.failed++;
+        })
+        .catch((e) => {
+          this.served.failed++;
+          logger.error(`worker: ${msg.type} ${id} failed: ${firstLine(e)}`);
+          if (conn.writable) conn.write(workerLine({ worker: "error", code: "worker_failed", message: firstLine(e), exitCode: 1 }));
+        })
+        .finally(() => {
+          this.jobs.delete(id);
+          conn.end();
+        });
+      this.jobs.set(id, { info, stop, done });
+    });
+    conn.on("data", read);
+    // A client that goes away (killed, or its reader gone) stops its heartbeat the way a closed stdout does in-process.
+    conn.on("close", () => stop.abort("stdout_closed"));
+    conn.on("error", () => stop.abort("stdout_closed"));
+  }
+
+  private reject(conn: Socket, code: string, message: string, hint?: string): void {
+    conn.end(workerLine({ worker: "rejected", code, message, ...(hint ? { hint } : {}) }));
+  }
+
+  /** worker.pid next to the socket, created exclusively: two `serve`s racing for one state dir cannot both win. */
+  private takeLock(): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(this.lockPath, "wx", 0o600);
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        const pid = Number(readFileSync(this.lockPath, "utf8").trim());
+        if (pid && pid !== process.pid && procStat(pid)) {
+          throw runtimeError(`another worker (pid ${pid}) is starting for this state dir`, "wait for it, or stop it", "worker_running");
+        }
+        rmSync(this.lockPath, { force: true }); // its owner is gone
+      }
+    }
+  }
+
+  private releaseLock(): void {
+    try {
+      if (Number(readFileSync(this.lockPath, "utf8").trim()) === process.pid) rmSync(this.lockPath, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** RSS of a process and all its descendants (the worker, its sidecars, their children). */
+export function treeRssKb(root: number): number {
+  const parent = new Map<number, number>();
+  const rss = new Map<number, number>();
+  for (const pid of allPids()) {
+    const st = procStat(pid);
+    if (!st) continue;
+    parent.set(pid, st.ppid);
+    rss.set(pid, st.rssKb);
+  }
+  let total = 0;
+  for (const [pid, kb] of rss) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        total += kb;
+        break;
+      }
+    }
+  }
+  return total;
+}
