@@ -12,6 +12,15 @@ export const globalArgs = {
   cwd: { type: "string", valueHint: "DIR", description: "Run as if started in DIR (for exec and run: the workspace)" },
 } as const satisfies ArgsDef;
 
+/** run and exec: which warm worker (paperclip-aos serve) to use, if any. */
+export const workerArgs = {
+  worker: {
+    type: "string",
+    valueHint: "SOCKET|off",
+    description: "Run through the worker listening at SOCKET, or 'off' for this process (default: the state dir's worker if one runs; env PAPERCLIP_AOS_WORKER)",
+  },
+} as const satisfies ArgsDef;
+
 export const timeoutArgs = {
   timeout: { type: "string", valueHint: "SECONDS", description: "Stop after SECONDS; exit 124" },
 } as const satisfies ArgsDef;

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp } from "./_shared.ts";
+import { globalArgs, parseSeconds, printJson, timeoutArgs, withHelp, workerArgs } from "./_shared.ts";
 import { execWithPolicy } from "../src/plan/index.ts";
 import type { ExecStdin } from "../src/runtime/index.ts";
 import { logger } from "../src/log.ts";
@@ -23,6 +23,7 @@ export default withHelp(
       interactive: { type: "boolean", alias: "i", description: "Forward stdin to the command even when it is a terminal (type into `exec -i -- sh`; Ctrl-D ends it)" },
       tty: { type: "boolean", alias: "t", description: "Not available: agentOS 0.2.21 cannot give the command a terminal (use -i)" },
       ...snapshotArgs,
+      ...workerArgs,
     },
     async run({ args, rawArgs, data }) {
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
@@ -38,7 +39,11 @@ export default withHelp(
         stream.write(c);
       };
       try {
-        const result = await execWithPolicy({
+        // A warm worker (paperclip-aos serve) runs it on its warm sidecar; a snapshot run stays in this process.
+        const { tryExecViaWorker } = await import("../src/worker/index.ts");
+        const output = args.json ? {} : { onStdout: guestOutput(process.stdout), onStderr: guestOutput(process.stderr) };
+        const remote = snap ? undefined : await tryExecViaWorker(args.worker, { command, cwd: process.cwd(), permissionFlags: flags, timeoutSec, stdin, debug: args.debug, ...output });
+        const result = remote ?? await execWithPolicy({
           command,
           cwd: process.cwd(),
           policy: { flags, hostEnv: process.env },
@@ -47,7 +52,7 @@ export default withHelp(
           stdin,
           debug: args.debug,
           onStarted: () => spinner?.stop(),
-          ...(args.json ? {} : { onStdout: guestOutput(process.stdout), onStderr: guestOutput(process.stderr) }),
+          ...output,
         });
         const snapshot = snap ? await finishForRun(snap, command.join(" ")) : undefined;
         if (args.json) printJson({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: result.durationMs, timedOut: result.timedOut, ...(snapshot ? { snapshot } : {}) });

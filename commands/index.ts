@@ -10,6 +10,7 @@ export const commands = {
   caps: () => import("./caps/index.ts").then((m) => m.default),
   snapshot: () => import("./snapshot/index.ts").then((m) => m.default),
   eval: () => import("./eval.ts").then((m) => m.default),
+  serve: () => import("./serve.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -24,6 +25,7 @@ export const summaries: Record<TopCommand, string> = {
   caps: "capability policies: check, explain, test, schema",
   tool: "typed host tools: list, schema, invoke",
   snapshot: "snapshot roots: build, ls, inspect, rm, gc (then exec/run --snapshot NAME)",
+  serve: "the warm worker: run and exec start faster on its warm sidecar (serve --status shows it)",
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
   eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",

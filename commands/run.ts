@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, parseSeconds, timeoutArgs, withHelp } from "./_shared.ts";
+import { globalArgs, parseSeconds, timeoutArgs, withHelp, workerArgs } from "./_shared.ts";
 import type { HelpBlock } from "./_help.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
@@ -55,6 +55,7 @@ export default withHelp(
     args: {
       ...globalArgs,
       ...timeoutArgs,
+      ...workerArgs,
       input: { type: "string", valueHint: "FILE|-", description: "Read the run request (JSON) from FILE, or stdin with -" },
       prompt: { type: "string", valueHint: "TEXT", description: "The prompt" },
       agent: { type: "enum", options: [...AGENTS], description: "The coding agent (default pi)" },
@@ -112,6 +113,10 @@ export default withHelp(
       }
 
       try {
+        // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
+        const { tryRunViaWorker } = await import("../src/worker/index.ts");
+        const viaWorker = await tryRunViaWorker(args.worker, { request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
+        if (viaWorker !== undefined) return viaWorker;
         const result = await runHeartbeat(req, {
           sink,
           stop: supervisor.signal,
@@ -140,6 +145,7 @@ export default withHelp(
       ["paperclip-aos run --prompt 'fix the failing test' --model scripted:./script.json", "a heartbeat in the current directory on a scripted model"],
       ["paperclip-aos run --input - < request.json", "how Paperclip's adapter calls it"],
       ["paperclip-aos run --prompt 'go on' --task-key PAP-12 --allow-net=api.github.com", "resume task PAP-12's session with one more host allowed"],
+      ["paperclip-aos run --worker off --prompt 'fix it'", "run in this process even when a worker (paperclip-aos serve) is up"],
     ],
     blocks: () => [...REQUEST_BLOCKS, permissionHelp()],
   },

@@ -62,6 +62,24 @@ export class EventSink {
     return event;
   }
 
+  /**
+   * Pass on a line another sink already stamped and wrote (a worker's heartbeat, src/worker): written as it is, seen by
+   * the listeners, and later emits continue its numbering.
+   */
+  relay(line: string, event: RunEvent): void {
+    if (this.done) return;
+    this.seq = Math.max(this.seq, event.seq);
+    if (event.type === "result") this.done = true;
+    if (this.write && !this.broken) {
+      try {
+        this.write(line.endsWith("\n") ? line : `${line}\n`);
+      } catch {
+        this.markBroken();
+      }
+    }
+    for (const l of this.listeners) l(event);
+  }
+
   get finished(): boolean {
     return this.done;
   }

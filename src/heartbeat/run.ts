@@ -124,9 +124,8 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       databasePath: slot.databasePath,
       env: req.env,
       debug: opts.debug,
-      sidecar: opts.sidecar,
     });
-    handle = await bootVm(plan.boot);
+    handle = await bootVm({ ...plan.boot, sidecar: opts.sidecar });
     const vm = handle.vm;
     tools?.attachVm(vm);
     phase("boot");

@@ -1,11 +1,11 @@
 import { compileSandbox, problemLine, toolGate, type SandboxInput } from "../caps/index.ts";
-import { execInVm, type ExecRequest, type ExecResult } from "../runtime/index.ts";
+import { execInVm, type BootOptions, type ExecRequest, type ExecResult } from "../runtime/index.ts";
 import type { SnapshotRoot } from "../snapshot/index.ts";
 import { createHostTools } from "../tools/index.ts";
 import { logger } from "../log.ts";
 import { planVm } from "./plan.ts";
 
-export interface PolicyExecRequest extends Omit<ExecRequest, "boot" | "env" | "onBoot"> {
+export interface PolicyExecRequest extends Omit<ExecRequest, "boot" | "env"> {
   /** The host directory at /workspace (also what relative policy paths mean). */
   cwd: string;
   /** The policy sources (flags, presets, files); the workspace and host env are filled in. */
@@ -13,6 +13,8 @@ export interface PolicyExecRequest extends Omit<ExecRequest, "boot" | "env" | "o
   /** A snapshot's tree at /workspace instead of `cwd` (opened by the caller, who also finishes it). */
   snapshot?: SnapshotRoot;
   debug?: boolean;
+  /** Boot on this long-lived sidecar (the worker's, src/worker) instead of one of the VM's own. */
+  sidecar?: BootOptions["sidecar"];
 }
 
 /**
@@ -29,9 +31,18 @@ export async function execWithPolicy(req: PolicyExecRequest): Promise<ExecResult
     hostFunctions: tools?.hostFunctions,
     debug: req.debug,
   });
-  const { cwd: _cwd, policy: _policy, snapshot: _snapshot, debug: _debug, ...exec } = req;
+  const { cwd: _cwd, policy: _policy, snapshot: _snapshot, debug: _debug, sidecar, onBoot, ...exec } = req;
+  const boot = sidecar ? { ...plan.boot, sidecar } : plan.boot;
   try {
-    return await execInVm({ ...exec, boot: plan.boot, env: plan.guestEnv, onBoot: tools?.attachVm });
+    return await execInVm({
+      ...exec,
+      boot,
+      env: plan.guestEnv,
+      onBoot: async (vm) => {
+        tools?.attachVm(vm);
+        await onBoot?.(vm);
+      },
+    });
   } finally {
     await tools?.close();
   }

@@ -4,7 +4,7 @@ import { bindHostTools, EventSink, resultEvent, runHeartbeat, stopOutcome, type 
 import { isAosError, firstLine } from "../errors.ts";
 import type { SidecarPool } from "./sidecars.ts";
 import type { Slots } from "./slots.ts";
-import { workerLine, type RunMessage } from "./wire.ts";
+import { workerLine, type FollowUpMessage, type RunMessage } from "./wire.ts";
 
 /** What `serve --status` shows of one request. */
 export interface JobInfo {
@@ -27,6 +27,34 @@ export interface JobContext {
   pool: SidecarPool;
   slots: Slots;
   debug: boolean;
+  /** The client's stdin lines (exec). */
+  followUps: FollowUps;
+}
+
+/** stdin lines from the client as an async stream of bytes, ending at `stdin_end` (or when the client goes). */
+export class FollowUps implements AsyncIterable<Uint8Array> {
+  private readonly chunks: Uint8Array[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  push(m: Exclude<FollowUpMessage, { type: "cancel" }>): void {
+    if (m.type === "stdin") this.chunks.push(Buffer.from(m.data, "base64"));
+    else this.ended = true;
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      if (this.chunks.length) yield this.chunks.shift()!;
+      else if (this.ended) return;
+      else await new Promise<void>((r) => (this.wake = r));
+    }
+  }
 }
 
 /**
@@ -46,7 +74,7 @@ export async function runJob(msg: RunMessage, ctx: JobContext): Promise<number> 
   );
   let freeSlot: (() => void) | undefined;
   try {
-    ctx.conn.write(workerLine({ worker: "accepted", pid: process.pid, version: "", queued: ctx.slots.full }));
+    ctx.conn.write(workerLine({ worker: "accepted", pid: process.pid, queued: ctx.slots.full }));
     freeSlot = await ctx.slots.acquire(ctx.stop.signal);
   } catch (e) {
     if (ctx.stop.signal.aborted) return sink.emit(resultEvent(stopOutcome(ctx.stop.signal.reason as StopReason, req.timeoutSec))).exitCode;

@@ -5,14 +5,14 @@ import * as v from "valibot";
 import { allPids, procStat } from "../runtime/index.ts";
 import { scrubProviderKeys } from "../heartbeat/index.ts";
 import { runtimeError, firstLine } from "../errors.ts";
-import { buildInfo } from "../version.ts";
+import { buildTag } from "./build.ts";
 import { logger } from "../log.ts";
-import { runJob, type JobContext, type JobInfo } from "./jobs.ts";
+import { FollowUps, runJob, type JobContext, type JobInfo } from "./jobs.ts";
 import { execJob } from "./exec-job.ts";
 import { SidecarPool, type SidecarInfo } from "./sidecars.ts";
 import { Slots } from "./slots.ts";
 import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket } from "./socket.ts";
-import { CancelMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
+import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
 
 export interface WorkerOptions {
   socketPath: string;
@@ -45,11 +45,6 @@ export interface WorkerStatus {
   jobs: JobInfo[];
 }
 
-/** The build a client must match: a worker from another build may speak another protocol or run other code. */
-export function buildTag(): string {
-  const b = buildInfo();
-  return `${b.version} ${b.commit}`;
-}
 
 /**
  * `paperclip-aos serve`: a long-lived process on a private Unix socket that runs heartbeats (and exec commands) for
@@ -143,6 +138,7 @@ export class Worker {
   private accept(conn: Socket): void {
     let handled = false;
     const stop = new AbortController();
+    const followUps = new FollowUps();
     const read = lineReader((line) => {
       let json: unknown;
       try {
@@ -151,15 +147,17 @@ export class Worker {
         return this.reject(conn, "bad_request", "a request line is not JSON");
       }
       if (handled) {
-        const c = v.safeParse(CancelMessage, json);
-        if (c.success) stop.abort(c.output.reason);
+        const f = v.safeParse(FollowUpMessage, json);
+        if (!f.success) return;
+        if (f.output.type === "cancel") stop.abort(f.output.reason);
+        else followUps.push(f.output);
         return;
       }
       handled = true;
       const m = v.safeParse(RequestMessage, json);
       if (!m.success) return this.reject(conn, "bad_request", `not a worker request: ${v.summarize(m.issues).split("\n")[0]}`);
       const msg = m.output;
-      if (msg.wire !== WIRE_VERSION || ("build" in json! && (json as { build?: string }).build !== buildTag())) {
+      if (msg.wire !== WIRE_VERSION || msg.build !== buildTag()) {
         return this.reject(conn, "worker_build_mismatch", `the worker runs paperclip-aos ${buildTag()}, the client another build`, "restart serve with this binary");
       }
       if (msg.type === "status") {
@@ -167,12 +165,12 @@ export class Worker {
         return;
       }
       if (this.stopping) return this.reject(conn, "worker_stopping", "the worker is shutting down");
-      if ("stateDir" in json! && (json as { stateDir?: string }).stateDir !== this.opts.stateDir) {
-        return this.reject(conn, "worker_state_dir", `the worker serves the state dir ${this.opts.stateDir}, the client uses ${(json as { stateDir?: string }).stateDir}`, "use the worker of your state dir, or set PAPERCLIP_AOS_HOME to match");
+      if (msg.stateDir !== this.opts.stateDir) {
+        return this.reject(conn, "worker_state_dir", `the worker serves the state dir ${this.opts.stateDir}, the client uses ${msg.stateDir}`, "use the worker of your state dir, or set PAPERCLIP_AOS_HOME to match");
       }
       const id = this.nextJob++;
       const info: JobInfo = { kind: msg.type, id, state: "queued", queuedAt: new Date().toISOString(), startedAt: null };
-      const ctx: JobContext = { conn, stop, info, pool: this.pool, slots: this.slots, debug: this.opts.debug ?? false };
+      const ctx: JobContext = { conn, stop, info, pool: this.pool, slots: this.slots, debug: this.opts.debug ?? false, followUps };
       const done = (msg.type === "run" ? runJob(msg, ctx) : execJob(msg, ctx))
         .then((code) => {
           if (msg.type === "run") this.served.heartbeats++;
@@ -192,7 +190,10 @@ export class Worker {
     });
     conn.on("data", read);
     // A client that goes away (killed, or its reader gone) stops its heartbeat the way a closed stdout does in-process.
-    conn.on("close", () => stop.abort("stdout_closed"));
+    conn.on("close", () => {
+      followUps.end();
+      stop.abort("stdout_closed");
+    });
     conn.on("error", () => stop.abort("stdout_closed"));
   }
 

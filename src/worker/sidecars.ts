@@ -41,6 +41,7 @@ class WarmSidecar {
   active = 0;
   warmMs: number | null = null;
   error: unknown;
+  watchdog: { kill(): void } | undefined;
   readonly startedAt = new Date().toISOString();
   handle: AgentOsSidecar | undefined;
   ready: Promise<void> = Promise.resolve();
@@ -159,6 +160,7 @@ export class SidecarPool {
     const handle = await bootVm({ sidecar: sc.handle, agents: ["pi"], databasePath: db, debug: this.opts.debug });
     try {
       sc.pid = childPids().find((p) => !before.has(p) && isSidecarProcess(p)) ?? null;
+      if (sc.pid !== null) sc.watchdog = watchdog(sc.pid);
       await handle.vm.process.exec("ls / > /dev/null && cat /dev/null", { output: { capture: "none" } });
       await handle.vm.sessions.open({ sessionId: "warm", agent: "pi", cwd: "/" });
       await handle.vm.sessions.unload({ sessionId: "warm" }).catch(() => {});
@@ -216,9 +218,24 @@ export class SidecarPool {
         // gone already
       }
     }
+    sc.watchdog?.kill();
     sc.state = "dead";
     this.old.delete(sc);
   }
+}
+
+/**
+ * A sidecar outlives a worker killed with SIGKILL by several seconds (it notices its closed pipes only when it next
+ * looks), holding hundreds of MB. A one-line shell that outlives the worker ends it as soon as the worker is gone.
+ */
+function watchdog(sidecarPid: number): { kill(): void } {
+  const p = Bun.spawn(["sh", "-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', "paperclip-aos-watchdog", String(process.pid), String(sidecarPid)], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  p.unref();
+  return { kill: () => p.kill("SIGKILL") };
 }
 
 function isSidecarProcess(pid: number): boolean {

@@ -49,8 +49,9 @@ export function probeSocket(path: string, timeoutMs = 2000): Promise<Probe> {
     let st;
     try {
       st = lstatSync(path);
-    } catch {
-      return resolve("absent");
+    } catch (e) {
+      // A directory we may not enter (another user's 0700 worker dir) hides the socket: that is a refusal too.
+      return resolve((e as NodeJS.ErrnoException).code === "EACCES" ? "refused" : "absent");
     }
     if (!st.isSocket()) return resolve("stale");
     const s = connect(path);

@@ -14,37 +14,44 @@ export const WIRE_VERSION = 1;
 
 const Env = v.record(v.string(), v.string());
 
+/** Every request names the protocol and the build it speaks; the worker refuses another build's client. */
+const Header = { wire: v.number(), build: v.string() };
+/** The client's state dir: sessions and snapshots are read there, so it must be the worker's. */
+const Client = { ...Header, stateDir: v.string(), hostEnv: Env, permissionFlags: v.optional(v.unknown()), debug: v.optional(v.boolean()) };
+
+/**
+ * hostEnv is the client's environment: the policy's env.read and the gateway's provider keys come from it, as they
+ * come from process.env in-process. permissionFlags are the --allow-X/--deny-X/--caps/--preset flags as src/caps
+ * parsed them, file paths absolute (the worker has another cwd).
+ */
 export const RunMessage = v.object({
   type: v.literal("run"),
-  wire: v.number(),
-  /** A complete RunRequest (src/heartbeat/request.ts), its paths absolute: the worker has another cwd. */
+  ...Client,
+  /** A complete RunRequest (src/heartbeat/request.ts) with absolute paths. */
   request: v.record(v.string(), v.unknown()),
-  /** The --allow-X/--deny-X/--caps/--preset flags as parsed by src/caps (files absolute). */
-  permissionFlags: v.optional(v.unknown()),
-  /** The client's environment: the policy's env.read and the gateway's provider keys are read from it. */
-  hostEnv: Env,
-  debug: v.optional(v.boolean()),
 });
 
 export const ExecMessage = v.object({
   type: v.literal("exec"),
-  wire: v.number(),
+  ...Client,
   command: v.array(v.string()),
   cwd: v.string(),
-  permissionFlags: v.optional(v.unknown()),
-  hostEnv: Env,
   timeoutSec: v.optional(v.number()),
-  /** stdin, base64 (exec reads it whole before the VM boots, as in-process). */
-  stdin: v.optional(v.string()),
+  /** The client forwards its stdin as `stdin` lines and one `stdin_end`; without it the guest sees EOF at once. */
+  stdin: v.boolean(),
   /** Capture the output for --json instead of streaming it. */
   capture: v.boolean(),
-  snapshot: v.optional(v.object({ name: v.string(), keepChanges: v.optional(v.string()), commitSnapshot: v.optional(v.string()) })),
-  debug: v.optional(v.boolean()),
 });
 
-export const StatusMessage = v.object({ type: v.literal("status"), wire: v.number() });
+export const StatusMessage = v.object({ type: v.literal("status"), ...Header });
 
-export const CancelMessage = v.object({ type: v.literal("cancel"), reason: v.string() });
+/** Lines a client sends after its request. */
+export const FollowUpMessage = v.variant("type", [
+  v.object({ type: v.literal("cancel"), reason: v.string() }),
+  v.object({ type: v.literal("stdin"), data: v.string() }),
+  v.object({ type: v.literal("stdin_end") }),
+]);
+export type FollowUpMessage = v.InferOutput<typeof FollowUpMessage>;
 
 export const RequestMessage = v.variant("type", [RunMessage, ExecMessage, StatusMessage]);
 
@@ -54,7 +61,7 @@ export type RequestMessage = v.InferOutput<typeof RequestMessage>;
 
 /** The worker's own lines. */
 export type WorkerLine =
-  | { worker: "accepted"; pid: number; version: string; queued: boolean }
+  | { worker: "accepted"; pid: number; queued: boolean }
   | { worker: "rejected"; code: string; message: string; hint?: string }
   | { worker: "stdout" | "stderr"; data: string }
   | { worker: "exit"; exitCode: number; stdout: string; stderr: string; durationMs: number; timedOut: boolean; snapshot?: unknown }

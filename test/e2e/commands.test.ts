@@ -19,6 +19,12 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     const r = await runBin(["exec", "--json", "--", "echo table"]);
     expect(parseJson(r.stdout)).toMatchObject({ exitCode: 0, stdout: "table\n" });
   },
+  async serve() {
+    // No worker runs in a fresh state dir: --status says so (the worker itself: test/e2e/worker.test.ts).
+    const r = await runBin(["serve", "--status", "--json"]);
+    expect(r.code).toBe(1);
+    expect(parseJson(r.stdout).error.code).toBe("worker_not_running");
+  },
   async doctor() {
     const r = await runBin(["doctor", "--json"]);
     expect(parseJson(r.stdout).adapterType).toBe("agentos_local");

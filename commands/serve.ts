@@ -1,0 +1,90 @@
+import { defineCommand } from "citty";
+import { err, globalArgs, out, printJson, withHelp } from "./_shared.ts";
+import { usageError } from "../src/errors.ts";
+import { stateDir } from "../src/paths.ts";
+import { setSignalHandler } from "../src/runtime/index.ts";
+import { defaultSocketPath, Worker, workerStatus, type WorkerStatus } from "../src/worker/index.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "serve",
+      description:
+        "Run the warm worker: a long-lived process on a private Unix socket in the state dir that runs the heartbeats of `run` " +
+        "(and the commands of `exec`) on a sidecar it keeps warm, each in a VM of its own. run and exec use it whenever it is up; " +
+        "SIGTERM or Ctrl-C stops it (running heartbeats are cancelled and still get their result).",
+    },
+    args: {
+      ...globalArgs,
+      status: { type: "boolean", description: "Show what the running worker keeps warm and what it runs, then exit (1 when none runs)" },
+      socket: { type: "string", valueHint: "PATH", description: "Listen at PATH instead of <state dir>/worker/worker.sock (clients then need --worker PATH)" },
+      concurrency: { type: "string", valueHint: "N", description: "Heartbeats at once (default 4); more wait in the queue" },
+      queue: { type: "string", valueHint: "N", description: "Requests that may wait for a slot (default 64); beyond that they fail at once with worker_busy" },
+      "recycle-after": { type: "string", valueHint: "N", description: "Replace the sidecar (warming the new one first) after N heartbeats (default 25)" },
+      "max-rss": { type: "string", valueHint: "MB", description: "Replace the sidecar once its memory passes MB after a heartbeat (default 2048)" },
+    },
+    async run({ args }) {
+      const socketPath = args.socket ?? defaultSocketPath();
+      if (args.status) {
+        const status = (await workerStatus(socketPath)) as WorkerStatus;
+        if (args.json) printJson(status);
+        else out(renderStatus(status));
+        return 0;
+      }
+      const worker = new Worker({
+        socketPath,
+        stateDir: stateDir(),
+        concurrency: count(args.concurrency, "--concurrency", 4),
+        queueLimit: count(args.queue, "--queue", 64, 0),
+        recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
+        maxRssMb: count(args["max-rss"], "--max-rss", 2048),
+        debug: args.debug,
+      });
+      const started = performance.now();
+      await worker.start((m) => !args.quiet && err(`${m}\n`));
+      const stopped = new Promise<string>((resolve) => setSignalHandler((sig) => resolve(sig)));
+      const s = worker.status();
+      if (args.json) printJson({ ready: true, pid: s.pid, socket: socketPath, stateDir: s.stateDir, warmMs: Math.round(performance.now() - started) });
+      else if (!args.quiet) err(`worker ready on ${socketPath} (pid ${s.pid}, ${s.limits.concurrency} at once; 'paperclip-aos serve --status' shows it)\n`);
+      const sig = await stopped;
+      if (!args.quiet) err(`stopping (${sig}): cancelling ${s.running} running heartbeats\n`);
+      await worker.stop(sig);
+      setSignalHandler(undefined);
+      return 0;
+    },
+  }),
+  {
+    examples: [
+      ["paperclip-aos serve", "keep a warm worker for this user's state dir; run and exec use it from now on"],
+      ["paperclip-aos serve --concurrency 8 --queue 100", "more heartbeats at once (each live Pi session is ~150-200 MB)"],
+      ["paperclip-aos serve --status", "what is warm, what runs, memory"],
+      ["paperclip-aos serve --status --json", "the same as one JSON document"],
+      ["paperclip-aos run --worker off --prompt 'x'", "one heartbeat in-process although a worker is up"],
+    ],
+  },
+);
+
+function count(value: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw usageError(`${flag} must be a whole number of at least ${min}, got '${value}'`, `for example ${flag}=${fallback}`);
+  return n;
+}
+
+function renderStatus(s: WorkerStatus): string {
+  const lines = [
+    `worker pid ${s.pid} (paperclip-aos ${s.build}), up ${s.uptimeSec}s, socket ${s.socket}`,
+    `state dir  ${s.stateDir}`,
+    `running    ${s.running} of ${s.limits.concurrency} at once, ${s.queued} queued (queue ${s.limits.queue})`,
+    `served     ${s.served.heartbeats} heartbeats, ${s.served.execs} execs, ${s.served.failed} failed`,
+    `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}`,
+    `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
+    `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
+    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
+  ];
+  if (s.jobs.length) {
+    lines.push("jobs");
+    for (const j of s.jobs) lines.push(`  ${j.kind} ${j.runId ?? j.id} ${j.state}${j.agent ? ` ${j.agent} ${j.agentId}/${j.taskKey}` : ""} since ${j.startedAt ?? j.queuedAt}`);
+  }
+  return lines.join("\n");
+}

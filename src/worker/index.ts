@@ -1,0 +1,12 @@
+/**
+ * The warm worker (`paperclip-aos serve`) and its clients: a long-lived process on a private Unix socket in the state
+ * dir that runs heartbeats and exec commands, each in a VM of its own, on a sidecar it keeps warm. docs/worker.md
+ * describes the protocol and what is kept warm.
+ */
+export { Worker, treeRssKb, type WorkerOptions, type WorkerStatus } from "./server.ts";
+export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWorker, WorkerDeclined, type WorkerChoice, type RemoteRunOptions, type RemoteExecOptions } from "./client.ts";
+export { workerStatus } from "./client.ts";
+export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
+export { buildTag } from "./build.ts";
+export type { SidecarInfo } from "./sidecars.ts";
+export type { JobInfo } from "./jobs.ts";

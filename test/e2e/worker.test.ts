@@ -1,0 +1,288 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmod, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import * as v from "valibot";
+import { RunEventSchema } from "../../src/protocol/index.ts";
+import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
+
+/**
+ * The warm worker through the compiled binary: `serve` in a private state dir, `run` and `exec` finding it there.
+ * One worker serves the whole file (each start warms a sidecar: seconds); the last tests kill it on purpose.
+ */
+type Ev = Record<string, any>;
+
+const dirs: string[] = [];
+let home: string;
+let cache: string;
+let socket: string;
+let serve: ReturnType<typeof Bun.spawn> | undefined;
+
+function events(stdout: string): Ev[] {
+  return stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const e = JSON.parse(l);
+      const checked = v.safeParse(RunEventSchema, e);
+      if (!checked.success) throw new Error(`event off the protocol: ${v.summarize(checked.issues)}\n${l.slice(0, 400)}`);
+      return e;
+    });
+}
+
+const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
+
+/** Start `serve` and wait for its ready line (the sidecar is warm then). */
+async function startServe(): Promise<ReturnType<typeof Bun.spawn>> {
+  const p = Bun.spawn([binPath(), "serve"], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("worker ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited before it was ready:\n${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return p;
+}
+
+async function script(steps: unknown[]): Promise<string> {
+  const dir = await tempDir("aos-wscript-");
+  dirs.push(dir);
+  const file = join(dir, "script.json");
+  await writeFile(file, JSON.stringify({ steps }));
+  return file;
+}
+
+async function workspace(): Promise<string> {
+  const ws = await tempDir("aos-wws-");
+  dirs.push(ws);
+  return ws;
+}
+
+async function heartbeat(opts: { steps: unknown[]; ws?: string; args?: string[] }) {
+  const ws = opts.ws ?? (await workspace());
+  const file = await script(opts.steps);
+  const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "do the task", ...(opts.args ?? [])], { env: env() });
+  return { ...r, ws, evs: r.stdout.trim() ? events(r.stdout) : [] };
+}
+
+async function status(): Promise<any> {
+  const r = await runBin(["serve", "--status", "--json"], { env: env() });
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+/** Start a run and resolve once its stdout shows an event of `type` (the heartbeat is then really under way). */
+function startRun(args: string[]) {
+  const p = Bun.spawn([binPath(), "run", ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+  const seen = (type: string) =>
+    (async () => {
+      while (!out.split("\n").some((l) => l.includes(`"type":"${type}"`))) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`run ended before a ${type} event:\n${out}`);
+        out += new TextDecoder().decode(value);
+      }
+    })();
+  const finished = async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    return { code: await p.exited, evs: events(out) };
+  };
+  return { p, seen, finished };
+}
+
+const SLOW = [{ tool: "bash", input: { command: "echo started" } }, { text: "too slow", delayMs: 60_000 }];
+
+beforeAll(async () => {
+  home = await tempDir("aos-whome-");
+  cache = await privateCache();
+  dirs.push(home, cache);
+  socket = join(home, "worker", "worker.sock");
+  serve = await startServe();
+});
+
+afterAll(async () => {
+  serve?.kill("SIGKILL");
+  await serve?.exited;
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe("serve: the warm worker", () => {
+  test("the socket and its directory are private (0700), and --status shows a warm sidecar", async () => {
+    expect((await stat(join(home, "worker"))).mode & 0o777).toBe(0o700);
+    expect((await stat(socket)).mode & 0o777).toBe(0o700);
+    const s = await status();
+    expect(s.pid).toBe(serve!.pid);
+    expect(s.warm.sidecarReady).toBe(true);
+    expect(s.sidecars).toHaveLength(1);
+    expect(s.sidecars[0]).toMatchObject({ state: "ready", active: 0 });
+  });
+
+  test("a heartbeat through the worker streams the same events as in-process and writes the workspace", async () => {
+    const steps = [{ tool: "bash", input: { command: "echo via-worker > made.txt && cat made.txt" } }, { text: "I wrote made.txt." }];
+    const viaWorker = await heartbeat({ steps, args: ["--task-key", "same-a"] });
+    const inProcess = await heartbeat({ steps, args: ["--task-key", "same-b", "--worker", "off"] });
+    for (const r of [viaWorker, inProcess]) {
+      expect(r.code).toBe(0);
+      expect(await readFile(join(r.ws, "made.txt"), "utf8")).toBe("via-worker\n");
+    }
+    // The same kinds in the same order, numbered alike, the same tool input and output, the same outcome.
+    const shape = (evs: Ev[]) => evs.filter((e) => e.type !== "usage").map((e) => [e.type, e.name ?? e.toolName ?? e.code ?? "", e.input ?? e.content ?? e.text ?? e.subtype ?? ""]);
+    expect(shape(viaWorker.evs)).toEqual(shape(inProcess.evs));
+    expect(viaWorker.evs.map((e) => e.seq)).toEqual(viaWorker.evs.map((_, i) => i + 1));
+    const [a, b] = [viaWorker.evs.at(-1)!, inProcess.evs.at(-1)!];
+    expect(a).toMatchObject({ type: "result", subtype: "success", exitCode: 0, summary: b.summary, provider: b.provider, model: b.model });
+    expect(a.sessionParams).toMatchObject({ cwd: viaWorker.ws, agent: "pi", taskKey: "same-a" });
+    const s = await status();
+    expect(s.served.heartbeats).toBe(1); // the --worker off run did not reach it
+    expect(s.sidecars[0].heartbeats).toBe(1);
+  });
+
+  test("a resumed heartbeat through the worker continues the session: the model sees the first turn", async () => {
+    const ws = await workspace();
+    const first = await heartbeat({ ws, steps: [{ text: "remember: the code word is PELICAN" }], args: ["--task-key", "resume"] });
+    expect(first.code).toBe(0);
+    const session = JSON.stringify(first.evs.at(-1)!.sessionParams);
+    const file = await script([{ text: "ok" }]);
+    const record = join(ws, "..", `${ws.split("/").pop()}-record.ndjson`);
+    dirs.push(record);
+    const second = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--record", record, "--prompt", "what was the word?", "--task-key", "resume", "--session", session], { env: env() });
+    const evs = events(second.stdout);
+    expect(evs[0]).toMatchObject({ type: "init", resumed: true, resumeMode: "agentos-fallback", sessionId: first.evs.at(-1)!.sessionParams.sessionId });
+    expect(evs.at(-1)).toMatchObject({ subtype: "success", exitCode: 0 });
+    expect(await readFile(record, "utf8")).toContain("PELICAN");
+  });
+
+  test("exec through the worker: output, exit code, stdin and the policy", async () => {
+    const ws = await workspace();
+    const r = await runBin(["exec", "--cwd", ws, "--json", "--", "echo hi > f.txt; cat; exit 3"], { env: env(), stdin: "from-stdin" });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 3, stdout: "from-stdin" });
+    expect(await readFile(join(ws, "f.txt"), "utf8")).toBe("hi\n");
+    const ro = await runBin(["exec", "--cwd", ws, "--preset", "read-only", "--", "echo no > g.txt"], { env: env() });
+    expect(ro.code).not.toBe(0);
+    expect(existsSync(join(ws, "g.txt"))).toBe(false);
+    expect((await status()).served.execs).toBe(2);
+  });
+
+  test("SIGTERM to the client cancels the heartbeat in the worker; --timeout ends it with 124", async () => {
+    const ws = await workspace();
+    const file = await script(SLOW);
+    const run = startRun(["--cwd", ws, "--model", `scripted:${file}`, "--prompt", "x", "--task-key", "cancel"]);
+    await run.seen("tool_result");
+    run.p.kill("SIGTERM");
+    const r = await run.finished();
+    expect(r.code).toBe(143);
+    expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "cancelled", signal: "SIGTERM", errorCode: "cancelled" });
+    const t = await heartbeat({ steps: SLOW, args: ["--timeout", "4", "--task-key", "timeout"] });
+    expect(t.code).toBe(124);
+    expect(t.evs.at(-1)).toMatchObject({ subtype: "timeout", timedOut: true, errorCode: "timeout" });
+    // Both are over in the worker too, not only in the clients.
+    const s = await status();
+    expect(s.running).toBe(0);
+    expect(s.jobs).toEqual([]);
+  });
+
+  test("concurrent heartbeats are isolated: each sees only its workspace, session and events", async () => {
+    const runs = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const ws = await workspace();
+        await writeFile(join(ws, `own-${i}.txt`), `mine-${i}`);
+        return heartbeat({ ws, steps: [{ tool: "bash", input: { command: `ls; echo wrote-${i} > out.txt` } }, { text: `answer ${i}` }], args: ["--task-key", `iso-${i}`] });
+      }),
+    );
+    const sessions = new Set<string>();
+    runs.forEach((r, idx) => {
+      const i = idx + 1;
+      expect(r.code).toBe(0);
+      const listing = r.evs.find((e) => e.type === "tool_result")!.content as string;
+      expect(listing).toContain(`own-${i}.txt`);
+      for (const j of [1, 2, 3].filter((j) => j !== i)) {
+        expect(listing).not.toContain(`own-${j}.txt`);
+        expect(r.stdout).not.toContain(`answer ${j}`);
+        expect(r.stdout).not.toContain(`wrote-${j}`);
+      }
+      expect(r.evs.at(-1)!.summary).toBe(`answer ${i}`);
+      sessions.add(r.evs[0]!.sessionId);
+    });
+    expect(sessions.size).toBe(3);
+    for (const [idx, r] of runs.entries()) expect((await readdir(r.ws)).sort()).toEqual(["out.txt", `own-${idx + 1}.txt`]);
+  });
+
+  test("another user cannot connect: the kernel refuses the socket, and run says so", async () => {
+    // Make everything above the worker's directory reachable, so only its own 0700 stands in the way.
+    await chmod(home, 0o755);
+    const other = await tempDir("aos-wother-");
+    dirs.push(other);
+    await chmod(other, 0o777);
+    const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+    const r = Bun.spawnSync([...asNobody, binPath(), "run", "--prompt", "x", "--worker", socket], {
+      env: { PATH: process.env.PATH, PAPERCLIP_AOS_HOME: join(other, "state"), PAPERCLIP_AOS_CACHE: join(other, "cache"), HOME: other },
+      cwd: other,
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toContain("we may not connect");
+    // Below our client: a plain connect() from that uid fails with EACCES.
+    const probe = Bun.spawnSync([...asNobody, "/usr/bin/bun", "-e", `require("net").connect(${JSON.stringify(socket)}).on("connect",()=>console.log("connected")).on("error",(e)=>console.log(e.code))`], {
+      env: { PATH: process.env.PATH, HOME: other, BUN_INSTALL_CACHE_DIR: join(other, "bun") },
+      cwd: other,
+    });
+    expect(probe.stdout.toString().trim()).toBe("EACCES");
+    await chmod(home, 0o700);
+  });
+
+  test("a killed sidecar is replaced, and the next heartbeat runs on the new one", async () => {
+    const before = await status();
+    const pid = before.sidecars[0].pid as number;
+    process.kill(pid, "SIGKILL");
+    let s = before;
+    for (let i = 0; i < 120 && !(s.sidecarsReplaced === 1 && s.sidecars.some((c: any) => c.state === "ready")); i++) {
+      await Bun.sleep(500);
+      s = await status();
+    }
+    expect(s.sidecarsReplaced).toBe(1);
+    const ready = s.sidecars.find((c: any) => c.state === "ready");
+    expect(ready.pid).not.toBe(pid);
+    const r = await heartbeat({ steps: [{ text: "after the crash" }], args: ["--task-key", "after-crash"] });
+    expect(r.code).toBe(0);
+    expect(r.evs.at(-1)!.summary).toBe("after the crash");
+  });
+
+  test("a killed worker mid-heartbeat: the client writes a worker_lost result, no sidecar is left, the stale socket is ignored and replaced", async () => {
+    const ws = await workspace();
+    const file = await script(SLOW);
+    const run = startRun(["--cwd", ws, "--model", `scripted:${file}`, "--prompt", "x", "--task-key", "killed"]);
+    await run.seen("tool_result");
+    serve!.kill("SIGKILL");
+    const r = await run.finished();
+    expect(r.code).toBe(1);
+    expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "error", errorCode: "worker_lost", exitCode: 1 });
+    expect(r.evs.at(-1)!.seq).toBe(r.evs.length);
+    // Its sidecars go with it (a watchdog ends them within a second or two of the worker).
+    let left = processesMentioning(cache);
+    for (let i = 0; i < 40 && left.length; i++) {
+      await Bun.sleep(250);
+      left = processesMentioning(cache);
+    }
+    expect(left).toEqual([]);
+    // The socket file is left behind, but nobody answers: run goes in-process, serve takes it over.
+    expect(existsSync(socket)).toBe(true);
+    const inProcess = await heartbeat({ steps: [{ text: "no worker" }], args: ["--task-key", "stale"] });
+    expect(inProcess.code).toBe(0);
+    serve = await startServe();
+    expect((await status()).pid).toBe(serve.pid);
+    // A worker stopped with SIGTERM removes its socket and pid file and stops its sidecars.
+    serve.kill("SIGTERM");
+    expect(await serve.exited).toBe(0);
+    serve = undefined;
+    expect(existsSync(socket)).toBe(false);
+    expect(existsSync(join(home, "worker", "worker.pid"))).toBe(false);
+    expect(processesMentioning(cache)).toEqual([]);
+  });
+});
