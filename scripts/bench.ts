@@ -4,7 +4,7 @@
  * one JSON document with --json. Needs the compiled binary (`bun run build`).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { allPids, procStat } from "../src/runtime/index.ts";
+import { treeRssKb } from "../src/runtime/index.ts";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,19 +57,6 @@ async function measure(cmd: string[], opts: { env?: Record<string, string>; cwd?
   const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   clearInterval(timer);
   return { wallMs: performance.now() - started, peakRssMb: peak / 1024, code, stdout };
-}
-
-/** RSS of a process and all its descendants (the sidecar is a child of the CLI). */
-function treeRssKb(rootPid: number): number {
-  const stats = new Map(allPids().map((pid) => [pid, procStat(pid)] as const));
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    total += stats.get(pid)?.rssKb ?? 0;
-    for (const [child, st] of stats) if (st?.ppid === pid) stack.push(child);
-  }
-  return total;
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -177,6 +164,11 @@ process.exit(0);
       await benchHeartbeat(scratch, env);
     }
 
+    if (want("worker")) {
+      log("bench: worker (serve: cold, resumed, memory at 4 and 8, 20 at once)");
+      await benchWorker(scratch, env);
+    }
+
     if (want("snapshot")) {
       log("bench: snapshot (5,000 files, 100 MB)");
       const { snapshotBench } = await import("./bench-snapshot.ts");
@@ -191,17 +183,24 @@ process.exit(0);
   process.exit(entries.some((e) => e.pass === false) ? 1 : 0);
 }
 
+/** The bench's heartbeat: a 3-step script (a shell call, a write, an answer). */
+const STEPS = [
+  { tool: "bash", input: { command: "ls && cat README.md" } },
+  { tool: "write", input: { path: "notes.txt", content: "benchmark\n" } },
+  { text: "done" },
+];
+const heartbeatRuns = () => Math.max(3, Math.ceil(RUNS / 2));
+
+async function scriptFileIn(scratch: string, steps: unknown[] = STEPS, name = "script-3.json"): Promise<string> {
+  const file = join(scratch, name);
+  await writeFile(file, JSON.stringify({ steps }));
+  return file;
+}
+
 /** A 3-step script through `run` (Pi in agentOS) vs the same script through Pi on the host against the same gateway. */
 async function benchHeartbeat(scratch: string, env: Record<string, string>): Promise<void> {
-  const { startGateway, piConfigFiles } = await import("../src/gateway/index.ts");
-  const steps = [
-    { tool: "bash", input: { command: "ls && cat README.md" } },
-    { tool: "write", input: { path: "notes.txt", content: "benchmark\n" } },
-    { text: "done" },
-  ];
-  const scriptFile = join(scratch, "script-3.json");
-  await writeFile(scriptFile, JSON.stringify({ steps }));
-  const runs = Math.max(3, Math.ceil(RUNS / 2));
+  const scriptFile = await scriptFileIn(scratch);
+  const runs = heartbeatRuns();
 
   const cold: number[] = [];
   const resumed: number[] = [];
@@ -211,7 +210,7 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
     await mkdir(ws, { recursive: true });
     await writeFile(join(ws, "README.md"), "bench\n");
     const home = join(scratch, `home-${i}`);
-    const args = [bin, "run", "--cwd", ws, "--model", `scripted:${scriptFile}`, "--prompt", "do it", "--task-key", "bench"];
+    const args = [bin, "run", "--worker", "off", "--cwd", ws, "--model", `scripted:${scriptFile}`, "--prompt", "do it", "--task-key", "bench"];
     const a = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
     const b = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
     if (a.code !== 0 || b.code !== 0) throw new Error(`run failed: ${a.stdout.slice(-500)} ${b.stdout.slice(-500)}`);
@@ -221,35 +220,137 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
     peak = Math.max(peak, a.peakRssMb, b.peakRssMb);
   }
 
-  // The direct path: Paperclip's pi_local runs the pi CLI on the host. Same script, same gateway code.
-  const piCli = join(Bun.resolveSync("@mariozechner/pi-coding-agent", root), "..", "cli.js");
-  const directCold: number[] = [];
-  const directResumed: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const ws = join(scratch, `direct-ws-${i}`);
-    const home = join(scratch, `direct-home-${i}`);
-    await mkdir(ws, { recursive: true });
-    await writeFile(join(ws, "README.md"), "bench\n");
-    for (const pass of [directCold, directResumed]) {
-      const gw = await startGateway({ model: "scripted", script: { steps } as never });
-      for (const f of piConfigFiles({ url: gw.url, token: gw.token, provider: gw.provider, model: gw.model })) {
-        await mkdir(join(home, f.path, ".."), { recursive: true });
-        await writeFile(join(home, f.path), f.content);
-      }
-      const cont = pass === directResumed ? ["--continue"] : [];
-      const m = await measure(["node", piCli, "-p", "--mode", "json", "--session-dir", join(home, "sessions"), ...cont, "do it"], {
-        cwd: ws,
-        env: { HOME: home, PI_OFFLINE: "1" },
-        sampleMemory: true,
-      });
-      await gw.close();
-      if (m.code !== 0) throw new Error(`direct pi failed (exit ${m.code})`);
-      pass.push(m.wallMs);
-    }
-  }
-  ratioEntry("run.cold", "cold heartbeat, 3-step script: `run` (Pi in agentOS) vs Pi CLI on the host", median(cold), median(directCold), 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
-  ratioEntry("run.resumed", "resumed heartbeat, same: `run --task-key` again vs `pi --continue`", median(resumed), median(directResumed), 1.5);
+  const direct = await directPi(scratch);
+  ratioEntry("run.cold", "cold heartbeat, 3-step script: `run` in-process (Pi in agentOS) vs Pi CLI on the host", median(cold), direct.cold, 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
+  ratioEntry("run.resumed", "resumed heartbeat, same: `run --task-key` again vs `pi --continue`", median(resumed), direct.resumed, 1.5);
   valueEntry("run.peak-memory", "peak RSS of the run (host process + sidecar)", peak, "MB", "< 700 MB", peak < 700);
+}
+
+/**
+ * The direct path, measured once per bench run: Paperclip's pi_local runs the pi CLI on the host. Same script, same
+ * gateway code. Medians of a cold run and a `--continue`.
+ */
+let directResult: Promise<{ cold: number; resumed: number }> | undefined;
+function directPi(scratch: string): Promise<{ cold: number; resumed: number }> {
+  directResult ??= (async () => {
+    const { startGateway, piConfigFiles } = await import("../src/gateway/index.ts");
+    const steps = STEPS;
+    const runs = heartbeatRuns();
+    const piCli = join(Bun.resolveSync("@mariozechner/pi-coding-agent", root), "..", "cli.js");
+    const directCold: number[] = [];
+    const directResumed: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const ws = join(scratch, `direct-ws-${i}`);
+      const home = join(scratch, `direct-home-${i}`);
+      await mkdir(ws, { recursive: true });
+      await writeFile(join(ws, "README.md"), "bench\n");
+      for (const pass of [directCold, directResumed]) {
+        const gw = await startGateway({ model: "scripted", script: { steps } as never });
+        for (const f of piConfigFiles({ url: gw.url, token: gw.token, provider: gw.provider, model: gw.model })) {
+          await mkdir(join(home, f.path, ".."), { recursive: true });
+          await writeFile(join(home, f.path), f.content);
+        }
+        const cont = pass === directResumed ? ["--continue"] : [];
+        const m = await measure(["node", piCli, "-p", "--mode", "json", "--session-dir", join(home, "sessions"), ...cont, "do it"], {
+          cwd: ws,
+          env: { HOME: home, PI_OFFLINE: "1" },
+          sampleMemory: true,
+        });
+        await gw.close();
+        if (m.code !== 0) throw new Error(`direct pi failed (exit ${m.code})`);
+        pass.push(m.wallMs);
+      }
+    }
+    return { cold: median(directCold), resumed: median(directResumed) };
+  })();
+  return directResult;
+}
+
+/**
+ * The warm worker: `serve` in its own state dir, then the same heartbeat through it (a client process per heartbeat,
+ * as Paperclip would start one) against Pi on the host; memory of the worker's process tree with 4 and 8 heartbeats
+ * at once (their model answers after a pause so all are live together); 20 at once, more than its concurrency.
+ */
+async function benchWorker(scratch: string, env: Record<string, string>): Promise<void> {
+  const home = join(scratch, "worker-state");
+  const wenv = { ...env, PAPERCLIP_AOS_HOME: home };
+  const started = performance.now();
+  const serve = Bun.spawn([bin, "serve", "--concurrency", "8", "--queue", "64"], { env: { ...process.env, ...wenv }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  try {
+    await untilReady(serve);
+    valueEntry("worker.warm-up", "`serve` start until ready (a sidecar warmed: first shell, a Pi session)", performance.now() - started, "ms", "report", null);
+
+    const scriptFile = await scriptFileIn(scratch);
+    let n = 0;
+    const workspace = async () => {
+      const ws = join(scratch, `worker-ws-${n++}`);
+      await mkdir(ws, { recursive: true });
+      await writeFile(join(ws, "README.md"), "bench\n");
+      return ws;
+    };
+    const runArgs = (ws: string, key: string, file = scriptFile) => [bin, "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "do it", "--task-key", key];
+    const cold: number[] = [];
+    const resumed: number[] = [];
+    for (let i = 0; i < heartbeatRuns(); i++) {
+      const ws = await workspace();
+      const a = await measure(runArgs(ws, `cold-${i}`), { env: wenv });
+      const b = await measure(runArgs(ws, `cold-${i}`), { env: wenv });
+      if (a.code !== 0 || b.code !== 0) throw new Error(`run via the worker failed: ${a.stdout.slice(-500)} ${b.stdout.slice(-500)}`);
+      if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat via the worker did not resume");
+      cold.push(a.wallMs);
+      resumed.push(b.wallMs);
+    }
+    const direct = await directPi(scratch);
+    ratioEntry("worker.cold", "cold heartbeat via a warm worker (`serve`; a client process per run) vs Pi CLI on the host", median(cold), direct.cold, 1.0, "ms", "moonshot ≤ 0.8x");
+    ratioEntry("worker.resumed", "resumed heartbeat via the worker vs `pi --continue`", median(resumed), direct.resumed, 1.0, "ms", "moonshot ≤ 0.85x");
+
+    // Memory: N heartbeats whose model pauses 4 s, so all N sessions are open at once.
+    const holdFile = await scriptFileIn(scratch, [{ tool: "bash", input: { command: "ls" } }, { text: "held", delayMs: 4000 }], "script-hold.json");
+    for (const at of [4, 8]) {
+      const idle = treeRssKb(serve.pid) / 1024;
+      let peak = 0;
+      const timer = setInterval(() => (peak = Math.max(peak, treeRssKb(serve.pid) / 1024)), 100);
+      const results = await Promise.all(Array.from({ length: at }, async (_, i) => measure(runArgs(await workspace(), `mem-${at}-${i}`, holdFile), { env: wenv })));
+      clearInterval(timer);
+      const failed = results.filter((r) => r.code !== 0).length;
+      const per = peak / at;
+      valueEntry(`worker.rss-${at}`, `peak RSS of the worker tree per heartbeat, ${at} at once`, per, "MB", "< 250 MB", failed === 0 && per < 250, `peak ${round(peak)} MB for ${at} (idle worker ${round(idle)} MB; ${round((peak - idle) / at)} MB each above idle)${failed ? `; ${failed} failed` : ""}`);
+    }
+
+    // 20 at once: 8 run, 12 wait in the queue; every one must succeed and write its own workspace.
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, treeRssKb(serve.pid) / 1024)), 100);
+    const t0 = performance.now();
+    const many = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const ws = await workspace();
+        const m = await measure(runArgs(ws, `many-${i}`), { env: wenv });
+        return m.code === 0 && existsSync(join(ws, "notes.txt"));
+      }),
+    );
+    const wall = performance.now() - t0;
+    clearInterval(timer);
+    const ok = many.filter(Boolean).length;
+    valueEntry("worker.concurrent-20", "20 scripted heartbeats at once through the worker (concurrency 8): wall time", wall, "ms", "all 20 succeed", ok === 20, `${ok}/20 succeeded; ${round(wall / 20)} ms per heartbeat; peak RSS of the worker tree ${round(peak)} MB`);
+  } finally {
+    serve.kill("SIGTERM");
+    await Promise.race([serve.exited, Bun.sleep(25_000)]);
+    serve.kill("SIGKILL");
+  }
+}
+
+/** Wait for serve's ready line; its stderr is read on to the end so a full pipe never blocks the worker. */
+async function untilReady(serve: ReturnType<typeof Bun.spawn>): Promise<void> {
+  const reader = (serve.stderr as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("worker ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited before it was ready:\n${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  void (async () => {
+    while (!(await reader.read()).done);
+  })();
 }
 
 function dirSizeMb(dir: string): number {

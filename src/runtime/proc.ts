@@ -33,6 +33,19 @@ export function parentPid(): number {
   return procStat("self")?.ppid ?? process.ppid;
 }
 
+/** RSS of a process and all its descendants (a CLI and its sidecar; the worker, its sidecars and their children). */
+export function treeRssKb(rootPid: number): number {
+  const stats = new Map(allPids().map((pid) => [pid, procStat(pid)] as const));
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    total += stats.get(pid)?.rssKb ?? 0;
+    for (const [child, st] of stats) if (st?.ppid === pid) stack.push(child);
+  }
+  return total;
+}
+
 export function childPids(of: number = process.pid): number[] {
   return allPids().filter((pid) => procStat(pid)?.ppid === of);
 }

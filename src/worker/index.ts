@@ -3,7 +3,7 @@
  * dir that runs heartbeats and exec commands, each in a VM of its own, on a sidecar it keeps warm. docs/worker.md
  * describes the protocol and what is kept warm.
  */
-export { Worker, treeRssKb, type WorkerOptions, type WorkerStatus } from "./server.ts";
+export { Worker, type WorkerOptions, type WorkerStatus } from "./server.ts";
 export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWorker, WorkerDeclined, type WorkerChoice, type RemoteRunOptions, type RemoteExecOptions } from "./client.ts";
 export { workerStatus } from "./client.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";

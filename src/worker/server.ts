@@ -2,7 +2,7 @@ import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import * as v from "valibot";
-import { allPids, procStat } from "../runtime/index.ts";
+import { procStat, treeRssKb } from "../runtime/index.ts";
 import { scrubProviderKeys } from "../heartbeat/index.ts";
 import { runtimeError, firstLine } from "../errors.ts";
 import { buildTag } from "./build.ts";
@@ -227,26 +227,4 @@ export class Worker {
       // already gone
     }
   }
-}
-
-/** RSS of a process and all its descendants (the worker, its sidecars, their children). */
-export function treeRssKb(root: number): number {
-  const parent = new Map<number, number>();
-  const rss = new Map<number, number>();
-  for (const pid of allPids()) {
-    const st = procStat(pid);
-    if (!st) continue;
-    parent.set(pid, st.ppid);
-    rss.set(pid, st.rssKb);
-  }
-  let total = 0;
-  for (const [pid, kb] of rss) {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === root) {
-        total += kb;
-        break;
-      }
-    }
-  }
-  return total;
 }

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { RunEventSchema } from "../../src/protocol/index.ts";
+import { startGateway } from "../../src/gateway/index.ts";
 import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
 
 /**
@@ -42,7 +43,10 @@ async function startServe(): Promise<ReturnType<typeof Bun.spawn>> {
     if (done) throw new Error(`serve exited before it was ready:\n${text}`);
     text += new TextDecoder().decode(value);
   }
-  reader.releaseLock();
+  // Read on to the end: a full stderr pipe would block the worker.
+  void (async () => {
+    while (!(await reader.read()).done);
+  })();
   return p;
 }
 
@@ -169,6 +173,45 @@ describe("serve: the warm worker", () => {
     expect(ro.code).not.toBe(0);
     expect(existsSync(join(ws, "g.txt"))).toBe(false);
     expect((await status()).served.execs).toBe(2);
+  });
+
+  test("the client's flags are the policy in the worker: a denied write fails with a permission event", async () => {
+    const ws = await workspace();
+    const r = await heartbeat({ ws, steps: [{ tool: "bash", input: { command: "echo x > /workspace/denied.txt" } }, { text: "could not" }], args: ["--preset", "read-only", "--task-key", "policy"] });
+    expect(r.code).toBe(0);
+    expect(r.evs.find((e) => e.type === "tool_result")!.isError).toBe(true);
+    expect(r.evs.find((e) => e.type === "permission")).toMatchObject({ capability: "fs.write", decision: "deny" });
+    expect(existsSync(join(ws, "denied.txt"))).toBe(false);
+  });
+
+  test("the client's provider key reaches the upstream through the worker and appears nowhere else", async () => {
+    const KEY = "sk-ant-fake-worker-0123456789-SECRET";
+    const upstream = await startGateway({
+      model: "scripted",
+      token: KEY,
+      script: { steps: [{ tool: "bash", input: { command: "env; cat ~/.pi/agent/models.json" } }, { text: "done", usage: { input: 10, output: 5 } }] } as any,
+    });
+    try {
+      const ws = await workspace();
+      const record = join(ws, "..", `${ws.split("/").pop()}-record.ndjson`);
+      dirs.push(record);
+      const r = await runBin(["run", "--cwd", ws, "--model", "anthropic/claude-sonnet-4-5", "--record", record, "--prompt", "show env", "--task-key", "key"], {
+        env: { ...env(), ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: upstream.url },
+      });
+      expect(r.code).toBe(0);
+      expect(upstream.requests()).toBeGreaterThanOrEqual(2);
+      expect(events(r.stdout).find((e) => e.type === "tool_result")!.content).toContain("HOME=");
+      expect(r.stdout).not.toContain(KEY);
+      expect(r.stderr).not.toContain(KEY);
+      expect(await readFile(record, "utf8")).not.toContain(KEY);
+      for (const e of await readdir(home, { withFileTypes: true, recursive: true })) {
+        if (e.isFile()) expect((await readFile(join(e.parentPath, e.name))).includes(KEY)).toBe(false);
+      }
+      // Nor is it in the environment of the worker's sidecars.
+      for (const c of (await status()).sidecars) expect((await readFile(`/proc/${c.pid}/environ`)).includes(KEY)).toBe(false);
+    } finally {
+      await upstream.close();
+    }
   });
 
   test("SIGTERM to the client cancels the heartbeat in the worker; --timeout ends it with 124", async () => {
