@@ -39,7 +39,7 @@ const REQUEST_BLOCKS: HelpBlock[] = [
     rows: [
       ["OUTPUT", "NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage, service, system, and always last one result (maps onto Paperclip's AdapterExecutionResult)."],
       ["EXIT", "0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM"],
-      ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}). Keys stay on the host.'],
+      ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}; tools by Pi\'s names on every agent: bash, read, write, edit; a model request past the last step fails the run: script_exhausted; docs/gateway.md). Keys stay on the host.'],
     ],
   },
 ];
