@@ -12,7 +12,7 @@ import {
   parseRunRequest,
   prepareDemo,
   readRequestText,
-  renderEvent,
+  runView,
   runHeartbeat,
   bindHostTools,
   superviseRun,
@@ -37,7 +37,8 @@ const REQUEST_BLOCKS: HelpBlock[] = [
   {
     title: "OUTPUT",
     rows: [
-      ["OUTPUT", "NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage, service, system, and always last one result (maps onto Paperclip's AdapterExecutionResult)."],
+      ["OUTPUT", "NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage, service, system, and last one result (maps onto Paperclip's AdapterExecutionResult). On a terminal a readable transcript instead (--json forces NDJSON); with stdout redirected and stderr a terminal, progress on stderr."],
+      ["RESULT", "Once the request is complete (readable, valid, a prompt of at most 1 MiB), exactly one result line ends every run, failures included. A request refused before that prints no events: one error line on stderr (with --json an {\"error\"} document on stdout), exit 2."],
       ["EXIT", "0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM"],
       ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}; tools by Pi\'s names on every agent: bash, read, write, edit; a model request past the last step fails the run: script_exhausted; docs/gateway.md). Keys stay on the host.'],
     ],
@@ -54,7 +55,8 @@ export default withHelp(
     },
     args: {
       ...globalArgs,
-      ...timeoutArgs,
+      // The whole heartbeat is timed, VM boot included: Paperclip's timeoutSec is a budget for the run, not the model.
+      timeout: { ...timeoutArgs.timeout, description: "Stop the heartbeat after SECONDS, counted from the start (VM boot included); exit 124 with timedOut" },
       ...workerArgs,
       input: { type: "string", valueHint: "FILE|-", description: "Read the run request (JSON) from FILE, or stdin with -" },
       prompt: { type: "string", valueHint: "TEXT", description: "The prompt" },
@@ -102,15 +104,13 @@ export default withHelp(
       }
       const req = buildRunRequest(fromJson, fromFlags, process.env, process.cwd());
 
-      // A person watching the demo gets the transcript rendered on stderr; pipes always get NDJSON.
-      const human = args.demo && process.stdout.isTTY;
+      // A terminal gets the readable transcript, a pipe NDJSON (with progress on stderr when that is a terminal);
+      // --json forces NDJSON (src/heartbeat/terminal.ts).
+      const view = runView({ json: args.json, quiet: args.quiet, starting: `starting ${req.agent} in agentOS` });
       let sink: EventSink;
       const supervisor = superviseRun({ sink: () => sink, timeoutSec: req.timeoutSec, graceSec: req.graceSec });
-      sink = human ? new EventSink(null) : EventSink.stdout(() => supervisor.halt("stdout_closed"));
-      if (human) {
-        const state = { midLine: false };
-        sink.listen((e) => renderEvent(e, (s) => process.stderr.write(s), state));
-      }
+      sink = view.ndjson ? EventSink.stdout(() => supervisor.halt("stdout_closed")) : new EventSink(null);
+      view.attach(sink);
 
       try {
         // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
@@ -134,6 +134,7 @@ export default withHelp(
         });
         return result.exitCode;
       } finally {
+        view.stop();
         supervisor.dispose();
       }
     },

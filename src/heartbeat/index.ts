@@ -9,5 +9,6 @@ export { readRequestText, checkPromptSize, checkRecordPath, MAX_PROMPT_BYTES, MA
 export { findDenials } from "./denials.ts";
 export { SessionSlot } from "./sessions.ts";
 export { renderEvent } from "./pretty.ts";
+export { runView, chooseRunView, type RunView, type RunViewMode } from "./terminal.ts";
 export { prepareDemo, DEMO_PROMPT } from "./demo.ts";
 export { bindHostTools } from "./tools.ts";
