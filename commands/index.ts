@@ -11,6 +11,8 @@ export const commands = {
   snapshot: () => import("./snapshot/index.ts").then((m) => m.default),
   eval: () => import("./eval.ts").then((m) => m.default),
   serve: () => import("./serve.ts").then((m) => m.default),
+  session: () => import("./session/index.ts").then((m) => m.default),
+  cache: () => import("./cache/index.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -26,6 +28,8 @@ export const summaries: Record<TopCommand, string> = {
   tool: "typed host tools: list, schema, invoke",
   snapshot: "snapshot roots: build, ls, inspect, rm, gc (then exec/run --snapshot NAME)",
   serve: "the warm worker: run and exec start faster on its warm sidecar (serve --status shows it)",
+  session: "the sessions run keeps per (agent id, task key): ls, show, rm",
+  cache: "the extracted runtime in the cache dir: ls (versions, sizes), clean",
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
   eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",
@@ -33,7 +37,9 @@ export const summaries: Record<TopCommand, string> = {
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
 export type CommandPath =
-  | Exclude<TopCommand, "caps" | "tool" | "snapshot">
+  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache">
   | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
   | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`
-  | `snapshot ${keyof (typeof import("./snapshot/index.ts"))["subCommands"]}`;
+  | `snapshot ${keyof (typeof import("./snapshot/index.ts"))["subCommands"]}`
+  | `session ${keyof (typeof import("./session/index.ts"))["subCommands"]}`
+  | `cache ${keyof (typeof import("./cache/index.ts"))["subCommands"]}`;

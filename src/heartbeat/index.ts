@@ -8,6 +8,7 @@ export { EventSink, fitLine, MAX_LINE_BYTES } from "./events.ts";
 export { readRequestText, checkPromptSize, checkRecordPath, MAX_PROMPT_BYTES, MAX_REQUEST_BYTES } from "./input.ts";
 export { findDenials } from "./denials.ts";
 export { SessionSlot } from "./sessions.ts";
+export { listSessions, findSession, showSession, removeSession, type SessionEntry, type SessionDetails } from "./session-store.ts";
 export { renderEvent } from "./pretty.ts";
 export { runView, chooseRunView, type RunView, type RunViewMode } from "./terminal.ts";
 export { prepareDemo, DEMO_PROMPT } from "./demo.ts";

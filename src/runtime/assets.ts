@@ -26,6 +26,8 @@ export interface AssetProvider {
   resolve(opts: { onProgress?: (msg: string) => void }): Promise<RuntimeAssets>;
   /** Full integrity check (hash every file); doctor uses it. */
   verify?(): Promise<{ ok: boolean; problems: string[] }>;
+  /** The names this provider extracts into `<cache>/rt/` (the compiled binary's own files; cache.ts). */
+  cacheFiles?: string[];
 }
 
 let provider: AssetProvider | undefined;

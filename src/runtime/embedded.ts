@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
 import { cacheDir } from "../paths.ts";
 import { isAosError, runtimeError } from "../errors.ts";
+import { recordVersion } from "./cache.ts";
 
 /** One zstd-compressed file embedded in the compiled binary (written by scripts/build.ts). */
 export interface EmbeddedAsset {
@@ -26,6 +27,7 @@ export function embeddedProvider(assets: EmbeddedAsset[]): AssetProvider {
   const dir = () => join(cacheDir(), "rt");
   return {
     origin: "embedded",
+    cacheFiles: assets.map((a) => a.name),
     async resolve({ onProgress }) {
       const started = performance.now();
       await mkdir(dir(), { recursive: true }).catch((e) => {
@@ -44,6 +46,8 @@ export function embeddedProvider(assets: EmbeddedAsset[]): AssetProvider {
         if (a.kind === "sidecar") sidecarBin = dest;
         else software[a.bundle!].push(dest);
       }
+      // Which files are this binary's, and that it ran now: `cache ls` and `cache clean` read it (cache.ts).
+      await recordVersion(assets.map((a) => a.name), dir()).catch(() => {});
       return { sidecarBin, software, origin: "embedded", prepareMs: performance.now() - started } satisfies RuntimeAssets;
     },
     async verify() {

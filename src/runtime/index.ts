@@ -8,4 +8,6 @@ export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";
 export { runDoctor } from "./doctor.ts";
+export { listRuntimeCache, cleanRuntimeCache, runtimeCacheDir, versionId } from "./cache.ts";
+export type { CacheReport, CacheVersion, CleanResult, VersionRecord } from "./cache.ts";
 export type { DoctorCheck, DoctorReport } from "./doctor.ts";

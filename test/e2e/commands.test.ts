@@ -99,6 +99,32 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     const r = await runBin(["snapshot", "gc", "--json"]);
     expect(parseJson(r.stdout)).toMatchObject({ removedLayers: [], dryRun: false });
   },
+  // session: runBin's private state dir starts empty (the full cycle is in cache-session.test.ts).
+  async "session ls"() {
+    const r = await runBin(["session", "ls", "--json"]);
+    expect(parseJson(r.stdout)).toEqual([]);
+  },
+  async "session show"() {
+    const r = await runBin(["session", "show", "PAP-1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no session with id or task key 'PAP-1'");
+  },
+  async "session rm"() {
+    const r = await runBin(["session", "rm", "PAP-1", "--json"]);
+    expect(r.code).toBe(2);
+    expect(parseJson(r.stdout).error.code).toBe("session_not_found");
+  },
+  // cache: the tests' shared extraction is only read here (and cleaned only with --dry-run); cache-session.test.ts cleans a private one.
+  async "cache ls"() {
+    const r = await runBin(["cache", "ls", "--json"]);
+    const report = parseJson(r.stdout);
+    expect(report.current).toMatch(/^[0-9a-f]{12}$/);
+    expect(report.versions.find((v: { current: boolean }) => v.current)).toBeDefined();
+  },
+  async "cache clean"() {
+    const r = await runBin(["cache", "clean", "--dry-run", "--json"]);
+    expect(parseJson(r.stdout)).toMatchObject({ dryRun: true });
+  },
 
 };
 
