@@ -189,7 +189,8 @@ describe("snapshot store safety (own state dirs)", () => {
     const env = { PAPERCLIP_AOS_HOME: h };
     expect((await runBin(["snapshot", "build", ".", "--name", "s"], { cwd: dir, env })).code).toBe(0);
     const layers = join(h, "snapshots", "layers");
-    const [layer] = readdirSync(layers);
+    // The store keeps a stamp (.ok) beside each layer: damage the layer file itself.
+    const [layer] = readdirSync(layers).filter((n) => n.endsWith(".layer"));
     const fh = await open(join(layers, layer!), "r+");
     await fh.write(new Uint8Array([0x21]), 0, 1, 0); // the data region comes first: this is data.txt's first byte
     await fh.close();
