@@ -4,7 +4,7 @@
  * agentOS evaluates a scope's rules in order and the LAST matching rule wins (default when none matches). We emit
  * every rule of a capability sorted by ascending specificity, allow before deny at equal specificity, so the last
  * match is the most specific one and deny wins ties: exactly evaluate()'s precedence. After them come the mandatory
- * denies and then the exact-path allows that lift them. Scopes never interact: each rule lists only its own
+ * denies, then the exact-path allows that lift them, then the guards (guards.ts), which nothing lifts. Scopes never interact: each rule lists only its own
  * capability's operations (fs.read → read/readdir/stat/readlink, fs.write → write/create_dir/rm/rename/symlink/
  * chmod/truncate, network.fetch → fetch/http/dns, network.listen → listen), so sorting per capability is enough.
  *
@@ -15,8 +15,8 @@
 import { GUEST_WORKSPACE, pathMatches, patternTouches, toAgentOsGlobs } from "./paths.ts";
 import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from "./network.ts";
 import { camelToKebab, compareRules, ENV_NAME, type Rule } from "./rules.ts";
-import { mandatoryDenies, PROTECTED_ROOTS, type RuntimeContext } from "./runtime-needs.ts";
-import { decide, effectiveRules, evaluateWith, loopbackPorts, type Enforcer } from "./evaluate.ts";
+import { mandatoryDenies, mandatoryOps, SCOPE_ROOT, type RuntimeContext } from "./runtime-needs.ts";
+import { decide, effectiveRules, evaluateWith, fsGuards, loopbackPorts, type Enforcer } from "./evaluate.ts";
 import { VM_OWNED_ENV } from "./env.ts";
 import type { PolicyProblem } from "./check.ts";
 import type { Policy } from "./policy.ts";
@@ -69,8 +69,6 @@ export interface CompiledPolicy {
   /** Whether any allow can reach into /workspace for writing; if not, the runtime can mount it read-only too. */
   workspaceWritable: boolean;
 }
-
-const SECRET_OPS = [...FS_READ_OPS.filter((o) => o !== "stat"), ...FS_WRITE_OPS];
 
 const byCapability = (rules: Rule[], cap: Capability) => rules.filter((r) => r.capability === cap).sort(compareRules);
 
@@ -140,32 +138,45 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
   }
   const lifts: FsRuleOut[] = [];
   for (const md of mandatoryDenies()) {
-    const ops = md.protects === "write" ? [...FS_WRITE_OPS] : [...SECRET_OPS];
-    fsRules.push({ mode: "deny", operations: ops, paths: md.patterns.flatMap(toAgentOsGlobs) });
+    fsRules.push({ mode: "deny", operations: [...mandatoryOps(md)], paths: md.patterns.flatMap(toAgentOsGlobs) });
     enforcement.push({
       capability: md.protects === "write" ? "fs.write" : "fs.read",
       mode: "deny",
       rule: md.name,
       source: "mandatory",
       where: "agentos-kernel",
-      note: `always denied (${md.protects === "write" ? "writing" : "reading and writing"}) under ${PROTECTED_ROOTS.join(", ")}: ${md.why}`,
+      note: `always denied (${md.protects === "write" ? "writing" : "reading and writing"}) ${md.scope === "workspace" ? `under ${SCOPE_ROOT.workspace}` : "everywhere in the VM"}: ${md.why}`,
     });
   }
-  for (const r of policy.rules) {
-    if (r.mode !== "allow" || r.matcher.type !== "path" || r.matcher.path.glob) continue;
+  for (const r of rules) {
+    if (r.mode !== "allow" || r.matcher.type !== "path" || r.matcher.path.glob || (r.source === "runtime" && !r.lifts)) continue;
     const path = r.matcher.path.pattern;
     const kind = r.capability === "fs.read" ? "read" : "write";
     const guarded = mandatoryDenies().some(
       (md) => (kind === "write" || md.protects === "read+write") && md.patterns.some((p) => pathMatches(p, path)),
     );
     if (!guarded) continue;
-    if (evaluateWith(rules, { kind, target: path }, ctx).decision !== "allow") continue;
-    const ops = kind === "read" ? [...FS_READ_OPS] : [...FS_WRITE_OPS];
+    // Lift exactly the operations the rules below the mandatory layer allow there (a guard may deny some).
+    const ops = (kind === "read" ? [...FS_READ_OPS] : [...FS_WRITE_OPS]).filter((op) => evaluateWith(rules, { kind, target: path, op }, ctx).decision === "allow");
+    if (ops.length === 0) continue;
     if (lifts.some((l) => l.paths[0] === path && l.operations.join() === ops.join())) continue;
     lifts.push({ mode: "allow", operations: ops, paths: [path] });
     note(r, "agentos-kernel", `lifts the mandatory deny for exactly ${path} (nothing below it)`);
   }
   fsRules.push(...lifts);
+  for (const g of fsGuards(rules)) {
+    fsRules.push({ mode: "deny", operations: [...g.ops], paths: toAgentOsGlobs(g.pattern) });
+    enforcement.push({
+      capability: "fs.write",
+      mode: "deny",
+      rule: g.pattern.pattern,
+      source: "guard",
+      where: "agentos-kernel",
+      note: g.kind === "ancestor"
+        ? `${g.ops.join(", ")} denied on ${g.pattern.pattern} itself: an ancestor of ${g.protects}, so it cannot be renamed, deleted or replaced by a file or link`
+        : `rename denied below ${g.pattern.pattern}: moving anything out of it or into it would change what ${g.protects} matches`,
+    });
+  }
 
   // network: fetch rules then listen rules; their operations never overlap.
   const netRules: PatternRuleOut[] = [];

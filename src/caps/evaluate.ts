@@ -16,14 +16,20 @@ import { usageError } from "../errors.ts";
 import { pathMatches, resolveTargetPath, type PathContext } from "./paths.ts";
 import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } from "./network.ts";
 import { compareRules, ENV_NAME, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
-import { mandatoryDenies, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
+import { mandatoryDenies, mandatoryOps, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
+import { guardFor, guardsOf, type Guard } from "./guards.ts";
 import { VM_OWNED_ENV } from "./env.ts";
 import type { Policy } from "./policy.ts";
-import { CAPABILITY_OF, DRIVERS, type Capability, type Mode, type RequestKind } from "./vocabulary.ts";
+import { CAPABILITY_OF, DRIVERS, FS_READ_OPS, FS_WRITE_OPS, type Capability, type Mode, type RequestKind } from "./vocabulary.ts";
 
 export interface EvalRequest {
   kind: RequestKind;
   target: string;
+  /**
+   * For read and write: the agentOS operation asked about (`rename`, `rm`, `symlink`, `stat`, ...); default `read` or
+   * `write`. agentOS checks a rename on both paths and a hard link as a write on both paths (guards.ts).
+   */
+  op?: string;
 }
 
 export interface EvalContext extends PathContext, RuntimeContext {}
@@ -51,7 +57,7 @@ export interface Decision {
   target: string;
   /** The deciding rule; null for deny-by-default, mandatory denies and VM facts. */
   rule: RuleView | null;
-  layer: "rule" | "runtime" | "mandatory" | "default" | "loopback" | "vm";
+  layer: "rule" | "runtime" | "mandatory" | "guard" | "default" | "loopback" | "vm";
   reason: string;
   enforcedBy: Enforcer;
   notes: string[];
@@ -115,9 +121,31 @@ function derivedRules(rules: Rule[]): Rule[] {
   return out;
 }
 
-/** The rules evaluation and compilation work on: the policy's, the runtime's own, and self-fetch for listeners. */
+/**
+ * A read deny also denies writing what it names, at the same specificity: a file the agent may not read must not be
+ * moved out from under the deny or hard-linked to another name, and agentOS checks both as writes (guards.ts).
+ */
+function readDenyWrites(rules: Rule[]): Rule[] {
+  return rules
+    .filter((r) => r.capability === "fs.read" && r.mode === "deny" && r.matcher.type === "path")
+    .map((r) => ({ ...r, capability: "fs.write" as const, why: `implied by the read deny '${r.value}': what may not be read may not be moved away or linked to another name either`, derived: "read-deny" as const }));
+}
+
+/** The rules evaluation and compilation work on: the policy's, the runtime's own, and those the policy's imply. */
 export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[] {
-  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules)];
+  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules), ...readDenyWrites(policy.rules)];
+}
+
+const guardCache = new WeakMap<Rule[], Guard[]>();
+/** The guards of every fs deny in force: the mandatory ones and the rules' (guards.ts). */
+export function fsGuards(rules: Rule[]): Guard[] {
+  let g = guardCache.get(rules);
+  if (!g) {
+    const denies = rules.flatMap((r) => (r.mode === "deny" && r.matcher.type === "path" ? [r.matcher.path] : []));
+    g = guardsOf([...mandatoryDenies().flatMap((m) => m.patterns), ...denies]);
+    guardCache.set(rules, g);
+  }
+  return g;
 }
 
 /** The most specific matching rule (deny wins ties); `op` skips rules narrowed to other agentOS operations. */
@@ -203,14 +231,17 @@ export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext):
     case "write": {
       const t = resolveTargetPath(req.target, ctx);
       if (!t.ok) throw usageError(`${req.kind} target '${req.target}': ${t.message}`, t.hint, "invalid_target");
+      const op = req.op ?? req.kind;
+      const ops: readonly string[] = req.kind === "read" ? FS_READ_OPS : FS_WRITE_OPS;
+      if (!ops.includes(op)) throw usageError(`'${op}' is not a ${req.kind} operation`, `${req.kind} operations: ${ops.join(", ")}`, "invalid_target");
       const path = t.value;
       const b = { ...base, target: path, notes: [...t.notes] };
-      const what = describeTarget(req.kind, path);
+      const what = describeTarget(req.kind, path) + (op === req.kind ? "" : ` (${op})`);
       for (const md of mandatoryDenies()) {
-        if (req.kind === "read" && md.protects === "write") continue;
+        if (!(mandatoryOps(md) as readonly string[]).includes(op)) continue;
         if (!md.patterns.some((p) => pathMatches(p, path))) continue;
         const exact = rules.find(
-          (r) => r.capability === capability && r.mode === "allow" && r.source !== "runtime" && r.matcher.type === "path" && !r.matcher.path.glob && r.matcher.path.pattern === path,
+          (r) => r.capability === capability && r.mode === "allow" && (r.source !== "runtime" || r.lifts) && r.matcher.type === "path" && !r.matcher.path.glob && r.matcher.path.pattern === path,
         );
         if (!exact) {
           return {
@@ -224,7 +255,12 @@ export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext):
         b.notes.push(`the mandatory deny on ${md.name} is lifted by the exact allow '${exact.value}' from ${exact.source}`);
         break;
       }
-      return fromRule(b, decide(rules, capability, { type: "path", path }, req.kind === "read" ? "read" : "write"), what);
+      const guard = guardFor(fsGuards(rules), path, op);
+      if (guard) {
+        const how = guard.kind === "ancestor" ? "it is an ancestor of" : "moving it would take paths out of or into";
+        return { ...b, decision: "deny", rule: null, layer: "guard", reason: `${what} is denied: ${how} ${guard.protects}, which a deny protects (renaming, deleting or replacing it would change which rule decides there)` };
+      }
+      return fromRule(b, decide(rules, capability, { type: "path", path }, op), what);
     }
     case "fetch": {
       const t = parseFetchTarget(req.target.trim());

@@ -42,7 +42,9 @@ export interface Rule {
   /** Why the runtime needs it (runtime rules), or why a derived rule exists. */
   why?: string;
   /** Implied by a listen allow: reaching the agent's own listener, and the local ports such connections take. */
-  derived?: "self-fetch" | "client-ports";
+  derived?: "self-fetch" | "client-ports" | "read-deny";
+  /** A runtime rule that, like a policy's exact allow, lifts a mandatory deny for its one path. */
+  lifts?: true;
 }
 
 export type RuleTarget =

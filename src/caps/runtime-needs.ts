@@ -7,14 +7,15 @@
  * specificity, so a policy can still deny inside them (it gets a warning). They grant nothing on host data: the
  * directories are the VM's own filesystem; the host workspace is only at /workspace.
  *
- * Mandatory denies: credential files, VCS hooks and config, shell rc files, env files, package-manager tokens, under
- * the workspace and the homes. They are checked before any rule and only an allow that names the exact path (no
- * glob) lifts one, for that path alone. Secrets are denied for reading and writing (stat stays possible, so `ls -l`
- * works); configs that run code later (hooks, rc files, editor tasks) are denied for writing.
+ * Mandatory denies: credential files, the files git, shells and editors run code from (everywhere in the VM), and the
+ * agent CLIs' project config (in the workspace). They are checked before any rule and only an allow that names the
+ * exact path (no glob) lifts one, for that path alone. Secrets are denied for reading and writing (stat stays
+ * possible, so `ls -l` works); configs that run code later are denied for writing. What keeps them from being
+ * renamed away or planted under another name is guards.ts.
  */
 import { GUEST_HOME, GUEST_WORKSPACE, parsePathPattern, type PathPattern } from "./paths.ts";
 import { parseRule, type Rule } from "./rules.ts";
-import type { Capability } from "./vocabulary.ts";
+import { FS_READ_OPS, FS_WRITE_OPS, type Capability, type FsOperation } from "./vocabulary.ts";
 
 export interface RuntimeContext {
   /** Host port of the model gateway on 127.0.0.1; the only loopback exemption a policy gets for free. */
@@ -67,6 +68,8 @@ export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
     rule("fs.read", "/", "listing the top-level directory names (`ls /`): the directory only, nothing below it", ["read", "readdir"], true),
     rule("fs.read", GUEST_WORKSPACE, "starting a process opens its working directory (read on /workspace itself: not its entries, not its files)", ["read"], true),
     ...RUNTIME_READ.map(([p, why]) => rule("fs.read", p, why)),
+    // `*.pem` is a mandatory deny everywhere; this one is the VM's public CA bundle, which TLS clients read.
+    { ...rule("fs.read", "/etc/ssl/cert.pem", "the VM's public CA bundle (agentOS seeds it; no key), which TLS clients read"), lifts: true },
     ...RUNTIME_WRITE.map(([p, why]) => rule("fs.write", p, why)),
   ];
   const net: Rule[] = [];
@@ -81,16 +84,28 @@ export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
 
 export type Protects = "read+write" | "write";
 
+/** Where a mandatory deny applies: everywhere in the VM, or only in the workspace (the host's project files). */
+export type MandatoryScope = "everywhere" | "workspace";
+
 export interface MandatoryDeny {
-  /** The pattern as shown to people, relative to the protected roots. */
+  /** The pattern as shown to people, relative to every directory of its scope. */
   name: string;
   protects: Protects;
+  scope: MandatoryScope;
   why: string;
-  /** One pattern per protected root. */
+  /** The absolute guest pattern(s): `/**\/NAME` or `/workspace/**\/NAME`. */
   patterns: PathPattern[];
 }
 
-/** Where host data or the agent's identity can be: the workspace and the homes. */
+/**
+ * Where each scope starts. Secrets and the files git and shells run code from are protected everywhere in the VM, not
+ * only under the workspace and the homes: a directory moved from /home to /tmp keeps its names below it, so a pattern
+ * that holds everywhere cannot be left by moving (see guards.ts). The agent CLIs' project files are protected in the
+ * workspace only: the agent's own config in its VM home is written by the runtime and read by the agent in the VM.
+ */
+export const SCOPE_ROOT: Record<MandatoryScope, string> = { everywhere: "/", workspace: GUEST_WORKSPACE };
+
+/** Where host data or the agent's identity can be (the tests try every entry under each). */
 export const PROTECTED_ROOTS = ["/workspace", "/home", "/root"];
 
 const SECRETS: [string, string][] = [
@@ -120,11 +135,39 @@ const SECRETS: [string, string][] = [
   [".config/gh/hosts.yml", "GitHub CLI tokens"],
 ];
 
-const CONFIGS: [string, string][] = [
-  [".git/hooks/**", "git runs hooks on the host at the next commit"],
-  [".git/config", "git config can run commands (core.fsmonitor, aliases, filters) on the host"],
-  [".gitconfig", "git config can run commands on the host"],
+/**
+ * Files that make git run a program (git's documentation: githooks, git-config, gitrepository-layout, git-worktree,
+ * gitsubmodules, git-rebase): hooks; config (core.fsmonitor, core.hooksPath, core.sshCommand, core.pager, aliases,
+ * filter/diff/merge drivers, credential helpers, includeIf); config.worktree (read as config with
+ * extensions.worktreeConfig); commondir (makes another directory the repository: its config and hooks apply);
+ * worktrees/<id>/ (each a git dir with commondir, gitdir and config.worktree); modules/<name>/ (a submodule's whole
+ * git dir, nested modules included); rebase-merge/ and rebase-apply/ (the todo list's `exec` lines run on
+ * `git rebase --continue`) and sequencer/ (options of a pending cherry-pick or revert); the global config in
+ * ~/.gitconfig and ~/.config/git/; .gitmodules. A `.git` file (`gitdir: <path>`) or a `.git` symlink would point git at
+ * a directory the agent filled: the `.git` name itself is guarded (guards.ts). Not listed: `.git/info/attributes` and
+ * `.gitattributes` only pick drivers that config defines (the tree's .gitattributes is project content the agent edits
+ * anyway); `.git/remotes/*` URLs cannot use the `ext::` transport (git refuses it by default).
+ */
+const GIT: [string, string][] = [
+  [".git/hooks/**", "git runs hooks on the host (commit, checkout, merge, push)"],
+  [".git/config", "git config runs commands on the host (core.fsmonitor, core.hooksPath, core.sshCommand, aliases, filters)"],
+  [".git/config.worktree", "per-worktree git config (core.fsmonitor, hooksPath, ...) with extensions.worktreeConfig"],
+  [".git/commondir", "points git at another repository directory, whose config and hooks then apply"],
+  [".git/worktrees/**", "linked worktrees' git dirs: commondir, gitdir and config.worktree"],
+  [".git/modules/**", "submodules' git dirs: their hooks and config run on the host"],
+  [".git/rebase-merge/**", "an interactive rebase's todo list: its exec lines run on git rebase --continue"],
+  [".git/rebase-apply/**", "a pending git am / rebase: resumed on the host"],
+  [".git/sequencer/**", "a pending cherry-pick or revert (options such as the merge strategy program)"],
+  [".gitconfig", "global git config runs commands on the host"],
+  [".config/git/**", "global git config and attributes (XDG location)"],
   [".gitmodules", "submodule URLs are fetched on the host"],
+  [".husky/**", "husky's hooks directory (core.hooksPath): git runs them on the host"],
+  [".pre-commit-config.yaml", "pre-commit runs the commands it names at every commit"],
+  ["lefthook*", "lefthook runs the commands it names as git hooks"],
+  [".lefthook*", "lefthook runs the commands it names as git hooks"],
+];
+
+const SHELL_AND_EDITOR: [string, string][] = [
   [".bashrc", "shell start-up file"],
   [".bash_profile", "shell start-up file"],
   [".bash_login", "shell start-up file"],
@@ -143,19 +186,41 @@ const CONFIGS: [string, string][] = [
   [".mcp.json", "MCP server definitions run commands on the host"],
 ];
 
+/**
+ * Project files the supported agent CLIs read from the workspace when they run on the host: hooks, MCP servers,
+ * plugins and extensions they execute, and permission settings that widen what they may do.
+ */
+const AGENT_CONFIGS: [string, string][] = [
+  [".claude/**", "Claude Code project settings (settings.json, settings.local.json: hooks, permissions, apiKeyHelper), commands, agents, skills"],
+  [".codex/**", "Codex project config (.codex/config.toml: MCP servers, notify commands, sandbox and approval settings)"],
+  ["opencode.json", "OpenCode project config (MCP servers, permissions, plugins)"],
+  ["opencode.jsonc", "OpenCode project config (MCP servers, permissions, plugins)"],
+  [".opencode/**", "OpenCode plugins (executed), agents, commands and config"],
+  [".cursor/**", "Cursor settings, MCP servers (mcp.json) and hooks"],
+  [".gemini/**", "Gemini CLI settings (settings.json: MCP servers, hooks, tool permissions) and commands"],
+  [".pi/**", "Pi project settings, extensions (executed) and skills"],
+];
+
 let cachedMandatory: MandatoryDeny[] | undefined;
 
 export function mandatoryDenies(): MandatoryDeny[] {
+  const entries = (list: [string, string][], protects: Protects, scope: MandatoryScope) => list.map(([name, why]) => ({ name, why, protects, scope }));
   cachedMandatory ??= [
-    ...SECRETS.map(([name, why]) => ({ name, why, protects: "read+write" as const })),
-    ...CONFIGS.map(([name, why]) => ({ name, why, protects: "write" as const })),
-  ].map((m) => ({
-    ...m,
-    patterns: PROTECTED_ROOTS.map((root) => {
-      const r = parsePathPattern(`${root}/**/${m.name}`);
-      if (!r.ok) throw new Error(`bad mandatory pattern ${m.name}: ${r.message}`);
-      return r.value;
-    }),
-  }));
+    ...entries(SECRETS, "read+write", "everywhere"),
+    ...entries(GIT, "write", "everywhere"),
+    ...entries(SHELL_AND_EDITOR, "write", "everywhere"),
+    ...entries(AGENT_CONFIGS, "write", "workspace"),
+  ].map((m) => {
+    const root = SCOPE_ROOT[m.scope];
+    const r = parsePathPattern(`${root === "/" ? "" : root}/**/${m.name}`);
+    if (!r.ok) throw new Error(`bad mandatory pattern ${m.name}: ${r.message}`);
+    return { ...m, patterns: [r.value] };
+  });
   return cachedMandatory;
 }
+
+/** The agentOS operations a mandatory deny refuses: secrets all but stat (so `ls -l` works), configs every write. */
+export function mandatoryOps(md: MandatoryDeny): readonly FsOperation[] {
+  return md.protects === "write" ? FS_WRITE_OPS : SECRET_OPS;
+}
+const SECRET_OPS: readonly FsOperation[] = [...FS_READ_OPS.filter((o) => o !== "stat"), ...FS_WRITE_OPS];

@@ -48,25 +48,61 @@ const cmp = (a: number[], b: number[]) => {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 };
-interface RefRule { mode: "allow" | "deny"; kind: "read" | "write"; pattern: string; ops?: readonly string[]; self?: boolean }
+interface RefRule { mode: "allow" | "deny"; kind: "read" | "write"; pattern: string; ops?: readonly string[]; self?: boolean; lifts?: boolean }
 const refNormalize = (raw: string) => posix.resolve("/workspace", raw);
-const REF_MANDATORY = mandatoryDenies().flatMap((m) =>
-  ["workspace", "home", "root"].map((root) => ({ re: refRegex(`/${root}/**/${m.name}`), writeOnly: m.protects === "write" })),
-);
+const READ_OPS = ["read", "readdir", "stat", "readlink"];
+const WRITE_OPS = ["write", "create_dir", "rm", "rename", "symlink", "chmod", "truncate"];
+// Secrets: every operation but stat; configs: every write. Scoped to the whole VM or to /workspace.
+const REF_MANDATORY = mandatoryDenies().map((m) => {
+  const pattern = `${m.scope === "workspace" ? "/workspace" : ""}/**/${m.name}`;
+  return { pattern, re: refRegex(pattern), ops: m.protects === "write" ? WRITE_OPS : [...READ_OPS.filter((o) => o !== "stat"), ...WRITE_OPS] };
+});
 const REF_RUNTIME: RefRule[] = runtimeRules().map((r) => ({
   mode: "allow",
   kind: r.capability === "fs.read" ? "read" : "write",
   pattern: r.value,
   ops: r.ops,
   self: r.matcher.type === "path" && r.matcher.path.self,
+  lifts: r.lifts === true,
 }));
 
-function refDecide(rules: RefRule[], kind: "read" | "write", target: string): "allow" | "deny" {
-  const mandatory = REF_MANDATORY.some((m) => (kind === "write" || !m.writeOnly) && m.re.test(target));
-  if (mandatory && !rules.some((r) => r.mode === "allow" && r.kind === kind && !/[*?]/.test(r.pattern) && r.pattern === target)) return "deny";
+/**
+ * Guards from the documented property: for a deny p1/../pn, each proper prefix that does not end in `**` is an
+ * ancestor (everything but create_dir denied on it alone), except the prefix `dir` of `dir/**` and the mount
+ * /workspace; a prefix ending in `**` guards renames below it unless what precedes the `**` is / or /workspace.
+ */
+interface RefGuard { test: (t: string) => boolean; ops: string[] }
+function refGuards(denyPatterns: string[]): RefGuard[] {
+  const out: RefGuard[] = [];
+  for (const p of denyPatterns) {
+    const segs = p.split("/").filter(Boolean);
+    for (let k = 1; k < segs.length; k++) {
+      const prefix = segs.slice(0, k);
+      const path = `/${prefix.join("/")}`;
+      if (prefix[k - 1] === "**") {
+        const base = prefix.slice(0, -1).join("/");
+        if (base === "" || base === "workspace") continue;
+        out.push({ test: (t) => refRegex(path).test(t), ops: ["rename"] });
+      } else if (!(k === segs.length - 1 && segs[k] === "**") && path !== "/workspace") {
+        out.push({ test: /[*?]/.test(path) ? (t) => refRegex(path).test(t) : (t) => t === path, ops: WRITE_OPS.filter((o) => o !== "create_dir") });
+      }
+    }
+  }
+  return out;
+}
+
+const refGuardCache = new WeakMap<RefRule[], RefGuard[]>();
+function refDecide(rules: RefRule[], kind: "read" | "write", op: string, target: string): "allow" | "deny" {
+  const exact = [...REF_RUNTIME.filter((r) => r.lifts), ...rules].some((r) => r.mode === "allow" && r.kind === kind && !/[*?]/.test(r.pattern) && r.pattern === target);
+  if (REF_MANDATORY.some((m) => m.ops.includes(op) && m.re.test(target)) && !exact) return "deny";
+  let guards = refGuardCache.get(rules);
+  if (!guards) refGuardCache.set(rules, (guards = refGuards([...REF_MANDATORY.map((m) => m.pattern), ...rules.filter((r) => r.mode === "deny").map((r) => r.pattern)])));
+  if (guards.some((g) => g.ops.includes(op) && g.test(target))) return "deny";
+  // A read deny denies writing the same paths too.
+  const implied: RefRule[] = rules.filter((r) => r.mode === "deny" && r.kind === "read").map((r) => ({ ...r, kind: "write" }));
   let best: RefRule | undefined;
-  for (const r of [...REF_RUNTIME, ...rules]) {
-    if (r.kind !== kind || (r.ops && !r.ops.includes(kind))) continue;
+  for (const r of [...REF_RUNTIME, ...rules, ...implied]) {
+    if (r.kind !== kind || (r.ops && !r.ops.includes(op))) continue;
     if (r.self ? r.pattern !== target : !refRegex(r.pattern).test(target)) continue;
     if (!best) best = r;
     else {
@@ -78,7 +114,7 @@ function refDecide(rules: RefRule[], kind: "read" | "write", target: string): "a
 }
 
 // ---- generators ----------------------------------------------------------------------------------------------------
-const NAMES = ["a", "b", "src", ".env", "x.pem", ".git", "hooks", "c.ts", ".bashrc", "lib"];
+const NAMES = ["a", "b", "src", ".env", "x.pem", ".git", "hooks", "c.ts", ".bashrc", "lib", ".kube", "config", "modules", ".claude"];
 const GLOBS = ["*", "**", "*.ts", "?", "a*", ".*"];
 function randomPattern(r: R): string {
   const depth = 1 + Math.floor(r() * 4);
@@ -91,7 +127,7 @@ function randomPattern(r: R): string {
 function randomTarget(r: R): string {
   const depth = 1 + Math.floor(r() * 5);
   const segs = Array.from({ length: depth }, () => pick(r, [...NAMES, "d", "e.ts", "pre-commit"]));
-  return `${pick(r, ["/workspace", "/workspace", "/tmp", "/home/agentos", "/etc", "/usr"])}/${segs.join("/")}`;
+  return `${pick(r, ["/workspace", "/workspace", "/tmp", "/home/agentos", "/root", "/etc", "/usr"])}/${segs.join("/")}`;
 }
 
 function randomFsPolicy(r: R): { policy: Policy; ref: RefRule[] } {
@@ -117,11 +153,15 @@ function randomFsPolicy(r: R): { policy: Policy; ref: RefRule[] } {
   return { policy: resolvePolicy({ json: { version: 1, allow, deny } }), ref };
 }
 
+/** The agentOS operations asked about for each target: what reads, writes, moves, deletes and links check. */
+const OPS: ["read" | "write", string][] = [["read", "read"], ["read", "stat"], ["write", "write"], ["write", "rename"], ["write", "rm"], ["write", "symlink"], ["write", "create_dir"]];
+
 describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () => {
   for (const seed of [1, 2]) {
     test(`paths, seed ${seed}`, () => {
       const r = rng(seed);
       let checked = 0;
+      const guarded = new Set<string>();
       for (let i = 0; i < 100; i++) {
         const { policy, ref } = randomFsPolicy(r);
         const fs = compilePolicy(policy).permissions.fs;
@@ -130,21 +170,29 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         const reversed: Policy = { ...policy, rules: [...policy.rules].reverse() };
         const evReversed = evaluator(reversed);
         const fsReversed = compilePolicy(reversed).permissions.fs;
+        // Every rule's path with its wildcards filled in, and the directory above it: what the guards protect.
+        const literal = ref.map((x) => x.pattern.split("/").map((seg) => (seg === "**" ? "d" : seg.replace(/\*/g, "z").replace(/\?/g, "q"))).join("/"));
         const targets = [
           "/workspace",
           ...Array.from({ length: 25 }, () => randomTarget(r)),
-          ...ref.filter((x) => !/[*?]/.test(x.pattern)).map((x) => x.pattern),
+          ...literal,
+          ...literal.map((p) => posix.dirname(p)),
         ];
         for (const target of targets) {
-          for (const kind of ["read", "write"] as const) {
-            const ours = (i % 10 === 0 ? evaluate(policy, { kind, target }) : ev({ kind, target })).decision;
-            const theirs = refDecide(ref, kind, refNormalize(target));
-            const kernel = kernelDecide(fs, kind, target);
-            const oursReversed = evReversed({ kind, target }).decision;
-            const kernelReversed = kernelDecide(fsReversed, kind, target);
+          for (const [kind, op] of OPS) {
+            const req = { kind, target, op };
+            const d = i % 10 === 0 ? evaluate(policy, req) : ev(req);
+            const ours = d.decision;
+            if (d.layer === "guard") guarded.add(d.reason.replace(/^.* (an ancestor of|out of or into) /, "$1 "));
+            const theirs = refDecide(ref, kind, op, refNormalize(target));
+            const kernel = kernelDecide(fs, op, target);
+            // Rule order is checked on the plain operations only (it is the same code path for every operation).
+            const plain = op === kind;
+            const oursReversed = plain ? evReversed(req).decision : ours;
+            const kernelReversed = plain ? kernelDecide(fsReversed, op, target) : kernel;
             if (ours !== theirs || ours !== kernel || ours !== oursReversed || ours !== kernelReversed) {
               throw new Error(
-                `seed ${seed} policy ${i}: ${kind} ${target}: evaluate=${ours} reference=${theirs} compiled=${kernel} ` +
+                `seed ${seed} policy ${i}: ${kind}/${op} ${target}: evaluate=${ours} reference=${theirs} compiled=${kernel} ` +
                   `reversed: evaluate=${oursReversed} compiled=${kernelReversed}\nrules: ${JSON.stringify(ref)}`,
               );
             }
@@ -152,8 +200,11 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
           }
         }
       }
-      expect(checked).toBeGreaterThan(4500);
-    });
+      expect(checked).toBeGreaterThan(15_000);
+      // The guards took part: decisions made by ancestor and by boundary guards, of many different denies.
+      expect([...guarded].filter((g) => g.startsWith("an ancestor")).length).toBeGreaterThan(20);
+      expect([...guarded].filter((g) => g.startsWith("out of")).length).toBeGreaterThan(2);
+    }, 60_000);
   }
 
   test("network: fetch and listen", () => {
