@@ -1,0 +1,269 @@
+/**
+ * Sandbox escapes by renaming, moving, deleting and linking (issue class 1): the guest in a real VM (through `exec`
+ * of the compiled binary) tries to take a path out from under a deny or to plant one under a protected name, and the
+ * host checks that nothing changed: its hooks and git config are as they were, its own `git status` runs nothing the
+ * agent planted, no credential's content came out. src/caps/guards.ts says which rules make this hold.
+ *
+ * Each attempt runs in the exec's top-level shell as `t NAME 'command'`, printing `@@NAME RC OUTPUT`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { mandatoryDenies } from "../../src/caps/index.ts";
+import { runBin, tempDir } from "./helpers.ts";
+
+const VM_TIMEOUT = 150_000;
+const PRELUDE = `t() { n=$1; o=$( (eval "$2") 2>&1 ); r=$?; printf '@@%s %s %s\\n' "$n" "$r" "$(printf '%s' "$o" | tr '\\n' ' ')"; }`;
+const DENIED = /Permission denied|EACCES|permission denied/;
+
+interface Attempt {
+  rc: number;
+  out: string;
+}
+
+async function attempts(cwd: string, flags: string[], lines: [string, string][]) {
+  const script = [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n");
+  const r = await runBin(["exec", ...flags, "--", script], { cwd });
+  const results = new Map<string, Attempt>();
+  for (const m of r.stdout.matchAll(/^@@(\S+) (\d+) ?(.*)$/gm)) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
+  const get = (name: string): Attempt => {
+    const a = results.get(name);
+    if (!a) throw new Error(`attempt ${name} did not report (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return a;
+  };
+  return { r, get };
+}
+
+/** A refused attempt: non-zero exit with a permission error (or, for node, whose errors bypass the shell, just the exit). */
+function refused(a: Attempt, name: string, { quiet = false } = {}) {
+  expect({ name, rc: a.rc === 0 ? 0 : "non-zero", denied: quiet || DENIED.test(a.out), out: a.out }).toMatchObject({ name, rc: "non-zero", denied: true });
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+async function workspace(prefix: string): Promise<string> {
+  const d = await tempDir(prefix);
+  dirs.push(d);
+  return d;
+}
+
+const git = (cwd: string, ...args: string[]) => Bun.spawnSync(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } });
+const link = (from: string, to: string) => `node -e "require('fs').linkSync('${from}','${to}')"`;
+
+describe("the mandatory denies cannot be renamed around (default policy)", () => {
+  const HOOK = "#!/bin/sh\necho original hook\n";
+  let ws: string;
+  let config: string;
+  let run: ReturnType<typeof attempts>;
+  const secrets: Record<string, string> = {
+    ".kube/config": "kube-credential-content",
+    ".config/gcloud/credentials.db": "gcloud-credential-content",
+    ".config/gh/hosts.yml": "gh-token-content",
+    ".docker/config.json": "docker-auth-content",
+    ".cargo/credentials.toml": "cargo-token-content",
+    ".env": "dotenv-secret-content",
+  };
+  beforeAll(async () => {
+    ws = await workspace("aos-escape-git-");
+    expect(git(ws, "init", "-q").exitCode).toBe(0);
+    await writeFile(join(ws, ".git/hooks/pre-commit"), HOOK, { mode: 0o755 });
+    config = readFileSync(join(ws, ".git/config"), "utf8");
+    for (const [p, c] of Object.entries(secrets)) {
+      await mkdir(join(ws, p, ".."), { recursive: true });
+      await writeFile(join(ws, p), `${c}\n`);
+    }
+    for (const d of ["sub", "sub2", "sub3", "evil/hooks"]) await mkdir(join(ws, d), { recursive: true });
+    run = attempts(ws, [], [
+      // The reproductions of the issue: a round trip through another name, and a whole repository planted.
+      ["hook_roundtrip", `mv .git g && echo "echo X" >> g/hooks/pre-commit; mv g .git`],
+      ["config_roundtrip", `mv .git g2 && printf "[core]\\n\\tfsmonitor = touch ${ws}/PWNED\\n" >> g2/config; mv g2 .git`],
+      ["plant_repo", `mkdir -p sub/g/hooks sub/g/objects sub/g/refs && echo "ref: refs/heads/main" > sub/g/HEAD && printf "[core]\\n\\tfsmonitor = touch ${ws}/PWNED\\n" > sub/g/config && mv sub/g sub/.git`],
+      ["plant_hooks_dir", `mkdir -p sub4/.git h2 && echo evil > h2/pre-commit && mv h2 sub4/.git/hooks`],
+      ["gitfile", `echo "gitdir: /workspace/evil" > sub2/.git`],
+      ["git_symlink", "ln -s ../evil sub3/.git"],
+      ["delete_git", "rm -r .git"],
+      // Credentials read through a renamed parent.
+      ["kube", "mv .kube k && cat k/config"],
+      ["gcloud", "mv .config/gcloud gc && cat gc/credentials.db"],
+      ["config_dir", "mv .config cfg && cat cfg/gh/hosts.yml"],
+      ["gh", "mv .config/gh gh2 && cat gh2/hosts.yml"],
+      ["docker", "mv .docker d2 && cat d2/config.json"],
+      ["cargo", "mv .cargo c2 && cat c2/credentials.toml"],
+      ["kube_copy_dir", "cp -r .kube k3 && cat k3/config"],
+      // Other names for the same file: hard links (node can make them; agentOS checks a link as a write of both
+      // paths) and symlinks (agentOS checks the target).
+      ["hardlink_hook", `${link(".git/hooks/pre-commit", "hook-link")} && echo evil >> hook-link`],
+      ["hardlink_env", `${link(".env", "env-link")} && cat env-link`],
+      ["hardlink_kube", `${link(".kube/config", "kube-link")} && cat kube-link`],
+      ["symlink_kube", "ln -s .kube/config kube-sym && cat kube-sym"],
+      ["symlink_kube_dir", "ln -s .kube kube-dir && cat kube-dir/config"],
+    ]);
+  });
+
+  test("renaming the git dir, planting one (as a directory, a gitdir file or a symlink) or deleting it is refused; the host's hook and config are unchanged and its git runs nothing planted", async () => {
+    const { r, get } = await run;
+    expect(r.code).toBe(0);
+    for (const n of ["hook_roundtrip", "config_roundtrip", "plant_repo", "plant_hooks_dir", "gitfile", "git_symlink", "delete_git"]) refused(get(n), n);
+    expect(readFileSync(join(ws, ".git/hooks/pre-commit"), "utf8")).toBe(HOOK);
+    expect(readFileSync(join(ws, ".git/config"), "utf8")).toBe(config);
+    for (const p of ["g", "g2", "sub/.git", "sub2/.git", "sub3/.git", "sub4/.git/hooks"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
+    expect(lstatSync(join(ws, ".git")).isDirectory()).toBe(true);
+    // The host's own git in both directories: a planted core.fsmonitor would create PWNED.
+    git(ws, "status");
+    git(join(ws, "sub"), "status");
+    expect(existsSync(join(ws, "PWNED"))).toBe(false);
+  }, VM_TIMEOUT);
+
+  test("credential directories renamed or copied away stay unreadable, and stay where they were", async () => {
+    const { r, get } = await run;
+    for (const n of ["kube", "gcloud", "config_dir", "gh", "docker", "cargo"]) refused(get(n), n);
+    // cp reports the refused read as "other error".
+    refused(get("kube_copy_dir"), "kube_copy_dir", { quiet: true });
+    for (const [p, c] of Object.entries(secrets)) {
+      expect(r.stdout).not.toContain(c);
+      expect(readFileSync(join(ws, p), "utf8")).toBe(`${c}\n`);
+    }
+    for (const p of ["k", "gc", "cfg", "gh2", "d2", "c2"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
+  }, VM_TIMEOUT);
+
+  test("hard links and symlinks give a protected file no other name", async () => {
+    const { r, get } = await run;
+    for (const n of ["hardlink_hook", "hardlink_env", "hardlink_kube"]) refused(get(n), n, { quiet: true });
+    for (const n of ["symlink_kube", "symlink_kube_dir"]) refused(get(n), n);
+    for (const p of ["hook-link", "env-link", "kube-link"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
+    expect(readFileSync(join(ws, ".git/hooks/pre-commit"), "utf8")).toBe(HOOK);
+    for (const c of Object.values(secrets)) expect(r.stdout).not.toContain(c);
+  }, VM_TIMEOUT);
+});
+
+describe("user denies cannot be renamed around", () => {
+  let ws: string;
+  let run: ReturnType<typeof attempts>;
+  beforeAll(async () => {
+    ws = await workspace("aos-escape-user-");
+    await mkdir(join(ws, "secret"));
+    await mkdir(join(ws, "data/sub"), { recursive: true });
+    await mkdir(join(ws, "nested/deep/private"), { recursive: true });
+    await writeFile(join(ws, "secret/k.txt"), "user-secret-content\n");
+    await writeFile(join(ws, "data/sub/x.csv"), "csv-secret-content\n");
+    await writeFile(join(ws, "data/sub/notes.txt"), "public notes\n");
+    await writeFile(join(ws, "nested/deep/private/p.txt"), "deep-secret-content\n");
+    run = attempts(ws, ["--deny-read=secret", "--deny-read=data/**/*.csv", "--deny-read=nested/deep/private"], [
+      ["baseline_secret", "cat secret/k.txt"],
+      ["baseline_csv", "cat data/sub/x.csv"],
+      ["notes_ok", "cat data/sub/notes.txt"],
+      ["write_elsewhere_ok", "echo ok > out.txt && mv out.txt out2.txt"],
+      ["mv_secret_dir", "mv secret s2 && cat s2/k.txt"],
+      ["mv_secret_file", "mv secret/k.txt k.txt && cat k.txt"],
+      ["hardlink_secret", `${link("secret/k.txt", "k-link.txt")} && cat k-link.txt`],
+      ["mv_ancestor", "mv nested n2 && cat n2/deep/private/p.txt"],
+      ["mv_ancestor_deep", "mv nested/deep nested/d2 && cat nested/d2/private/p.txt"],
+      ["delete_ancestor", "rm -r nested"],
+      ["glob_mv_dir_out", "mv data/sub moved && cat moved/x.csv"],
+      ["glob_mv_data", "mv data d3 && cat d3/sub/x.csv"],
+      ["glob_rename_file", "mv data/sub/x.csv data/sub/x.txt && cat data/sub/x.txt"],
+      ["glob_hardlink", `${link("data/sub/x.csv", "data/sub/y.txt")} && cat data/sub/y.txt`],
+      ["replant_secret", "mkdir -p s3 && echo planted > s3/k.txt && mv s3 secret-new && rm -r secret && mv secret-new secret"],
+    ]);
+  });
+
+  test("--deny-read=DIR: neither the directory, the file in it, nor an ancestor can be moved, deleted or linked to read it elsewhere", async () => {
+    const { r, get } = await run;
+    expect(r.code).toBe(0);
+    refused(get("baseline_secret"), "baseline_secret");
+    expect(get("write_elsewhere_ok").rc).toBe(0);
+    for (const n of ["mv_secret_dir", "mv_secret_file", "mv_ancestor", "mv_ancestor_deep", "replant_secret"]) refused(get(n), n);
+    // rm -r exits 1 without a message when a file below is refused; the host check below is what counts.
+    refused(get("delete_ancestor"), "delete_ancestor", { quiet: true });
+    refused(get("hardlink_secret"), "hardlink_secret", { quiet: true });
+    for (const c of ["user-secret-content", "deep-secret-content"]) expect(r.stdout).not.toContain(c);
+    expect(readFileSync(join(ws, "secret/k.txt"), "utf8")).toBe("user-secret-content\n");
+    expect(readFileSync(join(ws, "nested/deep/private/p.txt"), "utf8")).toBe("deep-secret-content\n");
+    for (const p of ["s2", "k.txt", "k-link.txt", "n2", "nested/d2"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
+  }, VM_TIMEOUT);
+
+  test("a glob deny (data/**/*.csv): moving the directory out of data, renaming or linking the file does not open it", async () => {
+    const { r, get } = await run;
+    refused(get("baseline_csv"), "baseline_csv");
+    expect(get("notes_ok")).toMatchObject({ rc: 0, out: "public notes" });
+    for (const n of ["glob_mv_dir_out", "glob_mv_data", "glob_rename_file"]) refused(get(n), n);
+    refused(get("glob_hardlink"), "glob_hardlink", { quiet: true });
+    expect(r.stdout).not.toContain("csv-secret-content");
+    expect(readFileSync(join(ws, "data/sub/x.csv"), "utf8")).toBe("csv-secret-content\n");
+    for (const p of ["moved", "d3", "data/sub/x.txt", "data/sub/y.txt"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
+  }, VM_TIMEOUT);
+});
+
+/**
+ * Every mandatory-deny entry, in a real VM, under /workspace, the VM's home and /root: one VM per root runs a generated
+ * script with an attempt per entry, so removing any one entry (or narrowing where it applies) fails its line. The
+ * policy opens those roots for reading and writing, so only the mandatory denies stand in the way.
+ *
+ * Writes are tried everywhere (creating each protected name; in the workspace overwriting the host's file). Reads
+ * need a file to read, and nothing can put one in the VM's home or /root: the agent cannot create a protected name
+ * (that is what the write lines prove) and the host reaches the VM's filesystem only through the same policy. So the
+ * reads are tried on the host's files in the workspace, where each secret must be unreadable and each config readable.
+ */
+describe("every mandatory deny in a real VM", () => {
+  const ROOTS = ["/workspace", "/home/agentos", "/root"];
+  const FLAGS = ["--allow-read=/workspace,/home,/root,/tmp", "--allow-write=/workspace,/home,/root,/tmp"];
+  /** A concrete path an entry protects: `**` becomes a file below, `*` a name (empty where the entry has a prefix). */
+  const sample = (name: string) =>
+    name.split("/").map((seg) => (seg === "**" ? "f" : seg.startsWith("*") ? seg.replace("*", "x") : seg.replace(/\*/g, ""))).join("/");
+  const entries = mandatoryDenies().map((m, i) => ({ id: `e${i}`, name: m.name, path: sample(m.name), secret: m.protects === "read+write", scope: m.scope }));
+  const inScope = (root: string) => entries.filter((e) => e.scope === "everywhere" || root === "/workspace");
+  const dirOf = (p: string) => p.slice(0, p.lastIndexOf("/"));
+
+  /**
+   * The generated script, one line per attempt, each printing `@@NAME CODE DETAIL`. Writes are made by the shell
+   * (agentOS checks WASM commands' writes against the fs rules everywhere); reads by one node process, which keeps a
+   * hundred attempts fast and reads through the same checks. Writes by node into /workspace are not checked by agentOS
+   * 0.2.21 at all (docs/caps.md), so node cannot be the writer here.
+   */
+  function script(root: string): string {
+    const base = `${root}/n`;
+    const lines = [`o=$( { mkdir -p ${base}/plain; echo planted >> ${base}/plain/f; } 2>&1 ); echo "@@w_control $? $o"`];
+    const reads: { name: string; full: string }[] = [{ name: "control", full: `${base}/plain/f` }];
+    for (const e of inScope(root)) {
+      const full = `${base}/${e.path}`;
+      lines.push(`o=$( { mkdir -p ${dirOf(full)} 2>/dev/null; echo planted >> ${full}; } 2>&1 ); echo "@@w_${e.id} $? $o"`);
+      if (root === "/workspace") reads.push({ name: e.id, full });
+    }
+    const js = `const fs=require("fs");for(const a of ${JSON.stringify(reads)}){try{console.log("@@r_"+a.name+" OK "+fs.readFileSync(a.full,"utf8").replace(/\\n/g," "))}catch(e){console.log("@@r_"+a.name+" "+e.code+" "+e.message)}}`;
+    return `${lines.join("\n")}\nnode -e '${js}'`;
+  }
+
+  let ws: string;
+  beforeAll(async () => {
+    ws = await workspace("aos-mandatory-table-");
+    for (const e of entries) {
+      await mkdir(join(ws, "n", e.path, ".."), { recursive: true });
+      await writeFile(join(ws, "n", e.path), `content-of-${e.id}\n`);
+    }
+  });
+
+  for (const root of ROOTS) {
+    test(`under ${root}: every entry in scope refuses writing${root === "/workspace" ? ", secrets refuse reading, configs stay readable" : ""}`, async () => {
+      const r = await runBin(["exec", ...FLAGS, "--", script(root)], { cwd: ws });
+      expect(r.code).toBe(0);
+      const got = new Map([...r.stdout.matchAll(/^@@(\S+) (\S+) ?(.*)$/gm)].map((m) => [m[1]!, { code: m[2]!, detail: m[3]! }]));
+      const get = (n: string) => got.get(n) ?? { code: "NO REPORT", detail: r.stderr.slice(0, 300) };
+      expect(get("w_control").code).toBe("0");
+      expect(get("r_control")).toMatchObject({ code: "OK", detail: expect.stringContaining("planted") });
+      const wrong: string[] = [];
+      for (const e of inScope(root)) {
+        const w = get(`w_${e.id}`);
+        if (w.code === "0" || !DENIED.test(w.detail)) wrong.push(`${e.name}: writing ${root}/n/${e.path} was not refused (${w.code} ${w.detail})`);
+        if (root !== "/workspace") continue;
+        const rd = get(`r_${e.id}`);
+        if (e.secret && (rd.code !== "EACCES" || rd.detail.includes(`content-of-${e.id}`))) wrong.push(`${e.name}: reading ${e.path} was not refused (${rd.code} ${rd.detail})`);
+        if (!e.secret && !(rd.code === "OK" && rd.detail.includes(`content-of-${e.id}`))) wrong.push(`${e.name}: a write-protected config should stay readable (${rd.code} ${rd.detail})`);
+        if (readFileSync(join(ws, "n", e.path), "utf8") !== `content-of-${e.id}\n`) wrong.push(`${e.name}: the host's file changed`);
+      }
+      expect(wrong).toEqual([]);
+    }, VM_TIMEOUT);
+  }
+});
