@@ -175,13 +175,15 @@ describe("user denies cannot be renamed around", () => {
     expect(r.code).toBe(0);
     refused(get("baseline_secret"), "baseline_secret");
     expect(get("write_elsewhere_ok").rc).toBe(0);
-    for (const n of ["mv_secret_dir", "mv_secret_file", "mv_ancestor", "mv_ancestor_deep", "replant_secret"]) refused(get(n), n);
-    // rm -r exits 1 without a message when a file below is refused; the host check below is what counts.
-    refused(get("delete_ancestor"), "delete_ancestor", { quiet: true });
+    for (const n of ["mv_secret_dir", "mv_secret_file", "mv_ancestor", "mv_ancestor_deep"]) refused(get(n), n);
+    // rm -r exits 1 without a message when a file below is refused, and cannot list a read-denied directory ("No such
+    // file or directory"); the host checks below are what counts.
+    for (const n of ["delete_ancestor", "replant_secret"]) refused(get(n), n, { quiet: true });
     refused(get("hardlink_secret"), "hardlink_secret", { quiet: true });
     for (const c of ["user-secret-content", "deep-secret-content"]) expect(r.stdout).not.toContain(c);
     expect(readFileSync(join(ws, "secret/k.txt"), "utf8")).toBe("user-secret-content\n");
     expect(readFileSync(join(ws, "nested/deep/private/p.txt"), "utf8")).toBe("deep-secret-content\n");
+    expect(readFileSync(join(ws, "secret/k.txt"), "utf8")).not.toContain("planted");
     for (const p of ["s2", "k.txt", "k-link.txt", "n2", "nested/d2"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
   }, VM_TIMEOUT);
 
@@ -207,15 +209,88 @@ describe("user denies cannot be renamed around", () => {
  * (that is what the write lines prove) and the host reaches the VM's filesystem only through the same policy. So the
  * reads are tried on the host's files in the workspace, where each secret must be unreadable and each config readable.
  */
+/**
+ * The expected mandatory set, written out here (not read from the code, so removing an entry there fails a line
+ * here): the entry, a real path it must protect, and its kind: a secret (no reading, no writing) or a config (no
+ * writing) everywhere in the VM, or an agent CLI's project file (no writing, in the workspace).
+ */
+const TABLE: [string, string, "secret" | "config" | "project"][] = [
+  [".env*", ".env.local", "secret"],
+  [".ssh/**", ".ssh/id_ed25519", "secret"],
+  ["id_rsa*", "id_rsa", "secret"],
+  ["id_dsa*", "id_dsa", "secret"],
+  ["id_ecdsa*", "id_ecdsa.pub", "secret"],
+  ["id_ed25519*", "keys/id_ed25519", "secret"],
+  ["*.pem", "server.pem", "secret"],
+  ["*.key", "tls.key", "secret"],
+  ["*.p12", "store.p12", "secret"],
+  ["*.pfx", "store.pfx", "secret"],
+  [".aws/**", ".aws/credentials", "secret"],
+  [".azure/**", ".azure/accessTokens.json", "secret"],
+  [".config/gcloud/**", ".config/gcloud/application_default_credentials.json", "secret"],
+  [".kube/config", ".kube/config", "secret"],
+  [".docker/config.json", ".docker/config.json", "secret"],
+  [".gnupg/**", ".gnupg/pubring.kbx", "secret"],
+  [".npmrc", ".npmrc", "secret"],
+  [".yarnrc.yml", ".yarnrc.yml", "secret"],
+  [".pypirc", ".pypirc", "secret"],
+  [".netrc", ".netrc", "secret"],
+  [".git-credentials", ".git-credentials", "secret"],
+  [".cargo/credentials*", ".cargo/credentials.toml", "secret"],
+  [".gem/credentials", ".gem/credentials", "secret"],
+  [".config/gh/hosts.yml", ".config/gh/hosts.yml", "secret"],
+  [".git/hooks/**", ".git/hooks/pre-commit", "config"],
+  [".git/config", ".git/config", "config"],
+  [".git/config.worktree", ".git/config.worktree", "config"],
+  [".git/commondir", ".git/commondir", "config"],
+  [".git/worktrees/**", ".git/worktrees/wt/config.worktree", "config"],
+  [".git/modules/**", ".git/modules/sub/hooks/post-checkout", "config"],
+  [".git/rebase-merge/**", ".git/rebase-merge/git-rebase-todo", "config"],
+  [".git/rebase-apply/**", ".git/rebase-apply/patch", "config"],
+  [".git/sequencer/**", ".git/sequencer/opts", "config"],
+  [".gitconfig", ".gitconfig", "config"],
+  [".config/git/**", ".config/git/config", "config"],
+  [".gitmodules", ".gitmodules", "config"],
+  [".husky/**", ".husky/pre-commit", "config"],
+  [".pre-commit-config.yaml", ".pre-commit-config.yaml", "config"],
+  ["lefthook*", "lefthook.yml", "config"],
+  [".lefthook*", ".lefthook-local.yml", "config"],
+  [".bashrc", ".bashrc", "config"],
+  [".bash_profile", ".bash_profile", "config"],
+  [".bash_login", ".bash_login", "config"],
+  [".bash_logout", ".bash_logout", "config"],
+  [".profile", ".profile", "config"],
+  [".zshrc", ".zshrc", "config"],
+  [".zshenv", ".zshenv", "config"],
+  [".zprofile", ".zprofile", "config"],
+  [".zlogin", ".zlogin", "config"],
+  [".cshrc", ".cshrc", "config"],
+  [".tcshrc", ".tcshrc", "config"],
+  [".kshrc", ".kshrc", "config"],
+  [".config/fish/**", ".config/fish/config.fish", "config"],
+  [".vscode/**", ".vscode/tasks.json", "config"],
+  [".idea/**", ".idea/workspace.xml", "config"],
+  [".mcp.json", ".mcp.json", "config"],
+  [".claude/**", ".claude/settings.local.json", "project"],
+  [".codex/**", ".codex/config.toml", "project"],
+  ["opencode.json", "opencode.json", "project"],
+  ["opencode.jsonc", "opencode.jsonc", "project"],
+  [".opencode/**", ".opencode/plugin/p.js", "project"],
+  [".cursor/**", ".cursor/mcp.json", "project"],
+  [".gemini/**", ".gemini/settings.json", "project"],
+  [".pi/**", ".pi/extensions/e.ts", "project"],
+];
+
 describe("every mandatory deny in a real VM", () => {
   const ROOTS = ["/workspace", "/home/agentos", "/root"];
   const FLAGS = ["--allow-read=/workspace,/home,/root,/tmp", "--allow-write=/workspace,/home,/root,/tmp"];
-  /** A concrete path an entry protects: `**` becomes a file below, `*` a name (empty where the entry has a prefix). */
-  const sample = (name: string) =>
-    name.split("/").map((seg) => (seg === "**" ? "f" : seg.startsWith("*") ? seg.replace("*", "x") : seg.replace(/\*/g, ""))).join("/");
-  const entries = mandatoryDenies().map((m, i) => ({ id: `e${i}`, name: m.name, path: sample(m.name), secret: m.protects === "read+write", scope: m.scope }));
+  const entries = TABLE.map(([name, path, kind], i) => ({ id: `e${i}`, name, path, secret: kind === "secret", scope: kind === "project" ? "workspace" : "everywhere" }));
   const inScope = (root: string) => entries.filter((e) => e.scope === "everywhere" || root === "/workspace");
   const dirOf = (p: string) => p.slice(0, p.lastIndexOf("/"));
+
+  test("the table covers every entry the code has (a new entry needs its line here)", () => {
+    expect(mandatoryDenies().map((m) => m.name).filter((n) => !TABLE.some(([t]) => t === n))).toEqual([]);
+  });
 
   /**
    * The generated script, one line per attempt, each printing `@@NAME CODE DETAIL`. Writes are made by the shell
