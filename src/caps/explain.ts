@@ -1,13 +1,14 @@
 /**
- * explainPolicy: what a policy means, as data (`caps explain --json`) and in plain words: the effective rules per
- * capability, the runtime's own needs, the mandatory denies, the compiled agentOS permissions, the loopback ports
- * exempted, which host variables the guest gets (names only, never values), and for every rule where it is enforced
- * or that it is not enforceable.
+ * explainPolicy: what a policy means, as data (`caps explain --json`) and in plain words. The text leads with the
+ * summary (what the agent may read, write, fetch, listen on, start, which variables and tools it gets, and what agentOS
+ * cannot enforce), then the mandatory set, compactly; the runtime's own needs, where each rule is enforced and the
+ * compiled agentOS permissions come only with `rules` (`caps explain --rules`). renderExplanation is a pure function
+ * of the Explanation, so whatever builds one (a policy here, a VM plan elsewhere) renders the same way.
  */
 import { compilePolicy, type CompileContext, type CompiledPermissions, type Enforcement, type FsRuleOut, type PatternRuleOut } from "./compile.ts";
-import { ruleView, type RuleView } from "./evaluate.ts";
+import { effectiveRules, fsGuards, ruleView, type RuleView } from "./evaluate.ts";
 import { policyToDocument, type Policy } from "./policy.ts";
-import { mandatoryDenies, PROTECTED_ROOTS, runtimeRules } from "./runtime-needs.ts";
+import { mandatoryDenies, runtimeRules, SCOPE_ROOT, type MandatoryGroup, type MandatoryScope, type Protects } from "./runtime-needs.ts";
 import { CAPABILITIES, type Capability } from "./vocabulary.ts";
 import type { PolicyProblem } from "./check.ts";
 
@@ -17,7 +18,9 @@ export interface Explanation {
   effective: ReturnType<typeof policyToDocument>;
   rules: (RuleView & { where: Enforcement["where"]; note: string })[];
   runtime: { capability: Capability; value: string; operations?: readonly string[]; why: string }[];
-  mandatory: { name: string; protects: "read+write" | "write"; why: string; roots: string[] }[];
+  mandatory: { name: string; protects: Protects; group: MandatoryGroup; scope: MandatoryScope; why: string; patterns: string[] }[];
+  /** What keeps each deny from being renamed, deleted or linked around (guards.ts). */
+  guards: { pattern: string; kind: "ancestor" | "boundary"; operations: readonly string[]; protects: string }[];
   compiled: {
     permissions: CompiledPermissions;
     loopbackExemptPorts: number[];
@@ -28,8 +31,18 @@ export interface Explanation {
   };
   enforcement: Enforcement[];
   notEnforceable: Enforcement[];
+  /** What agentOS 0.2.21 cannot enforce whatever the policy says (docs/caps.md has the measurements). */
+  limits: string[];
   warnings: (PolicyProblem & { source?: string })[];
 }
+
+/** Measured limits of agentOS 0.2.21 that no policy changes (docs/caps.md). */
+export const AGENTOS_LIMITS = [
+  "writes by node programs (the agents' own file tools among them) into /workspace: agentOS checks neither the fs rules nor the read-only mount for them, so fs.write denies, the mandatory write denies and the rename guards hold there for the shell and its commands only (reads are checked for both; writes elsewhere in the VM too)",
+  "a file the host already has under two names (a hard link made on the host) is two paths to agentOS: a deny on one name does not cover the other",
+  "a repository whose core.hooksPath names another directory of the workspace: deny writing that directory yourself (--deny-write=DIR); .git/hooks and .husky are covered",
+  "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",
+];
 
 const HEADINGS: Record<Capability, string> = {
   "fs.read": "read files",
@@ -65,13 +78,17 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
     ...(r.ops ? { operations: r.ops } : {}),
     why: r.why ?? "",
   }));
-  const mandatory = mandatoryDenies().map((m) => ({ name: m.name, protects: m.protects, why: m.why, roots: PROTECTED_ROOTS }));
+  const mandatory = mandatoryDenies().map((m) => ({
+    name: m.name, protects: m.protects, group: m.group, scope: m.scope, why: m.why, patterns: m.patterns.map((p) => p.pattern),
+  }));
+  const guards = fsGuards(effectiveRules(policy, ctx)).map((g) => ({ pattern: g.pattern.pattern, kind: g.kind, operations: g.ops, protects: g.protects }));
   const data: Explanation = {
     sources: policy.sources,
     effective: policyToDocument(policy),
     rules,
     runtime,
     mandatory,
+    guards,
     compiled: {
       permissions,
       loopbackExemptPorts: compiled.loopbackExemptPorts,
@@ -81,9 +98,10 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
     },
     enforcement: compiled.enforcement,
     notEnforceable: compiled.enforcement.filter((e) => e.where === "not-enforceable"),
+    limits: AGENTOS_LIMITS,
     warnings: compiled.warnings,
   };
-  return { data, text: renderExplanation(data, policy) };
+  return { data, text: renderExplanation(data) };
 }
 
 function ruleLine(r: FsRuleOut | PatternRuleOut): string {
@@ -97,7 +115,22 @@ function scopeLines(name: string, s: CompiledPermissions[keyof CompiledPermissio
   return [`  ${name}: default ${s.default}, ${s.rules.length} rule${s.rules.length === 1 ? "" : "s"} (the last match wins)`, ...s.rules.map((r) => `    ${ruleLine(r)}`)];
 }
 
-function renderExplanation(d: Explanation, policy: Policy): string {
+const GROUPS: { group: MandatoryGroup; title: string }[] = [
+  { group: "secret", title: "credentials (no reading, no writing)" },
+  { group: "git", title: "git runs these (no writing)" },
+  { group: "shell-editor", title: "shells, editors, MCP (no writing)" },
+  { group: "agent", title: "agent CLIs' project files (no writing)" },
+];
+
+const scopeWords = (scope: MandatoryScope) => (scope === "everywhere" ? "everywhere in the VM" : `in ${SCOPE_ROOT.workspace}`);
+
+export interface RenderOptions {
+  /** Also the runtime's needs, where each rule is enforced and the compiled agentOS permissions. */
+  rules?: boolean;
+}
+
+/** The explanation in plain words (pure: the same data always renders the same text). */
+export function renderExplanation(d: Explanation, opts: RenderOptions = {}): string {
   const out: string[] = [];
   const push = (...l: string[]) => out.push(...l);
   push(`Policy: ${d.sources.length ? d.sources.join(" + ") : "nothing given (everything denied except the runtime's needs)"}`);
@@ -106,10 +139,10 @@ function renderExplanation(d: Explanation, policy: Policy): string {
   push("What the agent may do");
   const gateway = d.runtime.filter((r) => r.capability === "network.fetch");
   for (const cap of CAPABILITIES) {
-    const own = policy.rules.filter((r) => r.capability === cap);
+    const own = d.rules.filter((r) => r.capability === cap);
     const allow = own.filter((r) => r.mode === "allow");
     const deny = own.filter((r) => r.mode === "deny");
-    const fmt = (rs: typeof own) => rs.map((r) => `${r.matcher.type === "path" ? r.matcher.path.pattern : r.value} (${r.source})`).join(", ");
+    const fmt = (rs: typeof own) => rs.map((r) => `${r.normalized ?? r.value} (${r.source})`).join(", ");
     let line = allow.length ? fmt(allow) : "nothing";
     if (cap === "network.fetch") {
       const gw = gateway.map((r) => r.value);
@@ -121,14 +154,42 @@ function renderExplanation(d: Explanation, policy: Policy): string {
   push(
     `  ${"guest env".padEnd(16)} ${d.compiled.guestEnvNames.length ? d.compiled.guestEnvNames.join(", ") : "no host variables"} (the VM sets HOME, PATH, USER, PWD itself)`,
     `  ${"host loopback".padEnd(16)} ${d.compiled.loopbackExemptPorts.length ? d.compiled.loopbackExemptPorts.map((p) => `127.0.0.1:${p}`).join(", ") : "closed"}`,
-    `  ${"workspace mount".padEnd(16)} ${d.compiled.workspaceWritable ? "writable" : "nothing in /workspace is writable (the mount can be read-only)"}`,
+    `  ${"workspace mount".padEnd(16)} ${d.compiled.workspaceWritable ? "writable" : "nothing in /workspace is writable (the mount is read-only)"}`,
     "",
   );
 
-  push("Always denied (mandatory), under " + PROTECTED_ROOTS.join(", ") + "; only an allow naming the exact path lifts one");
-  const secrets = d.mandatory.filter((m) => m.protects === "read+write").map((m) => m.name);
-  const configs = d.mandatory.filter((m) => m.protects === "write").map((m) => m.name);
-  push(`  reading and writing: ${secrets.join(" ")}`, `  writing:             ${configs.join(" ")}`, "");
+  push("Not enforceable");
+  for (const e of d.notEnforceable) push(`  - ${e.capability} ${e.mode} '${e.rule}' (${e.source}): ${e.note}`);
+  for (const l of d.limits) push(`  - ${l}`);
+  push("");
+
+  push("Always denied (mandatory); only an allow naming the exact path lifts one");
+  for (const { group, title } of GROUPS) {
+    const ms = d.mandatory.filter((m) => m.group === group);
+    if (!ms.length) continue;
+    const scopes = [...new Set(ms.map((m) => m.scope))];
+    push(`  ${title}, ${scopes.map(scopeWords).join(" / ")}:`, `    ${ms.map((m) => m.name).join(" ")}`);
+  }
+  const ancestors = [...new Set(d.guards.filter((g) => g.kind === "ancestor").map((g) => g.pattern.replace(/^\/\*\*\//, "")))];
+  const boundaries = d.guards.filter((g) => g.kind === "boundary").map((g) => g.pattern);
+  push(
+    "  guarded: no rename, delete or replacing (by a file or a link) of the directories above a deny, so nothing moves out",
+    "  from under one and no protected name is planted:",
+    `    ${ancestors.join(" ")}`,
+  );
+  if (boundaries.length) push(`  no renames below ${boundaries.join(", ")} (moving a directory out of or into one would change what its glob deny matches)`);
+  push("  a read deny also denies writing, moving and linking what it names", "");
+
+  if (d.warnings.length) {
+    push("Warnings", ...d.warnings.map((w) => `  ${w.source ? `${w.source} ` : ""}${w.path}: ${w.message}${w.hint ? ` (${w.hint})` : ""}`), "");
+  }
+
+  const p = d.compiled.permissions;
+  const count = (s: CompiledPermissions[keyof CompiledPermissions]) => (typeof s === "string" ? s : `${s.rules.length} rule${s.rules.length === 1 ? "" : "s"}`);
+  if (!opts.rules) {
+    push(`Compiled agentOS rules (fs ${count(p.fs)}, network ${count(p.network)}, childProcess ${count(p.childProcess)}, hostFunction ${count(p.hostFunction)}), the runtime's own needs and where each rule is enforced: --rules; everything as data: --json`);
+    return out.join("\n");
+  }
 
   push("Runtime needs (granted so that commands and the agent can start; all inside the VM, no host data)");
   for (const r of d.runtime) {
@@ -138,21 +199,17 @@ function renderExplanation(d: Explanation, policy: Policy): string {
   push("");
 
   push("Where each rule is enforced");
-  for (const e of d.enforcement.filter((e) => e.source !== "mandatory" && e.source !== "runtime")) {
+  for (const e of d.enforcement.filter((e) => e.source !== "mandatory" && e.source !== "runtime" && e.source !== "guard")) {
     const where = e.where === "not-enforceable" ? "NOT ENFORCEABLE" : e.where;
     push(`  ${where.padEnd(24)} ${e.capability} ${e.mode} '${e.rule}' (${e.source}): ${e.note}`);
   }
   push(
-    `  ${"agentos-kernel".padEnd(24)} the runtime needs and the mandatory denies above (fs rules)`,
+    `  ${"agentos-kernel".padEnd(24)} the runtime needs, the mandatory denies and the guards (fs rules)`,
     `  ${"not governed".padEnd(24)} process signals (agentOS's process scope has no observable effect in 0.2.21; stated "allow")`,
     "",
   );
-  if (d.notEnforceable.length) {
-    push("Not enforceable", ...d.notEnforceable.map((e) => `  ${e.capability} ${e.mode} '${e.rule}' (${e.source}): ${e.note}`), "");
-  }
 
   push("Compiled agentOS 0.2.21 permissions");
-  const p = d.compiled.permissions;
   push(
     ...scopeLines("fs", p.fs),
     ...scopeLines("network", p.network),
@@ -161,10 +218,6 @@ function renderExplanation(d: Explanation, policy: Policy): string {
     ...scopeLines("env", p.env),
     ...scopeLines("hostFunction", p.hostFunction),
     `  loopbackExemptPorts: [${d.compiled.loopbackExemptPorts.join(", ")}]`,
-    "",
   );
-  if (d.warnings.length) {
-    push("Warnings", ...d.warnings.map((w) => `  ${w.source ? `${w.source} ` : ""}${w.path}: ${w.message}${w.hint ? ` (${w.hint})` : ""}`), "");
-  }
   return out.join("\n");
 }

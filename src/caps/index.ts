@@ -24,7 +24,7 @@ export {
   compilePolicy, toolResource,
   type CompiledPolicy, type CompiledPermissions, type CompileContext, type Enforcement, type FsRuleOut, type PatternRuleOut,
 } from "./compile.ts";
-export { explainPolicy, type Explanation, type ExplainOptions } from "./explain.ts";
+export { explainPolicy, renderExplanation, AGENTOS_LIMITS, type Explanation, type ExplainOptions, type RenderOptions } from "./explain.ts";
 export { mandatoryDenies, runtimeRules, type MandatoryDeny, type RuntimeContext } from "./runtime-needs.ts";
 export type { PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";

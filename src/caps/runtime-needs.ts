@@ -87,10 +87,14 @@ export type Protects = "read+write" | "write";
 /** Where a mandatory deny applies: everywhere in the VM, or only in the workspace (the host's project files). */
 export type MandatoryScope = "everywhere" | "workspace";
 
+/** What kind of file an entry is, for listing them: credentials, git's, shells' and editors', agent CLIs'. */
+export type MandatoryGroup = "secret" | "git" | "shell-editor" | "agent";
+
 export interface MandatoryDeny {
   /** The pattern as shown to people, relative to every directory of its scope. */
   name: string;
   protects: Protects;
+  group: MandatoryGroup;
   scope: MandatoryScope;
   why: string;
   /** The absolute guest pattern(s): `/**\/NAME` or `/workspace/**\/NAME`. */
@@ -204,12 +208,13 @@ const AGENT_CONFIGS: [string, string][] = [
 let cachedMandatory: MandatoryDeny[] | undefined;
 
 export function mandatoryDenies(): MandatoryDeny[] {
-  const entries = (list: [string, string][], protects: Protects, scope: MandatoryScope) => list.map(([name, why]) => ({ name, why, protects, scope }));
+  const entries = (list: [string, string][], group: MandatoryGroup, protects: Protects, scope: MandatoryScope) =>
+    list.map(([name, why]) => ({ name, why, group, protects, scope }));
   cachedMandatory ??= [
-    ...entries(SECRETS, "read+write", "everywhere"),
-    ...entries(GIT, "write", "everywhere"),
-    ...entries(SHELL_AND_EDITOR, "write", "everywhere"),
-    ...entries(AGENT_CONFIGS, "write", "workspace"),
+    ...entries(SECRETS, "secret", "read+write", "everywhere"),
+    ...entries(GIT, "git", "write", "everywhere"),
+    ...entries(SHELL_AND_EDITOR, "shell-editor", "write", "everywhere"),
+    ...entries(AGENT_CONFIGS, "agent", "write", "workspace"),
   ].map((m) => {
     const root = SCOPE_ROOT[m.scope];
     const r = parsePathPattern(`${root === "/" ? "" : root}/**/${m.name}`);

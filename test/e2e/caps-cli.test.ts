@@ -58,15 +58,28 @@ describe("caps check", () => {
 });
 
 describe("caps explain / schema / test", () => {
-  test("explain names the compiled agentOS policy, runtime needs, mandatory denies and what is not enforceable", async () => {
+  test("explain leads with the summary and what is not enforceable, lists the mandatory set; the compiled rules come with --rules", async () => {
     const r = await runBin(["caps", "explain", "warn.json"], { cwd: dir });
     expect(r.code).toBe(0);
-    for (const s of ["Compiled agentOS 0.2.21 permissions", "Runtime needs", "Always denied", "NOT ENFORCEABLE", "process.spawn allow 'git'"]) expect(r.stdout).toContain(s);
+    const at = (s: string) => r.stdout.indexOf(s);
+    expect(at("What the agent may do")).toBeGreaterThan(-1);
+    expect(at("What the agent may do")).toBeLessThan(at("Not enforceable"));
+    expect(at("Not enforceable")).toBeLessThan(at("Always denied"));
+    for (const s of ["process.spawn allow 'git'", "writes by node programs", ".git/modules/**", ".claude/**", "opencode.json", "--rules"]) expect(r.stdout).toContain(s);
+    expect(r.stdout).not.toContain("Compiled agentOS 0.2.21 permissions");
+    expect(r.stdout.split("\n").length).toBeLessThan(60);
+    const full = await runBin(["caps", "explain", "warn.json", "--rules"], { cwd: dir });
+    expect(full.code).toBe(0);
+    for (const s of ["Compiled agentOS 0.2.21 permissions", "Runtime needs", "NOT ENFORCEABLE", "Always denied"]) expect(full.stdout).toContain(s);
+    expect(full.stdout.startsWith(r.stdout.slice(0, at("Compiled agentOS rules")))).toBe(true);
     const j = parseJson((await runBin(["caps", "explain", "--preset", "networked", "--allow-env=AOS_CLI_VAR", "--json"], { cwd: dir, env: { AOS_CLI_VAR: "cli-secret-value" } })).stdout);
     expect(j.sources).toEqual(["preset networked", "flags"]);
     expect(j.compiled.guestEnvNames).toEqual(["AOS_CLI_VAR"]);
     expect(JSON.stringify(j)).not.toContain("cli-secret-value");
     expect(Object.keys(j.compiled.permissions).sort()).toEqual(["childProcess", "env", "fs", "hostFunction", "network", "process"]);
+    expect(j.mandatory.map((m: { name: string }) => m.name)).toContain(".git/commondir");
+    expect(j.guards.map((g: { pattern: string }) => g.pattern)).toContain("/**/.git");
+    expect(j.limits.length).toBeGreaterThan(0);
   });
 
   test("schema is the JSON Schema", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { permissionsSchema } from "@rivet-dev/agentos-core";
 import {
-  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, parsePermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
+  AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, renderExplanation, parsePermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
   type CompiledPermissions,
 } from "../../src/caps/index.ts";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
@@ -198,11 +198,31 @@ describe("compileSandbox and explain", () => {
     expect(text).not.toContain("npm_abc");
     expect(text).not.toContain("true-secret-value");
     expect(data.notEnforceable.map((e) => e.rule)).toEqual(["git"]);
-    expect(text).toContain("NOT ENFORCEABLE");
-    expect(text).toContain("loopbackExemptPorts: [4000, 5432]");
-    expect(text).toContain("Runtime needs");
-    expect(text).toContain("Always denied");
+    // The summary leads; the compiled rules come only when asked for.
+    expect(text.indexOf("What the agent may do")).toBeLessThan(text.indexOf("Not enforceable"));
+    expect(text.indexOf("Not enforceable")).toBeLessThan(text.indexOf("Always denied"));
+    expect(text).toContain("process.spawn allow 'git'");
+    expect(text).toContain("writes by node programs");
+    expect(text).not.toContain("Compiled agentOS 0.2.21 permissions");
+    expect(text).toContain("--rules");
+    const full = renderExplanation(data, { rules: true });
+    expect(full.startsWith(text.slice(0, text.indexOf("Compiled agentOS rules")))).toBe(true);
+    expect(full).toContain("NOT ENFORCEABLE");
+    expect(full).toContain("loopbackExemptPorts: [4000, 5432]");
+    expect(full).toContain("Runtime needs");
     expect(data.compiled.permissions.fs.rules.length).toBeGreaterThan(10);
+  });
+
+  test("explain lists every mandatory entry and the guards of the policy's own denies", () => {
+    const { data, text } = explainPolicy(resolvePolicy({ json: { version: 1, deny: { "fs.read": ["/workspace/a/b/secret", "/workspace/data/**/*.csv"] } } }));
+    for (const m of data.mandatory) expect(text).toContain(` ${m.name}`);
+    for (const name of [".git/modules/**", ".git/commondir", ".git/worktrees/**", ".claude/**", ".codex/**", "opencode.json", ".opencode/**", ".cursor/**", ".gemini/**", ".pi/**"]) {
+      expect(data.mandatory.map((m) => m.name)).toContain(name);
+    }
+    expect(data.guards).toContainEqual(expect.objectContaining({ pattern: "/workspace/a/b", kind: "ancestor", protects: "/workspace/a/b/secret" }));
+    expect(data.guards).toContainEqual(expect.objectContaining({ pattern: "/workspace/data/**", kind: "boundary", operations: ["rename"] }));
+    expect(text).toContain("/workspace/a /workspace/a/b");
+    expect(text).toContain("no renames below /workspace/data/**");
   });
 
   test("a case-sensitive workspace (this Linux host) gets no case warning", async () => {

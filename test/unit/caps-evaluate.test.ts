@@ -98,6 +98,47 @@ describe("mandatory denies", () => {
   });
 });
 
+describe("guards: no rename, delete or link changes which rule decides", () => {
+  const ww = { extends: "workspace-write" };
+  const op = (doc: object, kind: RequestKind, target: string, o: string) => evaluate(policy(doc), { kind, target, op: o });
+  test("the directories above a mandatory deny cannot be renamed, deleted or replaced by a file or a link; mkdir stays possible", () => {
+    for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.git", o)).toMatchObject({ decision: "deny", layer: "guard" });
+    expect(op(ww, "write", "/workspace/sub/.git", "write").reason).toContain("an ancestor of /**/.git/hooks/**");
+    expect(op(ww, "write", "/workspace/.git", "create_dir").decision).toBe("allow");
+    expect(op(ww, "write", "/workspace/.kube", "rename").decision).toBe("deny");
+    expect(op(ww, "write", "/home/agentos/x/.config/gh", "rename").decision).toBe("deny");
+    // Other renames and the files beside protected ones are untouched.
+    expect(op(ww, "write", "/workspace/src", "rename").decision).toBe("allow");
+    expect(op(ww, "write", "/workspace/.git/HEAD", "write").decision).toBe("allow");
+  });
+  test("secrets and git's files are protected everywhere in the VM, the agent CLIs' project files in the workspace only", () => {
+    expect(decide({ allow: { "fs.read": ["/tmp"] } }, "read", "/tmp/moved/.kube/config")).toBe("deny");
+    expect(decide({}, "write", "/tmp/p/.git/hooks/pre-commit")).toBe("deny");
+    expect(decide(ww, "write", "/workspace/.claude/settings.local.json")).toBe("deny");
+    expect(decide(ww, "write", "/workspace/pkg/.opencode/plugin/p.js")).toBe("deny");
+    // The runtime writes the VM agent's own config in its home.
+    expect(decide({}, "write", "/home/agentos/.config/opencode/opencode.json")).toBe("allow");
+    expect(decide({}, "write", "/home/agentos/.pi/agent/settings.json")).toBe("allow");
+  });
+  test("a policy's deny guards its ancestors; a glob deny below a directory guards renames in it", () => {
+    const doc = { extends: "workspace-write", deny: { "fs.read": ["a/b/secret", "data/**/*.csv"] } };
+    for (const t of ["/workspace/a", "/workspace/a/b"]) expect(op(doc, "write", t, "rename")).toMatchObject({ decision: "deny", layer: "guard" });
+    expect(op(doc, "write", "/workspace/data/sub", "rename")).toMatchObject({ decision: "deny", layer: "guard" });
+    expect(op(doc, "write", "/workspace/data/sub/notes.txt", "write").decision).toBe("allow");
+    expect(op(doc, "write", "/workspace/other", "rename").decision).toBe("allow");
+    // A glob that starts at the workspace needs no such guard: a rename cannot leave the mount.
+    expect(op({ extends: "workspace-write", deny: { "fs.read": ["**/*.csv"] } }, "write", "/workspace/data", "rename").decision).toBe("allow");
+  });
+  test("a read deny also denies writing, moving and linking what it names (agentOS checks a hard link as a write)", () => {
+    const doc = { extends: "workspace-write", deny: { "fs.read": ["secret"] } };
+    for (const o of ["write", "rename", "rm"]) expect(op(doc, "write", "/workspace/secret/k.txt", o).decision).toBe("deny");
+    expect(op(doc, "write", "/workspace/secret/k.txt", "write").rule?.value).toBe("secret");
+  });
+  test("an operation of the other kind is an error", () => {
+    expect(() => op(ww, "read", "/workspace/a", "rename")).toThrow("'rename' is not a read operation");
+  });
+});
+
 describe("runtime needs", () => {
   test("the VM's own system dirs are readable, its home and /tmp writable, nothing else", () => {
     expect(evaluate(policy({}), { kind: "read", target: "/opt/agentos/bin/sh" })).toMatchObject({ decision: "allow", layer: "runtime" });
