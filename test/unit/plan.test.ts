@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileSandbox, explainPolicy, parsePermissionFlags } from "../../src/caps/index.ts";
+import { compileSandbox, explainPolicy, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
 import { planVm, vmPermissions } from "../../src/plan/index.ts";
 import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
 
@@ -51,7 +51,8 @@ describe("the VM plan", () => {
     const booted = planVm({ sandbox, workspaceDir: dir, hostFunctions }).boot.permissions;
     const shown = explainPolicy(sandbox.policy, { workspaceHostDir: dir, hostEnv: {} }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
     expect(shown.data.compiled.permissions).toEqual(booted as never);
-    expect(shown.text).toContain("agentos-paperclip");
+    // The compiled rules are shown with --rules (renderExplanation's `rules`).
+    expect(renderExplanation(shown.data, { rules: true })).toContain("agentos-paperclip");
   });
 
   test("the guest env is the policy's env.read names, then the request's env, and HOME last", async () => {
