@@ -13,6 +13,7 @@ export const commands = {
   serve: () => import("./serve.ts").then((m) => m.default),
   session: () => import("./session/index.ts").then((m) => m.default),
   cache: () => import("./cache/index.ts").then((m) => m.default),
+  completion: () => import("./completion.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -33,6 +34,7 @@ export const summaries: Record<TopCommand, string> = {
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
   eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",
+  completion: "shell completion: completion bash|zsh|fish",
 };
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */

@@ -88,6 +88,37 @@ describe("one parse of the command line", () => {
   });
 });
 
+describe("shell completion from the command registry", () => {
+  test("bash: the generated script, sourced in a real bash, completes commands, subcommands, flags and values", async () => {
+    const script = (await runBin(["completion", "bash"])).stdout;
+    const d = await dir();
+    await writeFile(join(d, "c.bash"), script);
+    const probe = `source ${q(join(d, "c.bash"))}
+t() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _paperclip_aos; echo "[\${COMPREPLY[*]}]"; }
+t paperclip-aos snap
+t paperclip-aos caps te
+t paperclip-aos caps test --wr
+t paperclip-aos --cwd /tmp exec --allow-ne
+t paperclip-aos run --agent ""
+t paperclip-aos exec --preset read
+t paperclip-aos exec -- l`;
+    const p = Bun.spawnSync(["bash", "--norc", "--noprofile", "-c", probe], { cwd: d });
+    expect(p.stderr.toString()).toBe("");
+    expect(p.stdout.toString().split("\n").filter(Boolean)).toEqual([
+      "[snapshot]", "[test]", "[--write]", "[--allow-net]", "[pi opencode]", "[read-only]", "[]",
+    ]);
+  });
+
+  test("zsh and fish scripts name every command and flag of the registry", async () => {
+    const zsh = (await runBin(["completion", "zsh"])).stdout;
+    const fish = (await runBin(["completion", "fish"])).stdout;
+    expect(zsh).toStartWith("#compdef paperclip-aos\n");
+    for (const word of ["snapshot build", "--keep-changes", "--allow-net", "completion"]) expect(zsh).toContain(word);
+    expect(fish).toContain("-l 'keep-changes'");
+    expect(fish).toContain("-a 'build'");
+  });
+});
+
 describe("permission flags narrow the preset (issue 9 class 7)", () => {
   test("exec --allow-read --allow-write=/workspace/ok writes only /workspace/ok; caps explain shows the same", async () => {
     const ws = await dir();

@@ -33,6 +33,13 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     const r = await runBin(["version"]);
     expect(r.stdout).toMatch(/^paperclip-aos \d+\.\d+\.\d+/);
   },
+  async completion() {
+    const r = await runBin(["completion", "bash"]);
+    expect(r.stdout).toContain("complete -o default -F _paperclip_aos paperclip-aos");
+    const bad = await runBin(["completion", "tcsh"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("shells: bash, zsh, fish");
+  },
   async "caps check"() {
     const dir = await tempDir();
     await writeFile(join(dir, "p.json"), JSON.stringify({ version: 1, allow: { "fs.wirte": ["/workspace/**"] } }));

@@ -1,0 +1,34 @@
+import { defineCommand } from "citty";
+import { globalArgs, withHelp, out } from "./_shared.ts";
+import { completionScript, completionTree, SHELLS, type Shell } from "./_completion.ts";
+import { commands } from "./index.ts";
+import { usageError } from "../src/errors.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "completion",
+      description: "Print a shell completion script for bash, zsh or fish: commands, subcommands and flags, generated from this binary's own command table.",
+    },
+    args: {
+      shell: { type: "positional", required: true, valueHint: SHELLS.join("|"), description: "The shell to complete in" },
+      ...globalArgs,
+    },
+    async run({ args }) {
+      const shell = args.shell as string;
+      if (!(SHELLS as readonly string[]).includes(shell)) {
+        throw usageError(`no completion for shell '${shell}'`, `shells: ${SHELLS.join(", ")}`, "invalid_value");
+      }
+      const nodes = await completionTree({ args: globalArgs, subCommands: commands });
+      out(completionScript(shell as Shell, "paperclip-aos", nodes));
+    },
+  }),
+  {
+    examples: [
+      ["paperclip-aos completion bash > ~/.local/share/bash-completion/completions/paperclip-aos", "bash: loaded on demand from then on"],
+      ["paperclip-aos completion zsh > ~/.zfunc/_paperclip-aos", "zsh: with fpath+=(~/.zfunc) before compinit in ~/.zshrc"],
+      ["paperclip-aos completion fish > ~/.config/fish/completions/paperclip-aos.fish", "fish: loaded on demand"],
+      ["source <(paperclip-aos completion bash)", "bash: this shell only"],
+    ],
+  },
+);
