@@ -7,6 +7,7 @@ import { startSpinner } from "../src/progress.ts";
 import { usageError } from "../src/errors.ts";
 import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
+import { loadConfig } from "../src/config/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -29,7 +30,8 @@ export default withHelp(
       const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
-      const timeoutSec = parseSeconds(args.timeout, "--timeout");
+      const config = loadConfig({ cwd: process.cwd() }).values;
+      const timeoutSec = parseSeconds(args.timeout, "--timeout") ?? config.timeoutSec;
       const stdin = guestStdin(args.interactive === true, args.tty === true, command);
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
       const snap = await openForRun(args);
@@ -46,7 +48,7 @@ export default withHelp(
         const result = remote ?? await execWithPolicy({
           command,
           cwd: process.cwd(),
-          policy: { flags, hostEnv: process.env },
+          policy: { flags, hostEnv: process.env, defaultPreset: config.preset },
           snapshot: snap,
           timeoutSec,
           stdin,

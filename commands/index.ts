@@ -13,6 +13,7 @@ export const commands = {
   serve: () => import("./serve.ts").then((m) => m.default),
   session: () => import("./session/index.ts").then((m) => m.default),
   cache: () => import("./cache/index.ts").then((m) => m.default),
+  config: () => import("./config/index.ts").then((m) => m.default),
   completion: () => import("./completion.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
@@ -34,12 +35,15 @@ export const summaries: Record<TopCommand, string> = {
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
   eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",
+  config: "config files for the defaults of run and exec: show, schema",
   completion: "shell completion: completion bash|zsh|fish",
 };
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
 export type CommandPath =
   | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache">
+  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "config">
+  | `config ${keyof (typeof import("./config/index.ts"))["subCommands"]}`
   | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
   | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`
   | `snapshot ${keyof (typeof import("./snapshot/index.ts"))["subCommands"]}`

@@ -6,6 +6,7 @@ import { snapshotArgs } from "./snapshot/_run.ts";
 import {
   AGENTS,
   buildRunRequest,
+  requestCwd,
   DEMO_PROMPT,
   EventSink,
   parseJsonText,
@@ -19,6 +20,7 @@ import {
   type RunRequestInput,
 } from "../src/heartbeat/index.ts";
 import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+import { loadConfig } from "../src/config/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {
@@ -102,7 +104,8 @@ export default withHelp(
           wakeReason: "issue_assigned", // a demo always starts a fresh session
         });
       }
-      const req = buildRunRequest(fromJson, fromFlags, process.env, process.cwd());
+      const config = loadConfig({ cwd: requestCwd(fromJson, fromFlags, process.env, process.cwd()) }).values;
+      const req = buildRunRequest(fromJson, fromFlags, process.env, process.cwd(), config);
 
       // A terminal gets the readable transcript, a pipe NDJSON (with progress on stderr when that is a terminal);
       // --json forces NDJSON (src/heartbeat/terminal.ts).
@@ -126,6 +129,7 @@ export default withHelp(
               json: req.capabilities ?? undefined,
               preset: req.preset,
               flags,
+              defaultPreset: config.preset,
               workspaceHostDir: req.cwd,
               gatewayPort,
               hostEnv: process.env,

@@ -14,3 +14,9 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.XDG_CACHE_HOME) return join(resolve(env.XDG_CACHE_HOME), "paperclip-aos");
   return join(homedir(), ".cache", "paperclip-aos");
 }
+
+/** The user's config file: `$XDG_CONFIG_HOME/paperclip-aos/config.json`, else ~/.config/paperclip-aos/config.json. */
+export function userConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME ? resolve(env.XDG_CONFIG_HOME) : join(env.HOME ? resolve(env.HOME) : homedir(), ".config");
+  return join(base, "paperclip-aos", "config.json");
+}

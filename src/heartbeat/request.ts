@@ -95,14 +95,26 @@ export function parseJsonText(text: string, source: string): unknown {
   }
 }
 
-/** Merge the three sources into a complete request. */
+/** The workspace a run will use (flags, the request, PAPERCLIP_WORKSPACE_CWD, else cwdDefault): where its project config is looked up. */
+export function requestCwd(fromJson: RunRequestInput | undefined, fromFlags: Partial<RunRequestInput>, env: NodeJS.ProcessEnv, cwdDefault: string): string {
+  return resolve(fromFlags.cwd ?? fromJson?.cwd ?? env.PAPERCLIP_WORKSPACE_CWD ?? cwdDefault);
+}
+
+/** The defaults a config file may set (src/config): below flags, the request and Paperclip's environment. */
+export type RunDefaults = Partial<Pick<RunRequestInput, "agent" | "model" | "timeoutSec" | "graceSec">>;
+
+/**
+ * Merge the sources into a complete request. Precedence, highest first: flags (a person typing one means it), the
+ * request JSON, Paperclip's environment, the config files' defaults, the built-in defaults.
+ */
 export function buildRunRequest(
   fromJson: RunRequestInput | undefined,
   fromFlags: Partial<RunRequestInput>,
   env: NodeJS.ProcessEnv,
   cwdDefault: string,
+  defaults: RunDefaults = {},
 ): RunRequest {
-  const pick = <K extends keyof RunRequestInput>(k: K): RunRequestInput[K] | undefined => (fromJson?.[k] !== undefined ? fromJson[k] : fromFlags[k]);
+  const pick = <K extends keyof RunRequestInput>(k: K): RunRequestInput[K] | undefined => (fromFlags[k] !== undefined ? fromFlags[k] : fromJson?.[k]);
   const prompt = pick("prompt") ?? env.PAPERCLIP_PROMPT;
   if (prompt === undefined || prompt.trim() === "") {
     throw usageError("no prompt given", "pass --prompt TEXT, a request with a 'prompt' field (--input FILE|-), or --demo", "missing_prompt");
@@ -113,21 +125,21 @@ export function buildRunRequest(
   const session = pick("session");
   return {
     runId: pick("runId") ?? env.PAPERCLIP_RUN_ID ?? randomUUID(),
-    agent: pick("agent") ?? "pi",
+    agent: pick("agent") ?? defaults.agent ?? "pi",
     agentId: pick("agentId") ?? env.PAPERCLIP_AGENT_ID ?? "local",
     taskKey: pick("taskKey") ?? env.PAPERCLIP_TASK_ID ?? "__heartbeat__",
-    cwd: resolve(pick("cwd") ?? env.PAPERCLIP_WORKSPACE_CWD ?? cwdDefault),
+    cwd: requestCwd(fromJson, fromFlags, env, cwdDefault),
     prompt,
     session: session ?? null,
-    model: pick("model") ?? env.PAPERCLIP_AOS_MODEL ?? DEFAULT_MODEL,
+    model: pick("model") ?? env.PAPERCLIP_AOS_MODEL ?? defaults.model ?? DEFAULT_MODEL,
     capabilities: pick("capabilities") ?? null,
     preset: pick("preset"),
     snapshot: pick("snapshot") ?? null,
     keepChanges: pick("keepChanges"),
     commitSnapshot: pick("commitSnapshot"),
     env: pick("env") ?? {},
-    timeoutSec: pick("timeoutSec"),
-    graceSec: pick("graceSec") ?? DEFAULT_GRACE_SEC,
+    timeoutSec: pick("timeoutSec") ?? defaults.timeoutSec,
+    graceSec: pick("graceSec") ?? defaults.graceSec ?? DEFAULT_GRACE_SEC,
     wakeReason: pick("wakeReason") ?? env.PAPERCLIP_WAKE_REASON ?? null,
     record,
   };

@@ -25,7 +25,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 async function onTerminal(args: string[], opts: { cols?: number; env?: Record<string, string | undefined>; cwd?: string } = {}) {
   const cwd = opts.cwd ?? (await dir());
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, PAPERCLIP_AOS_HOME: join(cwd, ".aos-state"), PAPERCLIP_AOS_CACHE: sharedCache, NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, ...opts.env })) {
+  for (const [k, v] of Object.entries({ ...process.env, PAPERCLIP_AOS_HOME: join(cwd, ".aos-state"), PAPERCLIP_AOS_CACHE: sharedCache, XDG_CONFIG_HOME: join(cwd, ".aos-config"), NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, ...opts.env })) {
     if (v !== undefined) env[k] = v;
   }
   const inner = `stty cols ${opts.cols ?? 80} rows 50; exec ${[binPath(), ...args].map(q).join(" ")}`;
@@ -116,6 +116,65 @@ t paperclip-aos exec -- l`;
     for (const word of ["snapshot build", "--keep-changes", "--allow-net", "completion"]) expect(zsh).toContain(word);
     expect(fish).toContain("-l 'keep-changes'");
     expect(fish).toContain("-a 'build'");
+  });
+});
+
+describe("config files: user and project defaults", () => {
+  /** A workspace that is a git root holding a project config, inside a parent holding another, and a user config. */
+  async function layout(project: unknown, user: unknown, parent?: unknown) {
+    const top = await dir();
+    const ws = join(top, "repo");
+    await mkdir(join(ws, ".git"), { recursive: true });
+    await mkdir(join(ws, "sub"));
+    if (project !== undefined) await writeFile(join(ws, ".paperclip-aos.json"), JSON.stringify(project));
+    if (parent !== undefined) await writeFile(join(top, ".paperclip-aos.json"), JSON.stringify(parent));
+    const xdg = join(top, "xdg");
+    await mkdir(join(xdg, "paperclip-aos"), { recursive: true });
+    if (user !== undefined) await writeFile(join(xdg, "paperclip-aos", "config.json"), JSON.stringify(user));
+    return { ws, env: { XDG_CONFIG_HOME: xdg, PAPERCLIP_AOS_MODEL: undefined } };
+  }
+
+  test("config show: project over user over built-in, found from a subdirectory up to the git root but not above it", async () => {
+    const { ws, env } = await layout({ model: "scripted:./p.json" }, { model: "openai/user", agent: "opencode", timeoutSec: 60 }, { preset: "networked" });
+    const r = await runBin(["config", "show", "--json"], { cwd: join(ws, "sub"), env });
+    expect(r.code).toBe(0);
+    const { values } = parseJson(r.stdout);
+    expect(values.model).toEqual({ value: "scripted:./p.json", from: `project ${join(ws, ".paperclip-aos.json")}` });
+    expect(values.agent.value).toBe("opencode");
+    expect(values.agent.from).toStartWith("user ");
+    expect(values.timeoutSec.value).toBe(60);
+    expect(values.preset).toEqual({ value: "workspace-write", from: "built-in" });
+    expect(values.graceSec).toEqual({ value: 15, from: "built-in" });
+    const text = await runBin(["config", "show"], { cwd: ws, env });
+    expect(text.stdout).toContain(`model       scripted:./p.json  project ${join(ws, ".paperclip-aos.json")}`);
+  });
+
+  test("run takes its model from the project config; a flag wins over it", async () => {
+    const { ws, env } = await layout({ model: "scripted:./from-project.json" }, { model: "scripted:./from-user.json" });
+    const last = (out: string) => JSON.parse(out.trim().split("\n").at(-1)!);
+    const fromConfig = await runBin(["run", "--prompt", "hi"], { cwd: ws, env });
+    expect(last(fromConfig.stdout)).toMatchObject({ errorCode: "invalid_script", model: "scripted:./from-project.json" });
+    const fromFlag = await runBin(["run", "--prompt", "hi", "--model", "scripted:./from-flag.json"], { cwd: ws, env });
+    expect(last(fromFlag.stdout).model).toBe("scripted:./from-flag.json");
+  });
+
+  test("an invalid config is exit 2 naming the file and the field, for every command that reads it", async () => {
+    const { ws, env } = await layout({ preset: "read-everything" }, { modle: "x" });
+    const project = join(ws, ".paperclip-aos.json");
+    const exec = await runBin(["exec", "--", "true"], { cwd: ws, env });
+    expect(exec.code).toBe(2);
+    expect(exec.stderr).toBe(`error: config file ${project}: field 'preset' must be one of workspace-write, read-only, networked, none, got "read-everything"\nhint: paperclip-aos config schema shows the format\n`);
+    await writeFile(project, "{}");
+    const run = await runBin(["run", "--prompt", "hi"], { cwd: ws, env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`config file ${join(env.XDG_CONFIG_HOME, "paperclip-aos", "config.json")}: unknown field 'modle'\nhint: did you mean 'model'?`);
+  });
+
+  test("exec in a real VM uses the config's preset: read-only writes nothing to the host", async () => {
+    const { ws, env } = await layout(undefined, { preset: "read-only" });
+    const r = await runBin(["exec", "--", "echo x > /workspace/f; echo rc=$?"], { cwd: ws, env });
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    expect(existsSync(join(ws, "f"))).toBe(false);
   });
 });
 

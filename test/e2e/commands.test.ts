@@ -40,6 +40,16 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("shells: bash, zsh, fish");
   },
+  async "config show"() {
+    const dir = await tempDir();
+    await writeFile(join(dir, ".paperclip-aos.json"), JSON.stringify({ model: "openai/gpt-5" }));
+    const r = await runBin(["config", "show", "--json"], { cwd: dir });
+    expect(parseJson(r.stdout).values.model).toEqual({ value: "openai/gpt-5", from: `project ${join(dir, ".paperclip-aos.json")}` });
+  },
+  async "config schema"() {
+    const r = await runBin(["config", "schema"]);
+    expect(Object.keys(parseJson(r.stdout).properties)).toContain("timeoutSec");
+  },
   async "caps check"() {
     const dir = await tempDir();
     await writeFile(join(dir, "p.json"), JSON.stringify({ version: 1, allow: { "fs.wirte": ["/workspace/**"] } }));

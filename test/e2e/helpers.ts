@@ -55,7 +55,7 @@ export async function runBin(args: string[], opts: BinOptions = {}): Promise<Bin
   const home = opts.env?.PAPERCLIP_AOS_HOME ?? join(cwd, ".aos-state");
   await mkdir(sharedCache, { recursive: true });
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache, NO_COLOR: "1", ...opts.env })) {
+  for (const [k, v] of Object.entries({ ...process.env, PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: sharedCache, XDG_CONFIG_HOME: join(cwd, ".aos-config"), NO_COLOR: "1", ...opts.env })) {
     if (v !== undefined) env[k] = v;
   }
   const started = performance.now();

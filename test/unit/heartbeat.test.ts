@@ -85,10 +85,13 @@ describe("run requests", () => {
     expect(fail({ prompt: "x", session: { sessionId: "" } })?.message).toContain("session.sessionId");
     expect(fail({ promt: "x" })).toMatchObject({ message: "stdin: unknown field 'promt'", hint: "did you mean 'prompt'?", exit: 2 });
   });
-  test("JSON, then flags, then Paperclip's environment fill the request in that order", () => {
+  test("flags, then JSON, then Paperclip's environment, then the config's defaults fill the request in that order", () => {
     const env = { PAPERCLIP_RUN_ID: "run-env", PAPERCLIP_TASK_ID: "PAP-1", PAPERCLIP_WORKSPACE_CWD: "/ws", PAPERCLIP_AGENT_ID: "agent-7" };
-    const r = buildRunRequest(parseRunRequest({ prompt: "from json", taskKey: "json-task" }, "stdin"), { prompt: "from flags", model: "scripted:/s.json" }, env, "/cwd");
-    expect(r).toMatchObject({ prompt: "from json", taskKey: "json-task", model: "scripted:/s.json", runId: "run-env", cwd: "/ws", agentId: "agent-7", agent: "pi", graceSec: 15 });
+    const json = parseRunRequest({ prompt: "from json", taskKey: "json-task", graceSec: 3 }, "stdin");
+    const r = buildRunRequest(json, { prompt: "from flags", model: "scripted:/s.json" }, env, "/cwd", { model: "openai/x", timeoutSec: 9, graceSec: 4 });
+    expect(r).toMatchObject({ prompt: "from flags", taskKey: "json-task", model: "scripted:/s.json", runId: "run-env", cwd: "/ws", agentId: "agent-7", agent: "pi", graceSec: 3, timeoutSec: 9 });
+    expect(buildRunRequest(json, {}, { PAPERCLIP_AOS_MODEL: "anthropic/env" }, "/cwd", { model: "openai/x" }).model).toBe("anthropic/env");
+    expect(buildRunRequest(json, {}, {}, "/cwd", { model: "openai/x", agent: "opencode" })).toMatchObject({ model: "openai/x", agent: "opencode" });
   });
   test("no prompt anywhere is a usage error with a hint", () => {
     expect(() => buildRunRequest(undefined, {}, {}, "/cwd")).toThrow("no prompt given");
