@@ -41,7 +41,7 @@ describe("one parse of the command line", () => {
     // The parse gets past the prompt; the missing request file proves it (no VM needed).
     const r = await runBin(["run", "--prompt", "--deny-all the tests", "--input", "/nonexistent/request.json"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("error: request file /nonexistent/request.json does not exist\nhint: pass a JSON file or - for stdin\n");
+    expect(r.stderr).toStartWith("error: request file /nonexistent/request.json does not exist\n");
   });
 
   test("a flag is never taken for a value: caps test --read --allow-read says so", async () => {
