@@ -74,9 +74,22 @@ export async function completionTree(root: CommandDef<any>): Promise<CompletionN
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const short = (s: string) => s.split(/(?<=[.;:])\s/)[0]!.slice(0, 80);
 
-/** The deepest known command line in the words typed: shared by all three scripts as a list of paths. */
-function pathsCase(nodes: CompletionNode[]): string {
-  return nodes.filter((n) => n.path).map((n) => sq(n.path)).join("|");
+/**
+ * bash and zsh: walk the words before the cursor to the deepest command line they name (flags skipped; after `--`
+ * nothing of ours completes), leaving it in $cmdpath.
+ */
+function walk(nodes: CompletionNode[], sh: { from: number; before: string; word: string }): string {
+  const paths = nodes.filter((n) => n.path).map((n) => sq(n.path)).join("|");
+  return `  for (( i = ${sh.from}; i < ${sh.before}; i++ )); do
+    w="\${${sh.word}}"
+    [[ "$w" == "--" ]] && return 0
+    [[ "$w" == -* ]] && continue
+    candidate="\${cmdpath:+$cmdpath }$w"
+    case "$candidate" in
+      ${paths}) cmdpath="$candidate" ;;
+    esac
+  done
+`;
 }
 
 export function bashScript(bin: string, nodes: CompletionNode[]): string {
@@ -94,16 +107,7 @@ ${fn}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" candidate w i words=""
   COMPREPLY=()
   (( COMP_CWORD > 0 )) && prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  for (( i = 1; i < COMP_CWORD; i++ )); do
-    w="\${COMP_WORDS[i]}"
-    [[ "$w" == "--" ]] && return 0
-    [[ "$w" == -* ]] && continue
-    candidate="\${cmdpath:+$cmdpath }$w"
-    case "$candidate" in
-      ${pathsCase(nodes)}) cmdpath="$candidate" ;;
-    esac
-  done
-  case "$cmdpath|$prev" in
+${walk(nodes, { from: 1, before: "COMP_CWORD", word: "COMP_WORDS[i]" })}  case "$cmdpath|$prev" in
 ${valueCases}
   esac
   case "$cmdpath" in
@@ -136,16 +140,7 @@ export function zshScript(bin: string, nodes: CompletionNode[]): string {
 ${fn}() {
   local cmdpath="" candidate w i
   local -a opts
-  for (( i = 2; i < CURRENT; i++ )); do
-    w="\${words[i]}"
-    [[ "$w" == "--" ]] && return
-    [[ "$w" == -* ]] && continue
-    candidate="\${cmdpath:+$cmdpath }$w"
-    case "$candidate" in
-      ${pathsCase(nodes)}) cmdpath="$candidate" ;;
-    esac
-  done
-  case "$cmdpath|\${words[CURRENT-1]}" in
+${walk(nodes, { from: 2, before: "CURRENT", word: "words[i]" })}  case "$cmdpath|\${words[CURRENT-1]}" in
 ${valueCases}
   esac
   case "$cmdpath" in
