@@ -1,8 +1,11 @@
 import { readPolicyFile, resolvePolicy, type PermissionFlags, type Policy } from "../../src/caps/index.ts";
 import { usageError } from "../../src/errors.ts";
+import { loadConfig } from "../../src/config/index.ts";
 
-/** Said on stderr when `defaulted` (policyFromArgs): the base the flags added to. */
-export const DEFAULTED_NOTE = "no file, --caps or --preset: the base is preset workspace-write, as for exec and run (an --allow-X flag replaces its rules of that kind)\n";
+/** Said on stderr when `defaulted` (policyFromArgs): the base the flags refine, and where it came from. */
+function defaultedNote(preset: string, from: string | undefined): string {
+  return `no file, --caps or --preset: the base is preset ${preset}${from ? ` (config ${from})` : ""}, as for exec and run here (an --allow-X flag replaces its rules of that kind)\n`;
+}
 
 function stdinOnce(files: string[]): void {
   if (files.filter((f) => f === "-").length > 1) throw usageError("stdin ('-') given twice", "pass '-' once");
@@ -26,15 +29,18 @@ export function positionals(args: { _?: unknown }): string[] {
 
 /**
  * The policy named on the command line: FILE arguments (or '-'), --caps, --preset and permission flags, merged. Without
- * a file, --caps or --preset the base is what exec and run use (preset workspace-write) and `defaulted` says so.
+ * a file, --caps or --preset the base is what exec and run use here (the config files' preset, else workspace-write),
+ * `defaulted` says so and `note` says it in words.
  */
-export async function policyFromArgs(files: string[], flags: PermissionFlags | undefined): Promise<{ policy: Policy; defaulted: boolean }> {
+export async function policyFromArgs(files: string[], flags: PermissionFlags | undefined): Promise<{ policy: Policy; defaulted: boolean; note: string }> {
   stdinOnce(files);
   const given = files.length > 0 || Boolean(flags && (flags.caps.length || flags.presets.length));
   const stdin = files.includes("-") ? { json: await Bun.stdin.text(), jsonSource: "stdin" } : {};
+  const config = loadConfig({ cwd: process.cwd() });
+  const base = config.values.preset ?? "workspace-write";
   const policy = resolvePolicy(
-    { file: files.filter((f) => f !== "-"), ...stdin, flags, defaultPreset: given ? undefined : "workspace-write" },
+    { file: files.filter((f) => f !== "-"), ...stdin, flags, defaultPreset: given ? undefined : base },
     { workspaceHostDir: process.cwd() },
   );
-  return { policy, defaulted: !given };
+  return { policy, defaulted: !given, note: defaultedNote(base, config.from.preset) };
 }

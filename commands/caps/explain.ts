@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { explainPolicy, permissionHelp, renderExplanation } from "../../src/caps/index.ts";
 import { vmPermissions } from "../../src/plan/index.ts";
-import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 export default withHelp(
   defineCommand({
@@ -16,15 +16,16 @@ export default withHelp(
       ...globalArgs,
     },
     async run({ args, data }) {
-      const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
+      const { policy, defaulted, note } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
       // The permissions shown are the VM's: the policy's plus what the typed host tools need (src/plan, as exec and run boot).
       const { data: explanation } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
       if (args.json) {
         printJson({ ...explanation, defaulted });
         return;
       }
-      if (defaulted) err(DEFAULTED_NOTE);
-      out(`${renderExplanation(explanation, { rules: Boolean(args.rules) })}\n`);
+      if (defaulted) err(note);
+      out(`${renderExplanation(explanation, { rules: Boolean(args.rules) })}
+`);
       err("the model gateway's loopback port is chosen per run and is always exempted\n");
     },
   }),

@@ -3,7 +3,7 @@ import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { builtinRegistry } from "../../src/tools/index.ts";
-import { DEFAULTED_NOTE, permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
 
 const QUERIES: [RequestKind, string, string][] = [
   ["read", "PATH", "Could the agent read PATH?"],
@@ -29,7 +29,7 @@ export default withHelp(
     async run({ args, rawArgs, data }) {
       const asks = queriesOf(rawArgs);
       if (asks.length === 0) throw usageError("nothing to test", "add --read PATH, --write PATH, --fetch HOST:PORT, --listen PORT, --env NAME, --spawn DRIVER or --tool NAME");
-      const { policy, defaulted } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
+      const { policy, defaulted, note } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
       // A tool that does not exist is a typo, not a request to decide: say so instead of answering for it.
       const tools = asks.some((a) => a.kind === "tool") ? builtinRegistry() : undefined;
       for (const a of asks) if (a.kind === "tool") tools!.require(a.target);
@@ -38,7 +38,7 @@ export default withHelp(
       const allowed = decisions.every((d) => d.decision === "allow");
       if (args.json) printJson({ allowed, defaulted, decisions });
       else {
-        if (defaulted) err(DEFAULTED_NOTE);
+        if (defaulted) err(note);
         for (const d of decisions) {
           out(`${d.decision.padEnd(5)} ${d.kind} ${d.target}\n`);
           err(`      ${d.reason}${d.enforcedBy === "agentos-kernel" ? "" : ` [enforced by ${d.enforcedBy}]`}\n`);

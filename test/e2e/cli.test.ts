@@ -175,6 +175,11 @@ describe("config files: user and project defaults", () => {
     const r = await runBin(["exec", "--", "echo x > /workspace/f; echo rc=$?"], { cwd: ws, env });
     expect(r.stdout).toMatch(/rc=[1-9]/);
     expect(existsSync(join(ws, "f"))).toBe(false);
+    // caps test in the same directory tells the same truth, and says where the base came from.
+    const t = await runBin(["caps", "test", "--write", "/workspace/f"], { cwd: ws, env });
+    expect(t.code).toBe(1);
+    expect(t.stdout).toBe("deny  write /workspace/f\n");
+    expect(t.stderr).toContain(`the base is preset read-only (config ${join(env.XDG_CONFIG_HOME, "paperclip-aos", "config.json")})`);
   });
 });
 
