@@ -7,7 +7,7 @@ import { startSpinner } from "../src/progress.ts";
 import { usageError } from "../src/errors.ts";
 import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
-import { loadConfig } from "../src/config/index.ts";
+import { loadConfig, withConfigPreset } from "../src/config/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -27,10 +27,11 @@ export default withHelp(
       ...workerArgs,
     },
     async run({ args, rawArgs, data }) {
-      const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+      const permissionFlags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       const dash = rawArgs.indexOf("--");
       const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
       const config = loadConfig({ cwd: process.cwd() }).values;
+      const flags = withConfigPreset(permissionFlags, config.preset);
       const timeoutSec = parseSeconds(args.timeout, "--timeout") ?? config.timeoutSec;
       const stdin = guestStdin(args.interactive === true, args.tty === true, command);
       // --snapshot: the snapshot's tree at /workspace instead of the directory (src/snapshot, commands/snapshot/_run.ts).
@@ -48,7 +49,7 @@ export default withHelp(
         const result = remote ?? await execWithPolicy({
           command,
           cwd: process.cwd(),
-          policy: { flags, hostEnv: process.env, defaultPreset: config.preset },
+          policy: { flags, hostEnv: process.env },
           snapshot: snap,
           timeoutSec,
           stdin,

@@ -20,7 +20,7 @@ import {
   type RunRequestInput,
 } from "../src/heartbeat/index.ts";
 import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
-import { loadConfig } from "../src/config/index.ts";
+import { loadConfig, withConfigPreset } from "../src/config/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {
@@ -73,7 +73,7 @@ export default withHelp(
       demo: { type: "boolean", description: "Run the bundled demo: a tiny project with a failing test, fixed by Pi on the built-in scripted model" },
     },
     async run({ args, data }) {
-      const flags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+      const permissionFlags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
       let fromJson: RunRequestInput | undefined;
       if (args.input !== undefined) {
         const source = args.input === "-" ? "stdin" : args.input;
@@ -106,6 +106,7 @@ export default withHelp(
       }
       const config = loadConfig({ cwd: requestCwd(fromJson, fromFlags, process.env, process.cwd()) }).values;
       const req = buildRunRequest(fromJson, fromFlags, process.env, process.cwd(), config);
+      const flags = withConfigPreset(permissionFlags, config.preset, req.capabilities != null || req.preset !== undefined);
 
       // A terminal gets the readable transcript, a pipe NDJSON (with progress on stderr when that is a terminal);
       // --json forces NDJSON (src/heartbeat/terminal.ts).
@@ -129,7 +130,6 @@ export default withHelp(
               json: req.capabilities ?? undefined,
               preset: req.preset,
               flags,
-              defaultPreset: config.preset,
               workspaceHostDir: req.cwd,
               gatewayPort,
               hostEnv: process.env,

@@ -5,4 +5,4 @@
  *   config.values.model                                  // project over user; undefined when neither sets it
  */
 export { CONFIG_KEYS, ConfigSchema, configJsonSchema, type Config, type ConfigKey } from "./schema.ts";
-export { findProjectConfig, loadConfig, PROJECT_CONFIG_NAME, readConfigFile, type ConfigFile, type ConfigLevel, type LoadedConfig } from "./load.ts";
+export { findProjectConfig, loadConfig, withConfigPreset, PROJECT_CONFIG_NAME, readConfigFile, type ConfigFile, type ConfigLevel, type LoadedConfig } from "./load.ts";

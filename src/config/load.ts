@@ -10,6 +10,7 @@ import * as v from "valibot";
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
 import { userConfigFile } from "../paths.ts";
+import type { PermissionFlags } from "../caps/index.ts";
 import { CONFIG_KEYS, ConfigSchema, type Config, type ConfigKey } from "./schema.ts";
 
 export const PROJECT_CONFIG_NAME = ".paperclip-aos.json";
@@ -94,4 +95,14 @@ export function loadConfig(opts: { cwd: string; env?: NodeJS.ProcessEnv }): Load
     }
   }
   return { files, values, from };
+}
+
+/**
+ * The permission flags with the config's preset as their base when nothing else names one (no --preset or --caps, no
+ * request capabilities): a preset among the flags is exactly the default base (resolvePolicy), and it travels with
+ * the flags, so a run in-process and one through the warm worker get the same policy.
+ */
+export function withConfigPreset(flags: PermissionFlags | undefined, preset: Config["preset"], otherBase = false): PermissionFlags | undefined {
+  if (!preset || otherBase || (flags && (flags.presets.length || flags.caps.length))) return flags;
+  return { rules: flags?.rules ?? [], caps: [], presets: [preset] };
 }
