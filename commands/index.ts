@@ -41,8 +41,7 @@ export const summaries: Record<TopCommand, string> = {
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
 export type CommandPath =
-  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache">
-  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "config">
+  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache" | "config">
   | `config ${keyof (typeof import("./config/index.ts"))["subCommands"]}`
   | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
   | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`
