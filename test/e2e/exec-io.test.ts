@@ -76,6 +76,33 @@ describe("exec: --debug, --timeout, --json", () => {
     expect(out).toBe("dbg\n");
   });
 
+  test("--debug works when stderr is a socket", async () => {
+    const dir = await workspace();
+    // A socketpair as the binary's stderr (as a service manager's journal socket would be); python3 holds the other end.
+    const py = [
+      "import socket, subprocess, sys",
+      "a, b = socket.socketpair()",
+      `p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=b.fileno())`,
+      "b.close()",
+      "a.settimeout(100)",
+      "err = b''",
+      "while True:",
+      "    c = a.recv(65536)",
+      "    if not c: break",
+      "    err += c",
+      "out = p.stdout.read()",
+      "code = p.wait()",
+      "sys.stdout.write(f'{code}\\n{out.decode()}---\\n{err.decode(errors=\"replace\")}')",
+    ].join("\n");
+    const p = Bun.spawn(["python3", "-c", py, binPath(), "exec", "--debug", "--", "echo dbg"], { cwd: dir, env: env(dir), stdout: "pipe", stderr: "pipe", timeout: 110_000 });
+    const text = await new Response(p.stdout).text();
+    await p.exited;
+    const [head, err] = text.split("---\n");
+    expect(err).not.toContain("No such device");
+    expect(err).not.toContain("vm_boot_failed");
+    expect(head).toBe("0\ndbg\n");
+  });
+
   test("--timeout counts the command, not the boot: what it printed before the deadline is shown, exit 124", async () => {
     const r = await runBin(["exec", "--timeout", "3", "--", "echo start; sleep 30; echo never"], { cwd: await workspace() });
     expect(r.code).toBe(124);
