@@ -85,6 +85,12 @@ export function printJson(data: unknown): void {
   out(JSON.stringify(data, null, isatty(1) ? 2 : undefined));
 }
 
+/** A plain table for `ls` commands: columns padded to their widest cell, the last one left as it is. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+}
+
 /** Parse a --timeout value in seconds (fractions allowed). */
 export function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined || value === "") return undefined;

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { globalArgs, out, printJson, table, withHelp } from "../_shared.ts";
 import { listRuntimeCache, assetProvider } from "../../src/runtime/index.ts";
 import { formatBytes } from "../../src/snapshot/index.ts";
 import { logger } from "../../src/log.ts";
@@ -28,8 +28,7 @@ export default withHelp(
       ]);
       if (r.unrecorded.files.length) rows.push(["unrecorded (older binaries)", "-", String(r.unrecorded.files.length), formatBytes(r.unrecorded.bytes), "-", ""]);
       const head = ["VERSION", "ID", "FILES", "SIZE", "LAST USED", ""];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-      out([head, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n"));
+      out(table(head, rows));
       logger.info(`${formatBytes(r.totalBytes)} in ${r.dir}; 'paperclip-aos cache clean' would free ${formatBytes(r.reclaimableBytes)}`);
     },
   }),

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { err, globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { err, globalArgs, out, printJson, table, withHelp } from "../_shared.ts";
 import { listSessions } from "../../src/heartbeat/index.ts";
 import { formatBytes } from "../../src/snapshot/index.ts";
 
@@ -23,8 +23,7 @@ export default withHelp(
         s.cwd,
       ]);
       const head = ["AGENT ID", "TASK KEY", "AGENT", "SESSION", "LAST RUN", "RUNS", "SIZE", "", "CWD"];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      out([head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n"));
+      out(table(head, rows));
     },
   }),
   {

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { err, globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { err, globalArgs, out, printJson, table, withHelp } from "../_shared.ts";
 import { formatBytes, listSnapshots, shortId } from "../../src/snapshot/index.ts";
 
 export default withHelp(
@@ -26,8 +26,7 @@ export default withHelp(
         s.source.kind === "build" ? s.source.dir : `commit of ${shortId(s.source.parent)}`,
       ]);
       const head = ["NAME", "ID", "FILES", "SIZE", "LAYERS", "CREATED", "SOURCE"];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      out([head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n"));
+      out(table(head, rows));
     },
   }),
   {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { stateDir } from "../paths.ts";
 import { usageError } from "../errors.ts";
 import { SessionSlot, type StoredSession } from "./sessions.ts";
+import { pidAlive } from "../runtime/index.ts";
 
 export interface SessionEntry extends StoredSession {
   /** The session's directory (state, database, transcript). */
@@ -35,11 +36,9 @@ function bytesUnder(path: string): number {
 function lockHeld(dir: string): boolean {
   try {
     const owner = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as { pid?: number };
-    if (!owner.pid) return false;
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    return owner.pid !== undefined && pidAlive(owner.pid);
+  } catch {
+    return false; // no lock, or one being written
   }
 }
 

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { cacheDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { buildInfo } from "../version.ts";
-import { allPids } from "./proc.ts";
+import { allPids, pidAlive } from "./proc.ts";
 
 const VERSIONS = ".versions";
 
@@ -147,15 +147,6 @@ function namesInUse(dir: string): Set<string> {
     if (tmp && pidAlive(Number(tmp[1]))) used.add(baseOf(e));
   }
   return used;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 interface Plan {

@@ -92,6 +92,7 @@ async function runProcess(vm: AgentOs, line: string, req: ExecRequest, input: In
   if (req.timeoutSec) {
     const ms = Math.round(req.timeoutSec * 1000);
     void readyOnce.then(() => {
+      if (exited) return;
       timer = setTimeout(() => {
         timedOut = true;
         vm.process.kill(proc.pid).catch(() => {});

@@ -20,6 +20,17 @@ export function procStat(pid: number | "self"): ProcStat | null {
   }
 }
 
+/** A process with this pid exists (ours included; EPERM: it exists but is another user's). */
+export function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export function allPids(): number[] {
   try {
     return readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);

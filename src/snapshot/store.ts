@@ -17,6 +17,7 @@ import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { usageError } from "../errors.ts";
 import { ID_PREFIX, shortId } from "./format.ts";
+import { pidAlive } from "../runtime/index.ts";
 
 export interface BuildSource {
   kind: "build";
@@ -318,12 +319,3 @@ export interface LeaseHandle {
   release(): void;
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
