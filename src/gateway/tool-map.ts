@@ -10,9 +10,10 @@ import type { Reply } from "./reply.ts";
  * |--------|-------|-----------------------------------|------------------------------------|-----------------------------------------|
  * | bash   | bash  | bash {command, description}       | Bash {command}                     | exec_command {cmd} · shell_command {command} · shell {command: ["bash","-lc",…]} · local_shell |
  * | read   | read  | read {filePath}                   | Read {file_path}                   | its shell tool, bash builtins only      |
- * | write  | write | write {filePath, content}         | Write {file_path, content}         | its shell tool, bash builtins only      |
+ * | write  | write | write {filePath, content}         | Bash: printf '%s' '…' > 'path'     | its shell tool, bash builtins only      |
  * | edit   | edit  | edit {filePath, oldString, newString} | Edit {file_path, old_string, new_string} | its shell tool, bash builtins only |
  *
+ * Claude Code in agentOS offers only Bash, Edit and Read (no Write), so a write goes through its Bash (POSIX printf).
  * Codex has no file tools but apply_patch, which cannot run in agentOS 0.2.21 (it re-executes Codex's own binary:
  * "failed to determine codex exe" on WASI), and a program its shell starts hangs there (`cat`, `ls | wc`), while bash
  * builtins run (docs/gateway.md): so read, write and edit become builtin-only bash (`read -d ''`, `printf`, `${c/…/…}`).
@@ -55,11 +56,15 @@ function shellTargets(): Target[] {
   ];
 }
 
-/** A file step done through a Codex shell tool, for an agent without file tools. */
+/** A file step done through the agent's shell tool, for an agent without that file tool (Codex; Claude Code's Write). */
 function viaShell(command: (i: Input) => string | undefined): Target[] {
-  return shellTargets()
-    .filter((t) => t.name !== "bash" && t.name !== "Bash")
-    .map((t) => ({ ...t, map: (i, tool) => { const c = command(i); return c === undefined ? undefined : t.map({ command: c }, tool); } }));
+  return shellTargets().map((t) => ({
+    ...t,
+    map: (i, tool) => {
+      const c = command(i);
+      return c === undefined ? undefined : t.map({ command: c }, tool);
+    },
+  }));
 }
 
 function renamed(name: string, keys: Record<string, string>): Target {

@@ -275,10 +275,11 @@ describe("real clients on the scripted gateway's Responses API", () => {
 });
 
 describe("Claude Code's requests", () => {
-  test("HEAD / answers 200 without a token; POST /v1/messages?beta=true is a model call; its tool names are mapped", async () => {
+  test("HEAD / answers 200 without a token; POST /v1/messages?beta=true is a model call; its tools (Bash, Read, Edit in agentOS) are mapped", async () => {
     const gw = await scripted([
       { tool: "bash", input: { command: "echo hi > /workspace/x" } },
       { tool: "edit", input: { path: "/workspace/a.js", oldText: "a - b", newText: "a + b" } },
+      { tool: "write", input: { path: "/workspace/new.txt", content: "it's new" } },
     ]);
     const head = await fetch(`${gw.url}/`, { method: "HEAD" });
     expect(head.status).toBe(200);
@@ -295,6 +296,8 @@ describe("Claude Code's requests", () => {
     };
     expect(await call()).toMatchObject({ type: "tool_use", name: "Bash", input: { command: "echo hi > /workspace/x" } });
     expect(await call()).toMatchObject({ name: "Edit", input: { file_path: "/workspace/a.js", old_string: "a - b", new_string: "a + b" } });
+    // agentOS's Claude Code has no Write tool: a write goes through its Bash.
+    expect(await call()).toMatchObject({ name: "Bash", input: { command: `printf '%s' 'it'\\''s new' > '/workspace/new.txt'` } });
     expect(gw.notes).toHaveLength(1);
   });
 });
