@@ -84,7 +84,8 @@ describe("scripted gateway, Anthropic dialect", () => {
       { thinking: "First read the file.", text: "Reading it.", tool: "read", input: { path: "/workspace/src/sum.js" }, usage: { input: 10, output: 5 } },
       { text, usage: { input: 20, output: 7 } },
     ]);
-    const ev1 = await sse(await anthropic(gw, { stream: true }));
+    const read = { name: "read", input_schema: { type: "object", properties: { path: { type: "string" } } } };
+    const ev1 = await sse(await anthropic(gw, { stream: true, tools: [...TOOLS, read] }));
     expect(ev1.map((e) => e.event)).toEqual([
       "message_start",
       "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", // thinking + signature
@@ -304,7 +305,8 @@ describe("scripted gateway, OpenAI dialect", () => {
     expect(content.join("")).toBe(text);
     expect(ev.at(-2)!.data).toMatchObject({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 8 } });
 
-    const ev2 = await sse(await openai(gw, { stream: true }));
+    const edit = { type: "function", function: { name: "edit", parameters: { type: "object", properties: { path: {}, oldText: {}, newText: {} } } } };
+    const ev2 = await sse(await openai(gw, { stream: true, tools: [...OA_TOOLS, edit] }));
     expect(ev2.some((e) => e.data.usage)).toBe(false);
     const args = ev2.flatMap((e) => e.data.choices?.[0]?.delta?.tool_calls ?? []).map((t: any) => t.function.arguments).join("");
     expect(JSON.parse(args)).toEqual({ path: "a", oldText: "x", newText: "y" });
