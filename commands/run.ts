@@ -16,10 +16,11 @@ import {
   runView,
   runHeartbeat,
   bindHostTools,
+  requestSandbox,
   superviseRun,
   type RunRequestInput,
 } from "../src/heartbeat/index.ts";
-import { compileSandbox, permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
@@ -125,15 +126,7 @@ export default withHelp(
           sink,
           stop: supervisor.signal,
           debug: args.debug,
-          sandbox: (gatewayPort) =>
-            compileSandbox({
-              json: req.capabilities ?? undefined,
-              preset: req.preset,
-              flags,
-              workspaceHostDir: req.cwd,
-              gatewayPort,
-              hostEnv: process.env,
-            }),
+          sandbox: requestSandbox(req, flags, process.env),
           tools: bindHostTools,
         });
         return result.exitCode;

@@ -13,3 +13,4 @@ export { renderEvent } from "./pretty.ts";
 export { runView, chooseRunView, type RunView, type RunViewMode } from "./terminal.ts";
 export { prepareDemo, DEMO_PROMPT } from "./demo.ts";
 export { bindHostTools } from "./tools.ts";
+export { requestSandbox } from "./policy.ts";

@@ -254,28 +254,25 @@ async function forwardStdin(conn: Socket, stdin: AsyncIterable<Uint8Array> | Uin
   send(conn, { type: "stdin_end" });
 }
 
-
 /**
- * run's use of a worker in one call: find it (flag, env, state dir) and run the heartbeat there. Resolves with the
- * exit code, or undefined when there is no worker to use, so the caller runs in-process. A worker found in the
+ * run's and exec's use of a worker in one call: find it (flag, env, state dir) and hand it the work. Resolves with
+ * the outcome, or undefined when there is no worker to use, so the caller runs in-process. A worker found in the
  * state dir that declines (another build, shutting down) is a warning and an in-process run; one named explicitly
  * is an error.
  */
-export async function tryRunViaWorker(flag: string | undefined, o: Omit<RemoteRunOptions, "worker">): Promise<number | undefined> {
-  const worker = await findWorker(flag);
-  if (!worker) return undefined;
-  try {
-    return await runViaWorker({ ...o, worker });
-  } catch (e) {
-    return declined(e, worker);
-  }
+export function tryRunViaWorker(flag: string | undefined, o: Omit<RemoteRunOptions, "worker">): Promise<number | undefined> {
+  return viaWorker(flag, (worker) => runViaWorker({ ...o, worker }));
 }
 
-export async function tryExecViaWorker(flag: string | undefined, o: Omit<RemoteExecOptions, "worker">): Promise<RemoteExecResult | undefined> {
+export function tryExecViaWorker(flag: string | undefined, o: Omit<RemoteExecOptions, "worker">): Promise<RemoteExecResult | undefined> {
+  return viaWorker(flag, (worker) => execViaWorker({ ...o, worker }));
+}
+
+async function viaWorker<T>(flag: string | undefined, go: (worker: WorkerChoice) => Promise<T>): Promise<T | undefined> {
   const worker = await findWorker(flag);
   if (!worker) return undefined;
   try {
-    return await execViaWorker({ ...o, worker });
+    return await go(worker);
   } catch (e) {
     return declined(e, worker);
   }

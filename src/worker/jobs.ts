@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import { compileSandbox, type PermissionFlags } from "../caps/index.ts";
-import { bindHostTools, EventSink, resultEvent, runHeartbeat, stopOutcome, type RunRequest, type StopReason } from "../heartbeat/index.ts";
+import type { PermissionFlags } from "../caps/index.ts";
+import { bindHostTools, EventSink, requestSandbox, resultEvent, runHeartbeat, stopOutcome, type RunRequest, type StopReason } from "../heartbeat/index.ts";
 import { isAosError, firstLine } from "../errors.ts";
 import type { SidecarPool } from "./sidecars.ts";
 import type { Slots } from "./slots.ts";
@@ -98,15 +98,7 @@ export async function runJob(msg: RunMessage, ctx: JobContext): Promise<number> 
       debug: msg.debug ?? ctx.debug,
       sidecar: lease.sidecar,
       hostEnv: msg.hostEnv,
-      sandbox: (gatewayPort) =>
-        compileSandbox({
-          json: req.capabilities ?? undefined,
-          preset: req.preset,
-          flags,
-          workspaceHostDir: req.cwd,
-          gatewayPort,
-          hostEnv: msg.hostEnv,
-        }),
+      sandbox: requestSandbox(req, flags, msg.hostEnv),
       tools: bindHostTools,
     });
     return result.exitCode;
