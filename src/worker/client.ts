@@ -84,6 +84,8 @@ export interface RemoteRunOptions {
 
 /**
  * One heartbeat through the worker: send the request, relay its events line for line, forward a stop as `cancel`.
+ * We return when the worker closes the connection, after its VM is gone and the session unlocked (as an in-process
+ * run exits only then): the next heartbeat of the same task must find the session free.
  * If the worker goes away before the result, write a result of our own (errorCode `worker_lost`, exit 1). Resolves
  * with the result's exit code; rejects with WorkerDeclined when the worker refuses before anything was written.
  */

@@ -77,6 +77,16 @@ async function status(): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
+/** The status once the worker has finished tearing down (a client is done at its result; the VM goes after it). */
+async function settled(): Promise<any> {
+  let s = await status();
+  for (let i = 0; i < 60 && (s.running > 0 || s.jobs.length > 0); i++) {
+    await Bun.sleep(250);
+    s = await status();
+  }
+  return s;
+}
+
 /** Start a run and resolve once its stdout shows an event of `type` (the heartbeat is then really under way). */
 function startRun(args: string[]) {
   const p = Bun.spawn([binPath(), "run", ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -143,7 +153,7 @@ describe("serve: the warm worker", () => {
     const [a, b] = [viaWorker.evs.at(-1)!, inProcess.evs.at(-1)!];
     expect(a).toMatchObject({ type: "result", subtype: "success", exitCode: 0, summary: b.summary, provider: b.provider, model: b.model });
     expect(a.sessionParams).toMatchObject({ cwd: viaWorker.ws, agent: "pi", taskKey: "same-a" });
-    const s = await status();
+    const s = await settled();
     expect(s.served.heartbeats).toBe(1); // the --worker off run did not reach it
     expect(s.sidecars[0].heartbeats).toBe(1);
   });
@@ -172,7 +182,7 @@ describe("serve: the warm worker", () => {
     const ro = await runBin(["exec", "--cwd", ws, "--preset", "read-only", "--", "echo no > g.txt"], { env: env() });
     expect(ro.code).not.toBe(0);
     expect(existsSync(join(ws, "g.txt"))).toBe(false);
-    expect((await status()).served.execs).toBe(2);
+    expect((await settled()).served.execs).toBe(2);
   });
 
   test("the client's flags are the policy in the worker: a denied write fails with a permission event", async () => {
@@ -227,7 +237,7 @@ describe("serve: the warm worker", () => {
     expect(t.code).toBe(124);
     expect(t.evs.at(-1)).toMatchObject({ subtype: "timeout", timedOut: true, errorCode: "timeout" });
     // Both are over in the worker too, not only in the clients.
-    const s = await status();
+    const s = await settled();
     expect(s.running).toBe(0);
     expect(s.jobs).toEqual([]);
   });
