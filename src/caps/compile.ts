@@ -4,9 +4,10 @@
  * agentOS evaluates a scope's rules in order and the LAST matching rule wins (default when none matches). We emit
  * every rule of a capability sorted by ascending specificity, allow before deny at equal specificity, so the last
  * match is the most specific one and deny wins ties: exactly evaluate()'s precedence. After them come the mandatory
- * denies, then the exact-path allows that lift them, then the guards (guards.ts), which nothing lifts. Scopes never interact: each rule lists only its own
- * capability's operations (fs.read → read/readdir/stat/readlink, fs.write → write/create_dir/rm/rename/symlink/
- * chmod/truncate, network.fetch → fetch/http/dns, network.listen → listen), so sorting per capability is enough.
+ * denies, then the exact-path allows that lift them, then the guards (guards.ts), which nothing lifts. Scopes never
+ * interact: each rule lists only its own capability's operations (fs.read → read/readdir/stat/readlink, fs.write →
+ * write/create_dir/rm/rename/symlink/chmod/truncate, network.fetch → fetch/http/dns, network.listen → listen), so
+ * sorting per capability is enough.
  *
  * All six scopes are stated explicitly (agentOS #1960: an explicit object may replace the defaults). `env` and
  * `process` are "allow": env.read is enforced on the host (the guest env is built from the allowed names; agentOS's

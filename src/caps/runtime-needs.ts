@@ -109,9 +109,6 @@ export interface MandatoryDeny {
  */
 export const SCOPE_ROOT: Record<MandatoryScope, string> = { everywhere: "/", workspace: GUEST_WORKSPACE };
 
-/** Where host data or the agent's identity can be (the tests try every entry under each). */
-export const PROTECTED_ROOTS = ["/workspace", "/home", "/root"];
-
 const SECRETS: [string, string][] = [
   [".env*", "environment files hold API keys and passwords (.env, .env.local, .envrc)"],
   [".ssh/**", "SSH keys and known hosts"],

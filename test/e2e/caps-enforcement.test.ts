@@ -3,44 +3,15 @@
  * (through `exec` of the compiled binary) and must fail with a permission error, while the allowed one succeeds.
  * Host-side effects are checked on the host: a refused write leaves the file as it was.
  *
- * The attempts run in the exec's top-level shell (a nested `sh script.sh` cannot start children in agentOS 0.2.21),
- * each as `t NAME 'command'`, printing `@@NAME RC OUTPUT` on one line.
+ * The attempts are made as caps-attempts.ts says.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runBin, tempDir } from "./helpers.ts";
+import { attempts, DENIED, execReports, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
 
-/** A VM boot plus a dozen attempts; generous for a loaded 2-core machine. */
-const VM_TIMEOUT = 150_000;
-
-const PRELUDE = `t() { n=$1; o=$( (eval "$2") 2>&1 ); r=$?; printf '@@%s %s %s\\n' "$n" "$r" "$(printf '%s' "$o" | tr '\\n' ' ')"; }`;
-
-interface Attempt {
-  rc: number;
-  out: string;
-}
-
-/** Run `script` through exec with `flags` and collect the `@@NAME RC OUTPUT` lines it prints. */
-async function execReports(cwd: string, flags: string[], script: string, env?: Record<string, string>) {
-  const r = await runBin(["exec", ...flags, "--", script], { cwd, env });
-  const results = new Map<string, Attempt>();
-  for (const m of r.stdout.matchAll(/^@@(\S+) (\d+) ?(.*)$/gm)) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
-  const get = (name: string): Attempt => {
-    const a = results.get(name);
-    if (!a) throw new Error(`attempt ${name} did not report (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    return a;
-  };
-  return { r, get };
-}
-
-/** Each line is `[NAME, shell command]`, run in the exec's top-level shell through the PRELUDE's `t`. */
-function attempts(cwd: string, flags: string[], lines: [string, string][], env?: Record<string, string>) {
-  return execReports(cwd, flags, [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n"), env);
-}
-
-const DENIED = /Permission denied|EACCES|permission denied/;
 function expectDenied(a: Attempt, name: string) {
   expect({ name, rc: a.rc === 0 ? 0 : "non-zero", denied: DENIED.test(a.out), out: a.out }).toMatchObject({ name, rc: "non-zero", denied: true });
 }

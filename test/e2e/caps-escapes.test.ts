@@ -4,7 +4,7 @@
  * host checks that nothing changed: its hooks and git config are as they were, its own `git status` runs nothing the
  * agent planted, no credential's content came out. src/caps/guards.ts says which rules make this hold.
  *
- * Each attempt runs in the exec's top-level shell as `t NAME 'command'`, printing `@@NAME RC OUTPUT`.
+ * The attempts are made as caps-attempts.ts says.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
@@ -12,28 +12,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mandatoryDenies } from "../../src/caps/index.ts";
 import { runBin, tempDir } from "./helpers.ts";
-
-const VM_TIMEOUT = 150_000;
-const PRELUDE = `t() { n=$1; o=$( (eval "$2") 2>&1 ); r=$?; printf '@@%s %s %s\\n' "$n" "$r" "$(printf '%s' "$o" | tr '\\n' ' ')"; }`;
-const DENIED = /Permission denied|EACCES|permission denied/;
-
-interface Attempt {
-  rc: number;
-  out: string;
-}
-
-async function attempts(cwd: string, flags: string[], lines: [string, string][]) {
-  const script = [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n");
-  const r = await runBin(["exec", ...flags, "--", script], { cwd });
-  const results = new Map<string, Attempt>();
-  for (const m of r.stdout.matchAll(/^@@(\S+) (\d+) ?(.*)$/gm)) results.set(m[1]!, { rc: Number(m[2]), out: m[3]! });
-  const get = (name: string): Attempt => {
-    const a = results.get(name);
-    if (!a) throw new Error(`attempt ${name} did not report (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    return a;
-  };
-  return { r, get };
-}
+import { attempts, DENIED, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
 
 /** A refused attempt: non-zero exit with a permission error (or, for node, whose errors bypass the shell, just the exit). */
 function refused(a: Attempt, name: string, { quiet = false } = {}) {
