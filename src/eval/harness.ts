@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { allPids, procStat } from "../runtime/index.ts";
+import { treeRssKb } from "../runtime/index.ts";
 import { buildInfo } from "../version.ts";
 
 /**
@@ -51,24 +51,6 @@ export async function spawnMeasured(argv: string[], opts: SpawnOptions = {}): Pr
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearInterval(timer);
   return { code, stdout, stderr, wallMs: performance.now() - started, peakRssMb: peak / 1024 };
-}
-
-/** The pids of a process and all its descendants. */
-export function processTree(rootPid: number): number[] {
-  const stats = new Map(allPids().map((pid) => [pid, procStat(pid)] as const));
-  const out: number[] = [];
-  const stack = [rootPid];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    if (!stats.get(pid)) continue;
-    out.push(pid);
-    for (const [child, st] of stats) if (st?.ppid === pid) stack.push(child);
-  }
-  return out;
-}
-
-function treeRssKb(rootPid: number): number {
-  return processTree(rootPid).reduce((n, pid) => n + (procStat(pid)?.rssKb ?? 0), 0);
 }
 
 export function cmdline(pid: number): string {

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HeartbeatSample } from "./figures.ts";
-import { cmdline, parseEvents, processTree, resultOf, selfCommand, spawnMeasured, waitFor, type Event } from "./harness.ts";
+import { processTree } from "../runtime/index.ts";
+import { cmdline, parseEvents, resultOf, selfCommand, spawnMeasured, waitFor, type Event } from "./harness.ts";
 
 /** One heartbeat through `paperclip-aos run --input -`, exactly as Paperclip's adapter starts it. */
 export interface HeartbeatSpec {

@@ -3,7 +3,7 @@ export type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
 export { bootVm, checkWorkspaceDir, liveVms, GUEST_WORKSPACE, GUEST_HOME, WRITE_ALLOWANCE_BYTES } from "./vm.ts";
 export type { BootOptions, VmHandle } from "./vm.ts";
 export { installSignalHandlers, setSignalHandler, shutdown } from "./lifecycle.ts";
-export { parentPid, procStat, allPids, childPids, treeRssKb, pidAlive } from "./proc.ts";
+export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive } from "./proc.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";

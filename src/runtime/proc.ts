@@ -44,17 +44,23 @@ export function parentPid(): number {
   return procStat("self")?.ppid ?? process.ppid;
 }
 
-/** RSS of a process and all its descendants (a CLI and its sidecar; the worker, its sidecars and their children). */
-export function treeRssKb(rootPid: number): number {
+/** A process and all its descendants (a CLI and its sidecar; the worker, its sidecars and their children). */
+export function processTree(rootPid: number): number[] {
   const stats = new Map(allPids().map((pid) => [pid, procStat(pid)] as const));
-  let total = 0;
+  const out: number[] = [];
   const stack = [rootPid];
   while (stack.length) {
     const pid = stack.pop()!;
-    total += stats.get(pid)?.rssKb ?? 0;
+    if (!stats.get(pid)) continue;
+    out.push(pid);
     for (const [child, st] of stats) if (st?.ppid === pid) stack.push(child);
   }
-  return total;
+  return out;
+}
+
+/** RSS of a process tree (processTree). */
+export function treeRssKb(rootPid: number): number {
+  return processTree(rootPid).reduce((n, pid) => n + (procStat(pid)?.rssKb ?? 0), 0);
 }
 
 export function childPids(of: number = process.pid): number[] {
