@@ -26,6 +26,8 @@ export interface CommandLine {
   /** Parsed values by the args' own names (kebab-case) and camelCase, positionals under `_` and their names. */
   args: Record<string, unknown>;
   positionals: string[];
+  /** Every flag of the command's own, in the order given (a repeatable one once per use): for commands where order matters. */
+  options: { name: string; value: string | boolean }[];
   /** What follows `--`, or undefined when there is no `--`. */
   passthrough: string[] | undefined;
   /** argv without the command names: what citty calls rawArgs. */
@@ -33,6 +35,18 @@ export interface CommandLine {
   permissionFlags: PermissionFlags | undefined;
   help: boolean;
   version: boolean;
+}
+
+/** What a command's run() gets as `data`: the parts of the one parse that citty's args cannot carry. */
+export interface CommandData {
+  permissionFlags: PermissionFlags | undefined;
+  passthrough: string[] | undefined;
+  options: CommandLine["options"];
+}
+
+/** The `data` a command was run with (undefined parts when run some other way). */
+export function commandData(data: unknown): Partial<CommandData> {
+  return (data ?? {}) as Partial<CommandData>;
 }
 
 /** What the parser saw before it stopped, for reporting an error the way the user asked (--json). */
@@ -76,6 +90,7 @@ export async function parseCommandLine(argv: string[], root: AnyCommand, progres
   const rawArgs: string[] = [];
   const values = new Map<string, string | boolean | string[]>();
   const positionals: string[] = [];
+  const options: CommandLine["options"] = [];
   let passthrough: string[] | undefined;
   let help = false;
   let version = false;
@@ -173,9 +188,11 @@ export async function parseCommandLine(argv: string[], root: AnyCommand, progres
       }
       if (repeatable) values.set(name, [...((values.get(name) as string[] | undefined) ?? []), value]);
       else values.set(name, value);
+      options.push({ name, value });
     } else {
       if (inline !== undefined) throw usageError(`flag --${name} takes no value`, `write --${name} alone`, "unexpected_value");
       values.set(name, !negated);
+      options.push({ name, value: !negated });
     }
     if (name === "json") progress.json = values.get(name) === true;
   }
@@ -189,7 +206,7 @@ export async function parseCommandLine(argv: string[], root: AnyCommand, progres
   declared.forEach(([name], i) => {
     if (positionals[i] !== undefined) args[name] = args[camel(name)] = positionals[i];
   });
-  return { chain, names, args, positionals, passthrough, rawArgs, permissionFlags, help, version };
+  return { chain, names, args, positionals, options, passthrough, rawArgs, permissionFlags, help, version };
 }
 
 function named(defs: ArgsDef, values: Map<string, string | boolean | string[]>): Record<string, unknown> {

@@ -5,9 +5,10 @@ import type { ExecStdin } from "../src/runtime/index.ts";
 import { logger } from "../src/log.ts";
 import { startSpinner } from "../src/progress.ts";
 import { usageError } from "../src/errors.ts";
-import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+import { permissionHelp } from "../src/caps/index.ts";
 import { finishForRun, openForRun, snapshotArgs } from "./snapshot/_run.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
+import { commandData } from "./_argv.ts";
 
 export default withHelp(
   defineCommand({
@@ -26,10 +27,9 @@ export default withHelp(
       ...snapshotArgs,
       ...workerArgs,
     },
-    async run({ args, rawArgs, data }) {
-      const permissionFlags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
-      const dash = rawArgs.indexOf("--");
-      const command = dash === -1 ? [] : rawArgs.slice(dash + 1);
+    async run({ args, data }) {
+      const { permissionFlags, passthrough } = commandData(data);
+      const command = passthrough ?? [];
       const config = loadConfig({ cwd: process.cwd() }).values;
       const flags = withConfigPreset(permissionFlags, config.preset);
       const timeoutSec = parseSeconds(args.timeout, "--timeout") ?? config.timeoutSec;

@@ -1,7 +1,7 @@
 import type { ArgsDef, CommandDef } from "citty";
 import type { AssetProvider } from "../src/runtime/index.ts";
 import { commands, summaries } from "./index.ts";
-import { commandName, parseCommandLine, resolveValue } from "./_argv.ts";
+import { commandName, parseCommandLine, resolveValue, type CommandData } from "./_argv.ts";
 import { colorEnabled, globalArgs, helpExtras, withHelp, out, err } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
@@ -112,7 +112,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       if (options.assets) runtime.setAssetProvider(await options.assets());
       runtime.installSignalHandlers();
       if (cwd !== undefined) process.chdir(await runtime.checkWorkspaceDir(cwd));
-      const data = { permissionFlags: line.permissionFlags, passthrough: line.passthrough };
+      const data: CommandData = { permissionFlags: line.permissionFlags, passthrough: line.passthrough, options: line.options };
       const result = await leaf.run!({ rawArgs: line.rawArgs, args: line.args as never, cmd: leaf, data });
       if (typeof result === "number") code = result;
     }

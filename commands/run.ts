@@ -20,7 +20,8 @@ import {
   superviseRun,
   type RunRequestInput,
 } from "../src/heartbeat/index.ts";
-import { permissionHelp, type PermissionFlags } from "../src/caps/index.ts";
+import { permissionHelp } from "../src/caps/index.ts";
+import { commandData } from "./_argv.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
@@ -74,7 +75,7 @@ export default withHelp(
       demo: { type: "boolean", description: "Run the bundled demo: a tiny project with a failing test, fixed by Pi on the built-in scripted model" },
     },
     async run({ args, data }) {
-      const permissionFlags = (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+      const { permissionFlags } = commandData(data);
       let fromJson: RunRequestInput | undefined;
       if (args.input !== undefined) {
         const source = args.input === "-" ? "stdin" : args.input;

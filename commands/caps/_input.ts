@@ -1,6 +1,7 @@
 import { readPolicyFile, resolvePolicy, type PermissionFlags, type Policy } from "../../src/caps/index.ts";
 import { usageError } from "../../src/errors.ts";
 import { loadConfig } from "../../src/config/index.ts";
+import { commandData } from "../_argv.ts";
 
 /** Said on stderr when `defaulted` (policyFromArgs): the base the flags refine, and where it came from. */
 function defaultedNote(preset: string, from: string | undefined): string {
@@ -20,7 +21,7 @@ export async function readInputs(files: string[]): Promise<{ name: string; text:
 }
 
 export function permissionFlagsOf(data: unknown): PermissionFlags | undefined {
-  return (data as { permissionFlags?: PermissionFlags } | undefined)?.permissionFlags;
+  return commandData(data).permissionFlags;
 }
 
 export function positionals(args: { _?: unknown }): string[] {

@@ -4,6 +4,7 @@ import { evaluator, permissionHelp, type Decision, type RequestKind } from "../.
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { builtinRegistry } from "../../src/tools/index.ts";
 import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
+import { commandData, type CommandData } from "../_argv.ts";
 
 const QUERIES: [RequestKind, string, string][] = [
   ["read", "PATH", "Could the agent read PATH?"],
@@ -26,8 +27,8 @@ export default withHelp(
       ...Object.fromEntries(QUERIES.map(([k, hint, description]) => [k, { type: "string" as const, valueHint: hint, description, repeatable: true }])),
       ...globalArgs,
     } as const,
-    async run({ args, rawArgs, data }) {
-      const asks = queriesOf(rawArgs);
+    async run({ args, data }) {
+      const asks = queriesOf(commandData(data).options ?? []);
       if (asks.length === 0) throw usageError("nothing to test", "add --read PATH, --write PATH, --fetch HOST:PORT, --listen PORT, --env NAME, --spawn DRIVER or --tool NAME");
       const { policy, defaulted, note } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
       // A tool that does not exist is a typo, not a request to decide: say so instead of answering for it.
@@ -54,7 +55,7 @@ export default withHelp(
       "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host " +
       "loopback's exempted ports, spawn decided by driver). Any number of queries, of one kind or several (--read a --read b), " +
       "each answered on its own line in the order given; a --tool that names no tool is exit 2. The policy is FILE, " +
-      "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is workspace-write. Decisions go to stdout, " +
+      "--caps, --preset NAME and/or permission flags; without a file, --caps or --preset the base is the config files' preset, else workspace-write. Decisions go to stdout, " +
       "the reasons to stderr (all of it with --json).",
     blocks: () => [permissionHelp()],
     examples: [
@@ -66,17 +67,8 @@ export default withHelp(
   },
 );
 
-/** The query flags in the order given, each as often as given (citty keeps only the last of a repeated flag). */
-function queriesOf(rawArgs: string[]): { kind: RequestKind; target: string }[] {
+/** The query flags in the order given, each as often as given (from the one parse of the command line). */
+function queriesOf(options: CommandData["options"]): { kind: RequestKind; target: string }[] {
   const kinds = new Set<string>(QUERIES.map(([k]) => k));
-  const out: { kind: RequestKind; target: string }[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const token = rawArgs[i]!;
-    if (token === "--") break;
-    const m = /^--([a-z]+)(?:=(.*))?$/s.exec(token);
-    if (!m || !kinds.has(m[1]!)) continue;
-    const target = m[2] ?? rawArgs[++i];
-    if (target !== undefined) out.push({ kind: m[1] as RequestKind, target });
-  }
-  return out;
+  return options.filter((o) => kinds.has(o.name) && typeof o.value === "string").map((o) => ({ kind: o.name as RequestKind, target: o.value as string }));
 }

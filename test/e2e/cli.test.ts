@@ -225,13 +225,28 @@ describe("help and output on a terminal and in a pipe", () => {
     expect(bad.text).toContain(`${ESC}31merror:`);
   });
 
-  test("help examples name only tools that exist", async () => {
+  test("help examples name only tools that exist, in every command's help", async () => {
     const { tools } = parseJson((await runBin(["tool", "list", "--json"])).stdout) as { tools: { name: string }[] };
     const names = new Set(tools.map((t) => t.name));
-    for (const words of [["exec"], ["run"], ["caps", "test"], ["caps", "explain"], ["tool", "invoke"]]) {
-      const help = (await runBin([...words, "--help"], { env: { COLUMNS: "400" } })).stdout;
-      for (const m of help.matchAll(/\b(?:git|workspace|services|artifacts|preview)\.[a-z]+\b/g)) expect(names).toContain(m[0]);
+    const wide = { env: { COLUMNS: "400" } };
+    // The command lines, from the COMMANDS blocks of the root's and each group's help.
+    const commandsOf = (help: string) => [...(help.split("COMMANDS\n\n")[1]?.split("\n\n")[0] ?? "").matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!);
+    const lines: string[][] = [];
+    for (const top of commandsOf((await runBin(["--help"], wide)).stdout)) {
+      const help = (await runBin([top, "--help"], wide)).stdout;
+      const subs = commandsOf(help);
+      lines.push([top], ...subs.map((sub) => [top, sub]));
     }
+    expect(lines.length).toBeGreaterThan(20);
+    let mentioned = 0;
+    for (const words of lines) {
+      const help = (await runBin([...words, "--help"], wide)).stdout;
+      for (const m of help.matchAll(/\b(?:git|workspace|services|artifacts|preview)\.[a-z]+\b/g)) {
+        mentioned++;
+        expect(`${words.join(" ")}: ${m[0]}`).toBe(`${words.join(" ")}: ${names.has(m[0]) ? m[0] : "(no such tool)"}`);
+      }
+    }
+    expect(mentioned).toBeGreaterThan(5);
   });
 
   test("doctor -q prints only problems, nothing when all is well", async () => {
