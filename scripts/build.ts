@@ -6,6 +6,7 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SOFTWARE_PACKAGES, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
+import { buildAdapterBundle } from "../src/paperclip/index.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const root = join(import.meta.dir, "..");
@@ -65,6 +66,9 @@ async function main() {
     builtAt: new Date().toISOString(),
     compiled: true,
   };
+  // The Paperclip adapter package (`paperclip install` writes it out): bundled for Node, embedded as two strings.
+  const adapter = await buildAdapterBundle();
+  log(`  paperclip adapter: index.js ${(adapter.index.length / 1024).toFixed(1)} KB, ui-parser.cjs ${(adapter.uiParser.length / 1024).toFixed(1)} KB`);
   const result = await Bun.build({
     entrypoints: [join(root, "commands", "cli.compiled.ts")],
     compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
@@ -73,7 +77,7 @@ async function main() {
     splitting: true,
     format: "esm",
     sourcemap: "external",
-    define: { PAPERCLIP_AOS_BUILD: JSON.stringify(info) },
+    define: { PAPERCLIP_AOS_BUILD: JSON.stringify(info), PAPERCLIP_AOS_ADAPTER_BUNDLE: JSON.stringify(adapter) },
   });
   if (!result.success) {
     for (const m of result.logs) console.error(m);

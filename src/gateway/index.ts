@@ -23,7 +23,8 @@
  *   do not replay them against the next steps (Pi's own auto-retry is a setting: piConfigFiles turns it off).
  */
 export { type AgentConfigFile, type GatewayEndpoint, openCodeConfig, openCodeConfigFiles, piConfigFiles, type PiConfigOptions } from "./agent-config.ts";
-export type { ErrorFamily, GatewayError } from "./failure.ts";
+export type { ErrorFamily, GatewayError, PaperclipErrorFamily } from "./failure.ts";
+export { paperclipErrorFamily, readableFailure, retryAfterToIso } from "./failure.ts";
 export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 export { costUsd, type Price, priceFor, priceTable, type TokenCounts } from "./prices.ts";
 export { loadScript, parseScript, type Script, scriptJsonSchema, type Step } from "./script.ts";

@@ -23,6 +23,8 @@ const ErrorSchema = v.strictObject({
   message: v.string(),
   /** The dialect's error type (e.g. "overloaded_error"); derived from the status when absent. */
   type: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Sent as the Retry-After header (seconds), as a provider does on 429/529. */
+  retryAfter: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))),
 });
 
 const StepSchema = v.strictObject({

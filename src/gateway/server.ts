@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { errorMessage, runtimeError, usageError } from "../errors.ts";
 import { anthropicDialect } from "./anthropic.ts";
 import type { DialectCodec, RequestShape } from "./dialect.ts";
-import { classifyFailure, type GatewayError } from "./failure.ts";
+import { classifyFailure, retryAfterToIso, type GatewayError } from "./failure.ts";
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 import { openaiDialect } from "./openai.ts";
 import { responsesDialect } from "./responses.ts";
@@ -287,11 +287,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (step?.delayMs) await sleep(step.delayMs, req.signal);
 
     if (step?.error) {
-      const { status, message, type } = step.error;
+      const { status, message, type, retryAfter } = step.error;
       const c = classifyFailure(status, type, message);
-      fail({ ...c, message, status, source: "scripted" }, true);
+      fail({ ...c, message, status, source: "scripted", retryNotBefore: retryAfterToIso(retryAfter) }, true);
       record({ ...base, answeredBy, step: stepNo, status });
-      return errorResponse(dialect, status, message, type);
+      const res = errorResponse(dialect, status, message, type);
+      if (retryAfter !== undefined) res.headers.set("retry-after", String(retryAfter));
+      return res;
     }
 
     const reply: Reply = {
@@ -370,7 +372,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         // A non-JSON error page: the raw (redacted) text is the message.
       }
       const c = classifyFailure(res.status, type, message);
-      fail({ ...c, message: `${spec.provider} returned ${res.status}${type ? ` ${type}` : ""}: ${message}`, status: res.status, source: "upstream" }, turn);
+      const retryNotBefore = retryAfterToIso(res.headers.get("retry-after"));
+      fail({ ...c, message: `${spec.provider} returned ${res.status}${type ? ` ${type}` : ""}: ${message}`, status: res.status, source: "upstream", retryNotBefore }, turn);
       record({ ...base, answeredBy: "upstream", status: res.status, error: message });
       return new Response(raw, { status: res.status, headers: responseHeaders(res.headers) });
     }

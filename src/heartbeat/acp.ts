@@ -22,7 +22,11 @@ export class AcpMapper {
   /** The last whole assistant message: the run's summary. */
   lastAssistantText = "";
 
-  constructor(private readonly sink: EventSink) {}
+  /** `upstreamError(text)`: the readable error when an assistant message is really a failed model call, else null. */
+  constructor(
+    private readonly sink: EventSink,
+    private readonly upstreamError?: (text: string) => string | null,
+  ) {}
 
   handle(raw: unknown): void {
     const e = raw as Record<string, any>;
@@ -32,6 +36,11 @@ export class AcpMapper {
         const text = textOf(e.content);
         if (!text) return;
         const type = e.type === "agent_message_chunk" ? "assistant" : "thinking";
+        const failure = type === "assistant" ? this.upstreamError?.(text) : null;
+        if (failure) {
+          if (e.durability !== "ephemeral") this.sink.emit({ type: "system", level: "error", code: "model_error", text: failure });
+          return;
+        }
         if (e.durability === "ephemeral") this.sink.emit({ type, text, delta: true });
         else {
           this.sink.emit({ type, text });
@@ -49,6 +58,7 @@ export class AcpMapper {
 
   /** The agent's final message when its durable event never reached us. */
   finalMessage(text: string): void {
+    if (this.upstreamError?.(text)) return;
     this.sink.emit({ type: "assistant", text });
     this.lastAssistantText = text;
   }

@@ -52,7 +52,8 @@ export interface RunRequest {
   taskKey: string;
   cwd: string;
   prompt: string;
-  session: v.InferOutput<typeof PriorSessionSchema> | null;
+  /** The previous session to resume; null: start fresh (Paperclip reset it); undefined: the one stored for the task. */
+  session: v.InferOutput<typeof PriorSessionSchema> | null | undefined;
   model: string;
   capabilities: unknown;
   preset: string | undefined;
@@ -130,7 +131,7 @@ export function buildRunRequest(
     taskKey: pick("taskKey") ?? env.PAPERCLIP_TASK_ID ?? "__heartbeat__",
     cwd: requestCwd(fromJson, fromFlags, env, cwdDefault),
     prompt,
-    session: session ?? null,
+    session,
     model: pick("model") ?? env.PAPERCLIP_AOS_MODEL ?? defaults.model ?? DEFAULT_MODEL,
     capabilities: pick("capabilities") ?? null,
     preset: pick("preset"),

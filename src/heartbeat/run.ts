@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { startGateway, piConfigFiles, openCodeConfigFiles, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
+import { startGateway, piConfigFiles, openCodeConfigFiles, paperclipErrorFamily, readableFailure, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
@@ -13,7 +13,7 @@ import type { EventSink } from "./events.ts";
 import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
 import type { RunRequest } from "./request.ts";
 import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
-import { decideSession, SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
+import { decideSession, locateSlot, SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
 import { recordPrompt, replayPreamble } from "./transcript.ts";
 
 /** Host tools and their gate, provided by src/tools (kept abstract so a heartbeat works without them). */
@@ -60,7 +60,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   let usageTimer: ReturnType<typeof setInterval> | undefined;
   let tools: HostToolsBinding | undefined;
   let snap: SnapshotRoot | undefined;
-  const slot = new SessionSlot(req.agentId, req.taskKey);
+  let slot = new SessionSlot(req.agentId, req.taskKey);
   const phases: Record<string, number> = {};
   let mark = performance.now();
   const phase = (name: string) => {
@@ -73,14 +73,15 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     const usage = gateway?.usage();
     return sink.emit<ResultEvent>(
       resultEvent({
-        ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens }, costUsd: round6(usage.costUsd) } : {}),
+        ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens }, ...billed(gateway!, usage.costUsd) } : {}),
         ...(gateway ? { provider: gateway.provider, biller: gateway.biller, model: gateway.model, billingType: gateway.billingType } : { model: req.model }),
         sessionParams,
         sessionDisplayId: sessionParams?.sessionId ?? null,
         runtimeServices: services,
         durationMs: Math.round(performance.now() - started),
         ...f,
-        summary: (f.summary ?? mapper?.lastAssistantText ?? "").slice(0, SUMMARY_MAX),
+        // A failed run's summary (Paperclip's issue comment) is its readable error, not the agent's last words.
+        summary: (f.summary ?? (f.exitCode !== 0 && f.errorMessage ? f.errorMessage : mapper?.lastAssistantText) ?? "").slice(0, SUMMARY_MAX),
       }),
     );
   };
@@ -89,6 +90,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     // A snapshot run gets the snapshot's tree at /workspace (an overlay whose writes are discarded, exported or
     // committed at the end) instead of the host directory.
     snap = await openSnapshotFor(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
+    slot = await locateSlot(req.agentId, req.taskKey, req.session?.sessionId);
     const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
     await mkdir(slot.dir, { recursive: true });
     unlock = await slot.lock(req.runId);
@@ -147,7 +149,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       cwd: req.cwd,
       agent: req.agent,
       agentId: req.agentId,
-      taskKey: req.taskKey,
+      taskKey: slot.taskKey,
       runtime: "agentos",
       snapshot: snap?.record.id ?? null,
     };
@@ -179,7 +181,11 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await recordPrompt(slot.transcriptPath, req.runId, req.prompt);
     sink.tee(slot.transcriptPath);
 
-    mapper = new AcpMapper(sink);
+    // Pi reports a failed model call as its answer (`529 {"type":"error",...}`): shown as the readable error instead.
+    mapper = new AcpMapper(sink, (text) => {
+      const e = gateway!.lastError();
+      return e && (text.includes('"type":"error"') || text.trim().startsWith(`${e.status ?? "-"} `)) ? readableFailure(e) : null;
+    });
     const off = vm.onSessionEvent(acpSessionId, (e: unknown) => mapper!.handle(e));
     // Running per-run totals, emitted when they change (polled: the gateway meters on its own schedule).
     let lastUsage = "";
@@ -188,7 +194,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
       const key = `${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}`;
       if (key === lastUsage || u.inputTokens + u.outputTokens === 0) return;
       lastUsage = key;
-      sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: round6(u.costUsd), basis: "per_run" });
+      sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: billed(gateway!, u.costUsd).costUsd, basis: "per_run" });
     };
     usageTimer = setInterval(emitUsage, 250);
 
@@ -230,10 +236,17 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     if (outcome.kind === "stopped") return finish(stopOutcome(outcome.reason, req.timeoutSec));
     const gwError = gateway.lastError();
     if (gwError) {
-      return finish({ subtype: "error", exitCode: 1, errorCode: gwError.errorCode, errorFamily: gwError.family, errorMessage: gwError.message });
+      return finish({
+        subtype: "error",
+        exitCode: 1,
+        errorCode: gwError.errorCode,
+        errorMessage: readableFailure(gwError),
+        ...(paperclipErrorFamily(gwError) ? { errorFamily: paperclipErrorFamily(gwError) } : {}),
+        ...(gwError.retryNotBefore ? { retryNotBefore: gwError.retryNotBefore } : {}),
+      });
     }
     const stop = outcome.r.stopReason;
-    if (stop === "refusal") return finish({ subtype: "error", exitCode: 1, errorCode: "model_refusal", errorMessage: "the model refused to answer" });
+    if (stop === "refusal") return finish({ subtype: "error", exitCode: 1, errorCode: "model_refusal", errorFamily: "model_refusal", errorMessage: "the model refused to answer" });
     if (stop === "max_tokens") sink.emit({ type: "system", level: "warn", code: "max_tokens", text: "the model stopped at its output token limit" });
     return finish({ subtype: "success", exitCode: 0 });
   } catch (e) {
@@ -296,6 +309,11 @@ const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|
 /** Provider keys out of our environment, which a sidecar inherits when it spawns (the worker calls it before its first). */
 export function scrubProviderKeys(): void {
   for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
+}
+
+/** The scripted model bills nothing: costUsd 0, and what its tokens would have cost as notionalCostUsd. */
+function billed(gateway: Gateway, costUsd: number): { costUsd: number; notionalCostUsd?: number } {
+  return gateway.provider === "scripted" ? { costUsd: 0, notionalCostUsd: round6(costUsd) } : { costUsd: round6(costUsd) };
 }
 
 function round6(n: number): number {

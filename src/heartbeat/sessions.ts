@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { Database } from "bun:sqlite";
@@ -100,6 +100,30 @@ export class SessionSlot {
 }
 
 /**
+ * The slot holding a request's session. Usually the task's own; but a keyless wake (no task: Paperclip hands in only
+ * runtime.sessionId) or a handoff wake names a session another task key stored, so the agent's slots are searched for
+ * that session id before the task's own slot is taken as "not found".
+ */
+export async function locateSlot(agentId: string, taskKey: string, sessionId: string | undefined, root = stateDir()): Promise<SessionSlot> {
+  const own = new SessionSlot(agentId, taskKey, root);
+  if (!sessionId || (await own.load())?.sessionId === sessionId) return own;
+  const agentDir = join(root, "sessions", slot(agentId));
+  for (const name of await readdir(agentDir).catch(() => [] as string[])) {
+    const text = await readFile(join(agentDir, name, "session.json"), "utf8").catch(() => null);
+    if (text === null) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const r = v.safeParse(StoredSessionSchema, parsed);
+    if (r.success && r.output.sessionId === sessionId && r.output.agentId === agentId) return new SessionSlot(agentId, r.output.taskKey, root);
+  }
+  return own;
+}
+
+/**
  * Fresh or resume, by Paperclip's rules: a reset wake reason starts fresh; otherwise the previous session (the
  * request's sessionParams, else the one stored for this agent and task) resumes only if it is the stored one, still
  * resumable, and from the same cwd and agent. `note` says why a session was not resumed (a `system` event).
@@ -110,6 +134,8 @@ export function decideSession(
   storedResumable: boolean,
 ): { resume?: string; note?: string } {
   if (req.wakeReason && FRESH_WAKE_REASONS.includes(req.wakeReason)) return { note: `wake reason '${req.wakeReason}' starts a fresh session` };
+  // null is Paperclip resetting the session (clearSession, compaction rotation, a config change): honour it.
+  if (req.session === null) return stored ? { note: "the request's session is null: starting a fresh session" } : {};
   const prior = req.session ?? stored;
   if (!prior) return {};
   if (prior.cwd && prior.cwd !== req.cwd) return { note: `session ${prior.sessionId} belongs to ${prior.cwd}, not ${req.cwd}: starting a fresh session` };

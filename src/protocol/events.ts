@@ -107,10 +107,16 @@ export const ResultEventSchema = v.strictObject({
   timedOut: v.boolean(),
   errorCode: v.nullable(v.string()),
   errorMessage: v.nullable(v.string()),
-  errorFamily: v.optional(v.nullable(v.string())),
+  /** Paperclip's vocabulary: transient_upstream and provider_quota get a retry, model_refusal does not; absent otherwise. */
+  errorFamily: v.optional(v.nullable(v.picklist(["transient_upstream", "provider_quota", "model_refusal"]))),
+  /** When to retry (ISO time), from the provider's Retry-After. */
+  retryNotBefore: v.optional(v.nullable(v.string())),
   usage: UsageSchema,
   usageBasis: v.literal("per_run"),
+  /** What was billed: 0 for the scripted model. */
   costUsd: v.number(),
+  /** The scripted model only: what the tokens would have cost (costUsd stays 0). */
+  notionalCostUsd: v.optional(v.number()),
   provider: v.string(),
   biller: v.string(),
   model: v.string(),

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { commands, summaries, type CommandPath } from "../../commands/index.ts";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { binPath, parseJson, runBin, tempDir } from "./helpers.ts";
 
 /**
  * One entry per command line, typed by the registry: a new command without an entry here is a type error
@@ -141,6 +142,38 @@ const cases: Record<CommandPath, () => Promise<void>> = {
   async "cache clean"() {
     const r = await runBin(["cache", "clean", "--dry-run", "--json"]);
     expect(parseJson(r.stdout)).toMatchObject({ dryRun: true });
+  },
+  // paperclip: the real registration is proved against a real Paperclip in test/paperclip/lane.sh.
+  async "paperclip install"() {
+    const home = await tempDir();
+    const r = await runBin(["paperclip", "install", "--no-register", "--json"], { env: { PAPERCLIP_AOS_HOME: home } });
+    expect(r.code).toBe(0);
+    const dir = parseJson(r.stdout).package.dir;
+    expect(dir).toBe(join(home, "paperclip", "agentos_local"));
+    const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
+    expect(pkg.paperclipAos.command).toEqual([binPath()]);
+    expect(pkg.exports["./ui-parser"]).toBe("./ui-parser.cjs");
+    // The package Paperclip would load: its main export builds the module, and its parser is CommonJS.
+    const mod = await import(join(dir, "index.js"));
+    expect(mod.createServerAdapter().type).toBe("agentos_local");
+    const parser = { exports: {} as Record<string, any> };
+    new Function("exports", "module", await readFile(join(dir, "ui-parser.cjs"), "utf8"))(parser.exports, parser);
+    expect(parser.exports.parseStdoutLine('{"type":"assistant","text":"hi"}', "t")).toEqual([{ kind: "assistant", ts: "t", text: "hi" }]);
+    await rm(home, { recursive: true, force: true });
+  },
+  async "paperclip status"() {
+    const r = await runBin(["paperclip", "status", "--api", "http://127.0.0.1:9", "--json"]);
+    expect(r.code).toBe(1);
+    expect(parseJson(r.stdout)).toMatchObject({ installed: false, registered: null });
+    expect(parseJson(r.stdout).paperclipError).toContain("cannot reach Paperclip");
+  },
+  async "paperclip uninstall"() {
+    const home = await tempDir();
+    await runBin(["paperclip", "install", "--no-register"], { env: { PAPERCLIP_AOS_HOME: home } });
+    const r = await runBin(["paperclip", "uninstall", "--keep-registration", "--json"], { env: { PAPERCLIP_AOS_HOME: home } });
+    expect(parseJson(r.stdout)).toEqual({ unregistered: false, removed: true });
+    expect(existsSync(join(home, "paperclip", "agentos_local"))).toBe(false);
+    await rm(home, { recursive: true, force: true });
   },
 
 };

@@ -68,9 +68,12 @@ describe("run: one heartbeat", () => {
     const result = resultOf(r.evs);
     expect(result).toMatchObject({ subtype: "success", exitCode: 0, isError: false, errorCode: null, summary: "I wrote made.txt." });
     expect(result.usage).toEqual({ inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 });
+    // The scripted model bills nothing (Paperclip charges the company from costUsd); the would-be price is separate.
     const expected = costUsd("scripted", { inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 });
     expect(priceFor("scripted")).toBeDefined();
-    expect(result.costUsd).toBeCloseTo(expected, 6);
+    expect(result.costUsd).toBe(0);
+    expect(result.notionalCostUsd).toBeCloseTo(expected, 6);
+    expect(r.evs.filter((e) => e.type === "usage").every((e) => e.costUsd === 0)).toBe(true);
     expect(result.sessionParams).toMatchObject({ cwd: r.ws, agent: "pi", runtime: "agentos" });
     expect(result.sessionDisplayId).toBe(result.sessionParams.sessionId);
     // The gateway says what the cost is based on.
@@ -107,12 +110,48 @@ describe("run: one heartbeat", () => {
     expect(resultOf(lost.evs).clearSession).toBe(false);
   });
 
-  test("an upstream error step ends with exit 1 and an errorCode", async () => {
-    const r = await heartbeat({ steps: [{ error: { status: 529, message: "Overloaded" } }] });
+  test("an upstream error step ends with exit 1, Paperclip's errorFamily, retryNotBefore from Retry-After and a readable error", async () => {
+    const before = Date.now();
+    const r = await heartbeat({ steps: [{ error: { status: 529, message: "Overloaded", retryAfter: 30 } }] });
     expect(r.code).toBe(1);
     const result = resultOf(r.evs);
-    expect(result).toMatchObject({ subtype: "error", isError: true, exitCode: 1, errorCode: "upstream_overloaded", errorFamily: "overloaded" });
-    expect(result.errorMessage).toContain("Overloaded");
+    expect(result).toMatchObject({ subtype: "error", isError: true, exitCode: 1, errorCode: "upstream_overloaded", errorFamily: "transient_upstream" });
+    expect(Date.parse(result.retryNotBefore)).toBeGreaterThanOrEqual(before + 29_000);
+    expect(result.errorMessage).toBe("the model provider is overloaded (HTTP 529): Overloaded");
+    expect(result.summary).toBe(result.errorMessage);
+    // Pi's rendering of the failed call (`529 {"type":"error",...}`) is not passed off as the agent's answer.
+    expect(r.evs.some((e) => e.type === "assistant")).toBe(false);
+    expect(r.stdout).not.toContain('\\"type\\":\\"error\\"');
+    expect(r.evs.find((e) => e.type === "system" && e.code === "model_error")?.text).toBe(result.errorMessage);
+  });
+
+  test("a failure outside Paperclip's vocabulary has no errorFamily (no retry)", async () => {
+    const r = await heartbeat({ steps: [{ error: { status: 400, message: "prompt is too long" } }] });
+    expect(r.code).toBe(1);
+    const result = resultOf(r.evs);
+    expect(result.errorCode).toBe("upstream_bad_request");
+    expect(result.errorFamily).toBeUndefined();
+    expect(result.retryNotBefore).toBeUndefined();
+  });
+
+  test("session: null in the request starts fresh even when a session is stored (Paperclip's own reset)", async () => {
+    const first = await heartbeat({ steps: [{ text: "first answer: the secret word is PAPAYA" }], args: ["--task-key", "T-1"] });
+    expect(first.code).toBe(0);
+    const fresh = await heartbeat({ steps: [{ text: "fresh" }], ws: first.ws, home: first.home, args: ["--task-key", "T-1", "--input", "-"], stdin: JSON.stringify({ session: null }) });
+    expect(fresh.code).toBe(0);
+    expect(fresh.evs[0]).toMatchObject({ type: "init", resumed: false, resumeMode: "fresh" });
+    expect(resultOf(fresh.evs).sessionParams.sessionId).not.toBe(resultOf(first.evs).sessionParams.sessionId);
+    expect(await readFile(fresh.record, "utf8")).not.toContain("PAPAYA");
+  });
+
+  test("a keyless wake (only a session id, no task key) resumes the session another task key stored", async () => {
+    const first = await heartbeat({ steps: [{ text: "first answer: the secret word is PAPAYA" }], args: ["--task-key", "ISSUE-7"] });
+    const id = resultOf(first.evs).sessionParams.sessionId;
+    const keyless = await heartbeat({ steps: [{ text: "again" }], ws: first.ws, home: first.home, args: ["--input", "-"], stdin: JSON.stringify({ session: { sessionId: id } }) });
+    expect(keyless.code).toBe(0);
+    expect(keyless.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: id });
+    expect(resultOf(keyless.evs).sessionParams).toMatchObject({ sessionId: id, taskKey: "ISSUE-7" });
+    expect(await readFile(keyless.record, "utf8")).toContain("PAPAYA");
   });
 
   test("a scripted model that runs out of steps fails the run with script_exhausted (the steps it had still ran)", async () => {

@@ -1,0 +1,50 @@
+import type { AdapterEnvironmentCheck, AdapterEnvironmentTestContext, AdapterEnvironmentTestResult } from "@paperclipai/adapter-utils";
+import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
+import { ADAPTER_TYPE, configEnv, configPolicy } from "./request.ts";
+
+const DOCTOR_TIMEOUT_MS = 180_000;
+
+/**
+ * Paperclip's "Test environment" button: `paperclip-aos doctor --json` run with the agent's config env (so a state
+ * dir or cache dir set there is the one checked, not the server's), plus the adapter's own checks of the config.
+ */
+export async function testEnvironment(ctx: AdapterEnvironmentTestContext, command: string[]): Promise<AdapterEnvironmentTestResult> {
+  const checks: AdapterEnvironmentCheck[] = [];
+  const policy = configPolicy(ctx.config);
+  if (policy.error) checks.push({ code: "config_capabilities", level: "error", message: policy.error, hint: "a capability policy is one JSON object; see `paperclip-aos caps schema`" });
+  if (ctx.executionTarget && (ctx.executionTarget as { kind?: string }).kind !== "local") {
+    checks.push({ code: "execution_target", level: "error", message: "agentos_local runs on the Paperclip host only", hint: "use the local execution environment" });
+  }
+  const doctor = await runDoctor(command, { ...process.env, ...configEnv(ctx.config) });
+  checks.push({ code: "paperclip_aos_binary", level: "info", message: `paperclip-aos: ${command.join(" ")}` });
+  if ("error" in doctor) checks.push({ code: "doctor_failed", level: "error", message: doctor.error, hint: "run `paperclip-aos doctor` on the Paperclip host" });
+  else checks.push(...doctor.checks);
+  const status = checks.some((c) => c.level === "error") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "pass";
+  return { adapterType: ADAPTER_TYPE, status, checks, testedAt: new Date().toISOString() };
+}
+
+async function runDoctor(command: string[], env: NodeJS.ProcessEnv): Promise<{ checks: AdapterEnvironmentCheck[] } | { error: string }> {
+  let child;
+  try {
+    child = spawnGroup(command, ["doctor", "--json"], { env });
+  } catch (e) {
+    return { error: `could not start ${command[0]}: ${(e as Error).message}` };
+  }
+  let out = "";
+  let errText = "";
+  child.proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  lines(child.proc.stderr!, (l) => errText.length < 1000 && (errText += `${l}\n`));
+  child.proc.stdin!.end();
+  const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), DOCTOR_TIMEOUT_MS);
+  try {
+    const end = await child.done;
+    const report = JSON.parse(out) as { checks?: AdapterEnvironmentCheck[] };
+    if (!Array.isArray(report.checks)) return { error: `doctor printed no checks (exit ${end.exitCode})` };
+    return { checks: report.checks.map((c) => ({ code: c.code, level: c.level, message: c.message, detail: c.detail ?? null, hint: c.hint ?? null })) };
+  } catch (e) {
+    return { error: `paperclip-aos doctor failed: ${errText.trim().split("\n")[0] || (e as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+    await reapGroup(child.pid);
+  }
+}
