@@ -15,11 +15,12 @@ export default withHelp(
     args: {
       ...globalArgs,
       ...targetArgs,
-      "no-register": { type: "boolean", description: "Only write the package; print how to register it" },
+      // citty reads --no-register as register=false.
+      register: { type: "boolean", default: true, description: "Register with Paperclip (--no-register: only write the package and print how to register it)" },
     },
     async run({ args }) {
       const info = buildInfo();
-      const target = args["no-register"] ? undefined : resolveTarget({ api: args.api, dataDir: args["data-dir"], paperclipai: args.paperclipai });
+      const target = !args.register ? undefined : resolveTarget({ api: args.api, dataDir: args["data-dir"], paperclipai: args.paperclipai });
       if (!args.quiet && !args.json) err(`writing the agentos_local adapter package (paperclip-aos ${info.version})…`);
       const pkg = await writeAdapterPackage({ command: selfCommand(info.compiled), version: info.version });
       if (!target) {
