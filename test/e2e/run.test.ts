@@ -126,10 +126,10 @@ describe("run: one heartbeat", () => {
   });
 
   test("a failure outside Paperclip's vocabulary has no errorFamily (no retry)", async () => {
-    const r = await heartbeat({ steps: [{ error: { status: 400, message: "prompt is too long" } }] });
+    const r = await heartbeat({ steps: [{ error: { status: 401, message: "invalid x-api-key" } }] });
     expect(r.code).toBe(1);
     const result = resultOf(r.evs);
-    expect(result.errorCode).toBe("upstream_bad_request");
+    expect(result.errorCode).toBe("upstream_auth");
     expect(result.errorFamily).toBeUndefined();
     expect(result.retryNotBefore).toBeUndefined();
   });
