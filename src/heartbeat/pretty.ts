@@ -34,6 +34,8 @@ export function renderEvent(e: RunEvent, write: (s: string) => void, state: { mi
       return line(`  ℹ ${e.text}`);
     case "service":
       return line(`  ⇄ service ${e.serviceName}${e.url ? ` at ${e.url}` : ""}`);
+    case "workspace_change":
+      return line(`  ✎ ${e.files.length}${e.complete ? "" : "+"} file(s) changed: ${e.files.slice(0, 5).map((f) => f.path).join(", ")}`);
     case "usage":
       return;
     case "result":

@@ -43,6 +43,8 @@ export interface HeartbeatOptions {
 }
 
 const SUMMARY_MAX = 4000;
+/** A workspace_change event lists at most this many files (a line stays under the 8 KB limit either way). */
+const MAX_CHANGED_FILES = 60;
 
 /**
  * One heartbeat: gateway → VM → session (open or resume) → prompt → events → result. Always ends with exactly one
@@ -223,6 +225,12 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     await saveSession(slot, sessionParams, req.runId, stored);
     if (snap) {
       const r = await snap.finish({ command: `run ${req.runId}` });
+      const changed = [
+        ...r.changes.added.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "create" as const })),
+        ...r.changes.modified.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "modify" as const })),
+        ...r.changes.deleted.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "delete" as const })),
+      ];
+      if (changed.length) sink.emit({ type: "workspace_change", changeSetId: `${req.runId}:${snap.record.id}`, files: changed.slice(0, MAX_CHANGED_FILES), complete: changed.length <= MAX_CHANGED_FILES });
       sink.emit({ type: "system", code: "snapshot_changes", text: `snapshot ${shortId(snap.record.id)}: ${describeFinish(r)}` });
     }
     if (tools) {

@@ -96,6 +96,16 @@ export const SystemEventSchema = v.strictObject({
   code: v.optional(v.string()),
 });
 
+/** What a snapshot run changed in its tree (Paperclip's `workspace_change` transcript kind); directories are left out. */
+export const WorkspaceChangeEventSchema = v.strictObject({
+  ...base,
+  type: v.literal("workspace_change"),
+  changeSetId: v.string(),
+  files: v.array(v.strictObject({ path: v.string(), operation: v.picklist(["create", "modify", "delete"]) })),
+  /** False when the list was cut (MAX_CHANGED_FILES); the totals in `system` still count them all. */
+  complete: v.boolean(),
+});
+
 export const ResultSubtypeSchema = v.picklist(["success", "error", "timeout", "cancelled", "config_invalid"]);
 export const ResultEventSchema = v.strictObject({
   ...base,
@@ -139,6 +149,7 @@ export const RunEventSchema = v.variant("type", [
   UsageEventSchema,
   ServiceEventSchema,
   SystemEventSchema,
+  WorkspaceChangeEventSchema,
   ResultEventSchema,
 ]);
 export type RunEvent = v.InferOutput<typeof RunEventSchema>;
