@@ -33,7 +33,7 @@ export default withHelp(
       const reg = await register(target, pkg.dir);
       if (args.json) return printJson({ package: pkg, registered: reg });
       out(`installed agentos_local ${pkg.version} from ${pkg.dir}\n  runs: ${pkg.command.join(" ")}\n`);
-      err("create an agent with adapter type agentos_local (config: agent, model, preset); see README 'Use with Paperclip'");
+      if (!args.quiet) err("create an agent with adapter type agentos_local (config: agent, model, preset); see README 'Use with Paperclip'");
     },
   }),
   {

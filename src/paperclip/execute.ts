@@ -78,9 +78,11 @@ export async function execute(ctx: AdapterExecutionContext, opts: ExecuteOptions
   };
   let result: ResultEvent | null = null;
   let stderrHead = "";
+  let toolCalls = 0;
   lines(proc.stdout!, (line) => {
     if (!line.trim()) return;
     log("stdout", `${line}\n`);
+    if (line.startsWith('{"type":"tool_call"')) toolCalls++;
     if (line.includes('"type":"result"')) {
       try {
         const e = JSON.parse(line) as ResultEvent;
@@ -125,7 +127,7 @@ export async function execute(ctx: AdapterExecutionContext, opts: ExecuteOptions
   ctx.signal?.removeEventListener("abort", onAbort);
   const stopVerified = await reapGroup(pid);
   await logged;
-  return toExecutionResult(result, { ...end, cancelled, stopVerified, stderrHead: stderrHead.slice(0, 500), killedForTimeout });
+  return toExecutionResult(result, { ...end, cancelled, stopVerified, stderrHead: stderrHead.slice(0, 500), killedForTimeout, toolCalls });
 }
 
 /** The agent's instructions file (Paperclip's instructions bundle), relative to the workspace when not absolute. */

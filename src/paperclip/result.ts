@@ -13,6 +13,8 @@ export interface ProcessEnd {
   stderrHead: string;
   /** The adapter's own timeout safety net fired (the run's own --timeout should have ended it first). */
   killedForTimeout?: boolean;
+  /** tool_call events the run streamed: none means the agent acted on nothing (a replay is safe). */
+  toolCalls?: number;
 }
 
 const FAMILIES: readonly AdapterExecutionErrorFamily[] = [
@@ -48,7 +50,16 @@ export function toExecutionResult(result: ResultEvent | null, end: ProcessEnd): 
   const billingType = BILLING.includes(result.billingType as AdapterBillingType) ? (result.billingType as AdapterBillingType) : "unknown";
   const summary = result.isError ? result.errorMessage || result.summary || `run ended: ${result.subtype}` : result.summary;
   const { type: _type, ts: _ts, seq: _seq, ...fields } = result;
+  // Paperclip replays a failed legacy run only on positive evidence (legacy-execution-recovery): a failure before the
+  // agent called any tool is a bootstrap that did no work; a verified cancel stopped everything and kept the session.
+  const executionRecovery: AdapterExecutionResult["executionRecovery"] =
+    end.cancelled && end.stopVerified
+      ? { kind: "interrupted", providerStopped: true, sessionPreserved: true, actionOutcomes: "settled" }
+      : result.isError && (end.toolCalls ?? 0) === 0
+        ? { kind: "bootstrap", providerWorkStarted: false }
+        : undefined;
   return {
+    ...(executionRecovery ? { executionRecovery } : {}),
     exitCode: end.exitCode ?? result.exitCode,
     signal: result.signal ?? end.signal,
     timedOut: result.timedOut,

@@ -202,6 +202,7 @@ describe("result → AdapterExecutionResult", () => {
     expect(r.usage).toEqual({ inputTokens: 2200, outputTokens: 50, cachedInputTokens: 0 });
     expect(r.sessionParams?.sessionId).toBe(r.sessionDisplayId!);
     expect(r.errorFamily).toBeUndefined();
+    expect(r.executionRecovery).toBeUndefined();
     expect(r.resultJson?.executionCancellation).toBeUndefined();
   });
 
@@ -210,12 +211,16 @@ describe("result → AdapterExecutionResult", () => {
     expect(r).toMatchObject({ exitCode: 1, errorFamily: "transient_upstream", errorCode: "upstream_overloaded", errorMessage: "the model provider is overloaded (HTTP 529): Overloaded" });
     expect(r.summary).toBe(r.errorMessage!);
     expect(Number.isNaN(Date.parse(r.retryNotBefore!))).toBe(false);
+    // No tool was called: positive evidence that a replay repeats nothing (Paperclip retries only with it).
+    expect(r.executionRecovery).toEqual({ kind: "bootstrap", providerWorkStarted: false });
+    expect(toExecutionResult(results[2]!, { ...end, exitCode: 1, toolCalls: 1 }).executionRecovery).toBeUndefined();
   });
 
   test("timeout is timedOut; a verified cancel is acknowledged; no result line says why; no session keeps Paperclip's", () => {
     expect(toExecutionResult(results[3]!, { ...end, exitCode: 124 })).toMatchObject({ timedOut: true, errorCode: "timeout" });
     const cancelled = toExecutionResult(results[3]!, { ...end, exitCode: 143, cancelled: true });
     expect(cancelled.resultJson?.executionCancellation).toMatchObject({ state: "acknowledged" });
+    expect(cancelled.executionRecovery).toEqual({ kind: "interrupted", providerStopped: true, sessionPreserved: true, actionOutcomes: "settled" });
     expect(toExecutionResult(results[3]!, { ...end, cancelled: true, stopVerified: false }).resultJson?.executionCancellation).toBeUndefined();
     const died = toExecutionResult(null, { ...end, exitCode: 1, stderrHead: "error: boom" });
     expect(died).toMatchObject({ errorCode: "no_result", errorMessage: "paperclip-aos exited (code 1) without a result line: error: boom" });
