@@ -273,12 +273,22 @@ describe("agentos_local under a real Paperclip", () => {
         patched++;
         return route.fulfill({ response: res, body: body.replace(/^self\.(caches|indexedDB) = _undefined;$/gm, "try { self.$1 = _undefined; } catch (_) {}") });
       });
-      const open = async (run: Json, name: string) => {
+      /** The page's text, and the transcript box's alone (the run list beside it repeats each run's summary). */
+      const read = async () => {
+        const all = await page.locator("body").innerText();
+        const from = all.indexOf("Transcript (");
+        return { all, transcript: all.slice(from, all.indexOf("\nEvents (", from)) };
+      };
+      const open = async (run: Json, name: string, expand?: string) => {
         await page.goto(`${API}/${company.issuePrefix}/agents/${run.agentId}/runs/${run.id}`);
         await page.getByText(/Transcript \(\d+\)/).first().waitFor({ timeout: 60_000 });
         await page.waitForLoadState("networkidle");
         await Bun.sleep(1500); // parsed entries arrive after the worker answers
-        const text = await page.locator("body").innerText();
+        if (expand) {
+          await page.getByText(expand).first().click();
+          await Bun.sleep(500);
+        }
+        const text = await read();
         // The app scrolls inside inner containers: the tallest one is the page's real height.
         const height = await page.evaluate(() => Math.max(...[...(globalThis as any).document.querySelectorAll("*")].map((e: { scrollHeight: number }) => e.scrollHeight)));
         await page.setViewportSize({ width: 1400, height: Math.min(Math.max(height, 1000), 8000) });
@@ -286,16 +296,22 @@ describe("agentos_local under a real Paperclip", () => {
         await page.setViewportSize({ width: 1400, height: 1000 });
         return text;
       };
-      const okText = await time("ui", () => open(ui.success!, "run-succeeded"));
+      // A tool call is one collapsed "EXECUTED COMMAND" row: expanded, it shows the command and its output.
+      const good = await time("ui", () => open(ui.success!, "run-succeeded", "EXECUTED COMMAND"));
       expect(patched).toBeGreaterThan(0);
-      expect(okText).not.toContain('{"type":');
-      expect(okText).toContain("echo hi > /workspace/hello.txt");
-      expect(okText.split("The secret word is PAPAYA.").length - 1).toBe(1);
-      expect(okText).toMatch(/2,?100/);
-      const failText = await open(ui.failed!, "run-failed");
-      expect(failText).not.toContain('{"type":');
-      expect(failText).toContain("the model provider is overloaded (HTTP 529): Overloaded");
-      expect(failText).not.toContain("529 {");
+      expect(good.all).not.toContain('{"type":');
+      expect(good.transcript).toContain("INIT");
+      expect(good.transcript).toContain("echo hi > /workspace/hello.txt");
+      expect(good.transcript).toMatch(/\bhi\b/);
+      // The answer once: not its deltas, not again as the result.
+      expect(good.transcript.split("The secret word is PAPAYA.").length - 1).toBe(1);
+      expect(good.transcript).toContain("Completed");
+      // Usage from what Paperclip stored (usageJson): 2,100 in / 35 out.
+      expect(good.all).toMatch(/Input\s+2\.1k\s+Output\s+35/);
+      const bad = await open(ui.failed!, "run-failed");
+      expect(bad.all).not.toContain('{"type":');
+      expect(bad.transcript).toContain("the model provider is overloaded (HTTP 529): Overloaded");
+      expect(bad.all).not.toContain("529 {");
     } finally {
       await browser.close();
     }
@@ -313,7 +329,7 @@ interface Route {
 interface Page {
   route(glob: string, handler: (r: Route) => Promise<void>): Promise<void>;
   goto(url: string): Promise<unknown>;
-  getByText(re: RegExp): { first(): { waitFor(o: { timeout: number }): Promise<void> } };
+  getByText(text: RegExp | string): { first(): { waitFor(o: { timeout: number }): Promise<void>; click(): Promise<void> } };
   waitForLoadState(state: "networkidle"): Promise<void>;
   locator(sel: string): { innerText(): Promise<string> };
   evaluate<T>(fn: () => T): Promise<T>;
