@@ -14,7 +14,8 @@ const stored = {
   runs: 1,
   lastRunId: "r",
 };
-const req = { wakeReason: null, session: null, cwd: "/w", agent: "pi" as const };
+// session undefined: the request names none (the stored one may resume); null is Paperclip resetting it.
+const req = { wakeReason: null, session: undefined, cwd: "/w", agent: "pi" as const };
 
 describe("fresh or resume", () => {
   test("the stored session resumes in the same cwd, with or without the request's sessionParams", () => {
@@ -23,6 +24,10 @@ describe("fresh or resume", () => {
   });
   test("no session at all starts fresh without a note", () => {
     expect(decideSession(req, null, false)).toEqual({});
+    expect(decideSession({ ...req, session: null }, null, false)).toEqual({});
+  });
+  test("session null (Paperclip's reset) starts fresh even with a resumable stored session, and says so", () => {
+    expect(decideSession({ ...req, session: null }, stored, true)).toEqual({ note: "the request's session is null: starting a fresh session" });
   });
   test("a reset wake reason, another cwd, another agent, an unknown id or an unresumable store start fresh and say why", () => {
     expect(decideSession({ ...req, wakeReason: "issue_assigned" }, stored, true).note).toContain("issue_assigned");

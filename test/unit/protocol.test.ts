@@ -4,10 +4,10 @@ import { RunEventSchema, runEventJsonSchema } from "../../src/protocol/index.ts"
 import { resultEvent, stopOutcome } from "../../src/heartbeat/index.ts";
 
 describe("the run protocol", () => {
-  test("the JSON Schema offers exactly the ten event kinds, each closed to unknown fields", () => {
+  test("the JSON Schema offers exactly the eleven event kinds, each closed to unknown fields", () => {
     const schema = runEventJsonSchema() as { oneOf: { properties: { type: { const: string } }; additionalProperties?: boolean }[] };
     expect(schema.oneOf.map((s) => s.properties.type.const).sort()).toEqual(
-      ["assistant", "init", "permission", "result", "service", "system", "thinking", "tool_call", "tool_result", "usage"],
+      ["assistant", "init", "permission", "result", "service", "system", "thinking", "tool_call", "tool_result", "usage", "workspace_change"],
     );
     for (const kind of schema.oneOf) expect(kind.additionalProperties).toBe(false);
   });
