@@ -261,7 +261,9 @@ describe("agentos_local under a real Paperclip", () => {
     const { chromium } = (await import(join(PLAYWRIGHT, "index.mjs"))) as { chromium: Chromium };
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      // Paperclip's service worker would serve the cached (unpatched) bundle to the second page, past the route below.
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, serviceWorkers: "block" });
+      const page = await context.newPage();
       // Paperclip 2026.916.1's parser worker dies on its lock-down of read-only globals in strict mode
       // (`self.caches = _undefined;`, and in Chromium `self.indexedDB` too: upstream issue #12223), and the UI then
       // shows raw stdout for every external adapter. Patched in the served bundle, in this test only.
@@ -337,7 +339,10 @@ interface Page {
   screenshot(o: { path: string; fullPage: boolean }): Promise<unknown>;
 }
 interface Chromium {
-  launch(o: { executablePath: string; headless: boolean; args: string[] }): Promise<{ newPage(o: { viewport: { width: number; height: number } }): Promise<Page>; close(): Promise<void> }>;
+  launch(o: { executablePath: string; headless: boolean; args: string[] }): Promise<{
+    newContext(o: { viewport: { width: number; height: number }; serviceWorkers: "block" }): Promise<{ newPage(): Promise<Page> }>;
+    close(): Promise<void>;
+  }>;
 }
 
 function descendants(pid: number): number[] {
