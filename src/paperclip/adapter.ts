@@ -107,6 +107,5 @@ export function createAgentosAdapter(opts: AdapterOptions): ServerAdapterModule 
     agentConfigurationDoc: AGENT_CONFIGURATION_DOC,
     supportsInstructionsBundle: true,
     instructionsPathKey: "instructionsFilePath",
-    runtimeToolDelivery: "invocation_context",
   };
 }
