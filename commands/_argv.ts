@@ -52,6 +52,8 @@ export function commandData(data: unknown): Partial<CommandData> {
 /** What the parser saw before it stopped, for reporting an error the way the user asked (--json). */
 export interface ParseProgress {
   json: boolean;
+  /** The parse threw (the rest of argv was not read). */
+  failed?: boolean;
 }
 
 export async function resolveValue<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
@@ -85,6 +87,15 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
  * missing or surplus value, a repeated flag, a stray argument, a bad enum value or a missing required argument.
  */
 export async function parseCommandLine(argv: string[], root: AnyCommand, progress: ParseProgress = { json: false }): Promise<CommandLine> {
+  try {
+    return await parse(argv, root, progress);
+  } catch (e) {
+    progress.failed = true;
+    throw e;
+  }
+}
+
+async function parse(argv: string[], root: AnyCommand, progress: ParseProgress): Promise<CommandLine> {
   const chain: AnyCommand[] = [root];
   const names: string[] = [];
   const rawArgs: string[] = [];

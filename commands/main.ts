@@ -1,7 +1,7 @@
 import type { ArgsDef, CommandDef } from "citty";
 import type { AssetProvider } from "../src/runtime/index.ts";
 import { commands, summaries } from "./index.ts";
-import { commandName, parseCommandLine, resolveValue, type CommandData } from "./_argv.ts";
+import { commandName, parseCommandLine, resolveValue, type CommandData, type ParseProgress } from "./_argv.ts";
 import { colorEnabled, globalArgs, helpExtras, withHelp, out, err } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
@@ -92,7 +92,7 @@ export interface MainOptions {
 export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
   let runtime: typeof import("../src/runtime/index.ts") | undefined;
-  const progress = { json: false };
+  const progress: ParseProgress = { json: false };
   let opts: { json: boolean; debug: boolean } = { json: false, debug: false };
   try {
     const line = await parseCommandLine(argv, root, progress);
@@ -117,7 +117,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       if (typeof result === "number") code = result;
     }
   } catch (e) {
-    code = reportError(e, { json: opts.json || progress.json, debug: opts.debug });
+    // A parse that stopped early has not reached a later --json; a script that asked for JSON still gets its error as JSON.
+    const asked = progress.json || (progress.failed && argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json"));
+    code = reportError(e, { json: opts.json || asked, debug: opts.debug });
   } finally {
     await runtime?.shutdown();
   }

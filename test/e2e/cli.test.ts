@@ -85,6 +85,10 @@ describe("one parse of the command line", () => {
     }
     const typo = await runBin(["exec", "--alow-net=x.com", "--", "true"]);
     expect(typo.stderr).toContain("did you mean '--allow-net'?");
+    // --json after the bad flag: the error is still one JSON document for the script that asked.
+    const json = await runBin(["exec", "--bogus", "--json", "--", "true"]);
+    expect(json.code).toBe(2);
+    expect(parseJson(json.stdout).error).toMatchObject({ code: "unknown_flag", message: "unknown flag '--bogus' for paperclip-aos exec" });
   });
 });
 
