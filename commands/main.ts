@@ -118,7 +118,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     }
   } catch (e) {
     // A parse that stopped early has not reached a later --json; a script that asked for JSON still gets its error as JSON.
-    const asked = progress.json || (progress.failed && argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json"));
+    const asked = progress.json || (progress.failed === true && argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json"));
     code = reportError(e, { json: opts.json || asked, debug: opts.debug });
   } finally {
     await runtime?.shutdown();
