@@ -105,7 +105,10 @@ export async function runViaWorker(o: RemoteRunOptions): Promise<number> {
       lineReader((line) => {
         if (line.startsWith(WORKER_PREFIX)) {
           const w = JSON.parse(line) as WorkerLine;
-          if (w.worker === "accepted") workerPid = w.pid;
+          if (w.worker === "accepted") {
+            workerPid = w.pid;
+            if (w.queued) logger.info("the worker is busy: this heartbeat waits for a free slot");
+          }
           else if (w.worker === "rejected") {
             conn.destroy();
             return reject(new WorkerDeclined(w.code, w.hint ? `${w.message} (${w.hint})` : w.message));

@@ -87,7 +87,9 @@ export class SidecarPool {
   /** Start and warm the first sidecar; resolves when it can take heartbeats. */
   async start(): Promise<void> {
     this.current = this.spawn();
-    await this.current.ready;
+    await this.current.ready.catch((e) => {
+      throw runtimeError(`the agentOS sidecar did not warm up: ${firstLine(e)}`, "run 'paperclip-aos doctor'", "sidecar_failed", e);
+    });
     this.monitor = setInterval(() => this.check(), 1000);
   }
 
@@ -124,11 +126,6 @@ export class SidecarPool {
 
   info(): SidecarInfo[] {
     return [...(this.current ? [this.current] : []), ...this.old].map((s) => s.info());
-  }
-
-  /** Every process the pool runs (for the worker tree's RSS). */
-  pids(): number[] {
-    return this.info().flatMap((s) => (s.pid ? [s.pid] : []));
   }
 
   async close(): Promise<void> {
