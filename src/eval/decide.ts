@@ -94,14 +94,22 @@ export function containment(f: Pick<Figures, "isolation">): number | null {
   return f.isolation.filter((e) => e.contained).length / f.isolation.length;
 }
 
-export function coldRatio(latency: Latency[], which: "cold" | "resumed" = "cold"): number | null {
+/** Median over agents of (our median / the host CLI's median), for heartbeats in their own process or through a worker. */
+export function coldRatio(latency: Latency[], which: "cold" | "resumed" = "cold", path: "agentos" | "worker" = "agentos"): number | null {
   const ratios = latency.flatMap((l) => {
-    if (!l.host) return [];
-    const ours = median(l.agentos[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs));
+    const samples = path === "worker" ? l.worker : l.agentos;
+    if (!l.host || !samples) return [];
+    const ours = median(samples[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs));
     const theirs = median(l.host[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs));
     return Number.isFinite(ours) && Number.isFinite(theirs) && theirs > 0 ? [ours / theirs] : [];
   });
   return ratios.length ? median(ratios) : null;
+}
+
+/** Paperclip can run heartbeats either way, so the substrate is judged by the faster one it can deploy. */
+export function bestColdRatio(latency: Latency[]): number | null {
+  const r = [coldRatio(latency, "cold", "agentos"), coldRatio(latency, "cold", "worker")].filter((x): x is number => x !== null);
+  return r.length ? Math.min(...r) : null;
 }
 
 export function pairing(f: Pick<Figures, "transcript">): number | null {
@@ -117,7 +125,7 @@ export function decideSubstrate(f: Figures, t: Thresholds): SubstrateAnswer {
   const raw: Criterion[] = [
     { name: "resume rate", value: resumeRate(f.resume), continueAt: t.continueResumeRate, pauseAt: t.pauseResumeRate, higherIsBetter: true },
     { name: "escapes contained", value: containment(f), continueAt: t.continueContainment, pauseAt: t.pauseContainment, higherIsBetter: true },
-    { name: "cold start vs host CLI", value: coldRatio(f.latency), continueAt: t.continueColdRatio, pauseAt: t.pauseColdRatio, higherIsBetter: false },
+    { name: "cold start vs host CLI", value: bestColdRatio(f.latency), continueAt: t.continueColdRatio, pauseAt: t.pauseColdRatio, higherIsBetter: false },
     { name: "tool calls paired with results", value: pairing(f), continueAt: t.continuePairing, pauseAt: null, higherIsBetter: true },
   ];
   const meets = (c: Criterion, bound: number | null) => {

@@ -20,6 +20,9 @@ export type HeartbeatSample = v.InferOutput<typeof HeartbeatSampleSchema>;
 export const LatencySchema = v.strictObject({
   agent: v.string(),
   agentos: v.strictObject({ cold: v.array(HeartbeatSampleSchema), resumed: v.array(HeartbeatSampleSchema) }),
+  /** The same heartbeats handed to a warm worker (`paperclip-aos serve`) by `run`. */
+  worker: v.nullable(v.strictObject({ cold: v.array(HeartbeatSampleSchema), resumed: v.array(HeartbeatSampleSchema) })),
+  workerMissing: v.nullable(v.string()),
   /** The agent's own CLI on the host, as Paperclip's local adapters run it, against the same gateway. */
   host: v.nullable(v.strictObject({ command: v.string(), cold: v.array(HeartbeatSampleSchema), resumed: v.array(HeartbeatSampleSchema) })),
   /** Why there is no host baseline (the CLI is not installed here, ...). */

@@ -50,7 +50,8 @@ export async function heartbeat(spec: HeartbeatSpec): Promise<HeartbeatOutcome> 
   let watcher: Promise<void> | undefined;
   const r = await spawnMeasured([...selfCommand(), "run", "--input", "-", ...(spec.args ?? [])], {
     stdin: JSON.stringify(request),
-    env: { PAPERCLIP_AOS_HOME: spec.home, ...(spec.cache ? { PAPERCLIP_AOS_CACHE: spec.cache } : {}), ...spec.env },
+    // In this process unless the spec names a worker: a worker of the user's must not serve the in-process figures.
+    env: { PAPERCLIP_AOS_HOME: spec.home, PAPERCLIP_AOS_WORKER: "off", ...(spec.cache ? { PAPERCLIP_AOS_CACHE: spec.cache } : {}), ...spec.env },
     onStart: (pid) => {
       if (spec.interrupt) watcher = interruptWhenPrompted(pid, record, spec.interrupt);
     },

@@ -5,6 +5,7 @@ import { heartbeat } from "./heartbeat.ts";
 import { hostBaseline } from "./host-baseline.ts";
 import { WORKLOAD_STEPS, writeWorkspace } from "./workload.ts";
 import type { ProbeContext } from "./context.ts";
+import { startWorker } from "./worker.ts";
 
 export interface HeartbeatFigures {
   latency: Latency;
@@ -43,6 +44,8 @@ export async function probeHeartbeats(ctx: ProbeContext, agent: string): Promise
     }
   }
 
+  const worker = await probeWorker(ctx, agent);
+
   const host = hostBaseline(agent);
   let hostFigures: Latency["host"] = null;
   if ("baseline" in host) {
@@ -77,7 +80,7 @@ export async function probeHeartbeats(ctx: ProbeContext, agent: string): Promise
   const results = evs.filter((e) => e.type === "tool_result");
   const resultIds = new Set(results.map((e) => e.toolUseId));
   return {
-    latency: { agent, agentos: { cold, resumed }, host: hostFigures, hostMissing: "missing" in host ? host.missing : null },
+    latency: { agent, agentos: { cold, resumed }, worker: "missing" in worker ? null : worker, workerMissing: "missing" in worker ? worker.missing : null, host: hostFigures, hostMissing: "missing" in host ? host.missing : null },
     transcript: {
       agent,
       kinds: Object.fromEntries(PAPERCLIP_KINDS.map((k) => [k, evs.some((e) => e.type === k)])),
@@ -91,6 +94,30 @@ export async function probeHeartbeats(ctx: ProbeContext, agent: string): Promise
     resources: { agent, peakRssMb: Math.max(0, ...cold.map((s) => s.peakRssMb), ...resumed.map((s) => s.peakRssMb)), stateDiskMbPerHeartbeat: stateGrowth },
     withinDefault,
   };
+}
+
+/** The same pairs of heartbeats through a warm worker: `run` finds it through PAPERCLIP_AOS_WORKER and relays. */
+async function probeWorker(ctx: ProbeContext, agent: string): Promise<{ cold: HeartbeatSample[]; resumed: HeartbeatSample[] } | { missing: string }> {
+  ctx.progress(`${agent}: starting a warm worker (serve)`);
+  const w = await startWorker(join(ctx.scratch, `worker-${agent}`), ctx.cache);
+  if ("missing" in w) return w;
+  const cold: HeartbeatSample[] = [];
+  const resumed: HeartbeatSample[] = [];
+  try {
+    for (let i = 0; i < ctx.runs; i++) {
+      ctx.progress(`${agent}: heartbeat ${i + 1}/${ctx.runs} through the worker (cold, then resumed)`);
+      const ws = join(ctx.scratch, `worker-${agent}`, `ws-${i}`);
+      await writeWorkspace(ws);
+      const common = { agent, workspace: ws, home: w.home, cache: ctx.cache, steps: WORKLOAD_STEPS, scratch: ctx.scratch, taskKey: `eval-w-${i}`, env: { PAPERCLIP_AOS_WORKER: w.socket } };
+      const a = await heartbeat({ ...common, tag: `worker-${agent}-${i}-a` });
+      const b = await heartbeat({ ...common, tag: `worker-${agent}-${i}-b`, session: a.result?.sessionParams ?? null });
+      cold.push(a.sample);
+      resumed.push(b.sample);
+    }
+  } finally {
+    await w.stop();
+  }
+  return { cold, resumed };
 }
 
 /** One line of words a person can act on: no raw JSON body, no stack trace, not empty, not a wall of text. */

@@ -1,4 +1,4 @@
-import { coldRatio, containment, decide, pairing, resumeRate, type Answers, type Thresholds, DEFAULT_THRESHOLDS } from "./decide.ts";
+import { bestColdRatio, coldRatio, containment, decide, pairing, resumeRate, type Answers, type Thresholds, DEFAULT_THRESHOLDS } from "./decide.ts";
 import { median, quantile, type Figures, type HeartbeatSample } from "./figures.ts";
 import { WORKLOAD_FILES, WORKLOAD_STEPS } from "./workload.ts";
 
@@ -55,29 +55,34 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
   const latRows: string[][] = [];
   for (const l of f.latency) {
     for (const which of ["cold", "resumed"] as const) {
-      latRows.push([l.agent, which, "agentOS", ...dist(l.agentos[which])]);
+      latRows.push([l.agent, which, "agentOS, own process", ...dist(l.agentos[which])]);
+      if (l.worker) latRows.push([l.agent, which, "agentOS, warm worker", ...dist(l.worker[which])]);
+      else latRows.push([l.agent, which, "agentOS, warm worker", "–", "–", "–", "–", `(${l.workerMissing ?? "not measured"})`]);
       if (l.host) latRows.push([l.agent, which, `host (${l.host.command})`, ...dist(l.host[which])]);
       else latRows.push([l.agent, which, "host", "–", "–", "–", "–", `(${l.hostMissing ?? "no baseline"})`]);
     }
   }
   const cold = coldRatio(f.latency);
   const resumed = coldRatio(f.latency, "resumed");
+  const wCold = coldRatio(f.latency, "cold", "worker");
+  const wResumed = coldRatio(f.latency, "resumed", "worker");
+  const best = bestColdRatio(f.latency);
   out.push(
     section(
       "1. Cold start and resumed heartbeats",
       [
-        "Wall time of one heartbeat from outside, as Paperclip sees it (process start to result), through `paperclip-aos run` and through the agent's own CLI on the host against the same gateway.",
+        "Wall time of one heartbeat from outside, as Paperclip sees it (process start to result): `paperclip-aos run` on its own, `run` handing the heartbeat to a warm worker (`paperclip-aos serve`), and the agent's own CLI on the host against the same gateway.",
         "",
         table(["agent", "heartbeat", "path", "ok", "median", "p25", "p75", "max"], latRows),
         "",
         chart("latency", "latency.svg"),
         "",
-        `Median over agents of agentOS median / host median: cold ${ratio(cold)}, resumed ${ratio(resumed)}.`,
+        `Median over agents of agentOS median / host median: own process cold ${ratio(cold)}, resumed ${ratio(resumed)}; warm worker cold ${ratio(wCold)}, resumed ${ratio(wResumed)}.`,
       ],
       "Is a heartbeat through agentOS fast enough to replace the local adapters?",
-      cold === null
+      best === null
         ? "Not measured: no host baseline ran, so no ratio can be given."
-        : `A cold heartbeat costs ${ratio(cold)} the host CLI's time (continue needs ≤ ${ratio(t.continueColdRatio)}, pause ≤ ${ratio(t.pauseColdRatio)}); it would change with a warm worker (\`serve\`) or a faster agentOS session open.`,
+        : `A cold heartbeat costs ${ratio(best)} the host CLI's time on the faster path (${wCold !== null && wCold === best ? "the warm worker" : "its own process"}; continue needs ≤ ${ratio(t.continueColdRatio)}, pause ≤ ${ratio(t.pauseColdRatio)}); it would change with spare VMs prepared ahead in the worker, or a faster agentOS session open.`,
     ),
   );
 

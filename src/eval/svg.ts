@@ -7,7 +7,7 @@ import { quantile, type Figures } from "./figures.ts";
 
 const FAMILY = `font-family="system-ui, -apple-system, Segoe UI, sans-serif"`;
 const FONT = `${FAMILY} font-size="12"`;
-const COLORS = { agentos: "#2f6fde", host: "#8a8f98", ok: "#2e9d5b", bad: "#d64545", warn: "#d9a21b", grid: "#e3e6ea", text: "#22262b" };
+const COLORS = { agentos: "#2f6fde", worker: "#7b4fd6", host: "#8a8f98", ok: "#2e9d5b", bad: "#d64545", warn: "#d9a21b", grid: "#e3e6ea", text: "#22262b" };
 
 export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!);
@@ -81,6 +81,7 @@ export function latencyChart(f: Figures): string {
   for (const l of f.latency) {
     for (const which of ["cold", "resumed"] as const) {
       rows.push({ label: `${l.agent} ${which} · agentOS`, values: l.agentos[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs), color: COLORS.agentos });
+      if (l.worker) rows.push({ label: `${l.agent} ${which} · worker`, values: l.worker[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs), color: COLORS.worker });
       if (l.host) rows.push({ label: `${l.agent} ${which} · host CLI`, values: l.host[which].filter((s) => s.exitCode === 0).map((s) => s.wallMs), color: COLORS.host });
     }
   }

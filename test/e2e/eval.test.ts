@@ -41,6 +41,10 @@ describe("eval --quick through the compiled binary", () => {
         expect(lat.agentos.cold).toHaveLength(2);
         expect(lat.agentos.cold.every((s) => s.exitCode === 0 && s.wallMs > 0 && s.peakRssMb > 0)).toBe(true);
         expect(lat.host?.cold.every((s) => s.exitCode === 0)).toBe(true);
+        // The same heartbeats through a warm worker the evaluation started (and stopped: no socket left).
+        expect(lat.workerMissing).toBeNull();
+        expect(lat.worker?.cold.map((s) => s.exitCode)).toEqual([0, 0]);
+        expect(lat.worker?.resumed.map((s) => s.exitCode)).toEqual([0, 0]);
         expect(figures.resume[0]!.links.map((l) => l.kind)).toEqual(["normal", "killed", "sidecar-crash", "normal"]);
         expect(figures.resume[0]!.links.map((l) => l.exitCode)).toEqual([0, 143, 1, 0]);
         expect(figures.transcript[0]!.paired).toBe(figures.transcript[0]!.toolCalls);

@@ -4,7 +4,7 @@ import { CHARTS, decide, DEFAULT_THRESHOLDS, FiguresSchema, renderReport, type F
 import { checkXml } from "../support/xml.ts";
 
 /** Made-up figures: every knob the decision reads, set so that each branch can be reached by changing one. */
-function figures(o: { resumeOk?: number; resumeBad?: number; contained?: number; escaped?: number; agentosMs?: number; hostMs?: number | null; paired?: number } = {}): Figures {
+function figures(o: { resumeOk?: number; resumeBad?: number; contained?: number; escaped?: number; agentosMs?: number; workerMs?: number; hostMs?: number | null; paired?: number } = {}): Figures {
   const sample = (wallMs: number) => ({ wallMs, exitCode: 0, errorCode: null, peakRssMb: 500 });
   const links = [
     { index: 0, kind: "normal" as const, exitCode: 0, errorCode: null, resumed: false, historyIntact: false, wallMs: 3000 },
@@ -23,6 +23,8 @@ function figures(o: { resumeOk?: number; resumeBad?: number; contained?: number;
       {
         agent: "pi",
         agentos: { cold: [1, 2, 3].map(() => sample(o.agentosMs ?? 1500)), resumed: [sample(1400)] },
+        worker: o.workerMs === undefined ? null : { cold: [sample(o.workerMs)], resumed: [sample(o.workerMs)] },
+        workerMissing: o.workerMs === undefined ? "not started" : null,
         host: hostMs === null ? null : { command: "pi -p", cold: [1, 2, 3].map(() => sample(hostMs)), resumed: [sample(hostMs)] },
         hostMissing: hostMs === null ? "not installed" : null,
       },
@@ -98,6 +100,14 @@ describe("eval: the decision follows the stated thresholds", () => {
     expect(decide(figures({ paired: 3 })).substrate.verdict).toBe("pause");
   });
 
+  test("the faster deployable path decides the cold-start criterion: a warm worker can lift the verdict", () => {
+    expect(decide(figures({ agentosMs: 3000 })).substrate.verdict).toBe("pause");
+    const a = decide(figures({ agentosMs: 3000, workerMs: 900 }));
+    expect(a.substrate.verdict).toBe("continue");
+    expect(a.substrate.criteria.find((c) => c.name.startsWith("cold"))!.value).toBeCloseTo(0.9, 6);
+    expect(renderReport(figures({ agentosMs: 3000, workerMs: 900 }))).toContain("on the faster path (the warm worker;");
+  });
+
   test("thresholds are the caller's: a looser bound moves the verdict", () => {
     const f = figures({ agentosMs: 3000 });
     expect(decide(f, { ...DEFAULT_THRESHOLDS, continueColdRatio: 3.5 }).substrate.verdict).toBe("continue");
@@ -136,7 +146,8 @@ describe("eval: the report", () => {
       expect(md).toContain(h);
     }
     expect(md.match(/\*\*Question\.\*\*/g)).toHaveLength(8);
-    expect(md).toContain("| pi | cold | agentOS | 3/3 | 1500 ms |");
+    expect(md).toContain("| pi | cold | agentOS, own process | 3/3 | 1500 ms |");
+    expect(md).toContain("| pi | cold | agentOS, warm worker | – | – | – | – | (not started) |");
     expect(md).toContain("cold 1.5x");
     expect(md).toContain("19 of 20 attempts contained (95%). Got through: e50.");
     expect(md).toContain("| continueContainment | 1 |");

@@ -1,0 +1,48 @@
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { selfCommand } from "./harness.ts";
+
+/**
+ * A warm worker (`paperclip-aos serve`) of the evaluation's own, on a state dir of its own, for the "through a
+ * worker" path: started before its heartbeats, stopped (SIGTERM, which removes its socket) after them.
+ */
+export interface EvalWorker {
+  home: string;
+  socket: string;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(dir: string, cache: string | undefined): Promise<EvalWorker | { missing: string }> {
+  const home = join(dir, "state");
+  const socket = join(dir, "w.sock");
+  await mkdir(home, { recursive: true });
+  const p = Bun.spawn([...selfCommand(), "serve", "--json", "--socket", socket], {
+    env: { ...process.env, PAPERCLIP_AOS_HOME: home, ...(cache ? { PAPERCLIP_AOS_CACHE: cache } : {}), NO_COLOR: "1" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stop = async () => {
+    p.kill("SIGTERM");
+    const done = await Promise.race([p.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+    if (!done) p.kill("SIGKILL");
+  };
+  // serve prints one JSON line once it is warm (its sidecar has run a first shell and a first session).
+  const reader = p.stdout.getReader();
+  let buf = "";
+  const deadline = Date.now() + 180_000;
+  while (!buf.includes("\n") && Date.now() < deadline) {
+    const chunk = await Promise.race([reader.read(), p.exited.then(() => ({ done: true, value: undefined }))]);
+    if (chunk.done || !chunk.value) break;
+    buf += new TextDecoder().decode(chunk.value);
+  }
+  reader.releaseLock();
+  try {
+    if ((JSON.parse(buf.split("\n")[0]!) as { ready?: boolean }).ready) return { home, socket, stop };
+  } catch {
+    // not ready: say why below
+  }
+  const why = (await Promise.race([new Response(p.stderr).text(), Bun.sleep(2000).then(() => "")])).split("\n").find((l) => l.trim()) ?? "it did not report ready";
+  await stop();
+  return { missing: `the worker did not start: ${why.slice(0, 200)}` };
+}
