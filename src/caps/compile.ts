@@ -122,11 +122,34 @@ function describeOut(r: { mode: Mode; operations: string[] } & ({ paths: string[
   return `${r.mode} [${r.operations.join(",")}] on ${shown}`;
 }
 
+/**
+ * A read deny implies a write deny of the same paths (evaluate.ts), so nothing is moved or hard-linked out from under
+ * it. A more specific write allow inside it wins and re-opens exactly that: say so.
+ */
+function writesInsideReadDenies(rules: Rule[]): CompiledPolicy["warnings"] {
+  const out: CompiledPolicy["warnings"] = [];
+  for (const d of rules) {
+    if (d.capability !== "fs.read" || d.mode !== "deny" || d.matcher.type !== "path") continue;
+    for (const a of rules) {
+      if (a.capability !== "fs.write" || a.mode !== "allow" || a.matcher.type !== "path" || compareRules(a, d) <= 0) continue;
+      if (a.matcher.path.glob || !pathMatches(d.matcher.path, a.matcher.path.pattern)) continue;
+      out.push({
+        path: a.at ?? a.source,
+        source: a.source,
+        value: a.value,
+        message: `'${a.value}' lets the agent write inside the read deny '${d.value}': files there can be moved or hard-linked to where they can be read`,
+        hint: `deny reading less, or allow writing outside ${d.matcher.path.pattern}`,
+      });
+    }
+  }
+  return out;
+}
+
 /** Compile a policy for agentOS 0.2.21 and the host-side filters. Pure. */
 export function compilePolicy(policy: Policy, ctx: CompileContext = {}): CompiledPolicy {
   const rules = effectiveRules(policy, ctx);
   const enforcement: Enforcement[] = [];
-  const warnings: CompiledPolicy["warnings"] = [...policy.warnings];
+  const warnings: CompiledPolicy["warnings"] = [...policy.warnings, ...writesInsideReadDenies(policy.rules)];
   const note = (r: Rule, where: Enforcer, text: string) =>
     enforcement.push({ capability: r.capability, mode: r.mode, rule: r.value, source: r.source, where, note: r.why ? `${text} — ${r.why}` : text });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { evaluate, resolvePolicy, type EvalContext, type RequestKind } from "../../src/caps/index.ts";
+import { compilePolicy, evaluate, resolvePolicy, type EvalContext, type RequestKind } from "../../src/caps/index.ts";
 
 const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
 const decide = (doc: object, kind: RequestKind, target: string, ctx: EvalContext = {}) => evaluate(policy(doc), { kind, target }, ctx).decision;
@@ -133,6 +133,15 @@ describe("guards: no rename, delete or link changes which rule decides", () => {
     const doc = { extends: "workspace-write", deny: { "fs.read": ["secret"] } };
     for (const o of ["write", "rename", "rm"]) expect(op(doc, "write", "/workspace/secret/k.txt", o).decision).toBe("deny");
     expect(op(doc, "write", "/workspace/secret/k.txt", "write").rule?.value).toBe("secret");
+  });
+  test("a more specific write allow inside a read deny wins, and compile warns that it re-opens moving and linking", () => {
+    const p = policy({ extends: "workspace-write", allow: { "fs.write": ["secret/drop"] }, deny: { "fs.read": ["secret"] } });
+    expect(evaluate(p, { kind: "write", target: "/workspace/secret/drop/x", op: "rename" }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "read", target: "/workspace/secret/drop/x" }).decision).toBe("deny");
+    expect(compilePolicy(p).warnings.map((w) => w.message)).toContain(
+      "'secret/drop' lets the agent write inside the read deny 'secret': files there can be moved or hard-linked to where they can be read",
+    );
+    expect(compilePolicy(policy({ extends: "workspace-write", deny: { "fs.read": ["secret"] } })).warnings).toEqual([]);
   });
   test("an operation of the other kind is an error", () => {
     expect(() => op(ww, "read", "/workspace/a", "rename")).toThrow("'rename' is not a read operation");
