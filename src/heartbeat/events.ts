@@ -48,7 +48,7 @@ export class EventSink {
 
   emit<T extends RunEvent>(input: EventInput<T>): T {
     if (this.done) return input as unknown as T; // nothing after `result`
-    const event = { ...input, ts: new Date().toISOString(), seq: ++this.seq } as unknown as T;
+    const event = { ...withoutColour(input), ts: new Date().toISOString(), seq: ++this.seq } as unknown as T;
     const line = fitLine(event);
     if (event.type === "result") this.done = true;
     if (this.write && !this.broken) {
@@ -89,6 +89,16 @@ export class EventSink {
     this.broken = true;
     this.onBroken?.();
   }
+}
+
+/**
+ * A tool's output is data in the transcript, not a terminal: the colour codes a guest command prints (`ls --color`,
+ * a test runner's red) are removed, for Paperclip's UI and for every reader of the NDJSON.
+ */
+function withoutColour<T extends { type: string }>(input: T): T {
+  if (input.type !== "tool_result") return input;
+  const r = input as T & { content?: unknown };
+  return typeof r.content === "string" && r.content.includes("\x1b") ? { ...r, content: Bun.stripANSI(r.content) } : input;
 }
 
 /** Serialize, cutting the longest string fields until the line fits. */

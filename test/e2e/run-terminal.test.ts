@@ -11,7 +11,7 @@ beforeAll(async () => {
   dir = await tempDir("aos-run-tty-");
   ws = await tempDir("aos-run-tty-ws-");
   scriptFile = join(dir, "script.json");
-  await writeFile(scriptFile, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo from-the-agent > made.txt && cat made.txt" } }, { text: "I wrote made.txt." }] }));
+  await writeFile(scriptFile, JSON.stringify({ steps: [{ tool: "bash", input: { command: "printf '\\033[31mfrom-the-agent\\033[0m\\n' > made.txt && cat made.txt" } }, { text: "I wrote made.txt." }] }));
 });
 afterAll(() => Promise.all([dir, ws].map((d) => rm(d, { recursive: true, force: true }))));
 
@@ -34,8 +34,9 @@ describe("run on a terminal", () => {
     expect(code).toBe(0);
     expect(screen).toContain("starting pi in agentOS");
     expect(screen).toContain("▶ pi in agentOS · model scripted");
-    expect(screen).toContain("$ bash echo from-the-agent > made.txt");
+    expect(screen).toContain("$ bash printf");
     expect(screen).toContain("→ from-the-agent");
+    expect(screen).not.toContain("\x1b[31m");
     expect(screen).toContain("I wrote made.txt.");
     expect(screen).toMatch(/✔ success in [\d.]+ s/);
     expect(screen).not.toContain('{"type"');
@@ -48,8 +49,12 @@ describe("run on a terminal", () => {
     const events = (await readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
     expect(events[0].type).toBe("init");
     expect(events.at(-1).type).toBe("result");
+    // The guest printed colour codes: the NDJSON carries the text without them.
+    const output = events.find((e) => e.type === "tool_result").content as string;
+    expect(output).toContain("from-the-agent");
+    expect(output).not.toContain("\x1b");
     expect(screen).toContain("▶ pi in agentOS");
-    expect(screen).toContain("$ bash echo from-the-agent > made.txt");
+    expect(screen).toContain("$ bash printf");
     expect(screen).toMatch(/✔ success in [\d.]+ s/);
     expect(screen).not.toContain("I wrote made.txt.");
     expect(screen).not.toContain('{"type"');
