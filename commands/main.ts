@@ -119,11 +119,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   } catch (e) {
     // A parse that stopped early has not reached a later --json; a script that asked for JSON still gets its error as JSON.
     const asked = progress.json || (progress.failed === true && argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json"));
-    code = reportError(e, { json: opts.json || asked, debug: opts.debug });
+    // A signal tore the VM down under the command: that failure is the signal's, exit as the signal says.
+    code = runtime?.signalExitCode() ?? reportError(e, { json: opts.json || asked, debug: opts.debug });
   } finally {
     await runtime?.shutdown();
   }
-  process.exit(code);
+  process.exit(runtime?.signalExitCode() ?? code);
 }
 
 function reportError(e: unknown, opts: { json: boolean; debug: boolean }): number {

@@ -18,7 +18,7 @@ import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from ".
 import { camelToKebab, compareRules, ENV_NAME, type Rule } from "./rules.ts";
 import { mandatoryDenies, mandatoryOps, SCOPE_ROOT, type RuntimeContext } from "./runtime-needs.ts";
 import { decide, effectiveRules, evaluateWith, fsGuards, loopbackPorts, type Enforcer } from "./evaluate.ts";
-import { VM_OWNED_ENV } from "./env.ts";
+import { envShield, type EnvShield } from "./env.ts";
 import type { PolicyProblem } from "./check.ts";
 import type { Policy } from "./policy.ts";
 import type { PathContext } from "./paths.ts";
@@ -65,6 +65,8 @@ export interface CompiledPolicy {
   loopbackExemptPorts: number[];
   /** The whole guest environment the host passes to exec/sessions: only names env.read allows. */
   guestEnv: Record<string, string>;
+  /** Host variables a rule allows but that stay out of the guest (env.ts: VM-owned, gateway, secret-looking), names only. */
+  withheldEnv: { name: string; kind: EnvShield["kind"]; reason: string }[];
   enforcement: Enforcement[];
   warnings: (PolicyProblem & { source?: string })[];
   /** Whether any allow can reach into /workspace for writing; if not, the runtime can mount it read-only too. */
@@ -249,9 +251,14 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
   for (const r of byCapability(rules, "env.read")) {
     note(r, "host-env-filter", "the guest environment is built on the host from the allowed names; nothing else from the host environment is passed in");
   }
+  const withheldEnv: { name: string; kind: EnvShield["kind"]; reason: string }[] = [];
   for (const [name, value] of Object.entries(ctx.hostEnv ?? {})) {
-    if (value === undefined || VM_OWNED_ENV.includes(name) || !ENV_NAME.test(name)) continue;
-    if (decide(rules, "env.read", { type: "name", name })?.mode === "allow") guestEnv[name] = value;
+    if (value === undefined || !ENV_NAME.test(name)) continue;
+    const rule = decide(rules, "env.read", { type: "name", name });
+    if (rule?.mode !== "allow") continue;
+    const shield = envShield(name, rule.matcher.type === "env" && rule.matcher.exact === name, { gateway: ctx.gatewayPort !== undefined });
+    if (shield) withheldEnv.push({ name, kind: shield.kind, reason: shield.reason });
+    else guestEnv[name] = value;
   }
 
   const workspaceWritable = rules.some(
@@ -269,6 +276,7 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
     },
     loopbackExemptPorts: loopbackPorts(rules, ctx),
     guestEnv,
+    withheldEnv,
     enforcement,
     warnings,
     workspaceWritable,

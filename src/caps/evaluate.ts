@@ -18,7 +18,7 @@ import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } 
 import { compareRules, ENV_NAME, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
 import { mandatoryDenies, mandatoryOps, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
 import { guardFor, guardsOf, type Guard } from "./guards.ts";
-import { VM_OWNED_ENV } from "./env.ts";
+import { envShield } from "./env.ts";
 import type { Policy } from "./policy.ts";
 import { CAPABILITY_OF, DRIVERS, FS_READ_OPS, FS_WRITE_OPS, type Capability, type Mode, type RequestKind } from "./vocabulary.ts";
 
@@ -300,17 +300,12 @@ export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext):
     case "env": {
       const name = req.target.trim();
       if (!ENV_NAME.test(name)) throw usageError(`'${req.target}' is not an environment variable name`, undefined, "invalid_target");
-      if (VM_OWNED_ENV.includes(name)) {
-        return {
-          ...base,
-          target: name,
-          decision: "deny",
-          rule: null,
-          layer: "vm",
-          reason: `${name} is set by the VM itself (HOME=/home/agentos, PATH=/opt/agentos/bin:...); the host's value is never passed in`,
-        };
+      const rule = decide(rules, capability, { type: "name", name });
+      const shield = envShield(name, rule?.mode === "allow" && rule.matcher.type === "env" && rule.matcher.exact === name, { gateway: ctx.gatewayPort !== undefined });
+      if (shield && (shield.kind !== "secret" || rule?.mode === "allow")) {
+        return { ...base, target: name, decision: "deny", rule: rule ? ruleView(rule) : null, layer: shield.kind === "vm" ? "vm" : "mandatory", reason: shield.reason };
       }
-      return fromRule({ ...base, target: name }, decide(rules, capability, { type: "name", name }), describeTarget("env", name));
+      return fromRule({ ...base, target: name }, rule, describeTarget("env", name));
     }
     case "spawn": {
       const name = req.target.trim();
@@ -341,6 +336,18 @@ export function toolGate(policy: Policy): (toolName: string) => { allowed: boole
   return (toolName) => {
     const d = ev({ kind: "tool", target: toolName });
     return { allowed: d.decision === "allow", reason: d.rule ? `tool.invoke ${d.rule.mode} ${d.rule.value} (${d.rule.source})` : d.reason };
+  };
+}
+
+/**
+ * The fs.read gate for host tools reading workspace files for the agent (src/tools asks it for every file): the same
+ * decision as the kernel's, mandatory denies included. Guest paths in, `{allowed, reason}` out.
+ */
+export function readGate(policy: Policy, ctx: EvalContext = {}): (guestPath: string) => { allowed: boolean; reason: string } {
+  const ev = evaluator(policy, ctx);
+  return (guestPath) => {
+    const d = ev({ kind: "read", target: guestPath });
+    return { allowed: d.decision === "allow", reason: d.reason };
   };
 }
 

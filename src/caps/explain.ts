@@ -11,6 +11,7 @@ import { policyToDocument, type Policy } from "./policy.ts";
 import { mandatoryDenies, runtimeRules, SCOPE_ROOT, type MandatoryGroup, type MandatoryScope, type Protects } from "./runtime-needs.ts";
 import { CAPABILITIES, type Capability } from "./vocabulary.ts";
 import type { PolicyProblem } from "./check.ts";
+import { GATEWAY_ENV_PREFIXES } from "./env.ts";
 
 export interface Explanation {
   sources: string[];
@@ -26,6 +27,8 @@ export interface Explanation {
     loopbackExemptPorts: number[];
     /** Names only: values are secrets. */
     guestEnvNames: string[];
+    /** Host variables a rule allows that still stay out of the guest (env.ts), names and why, never values. */
+    withheldEnv: { name: string; kind: string; reason: string }[];
     hostFunctionRules: PatternRuleOut[];
     workspaceWritable: boolean;
   };
@@ -93,6 +96,7 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
       permissions,
       loopbackExemptPorts: compiled.loopbackExemptPorts,
       guestEnvNames: Object.keys(compiled.guestEnv).sort(),
+      withheldEnv: [...compiled.withheldEnv].sort((a, b) => (a.name < b.name ? -1 : 1)),
       hostFunctionRules: typeof permissions.hostFunction === "string" ? [] : permissions.hostFunction.rules,
       workspaceWritable: compiled.workspaceWritable,
     },
@@ -102,6 +106,18 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
     warnings: compiled.warnings,
   };
   return { data, text: renderExplanation(data) };
+}
+
+function withheldLines(w: Explanation["compiled"]["withheldEnv"]): string[] {
+  const by = (kind: string) => w.filter((x) => x.kind === kind).map((x) => x.name);
+  const out: string[] = [];
+  const secret = by("secret");
+  const gateway = by("gateway");
+  const vm = by("vm");
+  if (secret.length) out.push(`  ${"  withheld".padEnd(16)} ${secret.join(", ")} (secret-looking: only a rule naming one exactly passes it)`);
+  if (gateway.length) out.push(`  ${"  withheld".padEnd(16)} ${gateway.join(", ")} (the model gateway's: stay on the host)`);
+  if (vm.length) out.push(`  ${"  withheld".padEnd(16)} ${vm.join(", ")} (set by the VM)`);
+  return out;
 }
 
 function ruleLine(r: FsRuleOut | PatternRuleOut): string {
@@ -153,6 +169,9 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
   }
   push(
     `  ${"guest env".padEnd(16)} ${d.compiled.guestEnvNames.length ? d.compiled.guestEnvNames.join(", ") : "no host variables"} (the VM sets HOME, PATH, USER, PWD itself)`,
+    ...withheldLines(d.compiled.withheldEnv),
+    `  ${"".padEnd(16)} in run, provider keys and the gateway's variables (${GATEWAY_ENV_PREFIXES.slice(0, 2).map((p) => `${p}*`).join(", ")}, ...) never enter the VM`,
+    `  ${"".padEnd(16)} agentOS 0.2.21 adds its own AGENTOS_* variables to every guest process (/proc/self/environ, process.env, /proc/1/cmdline): AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the host workspace path and the sidecar's shadow root; they cannot be hidden`,
     `  ${"host loopback".padEnd(16)} ${d.compiled.loopbackExemptPorts.length ? d.compiled.loopbackExemptPorts.map((p) => `127.0.0.1:${p}`).join(", ") : "closed"}`,
     `  ${"workspace mount".padEnd(16)} ${d.compiled.workspaceWritable ? "writable" : "nothing in /workspace is writable (the mount is read-only)"}`,
     "",

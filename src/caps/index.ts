@@ -19,7 +19,7 @@ export {
   type PermissionFlag, type PermissionFlags,
 } from "./flags.ts";
 export { resolvePolicy, readPolicyFile, type Policy, type ResolveInput } from "./policy.ts";
-export { evaluate, evaluator, toolGate, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
+export { evaluate, evaluator, readGate, toolGate, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
 export {
   compilePolicy, toolResource,
   type CompiledPolicy, type CompiledPermissions, type CompileContext, type Enforcement, type FsRuleOut, type PatternRuleOut,
@@ -29,3 +29,7 @@ export { mandatoryDenies, runtimeRules, type MandatoryDeny, type RuntimeContext 
 export type { PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";
 export { compileSandbox, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";
+export {
+  envShield, isGatewayEnv, isSecretLookingEnv, sidecarWithheldEnv, withoutGatewayEnv, GATEWAY_ENV_PREFIXES, SECRET_ENV, VM_OWNED_ENV,
+  type EnvShield,
+} from "./env.ts";

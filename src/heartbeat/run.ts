@@ -4,7 +4,7 @@ import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, 
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
-import { problemLine, type CompiledSandbox } from "../caps/index.ts";
+import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
 import { planVm } from "../plan/index.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
@@ -101,8 +101,6 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     phase("gateway");
     const sandbox = await opts.sandbox(gateway.port);
     phase("policy");
-    // The sidecar inherits our environment; the provider keys stay with the gateway only.
-    scrubProviderKeys();
 
     const stored = await slot.load();
     const decision = decideSession(req, stored, stored ? await sessionResumable(slot, req.agent, stored.sessionId) : false);
@@ -115,7 +113,8 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
     // OpenCode's agentOS session cannot be restored across processes: each heartbeat gets its own agentOS session.
     const acpSessionId = req.agent === "opencode" ? `${sid}.${(stored?.runs ?? 0) + 1}` : sid;
 
-    const guestEnv = { ...sandbox.guestEnv, ...req.env, HOME: GUEST_HOME };
+    // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts).
+    const guestEnv = { ...sandbox.guestEnv, ...withoutGatewayEnv(req.env), HOME: GUEST_HOME };
     if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
 
     // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.

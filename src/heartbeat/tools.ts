@@ -1,4 +1,4 @@
-import { toolGate, type CompiledSandbox } from "../caps/index.ts";
+import { readGate, toolGate, type CompiledSandbox } from "../caps/index.ts";
 import { createHostTools, type VmListener } from "../tools/index.ts";
 import type { RuntimeService } from "../protocol/index.ts";
 import type { EventSink } from "./events.ts";
@@ -19,6 +19,8 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
     // Record the workspace as it is now, so workspace.diff answers "what did this run change".
     baseline: true,
     decide: toolGate(sandbox.policy),
+    // Files the tools read for the agent are decided with its own fs policy (a refused one is a permission event).
+    decideRead: readGate(sandbox.policy, { workspaceHostDir: ctx.workspaceDir }),
     onCall: (c) => {
       if (c.via !== "vm") return;
       sink.emit({ type: "tool_call", toolUseId: c.callId, name: c.name, input: c.input });
@@ -30,7 +32,7 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
         isError: Boolean(c.error),
       });
     },
-    onDenied: (d) => sink.emit({ type: "permission", capability: "tool.invoke", target: d.tool, decision: "deny", reason: d.reason }),
+    onDenied: (d) => sink.emit({ type: "permission", capability: d.capability, target: d.target, decision: "deny", reason: d.capability === "fs.read" ? `${d.tool}: ${d.reason}` : d.reason }),
   });
   return {
     hostFunctions: tools.hostFunctions,

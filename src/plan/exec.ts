@@ -1,4 +1,4 @@
-import { compileSandbox, problemLine, toolGate, type SandboxInput } from "../caps/index.ts";
+import { compileSandbox, problemLine, readGate, toolGate, type SandboxInput } from "../caps/index.ts";
 import { execInVm, type BootOptions, type ExecRequest, type ExecResult } from "../runtime/index.ts";
 import type { SnapshotRoot } from "../snapshot/index.ts";
 import { createHostTools } from "../tools/index.ts";
@@ -24,7 +24,12 @@ export interface PolicyExecRequest extends Omit<ExecRequest, "boot" | "env"> {
 export async function execWithPolicy(req: PolicyExecRequest): Promise<ExecResult> {
   const sandbox = await compileSandbox({ ...req.policy, workspaceHostDir: req.cwd });
   for (const w of sandbox.compiled.warnings) logger.warn(problemLine(w));
-  const tools = req.snapshot ? undefined : await createHostTools({ workspaceDir: req.cwd, decide: toolGate(sandbox.policy) });
+  const tools = req.snapshot ? undefined : await createHostTools({
+    workspaceDir: req.cwd,
+    decide: toolGate(sandbox.policy),
+    // Files the tools read for the agent are decided with its own fs policy (src/tools/fs-policy.ts).
+    decideRead: readGate(sandbox.policy, { workspaceHostDir: req.cwd }),
+  });
   const plan = planVm({
     sandbox,
     ...(req.snapshot ? { snapshot: req.snapshot } : { workspaceDir: req.cwd }),

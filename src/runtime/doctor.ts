@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { assetProvider, resolveAssets, type SoftwareName } from "./assets.ts";
 import { bootVm } from "./vm.ts";
 import { sidecarLogPath } from "./sidecar-wrapper.ts";
+import { sweepStaleTempDirs, tempRoot } from "./tmp.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { errorMessage, firstLine } from "../errors.ts";
 
@@ -59,6 +60,37 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
   } catch (e) {
     add({ code: "free_disk", level: "warn", message: "could not measure free disk space", detail: errorMessage(e) });
   }
+
+  // Temp dirs of runs that are gone (a SIGKILLed or crashed run): ours under the cache, and the import caches older
+  // versions left in the system temp dir.
+  try {
+    const swept = sweepStaleTempDirs({ legacy: true });
+    add({
+      code: "temp_dirs",
+      level: "info",
+      message: swept.removed.length
+        ? `removed ${swept.removed.length} temp dir${swept.removed.length > 1 ? "s" : ""} of runs that are gone`
+        : `no temp dirs of finished runs left; the runtime's temp dirs live in ${tempRoot()} (mode 0700)`,
+      ...(swept.removed.length ? { detail: `${swept.removed.slice(0, 10).join(", ")}${swept.removed.length > 10 ? ` (+${swept.removed.length - 10} more)` : ""}` } : {}),
+    });
+  } catch (e) {
+    add({ code: "temp_dirs", level: "warn", message: "could not sweep stale temp dirs", detail: errorMessage(e) });
+  }
+  // agentOS 0.2.21 limits a user should know before trusting a run (docs/agentos.md, README "Known limits").
+  add({
+    code: "limit_guest_env_paths",
+    level: "info",
+    message:
+      "agentOS 0.2.21 shows every guest process AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* (/proc/self/environ, process.env, /proc/1/cmdline): " +
+      "the guest can read the host path of the workspace and of the VM's shadow root; they cannot be hidden",
+  });
+  add({
+    code: "limit_child_spin",
+    level: "info",
+    message:
+      "a node program in the VM that starts a child process of its own spins until agentOS's CPU-time limit (about 90 s); " +
+      "--timeout and SIGTERM/SIGINT still end such a run promptly (exit 124, 143/130)",
+  });
 
   let assetsOk = false;
   try {

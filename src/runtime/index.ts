@@ -2,7 +2,7 @@ export { resolveAssets, setAssetProvider, assetProvider, SOFTWARE_PACKAGES } fro
 export type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
 export { bootVm, checkWorkspaceDir, liveVms, GUEST_WORKSPACE, GUEST_HOME, WRITE_ALLOWANCE_BYTES } from "./vm.ts";
 export type { BootOptions, VmHandle } from "./vm.ts";
-export { installSignalHandlers, setSignalHandler, shutdown } from "./lifecycle.ts";
+export { installSignalHandlers, setSignalHandler, shutdown, signalExitCode } from "./lifecycle.ts";
 export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive } from "./proc.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
@@ -10,4 +10,6 @@ export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";
 export { runDoctor } from "./doctor.ts";
 export { listRuntimeCache, cleanRuntimeCache, runtimeCacheDir, versionId } from "./cache.ts";
 export type { CacheReport, CacheVersion, CleanResult, VersionRecord } from "./cache.ts";
+export { sweepStaleTempDirs, tempRoot } from "./tmp.ts";
+export { UNAVAILABLE_COMMANDS } from "./unavailable.ts";
 export type { DoctorCheck, DoctorReport } from "./doctor.ts";

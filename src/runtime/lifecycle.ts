@@ -9,6 +9,16 @@ type SignalHandler = (signal: NodeJS.Signals) => void;
 let signalHandler: SignalHandler | undefined;
 let installed = false;
 let signalled = false;
+let stopCode: number | undefined;
+
+/**
+ * 128 + the signal's number once a signal stopped the process (SIGTERM 143, SIGINT 130, SIGHUP 129), else undefined.
+ * The command's own work fails when its VM is torn down under it; that failure is the signal's doing, not an error to
+ * report, and the exit code is the signal's.
+ */
+export function signalExitCode(): number | undefined {
+  return stopCode;
+}
 
 /** A command that must answer a signal itself (run writes a `cancelled` result) sets this; unset it when done. */
 export function setSignalHandler(fn: SignalHandler | undefined): void {
@@ -23,6 +33,7 @@ export function installSignalHandlers(): void {
       const code = 128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1);
       if (signalled) process.exit(code); // a second signal: stop waiting
       signalled = true;
+      stopCode = code;
       if (signalHandler) return signalHandler(sig);
       void shutdown().finally(() => process.exit(code));
     });

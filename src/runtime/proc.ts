@@ -9,15 +9,26 @@ export interface ProcStat {
   rssKb: number;
 }
 
-export function procStat(pid: number | "self"): ProcStat | null {
+/** The fields of /proc/<pid>/stat after the command name (field 3 on), or null when the process is gone. */
+function statFields(pid: number | "self"): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parens: the fields after it start past the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(fields[1]), rssKb: Number(fields[21]) * 4 };
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return null; // gone, or not Linux
   }
+}
+
+export function procStat(pid: number | "self"): ProcStat | null {
+  const fields = statFields(pid);
+  return fields ? { ppid: Number(fields[1]), rssKb: Number(fields[21]) * 4 } : null;
+}
+
+/** When the process started (clock ticks after boot, /proc/<pid>/stat field 22): with the pid, a process's identity. */
+export function procStartTime(pid: number | "self"): number | null {
+  const fields = statFields(pid);
+  return fields ? Number(fields[19]) : null;
 }
 
 /** A process with this pid exists (ours included; EPERM: it exists but is another user's). */

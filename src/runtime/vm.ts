@@ -4,6 +4,9 @@ import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
 import { childPids } from "./proc.ts";
+import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
+import { unavailableCommandsPackage } from "./unavailable.ts";
+import { sidecarWithheldEnv } from "../caps/index.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -65,27 +68,57 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   // every child we start later would inherit them.
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
-  const restoreEnv = setEnv({
-    PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
-    // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
-    PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "" : logPath,
-    AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
-    AGENTOS_LOG_LEVEL: process.env.AGENTOS_LOG_LEVEL ?? (opts.debug ? "info" : "error"),
-    // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
-    // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
-    AGENTOS_V8_WARM_ISOLATES: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
-  });
+  // Two boots in one process must not interleave their spawn-only environments (one would restore the other's
+  // values for good): boots take turns.
+  const release = await bootTurn();
   try {
-    return await bootWithEnv(opts, assets, logPath);
+    // The sidecar's scratch goes to a private dir of ours (tmp.ts), not /tmp; a killed run's is swept here next time.
+    sweepStaleTempDirs();
+    // A shared sidecar (opts.sidecar) outlives this VM: its scratch lives as long as the process.
+    const tmp = opts.sidecar ? processTempDir() : openRunTempDir();
+    const restoreEnv = setEnv({
+      PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
+      // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
+      PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "" : logPath,
+      AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
+      AGENTOS_LOG_LEVEL: process.env.AGENTOS_LOG_LEVEL ?? (opts.debug ? "info" : "error"),
+      // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
+      // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
+      AGENTOS_V8_WARM_ISOLATES: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
+      TMPDIR: tmp.path,
+      // The sidecar needs no key of ours: provider keys and secret-looking variables stay out of its environment.
+      ...Object.fromEntries(sidecarWithheldEnv(process.env).map((k) => [k, undefined])),
+    });
+    try {
+      return await bootWithEnv(opts, assets, logPath, tmp.remove);
+    } catch (e) {
+      tmp.remove();
+      throw e;
+    } finally {
+      restoreEnv();
+    }
   } finally {
-    restoreEnv();
+    release();
   }
 }
 
-/** Set variables in process.env; the returned function puts the previous values back. */
-function setEnv(vars: Record<string, string>): () => void {
+let lastBoot: Promise<void> = Promise.resolve();
+/** Wait for the previous boot's turn to end; the returned function ends this one's. */
+async function bootTurn(): Promise<() => void> {
+  let release!: () => void;
+  const previous = lastBoot;
+  lastBoot = new Promise<void>((r) => (release = r));
+  await previous;
+  return release;
+}
+
+/** Set (or, for undefined, remove) variables in process.env; the returned function puts the previous values back. */
+function setEnv(vars: Record<string, string | undefined>): () => void {
   const previous = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
   return () => {
     for (const [k, v] of Object.entries(previous)) {
       if (v === undefined) delete process.env[k];
@@ -94,8 +127,7 @@ function setEnv(vars: Record<string, string>): () => void {
   };
 }
 
-async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string): Promise<VmHandle> {
-
+async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string, removeTemp: () => void): Promise<VmHandle> {
   const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
@@ -115,6 +147,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   const software = [
     ...assets.software.common,
     ...(opts.agents ?? []).flatMap((a) => assets.software[a]),
+    // Last, so its npm/npx/python commands replace agentOS's silent stubs (unavailable.ts).
+    await unavailableCommandsPackage(),
   ].map((packagePath) => ({ packagePath }));
 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
@@ -153,6 +187,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       live.delete(handle);
       if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
       else await disposeQuickly(sidecar, graceMs, ours);
+      removeTemp();
     },
   };
   live.add(handle);

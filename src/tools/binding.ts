@@ -16,6 +16,11 @@ export interface HostToolsOptions {
   runId?: string;
   /** The policy's verdict for one tool name (caps' evaluator for kind "tool"); asked once per tool and again on every call. */
   decide: (toolName: string) => GateDecision;
+  /**
+   * The agent's fs.read verdict for a guest path (caps' evaluate, mandatory denies included): every workspace file a
+   * tool reads for the agent is decided with it (fs-policy.ts). Refusals reach onDenied as capability fs.read.
+   */
+  decideRead?: (guestPath: string) => GateDecision;
   onCall?: (record: ToolCallRecord) => void;
   onDenied?: (denial: ToolDenial) => void;
   /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. Unset: any port. */
@@ -53,6 +58,16 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
   });
   if (opts.baseline && !opts.runId) throw new Error("createHostTools: a baseline needs a run id");
   const baseline = opts.baseline ? await takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
+  if (opts.decideRead) {
+    const decideRead = opts.decideRead;
+    ctx.readPolicy = {
+      decide: (path) => {
+        const d = decideRead(path);
+        return { allowed: d.allowed, reason: d.reason ?? (d.allowed ? "allowed" : "denied by the fs.read policy") };
+      },
+      onDenied: (d) => opts.onDenied?.({ capability: "fs.read", tool: d.tool, target: d.path, resource: `fs.read ${d.path}`, reason: d.reason, by: "host" }),
+    };
+  }
   const registry = opts.registry ?? builtinRegistry();
   const names = registry.names();
   const allowedTools = names.filter((n) => opts.decide(n).allowed);

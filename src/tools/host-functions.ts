@@ -17,7 +17,11 @@ export interface GateDecision {
 export type ToolGate = (toolName: string) => GateDecision;
 
 export interface ToolDenial {
+  /** tool.invoke: the tool itself was refused; fs.read: the tool ran but may not read `target` for the agent. */
+  capability: "tool.invoke" | "fs.read";
   tool: string;
+  /** The tool name (tool.invoke) or the guest path refused (fs.read). */
+  target: string;
   resource: string;
   reason: string;
   /** Always "host": our own check refused it. (agentOS's own refusals never reach the host; heartbeat's findDenials reads them in guest output.) */
@@ -69,7 +73,7 @@ export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: 
         const decision = opts.gate(name);
         if (!decision.allowed) {
           const reason = decision.reason ?? "tool.invoke denied";
-          opts.onDenied?.({ tool: name, resource: toolResource(name), reason, by: "host" });
+          opts.onDenied?.({ capability: "tool.invoke", tool: name, target: name, resource: toolResource(name), reason, by: "host" });
           const error = { code: "permission_denied", message: `${name} is not allowed by the policy (${reason})` };
           opts.onCall?.({ callId, name, input, error, durationMs: 0, via: "vm" });
           throw new Error(`${error.code}: ${error.message}`);

@@ -19,6 +19,18 @@ export interface ToolContext {
   vm?: VmServices;
   /** Ports preview.status may probe; undefined means any loopback port (the host CLI). */
   previewPorts?: number[];
+  /**
+   * The agent's fs policy for reads a tool makes on its behalf (set when the VM calls; absent for the host CLI, which
+   * acts for a person): asked with guest paths (/workspace/...), mandatory denies included. See fs-policy.ts.
+   */
+  readPolicy?: ReadPolicy;
+}
+
+/** The caller's read permission, the same decision as the kernel's (caps' evaluate). */
+export interface ReadPolicy {
+  decide(guestPath: string): { allowed: boolean; reason: string };
+  /** Told about each refused read (run turns it into a `permission` event). */
+  onDenied?(denial: { tool: string; path: string; reason: string }): void;
 }
 
 export interface ToolExample<I> {

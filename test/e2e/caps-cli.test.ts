@@ -1,8 +1,10 @@
 /** `caps check / explain / schema / test` through the compiled binary: output contracts, exit codes, speed. */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { parseJson, runBin, tempDir, removeTempDirs } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 let dir: string;
 beforeAll(async () => {

@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runBin, tempDir } from "./helpers.ts";
+import { runBin, tempDir, removeTempDirs } from "./helpers.ts";
 import { attempts, DENIED, execReports, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
+
+afterAll(removeTempDirs);
 
 function expectDenied(a: Attempt, name: string) {
   expect({ name, rc: a.rc === 0 ? 0 : "non-zero", denied: DENIED.test(a.out), out: a.out }).toMatchObject({ name, rc: "non-zero", denied: true });

@@ -1,9 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { commands, summaries, type CommandPath } from "../../commands/index.ts";
-import { binPath, parseJson, runBin, tempDir } from "./helpers.ts";
+import { binPath, parseJson, runBin, tempDir, removeTempDirs } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 /**
  * One entry per command line, typed by the registry: a new command without an entry here is a type error

@@ -1,9 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bootVm } from "../../src/runtime/index.ts";
-import { parseJson, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { parseJson, privateCache, processesMentioning, runBin, sharedCache, tempDir, removeTempDirs } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 describe("compiled binary, from an empty directory", () => {
   test("--help lists the commands and examples", async () => {
@@ -43,17 +45,18 @@ describe("compiled binary, from an empty directory", () => {
   });
 
   test("doctor --json passes with a real VM boot and reports timings", async () => {
-    const r = await runBin(["doctor", "--json"]);
+    // Generous: doctor hashes every extracted asset and sweeps stale temp dirs, slow on a loaded machine.
+    const r = await runBin(["doctor", "--json"], { timeoutMs: 300_000 });
     expect(r.code).toBe(0);
     const report = parseJson(r.stdout);
     expect(report.status).not.toBe("fail");
     const codes = report.checks.map((c: { code: string }) => c.code);
-    for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk"]) {
+    for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk", "temp_dirs", "limit_guest_env_paths", "limit_child_spin"]) {
       expect(codes).toContain(code);
     }
     expect(report.timings.bootMs).toBeGreaterThan(0);
     expect(report.timings.firstExecMs).toBeGreaterThan(0);
-  });
+  }, 320_000);
 });
 
 describe("exec", () => {

@@ -1,7 +1,10 @@
-import { mkdtemp, mkdir, symlink } from "node:fs/promises";
+import { mkdir, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+export { removeTempDirs, tempDir };
 
 /** The compiled binary under test: $PAPERCLIP_AOS_BIN, else dist/paperclip-aos (`bun run build`). */
 export function binPath(): string {
@@ -10,8 +13,11 @@ export function binPath(): string {
   return bin;
 }
 
-/** One extraction cache for the whole test run: extracting 360 MB per test would dominate the suite. */
-export const sharedCache = join(tmpdir(), "paperclip-aos-test-cache");
+/**
+ * One extraction cache for every test run: extracting 360 MB per test would dominate the suite. It lives with the
+ * user's caches, not in /tmp (tests leave nothing there); $PAPERCLIP_AOS_TEST_CACHE moves it.
+ */
+export const sharedCache = resolve(process.env.PAPERCLIP_AOS_TEST_CACHE ?? join(homedir(), ".cache", "paperclip-aos-test"));
 
 /**
  * A cache dir of its own whose rt/ links to the shared extraction: sidecars started with it carry its path in their
@@ -26,10 +32,6 @@ export async function privateCache(): Promise<string> {
 
 export function processesMentioning(text: string): string[] {
   return Bun.spawnSync(["ps", "-eo", "args="]).stdout.toString().split("\n").filter((l) => l.includes(text));
-}
-
-export async function tempDir(prefix = "aos-test-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
 }
 
 export interface BinResult {
@@ -77,4 +79,31 @@ export function parseJson<T = any>(text: string): T {
   } catch {
     throw new Error(`stdout is not one JSON document:\n${text.slice(0, 2000)}`);
   }
+}
+
+/** The NDJSON events of a `run`'s stdout. */
+export function runEvents(stdout: string): Record<string, any>[] {
+  return stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** A `run` of the compiled binary on the scripted model: `steps` is the script (see README, scripted model). */
+export async function scriptedRun(opts: { steps: unknown[]; ws: string; home: string; args?: string[]; env?: Record<string, string | undefined>; timeoutMs?: number }) {
+  const scratch = await tempDir("aos-script-");
+  const file = join(scratch, "script.json");
+  await Bun.write(file, JSON.stringify({ steps: opts.steps }));
+  const r = await runBin(["run", "--cwd", opts.ws, "--model", `scripted:${file}`, "--prompt", "do the task", ...(opts.args ?? [])], {
+    env: { PAPERCLIP_AOS_HOME: opts.home, ...opts.env },
+    timeoutMs: opts.timeoutMs,
+  });
+  return { ...r, evs: r.stdout.trim() ? runEvents(r.stdout) : [] };
+}
+
+/** Every file under `dir` (recursively), for "the secret is in none of them" checks. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const { readdir } = await import("node:fs/promises");
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (e.isFile()) out.push(join(e.parentPath, e.name));
+  }
+  return out;
 }

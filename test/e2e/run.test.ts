@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { startGateway, priceFor, costUsd } from "../../src/gateway/index.ts";
 import { RunEventSchema } from "../../src/protocol/index.ts";
-import { binPath, privateCache, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { binPath, privateCache, processesMentioning, runBin, sharedCache, tempDir, removeTempDirs, filesUnder } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 type Ev = Record<string, any>;
 
@@ -445,12 +447,5 @@ describe("run: demo", () => {
   });
 });
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.push(join(e.parentPath, e.name));
-  }
-  return out;
-}
 
 

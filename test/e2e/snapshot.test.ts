@@ -1,9 +1,11 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, open, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { binPath, parseJson, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { binPath, parseJson, runBin, sharedCache, tempDir, removeTempDirs } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 /**
  * Snapshot roots through the compiled binary and a real VM: `snapshot build`, then `exec --snapshot`.

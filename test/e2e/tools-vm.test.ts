@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { parseJson, runBin, tempDir, removeTempDirs } from "./helpers.ts";
 import { gitFixture, type Fixture } from "./tools-fixture.ts";
 import { bootVm, GUEST_WORKSPACE } from "../../src/runtime/index.ts";
 import { findDenials } from "../../src/heartbeat/index.ts";
@@ -15,6 +15,8 @@ import {
   type ToolCallRecord,
   type ToolDenial,
 } from "../../src/tools/index.ts";
+
+afterAll(removeTempDirs);
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -147,7 +149,7 @@ describe("tools inside the VM with the runtime's hooks (services, previews, host
       const denied = await run(`agentos-paperclip artifacts-publish --json '{"path":"a.txt"}'`);
       expect(denied.exitCode).toBe(1);
       expect(denied.stderr).toContain("permission_denied: artifacts.publish is not allowed by the policy (tool.invoke deny artifacts.publish)");
-      expect(denials).toEqual([{ tool: "artifacts.publish", resource: "paperclip:artifacts-publish", reason: "tool.invoke deny artifacts.publish", by: "host" }]);
+      expect(denials).toEqual([{ capability: "tool.invoke", tool: "artifacts.publish", target: "artifacts.publish", resource: "paperclip:artifacts-publish", reason: "tool.invoke deny artifacts.publish", by: "host" }]);
       expect(existsSync(join(fx.home, "runs", "vm-run-1", "artifacts"))).toBe(false);
 
       // What the agent changes in the VM shows up against the run-start baseline.

@@ -3,9 +3,11 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, realpath, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir, type BinResult } from "./helpers.ts";
+import { parseJson, runBin, tempDir, type BinResult, removeTempDirs } from "./helpers.ts";
 import { gitFixture, sh, type Fixture } from "./tools-fixture.ts";
 import { MAX_BASELINE_FILE_BYTES, takeBaseline } from "../../src/tools/index.ts";
+
+afterAll(removeTempDirs);
 
 let fx: Fixture;
 

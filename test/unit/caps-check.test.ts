@@ -1,10 +1,12 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkPolicy, policyJsonSchema, PRESET_NAMES, PRESETS, PolicyDocumentSchema, resolvePolicy } from "../../src/caps/index.ts";
 import { isAosError } from "../../src/errors.ts";
 import * as v from "valibot";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+afterAll(removeTempDirs);
 
 const errorsOf = (doc: unknown) => checkPolicy(doc, "test").errors;
 const warningsOf = (doc: unknown) => checkPolicy(doc, "test").warnings.map((w) => w.message).join("\n");
@@ -120,7 +122,7 @@ describe("caps check: entries", () => {
 
 describe("resolvePolicy: an invalid source stops with exit 2", () => {
   test("a policy file: the first problem, how many more, and how to see them all", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "aos-caps-resolve-"));
+    const dir = await tempDir("aos-caps-resolve-");
     const file = join(dir, "bad.json");
     await writeFile(file, JSON.stringify({ version: 1, allow: { "fs.wirte": ["x"], "network.fetch": ["https://x.com"] } }));
     let thrown: unknown;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { permissionsSchema } from "@rivet-dev/agentos-core";
 import {
   AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, renderExplanation, parsePermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
@@ -6,6 +6,9 @@ import {
 } from "../../src/caps/index.ts";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
 import { toolResource as toolsResource } from "../../src/tools/index.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+afterAll(removeTempDirs);
 
 const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
 const everything = {
@@ -127,7 +130,9 @@ describe("compile: the agentOS permissions object", () => {
   test("the guest env holds only allowed host variables, never VM-owned ones", () => {
     const hostEnv = { CI: "1", NPM_CONFIG_X: "y", AWS_SECRET_ACCESS_KEY: "s3cr3t", PATH: "/host/bin", HOME: "/home/me", EMPTY: undefined };
     expect(compilePolicy(policy(everything), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y" });
-    expect(compilePolicy(policy({ allow: { "env.read": ["*"] } }), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y", AWS_SECRET_ACCESS_KEY: "s3cr3t" });
+    // A secret-looking name needs a rule naming it exactly (caps-env.test.ts has the whole rule).
+    expect(compilePolicy(policy({ allow: { "env.read": ["*"] } }), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y" });
+    expect(compilePolicy(policy({ allow: { "env.read": ["*", "AWS_SECRET_ACCESS_KEY"] } }), { hostEnv }).guestEnv).toEqual({ CI: "1", NPM_CONFIG_X: "y", AWS_SECRET_ACCESS_KEY: "s3cr3t" });
     expect(compilePolicy(policy({}), { hostEnv }).guestEnv).toEqual({});
   });
 
@@ -165,7 +170,10 @@ describe("compile: the agentOS permissions object", () => {
     const ranges = [[8000, 8100], [1024, 65535], [1, 1], [0, 99], [65530, 65535], [999, 10001]];
     for (const [lo, hi] of ranges) {
       const c = compilePolicy(policy({ allow: { "network.listen": [`${lo}-${hi}`] } }));
-      for (let port = 0; port <= 65535; port += port < 1100 || port > 65000 ? 1 : 97) {
+      // Every boundary (lo-1, lo, hi, hi+1) is checked besides the sweep: an off-by-one at an edge must fail here.
+      const ports = new Set([lo! - 1, lo!, hi!, hi! + 1].filter((p) => p >= 0 && p <= 65535));
+      for (let port = 0; port <= 65535; port += port < 1100 || port > 65000 ? 1 : 97) ports.add(port);
+      for (const port of ports) {
         const inRange = (port >= lo! && port <= hi!) || (port >= 1024 && port <= 1279);
         if (kernelDecide(c.permissions.network, "listen", `tcp://127.0.0.1:${port}`) !== (inRange ? "allow" : "deny")) {
           throw new Error(`range ${lo}-${hi}: port ${port} decided wrongly`);
@@ -193,7 +201,10 @@ describe("compileSandbox and explain", () => {
 
   test("explain shows the compiled object, exempted ports, env names (never values) and the unenforceable rules", () => {
     const { data, text } = explainPolicy(policy(everything), { gatewayPort: 4000, hostEnv: { CI: "true-secret-value", NPM_TOKEN: "npm_abc" } });
-    expect(data.compiled.guestEnvNames).toEqual(["CI", "NPM_TOKEN"]);
+    // NPM_TOKEN matches only the glob NPM_*: secret-looking, so it stays out and explain says why.
+    expect(data.compiled.guestEnvNames).toEqual(["CI"]);
+    expect(data.compiled.withheldEnv.map((w) => [w.name, w.kind])).toEqual([["NPM_TOKEN", "secret"]]);
+    expect(text).toContain("NPM_TOKEN (secret-looking");
     expect(JSON.stringify(data)).not.toContain("npm_abc");
     expect(text).not.toContain("npm_abc");
     expect(text).not.toContain("true-secret-value");
@@ -226,9 +237,7 @@ describe("compileSandbox and explain", () => {
   });
 
   test("a case-sensitive workspace (this Linux host) gets no case warning", async () => {
-    const { tmpdir } = await import("node:os");
-    const { mkdtemp } = await import("node:fs/promises");
-    const dir = await mkdtemp(`${tmpdir()}/aos-Case-`);
+    const dir = await tempDir("aos-Case-");
     expect(await isCaseInsensitiveDir(dir)).toBe(false);
     const s = await compileSandbox({ workspaceHostDir: dir });
     expect(s.compiled.warnings.map((w) => w.message).join()).not.toContain("case-insensitive");

@@ -1,8 +1,7 @@
 import { afterEach } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { type Gateway, type GatewayOptions, startGateway } from "../../src/gateway/index.ts";
+import { tempDir } from "../tmp.ts";
 
 /**
  * Gateways and temp dirs a test file starts, closed and removed after each of its tests. Each file calls this itself:
@@ -23,7 +22,7 @@ export function gatewayFixture(tmpPrefix: string) {
       return gw;
     },
     async tmp(): Promise<string> {
-      const d = await mkdtemp(join(tmpdir(), tmpPrefix));
+      const d = await tempDir(tmpPrefix);
       dirs.push(d);
       return d;
     },

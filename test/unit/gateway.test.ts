@@ -243,7 +243,19 @@ describe("scripted gateway, Anthropic dialect", () => {
 
   test("rejects requests without the run token (401, Anthropic shape) and accepts Bearer", async () => {
     const gw = await scripted([{ text: "ok" }]);
-    const bad: Record<string, string>[] = [{}, { "x-api-key": "wrong" }, { authorization: "Bearer nope" }, { "x-api-key": `${gw.token}x` }];
+    // Wrong tokens of the token's own length too (last character changed, first changed): a compare that checks the
+    // length only, or a prefix, must fail here.
+    const flip = (c: string) => (c === "0" ? "1" : "0");
+    const sameLength = [`${gw.token.slice(0, -1)}${flip(gw.token.at(-1)!)}`, `${flip(gw.token[0]!)}${gw.token.slice(1)}`];
+    for (const t of sameLength) expect(t.length).toBe(gw.token.length);
+    const bad: Record<string, string>[] = [
+      {},
+      { "x-api-key": "wrong" },
+      { authorization: "Bearer nope" },
+      { "x-api-key": `${gw.token}x` },
+      ...sameLength.map((t) => ({ "x-api-key": t })),
+      ...sameLength.map((t) => ({ authorization: `Bearer ${t}` })),
+    ];
     for (const headers of bad) {
       const r = await anthropic(gw, {}, headers);
       expect(r.status).toBe(401);

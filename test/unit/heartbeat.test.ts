@@ -45,14 +45,15 @@ describe("NDJSON lines", () => {
   });
   test("a long event is cut below the limit with a marker, keeping the other fields", () => {
     const line = fitLine({ type: "tool_result", toolUseId: "x", content: "a".repeat(50_000), input: { command: "b".repeat(9000) } });
-    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_LINE_BYTES);
+    // The protocol's limit as written in DESIGN/README (8 KB), not the constant: raising the constant must fail this.
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(8192);
     const e = JSON.parse(line);
     expect(e.toolUseId).toBe("x");
     expect(e.content).toMatch(/…\[truncated \d+ bytes\]$/);
   });
   test("multi-byte text is counted in bytes, not characters", () => {
     const line = fitLine({ type: "assistant", text: "é".repeat(10_000) });
-    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_LINE_BYTES);
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(8192);
     expect(JSON.parse(line).text).toContain("truncated");
   });
 });

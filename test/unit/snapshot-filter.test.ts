@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtemp, mkdir, writeFile, symlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdir, writeFile, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { compileGlob, globMatches, parseGitignore, PathFilter } from "../../src/snapshot/filter.ts";
 import { chunkEntries, BIG_FILE, AVG_ENTRIES } from "../../src/snapshot/chunk.ts";
 import { normalizeRel } from "../../src/snapshot/format.ts";
 import { walkTree } from "../../src/snapshot/walk.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+afterAll(removeTempDirs);
 
 const m = (pattern: string, path: string, dir = false) => globMatches(compileGlob(pattern), path, dir);
 
@@ -86,7 +88,7 @@ describe("path filter: --exclude, --include and the mandatory-deny secrets", () 
 
 describe("directories cover what is below them", () => {
   test("a secret directory's whole subtree stays out, however deep and however broad the --include", async () => {
-    const root = await mkdtemp(join(tmpdir(), "snap-walk-"));
+    const root = await tempDir("snap-walk-");
     await mkdir(join(root, "home/.config/gcloud/legacy/deep"), { recursive: true });
     await writeFile(join(root, "home/.config/gcloud/legacy/deep/creds.json"), "{}");
     await mkdir(join(root, "home/.ssh"), { recursive: true });
@@ -105,7 +107,7 @@ describe("directories cover what is below them", () => {
     expect(one.filter((p) => p.includes(".ssh"))).toEqual(["home/.ssh", "home/.ssh/config"]);
   });
   test("an --include of an excluded directory puts back everything below it", async () => {
-    const root = await mkdtemp(join(tmpdir(), "snap-walk-"));
+    const root = await tempDir("snap-walk-");
     await mkdir(join(root, "node_modules/keep/lib"), { recursive: true });
     await mkdir(join(root, "node_modules/drop"), { recursive: true });
     await writeFile(join(root, "node_modules/keep/lib/i.js"), "1");
@@ -117,7 +119,7 @@ describe("directories cover what is below them", () => {
 
 describe("walk", () => {
   test("symlinks are stored as links, special files skipped, excluded dirs come back only as parents of included files", async () => {
-    const root = await mkdtemp(join(tmpdir(), "snap-walk-"));
+    const root = await tempDir("snap-walk-");
     await mkdir(join(root, "src/deep"), { recursive: true });
     await mkdir(join(root, "dist/sub"), { recursive: true });
     await writeFile(join(root, "src/deep/a.ts"), "a");

@@ -1,7 +1,6 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtemp, mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open } from "node:fs/promises";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildSnapshot } from "../../src/snapshot/build.ts";
 import { SnapshotStore } from "../../src/snapshot/store.ts";
@@ -13,9 +12,12 @@ import { openSnapshotRoot } from "../../src/snapshot/root.ts";
 import { writeLayer } from "../../src/snapshot/layer.ts";
 import { isAosError } from "../../src/errors.ts";
 import type { LayerStore, SnapshotLayerHandle } from "@rivet-dev/agentos-core";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+afterAll(removeTempDirs);
 
 async function tmp(prefix: string) {
-  return mkdtemp(join(tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 /** A source tree whose files are old enough that the stat cache trusts them (git's racy rule), with fixed mtimes. */

@@ -168,7 +168,7 @@ describe("host functions and gating", () => {
     const fns = toHostFunctions(spy, ctx, { gate: allowListGate(["*"], ["test.echo"]), onCall: (c) => calls.push(c), onDenied: (d) => denials.push(d) });
     await expect(Promise.resolve(fns.paperclip!.testEcho!.execute({ message: "x" }))).rejects.toThrow(/^permission_denied: test.echo is not allowed by the policy \(tool.invoke deny test.echo\)/);
     expect(ran).toBe(false);
-    expect(denials).toEqual([{ tool: "test.echo", resource: "paperclip:test-echo", reason: "tool.invoke deny test.echo", by: "host" }]);
+    expect(denials).toEqual([{ capability: "tool.invoke", tool: "test.echo", target: "test.echo", resource: "paperclip:test-echo", reason: "tool.invoke deny test.echo", by: "host" }]);
     expect(calls[0]).toMatchObject({ name: "test.echo", error: { code: "permission_denied" }, via: "vm" });
   });
 

@@ -5,6 +5,7 @@ import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { toolError } from "../errors.ts";
 import { openWorkspaceFile, workspaceRelative } from "../paths.ts";
+import { requireRead } from "../fs-policy.ts";
 
 const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 const NAME = /^(?!\.{1,2}$)[A-Za-z0-9._+@=-][A-Za-z0-9 ._+@=-]{0,199}$/;
@@ -33,7 +34,7 @@ export const artifactsPublish = defineTool({
   name: "artifacts.publish",
   description:
     "Publish a workspace file as a run artifact: copy it to the run's artifact store with its sha256 and content type " +
-    "and return a stable reference. Paths leading outside the workspace are refused.",
+    "and return a stable reference. Files the agent may not read are refused.",
   input: Input,
   output: Output,
   examples: [{ description: "Publish a test report", input: { path: "reports/junit.xml" } }],
@@ -42,8 +43,10 @@ export const artifactsPublish = defineTool({
     if (rel === "") throw toolError("not_a_file", "path names the workspace itself, not a file");
     const file = await openWorkspaceFile(ctx.workspaceDir, rel);
     const name = input.name ?? basename(rel);
-    if (!NAME.test(name)) throw toolError("bad_name", `the file name '${name}' cannot be published as is`, "pass a plain name with 'name'");
     try {
+      // The agent's own read policy decides, for the name given and for the file the descriptor really is.
+      await requireRead(ctx, "artifacts.publish", rel, file.realPath);
+      if (!NAME.test(name)) throw toolError("bad_name", `the file name '${name}' cannot be published as is`, "pass a plain name with 'name'");
       if (file.size > MAX_ARTIFACT_BYTES) {
         throw toolError("too_large", `${rel} is ${file.size} bytes; artifacts are capped at ${MAX_ARTIFACT_BYTES}`);
       }

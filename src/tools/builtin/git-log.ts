@@ -3,6 +3,7 @@ import { defineTool } from "../types.ts";
 import { toolError } from "../errors.ts";
 import { git, ok, openRepo } from "../git.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
+import { requireRead } from "../fs-policy.ts";
 
 // A revision, not an option: git would read "--output=/x" as a flag even after --end-of-options on old gits.
 const REF = /^(?!-)[A-Za-z0-9._/@{}~^:+-]{1,200}$/;
@@ -41,6 +42,8 @@ export const gitLog = defineTool({
     { description: "Commits touching src/ on main", input: { ref: "main", paths: ["src"] } },
   ],
   async execute(input, ctx) {
+    // The repository is read for the agent: its policy must let it read .git.
+    await requireRead(ctx, "git.log", ".git");
     const repo = await openRepo(ctx.workspaceDir);
     const ref = input.ref ?? "HEAD";
     const specs = pathspecs(input.paths);

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { git, ok, openRepo } from "../git.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
+import { requireRead } from "../fs-policy.ts";
 
 const FILE_STATUS = ["modified", "added", "deleted", "renamed", "copied", "typechange", "untracked", "conflicted"] as const;
 
@@ -48,6 +49,8 @@ export const gitStatus = defineTool({
     { description: "Only tracked files under src", input: { paths: ["src"], untracked: false } },
   ],
   async execute(input, ctx) {
+    // The repository is read for the agent: its policy must let it read .git.
+    await requireRead(ctx, "git.status", ".git");
     const repo = await openRepo(ctx.workspaceDir);
     const specs = pathspecs(input.paths);
     const r = await git(

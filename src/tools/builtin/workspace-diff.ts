@@ -3,6 +3,7 @@ import { defineTool } from "../types.ts";
 import { compareWithBaseline, DEFAULT_EXCLUDES, shadowGit } from "../baseline.ts";
 import { ok, openRepo } from "../git.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
+import { checkRead } from "../fs-policy.ts";
 
 const STATUS = ["added", "modified", "deleted", "renamed", "copied", "typechange"] as const;
 
@@ -30,6 +31,8 @@ const Output = v.object({
       deletions: v.nullable(v.number()),
       /** Over the baseline's size cap: compared by size and mtime, no line counts or diff. */
       large: v.optional(v.literal(true)),
+      /** The agent may not read this file (its fs.read policy): listed without line counts or content, and why. */
+      withheld: v.optional(v.string()),
     }),
   ),
   diff: v.string(),
@@ -88,10 +91,28 @@ export const workspaceDiff = defineTool({
         else files.push({ path: l.path, status: l.status, binary: true, additions: null, deletions: null, large: true });
       }
       files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      // Each file is read for the agent: one its policy does not let it read (under either name of a rename, or as
+      // the file a symlink leads to) is listed without counts or content, and the diff names only the others.
+      let diffSpecs = specs;
+      const shown: string[] = [];
+      for (const f of files) {
+        let refused: string | undefined;
+        for (const p of [f.path, ...(f.oldPath ? [f.oldPath] : [])]) {
+          const c = await checkRead(ctx, p);
+          if (!c.allowed) {
+            refused = `${c.path}: ${c.reason}`;
+            ctx.readPolicy?.onDenied?.({ tool: "workspace.diff", path: c.path, reason: c.reason });
+            break;
+          }
+        }
+        if (refused) Object.assign(f, { withheld: refused, additions: null, deletions: null, binary: false });
+        else shown.push(f.path, ...(f.oldPath ? [f.oldPath] : []));
+      }
+      if (files.some((f) => f.withheld)) diffSpecs = shown;
       let diff = "";
       let truncated = false;
-      if (input.maxBytes > 0 && files.length > 0) {
-        const r = await shadowGit(cmp, [...base, `-U${input.context}`, cmp.from, cmp.to, "--", ...specs], input.maxBytes + 1);
+      if (input.maxBytes > 0 && diffSpecs.length > 0 && files.length > 0) {
+        const r = await shadowGit(cmp, [...base, `-U${input.context}`, cmp.from, cmp.to, "--", ...diffSpecs], input.maxBytes + 1);
         diff = ok(r, "git diff");
         if (Buffer.byteLength(diff) > input.maxBytes || r.truncated) {
           truncated = true;

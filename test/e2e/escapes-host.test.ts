@@ -1,0 +1,352 @@
+/**
+ * Sandbox escapes through the host (issue 9, classes 3-6 and "also found"): host tools acting for the agent, the
+ * environment, host paths in the guest, and leftovers outside the state and cache dirs. In each test the agent in a
+ * real VM (exec, or run on the scripted model, through the compiled binary) tries the escape and the host checks
+ * that nothing happened.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { binPath, filesUnder, parseJson, privateCache, processesMentioning, removeTempDirs, runBin, runEvents, scriptedRun, tempDir } from "./helpers.ts";
+import { sh } from "./tools-fixture.ts";
+import { bootVm } from "../../src/runtime/index.ts";
+import { childPids } from "../../src/runtime/proc.ts";
+import { buildRunRequest, bindHostTools, EventSink, runHeartbeat } from "../../src/heartbeat/index.ts";
+import { compileSandbox } from "../../src/caps/index.ts";
+
+afterAll(removeTempDirs);
+
+const VM_TIMEOUT = 180_000;
+const SECRETS = { env: "ENV-SECRET-a1b2c3", local: "ENV-LOCAL-SECRET-d4e5f6", denied: "DENY-READ-SECRET-g7h8i9" };
+
+/** A git workspace holding a .env, a .env.local, a file the tests deny by flag, and an ordinary file, each changed since HEAD. */
+async function secretWorkspace(): Promise<string> {
+  const ws = await tempDir("aos-esc-ws-");
+  sh(ws, "init", "-q", "-b", "main");
+  await writeFile(join(ws, ".env"), "A=1\n");
+  await writeFile(join(ws, ".env.local"), "B=1\n");
+  await writeFile(join(ws, "private.txt"), "nothing yet\n");
+  await writeFile(join(ws, "ok.txt"), "ok\n");
+  sh(ws, "add", "-A");
+  sh(ws, "commit", "-q", "-m", "base");
+  await writeFile(join(ws, ".env"), `A=1\nTOKEN=${SECRETS.env}\n`);
+  await writeFile(join(ws, ".env.local"), `B=${SECRETS.local}\n`);
+  await writeFile(join(ws, "private.txt"), `${SECRETS.denied}\n`);
+  await writeFile(join(ws, "ok.txt"), "ok\nchanged-visible\n");
+  return ws;
+}
+
+async function expectNoSecretUnder(dir: string) {
+  for (const f of await filesUnder(dir)) {
+    const text = await readFile(f, "latin1");
+    for (const s of Object.values(SECRETS)) expect({ file: f, leaked: text.includes(s) }).toEqual({ file: f, leaked: false });
+  }
+}
+
+describe("class 3: host tools read the workspace with the agent's own fs policy", () => {
+  test("exec: publish and diff of .env, a --deny-read file and .env.local through a guest symlink are refused; the store and output hold nothing of them", async () => {
+    const ws = await secretWorkspace();
+    const home = await tempDir("aos-esc-home-");
+    const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
+    const script = [
+      "ln -s .env.local notes.txt",
+      call("artifacts-publish", { path: ".env" }),
+      call("artifacts-publish", { path: "/workspace/private.txt" }),
+      call("artifacts-publish", { path: "notes.txt" }),
+      call("artifacts-publish", { path: "ok.txt" }),
+      call("workspace-diff", {}),
+    ].join("\n");
+    const r = await runBin(["exec", "--json", "--deny-read=private.txt", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect([parts[1], parts[3], parts[5], parts[7], parts[9]]).toEqual(["1", "1", "1", "0", "0"]);
+    expect(out.stderr).toContain("permission_denied: artifacts.publish may not read /workspace/.env: reading /workspace/.env is always denied");
+    expect(out.stderr).toContain("permission_denied: artifacts.publish may not read /workspace/private.txt: reading /workspace/private.txt is denied by deny 'private.txt' from flag --deny-read");
+    expect(out.stderr).toContain("may not read /workspace/.env.local: it is a link to /workspace/.env.local");
+    // Only ok.txt reached the artifact store.
+    const stored = (await filesUnder(join(home, "artifacts"))).map((f) => f.split("/").pop());
+    expect(stored).toEqual(["ok.txt"]);
+    // The diff lists every changed file, the refused ones without counts or content.
+    const diff = JSON.parse(parts[8]!).result;
+    const byPath = Object.fromEntries(diff.files.map((f: { path: string }) => [f.path, f]));
+    expect(Object.keys(byPath).sort()).toEqual([".env", ".env.local", "notes.txt", "ok.txt", "private.txt"]);
+    for (const p of [".env", ".env.local", "notes.txt", "private.txt"]) expect(byPath[p]).toMatchObject({ additions: null, deletions: null, withheld: expect.any(String) });
+    expect(byPath["ok.txt"]).toMatchObject({ additions: 1, deletions: 0 });
+    expect(byPath["ok.txt"].withheld).toBeUndefined();
+    expect(diff.diff).toContain("+changed-visible");
+    for (const s of Object.values(SECRETS)) expect(r.stdout + r.stderr).not.toContain(s);
+    await expectNoSecretUnder(home);
+  }, VM_TIMEOUT);
+
+  test("run: the agent's publish and diff of a symlink to .env.local and of .env are refused with permission events", async () => {
+    const ws = await secretWorkspace();
+    const home = await tempDir("aos-esc-home-");
+    const bash = (command: string) => ({ tool: "bash", input: { command } });
+    const r = await scriptedRun({
+      ws,
+      home,
+      steps: [
+        bash("ln -s .env.local notes.txt"),
+        bash(`agentos-paperclip artifacts-publish --json '{"path":"notes.txt"}'`),
+        bash(`agentos-paperclip artifacts-publish --json '{"path":".env"}'`),
+        bash(`agentos-paperclip workspace-diff --json '{}'`),
+        { text: "done" },
+      ],
+    });
+    expect(r.code).toBe(0);
+    const perms = r.evs.filter((e) => e.type === "permission" && e.capability === "fs.read").map((e) => e.target);
+    expect(perms).toContain("/workspace/.env.local");
+    expect(perms).toContain("/workspace/.env");
+    const results = r.evs.filter((e) => e.type === "tool_result").map((e) => e.content as string);
+    expect(results.some((c) => c.includes("artifacts.publish may not read /workspace/.env.local"))).toBe(true);
+    // The diff the agent got names notes.txt (added during the run) without its target's content.
+    expect(results.some((c) => c.includes('"withheld"') && c.includes("notes.txt"))).toBe(true);
+    const stored = (await filesUnder(home)).filter((f) => f.includes("/artifacts/"));
+    expect(stored).toEqual([]);
+    for (const s of Object.values(SECRETS)) expect(r.stdout).not.toContain(s);
+    await expectNoSecretUnder(home);
+  }, VM_TIMEOUT);
+
+  test("heartbeat: with the kernel allowing every tool, the host's own second check still refuses a denied tool", async () => {
+    const ws = await secretWorkspace();
+    const home = await tempDir("aos-esc-home-");
+    const scratch = await tempDir("aos-esc-script-");
+    const file = join(scratch, "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: `agentos-paperclip artifacts-publish --json '{"path":"ok.txt"}'` } }, { text: "done" }] }));
+    const saved = process.env.PAPERCLIP_AOS_HOME;
+    process.env.PAPERCLIP_AOS_HOME = home;
+    try {
+      const req = buildRunRequest(undefined, { prompt: "publish", cwd: ws, model: `scripted:${file}`, taskKey: "gate" }, {}, ws);
+      const events: Record<string, any>[] = [];
+      const sink = new EventSink(null);
+      sink.listen((e) => events.push(e));
+      const result = await runHeartbeat(req, {
+        sink,
+        stop: new AbortController().signal,
+        // The policy denies artifacts.publish; the kernel's hostFunction scope is opened to everything, so only the
+        // host's check in the tool binding can refuse it.
+        sandbox: async (gatewayPort) => {
+          const s = await compileSandbox({ flags: undefined, json: { version: 1, extends: "workspace-write", deny: { "tool.invoke": ["artifacts.publish"] } }, workspaceHostDir: ws, gatewayPort });
+          return { ...s, permissions: { ...s.permissions, hostFunction: "allow" as never } };
+        },
+        tools: bindHostTools,
+      });
+      expect(result.exitCode).toBe(0);
+      const perm = events.find((e) => e.type === "permission" && e.capability === "tool.invoke");
+      expect(perm).toMatchObject({ target: "artifacts.publish", decision: "deny" });
+      const res = events.find((e) => e.type === "tool_result" && String(e.content).includes("artifacts"));
+      expect(JSON.parse(String(res?.content))).toMatchObject({ error: { code: "permission_denied", message: expect.stringContaining("artifacts.publish is not allowed by the policy (tool.invoke deny artifacts.publish") } });
+      expect(String(res?.content)).not.toContain("blocked by hostFunction.invoke policy");
+      expect((await filesUnder(home)).filter((f) => f.includes("/artifacts/"))).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.PAPERCLIP_AOS_HOME;
+      else process.env.PAPERCLIP_AOS_HOME = saved;
+    }
+  }, VM_TIMEOUT);
+});
+
+describe("class 4: provider keys and secret-looking variables stay out of the VM", () => {
+  const KEYS = { OPENAI_API_KEY: "sk-openai-ESCAPE-111", ANTHROPIC_API_KEY: "sk-ant-ESCAPE-222", GITHUB_TOKEN: "ghp-ESCAPE-333", OPENAI_BASE_URL: "http://upstream.invalid/ESCAPE-444" };
+
+  test("run --allow-env (and an exact rule for OPENAI_API_KEY): no key in the agent's env, /proc/self/environ, agentos.db, the transcript or the sidecar's environ", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const home = await tempDir("aos-esc-home-");
+    const cache = await privateCache();
+    const scratch = await tempDir("aos-esc-script-");
+    const file = join(scratch, "script.json");
+    const steps = [
+      { tool: "bash", input: { command: "env; echo ====; cat /proc/self/environ; echo; echo started > /workspace/started.txt; sleep 6" } },
+      { text: "done" },
+    ];
+    await writeFile(file, JSON.stringify({ steps }));
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "env", "--allow-env", "--allow-env=OPENAI_API_KEY"], {
+      env: { ...process.env, ...KEYS, AOS_VISIBLE: "visible-value", PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // While the agent sleeps, read the environment of this run's sidecar(s) from the host.
+    const t0 = Date.now();
+    while (!existsSync(join(ws, "started.txt")) && Date.now() - t0 < 120_000) await Bun.sleep(100);
+    const pids = Bun.spawnSync(["pgrep", "-f", cache]).stdout.toString().split("\n").filter(Boolean).map(Number);
+    const environs = pids.map((pid) => readFileSync(`/proc/${pid}/environ`, "latin1"));
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect(code).toBe(0);
+    expect(environs.length).toBeGreaterThan(0);
+    expect(environs.some((e) => e.includes("AGENTOS_LOG_LEVEL="))).toBe(true);
+    const evs = runEvents(stdout);
+    const out = evs.find((e) => e.type === "tool_result")!.content as string;
+    // The plain variable passed (the filter is not everything-off), the keys did not.
+    expect(out).toContain("AOS_VISIBLE=visible-value");
+    expect(out).toContain("====");
+    const db = (await filesUnder(home)).filter((f) => f.endsWith("agentos.db") || f.endsWith("transcript.ndjson"));
+    expect(db.length).toBeGreaterThanOrEqual(2);
+    for (const value of Object.values(KEYS)) {
+      expect({ value, inGuest: out.includes(value), inStdout: stdout.includes(value), inStderr: stderr.includes(value) }).toEqual({ value, inGuest: false, inStdout: false, inStderr: false });
+      for (const e of environs) expect(e.includes(value)).toBe(false);
+      for (const f of await filesUnder(home)) expect({ f, leaked: (await readFile(f, "latin1")).includes(value) }).toEqual({ f, leaked: false });
+    }
+  }, VM_TIMEOUT);
+
+  test("exec: --allow-env leaves secret-looking names out, an exact rule passes one; caps explain shows the guest env as it will be", async () => {
+    const env = { GITHUB_TOKEN: "ghp-exec-555", NPM_TOKEN: "npm-exec-666", AWS_SECRET_ACCESS_KEY: "aws-exec-777", AOS_VISIBLE: "visible-exec" };
+    const all = await runBin(["exec", "--allow-env", "--", "env"], { env });
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain("AOS_VISIBLE=visible-exec");
+    for (const v of ["ghp-exec-555", "npm-exec-666", "aws-exec-777"]) expect(all.stdout).not.toContain(v);
+    const exact = await runBin(["exec", "--allow-env", "--allow-env=GITHUB_TOKEN", "--", "env"], { env });
+    expect(exact.stdout).toContain("GITHUB_TOKEN=ghp-exec-555");
+    expect(exact.stdout).not.toContain("npm-exec-666");
+    const explain = await runBin(["caps", "explain", "--allow-env", "--json"], { env });
+    const j = parseJson(explain.stdout);
+    expect(j.compiled.guestEnvNames).toContain("AOS_VISIBLE");
+    expect(j.compiled.guestEnvNames).not.toContain("GITHUB_TOKEN");
+    expect(j.compiled.withheldEnv.filter((w: { name: string }) => Object.keys(env).includes(w.name)).map((w: { name: string; kind: string }) => [w.name, w.kind]).sort()).toEqual([
+      ["AWS_SECRET_ACCESS_KEY", "secret"],
+      ["GITHUB_TOKEN", "secret"],
+      ["NPM_TOKEN", "secret"],
+    ]);
+    expect(JSON.stringify(j)).not.toContain("ghp-exec-555");
+  }, VM_TIMEOUT);
+});
+
+describe("class 5: host paths in the guest (an agentOS 0.2.21 limit, stated where users look)", () => {
+  test("every guest process sees AGENTOS_GUEST_PATH_MAPPINGS with the host workspace path; caps explain and doctor say so; the shadow root is in our cache", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const cache = await privateCache();
+    const r = await runBin(
+      ["exec", "--json", "--", `cat /proc/self/environ; echo; echo ====; cat /proc/1/cmdline; echo; echo ====; node -e 'console.log(process.env.AGENTOS_GUEST_PATH_MAPPINGS)'`],
+      { cwd: ws, env: { PAPERCLIP_AOS_CACHE: cache } },
+    );
+    const out = parseJson<{ stdout: string }>(r.stdout).stdout;
+    const [environ, cmdline, nodeEnv] = out.split("====\n");
+    expect(environ).toContain("AGENTOS_GUEST_PATH_MAPPINGS=");
+    expect(environ).toContain(ws);
+    expect(environ).toContain("AGENTOS_EXTRA_FS_READ_PATHS=");
+    expect(nodeEnv).toContain(ws);
+    // The shadow root the mappings name lives in our private temp dir under the cache, not in /tmp.
+    expect(cmdline).toContain(join(cache, "tmp"));
+    expect(environ).not.toContain("/tmp/agentos-native-sidecar-shadow");
+    const explain = await runBin(["caps", "explain"]);
+    expect(explain.stdout).toContain("AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the host workspace path");
+    // doctor says so too (checked in the class 6 test, which runs doctor anyway).
+  }, VM_TIMEOUT);
+});
+
+describe("class 6: nothing of a run stays outside the state and cache dirs", () => {
+  /**
+   * The binary gets a temp dir of the test's own as TMPDIR: whatever agentOS would put in "the system temp dir" lands
+   * there, so "nothing new in it" is checked without racing the other processes that share /tmp.
+   */
+  test("after exec, run, a timed-out run and a SIGKILLed run nothing is left in the temp dir; the sweep removes the killed run's leftovers", async () => {
+    const sysTmp = await tempDir("aos-esc-systmp-");
+    const cache = await privateCache();
+    const ws = await tempDir("aos-esc-ws-");
+    const home = await tempDir("aos-esc-home-");
+    const env = { TMPDIR: sysTmp, PAPERCLIP_AOS_CACHE: cache, PAPERCLIP_AOS_HOME: home };
+    const ours = () => (existsSync(join(cache, "tmp")) ? readdirSync(join(cache, "tmp")) : []);
+    const left = () => ({ sysTmp: readdirSync(sysTmp), cacheTmp: ours() });
+    const empty = { sysTmp: [], cacheTmp: [] };
+
+    expect((await runBin(["exec", "--", "echo x > /tmp/scratch.txt"], { cwd: ws, env })).code).toBe(0);
+    expect(left()).toEqual(empty);
+    expect((await scriptedRun({ ws, home, steps: [{ tool: "bash", input: { command: "echo hi" } }, { text: "ok" }], env })).code).toBe(0);
+    expect(left()).toEqual(empty);
+    const timedOut = await scriptedRun({ ws, home, steps: [{ tool: "bash", input: { command: "sleep 60" } }, { text: "never" }], env, args: ["--timeout", "4"] });
+    expect(timedOut.code).toBe(124);
+    expect(left()).toEqual(empty);
+
+    const scratch = await tempDir("aos-esc-script-");
+    const file = join(scratch, "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo started > /workspace/started.txt; sleep 60" } }, { text: "never" }] }));
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "long"], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    const t0 = Date.now();
+    while (!existsSync(join(ws, "started.txt")) && Date.now() - t0 < 120_000) await Bun.sleep(100);
+    expect(ours()).toHaveLength(1);
+    expect(statSync(join(cache, "tmp", ours()[0]!)).mode & 0o777).toBe(0o700);
+    p.kill("SIGKILL");
+    await p.exited;
+    // A SIGKILLed binary cannot clean up: its sidecar is stopped here (the sidecar is the test's child's child).
+    for (let i = 0; i < 50 && processesMentioning(cache).length; i++) await Bun.sleep(100);
+    for (const pid of Bun.spawnSync(["pgrep", "-f", cache]).stdout.toString().split("\n").filter(Boolean)) process.kill(Number(pid), "SIGKILL");
+    expect(ours()).toHaveLength(1);
+    expect(readdirSync(sysTmp)).toEqual([]);
+    const doctor = parseJson((await runBin(["doctor", "--json"], { env })).stdout);
+    expect(doctor.checks.find((c: { code: string }) => c.code === "temp_dirs").message).toMatch(/^removed 1 temp dir of runs that are gone/);
+    expect(doctor.checks.find((c: { code: string }) => c.code === "limit_guest_env_paths").message).toContain("cannot be hidden");
+    expect(doctor.checks.find((c: { code: string }) => c.code === "limit_child_spin").message).toContain("--timeout and SIGTERM/SIGINT still end such a run promptly");
+    expect(left()).toEqual(empty);
+  }, 400_000);
+
+  test("two VMs booted at once in one process get their own temp dirs and leave the environment as it was", async () => {
+    const keys = ["TMPDIR", "AGENTOS_SIDECAR_BIN", "GITHUB_TOKEN"];
+    const saved = process.env.GITHUB_TOKEN;
+    process.env.GITHUB_TOKEN = "ghp-concurrent-888";
+    try {
+      const before = keys.map((k) => process.env[k]);
+      const [a, b] = await Promise.all([bootVm({}), bootVm({})]);
+      try {
+        expect(keys.map((k) => process.env[k])).toEqual(before);
+        const sandboxRoot = async (h: typeof a) => (await h.vm.process.exec("cat /proc/self/environ", { output: { capture: "all" } })).stdout!.match(/AGENTOS_SANDBOX_ROOT=([^\0]+)/)![1]!;
+        const [ra, rb] = await Promise.all([sandboxRoot(a), sandboxRoot(b)]);
+        expect(ra.split("/agentos-native-sidecar-shadow")[0]).not.toBe(rb.split("/agentos-native-sidecar-shadow")[0]);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+      expect(keys.map((k) => process.env[k])).toEqual(before);
+    } finally {
+      if (saved === undefined) delete process.env.GITHUB_TOKEN;
+      else process.env.GITHUB_TOKEN = saved;
+    }
+  }, VM_TIMEOUT);
+
+  test("closing a VM whose guest still runs a process leaves no sidecar behind (the kill after the dispose race)", async () => {
+    const before = childPids();
+    const handle = await bootVm({});
+    await handle.vm.process.spawn("sleep", ["60"], {});
+    const sidecars = childPids().filter((p) => !before.includes(p));
+    expect(sidecars.length).toBeGreaterThan(0);
+    await handle.close();
+    // Right after close: agentOS's own dispose would take its 5 s teardown deadline; the kill must have ended it.
+    await Bun.sleep(200);
+    expect(sidecars.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, "utf8").includes(") Z "))).toEqual([]);
+  }, VM_TIMEOUT);
+});
+
+describe("also found: silent stubs and programs that spin", () => {
+  test("npm, npx, python3 say they are not available and exit 127; with --deny-run=node too", async () => {
+    const script = 'npm test; echo "@@npm=$?"; npx tsc; echo "@@npx=$?"; python3 -c 1; echo "@@py=$?"';
+    for (const flags of [[], ["--deny-run=node"]]) {
+      const r = parseJson<{ stdout: string; stderr: string }>((await runBin(["exec", "--json", ...flags, "--", script])).stdout);
+      expect([flags, r.stdout]).toEqual([flags, "@@npm=127\n@@npx=127\n@@py=127\n"]);
+      expect(r.stderr).toContain("npm: npm is not available in this VM");
+      expect(r.stderr).toContain("python3: python3 is not available in this VM");
+    }
+  }, VM_TIMEOUT);
+
+  test("a guest program whose child spins is ended by exec --timeout, and by SIGTERM for exec and run", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    await writeFile(join(ws, "spin.mjs"), `import { spawn } from "node:child_process";\nspawn("sh", ["-c", "echo child"]).on("exit", (c) => console.log("exit", c));\n`);
+    const timed = await runBin(["exec", "--timeout", "5", "--", "node spin.mjs"], { cwd: ws, timeoutMs: 60_000 });
+    expect(timed.code).toBe(124);
+    expect(timed.stderr).toContain("did not finish within 5s");
+
+    const term = async (args: string[], marker: string) => {
+      const p = Bun.spawn([binPath(), ...args], { cwd: ws, env: { ...process.env, PAPERCLIP_AOS_HOME: join(ws, ".aos-state") }, stdout: "pipe", stderr: "pipe" });
+      const t0 = Date.now();
+      while (!existsSync(join(ws, marker)) && Date.now() - t0 < 120_000) await Bun.sleep(100);
+      await Bun.sleep(1500); // the child is spinning now
+      p.kill("SIGTERM");
+      const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+      return { stdout, code };
+    };
+    const ex = await term(["exec", "--", "echo go > /workspace/exec-started; node spin.mjs"], "exec-started");
+    expect(ex.code).toBe(143);
+    const scratch = await tempDir("aos-esc-script-");
+    const file = join(scratch, "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo go > /workspace/run-started; node spin.mjs" } }, { text: "never" }] }));
+    const run = await term(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "spin"], "run-started");
+    expect(run.code).toBe(143);
+    expect(runEvents(run.stdout).at(-1)).toMatchObject({ type: "result", errorCode: "cancelled" });
+  }, 300_000);
+});
