@@ -29,8 +29,16 @@ export function writeStderr(text: string): void {
   }
 }
 
+/** A line redrawn in place on stderr (the boot spinner, src/progress.ts): cleared before a log line is written. */
+let statusLine: { clear(): void } | undefined;
+export function setStatusLine(line: { clear(): void } | undefined): void {
+  statusLine = line;
+}
+
 const stderrReporter = {
   log(o: LogObject) {
+    // The spinner redraws itself below the message on its next frame.
+    statusLine?.clear();
     const text = o.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : Bun.inspect(a, { depth: 4 }))).join(" ");
     const icon = ICON[o.type];
     writeStderr(`${icon ? `${icon} ` : ""}${o.tag ? `[${o.tag}] ` : ""}${text}\n`);

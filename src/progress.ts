@@ -2,7 +2,7 @@
  * A one-line spinner on stderr for the seconds a person waits on start-up (the VM boot): drawn only when stderr is a
  * terminal (not CI) and the logger shows info lines; everywhere else it does nothing, so logs and pipes stay clean.
  */
-import { logger, stderrIsInteractive, LOG_LEVELS } from "./log.ts";
+import { logger, stderrIsInteractive, LOG_LEVELS, setStatusLine, writeStderr } from "./log.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const REDRAW_MS = 80;
@@ -21,7 +21,8 @@ export function spinnerEnabled(): boolean {
 
 export function startSpinner(text: string, opts: { enabled?: boolean; write?: (s: string) => void } = {}): Spinner {
   const enabled = opts.enabled ?? spinnerEnabled();
-  const write = opts.write ?? ((s: string) => void process.stderr.write(s));
+  // Synchronous, as the logger's own writes are, so a log line and the spinner never overtake each other.
+  const write = opts.write ?? writeStderr;
   const started = performance.now();
   let label = text;
   let frame = 0;
@@ -30,9 +31,11 @@ export function startSpinner(text: string, opts: { enabled?: boolean; write?: (s
     const secs = ((performance.now() - started) / 1000).toFixed(1);
     write(`\r${FRAMES[frame++ % FRAMES.length]} ${label} ${secs}s\x1b[K`);
   };
+  const clear = { clear: () => write("\r\x1b[K") };
   if (enabled) {
     draw();
     timer = setInterval(draw, REDRAW_MS);
+    setStatusLine(clear);
   }
   return {
     update(t) {
@@ -42,7 +45,8 @@ export function startSpinner(text: string, opts: { enabled?: boolean; write?: (s
       if (!timer) return;
       clearInterval(timer);
       timer = undefined;
-      write("\r\x1b[K");
+      setStatusLine(undefined);
+      clear.clear();
     },
     get active() {
       return timer !== undefined;

@@ -7,7 +7,7 @@
  * On a terminal a spinner covers the seconds before the first event (the VM boot, the agent's start).
  */
 import { startSpinner, spinnerEnabled, type Spinner } from "../progress.ts";
-import { stderrIsInteractive } from "../log.ts";
+import { stderrIsInteractive, writeStderr as writeStderrSync } from "../log.ts";
 import type { RunEvent } from "../protocol/index.ts";
 import type { EventSink } from "./events.ts";
 import { renderEvent } from "./pretty.ts";
@@ -48,7 +48,7 @@ export function runView(opts: RunViewOptions = {}): RunView {
   const stderrIsTTY = opts.stderrIsTTY ?? stderrIsInteractive();
   const mode = chooseRunView({ json: opts.json, quiet: opts.quiet, stdoutIsTTY, stderrIsTTY });
   const writeStdout = opts.writeStdout ?? ((s: string) => void process.stdout.write(s));
-  const writeStderr = opts.writeStderr ?? ((s: string) => void process.stderr.write(s));
+  const writeStderr = opts.writeStderr ?? writeStderrSync;
   let spinner: Spinner | undefined;
   return {
     mode,

@@ -130,6 +130,15 @@ describe("exec on a terminal", () => {
     expect(piped.stderr).not.toContain("booting");
   });
 
+  test("a warning printed during the boot gets its own line: the spinner clears the line first and redraws below", async () => {
+    const dir = await workspace();
+    const { code, screen } = await underPty(dir, `${binPath()} exec --allow-write=/ -- echo hello`);
+    expect(code).toBe(0);
+    expect(screen).toContain("makes the whole VM filesystem writable");
+    expect(screen).toMatch(/\r\x1b\[K⚠ [^\r\n]*makes the whole VM filesystem writable/);
+    expect(screen).toContain("hello");
+  });
+
   test("-i forwards what is typed to a shell in the VM; -t is refused with exit 2; a bare sh without -i says why it ends", async () => {
     const dir = await workspace();
     const typed = await underPty(dir, `${binPath()} exec -i -- sh`, ["echo typed-$((40+2))\n", "exit 3\n"]);
