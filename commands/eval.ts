@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { globalArgs, printJson, withHelp, err } from "./_shared.ts";
-import { AGENTS } from "../src/heartbeat/index.ts";
+import { AGENTS } from "../src/agents/index.ts";
 import { defaultReportDir, runEval, writeReport } from "../src/eval/index.ts";
 import { usageError } from "../src/errors.ts";
 import { logger } from "../src/log.ts";

@@ -88,7 +88,7 @@ export interface MainOptions {
   assets?: () => Promise<AssetProvider>;
 }
 
-/** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (notes/bun-cli.md §1.2). */
+/** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (docs/agentos.md, "Sidecar and process"). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
   let runtime: typeof import("../src/runtime/index.ts") | undefined;

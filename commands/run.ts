@@ -3,8 +3,8 @@ import { globalArgs, parseSeconds, timeoutArgs, withHelp, workerArgs } from "./_
 import type { HelpBlock } from "./_help.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
+import { AGENTS } from "../src/agents/index.ts";
 import {
-  AGENTS,
   buildRunRequest,
   requestCwd,
   DEMO_PROMPT,

@@ -197,33 +197,107 @@ async function scriptFileIn(scratch: string, steps: unknown[] = STEPS, name = "s
   return file;
 }
 
-/** A 3-step script through `run` (Pi in agentOS) vs the same script through Pi on the host against the same gateway. */
+/** How one agent's own CLI runs the same heartbeat on the host (Paperclip's *_local adapters), against a gateway. */
+interface HostCli {
+  /** Config files under HOME pointing the CLI at the gateway (the driver's own writers, where the CLI reads the same files). */
+  files?: (gw: { url: string; token: string; provider: "scripted"; model: string }) => { path: string; content: string }[];
+  argv: (o: { home: string; resume: boolean }) => string[];
+  env: (o: { home: string; gw: { url: string; token: string } }) => Record<string, string>;
+}
+
+const bin_ = (rel: string) => join(root, "node_modules", rel);
+export const HOST_CLIS: Record<string, HostCli> = {
+  // Pi: directPi below.
+  opencode: {
+    argv: ({ resume }) => [bin_("opencode-linux-x64/bin/opencode"), "run", ...(resume ? ["--continue"] : []), "do it"],
+    env: ({ home }) => ({ HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local", "share"), XDG_CACHE_HOME: join(home, ".cache"), OPENCODE_DISABLE_AUTOUPDATE: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", OPENCODE_DISABLE_DEFAULT_PLUGINS: "1", OPENCODE_DISABLE_LSP_DOWNLOAD: "1" }),
+  },
+  claude: {
+    argv: ({ resume }) => [bin_("@anthropic-ai/claude-code-linux-x64/claude"), "-p", "do it", "--output-format", "json", "--dangerously-skip-permissions", ...(resume ? ["--continue"] : [])],
+    // As root Claude Code refuses to skip permissions outside a sandbox.
+    env: ({ home, gw }) => ({ HOME: home, IS_SANDBOX: "1", ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: gw.token, ANTHROPIC_MODEL: "claude-sonnet-4-5", ANTHROPIC_SMALL_FAST_MODEL: "claude-sonnet-4-5", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1" }),
+  },
+  codex: {
+    argv: ({ resume }) => [bin_("@openai/codex/bin/codex.js"), "exec", ...(resume ? ["resume", "--last"] : []), "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "do it"],
+    env: ({ home, gw }) => ({ HOME: home, CODEX_HOME: join(home, ".codex"), PAPERCLIP_GATEWAY_TOKEN: gw.token }),
+  },
+};
+
+/**
+ * Per agent, a 3-step script (a shell step, a file write, the answer) through `run --agent X` in agentOS, cold and
+ * resumed, against the same script through that agent's CLI on the host with the same gateway code. An agent whose
+ * host CLI fails is reported as such; the others still run.
+ */
 async function benchHeartbeat(scratch: string, env: Record<string, string>): Promise<void> {
+  const agents = await import("../src/agents/index.ts");
   const scriptFile = await scriptFileIn(scratch);
   const runs = heartbeatRuns();
+  const hostFiles: Record<string, HostCli["files"]> = {
+    opencode: (gw) => agents.openCodeConfigFiles(gw),
+    codex: (gw) => agents.codexConfigFiles(gw, ""),
+  };
 
-  const cold: number[] = [];
-  const resumed: number[] = [];
-  let peak = 0;
-  for (let i = 0; i < runs; i++) {
-    const ws = join(scratch, `ws-${i}`);
+  for (const agent of agents.AGENTS) {
+    if (!want(`run.${agent}`) && !want("run")) continue;
+    log(`bench: run --agent ${agent}`);
+    try {
+      const cold: number[] = [];
+      const resumed: number[] = [];
+      let peak = 0;
+      for (let i = 0; i < runs; i++) {
+        const ws = join(scratch, `${agent}-ws-${i}`);
+        await mkdir(ws, { recursive: true });
+        await writeFile(join(ws, "README.md"), "bench\n");
+        const home = join(scratch, `${agent}-home-${i}`);
+        const args = [bin, "run", "--worker", "off", "--agent", agent, "--cwd", ws, "--model", `scripted:${scriptFile}`, "--prompt", "do it", "--task-key", "bench"];
+        const a = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
+        const b = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
+        if (a.code !== 0 || b.code !== 0) throw new Error(`run failed: ${a.stdout.slice(-300)} ${b.stdout.slice(-300)}`);
+        if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat did not resume");
+        cold.push(a.wallMs);
+        resumed.push(b.wallMs);
+        peak = Math.max(peak, a.peakRssMb, b.peakRssMb);
+      }
+
+      // Pi's host run is measured once per bench run (the worker rows compare against it too).
+      const direct = agent === "pi" ? await directPi(scratch) : await directCli(agent, HOST_CLIS[agent]!, hostFiles[agent], scratch);
+      ratioEntry(`run.${agent}.cold`, `cold heartbeat, 3-step script: \`run --agent ${agent}\` in agentOS vs its CLI on the host`, median(cold), direct.cold, 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
+      ratioEntry(`run.${agent}.resumed`, `resumed heartbeat, same: \`run --task-key\` again vs the CLI's continue`, median(resumed), direct.resumed, 1.5);
+      const maxMb = agent === "pi" ? 700 : 1100;
+      valueEntry(`run.${agent}.peak-memory`, `peak RSS of the run (host process + sidecar), ${agent}`, peak, "MB", `< ${maxMb} MB`, peak < maxMb);
+    } catch (e) {
+      valueEntry(`run.${agent}.cold`, `heartbeat bench for ${agent}`, 0, "ms", "runs", false, `failed: ${(e as Error).message.slice(0, 300)}`);
+    }
+  }
+}
+
+/** An agent's CLI on the host: medians of a cold heartbeat and a continued one, each against a fresh gateway. */
+async function directCli(agent: string, cli: HostCli, files: HostCli["files"], scratch: string): Promise<{ cold: number; resumed: number }> {
+  const { startGateway } = await import("../src/gateway/index.ts");
+  const directCold: number[] = [];
+  const directResumed: number[] = [];
+  for (let i = 0; i < heartbeatRuns(); i++) {
+    const ws = join(scratch, `${agent}-direct-ws-${i}`);
+    const home = join(scratch, `${agent}-direct-home-${i}`);
     await mkdir(ws, { recursive: true });
     await writeFile(join(ws, "README.md"), "bench\n");
-    const home = join(scratch, `home-${i}`);
-    const args = [bin, "run", "--worker", "off", "--cwd", ws, "--model", `scripted:${scriptFile}`, "--prompt", "do it", "--task-key", "bench"];
-    const a = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
-    const b = await measure(args, { env: { ...env, PAPERCLIP_AOS_HOME: home }, sampleMemory: true });
-    if (a.code !== 0 || b.code !== 0) throw new Error(`run failed: ${a.stdout.slice(-500)} ${b.stdout.slice(-500)}`);
-    if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat did not resume");
-    cold.push(a.wallMs);
-    resumed.push(b.wallMs);
-    peak = Math.max(peak, a.peakRssMb, b.peakRssMb);
+    for (const pass of [directCold, directResumed]) {
+      const gw = await startGateway({ model: "scripted", script: { steps: STEPS } as never });
+      try {
+        for (const f of files?.({ url: gw.url, token: gw.token, provider: "scripted", model: gw.model }) ?? []) {
+          await mkdir(join(home, f.path, ".."), { recursive: true });
+          await writeFile(join(home, f.path), f.content);
+        }
+        const m = await measure(cli.argv({ home, resume: pass === directResumed }), { cwd: ws, env: cli.env({ home, gw }), sampleMemory: true });
+        if (m.code !== 0) throw new Error(`the ${agent} CLI on the host failed (exit ${m.code}): ${m.stdout.slice(-300)}`);
+        if (gw.stepsUsed() < STEPS.length) throw new Error(`the ${agent} CLI on the host used ${gw.stepsUsed()} of ${STEPS.length} script steps`);
+        pass.push(m.wallMs);
+      } finally {
+        await gw.close();
+      }
+    }
   }
-
-  const direct = await directPi(scratch);
-  ratioEntry("run.cold", "cold heartbeat, 3-step script: `run` in-process (Pi in agentOS) vs Pi CLI on the host", median(cold), direct.cold, 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
-  ratioEntry("run.resumed", "resumed heartbeat, same: `run --task-key` again vs `pi --continue`", median(resumed), direct.resumed, 1.5);
-  valueEntry("run.peak-memory", "peak RSS of the run (host process + sidecar)", peak, "MB", "< 700 MB", peak < 700);
+  return { cold: median(directCold), resumed: median(directResumed) };
 }
 
 /**
@@ -233,7 +307,8 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
 let directResult: Promise<{ cold: number; resumed: number }> | undefined;
 function directPi(scratch: string): Promise<{ cold: number; resumed: number }> {
   directResult ??= (async () => {
-    const { startGateway, piConfigFiles } = await import("../src/gateway/index.ts");
+    const { startGateway } = await import("../src/gateway/index.ts");
+    const { piConfigFiles } = await import("../src/agents/index.ts");
     const steps = STEPS;
     const runs = heartbeatRuns();
     const piCli = join(Bun.resolveSync("@mariozechner/pi-coding-agent", root), "..", "cli.js");

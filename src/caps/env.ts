@@ -1,6 +1,6 @@
 /**
  * env.read is enforced on the host: the guest environment is built from the allowed names only, because agentOS's
- * own env scope does not hide variables passed to exec or sessions (notes/agentos-api.md §5). This file is the one
+ * own env scope does not hide variables passed to exec or sessions (docs/agentos.md, "Permissions"). This file is the one
  * home of the rules that keep host variables out of the guest even where a rule allows them:
  *
  * 1. VM-owned names (HOME, PATH, ..., and agentOS's own AGENTOS_*): the VM sets them; a host value would break the

@@ -2,7 +2,7 @@
  * Two fixed layers around every policy:
  *
  * Runtime needs: what the VM itself must be able to do for any command to start at all. `fs:"deny"` stops even the
- * shell (`stat '/opt/agentos/bin/sh': blocked by fs.stat policy`, notes/agentos-api.md §5), and the agent writes its
+ * shell (`stat '/opt/agentos/bin/sh': blocked by fs.stat policy`, docs/agentos.md), and the agent writes its
  * own config and session files under its home. These are ordinary rules (source "runtime") with ordinary
  * specificity, so a policy can still deny inside them (it gets a warning). They grant nothing on host data: the
  * directories are the VM's own filesystem; the host workspace is only at /workspace.
@@ -67,6 +67,8 @@ export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
     // fails with "failed to execute command 'ls': Permission denied". The directory only, not what is in it.
     rule("fs.read", "/", "listing the top-level directory names (`ls /`): the directory only, nothing below it", ["read", "readdir"], true),
     rule("fs.read", GUEST_WORKSPACE, "starting a process opens its working directory (read on /workspace itself: not its entries, not its files)", ["read"], true),
+    // Measured: Codex's WASM build opens every directory on the way when it resolves its home (canonicalize).
+    rule("fs.read", "/home", "resolving a path under the home opens /home itself (the directory only)", ["read", "readdir", "readlink"], true),
     ...RUNTIME_READ.map(([p, why]) => rule("fs.read", p, why)),
     // `*.pem` is a mandatory deny everywhere; this one is the VM's public CA bundle, which TLS clients read.
     { ...rule("fs.read", "/etc/ssl/cert.pem", "the VM's public CA bundle (agentOS seeds it; no key), which TLS clients read"), lifts: true },
@@ -75,6 +77,8 @@ export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
   const net: Rule[] = [];
   if (ctx.gatewayPort !== undefined) {
     net.push(rule("network.fetch", `127.0.0.1:${ctx.gatewayPort}`, "the model gateway: the agent's only way to a model"));
+    // Codex's WASM networking cannot connect to 127.0.0.1 in agentOS 0.2.21: it reaches the same port as localhost (::1).
+    net.push(rule("network.fetch", `localhost:${ctx.gatewayPort}`, "the model gateway, as Codex reaches it (docs/agentos.md)"));
   }
   for (const p of ctx.extraLoopbackPorts ?? []) {
     if (p !== ctx.gatewayPort) net.push(rule("network.fetch", `127.0.0.1:${p}`, "a host service the runtime provides"));

@@ -1,7 +1,7 @@
 /**
  * The capability vocabulary: Paperclip-native names, what each kind of request is called, and the agentOS 0.2.21
  * operation names the compiler may emit. agentOS accepts any operation string and silently matches nothing for a
- * misspelled one (notes/agentos-api.md §5), so every name we emit must come from AGENTOS_OPERATIONS (a test checks).
+ * misspelled one (docs/agentos.md, "Permissions"), so every name we emit must come from AGENTOS_OPERATIONS (a test checks).
  */
 
 export const CAPABILITIES = [
@@ -74,7 +74,7 @@ export const CAPABILITY_ALIASES: Record<string, Capability> = {
 
 /**
  * Operation names agentOS 0.2.21 knows, per permission scope (read from the sidecar binary's policy strings and
- * confirmed by the experiments in notes/agentos-api.md §5). `process` has no operation with an observable effect.
+ * confirmed by the experiments behind docs/agentos.md, "Permissions"). `process` has no operation with an observable effect.
  */
 export const AGENTOS_OPERATIONS = {
   fs: ["read", "write", "stat", "readdir", "create_dir", "rm", "rename", "symlink", "readlink", "chmod", "truncate", "mount_sensitive"],

@@ -10,7 +10,7 @@
  */
 import * as v from "valibot";
 import { toJsonSchema } from "@valibot/to-json-schema";
-import { AGENTS } from "../heartbeat/index.ts";
+import { AGENTS } from "../agents/index.ts";
 import { PRESET_NAMES } from "../caps/index.ts";
 
 const seconds = (what: string) => v.optional(v.pipe(v.number(), v.gtValue(0, "must be a positive number of seconds"), v.description(what)));

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { piConfigFiles, startGateway } from "../gateway/index.ts";
+import { startGateway } from "../gateway/index.ts";
+import { piConfigFiles } from "../agents/index.ts";
 import type { HeartbeatSample } from "./figures.ts";
 import { spawnMeasured } from "./harness.ts";
 

@@ -6,7 +6,7 @@
  * cost from every response, and maps provider failures to errorCode + family. `HEAD /` answers 200 (Claude Code's
  * reachability check). `--model scripted:FILE` answers from a script instead (same server, no network).
  *
- * Scripted-model rules (beyond DESIGN.md's format):
+ * Scripted-model rules (beyond the format in docs/gateway.md):
  * - A step without `usage` is metered with a deterministic estimate: input = ceil(request body JSON chars / 4),
  *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON), each at least 1. Give `usage` for
  *   exact numbers.
@@ -20,9 +20,8 @@
  * - The scripted model is priced like claude-sonnet-4-5 (prices.ts); provider and biller "scripted", billingType
  *   "unknown" (nothing is billed; costUsd is what the tokens would cost).
  * - Error steps answer with the step's status in the dialect's error shape and `x-should-retry: false`, so SDK retries
- *   do not replay them against the next steps (Pi's own auto-retry is a setting: piConfigFiles turns it off).
+ *   do not replay them against the next steps (Pi's own auto-retry is a setting: src/agents/pi.ts turns it off).
  */
-export { type AgentConfigFile, type GatewayEndpoint, openCodeConfig, openCodeConfigFiles, piConfigFiles, type PiConfigOptions } from "./agent-config.ts";
 export type { ErrorFamily, GatewayError, PaperclipErrorFamily } from "./failure.ts";
 export { paperclipErrorFamily, readableFailure, retryAfterToIso } from "./failure.ts";
 export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";

@@ -5,7 +5,7 @@ import { errorMessage, usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
 
 /**
- * The scripted model's format (DESIGN.md, a public interface). Each step answers one model request, in order.
+ * The scripted model's format (docs/gateway.md, a public interface). Each step answers one model request, in order.
  * Beyond the fixed keys (text, tool, input, error, usage) a step may carry `cached` in usage, `thinking` (a reasoning
  * block before the answer, so `thinking` events can be exercised) and `delayMs` (wait before answering, for timeout
  * and cancellation tests). A tool step may also carry `text`, said before the call.

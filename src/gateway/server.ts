@@ -467,10 +467,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
+  const serve = (hostname: string, port: number) =>
+    Bun.serve({
+      hostname,
+      port,
       // Model calls can be silent for a long time (long thinking, scripted delays); the agent's own timeout governs.
       idleTimeout: 0,
       fetch: (req, srv) => {
@@ -482,10 +482,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         });
       },
     });
+  try {
+    server = serve("127.0.0.1", 0);
   } catch (e) {
     throw runtimeError(`the model gateway cannot listen on 127.0.0.1: ${errorMessage(e)}`, undefined, "gateway_listen_failed", e);
   }
   const port = server.port as number;
+  // Codex's WASM build in agentOS 0.2.21 cannot connect to 127.0.0.1 (errno 21) and resolves localhost to ::1, so
+  // the same port answers there too (docs/agentos.md, "Codex"). A host without IPv6 loopback only loses Codex.
+  let server6: ReturnType<typeof Bun.serve> | undefined;
+  try {
+    server6 = serve("::1", port);
+  } catch {
+    server6 = undefined;
+  }
 
   let closed: Promise<void> | undefined;
   return {
@@ -504,7 +514,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     stepsUsed: () => stepIndex,
     close: () => {
       closed ??= (async () => {
-        await server.stop(true);
+        await Promise.all([server.stop(true), server6?.stop(true)]);
         await recorder?.flush();
       })();
       return closed;

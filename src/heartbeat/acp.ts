@@ -1,5 +1,6 @@
 import type { EventSink } from "./events.ts";
 import { findDenials } from "./denials.ts";
+import type { AcpQuirks, AcpToolEvent } from "../agents/index.ts";
 
 /**
  * Maps agentOS session events (ACP `session/update` payloads with the discriminator promoted to `type`) onto our
@@ -22,11 +23,18 @@ export class AcpMapper {
   /** The last whole assistant message: the run's summary. */
   lastAssistantText = "";
 
-  /** `upstreamError(text)`: the readable error when an assistant message is really a failed model call, else null. */
+  /**
+   * `quirks`: where the agent's events differ (its driver's AgentDriver.acp). `upstreamError(text)`: the readable
+   * error when an assistant message is really a failed model call, else null.
+   */
   constructor(
     private readonly sink: EventSink,
-    private readonly upstreamError?: (text: string) => string | null,
+    private readonly opts: { quirks?: AcpQuirks; upstreamError?: (text: string) => string | null } = {},
   ) {}
+
+  private get quirks(): AcpQuirks {
+    return this.opts.quirks ?? {};
+  }
 
   handle(raw: unknown): void {
     const e = raw as Record<string, any>;
@@ -36,7 +44,7 @@ export class AcpMapper {
         const text = textOf(e.content);
         if (!text) return;
         const type = e.type === "agent_message_chunk" ? "assistant" : "thinking";
-        const failure = type === "assistant" ? this.upstreamError?.(text) : null;
+        const failure = type === "assistant" ? this.opts.upstreamError?.(text) : null;
         if (failure) {
           if (e.durability !== "ephemeral") this.sink.emit({ type: "system", level: "error", code: "model_error", text: failure });
           return;
@@ -56,9 +64,13 @@ export class AcpMapper {
     }
   }
 
+  private nameOf(e: Record<string, any>): string | undefined {
+    return this.quirks.toolName?.(e as AcpToolEvent) ?? (e.title ? String(e.title) : undefined);
+  }
+
   /** The agent's final message when its durable event never reached us. */
   finalMessage(text: string): void {
-    if (this.upstreamError?.(text)) return;
+    if (this.opts.upstreamError?.(text)) return;
     this.sink.emit({ type: "assistant", text });
     this.lastAssistantText = text;
   }
@@ -68,14 +80,14 @@ export class AcpMapper {
     if (!id) return;
     let t = this.tools.get(id);
     if (!t) {
-      t = { name: String(e.title ?? e.kind ?? "tool"), input: e.rawInput ?? {}, called: false, finished: false };
+      t = { name: this.nameOf(e) ?? String(e.kind ?? "tool"), input: e.rawInput ?? {}, called: false, finished: false };
       this.tools.set(id, t);
     }
-    if (e.type === "tool_call" && e.title) t.name = String(e.title);
+    if (e.type === "tool_call" && !t.called) t.name = this.nameOf(e) ?? t.name;
     if (e.rawInput !== undefined) t.input = e.rawInput;
     const status = e.status as string | undefined;
     const done = status === "completed" || status === "failed";
-    if (!t.called && (status === "in_progress" || done)) {
+    if (!t.called && (status === "in_progress" || done || this.quirks.inputFinal?.(e as AcpToolEvent))) {
       t.called = true;
       this.sink.emit({ type: "tool_call", toolUseId: id, name: t.name, input: t.input });
     }

@@ -1,7 +1,7 @@
 import { builtinRegistry, HOST_COLLECTION, toolFromCommand } from "../tools/index.ts";
 
 /**
- * The kernel says no in a few recognisable ways (notes/agentos-api.md §5): "blocked by fs.write policy",
+ * The kernel says no in a few recognisable ways (docs/agentos.md, "Permissions"): "blocked by fs.write policy",
  * "EACCES: permission denied, write '/x'", "failed to redirect to /x: Permission denied", "Read-only file system",
  * "blocked outbound network access to tcp://h:p", "blocked by network.listen policy", "failed to execute command 'x':
  * Permission denied", "blocked by hostFunction.invoke policy for c:f". Each becomes a `permission` event so the

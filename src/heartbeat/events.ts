@@ -1,7 +1,7 @@
 import { appendFileSync } from "node:fs";
 import type { EventInput, RunEvent } from "../protocol/index.ts";
 
-/** A line of NDJSON stays under this many bytes; long strings are cut with a marker (DESIGN.md, output rules). */
+/** A line of NDJSON stays under this many bytes; long strings are cut with a marker (README.md, "run": the output rules). */
 export const MAX_LINE_BYTES = 8000;
 const MARK = (n: number) => `…[truncated ${n} bytes]`;
 

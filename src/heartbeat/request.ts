@@ -5,13 +5,12 @@ import { SessionParamsSchema } from "../protocol/index.ts";
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
 import { checkPromptSize, checkRecordPath } from "./input.ts";
+import { AGENTS, DEFAULT_AGENT, type AgentId } from "../agents/index.ts";
 
 /**
  * One heartbeat's input. Sources, each filling what the previous left empty: a JSON request (`--input -` or a file),
- * then flags, then Paperclip's environment (notes/paperclip-contract.md §4.2). Unknown keys in the JSON are errors.
+ * then flags, then Paperclip's environment (the env fallbacks Paperclip's adapters set; README.md, "run"). Unknown keys in the JSON are errors.
  */
-export const AGENTS = ["pi", "opencode"] as const;
-export type AgentKind = (typeof AGENTS)[number];
 
 /** Wake reasons after which Paperclip's own adapters start a fresh session (shouldResetTaskSessionForWake). */
 export const FRESH_WAKE_REASONS = ["issue_assigned", "execution_review_requested", "execution_approval_requested", "execution_changes_requested"];
@@ -47,7 +46,7 @@ export type RunRequestInput = v.InferOutput<typeof RunRequestSchema>;
 
 export interface RunRequest {
   runId: string;
-  agent: AgentKind;
+  agent: AgentId;
   agentId: string;
   taskKey: string;
   cwd: string;
@@ -126,7 +125,7 @@ export function buildRunRequest(
   const session = pick("session");
   return {
     runId: pick("runId") ?? env.PAPERCLIP_RUN_ID ?? randomUUID(),
-    agent: pick("agent") ?? defaults.agent ?? "pi",
+    agent: pick("agent") ?? defaults.agent ?? DEFAULT_AGENT,
     agentId: pick("agentId") ?? env.PAPERCLIP_AGENT_ID ?? "local",
     taskKey: pick("taskKey") ?? env.PAPERCLIP_TASK_ID ?? "__heartbeat__",
     cwd: requestCwd(fromJson, fromFlags, env, cwdDefault),

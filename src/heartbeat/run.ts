@@ -1,20 +1,23 @@
 import { mkdir } from "node:fs/promises";
-import { startGateway, piConfigFiles, openCodeConfigFiles, paperclipErrorFamily, readableFailure, type Gateway, type AgentConfigFile } from "../gateway/index.ts";
-import { bootVm, GUEST_HOME, GUEST_WORKSPACE, checkWorkspaceDir, type VmHandle, type BootOptions } from "../runtime/index.ts";
-import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams, type ResumeMode } from "../protocol/index.ts";
+import { paperclipErrorFamily, parseModelSpec, readableFailure, startGateway, type Gateway } from "../gateway/index.ts";
+import { bootVm, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
 import { planVm } from "../plan/index.ts";
+import {
+  checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubStoredSessionEnv, sessionResumable,
+  type AgentConfigFile, type AgentDriver, type ResumeStep,
+} from "../agents/index.ts";
+import { Teardown } from "../teardown.ts";
 import { buildInfo } from "../version.ts";
 import { logger } from "../log.ts";
 import { AcpMapper, textOf } from "./acp.ts";
 import type { EventSink } from "./events.ts";
-import { paperclipInstructions, piExtensionSource } from "./instructions.ts";
 import type { RunRequest } from "./request.ts";
 import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
-import { decideSession, locateSlot, SessionSlot, setStoredSessionEnv, storedSessionExists } from "./sessions.ts";
-import { recordPrompt, replayPreamble } from "./transcript.ts";
+import { decideSession, locateSlot, type SessionSlot, type StoredSession } from "./sessions.ts";
 
 /** Host tools and their gate, provided by src/tools (kept abstract so a heartbeat works without them). */
 export interface HostToolsBinding {
@@ -46,242 +49,281 @@ const SUMMARY_MAX = 4000;
 /** A workspace_change event lists at most this many files (a line stays under the 8 KB limit either way). */
 const MAX_CHANGED_FILES = 60;
 
+/** What the steps of one heartbeat share; everything that opens registers its undo in `teardown`. */
+interface Heartbeat {
+  req: RunRequest;
+  opts: HeartbeatOptions;
+  driver: AgentDriver;
+  teardown: Teardown;
+  started: number;
+  phases: Record<string, number>;
+  mark: number;
+  gateway?: Gateway;
+  /** Set once the session exists: from then on it is saved, also when the run fails. */
+  session?: { slot: SessionSlot; params: SessionParams; stored: StoredSession | null };
+  mapper?: AcpMapper;
+  services: RuntimeService[];
+  /** The last usage totals emitted, so an unchanged poll emits nothing. */
+  lastUsage: string;
+}
+
 /**
- * One heartbeat: gateway → VM → session (open or resume) → prompt → events → result. Always ends with exactly one
- * `result` event (also on errors, timeouts and signals); the session is saved before the VM is torn down.
+ * One heartbeat: model check → workspace → session lock → gateway → policy → session choice → host tools → VM plan →
+ * boot → agent setup → session → prompt → result. Always ends with exactly one `result` event (also on errors,
+ * timeouts and signals); the session is saved before the VM is torn down.
  */
 export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Promise<ResultEvent> {
-  const started = performance.now();
-  const { sink } = opts;
-  let gateway: Gateway | undefined;
-  let handle: VmHandle | undefined;
-  let unlock: (() => Promise<void>) | undefined;
-  let sessionParams: SessionParams | null = null;
-  let mapper: AcpMapper | undefined;
-  let services: RuntimeService[] = [];
-  let usageTimer: ReturnType<typeof setInterval> | undefined;
-  let tools: HostToolsBinding | undefined;
-  let snap: SnapshotRoot | undefined;
-  let slot = new SessionSlot(req.agentId, req.taskKey);
-  const phases: Record<string, number> = {};
-  let mark = performance.now();
-  const phase = (name: string) => {
-    const now = performance.now();
-    phases[name] = Math.round(now - mark);
-    mark = now;
-  };
-
-  const finish = (f: Parameters<typeof resultEvent>[0]): ResultEvent => {
-    const usage = gateway?.usage();
-    return sink.emit<ResultEvent>(
-      resultEvent({
-        ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens }, ...billed(gateway!, usage.costUsd) } : {}),
-        ...(gateway ? { provider: gateway.provider, biller: gateway.biller, model: gateway.model, billingType: gateway.billingType } : { model: req.model }),
-        sessionParams,
-        sessionDisplayId: sessionParams?.sessionId ?? null,
-        runtimeServices: services,
-        durationMs: Math.round(performance.now() - started),
-        ...f,
-        // A failed run's summary (Paperclip's issue comment) is its readable error, not the agent's last words.
-        summary: (f.summary ?? (f.exitCode !== 0 && f.errorMessage ? f.errorMessage : mapper?.lastAssistantText) ?? "").slice(0, SUMMARY_MAX),
-      }),
-    );
-  };
-
+  const now = performance.now();
+  const hb: Heartbeat = { req, opts, driver: driverFor(req.agent), teardown: new Teardown(), started: now, phases: {}, mark: now, services: [], lastUsage: "" };
   try {
-    // A snapshot run gets the snapshot's tree at /workspace (an overlay whose writes are discarded, exported or
-    // committed at the end) instead of the host directory.
-    snap = await openSnapshotFor(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
-    slot = await locateSlot(req.agentId, req.taskKey, req.session?.sessionId);
-    const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
-    await mkdir(slot.dir, { recursive: true });
-    unlock = await slot.lock(req.runId);
-
-    gateway = await startGateway({ model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}) });
-    phase("gateway");
-    const sandbox = await opts.sandbox(gateway.port);
-    phase("policy");
-
-    const stored = await slot.load();
-    const decision = decideSession(req, stored, stored ? await sessionResumable(slot, req.agent, stored.sessionId) : false);
-    const resumeNote = decision.note;
-    let sessionId = decision.resume;
-    const resuming = sessionId !== undefined;
-    if (!resuming) sessionId = await slot.reset();
-    const sid = sessionId!;
-    const resumeMode: ResumeMode = !resuming ? "fresh" : req.agent === "pi" ? "agentos-fallback" : "transcript-replay";
-    // OpenCode's agentOS session cannot be restored across processes: each heartbeat gets its own agentOS session.
-    const acpSessionId = req.agent === "opencode" ? `${sid}.${(stored?.runs ?? 0) + 1}` : sid;
-
-    // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts).
-    const guestEnv = { ...sandbox.guestEnv, ...withoutGatewayEnv(req.env), HOME: GUEST_HOME };
-    if (resuming && req.agent === "pi") setStoredSessionEnv(slot.databasePath, sid, guestEnv);
-
-    // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.
-    tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
-    const plan = planVm({
-      sandbox,
-      ...(snap ? { snapshot: snap } : { workspaceDir }),
-      hostFunctions: tools?.hostFunctions,
-      software: [req.agent],
-      databasePath: slot.databasePath,
-      env: req.env,
-      debug: opts.debug,
-    });
-    handle = await bootVm({ ...plan.boot, sidecar: opts.sidecar });
-    const vm = handle.vm;
-    tools?.attachVm(vm);
-    phase("boot");
-
-    const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
-    const endpoint = { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model };
-    const files: AgentConfigFile[] =
-      req.agent === "pi"
-        ? [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piExtensionSource(instructions) }]
-        : [...openCodeConfigFiles(endpoint), { path: ".config/opencode/AGENTS.md", content: `${instructions}\n` }];
-    for (const f of files) {
-      const path = `${GUEST_HOME}/${f.path}`;
-      await vm.filesystem.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      await vm.filesystem.writeFile(path, f.content);
-    }
-
-    sessionParams = {
-      sessionId: sid,
-      cwd: req.cwd,
-      agent: req.agent,
-      agentId: req.agentId,
-      taskKey: slot.taskKey,
-      runtime: "agentos",
-      snapshot: snap?.record.id ?? null,
-    };
-    sink.emit({
-      type: "init",
-      protocol: PROTOCOL,
-      version: buildInfo().version,
-      runId: req.runId,
-      runtime: "agentos",
-      agent: req.agent,
-      sessionId: sid,
-      resumed: resuming,
-      resumeMode,
-      model: gateway.model,
-      provider: gateway.provider,
-      cwd: req.cwd,
-      snapshot: snap?.record.id ?? null,
-      capabilities: sandbox.effective,
-    });
-    if (resumeNote) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: resumeNote });
-    for (const w of sandbox.compiled.warnings) sink.emit({ type: "system", level: "warn", code: "policy_warning", text: problemLine(w) });
-
-    if (!(resuming && req.agent === "pi")) {
-      await vm.sessions.open({ sessionId: acpSessionId, agent: req.agent, cwd: GUEST_WORKSPACE, env: guestEnv });
-    }
-    phase("session");
-    let promptText = req.prompt;
-    if (resuming && req.agent === "opencode") promptText = `${(await replayPreamble(slot.transcriptPath)) ?? ""}${req.prompt}`;
-    await recordPrompt(slot.transcriptPath, req.runId, req.prompt);
-    sink.tee(slot.transcriptPath);
-
-    // Pi reports a failed model call as its answer (`529 {"type":"error",...}`): shown as the readable error instead.
-    mapper = new AcpMapper(sink, (text) => {
-      const e = gateway!.lastError();
-      return e && (text.includes('"type":"error"') || text.trim().startsWith(`${e.status ?? "-"} `)) ? readableFailure(e) : null;
-    });
-    const off = vm.onSessionEvent(acpSessionId, (e: unknown) => mapper!.handle(e));
-    // Running per-run totals, emitted when they change (polled: the gateway meters on its own schedule).
-    let lastUsage = "";
-    const emitUsage = () => {
-      const u = gateway!.usage();
-      const key = `${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}`;
-      if (key === lastUsage || u.inputTokens + u.outputTokens === 0) return;
-      lastUsage = key;
-      sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: billed(gateway!, u.costUsd).costUsd, basis: "per_run" });
-    };
-    usageTimer = setInterval(emitUsage, 250);
-
-    const prompt = vm.sessions.prompt({ sessionId: acpSessionId, idempotencyKey: req.runId, content: [{ type: "text", text: promptText }] });
-    const stopped = new Promise<StopReason>((resolve) => {
-      if (opts.stop.aborted) resolve(opts.stop.reason as StopReason);
-      opts.stop.addEventListener("abort", () => resolve(opts.stop.reason as StopReason), { once: true });
-    });
-    const outcome = await Promise.race([prompt.then((r) => ({ kind: "done" as const, r })), stopped.then((reason) => ({ kind: "stopped" as const, reason }))]);
-    if (outcome.kind === "stopped") {
-      // Ask the agent to stop; whatever it finished is already durable in the session database.
-      await Promise.race([vm.sessions.cancelPrompt({ sessionId: acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
-      prompt.catch(() => {});
-    }
-    if (outcome.kind === "done") {
-      // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then
-      // fall back to the prompt result's own text so the transcript and the summary never miss the answer.
-      const finalText = textOf(outcome.r.message?.content);
-      for (let i = 0; i < 20 && finalText && mapper.lastAssistantText !== finalText; i++) await Bun.sleep(25);
-      if (finalText && mapper.lastAssistantText !== finalText) mapper.finalMessage(finalText);
-    }
-    off();
-    clearInterval(usageTimer);
-    phase("prompt");
-    logger.debug(`heartbeat phases (ms): ${JSON.stringify(phases)}`);
-    await saveSession(slot, sessionParams, req.runId, stored);
-    if (snap) {
-      const r = await snap.finish({ command: `run ${req.runId}` });
-      const changed = [
-        ...r.changes.added.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "create" as const })),
-        ...r.changes.modified.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "modify" as const })),
-        ...r.changes.deleted.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "delete" as const })),
-      ];
-      if (changed.length) sink.emit({ type: "workspace_change", changeSetId: `${req.runId}:${snap.record.id}`, files: changed.slice(0, MAX_CHANGED_FILES), complete: changed.length <= MAX_CHANGED_FILES });
-      sink.emit({ type: "system", code: "snapshot_changes", text: `snapshot ${shortId(snap.record.id)}: ${describeFinish(r)}` });
-    }
-    if (tools) {
-      services = await tools.services().catch(() => []);
-      for (const svc of services) sink.emit({ type: "service", ...svc });
-    }
-    emitUsage();
-    // What the gateway noticed: a model missing from the price table, a scripted tool the agent does not offer.
-    for (const text of gateway.notes) sink.emit({ type: "system", level: "info", code: "gateway_note", text });
-
-    if (outcome.kind === "stopped") return finish(stopOutcome(outcome.reason, req.timeoutSec));
-    const gwError = gateway.lastError();
-    if (gwError) {
-      return finish({
-        subtype: "error",
-        exitCode: 1,
-        errorCode: gwError.errorCode,
-        errorMessage: readableFailure(gwError),
-        ...(paperclipErrorFamily(gwError) ? { errorFamily: paperclipErrorFamily(gwError) } : {}),
-        ...(gwError.retryNotBefore ? { retryNotBefore: gwError.retryNotBefore } : {}),
-      });
-    }
-    const stop = outcome.r.stopReason;
-    if (stop === "refusal") return finish({ subtype: "error", exitCode: 1, errorCode: "model_refusal", errorFamily: "model_refusal", errorMessage: "the model refused to answer" });
-    if (stop === "max_tokens") sink.emit({ type: "system", level: "warn", code: "max_tokens", text: "the model stopped at its output token limit" });
-    return finish({ subtype: "success", exitCode: 0 });
+    return await heartbeat(hb);
   } catch (e) {
-    if (usageTimer) clearInterval(usageTimer);
     const err = classify(e);
-    if (sessionParams && handle) await saveSession(slot, sessionParams, req.runId, await slot.load()).catch(() => {});
-    return finish({
+    if (hb.session) await saveSession(hb.session, req.runId).catch(() => {});
+    return finish(hb, {
       subtype: err.exitCode === 2 ? "config_invalid" : "error",
       exitCode: err.exitCode,
       errorCode: err.code,
       errorMessage: err.hint ? `${err.message} (${err.hint})` : err.message,
     });
   } finally {
-    await handle?.close();
-    if (sessionParams) setStoredSessionEnv(slot.databasePath, sessionParams.sessionId, { HOME: GUEST_HOME });
-    await gateway?.close().catch(() => {});
-    await tools?.close().catch(() => {});
-    snap?.close();
-    await unlock?.().catch(() => {});
+    await hb.teardown.close();
   }
 }
 
-/** Pi resumes from agentOS's own event log; OpenCode from our transcript (its agentOS session is per heartbeat). */
-async function sessionResumable(slot: SessionSlot, agent: RunRequest["agent"], sessionId: string): Promise<boolean> {
-  return agent === "pi" ? storedSessionExists(slot.databasePath, sessionId) : Bun.file(slot.transcriptPath).exists();
+async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
+  const { req, opts, driver, teardown } = hb;
+  const { sink } = opts;
+  // A model the agent cannot use is refused before anything opens.
+  checkModel(driver, parseModelSpec(req.model));
+
+  // A snapshot run gets the snapshot's tree at /workspace (an overlay whose writes are discarded, exported or
+  // committed at the end) instead of the host directory.
+  const snap = await openSnapshotFor(req.snapshot, { keepChanges: req.keepChanges, commitName: req.commitSnapshot });
+  if (snap) teardown.add("snapshot", () => snap.close());
+  const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
+  // Paperclip's keyless and handoff wakes name only a session id: it may be stored under another task key.
+  const slot = await locateSlot(req.agentId, req.taskKey, req.session?.sessionId);
+  await mkdir(slot.dir, { recursive: true });
+  teardown.add("session lock", await slot.lock(req.runId));
+
+  const gateway = (hb.gateway = await startGateway({ model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}) }));
+  teardown.add("gateway", () => gateway.close());
+  phase(hb, "gateway");
+  const sandbox = await opts.sandbox(gateway.port);
+  phase(hb, "policy");
+
+  const choice = await chooseSession(hb, slot);
+  // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.
+  const tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
+  if (tools) teardown.add("host tools", () => tools.close());
+
+  const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
+  const setup = driver.setup({ endpoint: { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model }, instructions });
+  const plan = planVm({
+    sandbox,
+    ...(snap ? { snapshot: snap } : { workspaceDir }),
+    hostFunctions: tools?.hostFunctions,
+    software: [req.agent],
+    databasePath: slot.databasePath,
+    // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts); the
+    // driver's env (e.g. Claude Code's ANTHROPIC_API_KEY, which is the run's gateway token) comes after.
+    env: { ...withoutGatewayEnv(req.env), ...setup.env },
+    debug: opts.debug,
+  });
+  const step = await resumeStep(driver, slot, { sessionId: choice.sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: plan.guestEnv });
+  // Registered before the VM so that it runs after the VM is gone: the stored session env keeps no token or secret.
+  teardown.add("session env", () => scrubStoredSessionEnv(slot.databasePath, step.acpSessionId));
+
+  const handle = await bootVm({ ...plan.boot, sidecar: opts.sidecar });
+  teardown.add("vm", () => handle.close());
+  const vm = handle.vm;
+  tools?.attachVm(vm);
+  phase(hb, "boot");
+  await writeHomeFiles(vm, setup.files);
+
+  const params: SessionParams = {
+    sessionId: choice.sessionId,
+    cwd: req.cwd,
+    agent: req.agent,
+    agentId: req.agentId,
+    taskKey: slot.taskKey,
+    runtime: "agentos",
+    snapshot: snap?.record.id ?? null,
+  };
+  hb.session = { slot, params, stored: choice.stored };
+  sink.emit({
+    type: "init",
+    protocol: PROTOCOL,
+    version: buildInfo().version,
+    runId: req.runId,
+    runtime: "agentos",
+    agent: req.agent,
+    sessionId: choice.sessionId,
+    resumed: choice.resuming,
+    resumeMode: choice.resuming ? driver.resume : "fresh",
+    model: gateway.model,
+    provider: gateway.provider,
+    cwd: req.cwd,
+    snapshot: snap?.record.id ?? null,
+    capabilities: sandbox.effective,
+  });
+  if (choice.note) sink.emit({ type: "system", level: "warn", code: "session_fresh", text: choice.note });
+  for (const w of sandbox.compiled.warnings) sink.emit({ type: "system", level: "warn", code: "policy_warning", text: problemLine(w) });
+
+  if (step.open) {
+    await vm.sessions.open({
+      sessionId: step.acpSessionId,
+      agent: driver.acpAgent,
+      cwd: GUEST_WORKSPACE,
+      env: plan.guestEnv,
+      ...(setup.additionalInstructions ? { additionalInstructions: setup.additionalInstructions } : {}),
+    });
+  }
+  phase(hb, "session");
+  await recordPrompt(slot.transcriptPath, req.runId, req.prompt);
+  sink.tee(slot.transcriptPath);
+
+  const outcome = await promptTurn(hb, vm, step, setup.promptPrefix ?? "");
+  phase(hb, "prompt");
+  logger.debug(`heartbeat phases (ms): ${JSON.stringify(hb.phases)}`);
+  await saveSession(hb.session, req.runId);
+  if (snap) {
+    const r = await snap.finish({ command: `run ${req.runId}` });
+    const changed = [
+      ...r.changes.added.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "create" as const })),
+      ...r.changes.modified.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "modify" as const })),
+      ...r.changes.deleted.filter((c) => c.type !== "dir").map((c) => ({ path: c.path, operation: "delete" as const })),
+    ];
+    if (changed.length) sink.emit({ type: "workspace_change", changeSetId: `${req.runId}:${snap.record.id}`, files: changed.slice(0, MAX_CHANGED_FILES), complete: changed.length <= MAX_CHANGED_FILES });
+    sink.emit({ type: "system", code: "snapshot_changes", text: `snapshot ${shortId(snap.record.id)}: ${describeFinish(r)}` });
+  }
+  if (tools) {
+    hb.services = await tools.services().catch(() => []);
+    for (const svc of hb.services) sink.emit({ type: "service", ...svc });
+  }
+  emitUsage(hb);
+  // What the gateway noticed: a model missing from the price table, a scripted tool the agent does not offer.
+  for (const text of gateway.notes) sink.emit({ type: "system", level: "info", code: "gateway_note", text });
+  return finishTurn(hb, outcome);
 }
 
-async function saveSession(slot: SessionSlot, p: SessionParams, runId: string, stored: Awaited<ReturnType<SessionSlot["load"]>>): Promise<void> {
+/** Fresh or resume (Paperclip's rules, sessions.ts), and a new session id when fresh. */
+async function chooseSession(hb: Heartbeat, slot: SessionSlot) {
+  const stored = await slot.load();
+  const resumable = stored ? await sessionResumable(hb.driver, slot, stored.sessionId) : false;
+  const decision = decideSession(hb.req, stored, resumable);
+  const resuming = decision.resume !== undefined;
+  const sessionId = decision.resume ?? (await slot.reset());
+  return { sessionId, resuming, note: decision.note, stored: resuming ? stored : null };
+}
+
+/** The agent's config files under the guest HOME. */
+async function writeHomeFiles(vm: VmHandle["vm"], files: AgentConfigFile[]): Promise<void> {
+  for (const f of files) {
+    const path = `${GUEST_HOME}/${f.path}`;
+    await vm.filesystem.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await vm.filesystem.writeFile(path, f.content);
+  }
+}
+
+type TurnOutcome = { kind: "done"; stopReason: string } | { kind: "stopped"; reason: StopReason };
+
+/** Send the prompt and stream its events until the agent is done or the run is stopped. */
+async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, prefix: string): Promise<TurnOutcome> {
+  const { opts, req, teardown } = hb;
+  const gateway = hb.gateway!;
+  const mapper = (hb.mapper = new AcpMapper(opts.sink, {
+    quirks: hb.driver.acp,
+    // Pi reports a failed model call as its answer (`529 {"type":"error",...}`): shown as the readable error instead.
+    upstreamError: (text) => {
+      const e = gateway.lastError();
+      return e && (text.includes('"type":"error"') || text.trim().startsWith(`${e.status ?? "-"} `)) ? readableFailure(e) : null;
+    },
+  }));
+  const off = vm.onSessionEvent(step.acpSessionId, (e: unknown) => mapper.handle(e));
+  teardown.add("session events", off);
+  // Running per-run totals, emitted when they change (polled: the gateway meters on its own schedule).
+  const usageTimer = setInterval(() => emitUsage(hb), 250);
+  teardown.add("usage timer", () => clearInterval(usageTimer));
+
+  const prompt = vm.sessions.prompt({ sessionId: step.acpSessionId, idempotencyKey: req.runId, content: [{ type: "text", text: `${step.preamble}${prefix}${req.prompt}` }] });
+  const stopped = new Promise<StopReason>((resolve) => {
+    if (opts.stop.aborted) resolve(opts.stop.reason as StopReason);
+    opts.stop.addEventListener("abort", () => resolve(opts.stop.reason as StopReason), { once: true });
+  });
+  const outcome = await Promise.race([prompt.then((r) => ({ kind: "done" as const, r })), stopped.then((reason) => ({ kind: "stopped" as const, reason }))]);
+  if (outcome.kind === "stopped") {
+    // Ask the agent to stop; whatever it finished is already durable in the session database.
+    await Promise.race([vm.sessions.cancelPrompt({ sessionId: step.acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
+    prompt.catch(() => {});
+    clearInterval(usageTimer);
+    return outcome;
+  }
+  // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then fall
+  // back to the prompt result's own text so the transcript and the summary never miss the answer.
+  const finalText = textOf(outcome.r.message?.content);
+  for (let i = 0; i < 20 && finalText && mapper.lastAssistantText !== finalText; i++) await Bun.sleep(25);
+  if (finalText && mapper.lastAssistantText !== finalText) mapper.finalMessage(finalText);
+  clearInterval(usageTimer);
+  return { kind: "done", stopReason: outcome.r.stopReason };
+}
+
+/** The result of a turn that ran: a stop, a gateway failure, a refusal, or success. */
+function finishTurn(hb: Heartbeat, outcome: TurnOutcome): ResultEvent {
+  if (outcome.kind === "stopped") return finish(hb, stopOutcome(outcome.reason, hb.req.timeoutSec));
+  const gwError = hb.gateway!.lastError();
+  if (gwError) {
+    return finish(hb, {
+      subtype: "error",
+      exitCode: 1,
+      errorCode: gwError.errorCode,
+      errorMessage: readableFailure(gwError),
+      ...(paperclipErrorFamily(gwError) ? { errorFamily: paperclipErrorFamily(gwError) } : {}),
+      ...(gwError.retryNotBefore ? { retryNotBefore: gwError.retryNotBefore } : {}),
+    });
+  }
+  if (outcome.stopReason === "refusal") return finish(hb, { subtype: "error", exitCode: 1, errorCode: "model_refusal", errorFamily: "model_refusal", errorMessage: "the model refused to answer" });
+  if (outcome.stopReason === "max_tokens") hb.opts.sink.emit({ type: "system", level: "warn", code: "max_tokens", text: "the model stopped at its output token limit" });
+  return finish(hb, { subtype: "success", exitCode: 0 });
+}
+
+function finish(hb: Heartbeat, f: Parameters<typeof resultEvent>[0]): ResultEvent {
+  const { gateway } = hb;
+  const usage = gateway?.usage();
+  const sessionParams = hb.session?.params ?? null;
+  return hb.opts.sink.emit<ResultEvent>(
+    resultEvent({
+      ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens }, ...billed(gateway!, usage.costUsd) } : {}),
+      ...(gateway ? { provider: gateway.provider, biller: gateway.biller, model: gateway.model, billingType: gateway.billingType } : { model: hb.req.model }),
+      sessionParams,
+      sessionDisplayId: sessionParams?.sessionId ?? null,
+      runtimeServices: hb.services,
+      durationMs: Math.round(performance.now() - hb.started),
+      ...f,
+      // A failed run's summary (Paperclip's issue comment) is its readable error, not the agent's last words.
+      summary: (f.summary ?? (f.exitCode !== 0 && f.errorMessage ? f.errorMessage : hb.mapper?.lastAssistantText) ?? "").slice(0, SUMMARY_MAX),
+    }),
+  );
+}
+
+/** The running per-run totals as a `usage` event, when they changed. */
+function emitUsage(hb: Heartbeat): void {
+  const u = hb.gateway!.usage();
+  const key = `${u.inputTokens}/${u.outputTokens}/${u.cachedInputTokens}`;
+  if (key === hb.lastUsage || u.inputTokens + u.outputTokens === 0) return;
+  hb.lastUsage = key;
+  hb.opts.sink.emit({ type: "usage", inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedInputTokens: u.cachedInputTokens, costUsd: billed(hb.gateway!, u.costUsd).costUsd, basis: "per_run" });
+}
+
+function phase(hb: Heartbeat, name: string): void {
+  const now = performance.now();
+  hb.phases[name] = Math.round(now - hb.mark);
+  hb.mark = now;
+}
+
+async function saveSession(s: NonNullable<Heartbeat["session"]>, runId: string): Promise<void> {
+  const { slot, params: p, stored } = s;
   const now = new Date().toISOString();
   const same = stored?.sessionId === p.sessionId;
   await slot.save({

@@ -2,20 +2,20 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
-import { Database } from "bun:sqlite";
 import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { runtimeError } from "../errors.ts";
-import { FRESH_WAKE_REASONS, type AgentKind, type RunRequest } from "./request.ts";
+import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
+import { AGENTS } from "../agents/index.ts";
 
 /**
  * Sessions live under `<state>/sessions/<agent id>/<task key>/`: `session.json` (what the next heartbeat needs), the
- * agentOS SQLite database (the durable ACP event log Pi resumes from), and `transcript.ndjson` (our own record, which
- * OpenCode is resumed from because agentOS 0.2.21 cannot restore it across processes).
+ * agentOS SQLite database (the durable ACP event log agentOS restores a session from), and `transcript.ndjson` (our own
+ * record, which an agent whose driver resumes by transcript replay is handed; src/agents/resume.ts).
  */
 const StoredSessionSchema = v.object({
   sessionId: v.string(),
-  agent: v.picklist(["pi", "opencode"]),
+  agent: v.picklist(AGENTS),
   agentId: v.string(),
   taskKey: v.string(),
   cwd: v.string(),
@@ -152,35 +152,3 @@ function processAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
-
-/**
- * agentOS stores a session's env in plaintext and replays it verbatim on resume (notes/agentos-api.md §2). So the env
- * is written in just before a heartbeat (this run's values, e.g. a fresh PAPERCLIP_API_KEY) and scrubbed right after,
- * leaving only HOME: no secret stays in the state dir between heartbeats.
- */
-export function setStoredSessionEnv(databasePath: string, sessionId: string, env: Record<string, string>): boolean {
-  let db: Database | undefined;
-  try {
-    db = new Database(databasePath);
-    db.exec("PRAGMA busy_timeout = 5000");
-    const r = db.query("UPDATE agentos_core_sessions SET env_json = ? WHERE session_id = ?").run(JSON.stringify(env), sessionId);
-    return r.changes > 0;
-  } catch {
-    return false;
-  } finally {
-    db?.close();
-  }
-}
-
-export function storedSessionExists(databasePath: string, sessionId: string): boolean {
-  let db: Database | undefined;
-  try {
-    db = new Database(databasePath, { readonly: true });
-    return db.query("SELECT 1 FROM agentos_core_sessions WHERE session_id = ?").get(sessionId) !== null;
-  } catch {
-    return false;
-  } finally {
-    db?.close();
-  }
-}
-

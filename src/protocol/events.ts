@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { AGENTS, RESUME_MODES } from "../agents/index.ts";
 
 /**
  * The NDJSON `run` writes on stdout, one event per line, each with `type`, `ts` (ISO-8601) and `seq` (1, 2, ...).
@@ -18,7 +19,7 @@ export const UsageSchema = v.strictObject({
 export const SessionParamsSchema = v.strictObject({
   sessionId: v.string(),
   cwd: v.string(),
-  agent: v.picklist(["pi", "opencode"]),
+  agent: v.picklist(AGENTS),
   agentId: v.string(),
   taskKey: v.string(),
   runtime: v.literal("agentos"),
@@ -27,7 +28,7 @@ export const SessionParamsSchema = v.strictObject({
 });
 export type SessionParams = v.InferOutput<typeof SessionParamsSchema>;
 
-export const ResumeModeSchema = v.picklist(["fresh", "agentos-fallback", "transcript-replay"]);
+export const ResumeModeSchema = v.picklist(["fresh", ...RESUME_MODES]);
 export type ResumeMode = v.InferOutput<typeof ResumeModeSchema>;
 
 export const RuntimeServiceSchema = v.strictObject({
@@ -50,7 +51,7 @@ export const InitEventSchema = v.strictObject({
   version: v.string(),
   runId: v.string(),
   runtime: v.literal("agentos"),
-  agent: v.picklist(["pi", "opencode"]),
+  agent: v.picklist(AGENTS),
   sessionId: v.string(),
   resumed: v.boolean(),
   resumeMode: ResumeModeSchema,

@@ -4,11 +4,14 @@
  * them into the cache dir. Everything else asks this module and never cares which.
  */
 import { existsSync } from "node:fs";
+import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { cacheDir } from "../paths.ts";
 import { usageError } from "../errors.ts";
 import { isSidecarWrapper } from "./sidecar-wrapper.ts";
+import { DRIVERS, type AgentId, type LocalPackage } from "../agents/index.ts";
 
-export type SoftwareName = "common" | "pi" | "opencode";
+export type SoftwareName = "common" | AgentId;
 
 export interface RuntimeAssets {
   /** Absolute path of the real agentos-sidecar binary. */
@@ -60,6 +63,9 @@ export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {})
       throw usageError(`AGENTOS_SIDECAR_BIN is set to ${SIDECAR_OVERRIDE}, which does not exist`, "unset it to use the bundled sidecar", "sidecar_override_missing");
     }
     const assets = await assetProvider().resolve(opts);
+    for (const d of DRIVERS) {
+      for (const p of (d as { localPackages?: readonly LocalPackage[] }).localPackages ?? []) assets.software[d.id].push(await localPackageDir(p));
+    }
     return SIDECAR_OVERRIDE ? { ...assets, sidecarBin: SIDECAR_OVERRIDE } : assets;
   })().catch((e) => {
     cached = undefined;
@@ -68,13 +74,37 @@ export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {})
   return cached;
 }
 
+/**
+ * A package of our own as the directory agentOS reads (`agentos-package.json` plus `package.json`'s `bin`), written
+ * once under a content-hashed name in the cache dir: a changed package gets a new directory, an existing one is kept.
+ */
+async function localPackageDir(p: LocalPackage): Promise<string> {
+  const manifest = JSON.stringify({ name: p.name, version: p.version, type: "module", private: true, bin: p.bin }, null, 2);
+  const hash = new Bun.CryptoHasher("sha256").update(JSON.stringify([manifest, p.files])).digest("hex").slice(0, 16);
+  const dir = join(cacheDir(), "rt", `${p.name}-${hash}`);
+  if (existsSync(join(dir, "package.json"))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  for (const [rel, content] of Object.entries(p.files)) {
+    await mkdir(dirname(join(tmp, rel)), { recursive: true });
+    await writeFile(join(tmp, rel), content);
+  }
+  for (const target of Object.values(p.bin)) await chmod(join(tmp, target), 0o755);
+  await writeFile(join(tmp, "package.json"), manifest);
+  await rename(tmp, dir).catch(async (e) => {
+    await rm(tmp, { recursive: true, force: true });
+    if (!existsSync(join(dir, "package.json"))) throw e;
+  });
+  return dir;
+}
+
 const COMMON = ["coreutils", "sed", "grep", "gawk", "findutils", "diffutils", "tar", "gzip"] as const;
 
-/** The package list of each bundle, as `@agentos-software/<name>`; the build script embeds the same list. */
+/** The package list of each bundle, as `@agentos-software/<name>` (an agent's from its driver); the build script embeds the same list. */
 export const SOFTWARE_PACKAGES: Record<SoftwareName, readonly string[]> = {
   common: COMMON,
-  pi: ["pi"],
-  opencode: ["opencode"],
+  ...(Object.fromEntries(DRIVERS.map((d) => [d.id, d.packages as readonly string[]])) as Record<AgentId, readonly string[]>),
 };
 
 const nodeModulesProvider: AssetProvider = {

@@ -103,7 +103,7 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     if (integrity && !integrity.ok) {
       add({ code: "asset_integrity", level: "error", message: "extracted runtime assets are damaged", detail: integrity.problems.join("; "), hint: "delete the cache dir's rt/ folder; the next run extracts again" });
     } else if (integrity) add({ code: "asset_integrity", level: "info", message: "extracted runtime assets match their hashes" });
-    for (const bundle of ["common", "pi", "opencode"] as SoftwareName[]) {
+    for (const bundle of Object.keys(assets.software) as SoftwareName[]) {
       const paths = assets.software[bundle];
       const sizes = await Promise.all(paths.map((p) => stat(p).then((s) => s.size)));
       add({ code: `software_${bundle}`, level: "info", message: `software '${bundle}' present (${paths.length} package${paths.length > 1 ? "s" : ""}, ${(sizes.reduce((a, b) => a + b, 0) / MB).toFixed(0)} MB)` });

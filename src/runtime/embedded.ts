@@ -1,6 +1,6 @@
 import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
+import { SOFTWARE_PACKAGES, type AssetProvider, type RuntimeAssets, type SoftwareName } from "./assets.ts";
 import { cacheDir } from "../paths.ts";
 import { isAosError, runtimeError } from "../errors.ts";
 import { recordVersion } from "./cache.ts";
@@ -34,7 +34,7 @@ export function embeddedProvider(assets: EmbeddedAsset[]): AssetProvider {
         throw runtimeError(`cannot create the cache dir ${dir()}: ${(e as Error).message}`, "set PAPERCLIP_AOS_CACHE to a writable directory", "cache_unwritable", e);
       });
       let announced = false;
-      const software: Record<SoftwareName, string[]> = { common: [], pi: [], opencode: [] };
+      const software = Object.fromEntries(Object.keys(SOFTWARE_PACKAGES).map((k) => [k, [] as string[]])) as Record<SoftwareName, string[]>;
       let sidecarBin = "";
       for (const a of assets) {
         const dest = join(dir(), a.name);

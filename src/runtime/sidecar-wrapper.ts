@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../fsutil.ts";
 
 /**
  * The sidecar forwards its stderr to ours unconditionally, and its V8 worker-pool lines ignore AGENTOS_LOG_LEVEL
- * (notes/agentos-api.md §7). A two-line wrapper sends all of it to a log file instead, unless --debug; stdin, stdout and
+ * (docs/agentos.md, "Sidecar and process"). A two-line wrapper sends all of it to a log file instead, unless --debug; stdin, stdout and
  * the fd-3 control pipe pass through untouched because the wrapper `exec`s the real binary.
  */
 export const WRAPPER_MARK = "# paperclip-aos: runs the agentOS sidecar";

@@ -1,5 +1,5 @@
 /**
- * How a tool name becomes an agentOS host function (notes/agentos-api.md §4): collection "paperclip" is the guest
+ * How a tool name becomes an agentOS host function (docs/agentos.md, "Host functions"): collection "paperclip" is the guest
  * CLI `agentos-paperclip`; the function key is camelCase (`gitStatus`), which agentOS turns into the subcommand
  * `git-status`; the permission resource is "paperclip:git-status".
  */

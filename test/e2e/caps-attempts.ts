@@ -9,7 +9,8 @@ export const VM_TIMEOUT = 150_000;
 
 const PRELUDE = `t() { n=$1; o=$( (eval "$2") 2>&1 ); r=$?; printf '@@%s %s %s\\n' "$n" "$r" "$(printf '%s' "$o" | tr '\\n' ' ')"; }`;
 
-export const DENIED = /Permission denied|EACCES|permission denied/;
+// A read-only workspace mount (a policy that writes nothing there) answers "Read-only file system".
+export const DENIED = /Permission denied|EACCES|permission denied|Read-only file system/;
 
 export interface Attempt {
   rc: number;

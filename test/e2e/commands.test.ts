@@ -14,7 +14,7 @@ afterAll(removeTempDirs);
  */
 const cases: Record<CommandPath, () => Promise<void>> = {
   async run() {
-    const r = await runBin(["run", "--prompt", "x", "--agent", "claude"]);
+    const r = await runBin(["run", "--prompt", "x", "--agent", "aider"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--agent");
   },

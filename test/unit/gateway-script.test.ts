@@ -6,10 +6,8 @@ import { type AosError, isAosError } from "../../src/errors.ts";
 import {
   costUsd,
   loadScript,
-  openCodeConfig,
   parseModelSpec,
   parseScript,
-  piConfigFiles,
   priceFor,
   priceTable,
   scriptJsonSchema,
@@ -159,42 +157,5 @@ describe("stream metering", () => {
     expect(m.usage()).toEqual({ inputTokens: 100, outputTokens: 42, cachedInputTokens: 500, cacheWriteTokens: 90 });
     expect(m.error).toEqual({ type: "overloaded_error", message: "Overloaded" });
     expect(costUsd("claude-sonnet-4-5", m.usage())).toBeCloseTo((10 * 3 + 90 * 3.75 + 500 * 0.3 + 42 * 15) / 1e6, 12);
-  });
-});
-
-describe("agent config helpers", () => {
-  const scriptedGw = { url: "http://127.0.0.1:4567", token: "pcgw-abc", provider: "scripted" as const, model: "scripted" };
-
-  test("Pi: Anthropic override with the token, no retries for scripted runs", () => {
-    const files = Object.fromEntries(piConfigFiles(scriptedGw).map((f) => [f.path, JSON.parse(f.content)]));
-    expect(files[".pi/agent/models.json"]).toEqual({ providers: { anthropic: { baseUrl: "http://127.0.0.1:4567", apiKey: "pcgw-abc" } } });
-    expect(files[".pi/agent/settings.json"]).toMatchObject({ defaultProvider: "anthropic", retry: { enabled: false } });
-    const real = Object.fromEntries(piConfigFiles({ ...scriptedGw, provider: "anthropic", model: "claude-sonnet-4-5" }).map((f) => [f.path, JSON.parse(f.content)]));
-    expect(real[".pi/agent/settings.json"]).toEqual({ defaultProvider: "anthropic", defaultModel: "claude-sonnet-4-5" });
-  });
-
-  test("Pi: OpenAI models through a chat-completions provider", () => {
-    const files = Object.fromEntries(piConfigFiles({ ...scriptedGw, provider: "openai", model: "gpt-4.1" }).map((f) => [f.path, JSON.parse(f.content)]));
-    expect(files[".pi/agent/models.json"].providers.paperclip).toMatchObject({
-      baseUrl: "http://127.0.0.1:4567/v1",
-      api: "openai-completions",
-      apiKey: "pcgw-abc",
-      models: [{ id: "gpt-4.1" }],
-    });
-    expect(files[".pi/agent/settings.json"]).toEqual({ defaultProvider: "paperclip", defaultModel: "gpt-4.1" });
-  });
-
-  test("OpenCode: anthropic provider at /v1, small model pinned; OpenAI refused", () => {
-    const c = openCodeConfig({ ...scriptedGw, provider: "anthropic", model: "claude-sonnet-4-5" }) as any;
-    expect(c.model).toBe("anthropic/claude-sonnet-4-5");
-    expect(c.small_model).toBe("anthropic/claude-sonnet-4-5");
-    expect(c.provider.anthropic.options).toEqual({ baseURL: "http://127.0.0.1:4567/v1", apiKey: "pcgw-abc" });
-    let err: unknown;
-    try {
-      openCodeConfig({ ...scriptedGw, provider: "openai", model: "gpt-4.1" });
-    } catch (e) {
-      err = e;
-    }
-    expect(isAosError(err) && err.exitCode === 2 && /Responses API/.test(err.hint ?? "")).toBe(true);
   });
 });

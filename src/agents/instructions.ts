@@ -1,9 +1,6 @@
-import { GUEST_WORKSPACE } from "../runtime/index.ts";
+import { GUEST_WORKSPACE } from "../guest.ts";
 
-/**
- * What the agent is told about its surroundings. Pi ignores agentOS's additionalInstructions in 0.2.21
- * (notes/agentos-api.md §2), so for Pi the text travels in an extension that appends it to the system prompt.
- */
+/** What the agent is told about its surroundings; each driver delivers it its own way (AgentDriver.setup). */
 export function paperclipInstructions(opts: { runId: string; tools: string[]; policySummary: string[] }): string {
   const lines = [
     "## paperclip-aos",
@@ -21,9 +18,4 @@ export function paperclipInstructions(opts: { runId: string; tools: string[]; po
     );
   }
   return lines.join("\n");
-}
-
-/** A Pi extension (default-export function, no imports: the adapter's loader cannot evaluate them). */
-export function piExtensionSource(instructions: string): string {
-  return `export default function (pi) {\n  pi.on("before_agent_start", async (e) => ({ systemPrompt: e.systemPrompt + "\\n\\n" + ${JSON.stringify(instructions)} }));\n}\n`;
 }

@@ -1,0 +1,38 @@
+import { Database } from "bun:sqlite";
+import { GUEST_HOME } from "../guest.ts";
+
+/**
+ * agentOS keeps each session's env in plaintext in its SQLite database (table agentos_core_sessions, column
+ * env_json) and replays it verbatim when it restores the session (docs/agentos.md, "Sessions"). So a heartbeat
+ * writes this run's values in just before a resume (a fresh gateway token, a fresh PAPERCLIP_API_KEY) and scrubs
+ * them right after the run, leaving only HOME: no secret stays in the state dir between heartbeats.
+ */
+export function setStoredSessionEnv(databasePath: string, sessionId: string, env: Record<string, string>): boolean {
+  let db: Database | undefined;
+  try {
+    db = new Database(databasePath);
+    db.exec("PRAGMA busy_timeout = 5000");
+    const r = db.query("UPDATE agentos_core_sessions SET env_json = ? WHERE session_id = ?").run(JSON.stringify(env), sessionId);
+    return r.changes > 0;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+export function scrubStoredSessionEnv(databasePath: string, sessionId: string): boolean {
+  return setStoredSessionEnv(databasePath, sessionId, { HOME: GUEST_HOME });
+}
+
+export function storedSessionExists(databasePath: string, sessionId: string): boolean {
+  let db: Database | undefined;
+  try {
+    db = new Database(databasePath, { readonly: true });
+    return db.query("SELECT 1 FROM agentos_core_sessions WHERE session_id = ?").get(sessionId) !== null;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}

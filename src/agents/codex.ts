@@ -1,0 +1,78 @@
+import bridgeSource from "./codex-acp/codex-acp.mjs" with { type: "text" };
+import { GUEST_HOME } from "../guest.ts";
+import type { AgentConfigFile, AgentDriver, GatewayEndpoint, LocalPackage } from "./types.ts";
+
+/** What Codex is configured with when the gateway answers from a script (a model id Codex knows: its tool set follows). */
+const SCRIPTED_MODEL = "gpt-5-codex";
+/** The session variable holding the run's gateway token (config.toml's env_key names it). */
+export const CODEX_TOKEN_ENV = "PAPERCLIP_GATEWAY_TOKEN";
+const CODEX_HOME = `${GUEST_HOME}/.codex`;
+
+/**
+ * agentOS 0.2.21 ships Codex (`@agentos-software/codex-cli`) as a WASM command, `codex-exec`, with no ACP
+ * entrypoint, so `sessions.open({agent: "codex"})` has nothing to start. This package is that entrypoint:
+ * codex-acp/codex-acp.mjs speaks ACP on stdio and runs `codex-exec --session-turn` per prompt.
+ */
+export const CODEX_ACP_PACKAGE: LocalPackage = {
+  name: "codex",
+  version: "0.1.0",
+  bin: { "codex-acp": "codex-acp.mjs" },
+  files: {
+    "codex-acp.mjs": bridgeSource,
+    "agentos-package.json": `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME } } }, null, 2)}\n`,
+  },
+};
+
+/** A TOML basic string (JSON's escapes are TOML's). */
+const toml = (s: string) => JSON.stringify(s);
+
+/**
+ * ~/.codex/config.toml: a model provider at the gateway speaking the Responses API, the token read from a session
+ * variable (env_key), no approvals and no sandbox of Codex's own (the VM and its policy are the sandbox), no retries
+ * (the gateway's failure is the run's), and Paperclip's instructions as developer instructions. The base URL names
+ * `localhost`: Codex's WASM networking cannot connect to 127.0.0.1 in agentOS 0.2.21 and resolves localhost to ::1,
+ * where the gateway also listens.
+ */
+export function codexConfigFiles(gw: GatewayEndpoint, instructions: string): AgentConfigFile[] {
+  const port = new URL(gw.url).port;
+  const model = gw.provider === "scripted" ? SCRIPTED_MODEL : gw.model;
+  const text = [
+    `model = ${toml(model)}`,
+    `model_provider = "paperclip"`,
+    `approval_policy = "never"`,
+    `sandbox_mode = "danger-full-access"`,
+    `developer_instructions = ${toml(instructions)}`,
+    "",
+    "[model_providers.paperclip]",
+    `name = "paperclip-aos gateway"`,
+    `base_url = ${toml(`http://localhost:${port}/v1`)}`,
+    `env_key = ${toml(CODEX_TOKEN_ENV)}`,
+    `wire_api = "responses"`,
+    "request_max_retries = 0",
+    "stream_max_retries = 0",
+    "",
+  ].join("\n");
+  return [{ path: ".codex/config.toml", content: text }];
+}
+
+export const codex = {
+  id: "codex",
+  title: "Codex",
+  packages: ["codex-cli"],
+  localPackages: [CODEX_ACP_PACKAGE],
+  acpAgent: "codex",
+  // The bridge has no session/load (codex-exec keeps no rollout in the VM): agentOS restores the session from its
+  // event log with a transcript preamble; within one process the bridge hands codex-exec the earlier turns itself.
+  resume: "agentos-fallback",
+  providers: ["openai"],
+  hostCli: "codex",
+  setup: ({ endpoint, instructions }) => ({
+    files: codexConfigFiles(endpoint, instructions),
+    env: { [CODEX_TOKEN_ENV]: endpoint.token },
+  }),
+  acp: {
+    // codex-exec reports a command only by its call id and status: the bridge titles it "shell"; input and output
+    // are not in its protocol.
+    toolName: (e) => (e.kind === "execute" ? "shell" : undefined),
+  },
+} as const satisfies AgentDriver;

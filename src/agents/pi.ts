@@ -1,0 +1,73 @@
+import { json, SCRIPTED_CLAUDE_MODEL } from "./config-files.ts";
+import type { AgentConfigFile, AgentDriver, GatewayEndpoint } from "./types.ts";
+
+export interface PiConfigOptions {
+  /** Pi's own auto-retry on overloaded/rate-limit errors (2 s, 4 s, 8 s). Default: off for the scripted model, so
+   *  that one error step is one failed request; Pi's default (on) for real providers. */
+  retry?: boolean;
+  /** Which dialect a scripted gateway is spoken to in (default anthropic, as Pi talks to Anthropic natively). */
+  dialect?: "anthropic" | "openai";
+}
+
+/** The provider id Pi gets for an OpenAI-compatible gateway (Pi's built-in "openai" provider speaks the Responses API). */
+const PI_OPENAI_PROVIDER = "paperclip";
+
+/**
+ * ~/.pi/agent/models.json and ~/.pi/agent/settings.json (pi-coding-agent 0.60). The token goes in these files and not
+ * in the session env: agentOS replays a stored env verbatim on resume, while these files are rewritten every heartbeat.
+ */
+export function piConfigFiles(gw: GatewayEndpoint, opts: PiConfigOptions = {}): AgentConfigFile[] {
+  const scripted = gw.provider === "scripted";
+  const dialect = scripted ? (opts.dialect ?? "anthropic") : gw.provider;
+  const retry = opts.retry ?? !scripted;
+  let models: unknown;
+  let settings: Record<string, unknown>;
+  if (dialect === "anthropic") {
+    // Overriding the built-in provider keeps Pi's own metadata (context window, thinking support) for Claude models.
+    models = { providers: { anthropic: { baseUrl: gw.url, apiKey: gw.token } } };
+    settings = { defaultProvider: "anthropic", defaultModel: scripted ? SCRIPTED_CLAUDE_MODEL : gw.model };
+  } else {
+    const id = scripted ? "scripted" : gw.model;
+    models = {
+      providers: {
+        [PI_OPENAI_PROVIDER]: {
+          baseUrl: `${gw.url}/v1`,
+          api: "openai-completions",
+          apiKey: gw.token,
+          compat: { supportsDeveloperRole: false, supportsReasoningEffort: false },
+          models: [{ id, name: id, contextWindow: 128000, maxTokens: 16384 }],
+        },
+      },
+    };
+    settings = { defaultProvider: PI_OPENAI_PROVIDER, defaultModel: id };
+  }
+  if (!retry) settings.retry = { enabled: false };
+  return [
+    { path: ".pi/agent/models.json", content: json(models) },
+    { path: ".pi/agent/settings.json", content: json(settings) },
+  ];
+}
+
+/**
+ * Pi ignores agentOS's additionalInstructions in 0.2.21 (docs/agentos.md), so the instructions travel in an
+ * extension that appends them to the system prompt: a default-export function with no imports (the adapter's
+ * loader cannot evaluate them).
+ */
+export function piExtensionSource(instructions: string): string {
+  return `export default function (pi) {\n  pi.on("before_agent_start", async (e) => ({ systemPrompt: e.systemPrompt + "\\n\\n" + ${JSON.stringify(instructions)} }));\n}\n`;
+}
+
+export const pi = {
+  id: "pi",
+  title: "Pi",
+  packages: ["pi"],
+  acpAgent: "pi",
+  // agentOS restores Pi's session from its event log and hands it a transcript preamble (no native load in 0.2.21).
+  resume: "agentos-fallback",
+  providers: ["anthropic", "openai"],
+  hostCli: "pi",
+  setup: ({ endpoint, instructions }) => ({
+    files: [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piExtensionSource(instructions) }],
+    env: {},
+  }),
+} as const satisfies AgentDriver;

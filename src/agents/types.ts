@@ -1,0 +1,102 @@
+import type { ModelSpec, Provider } from "../gateway/index.ts";
+
+/** Where the agent inside the VM reaches the model: the gateway's URL and this run's token (never a provider key). */
+export interface GatewayEndpoint {
+  url: string;
+  token: string;
+  provider: Provider;
+  model: string;
+}
+
+export interface AgentConfigFile {
+  /** Relative to the guest HOME, e.g. ".pi/agent/models.json". */
+  path: string;
+  content: string;
+}
+
+/**
+ * How a session continues in the next heartbeat (a new process): `native`, the agent loads its own session;
+ * `agentos-fallback`, agentOS restores the session from its event log and hands the agent a transcript preamble;
+ * `transcript-replay`, the agent gets a new agentOS session each heartbeat and our own transcript as context.
+ */
+export const RESUME_MODES = ["native", "agentos-fallback", "transcript-replay"] as const;
+export type ResumeMode = (typeof RESUME_MODES)[number];
+
+export interface SetupContext {
+  endpoint: GatewayEndpoint;
+  /** Paperclip's instructions for this run (src/agents/instructions.ts). */
+  instructions: string;
+}
+
+/** What one heartbeat hands the agent. */
+export interface AgentSetup {
+  /** Written under the guest HOME before the session opens; rewritten every heartbeat. */
+  files: AgentConfigFile[];
+  /**
+   * Session variables on top of the plan's guest env, for agents configured by environment. agentOS stores a
+   * session's env in plaintext and replays it on resume, so the heartbeat writes it in before a resume and scrubs
+   * it after every run (src/agents/agentos-session.ts): a token here lives only as long as its run.
+   */
+  env: Record<string, string>;
+  /** agentOS's sessions.open additionalInstructions (read when the session opens). */
+  additionalInstructions?: string;
+  /** Put before this heartbeat's prompt, for an agent that has no other way to receive Paperclip's instructions. */
+  promptPrefix?: string;
+}
+
+/** Where an agent's ACP events differ from the common reading in src/heartbeat/acp.ts. */
+export interface AcpQuirks {
+  /** Our tool name for a tool event, where the agent's title is not it (default: title, then kind). */
+  toolName?(e: AcpToolEvent): string | undefined;
+  /** The tool call's input is complete in this event although its status is still `pending`. */
+  inputFinal?(e: AcpToolEvent): boolean;
+}
+
+/** An ACP tool event (`tool_call` / `tool_call_update`) as agentOS delivers it. */
+export interface AcpToolEvent {
+  type: "tool_call" | "tool_call_update";
+  toolCallId?: string;
+  title?: string;
+  kind?: string;
+  status?: string;
+  rawInput?: unknown;
+  rawOutput?: unknown;
+  content?: unknown;
+}
+
+/**
+ * An agentOS package this project builds: a package directory (agentos-package.json, package.json with its `bin`,
+ * the files), written into the cache dir on first use, so it travels inside the compiled binary as source text.
+ */
+export interface LocalPackage {
+  name: string;
+  version: string;
+  /** Relative path → content; `bin` entries are made executable. */
+  files: Record<string, string>;
+  bin: Record<string, string>;
+}
+
+/**
+ * What "being Pi" (or OpenCode, Claude Code, Codex) means to paperclip-aos. One file per agent in src/agents; the
+ * heartbeat only ever talks to this interface.
+ */
+export interface AgentDriver {
+  /** The id on the command line, in run requests and in sessionParams. */
+  readonly id: string;
+  readonly title: string;
+  /** The agentOS software packages it needs (`@agentos-software/<name>`), embedded in the compiled binary. */
+  readonly packages: readonly string[];
+  /** Packages of our own it needs besides (e.g. Codex's ACP bridge). */
+  readonly localPackages?: readonly LocalPackage[];
+  /** agentOS's agent id (sessions.open's `agent`). */
+  readonly acpAgent: string;
+  readonly resume: ResumeMode;
+  /** Model providers it can talk to through the gateway (the scripted model answers in the agent's own dialect). */
+  readonly providers: readonly Exclude<Provider, "scripted">[];
+  /** Why it cannot use this model beyond the provider (or undefined). Checked before anything boots. */
+  modelProblem?(spec: ModelSpec): { message: string; hint: string } | undefined;
+  setup(ctx: SetupContext): AgentSetup;
+  readonly acp?: AcpQuirks;
+  /** The agent's CLI on the host, for the bench's baseline (an npm devDependency's bin). */
+  readonly hostCli?: string;
+}

@@ -1,0 +1,122 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { costUsd, startGateway } from "../../src/gateway/index.ts";
+import { AGENTS, type AgentId } from "../../src/agents/index.ts";
+import { runBin, tempDir } from "./helpers.ts";
+
+/**
+ * Every agent through the compiled binary, a real VM and the real gateway on the scripted model: a tool step writes
+ * in /workspace, the instructions reach the model, usage and cost are the script's, the provider key never enters
+ * the VM or the state dir, and a second heartbeat resumes with the first turn in the model's request.
+ */
+const KEY = "sk-ant-agents-test-KEY-0123456789";
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function dir(prefix: string): Promise<string> {
+  const d = await tempDir(prefix);
+  dirs.push(d);
+  return d;
+}
+
+async function filesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(join(e.parentPath, e.name));
+  return out;
+}
+
+async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: unknown[]; prompt: string }) {
+  const scratch = await dir("aos-agents-script-");
+  const script = join(scratch, "script.json");
+  await writeFile(script, JSON.stringify({ steps: o.steps }));
+  const record = join(scratch, "record.ndjson");
+  const r = await runBin(["run", "--agent", agent, "--cwd", o.ws, "--model", `scripted:${script}`, "--record", record, "--prompt", o.prompt, "--task-key", "T-1"], {
+    env: { PAPERCLIP_AOS_HOME: o.home, ANTHROPIC_API_KEY: KEY, OPENAI_API_KEY: KEY },
+    timeoutMs: 170_000,
+  });
+  const evs = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return { ...r, evs, result: evs.at(-1), recorded: await readFile(record, "utf8").catch(() => "") };
+}
+
+describe.each(AGENTS.map((a) => [a]))("run --agent %s", (agent) => {
+  test("a tool step writes in /workspace, instructions reach the model, usage and cost are the script's, the key stays out; the next heartbeat resumes", async () => {
+    const ws = await dir("aos-agents-ws-");
+    const home = await dir("aos-agents-home-");
+    const first = await heartbeat(agent, {
+      ws,
+      home,
+      prompt: "write the file and remember the word PAPAYA",
+      steps: [
+        // Written in the script's (Pi's) tool vocabulary: the scripted model speaks each agent's own shell tool.
+        { tool: "bash", input: { command: `echo made-by-${agent} > /workspace/made.txt; (echo guest-env:; env) > /workspace/env.txt` }, usage: { input: 1200, output: 40 } },
+        { text: "Done: made.txt is written.", usage: { input: 1500, output: 25, cached: 300 } },
+      ],
+    });
+    // (the result's error fields show in the failure message)
+    expect({ code: first.code, errorCode: first.result?.errorCode, errorMessage: first.result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
+    expect(first.result).toMatchObject({ type: "result", subtype: "success", sessionParams: { agent } });
+    expect(await readFile(join(ws, "made.txt"), "utf8")).toBe(`made-by-${agent}\n`);
+    expect(first.evs.some((e) => e.type === "tool_call")).toBe(true);
+    // Paperclip's instructions were in what the model was sent.
+    expect(first.recorded).toContain("You are working for Paperclip inside an agentOS VM");
+    expect(first.result.usage).toEqual({ inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 });
+    // The scripted model bills nothing; what its tokens would cost is the notional cost.
+    expect(first.result.costUsd).toBe(0);
+    expect(first.result.notionalCostUsd).toBeCloseTo(costUsd("scripted", { inputTokens: 2700, outputTokens: 65, cachedInputTokens: 300 }), 6);
+    // The provider key stays with the gateway: not in the agent's environment, the stream, or the state dir.
+    const guestEnv = await readFile(join(ws, "env.txt"), "utf8");
+    expect(guestEnv).toStartWith("guest-env:");
+    expect(guestEnv).not.toContain(KEY);
+    expect(first.stdout + first.stderr + first.recorded).not.toContain(KEY);
+    for (const f of await filesUnder(home)) expect((await readFile(f)).includes(KEY)).toBe(false);
+
+    const second = await heartbeat(agent, { ws, home, prompt: "what was the word?", steps: [{ text: "It was PAPAYA." }] });
+    expect({ code: second.code, errorCode: second.result?.errorCode, errorMessage: second.result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
+    expect(second.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.result.sessionParams.sessionId });
+    expect(second.evs[0].resumeMode).not.toBe("fresh");
+    // The first turn is in the resumed request: its prompt and the answer.
+    expect(second.recorded).toContain("remember the word PAPAYA");
+    expect(second.recorded).toContain("Done: made.txt is written.");
+  });
+});
+
+describe("agents: OpenCode with an openai/ model", () => {
+  test("goes through the gateway's Responses API to the provider; the host key reaches only the upstream", async () => {
+    // The provider is another gateway on the scripted model, accepting only KEY.
+    const upstream = await startGateway({
+      model: "scripted",
+      token: KEY,
+      script: { steps: [{ tool: "bash", input: { command: "echo via-openai > /workspace/made.txt" } }, { text: "done", usage: { input: 10, output: 5 } }] } as never,
+    });
+    try {
+      const ws = await dir("aos-agents-ws-");
+      const home = await dir("aos-agents-home-");
+      const r = await runBin(["run", "--agent", "opencode", "--cwd", ws, "--model", "openai/gpt-4.1", "--prompt", "make the file"], {
+        env: { PAPERCLIP_AOS_HOME: home, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: upstream.url },
+        timeoutMs: 170_000,
+      });
+      expect(r.code).toBe(0);
+      const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+      expect(result).toMatchObject({ subtype: "success", provider: "openai", model: "gpt-4.1" });
+      expect(await readFile(join(ws, "made.txt"), "utf8")).toBe("via-openai\n");
+      expect(upstream.requests()).toBeGreaterThanOrEqual(2);
+      expect(r.stdout + r.stderr).not.toContain(KEY);
+      for (const f of await filesUnder(home)) expect((await readFile(f)).includes(KEY)).toBe(false);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe("agents: model check", () => {
+  test("a model the agent cannot use is exit 2 before anything boots", async () => {
+    const r = await runBin(["run", "--agent", "claude", "--model", "openai/gpt-4.1", "--prompt", "x"]);
+    expect(r.code).toBe(2);
+    const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(result).toMatchObject({ subtype: "config_invalid", errorCode: "unsupported_model" });
+    expect(r.stdout).not.toContain('"type":"init"');
+  });
+});
