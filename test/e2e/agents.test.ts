@@ -98,8 +98,9 @@ describe("agents: OpenCode with an openai/ model", () => {
         env: { PAPERCLIP_AOS_HOME: home, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: upstream.url },
         timeoutMs: 170_000,
       });
-      expect(r.code).toBe(0);
-      const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+      const result = JSON.parse(r.stdout.trim().split("\n").at(-1) || "{}");
+      // (the result's error fields and stderr show in the failure message)
+      expect({ code: r.code, errorMessage: result.errorMessage ?? null, stderr: r.code ? r.stderr.slice(-500) : "" }).toEqual({ code: 0, errorMessage: null, stderr: "" });
       expect(result).toMatchObject({ subtype: "success", provider: "openai", model: "gpt-4.1" });
       expect(await readFile(join(ws, "made.txt"), "utf8")).toBe("via-openai\n");
       expect(upstream.requests()).toBeGreaterThanOrEqual(2);
