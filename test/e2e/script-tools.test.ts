@@ -1,0 +1,51 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runBin, tempDir } from "./helpers.ts";
+
+/**
+ * One script in the script format's (Pi's) tool vocabulary drives the agents whose tools are named and shaped
+ * differently: the scripted model translates write, edit and read into OpenCode's, Claude Code's and Codex's own
+ * tools (src/gateway/tool-map.ts), and each agent really does them in its VM. Through the compiled binary.
+ */
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function dir(prefix: string): Promise<string> {
+  const d = await tempDir(prefix);
+  dirs.push(d);
+  return d;
+}
+
+const FILE = "/workspace/notes.txt";
+// Claude Code edits only a file it has read in the session: a read comes before the edit.
+const STEPS = [
+  { tool: "write", input: { path: FILE, content: "alpha MARK-1 it's\n" } },
+  { tool: "read", input: { path: FILE } },
+  { tool: "edit", input: { path: FILE, oldText: "MARK-1", newText: "MARK-2 & co" } },
+  { tool: "read", input: { path: FILE } },
+  { text: "Edited and read the notes." },
+];
+
+describe.each([["opencode"], ["claude"], ["codex"]])("script file steps on --agent %s", (agent) => {
+  test("write, edit and read in Pi's vocabulary become the agent's own tools and do their work in /workspace", async () => {
+    const [ws, home, scratch] = [await dir("aos-st-ws-"), await dir("aos-st-home-"), await dir("aos-st-script-")];
+    const script = join(scratch, "script.json");
+    const record = join(scratch, "record.ndjson");
+    await writeFile(script, JSON.stringify({ steps: STEPS }));
+    const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "edit the notes"], {
+      env: { PAPERCLIP_AOS_HOME: home },
+      timeoutMs: 170_000,
+    });
+    const evs = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const result = evs.at(-1);
+    expect({ code: r.code, errorCode: result?.errorCode, errorMessage: result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
+    expect(await readFile(join(ws, "notes.txt"), "utf8")).toBe("alpha MARK-2 & co it's\n");
+    // The read's output (the edited text, which no tool call contains whole) went back to the model.
+    expect(await readFile(record, "utf8")).toContain("alpha MARK-2 & co it");
+    // Every step fitted the agent's tools: the only gateway note is the scripted model's price.
+    const notes = evs.filter((e) => e.type === "system" && e.code === "gateway_note").map((e) => e.text);
+    expect(notes).toEqual([expect.stringContaining("nothing is billed")]);
+  }, 180_000);
+});
