@@ -34,8 +34,8 @@ function events(stdout: string): Ev[] {
 const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
 
 /** Start `serve` and wait for its ready line (the sidecar is warm then). */
-async function startServe(): Promise<ReturnType<typeof Bun.spawn>> {
-  const p = Bun.spawn([binPath(), "serve"], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+async function startServe(args: string[] = []): Promise<ReturnType<typeof Bun.spawn>> {
+  const p = Bun.spawn([binPath(), "serve", ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("worker ready")) {
@@ -307,7 +307,7 @@ describe("serve: the warm worker", () => {
     expect(r.evs.at(-1)!.summary).toBe("after the crash");
   });
 
-  test("a killed worker mid-heartbeat: the client writes a worker_lost result, no sidecar is left, the stale socket is ignored and replaced", async () => {
+  test("a killed worker mid-heartbeat: the client writes a worker_lost result, no sidecar is left, the stale socket is ignored and replaced; a sidecar is recycled after --recycle-after heartbeats", async () => {
     const ws = await workspace();
     const file = await script(SLOW);
     const run = startRun(["--cwd", ws, "--model", `scripted:${file}`, "--prompt", "x", "--task-key", "killed"]);
@@ -328,8 +328,23 @@ describe("serve: the warm worker", () => {
     expect(existsSync(socket)).toBe(true);
     const inProcess = await heartbeat({ steps: [{ text: "no worker" }], args: ["--task-key", "stale"] });
     expect(inProcess.code).toBe(0);
-    serve = await startServe();
-    expect((await status()).pid).toBe(serve.pid);
+    serve = await startServe(["--recycle-after", "1"]);
+    const fresh = await status();
+    expect(fresh.pid).toBe(serve.pid);
+    // One heartbeat is the limit: its sidecar makes way for a warm one and is stopped.
+    const once = await heartbeat({ steps: [{ text: "one" }], args: ["--task-key", "recycle"] });
+    expect(once.code).toBe(0);
+    let s = await settled();
+    for (let i = 0; i < 120 && !(s.sidecars.length === 1 && s.sidecars[0].state === "ready"); i++) {
+      await Bun.sleep(500);
+      s = await status();
+    }
+    expect(s.sidecarsRecycled).toBe(1);
+    expect(s.sidecars).toHaveLength(1);
+    expect(s.sidecars[0].pid).not.toBe(fresh.sidecars[0].pid);
+    const gone = () => !existsSync(`/proc/${fresh.sidecars[0].pid}`);
+    for (let i = 0; i < 40 && !gone(); i++) await Bun.sleep(250);
+    expect(gone()).toBe(true);
     // A worker stopped with SIGTERM removes its socket and pid file and stops its sidecars.
     serve.kill("SIGTERM");
     expect(await serve.exited).toBe(0);
