@@ -12,7 +12,7 @@ export default withHelp(
       description:
         "Run the warm worker: a long-lived process on a private Unix socket in the state dir that runs the heartbeats of `run` " +
         "(and the commands of `exec`) on a sidecar it keeps warm, each in a VM of its own. run and exec use it whenever it is up; " +
-        "SIGTERM or Ctrl-C stops it (running heartbeats are cancelled and still get their result).",
+        "SIGTERM or Ctrl-C stops it (running heartbeats are cancelled and still get their result; exit 143 or 130).",
     },
     args: {
       ...globalArgs,

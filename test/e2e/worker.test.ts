@@ -345,9 +345,9 @@ describe("serve: the warm worker", () => {
     const gone = () => !existsSync(`/proc/${fresh.sidecars[0].pid}`);
     for (let i = 0; i < 40 && !gone(); i++) await Bun.sleep(250);
     expect(gone()).toBe(true);
-    // A worker stopped with SIGTERM removes its socket and pid file and stops its sidecars.
+    // A worker stopped with SIGTERM removes its socket and pid file, stops its sidecars and exits as the signal says.
     serve.kill("SIGTERM");
-    expect(await serve.exited).toBe(0);
+    expect(await serve.exited).toBe(143);
     serve = undefined;
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(join(home, "worker", "worker.pid"))).toBe(false);
