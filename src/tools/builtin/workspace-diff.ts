@@ -93,7 +93,6 @@ export const workspaceDiff = defineTool({
       files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       // Each file is read for the agent: one its policy does not let it read (under either name of a rename, or as
       // the file a symlink leads to) is listed without counts or content, and the diff names only the others.
-      let diffSpecs = specs;
       const shown: string[] = [];
       for (const f of files) {
         let refused: string | undefined;
@@ -108,10 +107,12 @@ export const workspaceDiff = defineTool({
         if (refused) Object.assign(f, { withheld: refused, additions: null, deletions: null, binary: false });
         else shown.push(f.path, ...(f.oldPath ? [f.oldPath] : []));
       }
-      if (files.some((f) => f.withheld)) diffSpecs = shown;
+      // No paths asked means the whole workspace (an empty pathspec): only a withheld file narrows it to the others.
+      const withheld = files.some((f) => f.withheld);
+      const diffSpecs = withheld ? shown : specs;
       let diff = "";
       let truncated = false;
-      if (input.maxBytes > 0 && diffSpecs.length > 0 && files.length > 0) {
+      if (input.maxBytes > 0 && files.length > 0 && (!withheld || shown.length > 0)) {
         const r = await shadowGit(cmp, [...base, `-U${input.context}`, cmp.from, cmp.to, "--", ...diffSpecs], input.maxBytes + 1);
         diff = ok(r, "git diff");
         if (Buffer.byteLength(diff) > input.maxBytes || r.truncated) {
