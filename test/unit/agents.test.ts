@@ -10,6 +10,7 @@ import { AcpMapper } from "../../src/heartbeat/acp.ts";
 import { EventSink, RunRequestSchema } from "../../src/heartbeat/index.ts";
 import { InitEventSchema, SessionParamsSchema } from "../../src/protocol/index.ts";
 import { SOFTWARE_PACKAGES } from "../../src/runtime/index.ts";
+import { AGENT_CHOICES } from "../../src/paperclip/index.ts";
 
 const scriptedGw: GatewayEndpoint = { url: "http://127.0.0.1:4567", token: "pcgw-abc", provider: "scripted", model: "scripted" };
 const setup = (id: (typeof AGENTS)[number], gw = scriptedGw) => driverFor(id).setup({ endpoint: gw, instructions: "INSTRUCTIONS-MARK" });
@@ -34,6 +35,8 @@ describe("the agent list is defined once", () => {
       expect(SOFTWARE_PACKAGES[id]).toEqual(driverFor(id).packages);
     }
     expect(v.safeParse(RunRequestSchema, { agent: "aider" }).success).toBe(false);
+    // The Paperclip adapter's bundle keeps its own copy of the list (it ships without src/agents): it must not drift.
+    expect([...AGENT_CHOICES]).toEqual([...AGENTS]);
     expect(new Set(DRIVERS.map((d) => d.id)).size).toBe(DRIVERS.length);
   });
 });
