@@ -1,6 +1,6 @@
 import type { AdapterEnvironmentCheck, AdapterEnvironmentTestContext, AdapterEnvironmentTestResult } from "@paperclipai/adapter-utils";
 import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
-import { ADAPTER_TYPE, configEnv, configPolicy } from "./request.ts";
+import { ADAPTER_TYPE, configEnv, configPolicy, inheritedEnv } from "./request.ts";
 
 const DOCTOR_TIMEOUT_MS = 180_000;
 
@@ -15,7 +15,7 @@ export async function testEnvironment(ctx: AdapterEnvironmentTestContext, comman
   if (ctx.executionTarget && (ctx.executionTarget as { kind?: string }).kind !== "local") {
     checks.push({ code: "execution_target", level: "error", message: "agentos_local runs on the Paperclip host only", hint: "use the local execution environment" });
   }
-  const doctor = await runDoctor(command, { ...process.env, ...configEnv(ctx.config) });
+  const doctor = await runDoctor(command, { ...inheritedEnv(process.env), ...configEnv(ctx.config) });
   checks.push({ code: "paperclip_aos_binary", level: "info", message: `paperclip-aos: ${command.join(" ")}` });
   if ("error" in doctor) checks.push({ code: "doctor_failed", level: "error", message: doctor.error, hint: "run `paperclip-aos doctor` on the Paperclip host" });
   else checks.push(...doctor.checks);

@@ -4,7 +4,7 @@ import type { AdapterExecutionContext, AdapterExecutionResult } from "@paperclip
 import type { ResultEvent } from "../protocol/index.ts";
 import { hostPromptHelpers } from "./host.ts";
 import { reapGroup, lines, signalGroup, spawnGroup } from "./process.ts";
-import { ADAPTER_TYPE, buildRequest } from "./request.ts";
+import { ADAPTER_TYPE, buildRequest, inheritedEnv } from "./request.ts";
 import { toExecutionResult } from "./result.ts";
 
 export interface ExecuteOptions {
@@ -64,7 +64,7 @@ export async function execute(ctx: AdapterExecutionContext, opts: ExecuteOptions
 
   let child;
   try {
-    child = spawnGroup(opts.command, args, { cwd: request.cwd, env: { ...process.env, ...env } });
+    child = spawnGroup(opts.command, args, { cwd: request.cwd, env: { ...inheritedEnv(process.env), ...env } });
   } catch (e) {
     return fail(`could not start paperclip-aos (${opts.command[0]}): ${(e as Error).message}`, "spawn_failed");
   }

@@ -71,6 +71,18 @@ export function configEnv(config: Record<string, unknown>): Record<string, strin
 }
 
 /**
+ * The environment paperclip-aos inherits from Paperclip's server: everything but the server's own settings and
+ * secrets (its PAPERCLIP_* variables, e.g. the agent JWT secret, and its database and auth settings), which the run
+ * has no use for. PAPERCLIP_AOS_* (our state and cache dirs) and provider keys set for the server stay.
+ */
+const SERVER_ONLY = /^(PAPERCLIP_(?!AOS_)|DATABASE_|BETTER_AUTH_|SERVE_UI$|PORT$)/;
+export function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SERVER_ONLY.test(k)) out[k] = v;
+  return out;
+}
+
+/**
  * The session to resume, by what Paperclip hands in: its stored sessionParams; on a keyless wake (no task) only the
  * legacy runtime.sessionId; on a handoff wake `{sessionId}` without cwd. Both ids absent means Paperclip reset the
  * session (clearSession, compaction rotation, a config change, forceFreshSession): null, which `run` treats as fresh.

@@ -11,6 +11,7 @@ import {
   buildRequest,
   configSchema,
   createAgentosAdapter,
+  inheritedEnv,
   parseStdoutLine,
   sessionCodec,
   toExecutionResult,
@@ -190,6 +191,20 @@ describe("request builder (with Paperclip's own prompt helpers)", () => {
     expect(() => buildRequest(ctx({ config: { capabilities: "{nope" } }), serverUtils)).toThrow("not valid JSON");
     expect(() => buildRequest(ctx({ context: { paperclipWorkspace: {} } }), serverUtils)).toThrow("no workspace");
   });
+});
+
+test("paperclip-aos inherits the server's environment without the server's own settings and secrets", () => {
+  const env = inheritedEnv({
+    PATH: "/usr/bin",
+    HOME: "/root",
+    ANTHROPIC_API_KEY: "sk-host",
+    PAPERCLIP_AOS_HOME: "/var/aos",
+    PAPERCLIP_AGENT_JWT_SECRET: "jwt",
+    PAPERCLIP_RUN_ID: "stale",
+    DATABASE_URL: "postgres://x",
+    BETTER_AUTH_SECRET: "auth",
+  });
+  expect(env).toEqual({ PATH: "/usr/bin", HOME: "/root", ANTHROPIC_API_KEY: "sk-host", PAPERCLIP_AOS_HOME: "/var/aos" });
 });
 
 describe("result → AdapterExecutionResult", () => {
