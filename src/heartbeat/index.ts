@@ -1,4 +1,4 @@
-export { runHeartbeat, scrubProviderKeys } from "./run.ts";
+export { runHeartbeat } from "./run.ts";
 export type { HeartbeatOptions, HostToolsBinding } from "./run.ts";
 export { superviseRun, type Supervisor } from "./supervise.ts";
 export { resultEvent, stopOutcome, type StopReason } from "./result.ts";

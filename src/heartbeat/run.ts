@@ -354,12 +354,6 @@ function classify(e: unknown): AosError {
   return new AosError(firstLine(e), { code: "agent_failed", exitCode: 1, cause: e });
 }
 
-const PROVIDER_KEYS = /^(ANTHROPIC|OPENAI|OPENROUTER|GEMINI|GOOGLE|MISTRAL|GROQ|XAI|DEEPSEEK)_(API_KEY|AUTH_TOKEN|KEY)$/;
-/** Provider keys out of our environment, which a sidecar inherits when it spawns (the worker calls it before its first). */
-export function scrubProviderKeys(): void {
-  for (const k of Object.keys(process.env)) if (PROVIDER_KEYS.test(k)) delete process.env[k];
-}
-
 /** The scripted model bills nothing: costUsd 0, and what its tokens would have cost as notionalCostUsd. */
 function billed(gateway: Gateway, costUsd: number): { costUsd: number; notionalCostUsd?: number } {
   return gateway.provider === "scripted" ? { costUsd: 0, notionalCostUsd: round6(costUsd) } : { costUsd: round6(costUsd) };

@@ -3,7 +3,6 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import * as v from "valibot";
 import { procStat, treeRssKb } from "../runtime/index.ts";
-import { scrubProviderKeys } from "../heartbeat/index.ts";
 import { runtimeError, firstLine } from "../errors.ts";
 import { buildTag } from "./build.ts";
 import { logger } from "../log.ts";
@@ -80,8 +79,8 @@ export class Worker {
         logger.info(`removing a stale worker socket ${path} (its worker is gone)`);
         removeSocket(path);
       }
-      // Every sidecar inherits our environment: the provider keys stay with the gateways, which get them per request.
-      scrubProviderKeys();
+      // Sidecars are spawned by bootVm, which removes the provider keys from their environment for the spawn only
+      // (src/caps/env.ts names them): the worker's own environment stays as it was given.
       onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
       await this.pool.start();
       this.server = createServer((conn) => this.accept(conn));

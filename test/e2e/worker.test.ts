@@ -33,9 +33,12 @@ function events(stdout: string): Ev[] {
 
 const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
 
+/** A provider key in the worker's own environment: its sidecars must not inherit it either. */
+const WORKER_OWN_KEY = "sk-ant-fake-worker-own-environment-SECRET";
+
 /** Start `serve` and wait for its ready line (the sidecar is warm then). */
 async function startServe(args: string[] = []): Promise<ReturnType<typeof Bun.spawn>> {
-  const p = Bun.spawn([binPath(), "serve", ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const p = Bun.spawn([binPath(), "serve", ...args], { env: { ...process.env, ...env(), ANTHROPIC_API_KEY: WORKER_OWN_KEY }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("worker ready")) {
@@ -218,7 +221,11 @@ describe("serve: the warm worker", () => {
         if (e.isFile()) expect((await readFile(join(e.parentPath, e.name))).includes(KEY)).toBe(false);
       }
       // Nor is it in the environment of the worker's sidecars.
-      for (const c of (await status()).sidecars) expect((await readFile(`/proc/${c.pid}/environ`)).includes(KEY)).toBe(false);
+      for (const c of (await status()).sidecars) {
+        const environ = await readFile(`/proc/${c.pid}/environ`);
+        expect(environ.includes(KEY)).toBe(false);
+        expect(environ.includes(WORKER_OWN_KEY)).toBe(false);
+      }
     } finally {
       await upstream.close();
     }
