@@ -148,7 +148,12 @@ ${entries}
   esac
   _describe -t commands ${sq(bin)} opts
 }
-compdef ${fn} ${bin}
+# Autoloaded from $fpath as _${bin}: complete now; sourced: register.
+if [[ "\${funcstack[1]}" == "_${bin}" ]]; then
+  ${fn} "$@"
+else
+  compdef ${fn} ${bin}
+fi
 `;
 }
 
