@@ -103,13 +103,13 @@ t paperclip-aos snap
 t paperclip-aos caps te
 t paperclip-aos caps test --wr
 t paperclip-aos --cwd /tmp exec --allow-ne
-t paperclip-aos run --agent ""
+t paperclip-aos run --agent op
 t paperclip-aos exec --preset read
 t paperclip-aos exec -- l`;
     const p = Bun.spawnSync(["bash", "--norc", "--noprofile", "-c", probe], { cwd: d });
     expect(p.stderr.toString()).toBe("");
     expect(p.stdout.toString().split("\n").filter(Boolean)).toEqual([
-      "[snapshot]", "[test]", "[--write]", "[--allow-net]", "[pi opencode]", "[read-only]", "[]",
+      "[snapshot]", "[test]", "[--write]", "[--allow-net]", "[opencode]", "[read-only]", "[]",
     ]);
   });
 
