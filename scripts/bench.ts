@@ -288,7 +288,8 @@ async function directCli(agent: string, cli: HostCli, files: HostCli["files"], s
           await mkdir(join(home, f.path, ".."), { recursive: true });
           await writeFile(join(home, f.path), f.content);
         }
-        const m = await measure(cli.argv({ home, resume: pass === directResumed }), { cwd: ws, env: cli.env({ home, gw }), sampleMemory: true });
+        // PWD too: a CLI that reads it would otherwise work in the bench's own directory (seen: a stray notes.txt).
+        const m = await measure(cli.argv({ home, resume: pass === directResumed }), { cwd: ws, env: { ...cli.env({ home, gw }), PWD: ws }, sampleMemory: true });
         if (m.code !== 0) throw new Error(`the ${agent} CLI on the host failed (exit ${m.code}): ${m.stdout.slice(-300)}`);
         if (gw.stepsUsed() < STEPS.length) throw new Error(`the ${agent} CLI on the host used ${gw.stepsUsed()} of ${STEPS.length} script steps`);
         pass.push(m.wallMs);
