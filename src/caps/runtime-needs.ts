@@ -204,6 +204,8 @@ const AGENT_CONFIGS: [string, string][] = [
   [".cursor/**", "Cursor settings, MCP servers (mcp.json) and hooks"],
   [".gemini/**", "Gemini CLI settings (settings.json: MCP servers, hooks, tool permissions) and commands"],
   [".pi/**", "Pi project settings, extensions (executed) and skills"],
+  // Ours too: the project config sets the next heartbeat's preset, so a planted one would widen its policy.
+  [".paperclip-aos.json", "paperclip-aos project config (agent, model, preset: a planted one would widen the next heartbeat's policy)"],
 ];
 
 let cachedMandatory: MandatoryDeny[] | undefined;

@@ -258,6 +258,7 @@ const TABLE: [string, string, "secret" | "config" | "project"][] = [
   [".cursor/**", ".cursor/mcp.json", "project"],
   [".gemini/**", ".gemini/settings.json", "project"],
   [".pi/**", ".pi/extensions/e.ts", "project"],
+  [".paperclip-aos.json", ".paperclip-aos.json", "project"],
 ];
 
 describe("every mandatory deny in a real VM", () => {
