@@ -197,32 +197,6 @@ async function scriptFileIn(scratch: string, steps: unknown[] = STEPS, name = "s
   return file;
 }
 
-/** How one agent's own CLI runs the same heartbeat on the host (Paperclip's *_local adapters), against a gateway. */
-interface HostCli {
-  /** Config files under HOME pointing the CLI at the gateway (the driver's own writers, where the CLI reads the same files). */
-  files?: (gw: { url: string; token: string; provider: "scripted"; model: string }) => { path: string; content: string }[];
-  argv: (o: { home: string; resume: boolean }) => string[];
-  env: (o: { home: string; gw: { url: string; token: string } }) => Record<string, string>;
-}
-
-const bin_ = (rel: string) => join(root, "node_modules", rel);
-export const HOST_CLIS: Record<string, HostCli> = {
-  // Pi: directPi below.
-  opencode: {
-    argv: ({ resume }) => [bin_("opencode-linux-x64/bin/opencode"), "run", ...(resume ? ["--continue"] : []), "do it"],
-    env: ({ home }) => ({ HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local", "share"), XDG_CACHE_HOME: join(home, ".cache"), OPENCODE_DISABLE_AUTOUPDATE: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", OPENCODE_DISABLE_DEFAULT_PLUGINS: "1", OPENCODE_DISABLE_LSP_DOWNLOAD: "1" }),
-  },
-  claude: {
-    argv: ({ resume }) => [bin_("@anthropic-ai/claude-code-linux-x64/claude"), "-p", "do it", "--output-format", "json", "--dangerously-skip-permissions", ...(resume ? ["--continue"] : [])],
-    // As root Claude Code refuses to skip permissions outside a sandbox.
-    env: ({ home, gw }) => ({ HOME: home, IS_SANDBOX: "1", ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: gw.token, ANTHROPIC_MODEL: "claude-sonnet-4-5", ANTHROPIC_SMALL_FAST_MODEL: "claude-sonnet-4-5", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1" }),
-  },
-  codex: {
-    argv: ({ resume }) => [bin_("@openai/codex/bin/codex.js"), "exec", ...(resume ? ["resume", "--last"] : []), "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "do it"],
-    env: ({ home, gw }) => ({ HOME: home, CODEX_HOME: join(home, ".codex"), PAPERCLIP_GATEWAY_TOKEN: gw.token }),
-  },
-};
-
 /**
  * Per agent, a 3-step script (a shell step, a file write, the answer) through `run --agent X` in agentOS, cold and
  * resumed, against the same script through that agent's CLI on the host with the same gateway code. An agent whose
@@ -232,10 +206,6 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
   const agents = await import("../src/agents/index.ts");
   const scriptFile = await scriptFileIn(scratch);
   const runs = heartbeatRuns();
-  const hostFiles: Record<string, HostCli["files"]> = {
-    opencode: (gw) => agents.openCodeConfigFiles(gw),
-    codex: (gw) => agents.codexConfigFiles(gw, ""),
-  };
 
   for (const agent of agents.AGENTS) {
     if (!want(`run.${agent}`) && !want("run")) continue;
@@ -259,8 +229,8 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
         peak = Math.max(peak, a.peakRssMb, b.peakRssMb);
       }
 
-      // Pi's host run is measured once per bench run (the worker rows compare against it too).
-      const direct = agent === "pi" ? await directPi(scratch) : await directCli(agent, HOST_CLIS[agent]!, hostFiles[agent], scratch);
+      // Each host CLI is measured once per bench run (the worker rows compare against it too).
+      const direct = await directCli(agent, scratch);
       ratioEntry(`run.${agent}.cold`, `cold heartbeat, 3-step script: \`run --agent ${agent}\` in agentOS vs its CLI on the host`, median(cold), direct.cold, 2, "ms", "scripted model: model wait is ~0, so wall time is the overhead");
       ratioEntry(`run.${agent}.resumed`, `resumed heartbeat, same: \`run --task-key\` again vs the CLI's continue`, median(resumed), direct.resumed, 1.5);
       const maxMb = agent === "pi" ? 700 : 1100;
@@ -271,75 +241,37 @@ async function benchHeartbeat(scratch: string, env: Record<string, string>): Pro
   }
 }
 
-/** An agent's CLI on the host: medians of a cold heartbeat and a continued one, each against a fresh gateway. */
-async function directCli(agent: string, cli: HostCli, files: HostCli["files"], scratch: string): Promise<{ cold: number; resumed: number }> {
-  const { startGateway } = await import("../src/gateway/index.ts");
-  const directCold: number[] = [];
-  const directResumed: number[] = [];
-  for (let i = 0; i < heartbeatRuns(); i++) {
-    const ws = join(scratch, `${agent}-direct-ws-${i}`);
-    const home = join(scratch, `${agent}-direct-home-${i}`);
-    await mkdir(ws, { recursive: true });
-    await writeFile(join(ws, "README.md"), "bench\n");
-    for (const pass of [directCold, directResumed]) {
-      const gw = await startGateway({ model: "scripted", script: { steps: STEPS } as never });
-      try {
-        for (const f of files?.({ url: gw.url, token: gw.token, provider: "scripted", model: gw.model }) ?? []) {
-          await mkdir(join(home, f.path, ".."), { recursive: true });
-          await writeFile(join(home, f.path), f.content);
-        }
-        // PWD too: a CLI that reads it would otherwise work in the bench's own directory (seen: a stray notes.txt).
-        const m = await measure(cli.argv({ home, resume: pass === directResumed }), { cwd: ws, env: { ...cli.env({ home, gw }), PWD: ws }, sampleMemory: true });
-        if (m.code !== 0) throw new Error(`the ${agent} CLI on the host failed (exit ${m.code}): ${m.stdout.slice(-300)}`);
-        if (gw.stepsUsed() < STEPS.length) throw new Error(`the ${agent} CLI on the host used ${gw.stepsUsed()} of ${STEPS.length} script steps`);
-        pass.push(m.wallMs);
-      } finally {
-        await gw.close();
-      }
-    }
-  }
-  return { cold: median(directCold), resumed: median(directResumed) };
-}
-
 /**
- * The direct path, measured once per bench run: Paperclip's pi_local runs the pi CLI on the host. Same script, same
- * gateway code. Medians of a cold run and a `--continue`.
+ * The direct path, measured once per agent and bench run: the agent's own CLI on the host (Paperclip's *_local
+ * adapters), the same script, the same gateway code, through eval's host baseline (the driver's hostCli). Medians
+ * of a cold heartbeat and a continued one.
  */
-let directResult: Promise<{ cold: number; resumed: number }> | undefined;
-function directPi(scratch: string): Promise<{ cold: number; resumed: number }> {
-  directResult ??= (async () => {
-    const { startGateway } = await import("../src/gateway/index.ts");
-    const { piConfigFiles } = await import("../src/agents/index.ts");
-    const steps = STEPS;
-    const runs = heartbeatRuns();
-    const piCli = join(Bun.resolveSync("@mariozechner/pi-coding-agent", root), "..", "cli.js");
-    const directCold: number[] = [];
-    const directResumed: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const ws = join(scratch, `direct-ws-${i}`);
-      const home = join(scratch, `direct-home-${i}`);
-      await mkdir(ws, { recursive: true });
-      await writeFile(join(ws, "README.md"), "bench\n");
-      for (const pass of [directCold, directResumed]) {
-        const gw = await startGateway({ model: "scripted", script: { steps } as never });
-        for (const f of piConfigFiles({ url: gw.url, token: gw.token, provider: gw.provider, model: gw.model })) {
-          await mkdir(join(home, f.path, ".."), { recursive: true });
-          await writeFile(join(home, f.path), f.content);
+const directResults = new Map<string, Promise<{ cold: number; resumed: number }>>();
+function directCli(agent: string, scratch: string): Promise<{ cold: number; resumed: number }> {
+  let result = directResults.get(agent);
+  if (!result) {
+    result = (async () => {
+      const { hostBaseline } = await import("../src/eval/host-baseline.ts");
+      const host = hostBaseline(agent);
+      if ("missing" in host) throw new Error(host.missing);
+      const cold: number[] = [];
+      const resumed: number[] = [];
+      for (let i = 0; i < heartbeatRuns(); i++) {
+        const ws = join(scratch, `${agent}-direct-ws-${i}`);
+        const home = join(scratch, `${agent}-direct-home-${i}`);
+        await mkdir(ws, { recursive: true });
+        await writeFile(join(ws, "README.md"), "bench\n");
+        for (const [pass, resume] of [[cold, false], [resumed, true]] as const) {
+          const s = await host.baseline.heartbeat({ workspace: ws, home, steps: STEPS, resume, prompt: "do it" });
+          if (s.exitCode !== 0) throw new Error(`the ${agent} CLI on the host failed (${s.errorCode}, exit ${s.exitCode})`);
+          pass.push(s.wallMs);
         }
-        const cont = pass === directResumed ? ["--continue"] : [];
-        const m = await measure(["node", piCli, "-p", "--mode", "json", "--session-dir", join(home, "sessions"), ...cont, "do it"], {
-          cwd: ws,
-          env: { HOME: home, PI_OFFLINE: "1" },
-          sampleMemory: true,
-        });
-        await gw.close();
-        if (m.code !== 0) throw new Error(`direct pi failed (exit ${m.code})`);
-        pass.push(m.wallMs);
       }
-    }
-    return { cold: median(directCold), resumed: median(directResumed) };
-  })();
-  return directResult;
+      return { cold: median(cold), resumed: median(resumed) };
+    })();
+    directResults.set(agent, result);
+  }
+  return result;
 }
 
 /**
@@ -364,21 +296,32 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
       await writeFile(join(ws, "README.md"), "bench\n");
       return ws;
     };
-    const runArgs = (ws: string, key: string, file = scriptFile) => [bin, "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "do it", "--task-key", key];
-    const cold: number[] = [];
-    const resumed: number[] = [];
-    for (let i = 0; i < heartbeatRuns(); i++) {
-      const ws = await workspace();
-      const a = await measure(runArgs(ws, `cold-${i}`), { env: wenv });
-      const b = await measure(runArgs(ws, `cold-${i}`), { env: wenv });
-      if (a.code !== 0 || b.code !== 0) throw new Error(`run via the worker failed: ${a.stdout.slice(-500)} ${b.stdout.slice(-500)}`);
-      if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat via the worker did not resume");
-      cold.push(a.wallMs);
-      resumed.push(b.wallMs);
+    const runArgs = (ws: string, key: string, file = scriptFile, agent = "pi") => [bin, "run", "--agent", agent, "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "do it", "--task-key", key];
+    // Every agent, cold and resumed through the worker, against its own CLI on the host. The worker warms a Pi
+    // session ahead; the other agents pay their first session on the sidecar in their first heartbeat.
+    const { AGENTS } = await import("../src/agents/index.ts");
+    for (const agent of AGENTS) {
+      if (!want(`worker.${agent}`) && !want("worker")) continue;
+      log(`bench: worker, --agent ${agent}`);
+      try {
+        const cold: number[] = [];
+        const resumed: number[] = [];
+        for (let i = 0; i < heartbeatRuns(); i++) {
+          const ws = await workspace();
+          const a = await measure(runArgs(ws, `cold-${agent}-${i}`, scriptFile, agent), { env: wenv });
+          const b = await measure(runArgs(ws, `cold-${agent}-${i}`, scriptFile, agent), { env: wenv });
+          if (a.code !== 0 || b.code !== 0) throw new Error(`run via the worker failed: ${a.stdout.slice(-300)} ${b.stdout.slice(-300)}`);
+          if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat via the worker did not resume");
+          cold.push(a.wallMs);
+          resumed.push(b.wallMs);
+        }
+        const direct = await directCli(agent, scratch);
+        ratioEntry(`worker.${agent}.cold`, `cold heartbeat via a warm worker (\`serve\`; a client process per run), --agent ${agent}, vs its CLI on the host`, median(cold), direct.cold, 1.0, "ms", agent === "pi" ? "moonshot ≤ 0.8x" : undefined);
+        ratioEntry(`worker.${agent}.resumed`, `resumed heartbeat via the worker, --agent ${agent}, vs the CLI's continue`, median(resumed), direct.resumed, 1.0, "ms", agent === "pi" ? "moonshot ≤ 0.85x" : undefined);
+      } catch (e) {
+        valueEntry(`worker.${agent}.cold`, `worker heartbeat bench for ${agent}`, 0, "ms", "runs", false, `failed: ${(e as Error).message.slice(0, 300)}`);
+      }
     }
-    const direct = await directPi(scratch);
-    ratioEntry("worker.cold", "cold heartbeat via a warm worker (`serve`; a client process per run) vs Pi CLI on the host", median(cold), direct.cold, 1.0, "ms", "moonshot ≤ 0.8x");
-    ratioEntry("worker.resumed", "resumed heartbeat via the worker vs `pi --continue`", median(resumed), direct.resumed, 1.0, "ms", "moonshot ≤ 0.85x");
 
     // Memory: N heartbeats whose model pauses 4 s, so all N sessions are open at once.
     const holdFile = await scriptFileIn(scratch, [{ tool: "bash", input: { command: "ls" } }, { text: "held", delayMs: 4000 }], "script-hold.json");

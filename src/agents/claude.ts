@@ -29,7 +29,14 @@ export const claude = {
   // The adapter has no session/load: agentOS restores the session from its event log with a transcript preamble.
   resume: "agentos-fallback",
   providers: ["anthropic"],
-  hostCli: "claude",
+  hostCli: {
+    command: "claude -p",
+    bin: "claude",
+    nodeModulesPath: "@anthropic-ai/claude-code-linux-x64/claude",
+    args: ({ resume, prompt }) => ["-p", prompt, "--output-format", "json", "--dangerously-skip-permissions", ...(resume ? ["--continue"] : [])],
+    // As root Claude Code refuses to skip permissions outside a sandbox.
+    env: ({ home, gw }) => ({ HOME: home, IS_SANDBOX: "1", ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: gw.token, ANTHROPIC_MODEL: "claude-sonnet-4-5", ANTHROPIC_SMALL_FAST_MODEL: "claude-sonnet-4-5", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1" }),
+  },
   setup: ({ endpoint, instructions }) => ({
     files: [],
     env: claudeEnv(endpoint),

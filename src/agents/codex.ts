@@ -65,7 +65,14 @@ export const codex = {
   // event log with a transcript preamble; within one process the bridge hands codex-exec the earlier turns itself.
   resume: "agentos-fallback",
   providers: ["openai"],
-  hostCli: "codex",
+  hostCli: {
+    command: "codex exec",
+    bin: "codex",
+    nodeModulesPath: "@openai/codex/bin/codex.js",
+    args: ({ resume, prompt }) => ["exec", ...(resume ? ["resume", "--last"] : []), "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt],
+    env: ({ home, gw }) => ({ HOME: home, CODEX_HOME: `${home}/.codex`, [CODEX_TOKEN_ENV]: gw.token }),
+    files: (gw) => codexConfigFiles(gw, ""),
+  },
   setup: ({ endpoint, instructions }) => ({
     files: codexConfigFiles(endpoint, instructions),
     env: { [CODEX_TOKEN_ENV]: endpoint.token },

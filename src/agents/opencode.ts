@@ -38,7 +38,14 @@ export const opencode = {
   // Restoring an OpenCode session in a new process fails in agentOS 0.2.21 (session/set_config_option not found).
   resume: "transcript-replay",
   providers: ["anthropic", "openai"],
-  hostCli: "opencode",
+  hostCli: {
+    command: "opencode run",
+    bin: "opencode",
+    nodeModulesPath: "opencode-linux-x64/bin/opencode",
+    args: ({ resume, prompt }) => ["run", ...(resume ? ["--continue"] : []), prompt],
+    env: ({ home }) => ({ HOME: home, XDG_CONFIG_HOME: `${home}/.config`, XDG_DATA_HOME: `${home}/.local/share`, XDG_CACHE_HOME: `${home}/.cache`, OPENCODE_DISABLE_AUTOUPDATE: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", OPENCODE_DISABLE_DEFAULT_PLUGINS: "1", OPENCODE_DISABLE_LSP_DOWNLOAD: "1" }),
+    files: (gw) => openCodeConfigFiles(gw),
+  },
   setup: ({ endpoint, instructions }) => ({
     // OpenCode reads AGENTS.md from its config dir as global rules: Paperclip's instructions go there.
     files: [...openCodeConfigFiles(endpoint), { path: ".config/opencode/AGENTS.md", content: `${instructions}\n` }],

@@ -65,7 +65,14 @@ export const pi = {
   // agentOS restores Pi's session from its event log and hands it a transcript preamble (no native load in 0.2.21).
   resume: "agentos-fallback",
   providers: ["anthropic", "openai"],
-  hostCli: "pi",
+  hostCli: {
+    command: "pi -p --mode json",
+    bin: "pi",
+    nodeModulesPath: "@mariozechner/pi-coding-agent/dist/cli.js",
+    args: ({ resume, prompt, home }) => ["-p", "--mode", "json", "--session-dir", `${home}/sessions`, ...(resume ? ["--continue"] : []), prompt],
+    env: ({ home }) => ({ HOME: home, PI_OFFLINE: "1" }),
+    files: (gw) => piConfigFiles(gw),
+  },
   setup: ({ endpoint, instructions }) => ({
     files: [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piExtensionSource(instructions) }],
     env: {},

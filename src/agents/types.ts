@@ -97,6 +97,21 @@ export interface AgentDriver {
   modelProblem?(spec: ModelSpec): { message: string; hint: string } | undefined;
   setup(ctx: SetupContext): AgentSetup;
   readonly acp?: AcpQuirks;
-  /** The agent's CLI on the host, for the bench's baseline (an npm devDependency's bin). */
-  readonly hostCli?: string;
+  /** The agent's own CLI on the host, as Paperclip's *_local adapter runs it: the baseline of eval and the bench. */
+  readonly hostCli?: HostCli;
+}
+
+/**
+ * How the agent's CLI runs one heartbeat on the host against a gateway (src/eval/host-baseline.ts runs it). The
+ * executable is `bin` on PATH, else `nodeModulesPath` in a source checkout's node_modules (a devDependency).
+ */
+export interface HostCli {
+  /** How reports name it. */
+  readonly command: string;
+  readonly bin: string;
+  readonly nodeModulesPath: string;
+  args(o: { resume: boolean; prompt: string; home: string }): string[];
+  env(o: { home: string; gw: GatewayEndpoint }): Record<string, string>;
+  /** Config files under HOME that point it at the gateway (the same writers as in the VM where it reads the same files). */
+  files?(gw: GatewayEndpoint): AgentConfigFile[];
 }

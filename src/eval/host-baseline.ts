@@ -1,54 +1,60 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DRIVERS, type HostCli } from "../agents/index.ts";
 import { startGateway } from "../gateway/index.ts";
-import { piConfigFiles } from "../agents/index.ts";
 import type { HeartbeatSample } from "./figures.ts";
 import { spawnMeasured } from "./harness.ts";
 
 /**
- * Today's path, the baseline: the agent's own CLI on the host, the way Paperclip's local adapters run it (pi_local:
- * `pi -p --mode json`), talking to the same gateway code with the same script. Found on PATH, or in node_modules
- * when run from a source checkout; an agent without a CLI here has no baseline and the report says why.
+ * Today's path, the baseline: the agent's own CLI on the host, the way Paperclip's *_local adapters run it (each
+ * driver's hostCli says how), talking to the same gateway code with the same script. The CLI comes from a source
+ * checkout's node_modules (the pinned devDependency) or from PATH; an agent without one here has no baseline, and
+ * the report says why. scripts/bench.ts measures its baselines through the same function.
  */
 export interface HostBaseline {
   command: string;
-  heartbeat(opts: { workspace: string; home: string; steps: unknown[]; resume: boolean }): Promise<HeartbeatSample>;
+  heartbeat(opts: { workspace: string; home: string; steps: unknown[]; resume: boolean; prompt?: string }): Promise<HeartbeatSample>;
 }
 
 export type HostBaselineLookup = { baseline: HostBaseline } | { missing: string };
 
-export function hostBaseline(agent: string): HostBaselineLookup {
-  if (agent === "pi") return piBaseline();
-  return { missing: `no host CLI baseline is wired for ${agent} in this build` };
+const SOURCE_NODE_MODULES = join(import.meta.dir, "..", "..", "node_modules");
+
+/** argv that starts the CLI: the checkout's copy when there is one, else the one on PATH. */
+export function hostCliArgv(cli: HostCli): string[] | undefined {
+  const local = join(SOURCE_NODE_MODULES, cli.nodeModulesPath);
+  if (existsSync(local)) {
+    if (!local.endsWith(".js")) return [local];
+    const node = Bun.which("node");
+    return node ? [node, local] : undefined;
+  }
+  const onPath = Bun.which(cli.bin);
+  return onPath ? [onPath] : undefined;
 }
 
-function piBaseline(): HostBaselineLookup {
-  const node = Bun.which("node");
-  const onPath = Bun.which("pi");
-  let fromSource: string | undefined;
-  try {
-    fromSource = join(Bun.resolveSync("@mariozechner/pi-coding-agent", import.meta.dir), "..", "cli.js");
-  } catch {
-    fromSource = undefined;
-  }
-  const argv = onPath ? [onPath] : node && fromSource && existsSync(fromSource) ? [node, fromSource] : undefined;
-  if (!argv) return { missing: "the pi CLI is not installed on this host (npm i -g @mariozechner/pi-coding-agent)" };
+export function hostBaseline(agent: string): HostBaselineLookup {
+  const cli: HostCli | undefined = DRIVERS.find((d) => d.id === agent)?.hostCli;
+  if (!cli) return { missing: `${agent} has no host CLI to compare with` };
+  const argv = hostCliArgv(cli);
+  if (!argv) return { missing: `the ${cli.bin} CLI is not installed on this host (not on PATH${cli.nodeModulesPath.endsWith(".js") ? ", or no node to run it" : ""})` };
   return {
     baseline: {
-      command: "pi -p --mode json",
-      async heartbeat({ workspace, home, steps, resume }) {
+      command: cli.command,
+      async heartbeat({ workspace, home, steps, resume, prompt = "Do the evaluation task." }) {
         const gw = await startGateway({ model: "scripted", script: { steps } as never });
         try {
-          for (const f of piConfigFiles({ url: gw.url, token: gw.token, provider: gw.provider, model: gw.model })) {
+          const endpoint = { url: gw.url, token: gw.token, provider: gw.provider, model: gw.model };
+          for (const f of cli.files?.(endpoint) ?? []) {
             await mkdir(join(home, f.path, ".."), { recursive: true });
             await writeFile(join(home, f.path), f.content);
           }
-          const r = await spawnMeasured([...argv, "-p", "--mode", "json", "--session-dir", join(home, "sessions"), ...(resume ? ["--continue"] : []), "Do the evaluation task."], {
-            cwd: workspace,
-            env: { HOME: home, PI_OFFLINE: "1", PATH: process.env.PATH },
-          });
-          return { wallMs: r.wallMs, exitCode: r.code, errorCode: r.code === 0 ? null : "host_cli_failed", peakRssMb: r.peakRssMb };
+          // PWD too: some CLIs take their working directory from it rather than from the process.
+          const r = await spawnMeasured([...argv, ...cli.args({ resume, prompt, home })], { cwd: workspace, env: { ...cli.env({ home, gw: endpoint }), PWD: workspace } });
+          // A CLI that exits 0 without having taken every step did not do the workload.
+          const complete = gw.stepsUsed() >= steps.length;
+          const exitCode = r.code === 0 && !complete ? 1 : r.code;
+          return { wallMs: r.wallMs, exitCode, errorCode: exitCode === 0 ? null : complete ? "host_cli_failed" : "host_cli_incomplete", peakRssMb: r.peakRssMb };
         } finally {
           await gw.close();
         }
