@@ -50,7 +50,13 @@ export function hostBaseline(agent: string): HostBaselineLookup {
             await writeFile(join(home, f.path), f.content);
           }
           // PWD too: some CLIs take their working directory from it rather than from the process.
-          const r = await spawnMeasured([...argv, ...cli.args({ resume, prompt, home })], { cwd: workspace, env: { ...cli.env({ home, gw: endpoint }), PWD: workspace } });
+          let r: Awaited<ReturnType<typeof spawnMeasured>>;
+          try {
+            r = await spawnMeasured([...argv, ...cli.args({ resume, prompt, home })], { cwd: workspace, env: { ...cli.env({ home, gw: endpoint }), PWD: workspace } });
+          } catch {
+            // It could not even start (not an executable, a broken install): a failed baseline, not a failed eval.
+            return { wallMs: 0, exitCode: 127, errorCode: "host_cli_failed", peakRssMb: 0 };
+          }
           // A CLI that exits 0 without having taken every step did not do the workload.
           const complete = gw.stepsUsed() >= steps.length;
           const exitCode = r.code === 0 && !complete ? 1 : r.code;

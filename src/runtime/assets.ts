@@ -77,11 +77,13 @@ export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {})
 /**
  * A package of our own as the directory agentOS reads (`agentos-package.json` plus `package.json`'s `bin`), written
  * once under a content-hashed name in the cache dir: a changed package gets a new directory, an existing one is kept.
+ * It sits beside the unavailable-commands package in <cache>/software/, not in rt/: rt/ holds what a binary version
+ * extracts, and `cache clean` removes what no version it knows of records there.
  */
 async function localPackageDir(p: LocalPackage): Promise<string> {
   const manifest = JSON.stringify({ name: p.name, version: p.version, type: "module", private: true, bin: p.bin }, null, 2);
   const hash = new Bun.CryptoHasher("sha256").update(JSON.stringify([manifest, p.files])).digest("hex").slice(0, 16);
-  const dir = join(cacheDir(), "rt", `${p.name}-${hash}`);
+  const dir = join(cacheDir(), "software", `${p.name}-${hash}`);
   if (existsSync(join(dir, "package.json"))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
