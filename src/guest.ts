@@ -15,3 +15,33 @@ export function pathSegments(path: string): string[] {
   }
   return out;
 }
+
+const ERRNO_MESSAGES: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EEXIST: "file already exists",
+  ENOTDIR: "not a directory",
+  EISDIR: "illegal operation on a directory",
+  ENOTEMPTY: "directory not empty",
+  EINVAL: "invalid argument",
+  ELOOP: "too many symbolic links encountered",
+  EIO: "i/o error",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  EXDEV: "cross-device link not permitted",
+  EBUSY: "resource busy or locked",
+};
+
+/**
+ * An error from a filesystem of ours that the VM mounts (agentOS's js_bridge): the errno name leads the message
+ * because that is what the bridge maps back to the guest's errno, and the path is the guest's, never a host path.
+ */
+export class GuestFsError extends Error {
+  constructor(
+    readonly code: string,
+    op: string,
+    path: string,
+  ) {
+    super(`${code}: ${ERRNO_MESSAGES[code] ?? code.toLowerCase()}, ${op} '${path}'`);
+  }
+}

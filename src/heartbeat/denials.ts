@@ -26,7 +26,8 @@ const RULES: { re: RegExp; capability: (m: RegExpMatchArray) => string; target: 
   { re: /(tcp:\/\/[^\s:]+:\d+)[^\n]*blocked by network\.listen policy|blocked by network\.listen policy[^\n]*?(tcp:\/\/\S+)/, capability: () => "network.listen", target: (m) => m[1] ?? m[2] ?? "" },
   { re: /(?:blocked outbound network access to |EACCES[^\n]*?)(tcp:\/\/[^\s:]+:\d+)/, capability: () => "network.fetch", target: (m) => m[1]! },
   { re: /blocked by network\.(?:http|fetch|dns) policy/, capability: () => "network.fetch", target: () => "" },
-  { re: /blocked by fs\.(\w+) policy(?: for)? ?'?([^'\s]*)/, capability: (m) => (m[1] === "read" || m[1] === "readdir" || m[1] === "stat" ? "fs.read" : "fs.write"), target: (m) => m[2] ?? "" },
+  // The path comes after the policy's words, or (node: "EACCES: ..., mkdir '/x': blocked by fs.create_dir policy") before.
+  { re: /(?:'([^']+)'[^\n]*?)?blocked by fs\.(\w+) policy(?: for)? ?'?([^'\s]*)/, capability: (m) => (m[2] === "read" || m[2] === "readdir" || m[2] === "stat" ? "fs.read" : "fs.write"), target: (m) => m[3] || m[1] || "" },
   { re: /failed to execute command '([^']+)': Permission denied/, capability: () => "process.spawn", target: (m) => m[1]! },
   { re: /spawn '([^']+)': blocked by child_process\.spawn policy/, capability: () => "process.spawn", target: (m) => m[1]! },
   { re: /EACCES: permission denied, (open|write|mkdir|rename|unlink|rmdir|symlink|scandir|stat|lstat|access|copyfile|link) '([^']+)'/, capability: (m) => (["scandir", "stat", "lstat", "access"].includes(m[1]!) ? "fs.read" : "fs.write"), target: (m) => m[2]! },

@@ -7,6 +7,7 @@ import { childPids } from "./proc.ts";
 import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
+import { HostDirectoryVfs } from "./host-dir-vfs.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -128,7 +129,7 @@ function setEnv(vars: Record<string, string | undefined>): () => void {
 }
 
 async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string, removeTemp: () => void): Promise<VmHandle> {
-  const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
+  const { AgentOs } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
   const shared = opts.sidecar;
@@ -152,11 +153,16 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   ].map((packagePath) => ({ packagePath }));
 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
-  if (opts.workspaceDir) mounts.push(hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly: opts.workspaceReadOnly ?? false }));
+  // Our own filesystem over the host directory, not agentOS's native host_dir mount: the kernel then decides every
+  // guest operation on it with the policy, where host_dir let node programs write without asking (host-dir-vfs.ts).
+  if (opts.workspaceDir) {
+    const readOnly = opts.workspaceReadOnly ?? false;
+    mounts.push({ path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: opts.workspaceDir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly });
+  }
   if (opts.mounts) mounts.push(...opts.mounts);
 
-  // Guest permissions on host_dir mounts are checked against the host owner (notes §3): run the guest as the
-  // host user so the workspace is writable and new files belong to whoever ran us.
+  // The workspace's files keep their host owners, and the kernel checks guest permissions against them: run the
+  // guest as the host user so the workspace is writable and new files belong to whoever ran us.
   const uid = process.getuid?.() ?? 1000;
   const gid = process.getgid?.() ?? 1000;
   let vm: AgentOs;

@@ -17,6 +17,7 @@ import type { LayerStore } from "@rivet-dev/agentos-core";
 import { sha256Hex, isWithin, joinRel, normalizeRel, parentOf, baseName, type LayerEntry } from "./format.ts";
 import type { LayerReader } from "./layer.ts";
 import type { AosError } from "../errors.ts";
+import { GuestFsError as FsError } from "../guest.ts";
 
 /** agentOS's VirtualFileSystem (not exported by name in 0.2.21): what a LayerStore's overlay must implement. */
 type VirtualFileSystem = ReturnType<LayerStore["createOverlayFilesystem"]>;
@@ -53,27 +54,6 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const MAX_SYMLINKS = 40;
-
-const MESSAGES: Record<string, string> = {
-  ENOENT: "no such file or directory",
-  EEXIST: "file already exists",
-  ENOTDIR: "not a directory",
-  EISDIR: "illegal operation on a directory",
-  ENOTEMPTY: "directory not empty",
-  EINVAL: "invalid argument",
-  ELOOP: "too many symbolic links encountered",
-  EIO: "i/o error",
-};
-
-class FsError extends Error {
-  constructor(
-    readonly code: string,
-    op: string,
-    path: string,
-  ) {
-    super(`${code}: ${MESSAGES[code] ?? code.toLowerCase()}, ${op} '${path}'`);
-  }
-}
 
 /** Merge layers (bottom to top) into one tree. */
 export function mergeLayers(layers: LayerReader[]): Map<string, LowerNode> {

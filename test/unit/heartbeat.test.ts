@@ -64,6 +64,9 @@ describe("kernel denials in tool output", () => {
       ["error: failed to redirect to /etc/x: Permission denied (os error 2)", "fs.write", "/etc/x"],
       ["EACCES: permission denied, open '/workspace/.env'", "fs.write", "/workspace/.env"],
       ["EACCES: permission denied, scandir '/root'", "fs.read", "/root"],
+      // Pi's write tool: its mkdir of the parent is refused, the path before the policy's words.
+      ["EACCES: EACCES: permission denied, mkdir '/workspace/.git/hooks': blocked by fs.create_dir policy", "fs.write", "/workspace/.git/hooks"],
+      ["EACCES: permission denied, open '/workspace/.env': blocked by fs.read policy", "fs.read", "/workspace/.env"],
       ["blocked by hostFunction.invoke policy for paperclip:git-log", "tool.invoke", "git.log"],
       ["EACCES: permission denied, spawn 'wasm': blocked by child_process.spawn policy", "process.spawn", "wasm"],
       ["connect EACCES: blocked outbound network access to tcp://127.0.0.1:4000: loopback", "network.fetch", "tcp://127.0.0.1:4000"],
