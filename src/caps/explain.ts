@@ -41,7 +41,6 @@ export interface Explanation {
 
 /** Measured limits of agentOS 0.2.21 that no policy changes (docs/caps.md). */
 export const AGENTOS_LIMITS = [
-  "writes by node programs (the agents' own file tools among them) into /workspace: agentOS checks neither the fs rules nor the read-only mount for them, so fs.write denies, the mandatory write denies and the rename guards hold there for the shell and its commands only (reads are checked for both; writes elsewhere in the VM too)",
   "a file the host already has under two names (a hard link made on the host) is two paths to agentOS: a deny on one name does not cover the other",
   "a repository whose core.hooksPath names another directory of the workspace: deny writing that directory yourself (--deny-write=DIR); .git/hooks and .husky are covered",
   "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",

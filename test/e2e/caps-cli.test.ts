@@ -67,7 +67,7 @@ describe("caps explain / schema / test", () => {
     expect(at("What the agent may do")).toBeGreaterThan(-1);
     expect(at("What the agent may do")).toBeLessThan(at("Not enforceable"));
     expect(at("Not enforceable")).toBeLessThan(at("Always denied"));
-    for (const s of ["process.spawn allow 'git'", "writes by node programs", ".git/modules/**", ".claude/**", "opencode.json", "--rules"]) expect(r.stdout).toContain(s);
+    for (const s of ["process.spawn allow 'git'", "under two names", ".git/modules/**", ".claude/**", "opencode.json", "--rules"]) expect(r.stdout).toContain(s);
     expect(r.stdout).not.toContain("Compiled agentOS 0.2.21 permissions");
     expect(r.stdout.split("\n").length).toBeLessThan(60);
     const full = await runBin(["caps", "explain", "warn.json", "--rules"], { cwd: dir });

@@ -275,8 +275,8 @@ describe("every mandatory deny in a real VM", () => {
   /**
    * The generated script, one line per attempt, each printing `@@NAME CODE DETAIL`. Writes are made by the shell
    * (agentOS checks WASM commands' writes against the fs rules everywhere); reads by one node process, which keeps a
-   * hundred attempts fast and reads through the same checks. Writes by node into /workspace are not checked by agentOS
-   * 0.2.21 at all (docs/caps.md), so node cannot be the writer here.
+   * hundred attempts fast and reads through the same checks. Node's writes are checked too (workspace-mount.test.ts
+   * proves it for /workspace), but the shell's are what every entry was first proved with.
    */
   function script(root: string): string {
     const base = `${root}/n`;
