@@ -30,6 +30,7 @@ const ERRNO_MESSAGES: Record<string, string> = {
   EROFS: "read-only file system",
   EXDEV: "cross-device link not permitted",
   EBUSY: "resource busy or locked",
+  EFBIG: "file too large",
 };
 
 /**

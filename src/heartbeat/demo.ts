@@ -11,7 +11,7 @@ import script from "../../examples/demo-script.json" with { type: "json" };
  * the code, fixes it, runs the test and summarises. Both are compiled into the binary; the workspace is copied fresh
  * into the state dir each time so the demo never edits anything of the user's.
  */
-export const DEMO_PROMPT = "The test in this project fails (`node test.mjs`). Find the bug, fix it, run the test, and summarise what you changed.";
+export const DEMO_PROMPT = "The test in this project fails (`node /workspace/test.mjs`). Find the bug, fix it, run the test, and summarise what you changed.";
 
 export async function prepareDemo(): Promise<{ workspace: string; scriptFile: string }> {
   const dir = join(stateDir(), "demo");

@@ -12,8 +12,8 @@
  * target, or an absolute one under the guest mount or the host root). A link that leaves the root resolves to nothing
  * (ENOENT), never to the host path it names, and the last component is opened with O_NOFOLLOW. Every operation is
  * synchronous, so the check and the use of a path cannot interleave with another guest operation on this mount.
- * New symlinks must stay inside the root by their text (otherwise EXDEV, as host_dir did), so that host tools that read
- * the workspace never meet a guest-made link out of it.
+ * New symlinks must stay inside the root by their text (otherwise EACCES), so that host tools that read the workspace
+ * never meet a guest-made link out of it.
  *
  * Files are the host's own: modes, mtimes, symlinks and hard links are those of the host tree.
  */
@@ -41,7 +41,7 @@ import {
   writeSync,
   type Stats,
 } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { VirtualFileSystem } from "@rivet-dev/agentos-core";
 import { GuestFsError, pathSegments } from "../guest.ts";
 
@@ -49,6 +49,8 @@ type VirtualStat = Awaited<ReturnType<VirtualFileSystem["stat"]>>;
 type VirtualDirEntry = Awaited<ReturnType<VirtualFileSystem["readDirWithTypes"]>>[number];
 
 const MAX_SYMLINKS = 40;
+/** The largest file the js_bridge carries whole: measured, 10 MB passes and 20 MB breaks the connection (base64 in a frame). */
+export const MAX_WHOLE_FILE_BYTES = 10 * 1000 * 1000;
 const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = constants;
 
 interface Resolved {
@@ -213,8 +215,16 @@ export class HostDirectoryVfs implements VirtualFileSystem {
   }
 
   // ---- VirtualFileSystem ----
+  /**
+   * The kernel reads a whole file to change it (reads go through pread); past MAX_WHOLE_FILE_BYTES the answer would not
+   * fit the sidecar's frame and agentOS 0.2.21 drops the VM's connection, so the guest gets EFBIG instead.
+   */
   readFile(path: string): Promise<Uint8Array> {
-    return this.run("read", path, false, () => this.readRange(path, "read"));
+    return this.run("read", path, false, () => {
+      const r = this.existing(path, true, "open");
+      if (r.st.isFile() && r.st.size > MAX_WHOLE_FILE_BYTES) throw new GuestFsError("EFBIG", "read", this.guestOf(path));
+      return this.readRange(path, "read");
+    });
   }
 
   async readTextFile(path: string): Promise<string> {
@@ -333,11 +343,20 @@ export class HostDirectoryVfs implements VirtualFileSystem {
     return this.run("realpath", path, false, () => `/${this.existing(path, true, "realpath").segs.join("/")}`);
   }
 
+  /**
+   * An absolute target under the mount is stored as the same link made relative (the host would read `/workspace/x`
+   * as its own path); any other target must stay inside the root by its text.
+   */
   symlink(target: string, linkPath: string): Promise<void> {
     return this.run("symlink", linkPath, true, () => {
       const r = this.fresh(linkPath, "symlink");
-      if (!staysInside(r.segs.length - 1, target)) throw new GuestFsError("EXDEV", "symlink", this.guestOf(linkPath));
-      symlinkSync(target, r.host);
+      const dir = r.segs.slice(0, -1);
+      let text = target;
+      if (target === this.guestPath || target.startsWith(`${this.guestPath}/`)) {
+        text = posix.relative(`/${dir.join("/")}`, `/${pathSegments(target.slice(this.guestPath.length)).join("/")}`) || ".";
+      }
+      if (!staysInside(dir.length, text)) throw new GuestFsError("EACCES", "symlink", this.guestOf(linkPath));
+      symlinkSync(text, r.host);
     });
   }
 

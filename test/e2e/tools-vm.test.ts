@@ -92,7 +92,7 @@ describe("tools inside the VM through exec (compiled binary)", () => {
        s.listen(0, "127.0.0.1", () => { console.log("listening", s.address().port); s.close(); });`,
     );
     // The default policy allows no listening; exec adds the tools' rules on top of it.
-    const r = await runBin(["exec", "--json", "--", "node listen.mjs"], { cwd: ws });
+    const r = await runBin(["exec", "--json", "--", "node /workspace/listen.mjs"], { cwd: ws });
     expect(parseJson(r.stdout)).toMatchObject({ exitCode: 0, stdout: "refused EACCES\n" });
   }, 120_000);
 });
