@@ -48,6 +48,9 @@ export interface VmHandle {
   close(opts?: { graceMs?: number }): Promise<void>;
 }
 
+/** Shared sidecars that have a live VM with a js_bridge mount (see bootWithEnv). */
+const bridgeVms = new WeakSet<AgentOsSidecar>();
+
 /** Every live handle, so a signal or a fatal error can still stop the sidecar before we exit. */
 const live = new Set<VmHandle>();
 export function liveVms(): ReadonlySet<VmHandle> {
@@ -132,7 +135,12 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   const { AgentOs } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
-  const shared = opts.sidecar;
+  // A filesystem of ours (the workspace, a snapshot) is reached through agentOS's js_bridge, and on a shared sidecar
+  // agentOS 0.2.21 answers one VM's bridge calls from another VM's filesystems (measured: two concurrent heartbeats on
+  // the warm worker saw each other's workspace). Only one such VM at a time may use a shared sidecar; another gets a
+  // sidecar of its own.
+  const bridged = Boolean(opts.workspaceDir) || (opts.mounts ?? []).some((m) => !("plugin" in m));
+  const shared = opts.sidecar && !(bridged && bridgeVms.has(opts.sidecar)) ? opts.sidecar : undefined;
   try {
     sidecar = shared ?? (await AgentOs.createSidecar());
   } catch (e) {
@@ -191,12 +199,14 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       if (closed) return;
       closed = true;
       live.delete(handle);
+      if (shared && bridged) bridgeVms.delete(shared);
       if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
       else await disposeQuickly(sidecar, graceMs, ours);
       removeTemp();
     },
   };
   live.add(handle);
+  if (shared && bridged) bridgeVms.add(shared);
   return handle;
 }
 
