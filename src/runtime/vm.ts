@@ -141,6 +141,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   // sidecar of its own.
   const bridged = Boolean(opts.workspaceDir) || (opts.mounts ?? []).some((m) => !("plugin" in m));
   const shared = opts.sidecar && !(bridged && bridgeVms.has(opts.sidecar)) ? opts.sidecar : undefined;
+  // Taken now, before any await, so two boots at once cannot both take the shared sidecar.
+  if (shared && bridged) bridgeVms.add(shared);
   try {
     sidecar = shared ?? (await AgentOs.createSidecar());
   } catch (e) {
@@ -189,6 +191,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {
+    if (shared && bridged) bridgeVms.delete(shared);
     if (!shared) await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
@@ -206,7 +209,6 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
     },
   };
   live.add(handle);
-  if (shared && bridged) bridgeVms.add(shared);
   return handle;
 }
 
