@@ -41,6 +41,7 @@ export interface Explanation {
 
 /** Measured limits of agentOS 0.2.21 that no policy changes (docs/caps.md). */
 export const AGENTOS_LIMITS = [
+  "with the warm worker (serve) only: writes by node programs (the agents' own file tools among them) into /workspace are not checked, neither by the fs rules nor by a read-only mount (the worker keeps agentOS's native host_dir mount, as on a shared sidecar agentOS routes our own workspace filesystem's calls to the wrong VM); run and exec in their own process (PAPERCLIP_AOS_WORKER=off, or no worker running) check them",
   "a file the host already has under two names (a hard link made on the host) is two paths to agentOS: a deny on one name does not cover the other",
   "a repository whose core.hooksPath names another directory of the workspace: deny writing that directory yourself (--deny-write=DIR); .git/hooks and .husky are covered",
   "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",

@@ -48,9 +48,6 @@ export interface VmHandle {
   close(opts?: { graceMs?: number }): Promise<void>;
 }
 
-/** Shared sidecars that have a live VM with a js_bridge mount (see bootWithEnv). */
-const bridgeVms = new WeakSet<AgentOsSidecar>();
-
 /** Every live handle, so a signal or a fatal error can still stop the sidecar before we exit. */
 const live = new Set<VmHandle>();
 export function liveVms(): ReadonlySet<VmHandle> {
@@ -132,17 +129,10 @@ function setEnv(vars: Record<string, string | undefined>): () => void {
 }
 
 async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string, removeTemp: () => void): Promise<VmHandle> {
-  const { AgentOs } = await import("@rivet-dev/agentos-core");
+  const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
-  // A filesystem of ours (the workspace, a snapshot) is reached through agentOS's js_bridge, and on a shared sidecar
-  // agentOS 0.2.21 answers one VM's bridge calls from another VM's filesystems (measured: two concurrent heartbeats on
-  // the warm worker saw each other's workspace). Only one such VM at a time may use a shared sidecar; another gets a
-  // sidecar of its own.
-  const bridged = Boolean(opts.workspaceDir) || (opts.mounts ?? []).some((m) => !("plugin" in m));
-  const shared = opts.sidecar && !(bridged && bridgeVms.has(opts.sidecar)) ? opts.sidecar : undefined;
-  // Taken now, before any await, so two boots at once cannot both take the shared sidecar.
-  if (shared && bridged) bridgeVms.add(shared);
+  const shared = opts.sidecar;
   try {
     sidecar = shared ?? (await AgentOs.createSidecar());
   } catch (e) {
@@ -165,9 +155,16 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
   // Our own filesystem over the host directory, not agentOS's native host_dir mount: the kernel then decides every
   // guest operation on it with the policy, where host_dir let node programs write without asking (host-dir-vfs.ts).
+  // Not on a shared sidecar (the worker's): there agentOS 0.2.21 sends a VM's js_bridge calls to another VM's
+  // filesystems (measured: concurrent heartbeats saw each other's workspace, and one write went missing), so the
+  // worker keeps host_dir and its limit (docs/caps.md).
   if (opts.workspaceDir) {
     const readOnly = opts.workspaceReadOnly ?? false;
-    mounts.push({ path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: opts.workspaceDir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly });
+    mounts.push(
+      shared
+        ? hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly })
+        : { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: opts.workspaceDir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly },
+    );
   }
   if (opts.mounts) mounts.push(...opts.mounts);
 
@@ -191,7 +188,6 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {
-    if (shared && bridged) bridgeVms.delete(shared);
     if (!shared) await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
@@ -202,8 +198,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       if (closed) return;
       closed = true;
       live.delete(handle);
-      if (shared && bridged) bridgeVms.delete(shared);
-      if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
+        if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
       else await disposeQuickly(sidecar, graceMs, ours);
       removeTemp();
     },
