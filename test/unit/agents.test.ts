@@ -148,6 +148,10 @@ describe("instructions", () => {
     const text = paperclipInstructions({ runId: "run-7", tools: ["git.status (`agentos-paperclip git-status --json '{}'`)"], policySummary: ["read: /workspace/**"] });
     for (const s of ["run-7", "/workspace", "- read: /workspace/**", "agentos-paperclip git-status"]) expect(text).toContain(s);
   });
+
+  test("tell the agent to start Node.js files by absolute path (a relative entry does not start in agentOS 0.2.21)", () => {
+    expect(paperclipInstructions({ runId: "r", tools: [], policySummary: [] })).toContain("node /workspace/test.mjs");
+  });
 });
 
 describe("ACP event mapping", () => {
