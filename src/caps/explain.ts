@@ -171,7 +171,7 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
     `  ${"guest env".padEnd(16)} ${d.compiled.guestEnvNames.length ? d.compiled.guestEnvNames.join(", ") : "no host variables"} (the VM sets HOME, PATH, USER, PWD itself)`,
     ...withheldLines(d.compiled.withheldEnv),
     `  ${"".padEnd(16)} in run, provider keys and the gateway's variables (${GATEWAY_ENV_PREFIXES.slice(0, 2).map((p) => `${p}*`).join(", ")}, ...) never enter the VM`,
-    `  ${"".padEnd(16)} agentOS 0.2.21 adds its own AGENTOS_* variables to every guest process (/proc/self/environ, process.env, /proc/1/cmdline): AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the host workspace path and the sidecar's shadow root; they cannot be hidden`,
+    `  ${"".padEnd(16)} agentOS 0.2.21 adds its own AGENTOS_* variables to every guest process (/proc/self/environ, process.env, /proc/1/cmdline): AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the sidecar's shadow root under our cache dir (through the warm worker also the host workspace path); they cannot be hidden`,
     `  ${"host loopback".padEnd(16)} ${d.compiled.loopbackExemptPorts.length ? d.compiled.loopbackExemptPorts.map((p) => `127.0.0.1:${p}`).join(", ") : "closed"}`,
     `  ${"workspace mount".padEnd(16)} ${d.compiled.workspaceWritable ? "writable" : "nothing in /workspace is writable (the mount is read-only)"}`,
     "",

@@ -211,7 +211,7 @@ describe("class 4: provider keys and secret-looking variables stay out of the VM
 });
 
 describe("class 5: host paths in the guest (an agentOS 0.2.21 limit, stated where users look)", () => {
-  test("every guest process sees AGENTOS_GUEST_PATH_MAPPINGS with the host workspace path; caps explain and doctor say so; the shadow root is in our cache", async () => {
+  test("every guest process sees AGENTOS_GUEST_PATH_MAPPINGS naming the shadow root in our cache (not the workspace: it is our own filesystem, no host mapping); caps explain and doctor say so", async () => {
     const ws = await tempDir("aos-esc-ws-");
     const cache = await privateCache();
     const r = await runBin(
@@ -221,14 +221,16 @@ describe("class 5: host paths in the guest (an agentOS 0.2.21 limit, stated wher
     const out = parseJson<{ stdout: string }>(r.stdout).stdout;
     const [environ, cmdline, nodeEnv] = out.split("====\n");
     expect(environ).toContain("AGENTOS_GUEST_PATH_MAPPINGS=");
-    expect(environ).toContain(ws);
+    expect(environ).not.toContain(ws);
     expect(environ).toContain("AGENTOS_EXTRA_FS_READ_PATHS=");
-    expect(nodeEnv).toContain(ws);
+    expect(environ).toContain(join(cache, "tmp"));
+    expect(nodeEnv).toContain(join(cache, "tmp"));
+    expect(nodeEnv).not.toContain(ws);
     // The shadow root the mappings name lives in our private temp dir under the cache, not in /tmp.
     expect(cmdline).toContain(join(cache, "tmp"));
     expect(environ).not.toContain("/tmp/agentos-native-sidecar-shadow");
     const explain = await runBin(["caps", "explain"]);
-    expect(explain.stdout).toContain("AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the host workspace path");
+    expect(explain.stdout).toContain("AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the sidecar's shadow root under our cache dir");
     // doctor says so too (checked in the class 6 test, which runs doctor anyway).
   }, VM_TIMEOUT);
 });
@@ -327,7 +329,8 @@ describe("also found: silent stubs and programs that spin", () => {
   test("a guest program whose child spins is ended by exec --timeout, and by SIGTERM for exec and run", async () => {
     const ws = await tempDir("aos-esc-ws-");
     await writeFile(join(ws, "spin.mjs"), `import { spawn } from "node:child_process";\nspawn("sh", ["-c", "echo child"]).on("exit", (c) => console.log("exit", c));\n`);
-    const timed = await runBin(["exec", "--timeout", "5", "--", "node spin.mjs"], { cwd: ws, timeoutMs: 60_000 });
+    // By absolute path: agentOS 0.2.21 does not start a relative ES-module entry from the workspace filesystem.
+    const timed = await runBin(["exec", "--timeout", "5", "--", "node /workspace/spin.mjs"], { cwd: ws, timeoutMs: 60_000 });
     expect(timed.code).toBe(124);
     expect(timed.stderr).toContain("did not finish within 5s");
 
@@ -340,11 +343,11 @@ describe("also found: silent stubs and programs that spin", () => {
       const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
       return { stdout, code };
     };
-    const ex = await term(["exec", "--", "echo go > /workspace/exec-started; node spin.mjs"], "exec-started");
+    const ex = await term(["exec", "--", "echo go > /workspace/exec-started; node /workspace/spin.mjs"], "exec-started");
     expect(ex.code).toBe(143);
     const scratch = await tempDir("aos-esc-script-");
     const file = join(scratch, "script.json");
-    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo go > /workspace/run-started; node spin.mjs" } }, { text: "never" }] }));
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo go > /workspace/run-started; node /workspace/spin.mjs" } }, { text: "never" }] }));
     const run = await term(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "spin"], "run-started");
     expect(run.code).toBe(143);
     expect(runEvents(run.stdout).at(-1)).toMatchObject({ type: "result", errorCode: "cancelled" });
