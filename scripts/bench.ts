@@ -285,7 +285,7 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
   const started = performance.now();
   const serve = Bun.spawn([bin, "serve", "--concurrency", "8", "--queue", "64"], { env: { ...process.env, ...wenv }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   try {
-    await untilReady(serve);
+    await (await import("../src/worker/index.ts")).untilServing(serve.stderr as ReadableStream<Uint8Array>, "worker ready");
     valueEntry("worker.warm-up", "`serve` start until ready (a sidecar warmed: first shell, a Pi session)", performance.now() - started, "ms", "report", null);
 
     const scriptFile = await scriptFileIn(scratch);
@@ -356,20 +356,6 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     await Promise.race([serve.exited, Bun.sleep(25_000)]);
     serve.kill("SIGKILL");
   }
-}
-
-/** Wait for serve's ready line; its stderr is read on to the end so a full pipe never blocks the worker. */
-async function untilReady(serve: ReturnType<typeof Bun.spawn>): Promise<void> {
-  const reader = (serve.stderr as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("worker ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited before it was ready:\n${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  void (async () => {
-    while (!(await reader.read()).done);
-  })();
 }
 
 function dirSizeMb(dir: string): number {

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
+import { untilServing } from "../worker/index.ts";
 import { selfCommand } from "./harness.ts";
 
 /**
@@ -27,18 +28,10 @@ export async function startWorker(dir: string, cache: string | undefined): Promi
     const done = await Promise.race([p.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
     if (!done) p.kill("SIGKILL");
   };
-  // serve prints one JSON line once it is warm (its sidecar has run a first shell and a first session).
-  const reader = p.stdout.getReader();
-  let buf = "";
-  const deadline = Date.now() + 180_000;
-  while (!buf.includes("\n") && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), p.exited.then(() => ({ done: true, value: undefined }))]);
-    if (chunk.done || !chunk.value) break;
-    buf += new TextDecoder().decode(chunk.value);
-  }
-  reader.releaseLock();
+  // serve --json prints one JSON line once it is warm (its sidecar has run a first shell and a first session).
+  const line = await Promise.race([untilServing(p.stdout, "\n").catch(() => ""), Bun.sleep(180_000).then(() => "")]);
   try {
-    if ((JSON.parse(buf.split("\n")[0]!) as { ready?: boolean }).ready) return { home, socket, stop };
+    if ((JSON.parse(line.split("\n")[0]!) as { ready?: boolean }).ready) return { home, socket, stop };
   } catch {
     // not ready: say why below
   }

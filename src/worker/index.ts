@@ -8,5 +8,6 @@ export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWor
 export { workerStatus } from "./client.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
+export { untilServing } from "./ready.ts";
 export type { SidecarInfo } from "./sidecars.ts";
 export type { JobInfo } from "./jobs.ts";

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { costUsd, startGateway } from "../../src/gateway/index.ts";
 import { AGENTS, type AgentId } from "../../src/agents/index.ts";
-import { runBin, tempDir } from "./helpers.ts";
+import { removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /**
  * Every agent through the compiled binary, a real VM and the real gateway on the scripted model: a tool step writes
@@ -12,15 +12,8 @@ import { runBin, tempDir } from "./helpers.ts";
  */
 const KEY = "sk-ant-agents-test-KEY-0123456789";
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-async function dir(prefix: string): Promise<string> {
-  const d = await tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
 
 async function filesUnder(root: string): Promise<string[]> {
   const out: string[] = [];
@@ -29,7 +22,7 @@ async function filesUnder(root: string): Promise<string[]> {
 }
 
 async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: unknown[]; prompt: string }) {
-  const scratch = await dir("aos-agents-script-");
+  const scratch = await tempDir("aos-agents-script-");
   const script = join(scratch, "script.json");
   await writeFile(script, JSON.stringify({ steps: o.steps }));
   const record = join(scratch, "record.ndjson");
@@ -43,8 +36,8 @@ async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: u
 
 describe.each(AGENTS.map((a) => [a]))("run --agent %s", (agent) => {
   test("a tool step writes in /workspace, instructions reach the model, usage and cost are the script's, the key stays out; the next heartbeat resumes", async () => {
-    const ws = await dir("aos-agents-ws-");
-    const home = await dir("aos-agents-home-");
+    const ws = await tempDir("aos-agents-ws-");
+    const home = await tempDir("aos-agents-home-");
     const first = await heartbeat(agent, {
       ws,
       home,
@@ -92,8 +85,8 @@ describe("agents: OpenCode with an openai/ model", () => {
       script: { steps: [{ tool: "bash", input: { command: "echo via-openai > /workspace/made.txt" } }, { text: "done", usage: { input: 10, output: 5 } }] } as never,
     });
     try {
-      const ws = await dir("aos-agents-ws-");
-      const home = await dir("aos-agents-home-");
+      const ws = await tempDir("aos-agents-ws-");
+      const home = await tempDir("aos-agents-home-");
       const r = await runBin(["run", "--agent", "opencode", "--cwd", ws, "--model", "openai/gpt-4.1", "--prompt", "make the file"], {
         env: { PAPERCLIP_AOS_HOME: home, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: upstream.url },
         timeoutMs: 170_000,

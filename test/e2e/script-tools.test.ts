@@ -1,22 +1,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runBin, tempDir } from "./helpers.ts";
+import { removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /**
  * One script in the script format's (Pi's) tool vocabulary drives the agents whose tools are named and shaped
  * differently: the scripted model translates write, edit and read into OpenCode's, Claude Code's and Codex's own
  * tools (src/gateway/tool-map.ts), and each agent really does them in its VM. Through the compiled binary.
  */
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-async function dir(prefix: string): Promise<string> {
-  const d = await tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
 
 const FILE = "/workspace/notes.txt";
 // Claude Code edits only a file it has read in the session: a read comes before the edit.
@@ -30,7 +23,7 @@ const STEPS = [
 
 describe.each([["opencode"], ["claude"], ["codex"]])("script file steps on --agent %s", (agent) => {
   test("write, edit and read in Pi's vocabulary become the agent's own tools and do their work in /workspace", async () => {
-    const [ws, home, scratch] = [await dir("aos-st-ws-"), await dir("aos-st-home-"), await dir("aos-st-script-")];
+    const [ws, home, scratch] = [await tempDir("aos-st-ws-"), await tempDir("aos-st-home-"), await tempDir("aos-st-script-")];
     const script = join(scratch, "script.json");
     const record = join(scratch, "record.ndjson");
     await writeFile(script, JSON.stringify({ steps: STEPS }));

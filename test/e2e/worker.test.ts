@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { RunEventSchema } from "../../src/protocol/index.ts";
 import { startGateway } from "../../src/gateway/index.ts";
+import { untilServing } from "../../src/worker/index.ts";
 import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
 
 /**
@@ -39,17 +40,7 @@ const WORKER_OWN_KEY = "sk-ant-fake-worker-own-environment-SECRET";
 /** Start `serve` and wait for its ready line (the sidecar is warm then). */
 async function startServe(args: string[] = []): Promise<ReturnType<typeof Bun.spawn>> {
   const p = Bun.spawn([binPath(), "serve", ...args], { env: { ...process.env, ...env(), ANTHROPIC_API_KEY: WORKER_OWN_KEY }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("worker ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited before it was ready:\n${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  // Read on to the end: a full stderr pipe would block the worker.
-  void (async () => {
-    while (!(await reader.read()).done);
-  })();
+  await untilServing(p.stderr as ReadableStream<Uint8Array>, "worker ready");
   return p;
 }
 
