@@ -71,7 +71,9 @@ async function main() {
   log(`  paperclip adapter: index.js ${(adapter.index.length / 1024).toFixed(1)} KB, ui-parser.cjs ${(adapter.uiParser.length / 1024).toFixed(1)} KB`);
   const result = await Bun.build({
     entrypoints: [join(root, "commands", "cli.compiled.ts")],
-    compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
+    // autoloadPackageJson: the engine parts are imported from disk at run time (src/rivet/modules.ts); without it the
+    // compiled binary resolves no bare import inside them (docs/rivet.md, "Packaging").
+    compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false, autoloadPackageJson: true },
     bytecode: true,
     minify: true,
     splitting: true,

@@ -1,5 +1,23 @@
 /**
- * Heartbeats on a Rivet engine: the session actor's contract (contract.ts), shared by `run --engine` and
- * `worker --engine`. rivetkit is not a dependency of the default install: it is loaded at run time.
+ * Heartbeats on a Rivet engine (issue 14): the session actor's contract (contract.ts), shared by `run --engine` and
+ * `worker --engine`; finding and loading rivetkit and rivet-engine on demand (modules.ts, installed by install.ts).
+ * rivetkit is not a dependency of the default install: use `loadRivet()`, never `import "rivetkit"`; its types are
+ * the few in rivetkit-types.ts.
  */
 export * from "./contract.ts";
+export {
+  ENGINE_INSTALL_HINT,
+  ENGINE_MISSING_EXIT,
+  RIVET_VERSION,
+  engineMissingError,
+  loadRivet,
+  locateRivet,
+  requireRivet,
+  rivetInstallDir,
+  rivetRoot,
+  type Rivet,
+  type RivetLocation,
+  type RivetLookup,
+} from "./modules.ts";
+export { installRivet, readInstallMarker, type InstallMarker, type InstallOptions, type InstallResult } from "./install.ts";
+export type * from "./rivetkit-types.ts";
