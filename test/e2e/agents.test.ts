@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { costUsd, startGateway } from "../../src/gateway/index.ts";
 import { AGENTS, type AgentId } from "../../src/agents/index.ts";
-import { removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { filesUnder, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /**
  * Every agent through the compiled binary, a real VM and the real gateway on the scripted model: a tool step writes
@@ -14,12 +14,6 @@ const KEY = "sk-ant-agents-test-KEY-0123456789";
 
 // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
 afterAll(removeTempDirs);
-
-async function filesUnder(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(join(e.parentPath, e.name));
-  return out;
-}
 
 async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: unknown[]; prompt: string }) {
   const scratch = await tempDir("aos-agents-script-");

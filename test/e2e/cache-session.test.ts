@@ -1,32 +1,27 @@
 /** `cache ls|clean` on a private runtime cache, `session ls|show|rm` on sessions a real heartbeat made. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, readdirSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { versionId } from "../../src/runtime/index.ts";
-import { binPath, parseJson, processesMentioning, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { binPath, parseJson, processesMentioning, removeTempDirs, runBin, sharedCache, tempDir } from "./helpers.ts";
 
-const dirs: string[] = [];
 const procs: { kill(): void }[] = [];
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
 afterAll(async () => {
   for (const p of procs) p.kill();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  await removeTempDirs();
 });
-async function dir(prefix: string): Promise<string> {
-  const d = await tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
 
 describe("cache", () => {
   test("ls names the versions and the current one; clean removes the others, never what a live process uses; --all the rest", async () => {
     // The shared extraction is only read: the current binary's files are hard-linked into a private cache.
-    const warm = await runBin(["exec", "--", "true"], { cwd: await dir("aos-cache-warm-") });
+    const warm = await runBin(["exec", "--", "true"], { cwd: await tempDir("aos-cache-warm-") });
     expect(warm.code).toBe(0);
     const shared = parseJson((await runBin(["cache", "ls", "--json"])).stdout);
     const current = shared.versions.find((v: { current: boolean }) => v.current);
     expect(current.present).toBe(current.files.length);
-    const cache = await dir("aos-cache-priv-");
+    const cache = await tempDir("aos-cache-priv-");
     const rt = join(cache, "rt");
     mkdirSync(join(rt, ".versions"), { recursive: true });
     for (const f of current.files as string[]) {
@@ -82,8 +77,8 @@ describe("cache", () => {
 
 describe("session", () => {
   test("ls and show what a heartbeat kept; rm refuses while a heartbeat holds the lock, then removes it", async () => {
-    const home = await dir("aos-sess-home-");
-    const ws = await dir("aos-sess-ws-");
+    const home = await tempDir("aos-sess-home-");
+    const ws = await tempDir("aos-sess-ws-");
     const script = join(home, "script.json");
     await writeFile(script, JSON.stringify({ steps: [{ text: "done." }] }));
     const env = { PAPERCLIP_AOS_HOME: home };

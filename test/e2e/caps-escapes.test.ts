@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mandatoryDenies } from "../../src/caps/index.ts";
-import { runBin, tempDir } from "./helpers.ts";
+import { removeTempDirs, runBin, tempDir } from "./helpers.ts";
 import { attempts, DENIED, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
 
 /** A refused attempt: non-zero exit with a permission error (or, for node, whose errors bypass the shell, just the exit). */
@@ -19,15 +19,8 @@ function refused(a: Attempt, name: string, { quiet = false } = {}) {
   expect({ name, rc: a.rc === 0 ? 0 : "non-zero", denied: quiet || DENIED.test(a.out), out: a.out }).toMatchObject({ name, rc: "non-zero", denied: true });
 }
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-async function workspace(prefix: string): Promise<string> {
-  const d = await tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
 
 const git = (cwd: string, ...args: string[]) => Bun.spawnSync(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } });
 const link = (from: string, to: string) => `node -e "require('fs').linkSync('${from}','${to}')"`;
@@ -46,7 +39,7 @@ describe("the mandatory denies cannot be renamed around (default policy)", () =>
     ".env": "dotenv-secret-content",
   };
   beforeAll(async () => {
-    ws = await workspace("aos-escape-git-");
+    ws = await tempDir("aos-escape-git-");
     expect(git(ws, "init", "-q").exitCode).toBe(0);
     await writeFile(join(ws, ".git/hooks/pre-commit"), HOOK, { mode: 0o755 });
     config = readFileSync(join(ws, ".git/config"), "utf8");
@@ -122,7 +115,7 @@ describe("user denies cannot be renamed around", () => {
   let ws: string;
   let run: ReturnType<typeof attempts>;
   beforeAll(async () => {
-    ws = await workspace("aos-escape-user-");
+    ws = await tempDir("aos-escape-user-");
     await mkdir(join(ws, "secret"));
     await mkdir(join(ws, "data/sub"), { recursive: true });
     await mkdir(join(ws, "nested/deep/private"), { recursive: true });
@@ -293,7 +286,7 @@ describe("every mandatory deny in a real VM", () => {
 
   let ws: string;
   beforeAll(async () => {
-    ws = await workspace("aos-mandatory-table-");
+    ws = await tempDir("aos-mandatory-table-");
     for (const e of entries) {
       await mkdir(join(ws, "n", e.path, ".."), { recursive: true });
       await writeFile(join(ws, "n", e.path), `content-of-${e.id}\n`);

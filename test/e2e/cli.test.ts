@@ -1,20 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { binPath, parseJson, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { binPath, parseJson, removeTempDirs, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 /** The command line as a person types it: one parse, flag styles, stray words, --version, help on a terminal. */
 
-const dirs: string[] = [];
-async function dir(): Promise<string> {
-  const d = await tempDir("aos-cli-");
-  dirs.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
+const dir = () => tempDir("aos-cli-");
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

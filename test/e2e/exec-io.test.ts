@@ -1,18 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { binPath, parseJson, runBin, sharedCache, tempDir } from "./helpers.ts";
+import { binPath, parseJson, removeTempDirs, runBin, sharedCache, tempDir } from "./helpers.ts";
 
 /** exec's stdin, --debug, --timeout, --json and terminal behaviour, through the compiled binary. */
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-async function workspace(): Promise<string> {
-  const d = await tempDir("aos-exec-io-");
-  dirs.push(d);
-  return d;
-}
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
+const workspace = () => tempDir("aos-exec-io-");
 
 function env(dir: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
   const e: Record<string, string> = {};

@@ -1,18 +1,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdir, rm, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { parseJson, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /** `exec` and `caps explain` through the one VM plan (src/plan), from the compiled binary and a real VM. */
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
 
 describe("the VM plan through the binary", () => {
   test("exec --preset read-only: writes in the workspace fail and nothing lands", async () => {
     const dir = await tempDir();
-    dirs.push(dir);
     await writeFile(join(dir, "a.txt"), "a\n");
     const r = await runBin(["exec", "--preset", "read-only", "--json", "--", "echo x > /workspace/f; mkdir /workspace/d; cat /workspace/a.txt"], { cwd: dir });
     const j = parseJson(r.stdout);
@@ -25,7 +22,6 @@ describe("the VM plan through the binary", () => {
 
   test("caps explain shows the permissions the VM boots with, the host tools' included", async () => {
     const dir = await tempDir();
-    dirs.push(dir);
     const j = parseJson((await runBin(["caps", "explain", "--json"], { cwd: dir })).stdout);
     expect(JSON.stringify(j.compiled.permissions.childProcess)).toContain("agentos-paperclip");
     expect(JSON.stringify(j.compiled.permissions.network)).toContain("inspect");

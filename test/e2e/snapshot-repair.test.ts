@@ -1,18 +1,13 @@
 /** A damaged layer is rewritten by the next build; a name that moves keeps the old snapshot unless --force. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
-import { open, rm, utimes, writeFile } from "node:fs/promises";
+import { open, utimes, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { parseJson, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
-const dirs: string[] = [];
-afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-async function dir(prefix: string): Promise<string> {
-  const d = await tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
 
 /** Flip the first byte of a layer's data region (a file's content: the header stays valid). */
 async function damage(path: string): Promise<void> {
@@ -26,8 +21,8 @@ const layerFiles = (home: string) => readdirSync(join(home, "snapshots", "layers
 
 describe("snapshot repair", () => {
   test("after a damaged layer the next build writes it again (no cache hit) and the snapshot verifies", async () => {
-    const home = await dir("aos-snap-rep-home-");
-    const src = await dir("aos-snap-rep-src-");
+    const home = await tempDir("aos-snap-rep-home-");
+    const src = await tempDir("aos-snap-rep-src-");
     await writeFile(join(src, "data.txt"), "precious data\n");
     await Bun.sleep(100); // past the stat cache's racy window: the rebuild predicts its layers from metadata
     const env = { PAPERCLIP_AOS_HOME: home };
@@ -48,9 +43,9 @@ describe("snapshot repair", () => {
   });
 
   test("rm + gc + build rewrites a damaged layer another snapshot shares; both snapshots verify afterwards", async () => {
-    const home = await dir("aos-snap-shared-home-");
-    const a = await dir("aos-snap-shared-a-");
-    const b = await dir("aos-snap-shared-b-");
+    const home = await tempDir("aos-snap-shared-home-");
+    const a = await tempDir("aos-snap-shared-a-");
+    const b = await tempDir("aos-snap-shared-b-");
     // A big file gets a layer of its own: the same file (content, mode, mtime) in two trees is one shared layer.
     const big = randomBytes(5 << 20);
     for (const d of [a, b]) {
@@ -78,8 +73,8 @@ describe("snapshot repair", () => {
 
 describe("snapshot names that move", () => {
   test("build --name onto another snapshot warns and keeps the old one through gc; --force lets gc remove it", async () => {
-    const home = await dir("aos-snap-move-home-");
-    const src = await dir("aos-snap-move-src-");
+    const home = await tempDir("aos-snap-move-home-");
+    const src = await tempDir("aos-snap-move-src-");
     const env = { PAPERCLIP_AOS_HOME: home };
     const build = (...extra: string[]) => runBin(["snapshot", "build", ".", "--name", "site", "--json", ...extra], { cwd: src, env });
     await writeFile(join(src, "v.txt"), "1\n");
@@ -106,8 +101,8 @@ describe("snapshot names that move", () => {
   });
 
   test("exec --commit-snapshot onto a name in use warns and keeps the old snapshot", async () => {
-    const home = await dir("aos-snap-commit-home-");
-    const src = await dir("aos-snap-commit-src-");
+    const home = await tempDir("aos-snap-commit-home-");
+    const src = await tempDir("aos-snap-commit-src-");
     const env = { PAPERCLIP_AOS_HOME: home };
     await writeFile(join(src, "v.txt"), "1\n");
     const base = parseJson((await runBin(["snapshot", "build", ".", "--name", "base", "--json"], { cwd: src, env })).stdout).id as string;

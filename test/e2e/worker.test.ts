@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmod, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { RunEventSchema } from "../../src/protocol/index.ts";
 import { startGateway } from "../../src/gateway/index.ts";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, processesMentioning, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /**
  * The warm worker through the compiled binary: `serve` in a private state dir, `run` and `exec` finding it there.
@@ -14,7 +14,6 @@ import { binPath, privateCache, processesMentioning, runBin, tempDir } from "./h
  */
 type Ev = Record<string, any>;
 
-const dirs: string[] = [];
 let home: string;
 let cache: string;
 let socket: string;
@@ -46,17 +45,15 @@ async function startServe(args: string[] = []): Promise<ReturnType<typeof Bun.sp
 
 async function script(steps: unknown[]): Promise<string> {
   const dir = await tempDir("aos-wscript-");
-  dirs.push(dir);
   const file = join(dir, "script.json");
   await writeFile(file, JSON.stringify({ steps }));
   return file;
 }
 
-async function workspace(): Promise<string> {
-  const ws = await tempDir("aos-wws-");
-  dirs.push(ws);
-  return ws;
-}
+const workspace = () => tempDir("aos-wws-");
+
+/** A --record file outside the workspace (the agent must not see it), in a tracked temp dir. */
+const recordFile = async () => join(await tempDir("aos-wrecord-"), "record.ndjson");
 
 async function heartbeat(opts: { steps: unknown[]; ws?: string; args?: string[] }) {
   const ws = opts.ws ?? (await workspace());
@@ -110,7 +107,6 @@ const SLOW = [{ tool: "bash", input: { command: "echo started" } }, { text: "too
 beforeAll(async () => {
   home = await tempDir("aos-whome-");
   cache = await privateCache();
-  dirs.push(home, cache);
   socket = join(home, "worker", "worker.sock");
   serve = await startServe();
 });
@@ -118,7 +114,8 @@ beforeAll(async () => {
 afterAll(async () => {
   serve?.kill("SIGKILL");
   await serve?.exited;
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+  await removeTempDirs();
 });
 
 describe("serve: the warm worker", () => {
@@ -158,8 +155,7 @@ describe("serve: the warm worker", () => {
     expect(first.code).toBe(0);
     const session = JSON.stringify(first.evs.at(-1)!.sessionParams);
     const file = await script([{ text: "ok" }]);
-    const record = join(ws, "..", `${ws.split("/").pop()}-record.ndjson`);
-    dirs.push(record);
+    const record = await recordFile();
     const second = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--record", record, "--prompt", "what was the word?", "--task-key", "resume", "--session", session], { env: env() });
     const evs = events(second.stdout);
     expect(evs[0]).toMatchObject({ type: "init", resumed: true, resumeMode: "agentos-fallback", sessionId: first.evs.at(-1)!.sessionParams.sessionId });
@@ -197,8 +193,7 @@ describe("serve: the warm worker", () => {
     });
     try {
       const ws = await workspace();
-      const record = join(ws, "..", `${ws.split("/").pop()}-record.ndjson`);
-      dirs.push(record);
+      const record = await recordFile();
       const r = await runBin(["run", "--cwd", ws, "--model", "anthropic/claude-sonnet-4-5", "--record", record, "--prompt", "show env", "--task-key", "key"], {
         env: { ...env(), ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: upstream.url },
       });
@@ -270,7 +265,6 @@ describe("serve: the warm worker", () => {
     // Make everything above the worker's directory reachable, so only its own 0700 stands in the way.
     await chmod(home, 0o755);
     const other = await tempDir("aos-wother-");
-    dirs.push(other);
     await chmod(other, 0o777);
     const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
     const r = Bun.spawnSync([...asNobody, binPath(), "run", "--prompt", "x", "--worker", socket], {

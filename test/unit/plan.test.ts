@@ -1,18 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compileSandbox, explainPolicy, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
 import { planVm, vmPermissions } from "../../src/plan/index.ts";
 import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
 async function workspace(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "aos-plan-"));
-  dirs.push(d);
+  const d = await tempDir("aos-plan-");
   await writeFile(join(d, "big.bin"), new Uint8Array(300_000));
   return d;
 }
