@@ -16,6 +16,7 @@ export const commands = {
   config: () => import("./config/index.ts").then((m) => m.default),
   completion: () => import("./completion.ts").then((m) => m.default),
   paperclip: () => import("./paperclip/index.ts").then((m) => m.default),
+  engine: () => import("./engine/index.ts").then((m) => m.default),
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 
 export type TopCommand = keyof typeof commands;
@@ -34,6 +35,7 @@ export const summaries: Record<TopCommand, string> = {
   session: "the sessions run keeps per (agent id, task key): ls, show, rm",
   cache: "the extracted runtime in the cache dir: ls (versions, sizes), clean",
   paperclip: "the Paperclip adapter agentos_local: install, status, uninstall",
+  engine: "the Rivet engine parts for heartbeats beyond one machine: install, status, start",
   doctor: "check that agentOS works on this machine",
   version: "versions of paperclip-aos, agentOS core and Bun",
   eval: "measure agentOS against the agents' host CLIs and answer the plan's questions in a report",
@@ -43,11 +45,12 @@ export const summaries: Record<TopCommand, string> = {
 
 /** Every runnable command line ("exec", "caps check", ...). test/e2e/commands.test.ts needs an entry for each. */
 export type CommandPath =
-  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache" | "config" | "paperclip">
+  | Exclude<TopCommand, "caps" | "tool" | "snapshot" | "session" | "cache" | "config" | "paperclip" | "engine">
   | `config ${keyof (typeof import("./config/index.ts"))["subCommands"]}`
   | `caps ${keyof (typeof import("./caps/index.ts"))["subCommands"]}`
   | `tool ${keyof (typeof import("./tool/index.ts"))["subCommands"]}`
   | `snapshot ${keyof (typeof import("./snapshot/index.ts"))["subCommands"]}`
   | `session ${keyof (typeof import("./session/index.ts"))["subCommands"]}`
   | `cache ${keyof (typeof import("./cache/index.ts"))["subCommands"]}`
-  | `paperclip ${keyof (typeof import("./paperclip/index.ts"))["subCommands"]}`;
+  | `paperclip ${keyof (typeof import("./paperclip/index.ts"))["subCommands"]}`
+  | `engine ${keyof (typeof import("./engine/index.ts"))["subCommands"]}`;

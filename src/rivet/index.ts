@@ -21,3 +21,16 @@ export {
 } from "./modules.ts";
 export { installRivet, readInstallMarker, type InstallMarker, type InstallOptions, type InstallResult } from "./install.ts";
 export type * from "./rivetkit-types.ts";
+export {
+  DEFAULT_ENGINE_PORT,
+  defaultEngineDir,
+  engineConfig,
+  engineHealth,
+  engineLayout,
+  startEngine,
+  type EngineHealth,
+  type EngineLayout,
+  type RunningEngine,
+  type StartEngineOptions,
+} from "./engine.ts";
+export { engineStatus, type EngineStatus } from "./status.ts";

@@ -70,7 +70,7 @@ export async function installRivet(opts: InstallOptions = {}): Promise<InstallRe
     // The template (exact pins, and the lock file that pins the whole tree) is embedded in the binary: written out here.
     await writeFile(join(tmp, "package.json"), `${JSON.stringify(templatePackage, null, 2)}\n`);
     await writeFile(join(tmp, "bun.lock"), templateLock);
-    progress(`installing rivetkit ${RIVET_VERSION} and @rivetkit/engine-cli ${RIVET_VERSION} into ${dir} (about 1.5 GB; a minute or so)`);
+    progress(`installing rivetkit ${RIVET_VERSION} and @rivetkit/engine-cli ${RIVET_VERSION} into ${dir} (about 320 MB)`);
     await runBunInstall(tmp, env, progress, opts.signal);
     const check = locateRivet({ ...env, PAPERCLIP_AOS_RIVET_DIR: tmp });
     if (!check.found) throw runtimeError(`the install finished but is not usable: ${check.reason}`, undefined, "engine_install_failed");
@@ -79,7 +79,6 @@ export async function installRivet(opts: InstallOptions = {}): Promise<InstallRe
     const marker: InstallMarker = { version: RIVET_VERSION, installedAt: new Date().toISOString(), installMs, installer: `bun ${Bun.version}` };
     await writeFile(join(tmp, INSTALL_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
     await moveIntoPlace(tmp, dir);
-    progress(`installed in ${(installMs / 1000).toFixed(1)} s: ${dir}`);
     return { dir, version: RIVET_VERSION, alreadyInstalled: false, installMs, enginePath: check.enginePath.replace(tmp, dir) };
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { sidecarLogPath } from "./sidecar-wrapper.ts";
 import { sweepStaleTempDirs, tempRoot } from "./tmp.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { errorMessage, firstLine } from "../errors.ts";
+import { locateRivet } from "../rivet/index.ts";
 
 /** The shape Paperclip's adapter `testEnvironment()` returns, so an adapter can pass `doctor --json` straight through. */
 export interface DoctorCheck {
@@ -91,6 +92,14 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
       "a node program in the VM that starts a child process of its own spins until agentOS's CPU-time limit (about 90 s); " +
       "--timeout and SIGTERM/SIGINT still end such a run promptly (exit 124, 143/130)",
   });
+
+  // The Rivet engine parts are optional (installed on demand): their absence is information, never a failure.
+  const rivet = locateRivet();
+  add(
+    rivet.found
+      ? { code: "engine_parts", level: "info", message: `Rivet engine parts installed: rivetkit ${rivet.rivetkitVersion}, rivet-engine from @rivetkit/engine-cli ${rivet.engineCliVersion} in ${rivet.dir} (${rivet.source === "env" ? "PAPERCLIP_AOS_RIVET_DIR" : "engine install"})`, detail: rivet.enginePath }
+      : { code: "engine_parts", level: "info", message: `Rivet engine parts not installed (needed only for worker/run --engine): ${rivet.reason}`, hint: "paperclip-aos engine install" },
+  );
 
   let assetsOk = false;
   try {

@@ -177,7 +177,31 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(existsSync(join(home, "paperclip", "agentos_local"))).toBe(false);
     await rm(home, { recursive: true, force: true });
   },
-
+  // engine: a real install, a real engine and rivetkit loading in this binary are proved in test/rivet/lane.sh.
+  async "engine install"() {
+    // A cache dir that cannot be made: one line, exit 1, nothing half-installed.
+    const dir = await tempDir();
+    await writeFile(join(dir, "file"), "");
+    const r = await runBin(["engine", "install"], { env: { PAPERCLIP_AOS_CACHE: join(dir, "file", "cache"), PAPERCLIP_AOS_RIVET_DIR: "" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot create .*file\/cache\/rivet/m);
+    expect(r.stderr).toContain("hint: make the cache dir writable or set PAPERCLIP_AOS_CACHE");
+  },
+  async "engine status"() {
+    const cache = await tempDir();
+    const r = await runBin(["engine", "status", "--json", "--engine", "http://127.0.0.1:9"], { env: { PAPERCLIP_AOS_CACHE: cache, PAPERCLIP_AOS_RIVET_DIR: "" } });
+    expect(r.code).toBe(3);
+    expect(parseJson(r.stdout)).toMatchObject({ installed: false, source: "cache", dir: join(cache, "rivet", parseJson(r.stdout).version), running: null });
+  },
+  async "engine start"() {
+    const cache = await tempDir();
+    const env = { PAPERCLIP_AOS_CACHE: cache, PAPERCLIP_AOS_RIVET_DIR: "" };
+    const r = await runBin(["engine", "start", "--port", "7999"], { env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("error: the Rivet engine parts are not installed");
+    expect(r.stderr).toContain("hint: run 'paperclip-aos engine install'");
+    expect((await runBin(["engine", "start", "--port", "http"], { env })).code).toBe(2);
+  },
 };
 
 describe("every command", () => {

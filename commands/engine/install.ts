@@ -1,0 +1,49 @@
+import { defineCommand } from "citty";
+import { err, globalArgs, printJson, withHelp } from "../_shared.ts";
+import { installRivet } from "../../src/rivet/index.ts";
+import { startSpinner } from "../../src/progress.ts";
+import { logger } from "../../src/log.ts";
+
+export default withHelp(
+  defineCommand({
+    meta: {
+      name: "install",
+      description:
+        "Install the pinned Rivet engine parts (rivetkit and @rivetkit/engine-cli, with the rivet-engine binary) into " +
+        "<cache>/rivet/<version>/ with Bun's installer, from the lock file this binary carries: about 320 MB. The install is " +
+        "built beside the final directory and renamed into place once checked, so an interrupted one never counts. Needs the npm registry.",
+    },
+    args: {
+      ...globalArgs,
+      force: { type: "boolean", description: "Install again even when this version is there" },
+    },
+    async run({ args }) {
+      const spinner = startSpinner("installing the Rivet engine parts");
+      try {
+        const r = await installRivet({
+          force: args.force,
+          onProgress: (line) => {
+            if (line.startsWith("  bun: ")) {
+              spinner.update(line.trim());
+              logger.debug(line.trim());
+            } else if (!spinner.active) logger.info(line);
+            else spinner.update(line);
+          },
+        });
+        spinner.stop();
+        if (args.json) printJson(r);
+        else if (!args.quiet) err(r.alreadyInstalled ? `already installed: ${r.dir} (--force installs again)\n` : `installed ${r.version} in ${(r.installMs / 1000).toFixed(1)} s: ${r.dir}\n`);
+        return 0;
+      } finally {
+        spinner.stop();
+      }
+    },
+  }),
+  {
+    examples: [
+      ["paperclip-aos engine install", "install once; later calls see it is there"],
+      ["paperclip-aos engine install --force --json", "{dir, version, alreadyInstalled, installMs, enginePath}"],
+      ["PAPERCLIP_AOS_CACHE=/srv/aos-cache paperclip-aos engine install", "into another cache dir (every command then needs the same PAPERCLIP_AOS_CACHE)"],
+    ],
+  },
+);
