@@ -11,7 +11,8 @@
  *   output = ceil(answer chars / 4) (text + thinking + tool name + tool input JSON), each at least 1. Give `usage` for
  *   exact numbers.
  * - A request past the last step is answered with HTTP 400 and fails the run: errorCode `script_exhausted` (exit 1),
- *   nothing metered. A script describes the whole turn, ending with a text step.
+ *   nothing metered. A script describes the whole turn, ending with a text step. When the step before it was an error
+ *   step, that request is the agent retrying the failure, and the run reports the injected failure instead.
  * - Tool steps are written with Pi's tool names and inputs (bash, read, write, edit) and translated into the tool the
  *   agent offers (Claude Code's Bash/Read/Write/Edit, OpenCode's filePath inputs, Codex's shell tools and apply_patch);
  *   the table is in tool-map.ts.

@@ -279,7 +279,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // is an error no agent or SDK retries.
       const n = script!.steps.length;
       const message = `the scripted model has no step left: model request ${seq} came after all ${n} step${n === 1 ? " was" : "s were"} used (add steps to the script, and end the turn with a {"text": ...} step)`;
-      fail({ errorCode: "script_exhausted", family: "bad_request", message, status: 400, source: "scripted" }, true);
+      // Right after a scripted failure step this request is the agent retrying it (OpenCode and Claude Code retry
+      // 429/5xx themselves): the turn's failure stays the one the script injected, as a provider failing again would.
+      const retried = last !== null && last.source === "scripted" && last.errorCode !== "script_exhausted";
+      fail({ errorCode: "script_exhausted", family: "bad_request", message, status: 400, source: "scripted" }, !retried);
       record({ ...base, answeredBy: "exhausted", status: 400, error: message });
       return errorResponse(dialect, 400, message);
     }

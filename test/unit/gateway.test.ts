@@ -154,6 +154,25 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.stepsUsed()).toBe(1);
   });
 
+  test("an agent retrying a scripted failure past the last step: the turn's failure stays the injected one", async () => {
+    const gw = await scripted([{ error: { status: 529, message: "Overloaded", retryAfter: 30 } }]);
+    expect((await anthropic(gw, {})).status).toBe(529);
+    // The retry (OpenCode and Claude Code make it despite x-should-retry: false) finds no step left.
+    expect((await anthropic(gw, {})).status).toBe(400);
+    expect((await anthropic(gw, {})).status).toBe(400);
+    expect(gw.lastError()).toMatchObject({ errorCode: "upstream_overloaded", family: "overloaded", status: 529, source: "scripted" });
+    expect(gw.lastError()?.retryNotBefore).toBeString();
+    expect(gw.errors().map((e) => e.errorCode)).toEqual(["upstream_overloaded", "script_exhausted", "script_exhausted"]);
+  });
+
+  test("a script that ends with a success and then runs out reports script_exhausted, not an earlier failure", async () => {
+    const gw = await scripted([{ error: { status: 529, message: "Overloaded" } }, { text: "recovered" }]);
+    expect((await anthropic(gw, {})).status).toBe(529);
+    expect((await anthropic(gw, {})).status).toBe(200);
+    expect((await anthropic(gw, {})).status).toBe(400);
+    expect(gw.lastError()).toMatchObject({ errorCode: "script_exhausted" });
+  });
+
   test("an error step returns its status in Anthropic's error shape, sets lastError, and a later success clears it", async () => {
     const gw = await scripted([
       { error: { status: 529, message: "Overloaded" } },

@@ -1,0 +1,44 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { removeTempDirs, runBin, runEvents, tempDir } from "./helpers.ts";
+
+/**
+ * What Paperclip sees when an agent's model call fails, per agent, through the compiled binary, a real VM and the
+ * scripted model: the failure the script injected, in Paperclip's error family and in words.
+ */
+// Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+afterAll(removeTempDirs);
+
+const OVERLOADED = [{ error: { status: 529, message: "Overloaded" } }];
+
+async function failedRun(agent: string, steps: unknown[]) {
+  const [ws, home, scratch] = [await tempDir("aos-af-ws-"), await tempDir("aos-af-home-"), await tempDir("aos-af-script-")];
+  const script = join(scratch, "script.json");
+  const record = join(scratch, "record.ndjson");
+  await Bun.write(script, JSON.stringify({ steps }));
+  const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "say hello"], {
+    env: { PAPERCLIP_AOS_HOME: home },
+    timeoutMs: 170_000,
+  });
+  const evs = runEvents(r.stdout);
+  const answered = (await readFile(record, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l).answeredBy as string);
+  return { code: r.code, evs, result: evs.at(-1)!, answered };
+}
+
+describe.each([["opencode"], ["claude"]])("an overloaded model on --agent %s, which retries it", (agent) => {
+  test("the run reports the injected upstream_overloaded, not the script running out under the retry", async () => {
+    const r = await failedRun(agent, OVERLOADED);
+    // The agent did retry: its second request found no step left.
+    expect(r.answered.filter((a) => a !== "side")).toEqual(["step", "exhausted"]);
+    expect(r.code).toBe(1);
+    expect(r.result).toMatchObject({
+      type: "result",
+      exitCode: 1,
+      errorCode: "upstream_overloaded",
+      errorFamily: "transient_upstream",
+      errorMessage: "the model provider is overloaded (HTTP 529): Overloaded",
+      summary: "the model provider is overloaded (HTTP 529): Overloaded",
+    });
+  }, 180_000);
+});
