@@ -1,0 +1,138 @@
+/**
+ * The engine parts in the Rivet lane (run by test/rivet/lane.sh, by path: bun's default discovery skips *.lane.ts):
+ * the compiled binary finds and loads what `engine install` put in place, `engine start` runs a real rivet-engine on
+ * loopback only whose file-system storage keeps an actor's state across a restart, a real rivetkit runner and client
+ * (loaded with loadRivet) run an action through it, and SIGTERM stops it with nothing left behind.
+ *
+ * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { engineHealth, loadRivet, type RivetRegistry } from "../../src/rivet/index.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+afterAll(removeTempDirs);
+
+const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
+if (!process.env.PAPERCLIP_AOS_RIVET_DIR) throw new Error("PAPERCLIP_AOS_RIVET_DIR is not set: run this file through test/rivet/lane.sh");
+
+interface Started {
+  proc: ReturnType<typeof Bun.spawn>;
+  info: { endpoint: string; pid: number; version: string; dir: string; logFile: string };
+}
+
+/** A free base port N with N+1 and N+10 free too (the engine takes all three). */
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const taken = await Promise.all([base, base + 1, base + 10].map((p) => Bun.connect({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).then((s) => (s.end(), true), () => false)));
+    if (!taken.some(Boolean)) return base;
+  }
+  throw new Error("no free port");
+}
+
+async function startEngine(dir: string, port: number, home: string): Promise<Started> {
+  const proc = Bun.spawn([BIN, "engine", "start", "--dir", dir, "--port", String(port), "--json"], {
+    env: { ...process.env, PAPERCLIP_AOS_HOME: home },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`engine start ended before it printed its endpoint: ${await new Response(proc.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { proc, info: JSON.parse(text.split("\n")[0]!) };
+}
+
+/** The local addresses the process `pid` listens on (from /proc/net/tcp{,6}: state 0A is LISTEN). */
+function listeningAddresses(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {}
+  }
+  const out: string[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9]!)) out.push(f[1]!);
+    }
+  }
+  return out;
+}
+
+function enginePid(startPid: number): number {
+  // `engine start` runs rivet-engine as its child.
+  const kids = readFileSync(`/proc/${startPid}/task/${startPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  const engine = kids.find((k) => readFileSync(`/proc/${k}/cmdline`, "utf8").includes("rivet-engine"));
+  if (!engine) throw new Error(`no rivet-engine child of ${startPid}`);
+  return engine;
+}
+
+describe("the Rivet engine parts", () => {
+  test("the compiled binary finds the installed parts and loads rivetkit", async () => {
+    const p = Bun.spawn([BIN, "engine", "status", "--json", "--engine", "http://127.0.0.1:9"], { stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(code).toBe(0);
+    const s = JSON.parse(out);
+    expect(s).toMatchObject({ installed: true, source: "env", rivetkitVersion: s.version, engineCliVersion: s.version, running: null });
+    expect(s.loadError).toBeUndefined();
+  });
+
+  test("engine start: loopback only, an action through a real runner, state kept across a restart, SIGTERM leaves nothing", async () => {
+    const home = await tempDir("aos-rivet-lane-");
+    const dir = join(home, "engine");
+    const port = await freePort();
+    let engine = await startEngine(dir, port, home);
+    const registries: RivetRegistry[] = [];
+    try {
+      expect(engine.info.endpoint).toBe(`http://127.0.0.1:${port}`);
+      expect(await engineHealth(engine.info.endpoint)).toMatchObject({ status: "ok" });
+      // Every listener of the engine is on 127.0.0.1 (0100007F in /proc/net/tcp), none on 0.0.0.0 or ::.
+      const addrs = listeningAddresses(enginePid(engine.proc.pid));
+      expect(addrs.length).toBeGreaterThanOrEqual(3);
+      for (const a of addrs) expect(a.startsWith("0100007F:")).toBe(true);
+
+      const rivet = await loadRivet();
+      const { actor, setup } = rivet.rivetkit;
+      const counter = actor({ state: { n: 0 }, actions: { add: (c: { state: { n: number } }, by: number) => (c.state.n += by) } });
+      const runner = () => {
+        const r = setup({ use: { counter }, endpoint: engine.info.endpoint, startEngine: false, startServices: false, noWelcome: true });
+        registries.push(r);
+        return r;
+      };
+      await runner().startAndWait();
+      const client = rivet.client.createClient(engine.info.endpoint);
+      const add = (by: number) => (client.counter!.getOrCreate(["lane"]).add as (n: number) => Promise<number>)(by);
+      expect(await add(2)).toBe(2);
+      expect(await add(3)).toBe(5);
+      await client.dispose();
+      await registries.pop()!.shutdown();
+
+      // SIGTERM: exit 143, the engine child gone, the port free.
+      const child = enginePid(engine.proc.pid);
+      engine.proc.kill("SIGTERM");
+      expect(await engine.proc.exited).toBe(143);
+      expect(() => process.kill(child, 0)).toThrow();
+      expect(await engineHealth(engine.info.endpoint, 500)).toBeNull();
+
+      // The same --dir again: the actor's state was kept in its storage.
+      engine = await startEngine(dir, port, home);
+      await runner().startAndWait();
+      const again = rivet.client.createClient(engine.info.endpoint);
+      expect(await (again.counter!.getOrCreate(["lane"]).add as (n: number) => Promise<number>)(1)).toBe(6);
+      await again.dispose();
+    } finally {
+      for (const r of registries) await r.shutdown().catch(() => {});
+      engine.proc.kill("SIGTERM");
+      await engine.proc.exited;
+    }
+  });
+});

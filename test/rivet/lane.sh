@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The Rivet lane: paperclip-aos on a real Rivet engine. Installs the engine parts (rivetkit and @rivetkit/engine-cli,
+# pinned by the binary's install template) with the binary's own `engine install` into a cache kept between runs, then
+# runs the lane's test files, which start real `rivet-engine`s (`engine start`: file-system storage in a temp dir,
+# loopback only, telemetry off) and real workers as separate processes: test/rivet/*.lane.ts, run by path (bun's
+# default discovery skips them).
+#
+# Needs: bun, the npm registry on the first run, and dist/paperclip-aos (built when missing). Nothing is skipped: if
+# any of it cannot be had, the lane fails and says why.
+#
+# Env: RIVET_LANE_CACHE (default /var/cache/paperclip-aos-rivet-lane: the engine parts under aos-cache/rivet/<version>/
+# and the binary's extracted runtime, reused while the version matches).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+STARTED=$(date +%s)
+CACHE=${RIVET_LANE_CACHE:-/var/cache/paperclip-aos-rivet-lane}
+
+say() { echo "rivet-lane: $*"; }
+die() { echo "rivet-lane: FAILED: $*" >&2; exit 1; }
+
+command -v bun >/dev/null 2>&1 || die "bun is not installed"
+mkdir -p "$CACHE" || die "cannot create $CACHE (set RIVET_LANE_CACHE)"
+
+# 1. The binary under test.
+[ -x dist/paperclip-aos ] || bun scripts/build.ts --quiet || die "the binary did not build"
+BIN=$ROOT/dist/paperclip-aos
+
+# 2. The engine parts, through the product's own install (a no-op when this version is there and complete).
+export PAPERCLIP_AOS_CACHE=$CACHE/aos-cache
+INSTALL_JSON=$("$BIN" engine install --json) || die "paperclip-aos engine install failed"
+RIVET_DIR=$(printf '%s' "$INSTALL_JSON" | bun -e 'const r = JSON.parse(await Bun.stdin.text()); console.log(r.dir)') || die "engine install printed no JSON: $INSTALL_JSON"
+[ -d "$RIVET_DIR/node_modules/rivetkit" ] || die "engine install reported $RIVET_DIR but it has no rivetkit"
+case "$INSTALL_JSON" in *'"alreadyInstalled":true'*) say "engine parts cached in $RIVET_DIR" ;; *) say "engine parts installed in $RIVET_DIR" ;; esac
+export PAPERCLIP_AOS_RIVET_DIR=$RIVET_DIR
+SETUP_DONE=$(date +%s)
+
+# 3. The lane's test files: the engine parts' own smoke first, then the heartbeats on the engine.
+FILES=(./test/rivet/engine.lane.ts)
+for f in ./test/rivet/*.lane.ts; do [ "$f" = ./test/rivet/engine.lane.ts ] || FILES+=("$f"); done
+say "running ${#FILES[@]} test file(s): ${FILES[*]}"
+for f in "${FILES[@]}"; do
+  LANE_BIN=$BIN bun test --timeout 600000 "$f" || die "$f failed"
+done
+
+END=$(date +%s)
+say "ok: setup $((SETUP_DONE - STARTED)) s, tests $((END - SETUP_DONE)) s, total $((END - STARTED)) s"
