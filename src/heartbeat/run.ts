@@ -252,7 +252,20 @@ async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, p
     if (opts.stop.aborted) resolve(opts.stop.reason as StopReason);
     opts.stop.addEventListener("abort", () => resolve(opts.stop.reason as StopReason), { once: true });
   });
-  const outcome = await Promise.race([prompt.then((r) => ({ kind: "done" as const, r })), stopped.then((reason) => ({ kind: "stopped" as const, reason }))]);
+  const outcome = await Promise.race([
+    prompt.then((r) => ({ kind: "done" as const, r }), (error: unknown) => ({ kind: "failed" as const, error })),
+    stopped.then((reason) => ({ kind: "stopped" as const, reason })),
+  ]);
+  if (outcome.kind === "failed") {
+    // Codex's bridge fails the prompt when its model call failed: the gateway's failure is what the run reports, in
+    // the words the other agents' failed calls get (their turn ends with the error as its answer).
+    clearInterval(usageTimer);
+    const failure = gateway.lastError();
+    if (!failure) throw outcome.error;
+    logger.debug(`the agent failed the prompt: ${firstLine(outcome.error)}`);
+    hb.opts.sink.emit({ type: "system", level: "error", code: "model_error", text: readableFailure(failure) });
+    return { kind: "done", stopReason: "error" };
+  }
   if (outcome.kind === "stopped") {
     // Ask the agent to stop; whatever it finished is already durable in the session database.
     await Promise.race([vm.sessions.cancelPrompt({ sessionId: step.acpSessionId }).catch(() => {}), Bun.sleep(1500)]);

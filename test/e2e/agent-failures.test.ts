@@ -12,18 +12,18 @@ afterAll(removeTempDirs);
 
 const OVERLOADED = [{ error: { status: 529, message: "Overloaded" } }];
 
-async function failedRun(agent: string, steps: unknown[]) {
+async function failedRun(agent: string, steps: unknown[], args: string[] = []) {
   const [ws, home, scratch] = [await tempDir("aos-af-ws-"), await tempDir("aos-af-home-"), await tempDir("aos-af-script-")];
   const script = join(scratch, "script.json");
   const record = join(scratch, "record.ndjson");
   await Bun.write(script, JSON.stringify({ steps }));
-  const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "say hello"], {
+  const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "say hello", ...args], {
     env: { PAPERCLIP_AOS_HOME: home },
     timeoutMs: 170_000,
   });
   const evs = runEvents(r.stdout);
   const answered = (await readFile(record, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l).answeredBy as string);
-  return { code: r.code, evs, result: evs.at(-1)!, answered };
+  return { code: r.code, stderr: r.stderr, evs, result: evs.at(-1)!, answered };
 }
 
 describe.each([["opencode"], ["claude"]])("an overloaded model on --agent %s, which retries it", (agent) => {
@@ -40,5 +40,26 @@ describe.each([["opencode"], ["claude"]])("an overloaded model on --agent %s, wh
       errorMessage: "the model provider is overloaded (HTTP 529): Overloaded",
       summary: "the model provider is overloaded (HTTP 529): Overloaded",
     });
+  }, 180_000);
+});
+
+describe("an overloaded model on --agent codex, which fails the prompt with its own error text", () => {
+  test("the run reports upstream_overloaded in the other agents' words; Codex's text reaches --debug as one readable line", async () => {
+    const r = await failedRun("codex", OVERLOADED, ["--debug"]);
+    expect(r.code).toBe(1);
+    expect(r.result).toMatchObject({
+      exitCode: 1,
+      errorCode: "upstream_overloaded",
+      errorFamily: "transient_upstream",
+      errorMessage: "the model provider is overloaded (HTTP 529): Overloaded",
+      summary: "the model provider is overloaded (HTTP 529): Overloaded",
+    });
+    expect(r.evs.filter((e) => e.type === "system" && e.code === "model_error").map((e) => e.text)).toEqual(["the model provider is overloaded (HTTP 529): Overloaded"]);
+    // Codex's ErrorEvent debug string is cut down to its message by the bridge.
+    const own = r.stderr.split("\n").find((l) => l.includes("the agent failed the prompt"));
+    expect(own).toContain("codex: unexpected status 529");
+    expect(own).not.toContain("ErrorEvent");
+    expect(own).not.toContain("codex_error_info");
+    expect(JSON.stringify(r.evs)).not.toContain("ErrorEvent");
   }, 180_000);
 });

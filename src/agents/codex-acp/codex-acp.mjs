@@ -38,6 +38,17 @@ function configuredModel() {
   }
 }
 
+/**
+ * codex-exec's error events carry Rust's debug form of its error, `ErrorEvent { message: "…", codex_error_info: … }`:
+ * the message alone, unescaped, is what a person reads.
+ */
+function errorText(raw) {
+  const m = /^\s*ErrorEvent \{ message: "((?:[^"\\]|\\.)*)"/.exec(raw);
+  if (!m) return raw.trim() || "codex failed";
+  const esc = { n: " ", r: " ", t: " ", 0: "" };
+  return m[1].replace(/\\(u\{([0-9a-fA-F]+)\}|.)/g, (_, c, hex) => (hex ? String.fromCodePoint(parseInt(hex, 16)) : c in esc ? esc[c] : c)).trim();
+}
+
 function promptText(blocks) {
   return (blocks || []).map((b) => (b && b.type === "text" ? b.text : b && b.type === "resource" && b.resource && b.resource.text ? b.resource.text : "")).join("");
 }
@@ -103,7 +114,7 @@ function runTurn(session, text) {
         case "done":
           return done(session.cancelled ? "cancelled" : "end_turn");
         case "error":
-          return done("end_turn", String(ev.message || "codex failed"));
+          return done("end_turn", errorText(String(ev.message || "")));
         default:
           return;
       }
