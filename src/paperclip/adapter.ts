@@ -62,6 +62,12 @@ export function configSchema(): AdapterConfigSchema {
       },
       { key: "snapshot", label: "Snapshot root", type: "text", hint: "Run on this snapshot (name or id, `paperclip-aos snapshot ls`) instead of the workspace" },
       { key: "timeoutSec", label: "Timeout (seconds)", type: "number", hint: "Stop the heartbeat after this long: the run ends timed_out" },
+      {
+        key: "engineUrl",
+        label: "Rivet engine URL",
+        type: "text",
+        hint: "Run heartbeats on the workers of this Rivet engine (e.g. http://127.0.0.1:6420; `paperclip-aos engine start`, `paperclip-aos worker --engine URL`) instead of on the Paperclip host. Empty: on this host",
+      },
     ],
   };
 }
@@ -86,6 +92,9 @@ adapterConfig fields:
 - capabilities: a policy object (or its JSON text): {"version":1,"extends":"workspace-write","allow":{"network.fetch":["api.github.com"]}}
 - snapshot: a snapshot root name or id to run on instead of the workspace
 - timeoutSec: stop after this many seconds (the run ends timed_out)
+- engineUrl: "http://127.0.0.1:6420": run each heartbeat on a worker of this Rivet engine (\`paperclip-aos run --engine URL\`;
+  start it with \`paperclip-aos engine start\` and workers with \`paperclip-aos worker --engine URL\`); the session then lives in
+  the engine's actor, so the next heartbeat may run on any worker. Empty (default): on the Paperclip host
 - graceSec: after a cancel or timeout, seconds the run has to wind down (default 15)
 - env: {"ANTHROPIC_API_KEY": ..., "PAPERCLIP_AOS_HOME": ...} for the paperclip-aos process (provider keys, state dir)
 - promptTemplate, bootstrapPromptTemplate, instructionsFilePath: as for Paperclip's local adapters

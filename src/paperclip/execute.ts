@@ -4,7 +4,7 @@ import type { AdapterExecutionContext, AdapterExecutionResult } from "@paperclip
 import type { ResultEvent } from "../protocol/index.ts";
 import { hostPromptHelpers } from "./host.ts";
 import { reapGroup, lines, signalGroup, spawnGroup } from "./process.ts";
-import { ADAPTER_TYPE, buildRequest, inheritedEnv } from "./request.ts";
+import { ADAPTER_TYPE, buildRequest, inheritedEnv, runArgs } from "./request.ts";
 import { toExecutionResult } from "./result.ts";
 
 export interface ExecuteOptions {
@@ -17,7 +17,8 @@ const SECRET_NAME = /key|token|secret|password|passwd|authorization|cookie/i;
 const CANCEL_GRACE_MS = 20_000;
 
 /**
- * One heartbeat: Paperclip's context → `paperclip-aos run --input -` (the request on stdin, never in argv) → every
+ * One heartbeat: Paperclip's context → `paperclip-aos run --input -` (the request on stdin, never in argv; with
+ * `--engine URL` when adapterConfig.engineUrl is set, and the heartbeat then runs on a worker of that engine) → every
  * stdout line through onLog → the final `result` line mapped onto AdapterExecutionResult. Cancellation is signal
  * based: opted into with onCancellationReady, a cancel TERMs the run's process group (the run cancels the prompt,
  * saves the session, writes a `cancelled` result), and the acknowledgement Paperclip verifies is reported only
@@ -45,7 +46,7 @@ export async function execute(ctx: AdapterExecutionContext, opts: ExecuteOptions
     return fail((e as Error).message, "config_invalid");
   }
   const { request, env } = built;
-  const args = ["run", "--input", "-"];
+  const args = runArgs(built);
   await ctx.onMeta?.({
     adapterType: ADAPTER_TYPE,
     command: opts.command[0] ?? "paperclip-aos",

@@ -4,8 +4,9 @@
  */
 export { createAgentosAdapter, configSchema, sessionManagement, MODELS, PRESETS, AGENT_CONFIGURATION_DOC, type AdapterOptions } from "./adapter.ts";
 export { sessionCodec } from "./codec.ts";
-export { buildRequest, priorSession, configEnv, configPolicy, inheritedEnv, ADAPTER_TYPE, AGENT_CHOICES, type AosRunRequest, type PromptHelpers } from "./request.ts";
+export { buildRequest, priorSession, configEnv, configEngine, configPolicy, inheritedEnv, runArgs, ADAPTER_TYPE, AGENT_CHOICES, type AosRunRequest, type PromptHelpers } from "./request.ts";
 export { toExecutionResult, type ProcessEnd } from "./result.ts";
+export { execute } from "./execute.ts";
 export { parseStdoutLine } from "./ui-parser.ts";
 export { adapterBundle, buildAdapterBundle, checkUiParser, UI_PARSER_MAX_BYTES, type AdapterBundle } from "./bundle.ts";
 export {

@@ -46,6 +46,8 @@ export interface BuiltRequest {
   request: AosRunRequest;
   /** Extra environment for the paperclip-aos process (the agent's config.env: state dir, provider keys). */
   env: Record<string, string>;
+  /** adapterConfig.engineUrl: run the heartbeat on this Rivet engine (`run --engine URL`) instead of on this host. */
+  engine?: string;
   notes: string[];
   promptMetrics: Record<string, number>;
 }
@@ -114,6 +116,26 @@ export function configPolicy(config: Record<string, unknown>): { capabilities?: 
   return { capabilities: raw, preset };
 }
 
+/** adapterConfig.engineUrl: an http(s) URL of a Rivet engine, or absent. */
+export function configEngine(config: Record<string, unknown>): string | undefined {
+  const raw = text(config.engineUrl);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`adapterConfig.engineUrl is not a URL: '${raw}' (for example http://127.0.0.1:6420)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`adapterConfig.engineUrl must be http:// or https://, got '${raw}'`);
+  if (url.username || url.password) throw new Error("adapterConfig.engineUrl must not carry credentials");
+  return raw.replace(/\/+$/, "");
+}
+
+/** The arguments of the paperclip-aos child: the request comes on stdin; the engine, when configured, in argv. */
+export function runArgs(built: Pick<BuiltRequest, "engine">): string[] {
+  return ["run", "--input", "-", ...(built.engine ? ["--engine", built.engine] : [])];
+}
+
 export function buildRequest(ctx: ExecutionInput, helpers: PromptHelpers, instructions?: string | null): BuiltRequest {
   const { config, context, runtime, agent, runId } = ctx;
   const notes: string[] = [];
@@ -144,6 +166,7 @@ export function buildRequest(ctx: ExecutionInput, helpers: PromptHelpers, instru
 
   const policy = configPolicy(config);
   if (policy.error) throw new Error(policy.error);
+  const engine = configEngine(config);
   const agentKind = text(config.agent);
   const request: AosRunRequest = {
     protocol: "paperclip-aos/1",
@@ -167,9 +190,11 @@ export function buildRequest(ctx: ExecutionInput, helpers: PromptHelpers, instru
   if (!text(workspace.cwd)) notes.push(`no Paperclip workspace for this run: using ${cwd}`);
   if (resumed) notes.push(`resuming session ${session!.sessionId as string}`);
   else notes.push("fresh session");
+  if (engine) notes.push(`on the Rivet engine ${engine}`);
   return {
     request,
     env: configEnv(config),
+    ...(engine ? { engine } : {}),
     notes,
     promptMetrics: {
       promptChars: prompt.length,

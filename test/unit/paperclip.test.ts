@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -6,10 +6,13 @@ import type { AdapterExecutionContext, AdapterRuntime, StdoutLineParser, Transcr
 import * as serverUtils from "@paperclipai/adapter-utils/server-utils";
 import { RunEventSchema, type ResultEvent } from "../../src/protocol/index.ts";
 import { parseRunRequest } from "../../src/heartbeat/index.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
 import {
   buildAdapterBundle,
   buildRequest,
   configSchema,
+  execute,
+  runArgs,
   createAgentosAdapter,
   inheritedEnv,
   parseStdoutLine,
@@ -193,6 +196,42 @@ describe("request builder (with Paperclip's own prompt helpers)", () => {
   });
 });
 
+describe("adapterConfig.engineUrl: heartbeats on a Rivet engine", () => {
+  afterAll(removeTempDirs);
+
+  test("the config schema and the agent configuration doc offer it", () => {
+    expect(configSchema().fields.find((f) => f.key === "engineUrl")).toMatchObject({ type: "text" });
+    expect(createAgentosAdapter({ command: ["paperclip-aos"] }).agentConfigurationDoc).toContain("engineUrl");
+  });
+
+  test("set: the run gets --engine URL (not in the request, which run's schema would reject); unset: a local run; bad values are errors", () => {
+    const on = buildRequest(ctx({ config: { engineUrl: " http://10.0.0.5:6420/ " } }), serverUtils);
+    expect(on.engine).toBe("http://10.0.0.5:6420");
+    expect(runArgs(on)).toEqual(["run", "--input", "-", "--engine", "http://10.0.0.5:6420"]);
+    expect(parseRunRequest(JSON.parse(JSON.stringify(on.request)), "stdin")).toMatchObject({ cwd: "/srv/ws" });
+    const off = buildRequest(ctx({ config: { engineUrl: "" } }), serverUtils);
+    expect(off.engine).toBeUndefined();
+    expect(runArgs(off)).toEqual(["run", "--input", "-"]);
+    expect(() => buildRequest(ctx({ config: { engineUrl: "127.0.0.1:6420" } }), serverUtils)).toThrow("is not a URL");
+    expect(() => buildRequest(ctx({ config: { engineUrl: "ws://127.0.0.1:6420" } }), serverUtils)).toThrow("must be http:// or https://");
+    expect(() => buildRequest(ctx({ config: { engineUrl: "not a url" } }), serverUtils)).toThrow("engineUrl is not a URL");
+    expect(() => buildRequest(ctx({ config: { engineUrl: "http://u:p@h:6420" } }), serverUtils)).toThrow("must not carry credentials");
+  });
+
+  test("execute starts the paperclip-aos command with --engine URL and says so in the run's meta", async () => {
+    // A stand-in for the binary that prints the arguments it got (the real binary on a real engine: test/rivet/).
+    const ws = await tempDir("aos-pc-engine-");
+    const command = [process.execPath, "-e", "console.log(JSON.stringify({argv: process.argv.slice(1)}))"];
+    const logged: string[] = [];
+    let meta: { commandArgs?: string[]; commandNotes?: string[] } = {};
+    const base = ctx({ config: { engineUrl: "http://127.0.0.1:6420" }, context: { paperclipWorkspace: { cwd: ws } } });
+    await execute({ ...base, onLog: async (_s, chunk) => void logged.push(chunk), onMeta: async (m) => void (meta = m as typeof meta) }, { command });
+    expect(JSON.parse(logged.find((l) => l.startsWith('{"argv"'))!).argv).toEqual(["run", "--input", "-", "--engine", "http://127.0.0.1:6420"]);
+    expect(meta.commandArgs?.slice(-2)).toEqual(["--engine", "http://127.0.0.1:6420"]);
+    expect(meta.commandNotes).toContain("on the Rivet engine http://127.0.0.1:6420");
+  });
+});
+
 test("paperclip-aos inherits the server's environment without the server's own settings and secrets", () => {
   const env = inheritedEnv({
     PATH: "/usr/bin",
@@ -249,7 +288,7 @@ describe("the module Paperclip loads", () => {
     const m = createAgentosAdapter({ command: ["/nonexistent/paperclip-aos"] });
     expect(m.type).toBe("agentos_local");
     const schema = await m.getConfigSchema!();
-    expect(schema.fields.map((f) => f.key)).toEqual(["agent", "model", "preset", "capabilities", "snapshot", "timeoutSec"]);
+    expect(schema.fields.map((f) => f.key)).toEqual(["agent", "model", "preset", "capabilities", "snapshot", "timeoutSec", "engineUrl"]);
     expect(schema.fields[0]!.options!.map((o) => o.value)).toEqual(["pi", "opencode", "claude", "codex"]);
     expect(configSchema().fields.find((f) => f.key === "capabilities")!.type).toBe("textarea");
     expect(m.sessionManagement?.supportsSessionResume).toBe(true);
