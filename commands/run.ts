@@ -23,6 +23,7 @@ import {
 import { permissionHelp } from "../src/caps/index.ts";
 import { commandData } from "./_argv.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
+import { chooseEngine, runViaEngine } from "../src/rivet/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {
@@ -62,6 +63,11 @@ export default withHelp(
       // The whole heartbeat is timed, VM boot included: Paperclip's timeoutSec is a budget for the run, not the model.
       timeout: { ...timeoutArgs.timeout, description: "Stop the heartbeat after SECONDS, counted from the start (VM boot included); exit 124 with timedOut" },
       ...workerArgs,
+      engine: {
+        type: "string",
+        valueHint: "URL|off",
+        description: "Run the heartbeat in its session's actor on the Rivet engine at URL (workers: paperclip-aos worker --engine URL); 'off' runs here (env PAPERCLIP_AOS_ENGINE, user config 'engine')",
+      },
       input: { type: "string", valueHint: "FILE|-", description: "Read the run request (JSON) from FILE, or stdin with -" },
       prompt: { type: "string", valueHint: "TEXT", description: "The prompt" },
       agent: { type: "enum", options: [...AGENTS], description: "The coding agent (default pi)" },
@@ -119,6 +125,9 @@ export default withHelp(
       view.attach(sink);
 
       try {
+        // On an engine the session's actor runs the heartbeat on some worker; the same lines come back through the sink.
+        const engine = chooseEngine(args.engine, process.env, config.engine);
+        if (engine) return await runViaEngine({ engine, request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
         // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
         const { tryRunViaWorker } = await import("../src/worker/index.ts");
         const viaWorker = await tryRunViaWorker(args.worker, { request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
@@ -145,6 +154,7 @@ export default withHelp(
       ["paperclip-aos run --input - < request.json", "how Paperclip's adapter calls it"],
       ["paperclip-aos run --prompt 'go on' --task-key PAP-12 --allow-net=api.github.com", "resume task PAP-12's session with one more host allowed"],
       ["paperclip-aos run --worker off --prompt 'fix it'", "run in this process even when a worker (paperclip-aos serve) is up"],
+      ["paperclip-aos run --engine http://127.0.0.1:6420 --input - < request.json", "run it on a Rivet engine's workers (paperclip-aos worker --engine URL); same NDJSON, same exit codes"],
     ],
     blocks: () => [...REQUEST_BLOCKS, permissionHelp()],
   },

@@ -12,7 +12,7 @@ export default withHelp(
     meta: {
       name: "config",
       description:
-        "Config files for the defaults of run and exec (agent, model, preset, timeoutSec, graceSec): the user's " +
+        "Config files for the defaults of run and exec (agent, model, preset, timeoutSec, graceSec) and run's engine (user file only): the user's " +
         "$XDG_CONFIG_HOME/paperclip-aos/config.json (else ~/.config/paperclip-aos/config.json) and the project's .paperclip-aos.json " +
         "(in the working directory or a parent up to the git root). Precedence: flags > run request > Paperclip's env > project > user > built-in.",
     },

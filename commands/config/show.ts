@@ -12,6 +12,7 @@ const BUILT_IN: Record<ConfigKey, string | number | null> = {
   preset: "workspace-write",
   timeoutSec: null,
   graceSec: DEFAULT_GRACE_SEC,
+  engine: null,
 };
 
 export default withHelp(
@@ -24,10 +25,11 @@ export default withHelp(
     run({ args }) {
       const cwd = process.cwd();
       const loaded = loadConfig({ cwd });
-      const envModel = process.env.PAPERCLIP_AOS_MODEL;
+      const fromEnv: Partial<Record<ConfigKey, string>> = { model: "PAPERCLIP_AOS_MODEL", engine: "PAPERCLIP_AOS_ENGINE" };
       const values = Object.fromEntries(
         CONFIG_KEYS.map((key) => {
-          if (key === "model" && envModel) return [key, { value: envModel, from: "env PAPERCLIP_AOS_MODEL" }];
+          const envName = fromEnv[key];
+          if (envName && process.env[envName]) return [key, { value: process.env[envName], from: `env ${envName}` }];
           const file = loaded.from[key];
           const level = loaded.files.find((f) => f.path === file)?.level;
           return [key, file ? { value: loaded.values[key], from: `${level} ${file}` } : { value: BUILT_IN[key], from: "built-in" }];

@@ -11,7 +11,7 @@ import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
 import { userConfigFile } from "../paths.ts";
 import type { PermissionFlags } from "../caps/index.ts";
-import { CONFIG_KEYS, ConfigSchema, type Config, type ConfigKey } from "./schema.ts";
+import { CONFIG_KEYS, ConfigSchema, USER_ONLY_KEYS, type Config, type ConfigKey } from "./schema.ts";
 
 export const PROJECT_CONFIG_NAME = ".paperclip-aos.json";
 
@@ -74,6 +74,10 @@ export function readConfigFile(path: string, level: ConfigLevel): ConfigFile {
     }
     const at = field ? `field '${field}' ` : "";
     throw usageError(`config file ${path}: ${at}${issue.message}, got ${JSON.stringify(issue.input)}`, "paperclip-aos config schema shows the format", "invalid_config");
+  }
+  const userOnly = level === "project" ? USER_ONLY_KEYS.find((k) => r.output[k] !== undefined) : undefined;
+  if (userOnly) {
+    throw usageError(`config file ${path}: '${userOnly}' may only be set in the user config (a project file must not send its runs elsewhere)`, `move it to ${userConfigFile()}`, "invalid_config");
   }
   return { level, path, config: r.output };
 }

@@ -4,6 +4,7 @@
  *
  * ```json
  * { "$schema": "...", "agent": "pi", "model": "anthropic/claude-sonnet-4-5", "preset": "workspace-write", "timeoutSec": 600, "graceSec": 15 }
+ * { "engine": "http://127.0.0.1:6420" }   (user file only)
  * ```
  *
  * Every key is optional; unknown keys are errors (a typo must not be a silent no-op).
@@ -24,11 +25,20 @@ export const ConfigSchema = v.strictObject({
   ),
   timeoutSec: seconds("Stop `exec` and `run` after this many seconds (--timeout)"),
   graceSec: seconds("After SIGTERM/SIGINT, `run` exits within this many seconds (--grace)"),
+  engine: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, "must not be empty"),
+      v.description("Run heartbeats on this Rivet engine (`run --engine URL`, env PAPERCLIP_AOS_ENGINE; 'off' for none). User config only: a project file may not send its runs elsewhere"),
+    ),
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
 export type ConfigKey = Exclude<keyof Config, "$schema">;
-export const CONFIG_KEYS: ConfigKey[] = ["agent", "model", "preset", "timeoutSec", "graceSec"];
+export const CONFIG_KEYS: ConfigKey[] = ["agent", "model", "preset", "timeoutSec", "graceSec", "engine"];
+/** Keys only the user file may set: a project file (part of a repository someone else wrote) must not choose them. */
+export const USER_ONLY_KEYS: ConfigKey[] = ["engine"];
 
 export function configJsonSchema(): Record<string, unknown> {
   return {

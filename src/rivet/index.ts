@@ -34,3 +34,4 @@ export {
   type StartEngineOptions,
 } from "./engine.ts";
 export { engineStatus, type EngineStatus } from "./status.ts";
+export { chooseEngine, engineEnv, runViaEngine, ENGINE_TIMING, ENGINE_UNREACHABLE_ERROR_CODE, type EngineChoice, type EngineRunOptions, type EngineTiming } from "./client.ts";

@@ -5,7 +5,7 @@
  */
 export { Worker, type WorkerOptions, type WorkerStatus } from "./server.ts";
 export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWorker, WorkerDeclined, type WorkerChoice, type RemoteRunOptions, type RemoteExecOptions } from "./client.ts";
-export { workerStatus } from "./client.ts";
+export { workerStatus, absoluteRequest, absoluteFlags } from "./client.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
 export { untilServing } from "./ready.ts";
