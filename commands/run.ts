@@ -48,6 +48,17 @@ const REQUEST_BLOCKS: HelpBlock[] = [
       ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}; tools by Pi\'s names on every agent: bash, read, write, edit; a model request past the last step fails the run: script_exhausted; docs/gateway.md). Keys stay on the host.'],
     ],
   },
+  {
+    title: "ENGINE",
+    paragraphs: [
+      "With --engine URL (or PAPERCLIP_AOS_ENGINE, or 'engine' in the user config) the heartbeat runs in its session's actor on a Rivet engine, on whichever worker (paperclip-aos worker --engine URL) holds it; the same request, the same NDJSON, the same exit codes. The session lives in the actor, so the next heartbeat may run on another worker.",
+    ],
+    rows: [
+      ["Paths", "cwd and a scripted model's file are read on the worker: the workspace must be at the same path there (shared storage). --record, --keep-changes and --commit-snapshot are refused."],
+      ["Secrets", "Provider keys are the worker's. Nothing secret is sent: a secret-looking name in the request's env, or one the policy passes by an exact --allow-env rule, is exit 2."],
+      ["Failures", "A worker that dies mid-run: result errorCode runner_lost (exit 1) within about a minute, the session kept. An engine that stops answering: engine_unreachable (exit 1). rivetkit not installed: exit 3 (paperclip-aos engine install)."],
+    ],
+  },
 ];
 
 export default withHelp(

@@ -1,12 +1,14 @@
 /**
  * The client's few touches of rivetkit, in one place: a client for the engine, the session actor's handle by key,
  * its connection (broadcasts, reconnects), and actions with a timeout of our own. rivetkit is loaded at run time
- * (it is no dependency of the default install).
+ * (modules.ts: it is no dependency of the default install).
  */
 import { pathToFileURL } from "node:url";
-import { dirname, resolve } from "node:path";
-import { firstLine, runtimeError } from "../errors.ts";
+import { dirname } from "node:path";
+import { runtimeError } from "../errors.ts";
+import { engineHealth } from "./engine.ts";
 import { SESSION_ACTOR, sessionActorKey } from "./contract.ts";
+import { loadRivet } from "./modules.ts";
 
 /** The parts of rivetkit's ActorConnRaw / ActorHandleRaw used here (rivetkit's own .d.ts, client/mod.d.ts). */
 interface RawCallable {
@@ -47,12 +49,14 @@ const HEALTH_TIMEOUT_MS = 5000;
 const CLOSE_TIMEOUT_MS = 2000;
 
 /**
- * A session on the engine at `url`: checks the engine answers (so a wrong URL fails at once, not after the
- * watchdog's bound), then gives the actor keyed by (agentId, taskKey).
+ * A session on the engine at `url`: loads rivetkit (exit 3 when it is not installed), checks the engine answers (so
+ * a wrong URL fails at once, not after the watchdog's bound), then gives the actor keyed by (agentId, taskKey).
  */
 export async function connectEngine(url: string, agentId: string, taskKey: string, debug = false): Promise<EngineSession> {
-  await checkHealth(url);
   const { createClient } = await loadClientModule(debug);
+  if (!(await engineHealth(url, HEALTH_TIMEOUT_MS))) {
+    throw runtimeError(`no Rivet engine answers at ${url}`, "start one with 'paperclip-aos engine start', or check --engine / PAPERCLIP_AOS_ENGINE", "engine_unreachable");
+  }
   const client = createClient({ endpoint: url, devtools: false }) as RawClient;
   const accessor = client[SESSION_ACTOR] as { getOrCreate(key: string[]): RawHandle };
   const handle = accessor.getOrCreate(sessionActorKey(agentId, taskKey));
@@ -144,32 +148,22 @@ async function timed(target: RawCallable, name: string, input: unknown, timeoutM
   }
 }
 
-async function checkHealth(url: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-  } catch (e) {
-    throw runtimeError(`no engine answers at ${url}: ${firstLine(e)}`, "start one with 'paperclip-aos engine start', or check --engine / PAPERCLIP_AOS_ENGINE", "engine_unreachable");
-  }
-  if (!res.ok) throw runtimeError(`the engine at ${url} is not healthy: HTTP ${res.status}`, undefined, "engine_unreachable");
-}
-
-/** rivetkit/client from PAPERCLIP_AOS_RIVET_DIR (the engine install's loader replaces this). */
+/** rivetkit/client as the engine install has it (modules.ts), with its logging kept off our stdout. */
 async function loadClientModule(debug: boolean): Promise<{ createClient(config: Record<string, unknown>): unknown }> {
-  const dir = process.env.PAPERCLIP_AOS_RIVET_DIR;
-  if (!dir) throw runtimeError("rivetkit is not installed", "set PAPERCLIP_AOS_RIVET_DIR", "engine_not_installed");
-  const load = (spec: string, from = resolve(dir)) => import(pathToFileURL(Bun.resolveSync(spec, from)).href);
+  const rivet = await loadRivet();
+  const from = (spec: string, dir: string) => import(pathToFileURL(Bun.resolveSync(spec, dir)).href);
+  const logEntry = Bun.resolveSync("rivetkit/log", rivet.location.dir);
   // pino as rivetkit itself resolves it (it may be nested under rivetkit's node_modules).
-  const [client, log, pino] = await Promise.all([load("rivetkit/client"), load("rivetkit/log"), debug ? load("pino", dirname(Bun.resolveSync("rivetkit/log", resolve(dir)))) : undefined]);
-  quietLogs(log, pino, debug);
-  return client;
+  const [log, pino] = await Promise.all([from(logEntry, rivet.location.dir), debug ? from("pino", dirname(logEntry)) : undefined]);
+  quietLogs(log, pino);
+  return rivet.client as unknown as { createClient(config: Record<string, unknown>): unknown };
 }
 
 /**
  * rivetkit logs to stdout, where our NDJSON goes: silence it, or with --debug send it to stderr. Its logger module is
  * the one its client uses (one shared chunk), so configuring it here configures the client.
  */
-function quietLogs(log: { configureBaseLogger(l: unknown): void; configureDefaultLogger(level: string): void }, pino: { default: (o: object, dest: unknown) => unknown; destination(fd: number): unknown } | undefined, debug: boolean): void {
+function quietLogs(log: { configureBaseLogger(l: unknown): void; configureDefaultLogger(level: string): void }, pino: { default: (o: object, dest: unknown) => unknown; destination(fd: number): unknown } | undefined): void {
   if (pino) log.configureBaseLogger(pino.default({ level: "debug", base: {} }, pino.destination(2)));
   else log.configureDefaultLogger("silent");
 }

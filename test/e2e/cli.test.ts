@@ -168,6 +168,27 @@ describe("config files: user and project defaults", () => {
     expect(run.stderr).toContain(`config file ${join(env.XDG_CONFIG_HOME, "paperclip-aos", "config.json")}: unknown field 'modle'\nhint: did you mean 'model'?`);
   });
 
+  test("run's engine: the user config names it (config show says so), a project file may not; without rivetkit installed it is exit 3", async () => {
+    const noRivet = { PAPERCLIP_AOS_RIVET_DIR: "/nonexistent/rivet", PAPERCLIP_AOS_ENGINE: undefined };
+    const { ws, env } = await layout(undefined, { engine: "http://127.0.0.1:9" });
+    const shown = await runBin(["config", "show", "--json"], { cwd: ws, env: { ...env, ...noRivet } });
+    expect(parseJson(shown.stdout).values.engine).toEqual({ value: "http://127.0.0.1:9", from: `user ${join(env.XDG_CONFIG_HOME, "paperclip-aos", "config.json")}` });
+    const run = await runBin(["run", "--prompt", "hi"], { cwd: ws, env: { ...env, ...noRivet } });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("error: the Rivet engine parts are not installed: PAPERCLIP_AOS_RIVET_DIR=/nonexistent/rivet does not exist");
+    expect(run.stdout).toBe("");
+    // --engine off (or PAPERCLIP_AOS_ENGINE=off) runs here: the missing script fails the run in this process instead.
+    const local = await runBin(["run", "--prompt", "hi", "--engine", "off", "--model", "scripted:./none.json"], { cwd: ws, env: { ...env, ...noRivet } });
+    expect(JSON.parse(local.stdout.trim().split("\n").at(-1)!)).toMatchObject({ type: "result", errorCode: "invalid_script" });
+    const bad = await runBin(["run", "--prompt", "hi"], { cwd: ws, env: { ...env, ...noRivet, PAPERCLIP_AOS_ENGINE: "127.0.0.1:6420" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toStartWith("error: PAPERCLIP_AOS_ENGINE: '127.0.0.1:6420' is not a URL\n");
+    const fromProject = await layout({ engine: "http://elsewhere.example:6420" }, undefined);
+    const refused = await runBin(["run", "--prompt", "hi"], { cwd: fromProject.ws, env: { ...fromProject.env, ...noRivet } });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("'engine' may only be set in the user config");
+  });
+
   test("exec in a real VM uses the config's preset: read-only writes nothing to the host", async () => {
     const { ws, env } = await layout(undefined, { preset: "read-only" });
     const r = await runBin(["exec", "--", "echo x > /workspace/f; echo rc=$?"], { cwd: ws, env });
