@@ -8,6 +8,7 @@ import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
 import { HostDirectoryVfs } from "./host-dir-vfs.ts";
+import { routeVm, type VmRoute } from "./sidecar-router.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -44,6 +45,11 @@ export interface BootOptions {
 
 export interface VmHandle {
   vm: AgentOs;
+  /**
+   * Mount a host directory at /workspace now (a VM booted without `workspaceDir`), through the same checked filesystem
+   * as a boot-time workspace. The VM's filesystem quota counts it (see src/plan for the quota fixed at boot).
+   */
+  mountWorkspace(dir: string, opts?: { readOnly?: boolean }): Promise<void>;
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -129,7 +135,7 @@ function setEnv(vars: Record<string, string | undefined>): () => void {
 }
 
 async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof resolveAssets>>, logPath: string, removeTemp: () => void): Promise<VmHandle> {
-  const { AgentOs, hostDirMount } = await import("@rivet-dev/agentos-core");
+  const { AgentOs } = await import("@rivet-dev/agentos-core");
   let sidecar: AgentOsSidecar;
   const before = childPids();
   const shared = opts.sidecar;
@@ -155,17 +161,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   const mounts: NonNullable<AgentOsOptions["mounts"]> = [];
   // Our own filesystem over the host directory, not agentOS's native host_dir mount: the kernel then decides every
   // guest operation on it with the policy, where host_dir let node programs write without asking (host-dir-vfs.ts).
-  // Not on a shared sidecar (the worker's): there agentOS 0.2.21 sends a VM's js_bridge calls to another VM's
-  // filesystems (measured: concurrent heartbeats saw each other's workspace, and one write went missing), so the
-  // worker keeps host_dir and its limit (docs/caps.md).
-  if (opts.workspaceDir) {
-    const readOnly = opts.workspaceReadOnly ?? false;
-    mounts.push(
-      shared
-        ? hostDirMount(GUEST_WORKSPACE, opts.workspaceDir, { readOnly })
-        : { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: opts.workspaceDir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly },
-    );
-  }
+  // On a shared sidecar too: the router (sidecar-router.ts) answers each VM's calls from its own filesystem.
+  if (opts.workspaceDir) mounts.push(workspaceMount(opts.workspaceDir, opts.workspaceReadOnly ?? false));
   if (opts.mounts) mounts.push(...opts.mounts);
 
   // The workspace's files keep their host owners, and the kernel checks guest permissions against them: run the
@@ -191,20 +188,47 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
     if (!shared) await disposeQuickly(sidecar, 300, ours);
     throw runtimeError(`the agentOS VM did not boot: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
   }
+  // Before the VM runs anything: on a shared sidecar its requests must reach it, not the VM created last.
+  let route: VmRoute;
+  try {
+    route = routeVm(vm);
+  } catch (e) {
+    await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(300)]);
+    if (!shared) await disposeQuickly(sidecar, 300, ours);
+    throw e;
+  }
+  for (const m of mounts) if ("driver" in m) route.addMount(m.path, m.driver, m.readOnly ?? false);
   let closed = false;
   const handle: VmHandle = {
     vm,
+    async mountWorkspace(dir, { readOnly = false } = {}) {
+      const m = workspaceMount(dir, readOnly);
+      route.addMount(m.path, m.driver, readOnly);
+      try {
+        await vm.filesystem.mount({ path: m.path, plugin: { id: "js_bridge", config: {} }, readOnly });
+      } catch (e) {
+        route.removeMount(m.path);
+        throw runtimeError(`the workspace could not be mounted: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
+      }
+    },
     async close({ graceMs = 300 } = {}) {
       if (closed) return;
       closed = true;
       live.delete(handle);
-        if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
+      // From here on the VM's requests are refused: nothing of a finished run reaches its workspace or host tools.
+      route.close();
+      if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
       else await disposeQuickly(sidecar, graceMs, ours);
       removeTemp();
     },
   };
   live.add(handle);
   return handle;
+}
+
+/** The host directory at /workspace through our own checked filesystem (host-dir-vfs.ts), for boot or a runtime mount. */
+function workspaceMount(dir: string, readOnly: boolean) {
+  return { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: dir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly };
 }
 
 /**
