@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { paperclipErrorFamily, parseModelSpec, readableFailure, startGateway, type Gateway } from "../gateway/index.ts";
-import { bootVm, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, type BootOptions, type VmHandle } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
@@ -106,6 +106,9 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const slot = await locateSlot(req.agentId, req.taskKey, req.session?.sessionId);
   await mkdir(slot.dir, { recursive: true });
   teardown.add("session lock", await slot.lock(req.runId));
+  // The previous heartbeat of this session may have left its VM tearing down on a shared sidecar (the worker): its
+  // database is ours only once that VM is gone (and its session env scrubbed).
+  await vmReleased(slot.databasePath);
 
   const gateway = (hb.gateway = await startGateway({ model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}) }));
   teardown.add("gateway", () => gateway.close());
@@ -133,7 +136,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   });
   const step = await resumeStep(driver, slot, { sessionId: choice.sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: plan.guestEnv });
   // Registered before the VM so that it runs after the VM is gone: the stored session env keeps no token or secret.
-  teardown.add("session env", () => scrubStoredSessionEnv(slot.databasePath, step.acpSessionId));
+  teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubStoredSessionEnv(slot.databasePath, step.acpSessionId)));
 
   const handle = await bootVm({ ...plan.boot, sidecar: opts.sidecar });
   teardown.add("vm", () => handle.close());

@@ -54,6 +54,53 @@ export interface VmHandle {
   close(opts?: { graceMs?: number }): Promise<void>;
 }
 
+/**
+ * The teardown of a VM on a shared sidecar goes on after close() returns (a Pi VM's up to 5 s), and agentOS lets a
+ * second VM open the same SQLite database meanwhile without a word. So a VM's real end is kept here, per database
+ * file, with what has to wait for it (afterVmReleased), and the next user of the database waits for it
+ * (vmReleased): the next heartbeat of the same session, and any VM booted on that database.
+ */
+const releasing = new Map<string, Promise<void>>();
+/** agentOS's own teardown deadline is 5 s; a dispose that has not ended well after it is not waited for any longer. */
+const RELEASE_WAIT_MS = 10_000;
+
+/** Resolves once no VM of this process is still tearing down on this database (at most RELEASE_WAIT_MS). */
+export async function vmReleased(databasePath: string): Promise<void> {
+  const pending = releasing.get(resolve(databasePath));
+  if (!pending) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)));
+  await Promise.race([pending, late]);
+  clearTimeout(timer);
+  if (releasing.get(resolve(databasePath)) === pending) logger.warn(`the previous VM on ${databasePath} did not finish its teardown in ${RELEASE_WAIT_MS / 1000} s; going on`);
+}
+
+/** Every teardown still going on, and what waits for it (a stopping worker's last session-env scrubs). */
+export async function allVmsReleased(): Promise<void> {
+  await Promise.race([Promise.all(releasing.values()), Bun.sleep(RELEASE_WAIT_MS)]);
+}
+
+/** Run `fn` once the VM on this database is really gone: at once (awaited) if none is tearing down, else after it. */
+export async function afterVmReleased(databasePath: string, fn: () => unknown): Promise<void> {
+  const key = resolve(databasePath);
+  const pending = releasing.get(key);
+  if (!pending) {
+    await fn();
+    return;
+  }
+  trackRelease(key, pending.then(fn).then(
+    () => {},
+    (e) => logger.debug(`after the VM's teardown: ${firstLine(e)}`),
+  ));
+}
+
+function trackRelease(key: string, done: Promise<void>): void {
+  releasing.set(key, done);
+  void done.finally(() => {
+    if (releasing.get(key) === done) releasing.delete(key);
+  });
+}
+
 /** Every live handle, so a signal or a fatal error can still stop the sidecar before we exit. */
 const live = new Set<VmHandle>();
 export function liveVms(): ReadonlySet<VmHandle> {
@@ -165,6 +212,9 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   if (opts.workspaceDir) mounts.push(workspaceMount(opts.workspaceDir, opts.workspaceReadOnly ?? false));
   if (opts.mounts) mounts.push(...opts.mounts);
 
+  // Never two live VMs on one database: a previous VM on it (same process, shared sidecar) ends first.
+  if (opts.databasePath) await vmReleased(opts.databasePath);
+
   // The workspace's files keep their host owners, and the kernel checks guest permissions against them: run the
   // guest as the host user so the workspace is writable and new files belong to whoever ran us.
   const uid = process.getuid?.() ?? 1000;
@@ -217,8 +267,11 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       live.delete(handle);
       // From here on the VM's requests are refused: nothing of a finished run reaches its workspace or host tools.
       route.close();
-      if (shared) await Promise.race([vm.dispose().catch(() => {}), Bun.sleep(graceMs)]);
-      else await disposeQuickly(sidecar, graceMs, ours);
+      if (shared) {
+        const disposed = vm.dispose().catch(() => {});
+        if (opts.databasePath) trackRelease(resolve(opts.databasePath), disposed);
+        await Promise.race([disposed, Bun.sleep(graceMs)]);
+      } else await disposeQuickly(sidecar, graceMs, ours);
       removeTemp();
     },
   };

@@ -2,7 +2,7 @@ import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import * as v from "valibot";
-import { procStat, treeRssKb } from "../runtime/index.ts";
+import { allVmsReleased, procStat, treeRssKb } from "../runtime/index.ts";
 import { runtimeError, firstLine } from "../errors.ts";
 import { buildTag } from "./build.ts";
 import { logger } from "../log.ts";
@@ -105,6 +105,8 @@ export class Worker {
       for (const j of this.jobs.values()) j.stop.abort(reason);
       await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.done)), Bun.sleep(20_000)]);
       await this.pool.close();
+      // With the sidecars gone every VM's teardown ends; what waits for it (scrubbing a session's env) runs now.
+      await allVmsReleased();
       this.releaseLock();
     })();
     return this.stopping;
