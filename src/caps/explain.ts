@@ -41,7 +41,6 @@ export interface Explanation {
 
 /** Measured limits of agentOS 0.2.21 that no policy changes (docs/caps.md). */
 export const AGENTOS_LIMITS = [
-  "with the warm worker (serve) only: writes by node programs (the agents' own file tools among them) into /workspace are not checked, neither by the fs rules nor by a read-only mount (the worker keeps agentOS's native host_dir mount, as on a shared sidecar agentOS routes our own workspace filesystem's calls to the wrong VM); run and exec in their own process (PAPERCLIP_AOS_WORKER=off, or no worker running) check them",
   "a file the host already has under two names (a hard link made on the host) is two paths to agentOS: a deny on one name does not cover the other",
   "a repository whose core.hooksPath names another directory of the workspace: deny writing that directory yourself (--deny-write=DIR); .git/hooks and .husky are covered",
   "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",
@@ -171,7 +170,7 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
     `  ${"guest env".padEnd(16)} ${d.compiled.guestEnvNames.length ? d.compiled.guestEnvNames.join(", ") : "no host variables"} (the VM sets HOME, PATH, USER, PWD itself)`,
     ...withheldLines(d.compiled.withheldEnv),
     `  ${"".padEnd(16)} in run, provider keys and the gateway's variables (${GATEWAY_ENV_PREFIXES.slice(0, 2).map((p) => `${p}*`).join(", ")}, ...) never enter the VM`,
-    `  ${"".padEnd(16)} agentOS 0.2.21 adds its own AGENTOS_* variables to every guest process (/proc/self/environ, process.env, /proc/1/cmdline): AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the sidecar's shadow root under our cache dir (through the warm worker also the host workspace path); they cannot be hidden`,
+    `  ${"".padEnd(16)} agentOS 0.2.21 adds its own AGENTOS_* variables to every guest process (/proc/self/environ, process.env, /proc/1/cmdline): AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* name the sidecar's shadow root under our cache dir; they cannot be hidden`,
     `  ${"host loopback".padEnd(16)} ${d.compiled.loopbackExemptPorts.length ? d.compiled.loopbackExemptPorts.map((p) => `127.0.0.1:${p}`).join(", ") : "closed"}`,
     `  ${"workspace mount".padEnd(16)} ${d.compiled.workspaceWritable ? "writable" : "nothing in /workspace is writable (the mount is read-only)"}`,
     "",

@@ -83,7 +83,7 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     level: "info",
     message:
       "agentOS 0.2.21 shows every guest process AGENTOS_GUEST_PATH_MAPPINGS and AGENTOS_EXTRA_FS_* (/proc/self/environ, process.env, /proc/1/cmdline): " +
-      "the guest can read the host path of the VM's shadow root under the cache dir (through the warm worker also the workspace's); they cannot be hidden",
+      "the guest can read the host path of the VM's shadow root under the cache dir; they cannot be hidden",
   });
   add({
     code: "limit_child_spin",

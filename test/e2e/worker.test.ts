@@ -172,7 +172,11 @@ describe("serve: the warm worker", () => {
     const ro = await runBin(["exec", "--cwd", ws, "--preset", "read-only", "--", "echo no > g.txt"], { env: env() });
     expect(ro.code).not.toBe(0);
     expect(existsSync(join(ws, "g.txt"))).toBe(false);
-    expect((await settled()).served.execs).toBe(2);
+    // The workspace is our own filesystem there too, no host mapping: the guest's AGENTOS_* variables do not name it.
+    const environ = await runBin(["exec", "--cwd", ws, "--", "cat /proc/self/environ"], { env: env() });
+    expect(environ.stdout).toContain("AGENTOS_GUEST_PATH_MAPPINGS=");
+    expect(environ.stdout).not.toContain(ws);
+    expect((await settled()).served.execs).toBe(3);
   });
 
   test("the client's flags are the policy in the worker: a denied write fails with a permission event", async () => {

@@ -214,7 +214,7 @@ describe("compileSandbox and explain", () => {
     expect(text.indexOf("Not enforceable")).toBeLessThan(text.indexOf("Always denied"));
     expect(text).toContain("process.spawn allow 'git'");
     expect(text).toContain("under two names");
-    expect(text).toContain("with the warm worker (serve) only: writes by node programs");
+    expect(text).not.toContain("warm worker");
     expect(text).not.toContain("Compiled agentOS 0.2.21 permissions");
     expect(text).toContain("--rules");
     const full = renderExplanation(data, { rules: true });
