@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--json] [--only NAME,...] [--runs N]`: each entry is measured as a ratio against a baseline run in
+ * `bun run bench [--json] [--only NAME,...] [--runs N]` (NAME: binary, help, exec, caps, tool, run, worker, engine, snapshot): each entry is measured as a ratio against a baseline run in
  * the same invocation (never an absolute time), so the numbers mean the same on a loaded machine. Prints a table, or
  * one JSON document with --json. Needs the compiled binary (`bun run build`).
  */
@@ -167,6 +167,12 @@ process.exit(0);
     if (want("worker")) {
       log("bench: worker (serve: cold, resumed, memory at 4 and 8, 20 at once)");
       await benchWorker(scratch, env);
+    }
+
+    if (want("engine")) {
+      log("bench: engine (a heartbeat through rivet-engine and two workers vs a local warm worker; 20 at once)");
+      const { engineBench } = await import("./bench-engine.ts");
+      entries.push(...(await engineBench({ bin, runs: heartbeatRuns(), scratch: join(scratch, "engine"), cache, log })));
     }
 
     if (want("snapshot")) {
