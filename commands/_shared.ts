@@ -3,6 +3,14 @@ import { usageError } from "../src/errors.ts";
 import { writeStderr } from "../src/log.ts";
 import type { HelpBlock } from "./_help.ts";
 
+/**
+ * citty's defineCommand, which is the identity: importing it from citty loads citty and its node:util (~1 ms of a
+ * command's start), and the one parse (commands/_argv.ts) needs nothing else of citty at run time.
+ */
+export function defineCommand<const T extends ArgsDef = ArgsDef>(def: CommandDef<T>): CommandDef<T> {
+  return def;
+}
+
 /** Flags every command takes (they show in each command's --help). */
 export const globalArgs = {
   json: { type: "boolean", description: "Print one JSON document on stdout instead of text" },
@@ -68,21 +76,33 @@ export function colorEnabled(fd: 1 | 2): boolean {
   if (force !== undefined && force !== "") return force !== "0" && force !== "false";
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return false;
   if (process.env.TERM === "dumb") return false;
+  return isTerminal(fd);
+}
+
+/**
+ * isatty(fd) without loading node:tty, whose import builds Node's stream machinery (~2-3 ms of a `tool invoke`
+ * that prints one JSON document): Bun's own tty binding answers the same question. node:tty if that ever goes.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    const tty = (process as unknown as { binding(name: string): { isTTY?(fd: number): boolean } }).binding("tty_wrap");
+    if (typeof tty.isTTY === "function") return tty.isTTY(fd) === true;
+  } catch {
+    // not this runtime's binding
+  }
   const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
   return isatty(fd);
 }
 
 /** The width help is wrapped to: the terminal's columns, else $COLUMNS, else 80. */
 export function terminalWidth(): number {
-  const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
-  const cols = isatty(1) ? process.stdout.columns : Number(process.env.COLUMNS);
+  const cols = isTerminal(1) ? process.stdout.columns : Number(process.env.COLUMNS);
   return Number.isFinite(cols) && cols > 0 ? Math.max(40, cols) : 80;
 }
 
 /** stdout is data only: one JSON document, pretty when a person is looking. */
 export function printJson(data: unknown): void {
-  const { isatty } = import.meta.require("node:tty") as typeof import("node:tty");
-  out(JSON.stringify(data, null, isatty(1) ? 2 : undefined));
+  out(JSON.stringify(data, null, isTerminal(1) ? 2 : undefined));
 }
 
 /** A plain table for `ls` commands: columns padded to their widest cell, the last one left as it is. */

@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp, err } from "../_shared.ts";
+import { defineCommand, globalArgs, printJson, withHelp, err } from "../_shared.ts";
 import { ExitCode, errorMessage, usageError } from "../../src/errors.ts";
 import { builtinRegistry, checkRunId, createToolContext, errorInfo, invokeTool } from "../../src/tools/index.ts";
 

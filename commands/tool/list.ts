@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
+import { defineCommand, globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
 import { builtinRegistry, guestCommand } from "../../src/tools/index.ts";
 
 export default withHelp(

@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { defineCommand, globalArgs, printJson, withHelp } from "../_shared.ts";
 import { builtinRegistry } from "../../src/tools/index.ts";
 
 export default withHelp(

@@ -1,4 +1,4 @@
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { GUEST_HOME } from "../guest.ts";
 
 /**
@@ -7,10 +7,16 @@ import { GUEST_HOME } from "../guest.ts";
  * writes this run's values in just before a resume (a fresh gateway token, a fresh PAPERCLIP_API_KEY) and scrubs
  * them right after the run, leaving only HOME: no secret stays in the state dir between heartbeats.
  */
+/** bun:sqlite loads on first use: every command imports the drivers, and only a heartbeat opens a session database. */
+function openDatabase(path: string, options?: { readonly: boolean }): Database {
+  const { Database: Db } = import.meta.require("bun:sqlite") as typeof import("bun:sqlite");
+  return new Db(path, options);
+}
+
 export function setStoredSessionEnv(databasePath: string, sessionId: string, env: Record<string, string>): boolean {
   let db: Database | undefined;
   try {
-    db = new Database(databasePath);
+    db = openDatabase(databasePath);
     db.exec("PRAGMA busy_timeout = 5000");
     const r = db.query("UPDATE agentos_core_sessions SET env_json = ? WHERE session_id = ?").run(JSON.stringify(env), sessionId);
     return r.changes > 0;
@@ -28,7 +34,7 @@ export function scrubStoredSessionEnv(databasePath: string, sessionId: string): 
 export function storedSessionExists(databasePath: string, sessionId: string): boolean {
   let db: Database | undefined;
   try {
-    db = new Database(databasePath, { readonly: true });
+    db = openDatabase(databasePath, { readonly: true });
     return db.query("SELECT 1 FROM agentos_core_sessions WHERE session_id = ?").get(sessionId) !== null;
   } catch {
     return false;

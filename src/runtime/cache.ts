@@ -7,7 +7,6 @@
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { cacheDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { buildInfo } from "../version.ts";
@@ -61,7 +60,7 @@ export function runtimeCacheDir(): string {
 
 /** The id of a set of files: the same files are the same version, whatever binary extracted them. */
 export function versionId(files: string[]): string {
-  return createHash("sha256").update([...files].sort().join("\n")).digest("hex").slice(0, 12);
+  return new Bun.CryptoHasher("sha256").update([...files].sort().join("\n")).digest("hex").slice(0, 12);
 }
 
 /** Called by the embedded provider after each resolve: this binary's files, and that it ran now. */

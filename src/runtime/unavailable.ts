@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -30,7 +29,7 @@ function script(name: string): string {
 export async function unavailableCommandsPackage(): Promise<string> {
   const files: Record<string, string> = { "agentos-package.json": `${JSON.stringify({ name: PACKAGE, version: "1.0.0" })}\n` };
   for (const name of UNAVAILABLE_COMMANDS) files[`bin/${name}`] = script(name);
-  const hash = createHash("sha256").update(JSON.stringify(files)).digest("hex").slice(0, 16);
+  const hash = new Bun.CryptoHasher("sha256").update(JSON.stringify(files)).digest("hex").slice(0, 16);
   const dir = join(cacheDir(), "software", `${PACKAGE}-${hash}`);
   if (existsSync(join(dir, "agentos-package.json"))) return dir;
   const tmp = `${dir}.${process.pid}.tmp`;

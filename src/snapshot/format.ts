@@ -10,7 +10,6 @@
  * boot. Contents come first so a build can stream files into the layer while hashing them and write the header last.
  */
 import { pathSegments } from "../guest.ts";
-import { createHash } from "node:crypto";
 
 const LAYER_MAGIC = "AOL1";
 export const TRAILER_BYTES = 8;
@@ -42,7 +41,7 @@ export interface LayerHeader {
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
 }
 
 /**

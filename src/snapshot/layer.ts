@@ -4,7 +4,6 @@
  * checks the header against the id on open and each file's digest on its first read.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, writeSync, ftruncateSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { runtimeError } from "../errors.ts";
 import {
   encodeHeader,
@@ -85,7 +84,7 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
       // Large file: stream it at the end of the data region; if its content is already in the layer, the next write
       // goes over it (and the final truncate cuts what is left).
       flush();
-      const hash = createHash("sha256");
+      const hash = new Bun.CryptoHasher("sha256");
       const chunk = new Uint8Array(CHUNK);
       let size = 0;
       for (;;) {
@@ -208,7 +207,7 @@ export class LayerReader {
   /** Hash the file's extent and compare with the header's digest. */
   verify(entry: LayerEntry): void {
     if (this.verified.has(entry.o!) || entry.t !== "f") return;
-    const hash = createHash("sha256");
+    const hash = new Bun.CryptoHasher("sha256");
     const size = entry.s ?? 0;
     for (let off = 0; off < size; off += CHUNK) hash.update(this.pread(entry.o! + off, Math.min(CHUNK, size - off)));
     if (hash.digest("hex") !== entry.h) throw integrityError(this.id, "a file's content does not match its digest", entry.p);

@@ -4,7 +4,8 @@ import * as v from "valibot";
 import { writeFileAtomic } from "../fsutil.ts";
 import { usageError } from "../errors.ts";
 import { toolError } from "./errors.ts";
-import { git, ok, type Repo } from "./git.ts";
+import { git, ok } from "./git.ts";
+import type { Repo } from "./git-repo.ts";
 import { isInside } from "./paths.ts";
 
 /**

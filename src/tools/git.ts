@@ -1,7 +1,6 @@
-import { realpath } from "node:fs/promises";
-import { dirname } from "node:path";
+import { closeSync, readSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { toolError } from "./errors.ts";
-import { isInside } from "./paths.ts";
 
 /**
  * The system git, run with an argv array (never a shell) and hardened against the workspace itself: the agent can
@@ -25,6 +24,14 @@ export interface GitResult {
   stderr: string;
 }
 
+/** Where a git process found its repository, as it reported it itself (GIT_TRACE_SETUP); paths are absolute. */
+export interface GitSetup {
+  gitDir: string;
+  commonDir: string;
+  /** null for a repository without a work tree (bare). */
+  worktree: string | null;
+}
+
 export interface GitOptions {
   cwd: string;
   /** Extra environment (GIT_DIR, GIT_INDEX_FILE ... for the private baseline repository). */
@@ -33,6 +40,8 @@ export interface GitOptions {
   config?: string[];
   /** Cap on stdout bytes kept (the rest is dropped and `truncated` set); default 64 MiB. */
   maxBytes?: number;
+  /** Also report where this git process found its repository (`setup`; absent: it found none). */
+  traceSetup?: boolean;
 }
 
 function gitEnv(extra: Record<string, string> = {}, ceiling?: string): Record<string, string> {
@@ -51,22 +60,78 @@ function gitEnv(extra: Record<string, string> = {}, ceiling?: string): Record<st
   return env;
 }
 
-export async function git(args: string[], opts: GitOptions): Promise<GitResult & { truncated: boolean }> {
+/** The descriptor git writes its setup trace to: a pipe of its own, so nothing git prints about files can pose as it. */
+const TRACE_FD = 3;
+
+export async function git(args: string[], opts: GitOptions): Promise<GitResult & { truncated: boolean; setup?: GitSetup }> {
   let p;
+  const env = gitEnv(opts.env, dirname(opts.cwd));
+  if (opts.traceSetup) env.GIT_TRACE_SETUP = String(TRACE_FD);
   try {
     p = Bun.spawn(["git", ...HARDENING, ...(opts.config ?? []), "--no-pager", ...args], {
       cwd: opts.cwd,
-      env: gitEnv(opts.env, dirname(opts.cwd)),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+      env,
+      stdio: opts.traceSetup ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
     });
   } catch (e) {
     throw toolError("git_missing", "git is not installed or not on PATH", "install git on the host", e);
   }
+  // Reading the slot hands its descriptor to us (Bun does not close it): it is closed in drainTrace.
+  const traceFd = opts.traceSetup ? (p.stdio[TRACE_FD] as number | null) : null;
   const max = opts.maxBytes ?? 64 * 1024 * 1024;
-  const [out, stderr, code] = await Promise.all([readCapped(p.stdout, max), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout: out.text, stderr, truncated: out.truncated };
+  try {
+    const [out, stderr, code] = await Promise.all([readCapped(p.stdout, max), new Response(p.stderr).text(), p.exited]);
+    const result: GitResult & { truncated: boolean; setup?: GitSetup } = { code, stdout: out.text, stderr, truncated: out.truncated };
+    if (traceFd !== null) {
+      const setup = parseSetupTrace(drainTrace(traceFd));
+      if (setup) result.setup = setup;
+    }
+    return result;
+  } finally {
+    if (typeof traceFd === "number") closeSync(traceFd);
+  }
+}
+
+/** What git wrote to the trace pipe; it has exited, so what is there is all there is (a few lines). */
+function drainTrace(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.allocUnsafe(16 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") break; // a non-blocking pipe with nothing more in it
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Parse GIT_TRACE_SETUP output (git's trace.c, trace_repo_setup): `setup: git_dir: X`, `git_common_dir`, `worktree`,
+ * `cwd`, `prefix`, each after a time and source position, with `\`, CR and LF escaped. Relative paths are relative
+ * to the `cwd` line. A child git (a submodule) would trace too, after its parent: the first block is the one.
+ * Exported for the tests.
+ */
+export function parseSetupTrace(text: string): GitSetup | null {
+  const seen = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^(?:\d\d:\d\d:\d\d\.\d+ +\S+:\d+ +)?setup: (git_dir|git_common_dir|worktree|cwd|prefix): (.*)$/.exec(line);
+    if (m && !seen.has(m[1]!)) seen.set(m[1]!, unquoteCrlf(m[2]!));
+  }
+  const gitDir = seen.get("git_dir");
+  const commonDir = seen.get("git_common_dir");
+  const worktree = seen.get("worktree");
+  const cwd = seen.get("cwd");
+  if (gitDir === undefined || commonDir === undefined || worktree === undefined || cwd === undefined || !cwd.startsWith("/")) return null;
+  return { gitDir: resolve(cwd, gitDir), commonDir: resolve(cwd, commonDir), worktree: worktree === "(null)" ? null : resolve(cwd, worktree) };
+}
+
+function unquoteCrlf(s: string): string {
+  return s.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "r" ? "\r" : c));
 }
 
 async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<{ text: string; truncated: boolean }> {
@@ -94,56 +159,4 @@ export function ok(r: GitResult, what: string): string {
     throw toolError("git_failed", `${what}: ${line.replace(/^(fatal|error): /, "")}`);
   }
   return r.stdout;
-}
-
-export interface Repo {
-  /** The workspace (the repository's top level). */
-  root: string;
-  /** The repository's git dir (its index lives here). */
-  gitDir: string;
-  /** The repository's object store owner (.git, or the main repository's for a linked worktree). */
-  commonDir: string;
-  /** `-c` overrides that neutralise this repository's own filter drivers. */
-  config: string[];
-}
-
-/**
- * The workspace as a git repository, or a tool error. Discovery stops at the workspace (a workspace inside some
- * bigger repository is not a repository here), and the work tree and git dir must both lie inside the workspace:
- * a `.git` file or `core.worktree` pointing elsewhere on the host is refused.
- */
-export async function openRepo(workspaceDir: string): Promise<Repo> {
-  // Both at once: a git spawn costs a few ms and this runs before every git tool. Listing the config runs nothing.
-  const [r, cfg] = await Promise.all([
-    git(["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir", "--git-common-dir"], { cwd: workspaceDir }),
-    git(["config", "--list", "--show-scope", "-z"], { cwd: workspaceDir }),
-  ]);
-  if (r.code !== 0) {
-    if (/not a git repository/i.test(r.stderr)) {
-      throw toolError("not_a_git_repo", `the workspace ${workspaceDir} is not a git repository`, "run 'git init' there, or use workspace.diff (which works without git during a run)");
-    }
-    ok(r, "git rev-parse");
-  }
-  const [top, gitDir, commonDir] = r.stdout.split("\n");
-  const reals: string[] = [];
-  for (const [what, p] of [["work tree", top], ["git dir", gitDir], ["git common dir", commonDir]] as const) {
-    const real = p ? await realpath(p).catch(() => p) : "";
-    reals.push(real);
-    if (!real || !isInside(workspaceDir, real)) {
-      throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
-    }
-  }
-  const config: string[] = [];
-  const drivers = new Set<string>();
-  // -z output: "<scope>\0<key>\n<value>\0" repeated.
-  const parts = cfg.stdout.split("\0");
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const scope = parts[i]!;
-    const key = parts[i + 1]!.split("\n", 1)[0]!;
-    if (scope !== "local" && scope !== "worktree" && scope !== "command") continue;
-    const f = /^filter\.(.+)\.(clean|smudge|process)$/i.exec(key);
-    if (f) drivers.add(f[1]!);
-  }
-  for (const d of drivers) config.push("-c", `filter.${d}.clean=`, "-c", `filter.${d}.smudge=`, "-c", `filter.${d}.process=`);
-  return { root: workspaceDir, gitDir: reals[1]!, commonDir: reals[2]!, config };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, realpath, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readFile, readdir, realpath, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseJson, runBin, tempDir, type BinResult, removeTempDirs } from "./helpers.ts";
 import { gitFixture, sh, type Fixture } from "./tools-fixture.ts";
@@ -399,6 +399,58 @@ describe("the workspace cannot turn host git against the host", () => {
     sh(moved, "config", "core.worktree", other.dir);
     const w = await invoke("git.status", {}, { cwd: moved });
     expect([w.code, parseJson(w.stdout).error.code]).toEqual([1, "repo_outside_workspace"]);
+  });
+
+  /**
+   * A workspace whose filter plain host git runs (checked on a twin, so the setup is live), then the same through the
+   * tools, which must not run it. `plant` writes the trap into a fresh fixture for a given sentinel.
+   */
+  async function trapNeverRuns(plant: (ws: string, sentinel: string) => Promise<void>) {
+    const sentinels = await tempDir("aos-tools-sentinel-");
+    const [twin, ws] = [(await gitFixture()).dir, (await gitFixture()).dir];
+    for (const [dir, name] of [[twin, "control"], [ws, "pwned"]] as const) {
+      await plant(dir, join(sentinels, name));
+      await writeFile(join(dir, ".gitattributes"), "* filter=evil\n");
+      // Same size, older mtime: git has to hash the file to know, which is when it runs the clean filter.
+      await writeFile(join(dir, "a.txt"), "alphA\nbeta\ngamma\n");
+      await utimes(join(dir, "a.txt"), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    }
+    Bun.spawnSync(["git", "status", "--porcelain"], { cwd: twin, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: twin } });
+    expect(existsSync(join(sentinels, "control"))).toBe(true);
+    await ok("git.status", {}, { cwd: ws });
+    await ok("git.log", {}, { cwd: ws });
+    expect(existsSync(join(sentinels, "pwned"))).toBe(false);
+  }
+
+  test("a filter brought in by include.path or includeIf, or spelled in capitals or the old [filter.x] form, never runs", async () => {
+    const filter = (sentinel: string, header = '[filter "evil"]') => `${header}\n\tclean = touch ${sentinel}; cat\n`;
+    await trapNeverRuns(async (ws, s) => {
+      await writeFile(join(ws, "evil.cfg"), filter(s));
+      sh(ws, "config", "include.path", "../evil.cfg");
+    });
+    await trapNeverRuns(async (ws, s) => {
+      await writeFile(join(ws, "evil.cfg"), filter(s));
+      sh(ws, "config", "includeIf.gitdir:/.path", "../evil.cfg");
+    });
+    await trapNeverRuns((ws, s) => appendFile(join(ws, ".git", "config"), filter(s, '[FILTER "evil"]').replace("clean", "CLEAN")));
+    await trapNeverRuns((ws, s) => appendFile(join(ws, ".git", "config"), filter(s, "[filter.Evil]")));
+  });
+
+  test("a workspace laid out as a bare repository beside a broken .git is read as git reads it: its filter never runs", async () => {
+    // git tries <ws>/.git first; with that broken it takes the workspace itself for the repository, config and all.
+    await trapNeverRuns(async (ws, s) => {
+      for (const name of ["HEAD", "index", "objects", "refs"]) await cp(join(ws, ".git", name), join(ws, name), { recursive: true });
+      await writeFile(join(ws, "config"), `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${ws}\n${'[filter "evil"]'}\n\tclean = touch ${s}; cat\n`);
+      await rm(join(ws, ".git", "HEAD"));
+    });
+  });
+
+  test("a .git that is a symbolic link to a repository outside the workspace is refused", async () => {
+    const other = await gitFixture();
+    const ws = await tempDir("aos-tools-ws-");
+    await symlink(join(other.dir, ".git"), join(ws, ".git"));
+    const r = await invoke("git.status", {}, { cwd: ws });
+    expect([r.code, parseJson(r.stdout).error.code]).toEqual([1, "repo_outside_workspace"]);
   });
 
   test("inherited GIT_* variables cannot point the tools at another repository", async () => {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import * as v from "valibot";
@@ -52,7 +51,7 @@ export const artifactsPublish = defineTool({
       }
       await mkdir(ctx.artifactsDir, { recursive: true });
       const tmp = join(ctx.artifactsDir, `.incoming-${process.pid}-${Math.random().toString(36).slice(2)}`);
-      const hash = createHash("sha256");
+      const hash = new Bun.CryptoHasher("sha256");
       let size = 0;
       let head: Uint8Array | undefined;
       const out = Bun.file(tmp).writer();

@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { toolError } from "../errors.ts";
-import { git, ok, openRepo } from "../git.ts";
+import { git, ok } from "../git.ts";
+import { gitInRepo, openRepo } from "../git-repo.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
 import { requireRead } from "../fs-policy.ts";
 
@@ -52,20 +53,17 @@ export const gitLog = defineTool({
       if (input.ref === undefined) return { ref, commits: [], more: false }; // unborn branch: no commits yet
       throw toolError("unknown_ref", `'${ref}' is not a commit in this repository`, "use a branch, tag or commit sha (git.log without ref starts at HEAD)");
     }
-    const r = await git(
-      [
-        "--literal-pathspecs",
-        "log",
-        "--no-show-signature",
-        "--no-color",
-        `--max-count=${input.limit + 1}`,
-        `--format=%H${FS}%P${FS}%an${FS}%ae${FS}%aI${FS}%s${RS}`,
-        verify.stdout.trim(),
-        "--",
-        ...specs,
-      ],
-      { cwd: repo.root, config: repo.config },
-    );
+    const r = await gitInRepo(repo, [
+      "--literal-pathspecs",
+      "log",
+      "--no-show-signature",
+      "--no-color",
+      `--max-count=${input.limit + 1}`,
+      `--format=%H${FS}%P${FS}%an${FS}%ae${FS}%aI${FS}%s${RS}`,
+      verify.stdout.trim(),
+      "--",
+      ...specs,
+    ]);
     const commits = ok(r, "git log")
       .split(RS)
       .map((s) => s.replace(/^\n/, ""))

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { defineTool } from "../types.ts";
-import { git, ok, openRepo } from "../git.ts";
+import { ok } from "../git.ts";
+import { gitInRepo, openRepo } from "../git-repo.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
 import { requireRead } from "../fs-policy.ts";
 
@@ -53,20 +54,17 @@ export const gitStatus = defineTool({
     await requireRead(ctx, "git.status", ".git");
     const repo = await openRepo(ctx.workspaceDir);
     const specs = pathspecs(input.paths);
-    const r = await git(
-      [
-        "--literal-pathspecs",
-        "status",
-        "--porcelain=v2",
-        "--branch",
-        "-z",
-        "--ignore-submodules=dirty",
-        `--untracked-files=${input.untracked ? "all" : "no"}`,
-        "--",
-        ...specs,
-      ],
-      { cwd: repo.root, config: repo.config },
-    );
+    const r = await gitInRepo(repo, [
+      "--literal-pathspecs",
+      "status",
+      "--porcelain=v2",
+      "--branch",
+      "-z",
+      "--ignore-submodules=dirty",
+      `--untracked-files=${input.untracked ? "all" : "no"}`,
+      "--",
+      ...specs,
+    ]);
     return parsePorcelainV2(ok(r, "git status"), input.maxFiles);
   },
 });

@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import { defineTool } from "../types.ts";
 import { compareWithBaseline, DEFAULT_EXCLUDES, shadowGit } from "../baseline.ts";
-import { ok, openRepo } from "../git.ts";
+import { ok } from "../git.ts";
+import { openRepo } from "../git-repo.ts";
 import { pathsInput, pathspecs } from "../paths.ts";
 import { checkRead } from "../fs-policy.ts";
 

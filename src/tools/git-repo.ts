@@ -1,0 +1,150 @@
+import { constants, fstatSync, lstatSync, openSync, readSync, closeSync } from "node:fs";
+import { realpath } from "node:fs/promises";
+import { join } from "node:path";
+import { toolError } from "./errors.ts";
+import { git, ok, type GitOptions, type GitResult, type GitSetup } from "./git.ts";
+import { isPlainLocalConfig } from "./git-config-scan.ts";
+import { isInside } from "./paths.ts";
+
+export interface Repo {
+  /** The workspace (git runs here). */
+  root: string;
+  /** The repository's git dir (its index lives here). */
+  gitDir: string;
+  /** The repository's object store owner (.git, or the main repository's for a linked worktree). */
+  commonDir: string;
+  /** The work tree's top level (the workspace, or a directory inside it that core.worktree names). */
+  worktree: string;
+  /** `-c` overrides that neutralise this repository's own filter drivers. */
+  config: string[];
+}
+
+/**
+ * The workspace as a git repository, or a tool error. Discovery stops at the workspace (a workspace inside some
+ * bigger repository is not a repository here), and the work tree and git dir must both lie inside the workspace:
+ * a `.git` file or `core.worktree` pointing elsewhere on the host is refused.
+ *
+ * Most workspaces are a plain `.git` directory whose config defines no filter, include or work tree: that is
+ * recognised from the files alone (plainRepo), with no git process. Anything else asks git (discoverRepo). Either
+ * way gitInRepo then checks, in the very git process that does the work, that git used this repository.
+ */
+export async function openRepo(workspaceDir: string): Promise<Repo> {
+  return plainRepo(workspaceDir) ?? (await discoverRepo(workspaceDir));
+}
+
+/**
+ * Run git in the repository, and refuse its output unless that process itself (its setup trace) used the same git
+ * dir, common dir and work tree that openRepo checked: the workspace can change between the two. Only for commands
+ * that git sets up before running them (status, log, diff ...): rev-parse sets itself up and traces nothing.
+ */
+export async function gitInRepo(repo: Repo, args: string[], opts: Omit<GitOptions, "cwd" | "config" | "traceSetup"> = {}): Promise<GitResult & { truncated: boolean }> {
+  const r = await git(args, { ...opts, cwd: repo.root, config: repo.config, traceSetup: true });
+  if (r.code !== 0) {
+    if (/not a git repository/i.test(r.stderr)) throw notARepo(repo.root);
+    return r;
+  }
+  if (!r.setup || !(await sameRepo(repo, r.setup))) {
+    throw toolError("repo_changed", `the repository in ${repo.root} changed while git read it`, "run the tool again");
+  }
+  return r;
+}
+
+async function sameRepo(repo: Repo, s: GitSetup): Promise<boolean> {
+  if (s.gitDir === repo.gitDir && s.commonDir === repo.commonDir && s.worktree === repo.worktree) return true;
+  const real = (p: string | null) => (p === null ? Promise.resolve(null) : realpath(p).catch(() => null));
+  const [g, c, w] = await Promise.all([real(s.gitDir), real(s.commonDir), real(s.worktree)]);
+  return g === repo.gitDir && c === repo.commonDir && w === repo.worktree;
+}
+
+function notARepo(workspaceDir: string) {
+  return toolError("not_a_git_repo", `the workspace ${workspaceDir} is not a git repository`, "run 'git init' there, or use workspace.diff (which works without git during a run)");
+}
+
+/** Config files larger than this are left to git. */
+const MAX_PLAIN_CONFIG = 64 * 1024;
+
+/**
+ * The common case without a process: `<ws>/.git` is a real directory (not a link, not a `.git` file) without a
+ * `commondir` file, so git's discovery (which GIT_CEILING_DIRECTORIES stops at the workspace) can only land on it;
+ * `<ws>/HEAD` does not exist, so the workspace itself cannot pass for a bare repository when `.git` is broken; and
+ * its config is one that isPlainLocalConfig proves defines no filter driver, include, work tree or bare repository.
+ * Then git dir and common dir are `<ws>/.git`, the work tree is the workspace, and no driver needs neutralising:
+ * exactly what discoverRepo would find. Anything else (or any doubt): null, and git is asked.
+ */
+function plainRepo(ws: string): Repo | null {
+  const gitDir = join(ws, ".git");
+  const st = lstatSync(gitDir, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) return null;
+  if (lstatSync(join(gitDir, "commondir"), { throwIfNoEntry: false })) return null;
+  if (lstatSync(join(ws, "HEAD"), { throwIfNoEntry: false })) return null;
+  const text = readSmallFile(join(gitDir, "config"));
+  if (text === null || !isPlainLocalConfig(text)) return null;
+  return { root: ws, gitDir, commonDir: gitDir, worktree: ws, config: [] };
+}
+
+/** A regular file's text ("" when there is none), or null when it is anything else or too large to bother. */
+function readSmallFile(path: string): string | null {
+  let fd: number;
+  try {
+    // No link followed and no blocking on a FIFO: either is git's to deal with.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "" : null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_PLAIN_CONFIG) return null;
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got > st.size ? null : buf.subarray(0, got).toString("latin1"); // grew while read: let git read it
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Ask git: one process lists the config (with the scope of each key) and, on its trace pipe, where it found the
+ * repository. The git dir, common dir and work tree must lie inside the workspace; filter drivers from the
+ * repository's own config (local and worktree scope, includes resolved into the scope that includes them) are
+ * neutralised. Listing the config runs nothing.
+ */
+async function discoverRepo(workspaceDir: string): Promise<Repo> {
+  const r = await git(["config", "--list", "--show-scope", "-z"], { cwd: workspaceDir, traceSetup: true });
+  ok(r, "git config");
+  const s = r.setup;
+  if (!s) throw notARepo(workspaceDir);
+  if (s.worktree === null) {
+    throw toolError("git_failed", `the repository in ${workspaceDir} has no work tree (a bare repository)`, "git tools read a checked-out repository");
+  }
+  const reals: string[] = [];
+  for (const [what, p] of [["work tree", s.worktree], ["git dir", s.gitDir], ["git common dir", s.commonDir]] as const) {
+    const real = await realpath(p).catch(() => p);
+    reals.push(real);
+    if (!isInside(workspaceDir, real)) {
+      throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
+    }
+  }
+  return { root: workspaceDir, worktree: reals[0]!, gitDir: reals[1]!, commonDir: reals[2]!, config: neutralisedDrivers(r.stdout) };
+}
+
+/** `-c` overrides emptying every filter driver that the local, worktree or command scope defines. */
+function neutralisedDrivers(listing: string): string[] {
+  const drivers = new Set<string>();
+  // -z output: "<scope>\0<key>\n<value>\0" repeated.
+  const parts = listing.split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const scope = parts[i]!;
+    const key = parts[i + 1]!.split("\n", 1)[0]!;
+    if (scope !== "local" && scope !== "worktree" && scope !== "command") continue;
+    const f = /^filter\.(.+)\.(clean|smudge|process)$/i.exec(key);
+    if (f) drivers.add(f[1]!);
+  }
+  const config: string[] = [];
+  for (const d of drivers) config.push("-c", `filter.${d}.clean=`, "-c", `filter.${d}.smudge=`, "-c", `filter.${d}.process=`);
+  return config;
+}
