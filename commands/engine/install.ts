@@ -3,6 +3,7 @@ import { err, globalArgs, printJson, withHelp } from "../_shared.ts";
 import { installRivet } from "../../src/rivet/index.ts";
 import { startSpinner } from "../../src/progress.ts";
 import { logger } from "../../src/log.ts";
+import { setSignalHandler } from "../../src/runtime/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -19,9 +20,13 @@ export default withHelp(
     },
     async run({ args }) {
       const spinner = startSpinner("installing the Rivet engine parts");
+      // Ctrl-C or SIGTERM stops bun and removes the half-done install before exiting (130 / 143).
+      const stop = new AbortController();
+      setSignalHandler((sig) => stop.abort(sig));
       try {
         const r = await installRivet({
           force: args.force,
+          signal: stop.signal,
           onProgress: (line) => {
             if (line.startsWith("  bun: ")) {
               spinner.update(line.trim());
@@ -36,6 +41,7 @@ export default withHelp(
         return 0;
       } finally {
         spinner.stop();
+        setSignalHandler(undefined);
       }
     },
   }),

@@ -142,7 +142,10 @@ async function runBunInstall(cwd: string, env: NodeJS.ProcessEnv, progress: (lin
     child.on("error", (e) => (signal?.aborted ? resolveCode("aborted") : reject(e)));
     child.on("close", (c, sig) => resolveCode(c ?? sig ?? "killed"));
   });
-  if (signal?.aborted) throw new AosError("engine install interrupted", { code: "interrupted", exitCode: 130 });
+  if (signal?.aborted) {
+    const exitCode = signal.reason === "SIGTERM" ? 143 : 130;
+    throw new AosError(`engine install interrupted (${String(signal.reason ?? "aborted")}): nothing was installed`, { code: "interrupted", exitCode });
+  }
   if (code !== 0) {
     const last = tail.filter((l) => !l.startsWith("warn:")).at(-1) ?? `exit ${code}`;
     throw runtimeError(`bun install of the engine parts failed: ${last}`, "check the npm registry is reachable (npm ping); nothing was installed", "engine_install_failed");

@@ -29,8 +29,12 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(parseJson(r.stdout).error.code).toBe("worker_not_running");
   },
   async doctor() {
-    const r = await runBin(["doctor", "--json"]);
+    const r = await runBin(["doctor", "--json"], { env: { PAPERCLIP_AOS_RIVET_DIR: "" } });
     expect(parseJson(r.stdout).adapterType).toBe("agentos_local");
+    // Missing engine parts are information, not a failure (the shared test cache has none installed).
+    const engine = parseJson(r.stdout).checks.find((c: { code: string }) => c.code === "engine_parts");
+    expect(engine).toMatchObject({ level: "info", hint: "paperclip-aos engine install" });
+    expect(engine.message).toStartWith("Rivet engine parts not installed");
   },
   async version() {
     const r = await runBin(["version"]);
