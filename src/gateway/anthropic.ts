@@ -1,4 +1,4 @@
-import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, type StreamError } from "./dialect.ts";
+import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, resultText, type SentToolResult, type StreamError } from "./dialect.ts";
 import type { TokenCounts } from "./prices.ts";
 import { chunks, contentText, halves, isRecord, num, type Reply, sseEvent } from "./reply.ts";
 
@@ -139,12 +139,21 @@ function anthropicRequestShape(body: Record<string, unknown>): RequestShape {
   return requestShape(body, (t) => [t.name, t.input_schema], contentText(body.system), firstUser ? contentText(firstUser.content) : "");
 }
 
+/** `tool_result` blocks in the user messages. */
+function anthropicToolResults(body: Record<string, unknown>): SentToolResult[] {
+  const messages = (Array.isArray(body.messages) ? body.messages : []).filter(isRecord);
+  return messages.flatMap((m) =>
+    (Array.isArray(m.content) ? m.content : []).filter(isRecord).flatMap((b) => (b.type === "tool_result" && typeof b.tool_use_id === "string" ? [{ id: b.tool_use_id, text: resultText(b.content) }] : [])),
+  );
+}
+
 export const anthropicDialect: DialectCodec = {
   label: "Anthropic Messages",
   path: "/v1/messages",
   replyIdPrefix: "msg_",
   toolIdPrefix: "toolu_",
   requestShape: anthropicRequestShape,
+  toolResults: anthropicToolResults,
   errorType: anthropicErrorType,
   error: anthropicError,
   json: anthropicJson,

@@ -1,5 +1,5 @@
 import type { TokenCounts } from "./prices.ts";
-import { isRecord, type Reply } from "./reply.ts";
+import { contentText, isRecord, type Reply } from "./reply.ts";
 
 /**
  * What the server needs from an API dialect (anthropic.ts, openai.ts implement it), so that the scripted and the
@@ -14,6 +14,8 @@ export interface DialectCodec {
   replyIdPrefix: string;
   toolIdPrefix: string;
   requestShape(body: Record<string, unknown>): RequestShape;
+  /** The tool results a request carries: what the agent tells the model each of its tool calls returned. */
+  toolResults(body: Record<string, unknown>): SentToolResult[];
   /** The dialect's error type name for an HTTP status. */
   errorType(status: number): string;
   /** An error body in the dialect's shape (`type` defaults to errorType(status)). */
@@ -22,6 +24,17 @@ export interface DialectCodec {
   /** The events of a streamed reply; `body` is the request (OpenAI sends a usage chunk only when asked). */
   sse(r: Reply, created: number, body: Record<string, unknown>): string[];
   meter(): ResponseMeter;
+}
+
+/** One tool result as the agent sent it to the model: the call's id (the model's tool-use id) and its text. */
+export interface SentToolResult {
+  id: string;
+  text: string;
+}
+
+/** A tool result's content, a string or the dialect's list of text parts. */
+export function resultText(content: unknown): string {
+  return typeof content === "string" ? content : contentText(content);
 }
 
 export interface StreamError {

@@ -24,6 +24,7 @@
  *   do not replay them against the next steps (Pi's own auto-retry is a setting: src/agents/pi.ts turns it off).
  */
 export type { ErrorFamily, GatewayError, PaperclipErrorFamily } from "./failure.ts";
+export type { SentToolResult } from "./dialect.ts";
 export { paperclipErrorFamily, readableFailure, retryAfterToIso } from "./failure.ts";
 export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 export { costUsd, type Price, priceFor, priceTable, type TokenCounts } from "./prices.ts";

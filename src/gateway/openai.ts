@@ -1,4 +1,4 @@
-import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, type StreamError } from "./dialect.ts";
+import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, resultText, type SentToolResult, type StreamError } from "./dialect.ts";
 import type { TokenCounts } from "./prices.ts";
 import { chunks, contentText, halves, isRecord, num, type Reply, sseEvent } from "./reply.ts";
 
@@ -116,12 +116,19 @@ function openaiRequestShape(body: Record<string, unknown>): RequestShape {
   );
 }
 
+/** `tool` role messages. */
+function openaiToolResults(body: Record<string, unknown>): SentToolResult[] {
+  const messages = (Array.isArray(body.messages) ? body.messages : []).filter(isRecord);
+  return messages.flatMap((m) => (m.role === "tool" && typeof m.tool_call_id === "string" ? [{ id: m.tool_call_id, text: resultText(m.content) }] : []));
+}
+
 export const openaiDialect: DialectCodec = {
   label: "OpenAI chat completions",
   path: "/v1/chat/completions",
   replyIdPrefix: "chatcmpl-",
   toolIdPrefix: "call_",
   requestShape: openaiRequestShape,
+  toolResults: openaiToolResults,
   errorType: openaiErrorType,
   error: openaiError,
   json: openaiJson,

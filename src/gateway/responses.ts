@@ -1,4 +1,4 @@
-import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, type StreamError } from "./dialect.ts";
+import { type DialectCodec, type RequestShape, requestShape, type ResponseMeter, resultText, type SentToolResult, type StreamError } from "./dialect.ts";
 import { openaiError, openaiErrorType } from "./openai.ts";
 import type { TokenCounts } from "./prices.ts";
 import { chunks, contentText, halves, isRecord, num, type Reply, sseEvent } from "./reply.ts";
@@ -186,12 +186,20 @@ function responsesRequestShape(body: Record<string, unknown>): RequestShape {
   );
 }
 
+/** The output items of function, custom and local-shell calls in the input. */
+const OUTPUT_ITEMS = new Set(["function_call_output", "custom_tool_call_output", "local_shell_call_output"]);
+function responsesToolResults(body: Record<string, unknown>): SentToolResult[] {
+  const input = Array.isArray(body.input) ? body.input.filter(isRecord) : [];
+  return input.flatMap((i) => (OUTPUT_ITEMS.has(String(i.type)) && typeof i.call_id === "string" ? [{ id: i.call_id, text: resultText(i.output) }] : []));
+}
+
 export const responsesDialect: DialectCodec = {
   label: "OpenAI Responses",
   path: "/v1/responses",
   replyIdPrefix: "resp_",
   toolIdPrefix: "call_",
   requestShape: responsesRequestShape,
+  toolResults: responsesToolResults,
   errorType: openaiErrorType,
   error: openaiError,
   json: responsesJson,

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { errorMessage, runtimeError, usageError } from "../errors.ts";
 import { anthropicDialect } from "./anthropic.ts";
-import type { DialectCodec, RequestShape } from "./dialect.ts";
+import type { DialectCodec, RequestShape, SentToolResult } from "./dialect.ts";
 import { classifyFailure, retryAfterToIso, type GatewayError } from "./failure.ts";
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 import { openaiDialect } from "./openai.ts";
@@ -57,6 +57,11 @@ export interface Gateway {
   requests(): number;
   /** Script steps consumed so far (scripted model only; 0 otherwise). */
   stepsUsed(): number;
+  /**
+   * Calls `listener` with each tool result the agent sends the model, once per call id, redacted: a tool's output as
+   * the model sees it, which the agent's own events may lack (Claude Code's and Codex's do). Returns the unsubscribe.
+   */
+  onToolResult(listener: (r: SentToolResult) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -246,6 +251,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let last: GatewayError | null = null;
   let seqCounter = 0;
   let stepIndex = 0;
+  const toolResultListeners = new Set<(r: SentToolResult) => void>();
+  // Every request repeats the conversation so far: each tool result is passed on when it first appears.
+  const toolResultIds = new Set<string>();
+  const passToolResults = (body: Record<string, unknown>, dialect: Dialect): void => {
+    for (const r of DIALECTS[dialect].toolResults(body)) {
+      if (toolResultIds.has(r.id)) continue;
+      toolResultIds.add(r.id);
+      const clean = { id: r.id, text: redactor.text(r.text) };
+      for (const l of toolResultListeners) l(clean);
+    }
+  };
   let toolCounter = 0;
 
   const fail = (err: GatewayError, turn: boolean): void => {
@@ -465,6 +481,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return refuse(dialect, base, { errorCode: "gateway_bad_request", family: "bad_request", message, status: 400, source: "gateway" }, true);
     }
     base.body = body;
+    passToolResults(body, dialect);
     const call: ModelCall = { req, dialect, body, shape: DIALECTS[dialect].requestShape(body), seq, base };
     return script ? scripted(call) : forward(call);
   };
@@ -515,6 +532,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     errors: () => [...errors],
     requests: () => seqCounter,
     stepsUsed: () => stepIndex,
+    onToolResult: (listener) => {
+      toolResultListeners.add(listener);
+      return () => toolResultListeners.delete(listener);
+    },
     close: () => {
       closed ??= (async () => {
         await Promise.all([server.stop(true), server6?.stop(true)]);

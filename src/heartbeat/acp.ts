@@ -20,6 +20,10 @@ interface ToolState {
 
 export class AcpMapper {
   private readonly tools = new Map<string, ToolState>();
+  /** Tool results the model was sent for calls this run has not announced (yet): the history of earlier turns. */
+  private readonly sentResults = new Map<string, string>();
+  /** `toolUseId capability target` of each permission event emitted, so that two sources never report one twice. */
+  private readonly denied = new Set<string>();
   /** The last whole assistant message: the run's summary. */
   lastAssistantText = "";
 
@@ -68,6 +72,25 @@ export class AcpMapper {
     return this.quirks.toolName?.(e as AcpToolEvent) ?? (e.title ? String(e.title) : undefined);
   }
 
+  /**
+   * A tool's output as the agent sent it to the model (the gateway's view): Claude Code and Codex refuse in there
+   * ("EACCES: ... blocked by fs.read policy", "failed to redirect to /x: Permission denied") while their tool events
+   * carry no output. Only calls of this run count; a result of an earlier turn waits for a call that never comes.
+   */
+  modelSawToolResult(id: string, text: string): void {
+    if (this.tools.get(id)?.called) this.denials(id, text);
+    else this.sentResults.set(id, text);
+  }
+
+  private denials(toolUseId: string, text: string): void {
+    for (const d of findDenials(text)) {
+      const key = `${toolUseId} ${d.capability} ${d.target}`;
+      if (this.denied.has(key)) continue;
+      this.denied.add(key);
+      this.sink.emit({ type: "permission", decision: "deny", toolUseId, ...d });
+    }
+  }
+
   /** The agent's final message when its durable event never reached us. */
   finalMessage(text: string): void {
     if (this.opts.upstreamError?.(text)) return;
@@ -90,13 +113,18 @@ export class AcpMapper {
     if (!t.called && (status === "in_progress" || done || this.quirks.inputFinal?.(e as AcpToolEvent))) {
       t.called = true;
       this.sink.emit({ type: "tool_call", toolUseId: id, name: t.name, input: t.input });
+      const sent = this.sentResults.get(id);
+      if (sent !== undefined) {
+        this.sentResults.delete(id);
+        this.denials(id, sent);
+      }
     }
     if (done && !t.finished) {
       t.finished = true;
       const content = outputText(e);
       const isError = status === "failed" || e.rawOutput?.isError === true;
       this.sink.emit({ type: "tool_result", toolUseId: id, toolName: t.name, content, isError });
-      for (const d of findDenials(content)) this.sink.emit({ type: "permission", decision: "deny", toolUseId: id, ...d });
+      this.denials(id, content);
     }
   }
 }

@@ -246,6 +246,7 @@ async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, p
   }));
   const off = vm.onSessionEvent(step.acpSessionId, (e: unknown) => mapper.handle(e));
   teardown.add("session events", off);
+  teardown.add("tool results", gateway.onToolResult((r) => mapper.modelSawToolResult(r.id, r.text)));
   // Running per-run totals, emitted when they change (polled: the gateway meters on its own schedule).
   const usageTimer = setInterval(() => emitUsage(hb), 250);
   teardown.add("usage timer", () => clearInterval(usageTimer));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { removeTempDirs, runBin, runEvents, tempDir } from "./helpers.ts";
 
 /**
- * What Paperclip sees when an agent's model call fails, per agent, through the compiled binary, a real VM and the
+ * What Paperclip sees when an agent's model call fails or the VM refuses what it tried, per agent, through the compiled binary, a real VM and the
  * scripted model: the failure the script injected, in Paperclip's error family and in words.
  */
 // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
@@ -12,8 +12,9 @@ afterAll(removeTempDirs);
 
 const OVERLOADED = [{ error: { status: 529, message: "Overloaded" } }];
 
-async function failedRun(agent: string, steps: unknown[], args: string[] = []) {
+async function failedRun(agent: string, steps: unknown[], args: string[] = [], files: Record<string, string> = {}) {
   const [ws, home, scratch] = [await tempDir("aos-af-ws-"), await tempDir("aos-af-home-"), await tempDir("aos-af-script-")];
+  for (const [name, content] of Object.entries(files)) await Bun.write(join(ws, name), content);
   const script = join(scratch, "script.json");
   const record = join(scratch, "record.ndjson");
   await Bun.write(script, JSON.stringify({ steps }));
@@ -61,5 +62,24 @@ describe("an overloaded model on --agent codex, which fails the prompt with its 
     expect(own).not.toContain("ErrorEvent");
     expect(own).not.toContain("codex_error_info");
     expect(JSON.stringify(r.evs)).not.toContain("ErrorEvent");
+  }, 180_000);
+});
+
+/**
+ * Claude Code's and Codex's tool events carry no output, so their refusals are read from the tool results they send
+ * the model. Claude Code's Bash result holds no stderr in agentOS ("Exit code 1"): its Read tool's refusal is the one
+ * it reports; Codex's shell output holds the shell's own refusal.
+ */
+describe.each([
+  ["claude", { tool: "read", input: { path: "/workspace/.env" } }, "fs.read", "/workspace/.env"],
+  ["codex", { tool: "bash", input: { command: "echo x > /etc/forbidden.txt" } }, "fs.write", "/etc/forbidden.txt"],
+] as const)("a kernel denial on --agent %s", (agent, step, capability, target) => {
+  test("the agent tries a denied path, the VM refuses, and a permission event names it for that tool call", async () => {
+    const r = await failedRun(agent, [step, { text: "could not" }], [], { ".env": "SECRET_VALUE=do-not-read\n" });
+    expect(r.code).toBe(0);
+    const call = r.evs.find((e) => e.type === "tool_call")!;
+    expect(r.evs.filter((e) => e.type === "permission")).toEqual([expect.objectContaining({ decision: "deny", capability, target, toolUseId: call.toolUseId })]);
+    expect(r.evs.findIndex((e) => e.type === "permission")).toBeGreaterThan(r.evs.indexOf(call));
+    expect(JSON.stringify(r.evs)).not.toContain("do-not-read");
   }, 180_000);
 });

@@ -189,6 +189,33 @@ describe("ACP event mapping", () => {
     expect(out.some((e) => e.type === "permission" && e.decision === "deny")).toBe(true);
   });
 
+  test("Claude Code and Codex: a denial in the tool result the model was sent is a permission event after its call, once", () => {
+    const sink = new EventSink(null);
+    const out: any[] = [];
+    sink.listen((e) => out.push(e));
+    const m = new AcpMapper(sink, { quirks: driverFor("claude").acp });
+    // A result of an earlier turn (resumed history): no call of this run, no event.
+    m.modelSawToolResult("old", "EACCES: permission denied, open '/workspace/.env'");
+    // The result reaches the gateway before the agent announces the call: it waits for it.
+    m.modelSawToolResult("c1", "EACCES: EACCES: permission denied, read '/workspace/.env': blocked by fs.read policy");
+    m.handle({ type: "tool_call", toolCallId: "c1", title: "Read", kind: "read", status: "pending", rawInput: { file_path: "/workspace/.env" } });
+    m.handle({ type: "tool_call", toolCallId: "c2", title: "Bash", kind: "execute", status: "pending", rawInput: { command: "echo x > /etc/f" } });
+    m.modelSawToolResult("c2", "error: failed to redirect to /etc/f: Permission denied (os error 2)");
+    // The same refusal in the agent's own output later is not reported again.
+    m.handle({ type: "tool_call_update", toolCallId: "c2", status: "failed", rawOutput: { content: [{ type: "text", text: "error: failed to redirect to /etc/f: Permission denied (os error 2)" }] } });
+    expect(out.map((e) => [e.type, e.toolUseId])).toEqual([
+      ["tool_call", "c1"],
+      ["permission", "c1"],
+      ["tool_call", "c2"],
+      ["permission", "c2"],
+      ["tool_result", "c2"],
+    ]);
+    expect(out.filter((e) => e.type === "permission")).toEqual([
+      expect.objectContaining({ decision: "deny", capability: "fs.read", target: "/workspace/.env" }),
+      expect.objectContaining({ decision: "deny", capability: "fs.write", target: "/etc/f" }),
+    ]);
+  });
+
   test("a driver's toolName wins over the agent's title", () => {
     const out = mapped([{ type: "tool_call", toolCallId: "c1", title: "/bin/sh -lc 'ls'", kind: "execute", status: "in_progress", rawInput: { command: "ls" } }], { toolName: (e) => (e.kind === "execute" ? "shell" : undefined) });
     expect(out.find((e) => e.type === "tool_call")).toMatchObject({ name: "shell" });

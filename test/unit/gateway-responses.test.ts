@@ -456,3 +456,22 @@ describe("OpenCode's model client (the AI SDK's OpenAI Responses provider, the v
     expect(gw.lastError()).toMatchObject({ errorCode: "upstream_overloaded", family: "overloaded" });
   });
 });
+
+describe("the tool results Codex sends the model", () => {
+  test("function_call_output items reach onToolResult once per call id", async () => {
+    const gw = await scripted([{ text: "a" }, { text: "b" }]);
+    const seen: { id: string; text: string }[] = [];
+    gw.onToolResult((r) => seen.push(r));
+    const input = [
+      { type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] },
+      { type: "function_call", call_id: "call_1", name: "exec_command", arguments: '{"cmd":"echo x > /etc/f"}' },
+      { type: "function_call_output", call_id: "call_1", output: "Process exited with code 1\nOutput:\nerror: failed to redirect to /etc/f: Permission denied (os error 2)\n" },
+    ];
+    await responses(gw, { input });
+    await responses(gw, { input: [...input, { type: "custom_tool_call_output", call_id: "call_2", output: [{ type: "input_text", text: "patched" }] }] });
+    expect(seen).toEqual([
+      { id: "call_1", text: "Process exited with code 1\nOutput:\nerror: failed to redirect to /etc/f: Permission denied (os error 2)\n" },
+      { id: "call_2", text: "patched" },
+    ]);
+  });
+});

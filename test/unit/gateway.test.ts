@@ -452,3 +452,31 @@ describe("record file", () => {
     expect(line.body.messages[0].content).toBe("token [REDACTED], password [REDACTED], home /home/someone");
   });
 });
+
+describe("the tool results an agent sends the model", () => {
+  test("Anthropic tool_result blocks and OpenAI tool messages reach onToolResult once per call id, redacted", async () => {
+    const github = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+    const gw = await scripted([{ text: "a" }, { text: "b" }, { text: "c" }], { env: { GITHUB_TOKEN: github } });
+    const seen: { id: string; text: string }[] = [];
+    const off = gw.onToolResult((r) => seen.push(r));
+    const first = [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "Bash", input: { command: "cat .env" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", is_error: true, content: "EACCES: permission denied, read '/workspace/.env'" }] },
+    ];
+    await anthropic(gw, { messages: first });
+    // The next request repeats the first result and adds one whose content is a list of text parts.
+    const second = [...first, { role: "assistant", content: [{ type: "tool_use", id: "toolu_2", name: "Read", input: {} }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_2", content: [{ type: "text", text: `token ${github}` }] }] }];
+    await anthropic(gw, { messages: second });
+    off();
+    await openai(gw, { messages: [{ role: "user", content: "hi" }, { role: "tool", tool_call_id: "call_9", content: "late" }] });
+    expect(seen).toEqual([
+      { id: "toolu_1", text: "EACCES: permission denied, read '/workspace/.env'" },
+      { id: "toolu_2", text: "token [REDACTED]" },
+    ]);
+    const oa: { id: string; text: string }[] = [];
+    gw.onToolResult((r) => oa.push(r));
+    await openai(gw, { messages: [{ role: "user", content: "hi" }, { role: "tool", tool_call_id: "call_10", content: [{ type: "text", text: "Permission denied" }] }] });
+    expect(oa).toEqual([{ id: "call_10", text: "Permission denied" }]);
+  });
+});
