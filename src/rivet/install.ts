@@ -88,7 +88,12 @@ export async function installRivet(opts: InstallOptions = {}): Promise<InstallRe
 /** Replace `dir` with `tmp` (one rename when there is nothing yet; the old one is moved aside, then removed). */
 async function moveIntoPlace(tmp: string, dir: string): Promise<void> {
   if (!existsSync(dir)) {
-    await rename(tmp, dir);
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      // Another install of the same pinned version finished first: theirs counts (ours is removed by the caller).
+      if (!((e as NodeJS.ErrnoException).code === "ENOTEMPTY" || (e as NodeJS.ErrnoException).code === "EEXIST") || !readInstallMarker(dir)) throw e;
+    }
     return;
   }
   const old = `${tmp}-old`;
