@@ -1,6 +1,6 @@
 import type { AdapterEnvironmentCheck, AdapterEnvironmentTestContext, AdapterEnvironmentTestResult } from "@paperclipai/adapter-utils";
 import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
-import { ADAPTER_TYPE, configEnv, configPolicy, inheritedEnv } from "./request.ts";
+import { ADAPTER_TYPE, configEngine, configEnv, configPolicy, inheritedEnv } from "./request.ts";
 
 const DOCTOR_TIMEOUT_MS = 180_000;
 
@@ -15,12 +15,41 @@ export async function testEnvironment(ctx: AdapterEnvironmentTestContext, comman
   if (ctx.executionTarget && (ctx.executionTarget as { kind?: string }).kind !== "local") {
     checks.push({ code: "execution_target", level: "error", message: "agentos_local runs on the Paperclip host only", hint: "use the local execution environment" });
   }
+  const engine = engineCheck(ctx.config);
   const doctor = await runDoctor(command, { ...inheritedEnv(process.env), ...configEnv(ctx.config) });
   checks.push({ code: "paperclip_aos_binary", level: "info", message: `paperclip-aos: ${command.join(" ")}` });
   if ("error" in doctor) checks.push({ code: "doctor_failed", level: "error", message: doctor.error, hint: "run `paperclip-aos doctor` on the Paperclip host" });
-  else checks.push(...doctor.checks);
+  else {
+    // With engineUrl, `run --engine` on this host needs the engine parts: their absence is an error here, not information.
+    const wantsEngine = engine !== null && !engine.invalid;
+    checks.push(...doctor.checks.map((c) => (wantsEngine && c.code === "engine_parts" && c.hint ? { ...c, level: "error" as const } : c)));
+  }
+  if (engine) checks.push(await engine.check);
   const status = checks.some((c) => c.level === "error") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "pass";
   return { adapterType: ADAPTER_TYPE, status, checks, testedAt: new Date().toISOString() };
+}
+
+/** adapterConfig.engineUrl: a bad value, or whether a Rivet engine answers there (GET /health). */
+function engineCheck(config: Record<string, unknown>): { invalid: boolean; check: Promise<AdapterEnvironmentCheck> } | null {
+  let url: string | undefined;
+  try {
+    url = configEngine(config);
+  } catch (e) {
+    return { invalid: true, check: Promise.resolve({ code: "config_engine_url", level: "error", message: (e as Error).message, hint: "for example http://127.0.0.1:6420" }) };
+  }
+  if (!url) return null;
+  const engineUrl = url;
+  const check = (async (): Promise<AdapterEnvironmentCheck> => {
+    try {
+      const res = await fetch(`${engineUrl}/health`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as { runtime?: string; status?: string; version?: string };
+      if (res.ok && body.runtime === "engine" && body.status === "ok") return { code: "engine_url", level: "info", message: `a Rivet engine answers at ${engineUrl} (rivet-engine ${body.version ?? "?"})` };
+      return { code: "engine_url", level: "error", message: `${engineUrl} answers, but not as a Rivet engine (HTTP ${res.status})`, hint: "engineUrl is the engine's endpoint, e.g. http://127.0.0.1:6420" };
+    } catch (e) {
+      return { code: "engine_url", level: "error", message: `no Rivet engine answers at ${engineUrl}: ${(e as Error).message}`, hint: "start one (paperclip-aos engine start) and its workers (paperclip-aos worker --engine URL)" };
+    }
+  })();
+  return { invalid: false, check };
 }
 
 async function runDoctor(command: string[], env: NodeJS.ProcessEnv): Promise<{ checks: AdapterEnvironmentCheck[] } | { error: string }> {

@@ -2,7 +2,8 @@
  * The engine parts in the Rivet lane (run by test/rivet/lane.sh, by path: bun's default discovery skips *.lane.ts):
  * the compiled binary finds and loads what `engine install` put in place, `engine start` runs a real rivet-engine on
  * loopback only whose file-system storage keeps an actor's state across a restart, a real rivetkit runner and client
- * (loaded with loadRivet) run an action through it, and SIGTERM stops it with nothing left behind.
+ * (loaded with loadRivet) run an action through it, Paperclip's adapter with engineUrl finds it, and SIGTERM stops it
+ * with nothing left behind.
  *
  * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
  */
@@ -10,6 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { engineHealth, loadRivet, type RivetRegistry } from "../../src/rivet/index.ts";
+import { createAgentosAdapter } from "../../src/paperclip/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
 afterAll(removeTempDirs);
@@ -86,7 +88,7 @@ describe("the Rivet engine parts", () => {
     expect(s.loadError).toBeUndefined();
   });
 
-  test("engine start: loopback only, an action through a real runner, state kept across a restart, SIGTERM leaves nothing", async () => {
+  test("engine start: loopback only, the adapter's engineUrl check, an action through a real runner, state kept across a restart, SIGTERM leaves nothing", async () => {
     const home = await tempDir("aos-rivet-lane-");
     const dir = join(home, "engine");
     const port = await freePort();
@@ -99,6 +101,11 @@ describe("the Rivet engine parts", () => {
       const addrs = listeningAddresses(enginePid(engine.proc.pid));
       expect(addrs.length).toBeGreaterThanOrEqual(3);
       for (const a of addrs) expect(a.startsWith("0100007F:")).toBe(true);
+
+      // Paperclip's "Test environment" with engineUrl, through this binary's doctor: the engine answers, the parts are there.
+      const env = await createAgentosAdapter({ command: [BIN] }).testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: engine.info.endpoint, env: { PAPERCLIP_AOS_HOME: home } } });
+      expect(env.checks.find((c) => c.code === "engine_url")).toMatchObject({ level: "info", message: `a Rivet engine answers at ${engine.info.endpoint} (rivet-engine ${engine.info.version})` });
+      expect(env.checks.find((c) => c.code === "engine_parts")).toMatchObject({ level: "info", message: expect.stringContaining("Rivet engine parts installed") });
 
       const rivet = await loadRivet();
       const { actor, setup } = rivet.rivetkit;

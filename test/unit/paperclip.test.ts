@@ -301,4 +301,14 @@ describe("the module Paperclip loads", () => {
     expect(r.status).toBe("fail");
     expect(r.checks.find((c) => c.code === "doctor_failed")?.message).toContain("/nonexistent/paperclip-aos");
   });
+
+  test("testEnvironment with engineUrl: a bad URL, and no engine answering there, are errors naming it", async () => {
+    const m = createAgentosAdapter({ command: ["/nonexistent/paperclip-aos"] });
+    const none = await m.testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: "http://127.0.0.1:9" } });
+    expect(none.checks.find((c) => c.code === "engine_url")).toMatchObject({ level: "error", hint: expect.stringContaining("paperclip-aos engine start") });
+    expect(none.checks.find((c) => c.code === "engine_url")!.message).toStartWith("no Rivet engine answers at http://127.0.0.1:9");
+    const bad = await m.testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: "tcp://x" } });
+    expect(bad.checks.find((c) => c.code === "config_engine_url")).toMatchObject({ level: "error", message: expect.stringContaining("must be http:// or https://") });
+    expect(bad.checks.find((c) => c.code === "engine_url")).toBeUndefined();
+  });
 });
