@@ -67,7 +67,7 @@ export async function engineBench(opts: EngineBenchOptions): Promise<BenchEntry[
     // The local baseline: a warm worker (serve) in a state dir of its own.
     const localHome = join(scratch, "local-state");
     opts.log("bench: engine: the local warm worker (baseline)");
-    await start(["serve", "--concurrency", "8"], localHome, "worker ready", "stderr");
+    const serve = await start(["serve", "--concurrency", "8"], localHome, "worker ready", "stderr");
     const local = { cold: [] as number[], resumed: [] as number[] };
     for (let i = 0; i < opts.runs; i++) {
       const ws = await workspace();
@@ -78,6 +78,9 @@ export async function engineBench(opts: EngineBenchOptions): Promise<BenchEntry[
       local.cold.push(a.ms);
       local.resumed.push(b.ms);
     }
+    // Stopped before the engine part, so the two never compete for the machine.
+    serve.p.kill("SIGTERM");
+    await Promise.race([serve.p.exited, Bun.sleep(25_000)]);
 
     // The engine and two workers, each a process of its own.
     opts.log("bench: engine: rivet-engine and two workers");
