@@ -7,9 +7,10 @@ export function paperclipInstructions(opts: { runId: string; tools: string[]; po
     `You are working for Paperclip inside an agentOS VM (run ${opts.runId}). The project is at ${GUEST_WORKSPACE}: read and change files there.`,
     "A capability policy limits what you may read, write, fetch, listen on, spawn and see in the environment. A 'Permission denied' or",
     "'blocked by ... policy' error means the policy forbids that action: do not try to work around it; say what you needed instead.",
-    // agentOS 0.2.21 cannot start a relative ES-module entry from the workspace filesystem (docs/agentos.md): it
-    // fails with "command not found: node", or a .js file in a "type": "module" package exits 0 having run nothing.
-    `Run Node.js files by absolute path (\`node ${GUEST_WORKSPACE}/test.mjs\`, not \`node test.mjs\`): in this VM a relative entry file does not start, and may exit 0 without running.`,
+    // agentOS 0.2.21 does not start a bare entry name from the workspace filesystem (docs/agentos.md, "Filesystem and
+    // mounts"): `node test.mjs` fails with "command not found: node", a .js file in a "type": "module" package is
+    // loaded as CommonJS, and once the file was started by a path the bare name runs a stale copy of it.
+    `Run Node.js files by absolute path (\`node ${GUEST_WORKSPACE}/test.mjs\`, not \`node test.mjs\`): in this VM \`node test.mjs\` says "command not found: node", and a bare .js name in a "type": "module" package is loaded as CommonJS.`,
   ];
   if (opts.policySummary.length) lines.push("", "The policy for this run:", ...opts.policySummary.map((s) => `- ${s}`));
   if (opts.tools.length) {

@@ -148,6 +148,62 @@ describe("node's writes follow the rest of the policy", () => {
   }, VM_TIMEOUT);
 });
 
+describe("node entries on the workspace filesystem (agentOS 0.2.21, docs/agentos.md)", () => {
+  test("node ./x.mjs, ../x.mjs and /workspace/x.mjs run; a bare `node x.mjs` does not start (a bare .js in a module package loads as CommonJS) until started by a path, and then runs a stale copy", async () => {
+    const ws = await tempDir("aos-vfs-entry-");
+    await mkdir(join(ws, "sub"));
+    await writeFile(join(ws, "package.json"), '{"type":"module"}\n');
+    await writeFile(join(ws, "lib.js"), "export const add = (a, b) => a + b;\n");
+    await writeFile(join(ws, "t.mjs"), 'import { add } from "./lib.js";\nconsole.log("ran", add(2, 3));\n');
+    await writeFile(join(ws, "e.js"), 'import { add } from "./lib.js";\nconsole.log("ran", add(2, 3));\n');
+    // Each command prints on its own (node's output is lost through $(...) in this VM's shell), then its exit code.
+    const cases = {
+      bare: "node t.mjs",
+      barejs: "node e.js",
+      dot: "node ./t.mjs",
+      abs: "node /workspace/t.mjs",
+      up: "cd sub && node ../t.mjs; cd ..",
+      dotjs: "node ./e.js",
+      bareAfter: "node t.mjs",
+      barejsAfter: "node e.js",
+      edit: "echo 'console.log(\"new\")' > t.mjs",
+      bareEdited: "node t.mjs",
+      dotEdited: "node ./t.mjs",
+      bareEdited2: "node t.mjs",
+    };
+    const r = await runBin(["exec", "--", Object.entries(cases).map(([n, c]) => `${c}; echo "@@${n} $?"`).join("\n")], { cwd: ws });
+    const seen: Record<string, { rc: number; out: string }> = {};
+    let out: string[] = [];
+    for (const line of r.stdout.split("\n")) {
+      const m = /^@@(\w+) (\d+)$/.exec(line);
+      if (!m) out.push(line);
+      else {
+        seen[m[1]!] = { rc: Number(m[2]), out: out.join("\n").trim() };
+        out = [];
+      }
+    }
+    const ran = { rc: 0, out: "ran 5" };
+    const fresh = { rc: 0, out: "new" };
+    expect(seen).toEqual({
+      bare: { rc: 127, out: "" },
+      barejs: { rc: 1, out: "" },
+      dot: ran,
+      abs: ran,
+      up: ran,
+      dotjs: ran,
+      // Once started by a path, a bare name runs the sidecar's copy of the file: after an edit, the old one.
+      bareAfter: ran,
+      barejsAfter: ran,
+      edit: { rc: 0, out: "" },
+      bareEdited: ran,
+      dotEdited: fresh,
+      bareEdited2: fresh,
+    });
+    expect(r.stderr).toContain("command not found: node");
+    expect(r.stderr).toContain("SyntaxError: Cannot use import statement outside a module");
+  }, VM_TIMEOUT);
+});
+
 describe("Pi's own file tools", () => {
   test("run --agent pi: the write and edit tools on .git/hooks/pre-commit fail with a permission event; the host's hook is unchanged", async () => {
     const ws = await workspace("aos-vfs-pi-");
