@@ -70,7 +70,8 @@ async function main() {
   const adapter = await buildAdapterBundle();
   log(`  paperclip adapter: index.js ${(adapter.index.length / 1024).toFixed(1)} KB, ui-parser.cjs ${(adapter.uiParser.length / 1024).toFixed(1)} KB`);
   const result = await Bun.build({
-    entrypoints: [join(root, "commands", "cli.compiled.ts")],
+    // The snapshot build's layer workers (src/snapshot/layer-pool.ts) start from their own entry in the binary.
+    entrypoints: [join(root, "commands", "cli.compiled.ts"), join(root, "src", "snapshot", "layer-worker.ts")],
     // autoloadPackageJson: the engine parts are imported from disk at run time (src/rivet/modules.ts); without it the
     // compiled binary resolves no bare import inside them (docs/rivet.md, "Packaging").
     compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false, autoloadPackageJson: true },

@@ -15,7 +15,8 @@ import { usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { chunkEntries } from "./chunk.ts";
 import { encodeHeader, ID_PREFIX, sha256Hex, type LayerEntry, type LayerHeader } from "./format.ts";
-import { writeLayer, type LayerInput } from "./layer.ts";
+import type { LayerInput } from "./layer.ts";
+import { layerWriter, type LayerWriter } from "./layer-pool.ts";
 import { checkTagName, SnapshotStore, type NameMove, type SnapshotRecord } from "./store.ts";
 import { layerIntact } from "./verify.ts";
 import { walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
@@ -29,7 +30,9 @@ export interface BuildOptions {
   store?: SnapshotStore;
   /** Move `name` even when it points at another snapshot, without keeping that one (see SnapshotStore.nameSnapshot). */
   force?: boolean;
-  /** Called as file contents are read: bytes and files done so far, out of the totals. */
+  /** Worker threads writing layers (layer-pool.ts); default: one per core for a build with much to write, else none. */
+  workers?: number;
+  /** Called as layers are written or found: files and bytes done so far, out of the totals. */
   onProgress?: (p: BuildProgress) => void;
 }
 
@@ -158,7 +161,8 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       const e = group[i]!;
       if (le.t === "f") newCache.files[e.rel] = [e.stat.size, e.stat.mtimeMs, e.stat.ctimeMs, e.stat.ino, le.h!];
     });
-  const writeGroup = async (group: WalkEntry[]): Promise<string> => {
+  let writer: LayerWriter | undefined;
+  const writeGroup = async (group: WalkEntry[], w: LayerWriter): Promise<string> => {
     const tmp = store.tmpPath("layer");
     const inputs: LayerInput[] = group.map((e) =>
       e.type === "f"
@@ -169,11 +173,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     );
     let committed = false;
     try {
-      const layer = await writeLayer(tmp, inputs, (n) => {
+      const layer = await w.write(tmp, inputs);
+      for (const e of group) if (e.type === "f") {
         doneFiles++;
-        doneBytes += n;
-        progress(doneFiles, doneBytes);
-      });
+        doneBytes += e.size;
+      }
+      progress(doneFiles, doneBytes);
       // gc keeps every layer written since a live build started (admin.ts), so no lease write per layer.
       store.commitLayer(tmp, layer.id);
       committed = true;
@@ -184,8 +189,33 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       if (!committed) rmSync(tmp, { force: true });
     }
   };
+  /** Write these groups' layers: in order in this thread, or all at once through the workers (the first failure stops the rest). */
+  const writeAll = async (indices: number[]): Promise<void> => {
+    if (!indices.length) return;
+    const bytes = indices.reduce((n, i) => n + groups[i]!.reduce((m, e) => m + (e.type === "f" ? e.size : 0), 0), 0);
+    writer ??= layerWriter({ bytes, layers: indices.length, workers: opts.workers });
+    const w = writer;
+    if (w.workers === 0) {
+      for (const i of indices) layerIds[i] = await writeGroup(groups[i]!, w);
+      return;
+    }
+    let failure: unknown;
+    await Promise.all(
+      indices.map((i) =>
+        writeGroup(groups[i]!, w).then(
+          (id) => void (layerIds[i] = id),
+          (e) => {
+            failure ??= e;
+            w.abort(e as Error);
+          },
+        ),
+      ),
+    );
+    if (failure !== undefined) throw failure;
+  };
   try {
     const reused: number[] = [];
+    const toWrite: number[] = [];
     for (const [i, group] of groups.entries()) {
       const predicted = predictHeader(group, (e) => cachedDigest(cache, e));
       const id = predicted && ID_PREFIX + sha256Hex(encodeHeader(predicted));
@@ -193,7 +223,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       const reusable = id !== undefined && layerIntact(store, id);
       if (id && !reusable && store.hasLayer(id)) repaired++;
       if (reusable && predicted) {
-        layerIds.push(id);
+        layerIds[i] = id;
         reused.push(i);
         remember(group, predicted);
         for (const e of group) if (e.type === "f") {
@@ -203,11 +233,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
         progress(doneFiles, doneBytes);
         continue;
       }
-      layerIds.push(await writeGroup(group));
+      toWrite.push(i);
     }
+    await writeAll(toWrite);
     // Reused layers are leased only now; one that a concurrent gc removed in between is written again.
     await lease.add(reused.map((i) => layerIds[i]!));
-    for (const i of reused) if (!store.hasLayer(layerIds[i]!)) layerIds[i] = await writeGroup(groups[i]!);
+    await writeAll(reused.filter((i) => !store.hasLayer(layerIds[i]!)));
 
     const id = snapshotIdOf(layerIds);
     const existed = store.readRecord(id);
@@ -257,6 +288,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       excluded: walked.excluded,
     };
   } finally {
+    writer?.close();
     lease.release();
   }
 }

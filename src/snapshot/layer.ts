@@ -42,7 +42,7 @@ export interface WrittenLayer {
  * Stream entries (sorted by path) into `tmpPath` and return the header and id. The caller renames the file to its
  * id. Identical contents within a layer are stored once.
  */
-export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, onBytes?: (n: number) => void): Promise<WrittenLayer> {
+export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>): Promise<WrittenLayer> {
   const fd = openSync(tmpPath, "w", 0o444);
   const buf = takeBuffer();
   const entries: LayerEntry[] = [];
@@ -73,6 +73,28 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
     const digest = sha256Hex(data);
     return { size: data.length, digest, offset: offsets.get(digest) ?? append(data) };
   };
+  /**
+   * A small file read straight into the write buffer (no buffer of its own: 5,000 files would be 5,000 allocations
+   * and a copy each), kept there only if its content is new to the layer. One byte more than its size is asked for:
+   * a file that grew since fstat is read whole the ordinary way.
+   */
+  const stageSmallFile = (src: number, size: number): { size: number; digest: string; offset: number } => {
+    if (used + size + 1 > buf.length) flush();
+    let n = 0;
+    for (;;) {
+      const r = readSync(src, buf, used + n, size + 1 - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n > size) return store(readFileSync(src));
+    }
+    const data = buf.subarray(used, used + n);
+    const digest = sha256Hex(data);
+    const known = offsets.get(digest);
+    if (known !== undefined) return { size: n, digest, offset: known };
+    const at = pos + used;
+    used += n;
+    return { size: n, digest, offset: at };
+  };
   /** Read a host file (never following a symlink: the walk only hands us regular files) into the layer. */
   const copyHostFile = (path: string): { size: number; digest: string; offset: number } => {
     // O_NOFOLLOW: if the file was swapped for a symlink since the walk, fail instead of reading where it points.
@@ -80,7 +102,7 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
     try {
       const st = fstatSync(src);
       if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
-      if (st.size <= SMALL_FILE) return store(readFileSync(src));
+      if (st.size <= SMALL_FILE) return stageSmallFile(src, st.size);
       // Large file: stream it at the end of the data region; if its content is already in the layer, the next write
       // goes over it (and the final truncate cuts what is left).
       flush();
@@ -111,7 +133,6 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>, 
       else if (input.t === "l") entries.push({ p: input.p, t: "l", m: input.m, mt: input.mt, l: input.l });
       else {
         const { size, digest, offset } = "data" in input ? store(input.data) : copyHostFile(input.hostPath);
-        onBytes?.(size);
         if (!offsets.has(digest)) offsets.set(digest, offset);
         entries.push({ p: input.p, t: "f", m: input.m, mt: input.mt, s: size, o: offset, h: digest });
       }

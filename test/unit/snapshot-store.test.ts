@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { buildSnapshot } from "../../src/snapshot/build.ts";
 import { SnapshotStore } from "../../src/snapshot/store.ts";
@@ -310,5 +310,58 @@ describe("overlay: a disposable upper over the layers", () => {
     expect(await next.exists("/src/m7.txt")).toBe(false);
     expect((await next.stat("/README.md")).mode & 0o777).toBe(0o600);
     expect(computeChanges(next)).toEqual({ added: [], modified: [], deleted: [] });
+  });
+});
+
+describe("layers written by workers (layer-pool.ts)", () => {
+  test("one thread, one worker or three: the same layers, the same snapshot id, every layer whole", async () => {
+    const dir = await sourceTree();
+    await mkdir(join(dir, "big"));
+    for (let i = 0; i < 6; i++) await writeFile(join(dir, "big", `b${i}.bin`), new Uint8Array(300_000).fill(i + 1));
+    await writeFile(join(dir, "big", "b-copy.bin"), new Uint8Array(300_000).fill(1));
+    await age(dir);
+    const built = [];
+    for (const workers of [0, 1, 3]) {
+      const store = new SnapshotStore(join(await tmp("snap-pool-"), "snapshots"));
+      const r = await buildSnapshot({ dir, store, workers });
+      built.push({ id: r.id, layers: store.readRecord(r.id)!.layers });
+      for (const l of store.readRecord(r.id)!.layers) {
+        const reader = new LayerReader(l, store.layerPath(l));
+        for (const e of reader.header.entries) reader.verify(e);
+        reader.close();
+      }
+    }
+    expect(built[0]!.layers.length).toBeGreaterThan(3);
+    expect(built[1]).toEqual(built[0]!);
+    expect(built[2]).toEqual(built[0]!);
+  });
+
+  test("a file swapped for a link while a worker build runs fails it as in one thread, and leaves no temp file or record", async () => {
+    const dir = await sourceTree();
+    await mkdir(join(dir, "zz"));
+    await writeFile(join(dir, "zz", "victim.txt"), "read me\n");
+    await age(dir);
+    for (const workers of [0, 1]) {
+      const store = new SnapshotStore(join(await tmp("snap-pool-fail-"), "snapshots"));
+      let swapped = false;
+      const err = await buildSnapshot({
+        dir,
+        store,
+        workers,
+        // After the first layer: the victim's layer (the last: paths are sorted) has not started yet.
+        onProgress: () => {
+          if (swapped) return;
+          swapped = true;
+          rmSync(join(dir, "zz", "victim.txt"));
+          symlinkSync("/etc/hostname", join(dir, "zz", "victim.txt"));
+        },
+      }).catch((e) => e);
+      expect({ workers, failed: err instanceof Error, message: String(err?.message) }).toMatchObject({ workers, failed: true });
+      expect(String(err.message)).toMatch(/ELOOP|symbolic link|no longer a regular file/i);
+      expect(readdirSync(store.dir("tmp"))).toEqual([]);
+      expect(readdirSync(store.dir("records"))).toEqual([]);
+      rmSync(join(dir, "zz", "victim.txt"));
+      await writeFile(join(dir, "zz", "victim.txt"), "read me\n");
+    }
   });
 });
