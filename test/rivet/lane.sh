@@ -43,5 +43,13 @@ for f in "${FILES[@]}"; do
   LANE_BIN=$BIN bun test --timeout 600000 "$f" || die "$f failed"
 done
 
+# 4. Everything stopped by itself: no engine runs from the lane's engine parts, no worker or engine start of this binary.
+for i in $(seq 1 60); do
+  LEFT=$({ pgrep -af -- "$RIVET_DIR"; pgrep -af -- "^$BIN (worker|engine start)"; } | grep -v pgrep || true)
+  [ -z "$LEFT" ] && break
+  [ "$i" = 60 ] && die "processes still run from $RIVET_DIR 30 s after the tests: $LEFT"
+  sleep 0.5
+done
+
 END=$(date +%s)
 say "ok: setup $((SETUP_DONE - STARTED)) s, tests $((END - SETUP_DONE)) s, total $((END - STARTED)) s"
