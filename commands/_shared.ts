@@ -43,6 +43,11 @@ export interface HelpExtras {
   permissionFlags?: boolean;
   /** What the command takes after `--` (exec: "COMMAND"); without it, `--` is an error. */
   afterDash?: string;
+  /**
+   * false: the command never boots a VM, so main does not load the runtime for it (its signal handling and embedded
+   * assets: ~5 ms of start-up, most of a `tool invoke`); a signal then ends it the default way (exit 128+N).
+   */
+  runtime?: false;
 }
 
 const extras = new WeakMap<object, HelpExtras>();

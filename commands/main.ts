@@ -107,11 +107,13 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       if (!line.help && line.names.length > 0) code = ExitCode.usage;
     } else {
       const cwd = line.args.cwd as string | undefined;
-      // The runtime (and its signal handling) loads only for a command that runs; --help never needs it.
-      runtime = await import("../src/runtime/index.ts");
-      if (options.assets) runtime.setAssetProvider(await options.assets());
-      runtime.installSignalHandlers();
-      if (cwd !== undefined) process.chdir(await runtime.checkWorkspaceDir(cwd));
+      // The runtime (and its signal handling) loads only for a command that runs and may boot a VM; --help never needs it.
+      if (helpExtras(leaf).runtime !== false) {
+        runtime = await import("../src/runtime/index.ts");
+        if (options.assets) runtime.setAssetProvider(await options.assets());
+        runtime.installSignalHandlers();
+      }
+      if (cwd !== undefined) process.chdir(await (await import("../src/paths.ts")).checkWorkspaceDir(cwd));
       const data: CommandData = { permissionFlags: line.permissionFlags, passthrough: line.passthrough, options: line.options };
       const result = await leaf.run!({ rawArgs: line.rawArgs, args: line.args as never, cmd: leaf, data });
       if (typeof result === "number") code = result;

@@ -1,5 +1,7 @@
+import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { usageError } from "./errors.ts";
 
 /** Sessions, snapshots, artifacts: `$PAPERCLIP_AOS_HOME`, else `$XDG_DATA_HOME/paperclip-aos`, else ~/.local/share/paperclip-aos. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -19,4 +21,13 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function userConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME ? resolve(env.XDG_CONFIG_HOME) : join(env.HOME ? resolve(env.HOME) : homedir(), ".config");
   return join(base, "paperclip-aos", "config.json");
+}
+
+/** A workspace directory given by --cwd or a request, resolved; a usage error when it is missing or not a directory. */
+export async function checkWorkspaceDir(dir: string): Promise<string> {
+  const abs = resolve(dir);
+  const st = await stat(abs).catch(() => null);
+  if (!st) throw usageError(`workspace directory ${abs} does not exist`, "pass an existing directory with --cwd", "cwd_missing");
+  if (!st.isDirectory()) throw usageError(`workspace ${abs} is not a directory`, "pass a directory with --cwd", "cwd_not_dir");
+  return abs;
 }

@@ -33,6 +33,7 @@ export default withHelp(
     },
   }),
   {
+    runtime: false,
     examples: [
       ["paperclip-aos tool invoke git.status", "branch, ahead/behind, changed files"],
       ["paperclip-aos tool invoke git.log --input '{\"limit\":5}'", "the last five commits"],

@@ -18,6 +18,7 @@ export default withHelp(
     },
   }),
   {
+    runtime: false,
     examples: [
       ["paperclip-aos tool list", "names and one-line descriptions"],
       ["paperclip-aos tool list --json", "{tools:[{name, description, guestCommand, inputSchema, outputSchema}]}"],

@@ -14,6 +14,7 @@ export default withHelp(
     },
   }),
   {
+    runtime: false,
     examples: [
       ["paperclip-aos tool schema git.status", "what git.status takes and returns"],
       ["paperclip-aos tool schema artifacts.publish | jq .inputSchema", "just the input schema"],

@@ -1,4 +1,4 @@
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
@@ -107,13 +107,7 @@ export function liveVms(): ReadonlySet<VmHandle> {
   return live;
 }
 
-export async function checkWorkspaceDir(dir: string): Promise<string> {
-  const abs = resolve(dir);
-  const st = await stat(abs).catch(() => null);
-  if (!st) throw usageError(`workspace directory ${abs} does not exist`, "pass an existing directory with --cwd", "cwd_missing");
-  if (!st.isDirectory()) throw usageError(`workspace ${abs} is not a directory`, "pass a directory with --cwd", "cwd_not_dir");
-  return abs;
-}
+export { checkWorkspaceDir } from "../paths.ts";
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const assets = await resolveAssets({ onProgress: (m) => logger.info(m) });
