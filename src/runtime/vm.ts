@@ -116,6 +116,9 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   // every child we start later would inherit them.
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
+  // Never two live VMs on one database: a previous VM on it (same process, shared sidecar) ends first. Waited for
+  // before the boot turn, which other heartbeats' boots wait for.
+  if (opts.databasePath) await vmReleased(opts.databasePath);
   // Two boots in one process must not interleave their spawn-only environments (one would restore the other's
   // values for good): boots take turns.
   const release = await bootTurn();
@@ -205,9 +208,6 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   // On a shared sidecar too: the router (sidecar-router.ts) answers each VM's calls from its own filesystem.
   if (opts.workspaceDir) mounts.push(workspaceMount(opts.workspaceDir, opts.workspaceReadOnly ?? false));
   if (opts.mounts) mounts.push(...opts.mounts);
-
-  // Never two live VMs on one database: a previous VM on it (same process, shared sidecar) ends first.
-  if (opts.databasePath) await vmReleased(opts.databasePath);
 
   // The workspace's files keep their host owners, and the kernel checks guest permissions against them: run the
   // guest as the host user so the workspace is writable and new files belong to whoever ran us.

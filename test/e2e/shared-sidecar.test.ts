@@ -1,0 +1,61 @@
+/**
+ * VMs on one sidecar (as the warm worker and a Rivet runner keep them), through the library: agentOS 0.2.21 answers
+ * every VM's filesystem calls with the handler of the VM created last, so without src/runtime/sidecar-router.ts the
+ * first VM here reads and writes the second's workspace. Also the runtime workspace mount (`mountWorkspace`) that a
+ * VM booted ahead of its request (a spare) gets: routed and checked the same way. Through the compiled binary the
+ * same is proved in test/e2e/worker.test.ts.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AgentOs } from "@rivet-dev/agentos-core";
+import { bootVm, childPids, type VmHandle } from "../../src/runtime/index.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+
+afterAll(removeTempDirs);
+
+async function sh(vm: AgentOs, line: string): Promise<string> {
+  const out: Uint8Array[] = [];
+  const p = await vm.process.spawn("sh", ["-c", line], { cwd: "/", onStdout: (c) => out.push(c), onStderr: (c) => out.push(c) });
+  const r = await vm.process.wait(p.pid);
+  return `${r.exitCode}:${Buffer.concat(out).toString().trim()}`;
+}
+
+describe("VMs sharing one sidecar", () => {
+  test("each VM's shell and node see and write only its own workspace, boot-time or mounted at run time (read-only too)", async () => {
+    const { AgentOs } = await import("@rivet-dev/agentos-core");
+    const dirs = await Promise.all(["a", "b", "c"].map((n) => tempDir(`aos-shared-${n}-`)));
+    dirs.forEach((d, i) => writeFileSync(join(d, "id.txt"), "abc"[i]!));
+    const before = childPids();
+    const sidecar = await AgentOs.createSidecar();
+    const handles: VmHandle[] = [];
+    try {
+      handles.push(await bootVm({ sidecar, workspaceDir: dirs[0] }));
+      handles.push(await bootVm({ sidecar, workspaceDir: dirs[1] }));
+      // Booted without a workspace (a spare), mounted read-only after the others exist.
+      const c = await bootVm({ sidecar });
+      handles.push(c);
+      expect(await sh(c.vm, "ls /workspace")).toBe("0:");
+      await c.mountWorkspace(dirs[2]!, { readOnly: true });
+      const seen = await Promise.all(handles.map((h) => sh(h.vm, "cat /workspace/id.txt")));
+      expect(seen).toEqual(["0:a", "0:b", "0:c"]);
+      const write = (i: number) => `echo shell-${i} > /workspace/w.txt; node -e "require('fs').writeFileSync('/workspace/n.txt','node-${i}')"`;
+      const wrote = await Promise.all(handles.map((h, i) => sh(h.vm, write(i))));
+      expect(wrote.slice(0, 2)).toEqual(["0:", "0:"]);
+      expect(wrote[2]).toContain("EROFS");
+      for (const i of [0, 1]) {
+        expect(readFileSync(join(dirs[i]!, "w.txt"), "utf8")).toBe(`shell-${i}\n`);
+        expect(readFileSync(join(dirs[i]!, "n.txt"), "utf8")).toBe(`node-${i}`);
+      }
+      expect(existsSync(join(dirs[2]!, "w.txt")) || existsSync(join(dirs[2]!, "n.txt"))).toBe(false);
+      // A closed VM's routing is gone; the others keep theirs.
+      await handles.shift()!.close();
+      expect(await sh(handles[0]!.vm, "cat /workspace/id.txt")).toBe("0:b");
+    } finally {
+      await Promise.all(handles.map((h) => h.close()));
+      await Promise.race([sidecar.dispose(), Bun.sleep(1000)]);
+      // The shared sidecar is ours to stop (bootVm stops only a sidecar it started).
+      for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
+    }
+  }, 180_000);
+});
