@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentOs } from "@rivet-dev/agentos-core";
-import { bootVm, childPids, type VmHandle } from "../../src/runtime/index.ts";
+import { bootVm, childPids, vmReleased, type VmHandle } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterAll(removeTempDirs);
@@ -55,6 +55,35 @@ describe("VMs sharing one sidecar", () => {
       await Promise.all(handles.map((h) => h.close()));
       await Promise.race([sidecar.dispose(), Bun.sleep(1000)]);
       // The shared sidecar is ours to stop (bootVm stops only a sidecar it started).
+      for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
+    }
+  }, 180_000);
+
+  test("a VM booted on a session database waits until the previous VM on it is really gone (close returned long before)", async () => {
+    const { AgentOs } = await import("@rivet-dev/agentos-core");
+    const db = join(await tempDir("aos-shared-db-"), "agentos.db");
+    const before = childPids();
+    const sidecar = await AgentOs.createSidecar();
+    const handles: VmHandle[] = [];
+    try {
+      const a = await bootVm({ sidecar, agents: ["pi"], databasePath: db });
+      handles.push(a);
+      // An open Pi session makes the teardown slow (seconds), as after a heartbeat.
+      await a.vm.sessions.open({ sessionId: "s", agent: "pi", cwd: "/" });
+      await a.close({ graceMs: 0 });
+      // close() is back and agentOS's dispose of the VM goes on: what a next heartbeat of the session used to meet.
+      let gone = false;
+      void vmReleased(db).then(() => (gone = true));
+      await Bun.sleep(0);
+      expect(gone).toBe(false);
+      // A VM booted on the same database starts only once that dispose has ended.
+      const b = await bootVm({ sidecar, databasePath: db });
+      handles.push(b);
+      expect(gone).toBe(true);
+      expect(await sh(b.vm, "echo alive")).toBe("0:alive");
+    } finally {
+      await Promise.all(handles.map((h) => h.close()));
+      await Promise.race([sidecar.dispose(), Bun.sleep(1000)]);
       for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
     }
   }, 180_000);
