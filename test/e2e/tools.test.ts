@@ -154,6 +154,13 @@ describe("input validation happens before anything runs", () => {
     expect(parseJson(r.stdout).commits).toHaveLength(2);
   });
 
+  test("--cwd that is missing or not a directory is exit 2 before any tool runs", async () => {
+    const missing = await runBin(["tool", "invoke", "git.status", "--cwd", join(fx.dir, "no-such-dir"), "--json"], { env: { PAPERCLIP_AOS_HOME: fx.home } });
+    expect([missing.code, parseJson(missing.stdout).error.code]).toEqual([2, "cwd_missing"]);
+    const file = await runBin(["tool", "invoke", "git.status", "--cwd", join(fx.dir, "a.txt"), "--json"], { env: { PAPERCLIP_AOS_HOME: fx.home } });
+    expect([file.code, parseJson(file.stdout).error.code]).toEqual([2, "cwd_not_dir"]);
+  });
+
   test("an invalid artifact name is refused before the artifact store is even created", async () => {
     const home = await tempDir("aos-tools-home-");
     const r = await invoke("artifacts.publish", { path: "a.txt", name: "../../evil" }, { home });
@@ -409,9 +416,11 @@ describe("the workspace cannot turn host git against the host", () => {
     const sentinels = await tempDir("aos-tools-sentinel-");
     const [twin, ws] = [(await gitFixture()).dir, (await gitFixture()).dir];
     for (const [dir, name] of [[twin, "control"], [ws, "pwned"]] as const) {
+      // The index holds a.txt as it is now; below it changes to the same size with an older mtime, so git has to
+      // hash it to know (which is when it runs the clean filter), whatever the timing of the index write.
+      sh(dir, "add", "a.txt");
       await plant(dir, join(sentinels, name));
       await writeFile(join(dir, ".gitattributes"), "* filter=evil\n");
-      // Same size, older mtime: git has to hash the file to know, which is when it runs the clean filter.
       await writeFile(join(dir, "a.txt"), "alphA\nbeta\ngamma\n");
       await utimes(join(dir, "a.txt"), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
     }
