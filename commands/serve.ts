@@ -22,6 +22,12 @@ export default withHelp(
       queue: { type: "string", valueHint: "N", description: "Requests that may wait for a slot (default 64); beyond that they fail at once with worker_busy" },
       "recycle-after": { type: "string", valueHint: "N", description: "Replace the sidecar (warming the new one first) after N heartbeats (default 25)" },
       "max-rss": { type: "string", valueHint: "MB", description: "Replace the sidecar once its memory passes MB after a heartbeat (default 2048)" },
+      spares: {
+        type: "string",
+        valueHint: "N",
+        description:
+          "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh Pi heartbeat whose policy has one starts in a fraction of the time. Each idle spare is ~160 MB",
+      },
     },
     async run({ args }) {
       const socketPath = args.socket ?? defaultSocketPath();
@@ -38,6 +44,7 @@ export default withHelp(
         queueLimit: count(args.queue, "--queue", 64, 0),
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
+        spares: count(args.spares, "--spares", 2, 0),
         debug: args.debug,
       });
       const started = performance.now();
@@ -57,7 +64,8 @@ export default withHelp(
     examples: [
       ["paperclip-aos serve", "keep a warm worker for this user's state dir; run and exec use it from now on"],
       ["paperclip-aos serve --concurrency 8 --queue 100", "more heartbeats at once (each live Pi session is ~150-200 MB)"],
-      ["paperclip-aos serve --status", "what is warm, what runs, memory"],
+      ["paperclip-aos serve --spares 4", "keep 4 spare VMs ready (for up to 4 policies, the newest first)"],
+      ["paperclip-aos serve --status", "what is warm (sidecar, spare VMs per policy), what runs, memory"],
       ["paperclip-aos serve --status --json", "the same as one JSON document"],
       ["paperclip-aos run --worker off --prompt 'x'", "one heartbeat in-process although a worker is up"],
     ],
@@ -77,7 +85,9 @@ function renderStatus(s: WorkerStatus): string {
     `state dir  ${s.stateDir}`,
     `running    ${s.running} of ${s.limits.concurrency} at once, ${s.queued} queued (queue ${s.limits.queue})`,
     `served     ${s.served.heartbeats} heartbeats, ${s.served.execs} execs, ${s.served.failed} failed`,
-    `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}`,
+    `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}; gateway port ${s.warm.gatewayPort}`,
+    `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own`,
+    ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
     `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
     ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),

@@ -36,7 +36,7 @@ export function checkModel(driver: AgentDriver, spec: ModelSpec): void {
   if (problem) throw usageError(problem.message, problem.hint, "unsupported_model");
 }
 
-export { RESUME_MODES, type LocalPackage, type AcpQuirks, type AcpToolEvent, type AgentConfigFile, type AgentDriver, type AgentSetup, type GatewayEndpoint, type HostCli, type ResumeMode, type SetupContext } from "./types.ts";
+export { RESUME_MODES, type LocalPackage, type AcpQuirks, type AcpToolEvent, type AgentConfigFile, type AgentDriver, type AgentSetup, type GatewayEndpoint, type HostCli, type ResumeMode, type SetupContext, type SpareSetup } from "./types.ts";
 export { paperclipInstructions } from "./instructions.ts";
 export { recordPrompt, replayPreamble } from "./transcript.ts";
 export { resumeStep, sessionResumable, type ResumeStep, type SessionFiles } from "./resume.ts";

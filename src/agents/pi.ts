@@ -57,6 +57,26 @@ export function piExtensionSource(instructions: string): string {
   return `export default function (pi) {\n  pi.on("before_agent_start", async (e) => ({ systemPrompt: e.systemPrompt + "\\n\\n" + ${JSON.stringify(instructions)} }));\n}\n`;
 }
 
+/** Where a spare VM's Pi finds its run (relative to HOME). */
+const PI_RUN_FILE = ".paperclip/run.json";
+
+/**
+ * The extension of a session opened ahead (a spare VM): at the start of its turn it reads the run file the heartbeat
+ * wrote, puts the run's env into its process (the bash tool's commands inherit it) and appends the run's instructions.
+ * Without the file the turn must not run as if it had none: it fails.
+ */
+export function piSpareExtensionSource(runFile: string): string {
+  return `export default function (pi) {
+  pi.on("before_agent_start", async (e) => {
+    const fs = process.getBuiltinModule("node:fs");
+    const run = JSON.parse(fs.readFileSync(process.env.HOME + "/" + ${JSON.stringify(runFile)}, "utf8"));
+    Object.assign(process.env, run.env);
+    return { systemPrompt: e.systemPrompt + "\\n\\n" + run.instructions };
+  });
+}
+`;
+}
+
 export const pi = {
   id: "pi",
   title: "Pi",
@@ -77,4 +97,8 @@ export const pi = {
     files: [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piExtensionSource(instructions) }],
     env: {},
   }),
+  spare: {
+    files: (endpoint) => [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piSpareExtensionSource(PI_RUN_FILE) }],
+    runFile: (run) => ({ path: PI_RUN_FILE, content: json(run) }),
+  },
 } as const satisfies AgentDriver;

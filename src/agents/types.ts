@@ -44,6 +44,18 @@ export interface AgentSetup {
   promptPrefix?: string;
 }
 
+/**
+ * A spare VM's agent is configured and its session opened before any run is known, so what a run brings (its env,
+ * Paperclip's instructions) has to reach the running agent another way: a file under HOME the agent reads when its
+ * turn starts. Only an agent that can do that can have spares.
+ */
+export interface SpareSetup {
+  /** Written under HOME before the session opens: the gateway endpoint (the spare's own token) and the file's reader. */
+  files(endpoint: GatewayEndpoint): AgentConfigFile[];
+  /** This run's file, written under HOME before the prompt. */
+  runFile(run: { env: Record<string, string>; instructions: string }): AgentConfigFile;
+}
+
 /** Where an agent's ACP events differ from the common reading in src/heartbeat/acp.ts. */
 export interface AcpQuirks {
   /** Our tool name for a tool event, where the agent's title is not it (default: title, then kind). */
@@ -96,6 +108,8 @@ export interface AgentDriver {
   /** Why it cannot use this model beyond the provider (or undefined). Checked before anything boots. */
   modelProblem?(spec: ModelSpec): { message: string; hint: string } | undefined;
   setup(ctx: SetupContext): AgentSetup;
+  /** How a session opened ahead of its run (the worker's spare VMs) is configured; absent: no spares for this agent. */
+  readonly spare?: SpareSetup;
   readonly acp?: AcpQuirks;
   /** The agent's own CLI on the host, as Paperclip's *_local adapter runs it: the baseline of eval and the bench. */
   readonly hostCli?: HostCli;

@@ -30,5 +30,6 @@ export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./m
 export { costUsd, type Price, priceFor, priceTable, type TokenCounts } from "./prices.ts";
 export { loadScript, parseScript, type Script, scriptJsonSchema, type Step } from "./script.ts";
 export { type BillingType, type Gateway, type GatewayOptions, startGateway } from "./server.ts";
+export { GatewayHub } from "./hub.ts";
 export { SIDE_TITLE } from "./side-request.ts";
 export type { UsageDelta, UsageTotals } from "./usage.ts";

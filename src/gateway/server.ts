@@ -147,7 +147,8 @@ function sameSecret(given: string | null, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function presentedToken(req: Request): string | null {
+/** The token a request presents, as x-api-key or a Bearer authorization. */
+export function presentedToken(req: Request): string | null {
   const key = req.headers.get("x-api-key");
   if (key) return key;
   const auth = req.headers.get("authorization");
@@ -226,7 +227,52 @@ function estimatedUsage(body: Record<string, unknown>, r: Reply): TokenCounts {
 
 const ZERO: TokenCounts = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
+/**
+ * One run's gateway without its listener: the token, the script or upstream, the meter, the recorder and the request
+ * handler. startGateway serves it on a port of its own; the worker's GatewayHub (hub.ts) serves many on one port.
+ */
+export interface GatewayCore {
+  readonly token: string;
+  handle(req: Request): Promise<Response>;
+  /** The Gateway face once it is served at `port`; `stop` ends the listening (the hub's: forget the token). */
+  face(port: number, stop: () => Promise<unknown>): Gateway;
+}
+
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const core = await openGatewayCore(opts);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = serveGateway("127.0.0.1", 0, core.handle);
+  } catch (e) {
+    throw runtimeError(`the model gateway cannot listen on 127.0.0.1: ${errorMessage(e)}`, undefined, "gateway_listen_failed", e);
+  }
+  const port = server.port as number;
+  // Codex's WASM build in agentOS 0.2.21 cannot connect to 127.0.0.1 (errno 21) and resolves localhost to ::1, so
+  // the same port answers there too (docs/agentos.md, "Codex"). A host without IPv6 loopback only loses Codex.
+  let server6: ReturnType<typeof Bun.serve> | undefined;
+  try {
+    server6 = serveGateway("::1", port, core.handle);
+  } catch {
+    server6 = undefined;
+  }
+  return core.face(port, () => Promise.all([server.stop(true), server6?.stop(true)]));
+}
+
+/** A loopback listener for gateway requests (`handle` turns its own failures into an answer). */
+export function serveGateway(hostname: string, port: number, handle: (req: Request) => Promise<Response>): ReturnType<typeof Bun.serve> {
+  return Bun.serve({
+    hostname,
+    port,
+    // Model calls can be silent for a long time (long thinking, scripted delays); the agent's own timeout governs.
+    idleTimeout: 0,
+    fetch: (req, srv) => {
+      srv.timeout(req, 0);
+      return handle(req);
+    },
+  });
+}
+
+export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore> {
   const env = opts.env ?? process.env;
   const spec = parseModelSpec(opts.model);
   let script: Script | undefined;
@@ -486,62 +532,41 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return script ? scripted(call) : forward(call);
   };
 
-  let server: ReturnType<typeof Bun.serve>;
-  const serve = (hostname: string, port: number) =>
-    Bun.serve({
-      hostname,
-      port,
-      // Model calls can be silent for a long time (long thinking, scripted delays); the agent's own timeout governs.
-      idleTimeout: 0,
-      fetch: (req, srv) => {
-        srv.timeout(req, 0);
-        return handle(req).catch((e: unknown) => {
-          const message = redactor.text(`model gateway internal error: ${errorMessage(e)}`);
-          fail({ errorCode: "gateway_error", family: "upstream", message, status: 500, source: "gateway" }, true);
-          return errorResponse("anthropic", 500, message);
-        });
-      },
+  const guarded = (req: Request): Promise<Response> =>
+    handle(req).catch((e: unknown) => {
+      const message = redactor.text(`model gateway internal error: ${errorMessage(e)}`);
+      fail({ errorCode: "gateway_error", family: "upstream", message, status: 500, source: "gateway" }, true);
+      return errorResponse("anthropic", 500, message);
     });
-  try {
-    server = serve("127.0.0.1", 0);
-  } catch (e) {
-    throw runtimeError(`the model gateway cannot listen on 127.0.0.1: ${errorMessage(e)}`, undefined, "gateway_listen_failed", e);
-  }
-  const port = server.port as number;
-  // Codex's WASM build in agentOS 0.2.21 cannot connect to 127.0.0.1 (errno 21) and resolves localhost to ::1, so
-  // the same port answers there too (docs/agentos.md, "Codex"). A host without IPv6 loopback only loses Codex.
-  let server6: ReturnType<typeof Bun.serve> | undefined;
-  try {
-    server6 = serve("::1", port);
-  } catch {
-    server6 = undefined;
-  }
 
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    token,
-    provider: spec.provider,
-    biller: billerOf(spec, upstream),
-    model: spec.model,
-    billingType: upstream ? "api" : "unknown",
-    notes,
-    usage: () => meter.get(),
-    lastError: () => last,
-    errors: () => [...errors],
-    requests: () => seqCounter,
-    stepsUsed: () => stepIndex,
-    onToolResult: (listener) => {
-      toolResultListeners.add(listener);
-      return () => toolResultListeners.delete(listener);
-    },
-    close: () => {
-      closed ??= (async () => {
-        await Promise.all([server.stop(true), server6?.stop(true)]);
-        await recorder?.flush();
-      })();
-      return closed;
-    },
+  const face = (port: number, stop: () => Promise<unknown>): Gateway => {
+    let closed: Promise<void> | undefined;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      token,
+      provider: spec.provider,
+      biller: billerOf(spec, upstream),
+      model: spec.model,
+      billingType: upstream ? "api" : "unknown",
+      notes,
+      usage: () => meter.get(),
+      lastError: () => last,
+      errors: () => [...errors],
+      requests: () => seqCounter,
+      stepsUsed: () => stepIndex,
+      onToolResult: (listener) => {
+        toolResultListeners.add(listener);
+        return () => toolResultListeners.delete(listener);
+      },
+      close: () => {
+        closed ??= (async () => {
+          await stop();
+          await recorder?.flush();
+        })();
+        return closed;
+      },
+    };
   };
+  return { token, handle: guarded, face };
 }

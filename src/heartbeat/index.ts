@@ -1,5 +1,6 @@
 export { runHeartbeat } from "./run.ts";
 export type { HeartbeatOptions, HostToolsBinding } from "./run.ts";
+export type { SpareNeed, SpareVm, WarmStart } from "./warm.ts";
 export { superviseRun, type Supervisor } from "./supervise.ts";
 export { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 export { buildRunRequest, requestCwd, parseRunRequest, parseJsonText, RunRequestSchema, DEFAULT_GRACE_SEC, DEFAULT_MODEL, FRESH_WAKE_REASONS } from "./request.ts";

@@ -16,6 +16,7 @@ import { logger } from "../log.ts";
 import { AcpMapper, textOf } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import type { RunRequest } from "./request.ts";
+import type { SpareVm, WarmStart } from "./warm.ts";
 import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 import { decideSession, locateSlot, type SessionSlot, type StoredSession } from "./sessions.ts";
 
@@ -43,6 +44,8 @@ export interface HeartbeatOptions {
   sidecar?: BootOptions["sidecar"];
   /** Where the gateway reads provider keys and base URLs (default process.env; the worker passes its client's). */
   hostEnv?: Record<string, string | undefined>;
+  /** The worker's long-lived gateway port and spare VMs (src/worker). */
+  warm?: WarmStart;
 }
 
 const SUMMARY_MAX = 4000;
@@ -110,10 +113,10 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // database is ours only once that VM is gone (and its session env scrubbed).
   await vmReleased(slot.databasePath);
 
-  const gateway = (hb.gateway = await startGateway({ model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}) }));
-  teardown.add("gateway", () => gateway.close());
-  phase(hb, "gateway");
-  const sandbox = await opts.sandbox(gateway.port);
+  // A worker's gateways all answer on its one port (opts.warm), so there the policy is compiled before the run's
+  // gateway opens: a spare VM decides its token.
+  if (!opts.warm) await openGateway(hb);
+  const sandbox = await opts.sandbox(opts.warm?.gatewayPort ?? hb.gateway!.port);
   phase(hb, "policy");
 
   const choice = await chooseSession(hb, slot);
@@ -121,32 +124,42 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
   if (tools) teardown.add("host tools", () => tools.close());
 
-  const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
-  const setup = driver.setup({ endpoint: { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model }, instructions });
   const plan = planVm({
     sandbox,
     ...(snap ? { snapshot: snap } : { workspaceDir }),
     hostFunctions: tools?.hostFunctions,
     software: [req.agent],
     databasePath: slot.databasePath,
-    // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts); the
-    // driver's env (e.g. Claude Code's ANTHROPIC_API_KEY, which is the run's gateway token) comes after.
-    env: { ...withoutGatewayEnv(req.env), ...setup.env },
+    // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts).
+    env: withoutGatewayEnv(req.env),
     debug: opts.debug,
   });
-  const step = await resumeStep(driver, slot, { sessionId: choice.sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: plan.guestEnv });
+  const spare = snap || choice.resuming ? undefined : await takeSpare(hb, plan.boot, slot.databasePath);
+  const sessionId = spare?.sessionId ?? choice.sessionId;
+  const gateway = hb.gateway ?? (await openGateway(hb, spare?.token));
+
+  const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
+  const setup = driver.setup({ endpoint: { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model }, instructions });
+  // The driver's env (e.g. Claude Code's ANTHROPIC_API_KEY, which is the run's gateway token) comes after the plan's.
+  const guestEnv = { ...plan.guestEnv, ...setup.env, HOME: GUEST_HOME };
+  const step = spare
+    ? { acpSessionId: sessionId, open: false, preamble: "" }
+    : await resumeStep(driver, slot, { sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: guestEnv });
   // Registered before the VM so that it runs after the VM is gone: the stored session env keeps no token or secret.
   teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubStoredSessionEnv(slot.databasePath, step.acpSessionId)));
 
-  const handle = await bootVm({ ...plan.boot, sidecar: opts.sidecar });
+  const handle = spare
+    ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: driver.spare!.runFile({ env: guestEnv, instructions }) })
+    : await bootVm({ ...plan.boot, sidecar: opts.sidecar });
   teardown.add("vm", () => handle.close());
   const vm = handle.vm;
   tools?.attachVm(vm);
   phase(hb, "boot");
-  await writeHomeFiles(vm, setup.files);
+  // A spare's agent was configured when it was made (its session is open already).
+  if (!spare) await writeHomeFiles(vm, setup.files);
 
   const params: SessionParams = {
-    sessionId: choice.sessionId,
+    sessionId,
     cwd: req.cwd,
     agent: req.agent,
     agentId: req.agentId,
@@ -162,7 +175,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     runId: req.runId,
     runtime: "agentos",
     agent: req.agent,
-    sessionId: choice.sessionId,
+    sessionId,
     resumed: choice.resuming,
     resumeMode: choice.resuming ? driver.resume : "fresh",
     model: gateway.model,
@@ -179,7 +192,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
       sessionId: step.acpSessionId,
       agent: driver.acpAgent,
       cwd: GUEST_WORKSPACE,
-      env: plan.guestEnv,
+      env: guestEnv,
       ...(setup.additionalInstructions ? { additionalInstructions: setup.additionalInstructions } : {}),
     });
   }
@@ -209,6 +222,24 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // What the gateway noticed: a model missing from the price table, a scripted tool the agent does not offer.
   for (const text of gateway.notes) sink.emit({ type: "system", level: "info", code: "gateway_note", text });
   return finishTurn(hb, outcome);
+}
+
+/** The run's gateway: on the worker's long-lived port when there is one (with a spare's token), else on its own. */
+async function openGateway(hb: Heartbeat, token?: string): Promise<Gateway> {
+  const { req, opts } = hb;
+  const o = { model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}), ...(token ? { token } : {}) };
+  const gateway = (hb.gateway = await (opts.warm ? opts.warm.openGateway(o) : startGateway(o)));
+  hb.teardown.add("gateway", () => gateway.close());
+  phase(hb, "gateway");
+  return gateway;
+}
+
+/** A VM the worker prepared ahead for exactly this plan, for a fresh session of an agent that can use one. */
+async function takeSpare(hb: Heartbeat, boot: BootOptions, databasePath: string): Promise<SpareVm | undefined> {
+  if (!hb.opts.warm || !hb.driver.spare) return undefined;
+  const spare = await hb.opts.warm.takeSpare({ agent: hb.req.agent, model: hb.req.model, boot, databasePath });
+  if (spare) hb.teardown.add("spare", () => spare.release());
+  return spare;
 }
 
 /** Fresh or resume (Paperclip's rules, sessions.ts), and a new session id when fresh. */

@@ -50,6 +50,8 @@ export interface VmHandle {
    * as a boot-time workspace. The VM's filesystem quota counts it (see src/plan for the quota fixed at boot).
    */
   mountWorkspace(dir: string, opts?: { readOnly?: boolean }): Promise<void>;
+  /** Take a runtime-mounted workspace away again (a spare VM's stand-in before the run's own). */
+  unmountWorkspace(): Promise<void>;
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -92,6 +94,14 @@ export async function afterVmReleased(databasePath: string, fn: () => unknown): 
     () => {},
     (e) => logger.debug(`after the VM's teardown: ${firstLine(e)}`),
   ));
+}
+
+/**
+ * The database is in use until `until` settles although no VM was booted on it under this name: a worker's spare VM
+ * runs on its own file, hard-linked as the session's (src/worker/spares.ts). vmReleased and afterVmReleased wait for it.
+ */
+export function holdDatabase(databasePath: string, until: Promise<void>): void {
+  trackRelease(resolve(databasePath), until);
 }
 
 function trackRelease(key: string, done: Promise<void>): void {
@@ -254,6 +264,10 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
         route.removeMount(m.path);
         throw runtimeError(`the workspace could not be mounted: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
       }
+    },
+    async unmountWorkspace() {
+      await vm.filesystem.unmount(GUEST_WORKSPACE);
+      route.removeMount(GUEST_WORKSPACE);
     },
     async close({ graceMs = 300 } = {}) {
       if (closed) return;

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { PermissionFlags } from "../caps/index.ts";
-import { bindHostTools, EventSink, requestSandbox, resultEvent, runHeartbeat, stopOutcome, type RunRequest, type StopReason } from "../heartbeat/index.ts";
+import { bindHostTools, EventSink, requestSandbox, resultEvent, runHeartbeat, stopOutcome, type RunRequest, type StopReason, type WarmStart } from "../heartbeat/index.ts";
 import { isAosError, firstLine } from "../errors.ts";
 import type { SidecarPool } from "./sidecars.ts";
 import type { Slots } from "./slots.ts";
@@ -25,6 +25,8 @@ export interface JobContext {
   stop: AbortController;
   info: JobInfo;
   pool: SidecarPool;
+  /** The worker's gateway port and spare VMs. */
+  warm: WarmStart;
   slots: Slots;
   debug: boolean;
   /** The client's stdin lines (exec). */
@@ -97,6 +99,7 @@ export async function runJob(msg: RunMessage, ctx: JobContext): Promise<number> 
       stop: ctx.stop.signal,
       debug: msg.debug ?? ctx.debug,
       sidecar: lease.sidecar,
+      warm: ctx.warm,
       hostEnv: msg.hostEnv,
       sandbox: requestSandbox(req, flags, msg.hostEnv),
       tools: bindHostTools,

@@ -9,6 +9,10 @@ import { logger } from "../log.ts";
 import { FollowUps, runJob, type JobContext, type JobInfo } from "./jobs.ts";
 import { execJob } from "./exec-job.ts";
 import { SidecarPool, type SidecarInfo } from "./sidecars.ts";
+import { SparePool, type SpareInfo } from "./spares.ts";
+import { GatewayHub } from "../gateway/index.ts";
+import type { WarmStart } from "../heartbeat/index.ts";
+import { workerDir } from "./socket.ts";
 import { Slots } from "./slots.ts";
 import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket } from "./socket.ts";
 import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
@@ -22,6 +26,8 @@ export interface WorkerOptions {
   /** Replace the sidecar after this many heartbeats, or once its RSS passes maxRssMb. */
   recycleAfter: number;
   maxRssMb: number;
+  /** Spare VMs kept ready at most (over all policies); 0: none. */
+  spares: number;
   debug?: boolean;
 }
 
@@ -36,7 +42,7 @@ export interface WorkerStatus {
   running: number;
   queued: number;
   served: { heartbeats: number; execs: number; failed: number };
-  warm: { sidecarReady: boolean; spareVms: number };
+  warm: { sidecarReady: boolean; spareVms: number; gatewayPort: number; spares: SpareInfo };
   sidecars: SidecarInfo[];
   sidecarsReplaced: number;
   sidecarsRecycled: number;
@@ -52,6 +58,10 @@ export interface WorkerStatus {
 export class Worker {
   private server: Server | undefined;
   private readonly pool: SidecarPool;
+  /** Every heartbeat's gateway, on one long-lived port (a spare's agent is configured with it before its run). */
+  private readonly hub = new GatewayHub();
+  private readonly spares: SparePool;
+  private readonly warm: WarmStart;
   private readonly slots: Slots;
   private readonly jobs = new Map<number, { info: JobInfo; stop: AbortController; done: Promise<unknown> }>();
   private nextJob = 1;
@@ -63,6 +73,9 @@ export class Worker {
   constructor(private readonly opts: WorkerOptions) {
     this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
+    // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
+    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug });
+    this.warm = { gatewayPort: 0, openGateway: (o) => this.hub.open(o), takeSpare: (need) => this.spares.take(need) };
     this.lockPath = join(opts.socketPath, "..", "worker.pid");
   }
 
@@ -83,6 +96,8 @@ export class Worker {
       // (src/caps/env.ts names them): the worker's own environment stays as it was given.
       onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
       await this.pool.start();
+      this.hub.start();
+      this.warm.gatewayPort = this.hub.port;
       this.server = createServer((conn) => this.accept(conn));
       await new Promise<void>((resolve, reject) => {
         this.server!.once("error", reject);
@@ -91,6 +106,7 @@ export class Worker {
       // The directory is already 0700; the socket follows suit so a copied or moved socket stays private.
       chmodSync(path, 0o700);
     } catch (e) {
+      await this.hub.close().catch(() => {});
       await this.pool.close().catch(() => {});
       this.releaseLock();
       throw e;
@@ -104,6 +120,8 @@ export class Worker {
       removeSocket(this.opts.socketPath);
       for (const j of this.jobs.values()) j.stop.abort(reason);
       await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.done)), Bun.sleep(20_000)]);
+      await this.spares.close();
+      await this.hub.close();
       await this.pool.close();
       // With the sidecars gone every VM's teardown ends; what waits for it (scrubbing a session's env) runs now.
       await allVmsReleased();
@@ -114,6 +132,7 @@ export class Worker {
 
   status(): WorkerStatus {
     const sidecars = this.pool.info();
+    const spares = this.spares.info();
     const self = procStat("self")?.rssKb ?? 0;
     const tree = treeRssKb(process.pid);
     return {
@@ -127,7 +146,7 @@ export class Worker {
       running: this.slots.running,
       queued: this.slots.queued,
       served: { ...this.served },
-      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: 0 },
+      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: spares.ready, gatewayPort: this.hub.port, spares },
       sidecars,
       sidecarsReplaced: this.pool.replaced,
       sidecarsRecycled: this.pool.recycled,
@@ -171,7 +190,7 @@ export class Worker {
       }
       const id = this.nextJob++;
       const info: JobInfo = { kind: msg.type, id, state: "queued", queuedAt: new Date().toISOString(), startedAt: null };
-      const ctx: JobContext = { conn, stop, info, pool: this.pool, slots: this.slots, debug: this.opts.debug ?? false, followUps };
+      const ctx: JobContext = { conn, stop, info, pool: this.pool, warm: this.warm, slots: this.slots, debug: this.opts.debug ?? false, followUps };
       const done = (msg.type === "run" ? runJob(msg, ctx) : execJob(msg, ctx))
         .then((code) => {
           if (msg.type === "run") this.served.heartbeats++;
@@ -186,6 +205,8 @@ export class Worker {
         .finally(() => {
           this.jobs.delete(id);
           conn.end();
+          // After the result: make the spares its policy (or another) is short of.
+          if (msg.type === "run" && !this.stopping) this.spares.refill();
         });
       this.jobs.set(id, { info, stop, done });
     });

@@ -93,8 +93,17 @@ export class SidecarPool {
     this.monitor = setInterval(() => this.check(), 1000);
   }
 
-  /** A lease on the current sidecar (waiting while a replacement warms). */
-  async acquire(): Promise<SidecarLease> {
+  /** Is this the sidecar in service (not one being drained or replaced after a crash)? */
+  inService(sidecar: AgentOsSidecar): boolean {
+    const sc = this.current;
+    return sc !== undefined && sc.handle === sidecar && sc.state === "ready" && sc.alive();
+  }
+
+  /**
+   * A lease on the current sidecar (waiting while a replacement warms). `heartbeat: false` (a spare VM waiting for its
+   * run) keeps the sidecar from stopping without counting towards its recycling.
+   */
+  async acquire(opts: { heartbeat?: boolean } = {}): Promise<SidecarLease> {
     for (;;) {
       if (this.closed) throw new Error("the worker is shutting down");
       const sc = this.current ?? (this.current = this.spawn());
@@ -110,7 +119,7 @@ export class SidecarPool {
         continue;
       }
       sc.active++;
-      sc.heartbeats++;
+      if (opts.heartbeat !== false) sc.heartbeats++;
       let released = false;
       return {
         sidecar: sc.handle!,

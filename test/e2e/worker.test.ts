@@ -78,6 +78,16 @@ async function settled(): Promise<any> {
   return s;
 }
 
+/** Wait until the worker has `n` spares ready for a policy matching `which`; that policy's entry in --status. */
+async function sparesReady(which: (p: any) => boolean, n: number): Promise<any> {
+  for (let i = 0; i < 240; i++) {
+    const p = (await status()).warm.spares.policies.find((x: any) => which(x) && x.ready >= n);
+    if (p) return p;
+    await Bun.sleep(500);
+  }
+  throw new Error(`no ${n} spares ready: ${JSON.stringify((await status()).warm.spares)}`);
+}
+
 /** Start a run and resolve once its stdout shows an event of `type` (the heartbeat is then really under way). */
 function startRun(args: string[]) {
   const p = Bun.spawn([binPath(), "run", ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -147,6 +157,88 @@ describe("serve: the warm worker", () => {
     const s = await settled();
     expect(s.served.heartbeats).toBe(1); // the --worker off run did not reach it
     expect(s.sidecars[0].heartbeats).toBe(1);
+  });
+
+  test("a heartbeat served from a spare VM streams the same events as in-process; its env and instructions arrive at request time", async () => {
+    // The heartbeat above taught the worker this (default) policy; spares for it are made after its result.
+    const policy = await sparesReady((p) => p.model === "scripted", 1);
+    const steps = [{ tool: "bash", input: { command: "echo from-spare > made.txt && cat made.txt && echo mark=$SPARE_MARK" } }, { text: "I wrote made.txt." }];
+    const input = join(await workspace(), "request.json");
+    await writeFile(input, JSON.stringify({ env: { SPARE_MARK: "m-4711" } }));
+    const record = `${input}.record.ndjson`;
+    const viaSpare = await heartbeat({ steps, args: ["--task-key", "spare-a", "--input", input, "--record", record] });
+    const inProcess = await heartbeat({ steps, args: ["--task-key", "spare-b", "--input", input, "--worker", "off"] });
+    expect((await status()).warm.spares.policies.find((p: any) => p.key === policy.key).hits).toBe(policy.hits + 1);
+    for (const r of [viaSpare, inProcess]) {
+      expect(r.code).toBe(0);
+      expect(await readFile(join(r.ws, "made.txt"), "utf8")).toBe("from-spare\n");
+      expect(r.evs.find((e) => e.type === "tool_result")!.content).toContain("mark=m-4711");
+    }
+    const shape = (evs: Ev[]) => evs.filter((e) => e.type !== "usage").map((e) => [e.type, e.name ?? e.toolName ?? e.code ?? "", e.input ?? e.content ?? e.text ?? e.subtype ?? ""]);
+    expect(shape(viaSpare.evs)).toEqual(shape(inProcess.evs));
+    expect(viaSpare.evs.map((e) => e.seq)).toEqual(viaSpare.evs.map((_, i) => i + 1));
+    expect(viaSpare.evs.at(-1)).toMatchObject({ type: "result", subtype: "success", sessionParams: { cwd: viaSpare.ws, agent: "pi", taskKey: "spare-a" } });
+    // This run's instructions reached the model (the spare's session was opened before the run existed).
+    const sent = await readFile(record, "utf8");
+    expect(sent).toContain(viaSpare.evs[0]!.runId);
+    // The session it ran in is the task's: the next heartbeat resumes it.
+    const again = await heartbeat({ ws: viaSpare.ws, steps: [{ text: "again" }], args: ["--task-key", "spare-a"] });
+    expect(again.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: viaSpare.evs[0]!.sessionId });
+    expect(again.code).toBe(0);
+  });
+
+  test("two concurrent heartbeats on spares are isolated, and a spare's gateway token is dead after its run", async () => {
+    const policy = await sparesReady((p) => p.model === "scripted", 2);
+    const runs = await Promise.all(
+      [1, 2].map(async (i) => {
+        const ws = await workspace();
+        await writeFile(join(ws, `own-${i}.txt`), `mine-${i}`);
+        return heartbeat({ ws, steps: [{ tool: "bash", input: { command: `ls; cat ~/.pi/agent/models.json; echo wrote-${i} > out.txt` } }, { text: `answer ${i}` }], args: ["--task-key", `spare-iso-${i}`] });
+      }),
+    );
+    const s = await status();
+    expect(s.warm.spares.policies.find((p: any) => p.key === policy.key).hits).toBe(policy.hits + 2);
+    const tokens = runs.map((r, idx) => {
+      const i = idx + 1;
+      expect(r.code).toBe(0);
+      const out = r.evs.find((e) => e.type === "tool_result")!.content as string;
+      expect(out).toContain(`own-${i}.txt`);
+      expect(out).not.toContain(`own-${3 - i}.txt`);
+      expect(r.stdout).not.toContain(`answer ${3 - i}`);
+      expect(r.evs.at(-1)!.summary).toBe(`answer ${i}`);
+      return /"apiKey":\s*"([^"]+)"/.exec(out)![1]!;
+    });
+    expect(new Set([...tokens, ...runs.map((r) => r.evs[0]!.sessionId)]).size).toBe(4);
+    for (const [idx, r] of runs.entries()) expect((await readdir(r.ws)).sort()).toEqual(["out.txt", `own-${idx + 1}.txt`]);
+    // The agent's token worked during its run (it got its answers); now the worker's gateway refuses it.
+    for (const token of tokens) {
+      const res = await fetch(`http://127.0.0.1:${s.warm.gatewayPort}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": token, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model: "claude-sonnet-4-20250514", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  test("a heartbeat of another policy does not get a spare of a different one: its own policy holds, then its own spare", async () => {
+    const before = await status();
+    const wrote = [{ tool: "bash", input: { command: "echo x > /workspace/denied.txt" } }, { text: "could not" }];
+    const first = await heartbeat({ steps: wrote, args: ["--preset", "read-only", "--task-key", "spare-ro-1"] });
+    const after = await status();
+    expect(after.warm.spares.hits).toBe(before.warm.spares.hits);
+    const readOnly = after.warm.spares.policies.find((p: any) => !before.warm.spares.policies.some((q: any) => q.key === p.key));
+    expect(readOnly).toMatchObject({ misses: 1, hits: 0 });
+    // Then a spare made for that policy serves its next heartbeat, and the policy still holds there.
+    await sparesReady((p) => p.key === readOnly.key, 1);
+    const second = await heartbeat({ steps: wrote, args: ["--preset", "read-only", "--task-key", "spare-ro-2"] });
+    expect((await status()).warm.spares.policies.find((p: any) => p.key === readOnly.key).hits).toBe(1);
+    for (const r of [first, second]) {
+      expect(r.code).toBe(0);
+      expect(r.evs.find((e) => e.type === "tool_result")!.isError).toBe(true);
+      expect(r.evs.find((e) => e.type === "permission")).toMatchObject({ capability: "fs.write", decision: "deny" });
+      expect(existsSync(join(r.ws, "denied.txt"))).toBe(false);
+    }
   });
 
   test("a resumed heartbeat through the worker continues the session: the model sees the first turn", async () => {

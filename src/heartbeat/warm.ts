@@ -1,0 +1,39 @@
+import type { AgentConfigFile, AgentId } from "../agents/index.ts";
+import type { Gateway, GatewayOptions } from "../gateway/index.ts";
+import type { BootOptions, VmHandle } from "../runtime/index.ts";
+
+/**
+ * What a long-lived worker (src/worker) lends a heartbeat: gateways on its one long-lived port, and VMs prepared ahead
+ * (spares: booted, first shell run, the agent configured, a session open). Kept abstract here so a heartbeat works
+ * without it (in-process `run`).
+ */
+export interface WarmStart {
+  /** The loopback port every gateway of the worker answers on: the one the policy opens for the agent. */
+  gatewayPort: number;
+  /** This run's gateway on that port: with a spare's token when the run took a spare, else a fresh one. */
+  openGateway(opts: GatewayOptions): Promise<Gateway>;
+  /** A spare VM booted exactly as `need.boot` asks (permissions, loopback ports, host tools), or undefined. */
+  takeSpare(need: SpareNeed): Promise<SpareVm | undefined>;
+}
+
+export interface SpareNeed {
+  agent: AgentId;
+  /** The run's model (a spare's agent config names the provider and model). */
+  model: string;
+  /** The run's VM plan: what agentOS fixes at create must be what the spare was created with. */
+  boot: BootOptions;
+  /** Where this run's fresh session must live: the spare's session database is linked there. */
+  databasePath: string;
+}
+
+/** A spare taken by a run: never handed to another. */
+export interface SpareVm {
+  /** The gateway token its agent was configured with (the run's gateway is opened with it). */
+  token: string;
+  /** The session opened ahead: the run's session id. */
+  sessionId: string;
+  /** Make it the run's VM: mount the workspace, bind the run's host tools, write the run file. */
+  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile: AgentConfigFile }): Promise<VmHandle>;
+  /** The run is over (or never attached): the VM goes, its sidecar is released. */
+  release(): Promise<void>;
+}

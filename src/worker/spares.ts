@@ -1,0 +1,381 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
+import { driverFor, type AgentId } from "../agents/index.ts";
+import { GatewayHub, parseModelSpec } from "../gateway/index.ts";
+import type { SpareNeed, SpareVm } from "../heartbeat/index.ts";
+import { bootVm, GUEST_HOME, GUEST_WORKSPACE, holdDatabase, vmReleased, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { firstLine } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { SidecarLease, SidecarPool } from "./sidecars.ts";
+
+/**
+ * Spare VMs (docs/worker.md): booted ahead on the worker's sidecar, their first shell run, the agent's config in
+ * place and a session open under a pre-made id, so a heartbeat that takes one only mounts its workspace, binds its
+ * gateway, host tools and run file, and prompts. agentOS fixes a VM's permissions, loopback ports, host functions,
+ * limits and database at create, so a spare serves only a run whose plan asks for exactly what it was created with:
+ * spares are kept per policy key, for the policies the latest heartbeats used. A spare is taken by one run and never
+ * handed to another; refills are made one at a time after a heartbeat's result, on 2 cores.
+ */
+export interface SparePoolOptions {
+  pool: SidecarPool;
+  hub: GatewayHub;
+  /** Where spares' session databases are made (linked into the session's slot when taken): same filesystem as the state dir. */
+  dir: string;
+  /** Spare VMs kept at most, over all policies (each idle one is ~160 MB); 0 turns spares off. */
+  max: number;
+  debug?: boolean;
+}
+
+/** A VM's filesystem quota counts mounts made later (the workspace): a spare's is fixed large up front. */
+export const SPARE_QUOTA_BYTES = 2 ** 40;
+
+/** What a spare is made from: the parts of a run's plan that agentOS fixes at create. */
+interface Recipe {
+  key: string;
+  agent: AgentId;
+  provider: string;
+  model: string;
+  permissions: BootOptions["permissions"];
+  loopbackExemptPorts: number[];
+  /** The run's host tools, as a template for the spare's forwarding ones (undefined: a VM without tools). */
+  hostFunctions: HostFunctionCollections | undefined;
+  lastSeen: number;
+  hits: number;
+  misses: number;
+  /** Why making a spare for it failed: none is made until it is seen again. */
+  failed: string | undefined;
+}
+
+interface Spare {
+  id: number;
+  recipe: Recipe;
+  handle: VmHandle;
+  lease: SidecarLease;
+  token: string;
+  sessionId: string;
+  databasePath: string;
+  /** The host tools of the run that took it; the VM's host functions forward to them. */
+  tools: HostFunctionCollections | undefined;
+  /** /workspace is an empty mount until the run's (the policy did not let us create the directory). */
+  placeholder: boolean;
+}
+
+export interface SpareInfo {
+  /** Spare VMs ready now, and being made. */
+  ready: number;
+  building: number;
+  max: number;
+  /** Heartbeats that took a spare, and those that booted a VM of their own (no spare of their policy ready). */
+  hits: number;
+  misses: number;
+  policies: { key: string; agent: string; model: string; ready: number; hits: number; misses: number; failed?: string }[];
+}
+
+export class SparePool {
+  private readonly recipes = new Map<string, Recipe>();
+  private readonly ready: Spare[] = [];
+  private building = 0;
+  private nextId = 1;
+  private closed = false;
+  private refilling: Promise<void> | undefined;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(private readonly opts: SparePoolOptions) {
+    // Databases of spares a killed worker left behind.
+    rmSync(opts.dir, { recursive: true, force: true });
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    this.placeholder = join(opts.dir, "empty");
+    mkdirSync(this.placeholder, { mode: 0o500 });
+  }
+
+  /** An empty directory standing in for a workspace (see make). */
+  private readonly placeholder: string;
+
+  /**
+   * A ready spare made for exactly this plan, on the sidecar in service, with its session database linked to the
+   * run's; or undefined (the run boots its own VM; its policy is remembered, so spares are made for it afterwards).
+   */
+  async take(need: SpareNeed): Promise<SpareVm | undefined> {
+    if (this.opts.max === 0 || this.closed) return undefined;
+    const recipe = this.learn(need);
+    if (!recipe) return undefined;
+    recipe.lastSeen = Date.now();
+    recipe.failed = undefined;
+    for (;;) {
+      const i = this.ready.findIndex((s) => s.recipe.key === recipe.key);
+      if (i === -1) break;
+      const [spare] = this.ready.splice(i, 1) as [Spare];
+      // A spare on a sidecar that has been replaced since (recycled, crashed) is thrown away, not used.
+      if (!this.opts.pool.inService(spare.lease.sidecar)) {
+        this.discard(spare);
+        continue;
+      }
+      try {
+        // The session database is the spare's file under the session's name too (one inode): the next heartbeat of
+        // the task resumes from it like from any other. Both names are in the state dir, so a hard link works.
+        rmSync(need.databasePath, { force: true });
+        linkSync(spare.databasePath, need.databasePath);
+      } catch (e) {
+        logger.warn(`worker: a spare's session database cannot be linked to ${need.databasePath}: ${firstLine(e)}`);
+        this.discard(spare);
+        break;
+      }
+      recipe.hits++;
+      this.hits++;
+      return this.lend(spare, need.databasePath);
+    }
+    recipe.misses++;
+    this.misses++;
+    return undefined;
+  }
+
+  /** Make spares up to the limit, for the policies seen last, one at a time. Call after a heartbeat's result. */
+  refill(): void {
+    if (this.closed || this.opts.max === 0) return;
+    // Spares on a sidecar taken out of service (recycled, crashed) would keep it alive: they go first.
+    for (const s of this.ready.filter((x) => !this.opts.pool.inService(x.lease.sidecar))) {
+      this.ready.splice(this.ready.indexOf(s), 1);
+      this.discard(s);
+    }
+    // (.finally runs in a later turn, so even a loop with nothing to do ends after `refilling` is set.)
+    if (!this.refilling) this.refilling = this.refillLoop().finally(() => (this.refilling = undefined));
+  }
+
+  private async refillLoop(): Promise<void> {
+    for (let r = this.nextRecipe(); r && !this.closed; r = this.nextRecipe()) {
+      this.building++;
+      try {
+        this.ready.push(await this.make(r));
+      } catch (e) {
+        // Only this policy goes without spares (until a heartbeat has it again); the others are still made.
+        logger.warn(`worker: a spare VM for ${r.agent} (policy ${r.key.slice(0, 12)}) could not be made: ${firstLine(e)}`);
+        r.failed = firstLine(e);
+      } finally {
+        this.building--;
+      }
+    }
+  }
+
+  info(): SpareInfo {
+    return {
+      ready: this.ready.length,
+      building: this.building,
+      max: this.opts.max,
+      hits: this.hits,
+      misses: this.misses,
+      policies: this.byRecency().map((r) => ({ key: r.key.slice(0, 12), agent: r.agent, model: r.model, ready: this.ready.filter((s) => s.recipe === r).length, hits: r.hits, misses: r.misses, ...(r.failed ? { failed: r.failed } : {}) })),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.refilling?.catch(() => {});
+    const all = this.ready.splice(0);
+    await Promise.all(all.map((s) => s.handle.close({ graceMs: 0 }).then(() => s.lease.release())));
+  }
+
+  /** The recipe for this need (remembered; the oldest beyond the limit forgotten), or undefined when no spare can fit. */
+  private learn(need: SpareNeed): Recipe | undefined {
+    const driver = driverFor(need.agent);
+    if (!driver.spare) return undefined;
+    const spec = parseModelSpec(need.model);
+    const provider = spec.provider;
+    // A scripted model's agent config is the same whatever the script: the run's script is bound at the gateway.
+    const model = spec.provider === "scripted" ? "scripted" : spec.model;
+    const key = policyKey(need.agent, provider, model, need.boot);
+    let recipe = this.recipes.get(key);
+    if (!recipe) {
+      recipe = {
+        key,
+        agent: need.agent,
+        provider,
+        model,
+        permissions: need.boot.permissions,
+        loopbackExemptPorts: need.boot.loopbackExemptPorts ?? [],
+        hostFunctions: need.boot.hostFunctions,
+        lastSeen: Date.now(),
+        hits: 0,
+        misses: 0,
+        failed: undefined,
+      };
+      this.recipes.set(key, recipe);
+      // At most `max` policies are remembered: a spare for each, the most recent first.
+      for (const old of this.byRecency().slice(Math.max(1, this.opts.max))) {
+        this.recipes.delete(old.key);
+        for (const s of this.ready.filter((x) => x.recipe === old)) this.discard(s);
+      }
+    }
+    return recipe;
+  }
+
+  private byRecency(): Recipe[] {
+    return [...this.recipes.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  /**
+   * How many spares each remembered policy should have: one each for the newest `max`, and what the limit leaves to
+   * the newest (the policy the next heartbeat most likely has).
+   */
+  private targets(): Map<Recipe, number> {
+    const recipes = this.byRecency().filter((r) => !r.failed).slice(0, this.opts.max);
+    const t = new Map(recipes.map((r) => [r, 1] as [Recipe, number]));
+    if (recipes[0]) t.set(recipes[0], 1 + this.opts.max - recipes.length);
+    return t;
+  }
+
+  /** The policy the next spare is for (newest first), after dropping a spare a policy has beyond its share. */
+  private nextRecipe(): Recipe | undefined {
+    const targets = this.targets();
+    const count = (r: Recipe) => this.ready.filter((s) => s.recipe === r).length;
+    const short = [...targets].find(([r, n]) => count(r) < n)?.[0];
+    if (!short) return undefined;
+    if (this.ready.length + this.building >= this.opts.max) {
+      // Full with another policy's spares: the oldest spare of a policy over its share makes room.
+      const surplus = this.ready.find((s) => count(s.recipe) > (targets.get(s.recipe) ?? 0));
+      if (!surplus) return undefined;
+      this.ready.splice(this.ready.indexOf(surplus), 1);
+      this.discard(surplus);
+    }
+    return short;
+  }
+
+  private async make(recipe: Recipe): Promise<Spare> {
+    const lease = await this.opts.pool.acquire({ heartbeat: false });
+    const id = this.nextId++;
+    const databasePath = join(this.opts.dir, `spare-${id}.db`);
+    const spare: Spare = { id, recipe, handle: undefined as unknown as VmHandle, lease, token: GatewayHub.newToken(), sessionId: randomUUID(), databasePath, tools: undefined, placeholder: false };
+    try {
+      spare.handle = await bootVm({
+        sidecar: lease.sidecar,
+        agents: [recipe.agent],
+        permissions: recipe.permissions,
+        loopbackExemptPorts: recipe.loopbackExemptPorts,
+        ...(recipe.hostFunctions ? { hostFunctions: forwarding(recipe.hostFunctions, () => spare.tools) } : {}),
+        limits: { resources: { maxFilesystemBytes: SPARE_QUOTA_BYTES } },
+        databasePath,
+        debug: this.opts.debug,
+      });
+    } catch (e) {
+      lease.release();
+      removeDatabase(databasePath);
+      throw e;
+    }
+    try {
+      const vm = spare.handle.vm;
+      const driver = driverFor(recipe.agent);
+      for (const f of driver.spare!.files({ url: this.opts.hub.url, token: spare.token, provider: recipe.provider as never, model: recipe.model })) await writeHome(vm, f.path, f.content);
+      // The first shell of a VM costs ~1 s; a policy that lets the shell run nothing only loses the warm-up.
+      await vm.process.exec("ls / > /dev/null && cat /dev/null", { output: { capture: "none" } }).catch(() => {});
+      // The session opens in /workspace, which the run mounts later. A policy that may not create it there gets an
+      // empty read-only mount in its place, replaced at request time.
+      await vm.filesystem.mkdir(GUEST_WORKSPACE, { recursive: true }).catch(async () => {
+        await spare.handle.mountWorkspace(this.placeholder, { readOnly: true });
+        spare.placeholder = true;
+      });
+      await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
+    } catch (e) {
+      this.discard(spare);
+      throw e;
+    }
+    logger.debug(`worker: spare ${id} ready for ${recipe.agent} (policy ${recipe.key.slice(0, 12)})`);
+    return spare;
+  }
+
+  /** Hand a spare to its run. */
+  private lend(spare: Spare, runDatabase: string): SpareVm {
+    let released = false;
+    // The session's database (the spare's file under the session's name) is in use until the spare VM's teardown
+    // has ended: the next heartbeat of the session and the session-env scrub wait for it, as for a VM booted on it.
+    let gone!: () => void;
+    holdDatabase(runDatabase, new Promise<void>((r) => (gone = r)));
+    return {
+      token: spare.token,
+      sessionId: spare.sessionId,
+      attach: async (run) => {
+        spare.tools = run.hostFunctions;
+        if (spare.placeholder) await spare.handle.unmountWorkspace();
+        await spare.handle.mountWorkspace(run.workspaceDir, { readOnly: run.readOnly });
+        await writeHome(spare.handle.vm, run.runFile.path, run.runFile.content);
+        return spare.handle;
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        await spare.handle.close();
+        spare.lease.release();
+        // Once its teardown has ended, the spare's name of the session database goes; the session keeps its own.
+        void vmReleased(spare.databasePath).then(() => {
+          forgetDatabase(spare.databasePath, runDatabase);
+          gone();
+        });
+      },
+    };
+  }
+
+  private discard(spare: Spare): void {
+    void (async () => {
+      await spare.handle?.close({ graceMs: 0 });
+      spare.lease.release();
+      // (vmReleased gives up on a VM whose teardown does not end, e.g. on a dead sidecar, after 10 s.)
+      await vmReleased(spare.databasePath);
+      removeDatabase(spare.databasePath);
+    })();
+  }
+}
+
+/**
+ * What agentOS fixes at create, as one key: a spare fits a run only if the run's VM would be created the same. The
+ * host tools are keyed by their names (their calls are forwarded to the run's own binding).
+ */
+function policyKey(agent: string, provider: string, model: string, boot: BootOptions): string {
+  const tools = boot.hostFunctions ? Object.entries(boot.hostFunctions).map(([c, fns]) => [c, Object.keys(fns).sort()]) : null;
+  const raw = JSON.stringify({ agent, provider, model, permissions: boot.permissions ?? null, loopback: boot.loopbackExemptPorts ?? [], tools, software: boot.agents ?? [] });
+  return new Bun.CryptoHasher("sha256").update(raw).digest("hex");
+}
+
+/** Host functions shaped like `template` whose calls go to the run's own tools (none bound: the call fails). */
+function forwarding(template: HostFunctionCollections, current: () => HostFunctionCollections | undefined): HostFunctionCollections {
+  const out: HostFunctionCollections = {};
+  for (const [collection, fns] of Object.entries(template)) {
+    const forwarded: Record<string, HostFunction> = {};
+    for (const [name, fn] of Object.entries(fns)) {
+      forwarded[name] = {
+        ...fn,
+        execute: (input: unknown) => {
+          const target = current()?.[collection]?.[name];
+          if (!target) throw new Error("permission_denied: no heartbeat is bound to this VM");
+          return target.execute(input as never);
+        },
+      };
+    }
+    out[collection] = forwarded;
+  }
+  return out;
+}
+
+async function writeHome(vm: VmHandle["vm"], rel: string, content: string): Promise<void> {
+  const path = `${GUEST_HOME}/${rel}`;
+  await vm.filesystem.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  await vm.filesystem.writeFile(path, content);
+}
+
+function removeDatabase(path: string): void {
+  for (const f of [path, `${path}-journal`, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+}
+
+/**
+ * The run is over and its VM gone: drop the spare's name of the session database. A rollback journal left beside it
+ * (the sidecar died mid-transaction) belongs to the session's file: it moves there, so the next open rolls it back.
+ */
+function forgetDatabase(spareDb: string, runDb: string): void {
+  try {
+    const journal = `${spareDb}-journal`;
+    if (existsSync(journal) && existsSync(runDb) && statSync(runDb).ino === statSync(spareDb).ino) renameSync(journal, `${runDb}-journal`);
+  } catch (e) {
+    logger.debug(`worker: spare journal: ${firstLine(e)}`);
+  }
+  removeDatabase(spareDb);
+}
