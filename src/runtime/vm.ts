@@ -137,7 +137,11 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     sweepStaleTempDirs();
     // A shared sidecar (opts.sidecar) outlives this VM: its scratch lives as long as the process.
     const tmp = opts.sidecar ? processTempDir() : openRunTempDir();
-    const restoreEnv = setEnv({
+    // Only a sidecar's spawn reads these, and a shared sidecar spawns on its first VM: later boots on it leave our
+    // environment alone, so what runs meanwhile in this process (the worker's other heartbeats) never sees it changed
+    // (measured: a heartbeat that looked up its state dir during a boot found PAPERCLIP_AOS_HOME gone).
+    const spawned = opts.sidecar !== undefined && spawnedSidecars.has(opts.sidecar);
+    const restoreEnv = spawned ? () => {} : setEnv({
       PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
       // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
       PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "" : logPath,
@@ -151,7 +155,9 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       ...Object.fromEntries(sidecarWithheldEnv(process.env).map((k) => [k, undefined])),
     });
     try {
-      return await bootWithEnv(opts, assets, logPath, tmp.remove);
+      const handle = await bootWithEnv(opts, assets, logPath, tmp.remove);
+      if (opts.sidecar) spawnedSidecars.add(opts.sidecar);
+      return handle;
     } catch (e) {
       tmp.remove();
       throw e;
@@ -162,6 +168,9 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     release();
   }
 }
+
+/** Shared sidecars a VM has been booted on (so the sidecar process runs). */
+const spawnedSidecars = new WeakSet<AgentOsSidecar>();
 
 let lastBoot: Promise<void> = Promise.resolve();
 /** Wait for the previous boot's turn to end; the returned function ends this one's. */
