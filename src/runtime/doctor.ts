@@ -92,6 +92,20 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
       "a node program in the VM that starts a child process of its own spins until agentOS's CPU-time limit (about 90 s); " +
       "--timeout and SIGTERM/SIGINT still end such a run promptly (exit 124, 143/130)",
   });
+  add({
+    code: "limit_node_entry",
+    level: "info",
+    message:
+      "node started on a bare file name in /workspace (`node test.mjs`) does not start ('command not found: node'; a .js in a module package loads as CommonJS), " +
+      "and once that file was started by a path the bare name runs a stale copy after an edit: start node files by path (`node ./test.mjs`, `node /workspace/test.mjs`)",
+  });
+  add({
+    code: "limit_claude_bash_stderr",
+    level: "info",
+    message:
+      "Claude Code's Bash results carry no stderr in agentOS (its package pipes the two streams apart): the model does not see its commands' error messages, " +
+      "and a refusal inside a Bash command gives no permission event (its Read, Write and Edit refusals do)",
+  });
 
   // The Rivet engine parts are optional (installed on demand): their absence is information, never a failure.
   const rivet = locateRivet();
