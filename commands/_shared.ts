@@ -125,3 +125,11 @@ export function parseSeconds(value: string | undefined, flag: string): number | 
   }
   return n;
 }
+
+/** Parse a whole-number flag (serve's and worker's --concurrency, --queue, ...): the fallback when not given. */
+export function count(value: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw usageError(`${flag} must be a whole number of at least ${min}, got '${value}'`, `for example ${flag}=${fallback}`);
+  return n;
+}

@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
-import { err, globalArgs, out, printJson, withHelp } from "./_shared.ts";
-import { usageError } from "../src/errors.ts";
+import { count, err, globalArgs, out, printJson, withHelp } from "./_shared.ts";
 import { stateDir } from "../src/paths.ts";
 import { setSignalHandler } from "../src/runtime/index.ts";
 import { defaultSocketPath, Worker, workerStatus, type WorkerStatus } from "../src/worker/index.ts";
@@ -72,13 +71,6 @@ export default withHelp(
   },
 );
 
-function count(value: string | undefined, flag: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw usageError(`${flag} must be a whole number of at least ${min}, got '${value}'`, `for example ${flag}=${fallback}`);
-  return n;
-}
-
 function renderStatus(s: WorkerStatus): string {
   const lines = [
     `worker pid ${s.pid} (paperclip-aos ${s.build}), up ${s.uptimeSec}s, socket ${s.socket}`,
@@ -90,7 +82,7 @@ function renderStatus(s: WorkerStatus): string {
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
     `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
-    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
+    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
   ];
   if (s.jobs.length) {
     lines.push("jobs");

@@ -31,6 +31,15 @@ export function scrubStoredSessionEnv(databasePath: string, sessionId: string): 
   return setStoredSessionEnv(databasePath, sessionId, { HOME: GUEST_HOME });
 }
 
+/**
+ * agentOS's session table somewhere other than a SQLite file of ours: the session actor's own database (src/rivet),
+ * which agentOS reaches through the actor's runtime socket and we through the actor's SQL.
+ */
+export interface AgentosSessionStore {
+  exists(sessionId: string): Promise<boolean>;
+  setEnv(sessionId: string, env: Record<string, string>): Promise<boolean>;
+}
+
 export function storedSessionExists(databasePath: string, sessionId: string): boolean {
   let db: Database | undefined;
   try {

@@ -39,8 +39,8 @@ export function checkModel(driver: AgentDriver, spec: ModelSpec): void {
 export { RESUME_MODES, type LocalPackage, type AcpQuirks, type AcpToolEvent, type AgentConfigFile, type AgentDriver, type AgentSetup, type GatewayEndpoint, type HostCli, type ResumeMode, type SetupContext, type SpareSetup } from "./types.ts";
 export { paperclipInstructions } from "./instructions.ts";
 export { recordPrompt, replayPreamble } from "./transcript.ts";
-export { resumeStep, sessionResumable, type ResumeStep, type SessionFiles } from "./resume.ts";
-export { scrubStoredSessionEnv, setStoredSessionEnv, storedSessionExists } from "./agentos-session.ts";
+export { resumeStep, scrubSessionEnv, sessionResumable, type ResumeStep, type SessionFiles } from "./resume.ts";
+export { scrubStoredSessionEnv, setStoredSessionEnv, storedSessionExists, type AgentosSessionStore } from "./agentos-session.ts";
 export { piConfigFiles, piExtensionSource, type PiConfigOptions } from "./pi.ts";
 export { openCodeConfig, openCodeConfigFiles } from "./opencode.ts";
 export { claudeEnv } from "./claude.ts";

@@ -1,4 +1,5 @@
-import { setStoredSessionEnv, storedSessionExists } from "./agentos-session.ts";
+import { GUEST_HOME } from "../guest.ts";
+import { setStoredSessionEnv, storedSessionExists, type AgentosSessionStore } from "./agentos-session.ts";
 import { replayPreamble } from "./transcript.ts";
 import type { AgentDriver } from "./types.ts";
 
@@ -6,6 +7,8 @@ import type { AgentDriver } from "./types.ts";
 export interface SessionFiles {
   databasePath: string;
   transcriptPath: string;
+  /** agentOS's sessions when they are not in the file at databasePath (the session actor's database). */
+  agentosDb?: AgentosSessionStore;
 }
 
 /** How this heartbeat talks to its agentOS session. */
@@ -20,7 +23,9 @@ export interface ResumeStep {
 
 /** Whether a stored session can be continued: agentOS's own record of it, or our transcript. */
 export async function sessionResumable(driver: AgentDriver, files: SessionFiles, sessionId: string): Promise<boolean> {
-  return driver.resume === "transcript-replay" ? Bun.file(files.transcriptPath).exists() : storedSessionExists(files.databasePath, sessionId);
+  return driver.resume === "transcript-replay" ? Bun.file(files.transcriptPath).exists() : files.agentosDb
+      ? files.agentosDb.exists(sessionId)
+      : storedSessionExists(files.databasePath, sessionId);
 }
 
 /**
@@ -37,6 +42,15 @@ export async function resumeStep(
     const preamble = opts.resuming ? ((await replayPreamble(files.transcriptPath)) ?? "") : "";
     return { acpSessionId: `${opts.sessionId}.${opts.runs + 1}`, open: true, preamble };
   }
-  if (opts.resuming) setStoredSessionEnv(files.databasePath, opts.sessionId, opts.env);
+  if (opts.resuming) await setSessionEnv(files, opts.sessionId, opts.env);
   return { acpSessionId: opts.sessionId, open: !opts.resuming, preamble: "" };
+}
+
+function setSessionEnv(files: SessionFiles, sessionId: string, env: Record<string, string>): Promise<boolean> | boolean {
+  return files.agentosDb ? files.agentosDb.setEnv(sessionId, env) : setStoredSessionEnv(files.databasePath, sessionId, env);
+}
+
+/** After the run: the stored session env keeps only HOME (no token or secret stays between heartbeats). */
+export async function scrubSessionEnv(files: SessionFiles, sessionId: string): Promise<boolean> {
+  return setSessionEnv(files, sessionId, { HOME: GUEST_HOME });
 }

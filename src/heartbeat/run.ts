@@ -7,7 +7,7 @@ import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../
 import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
 import { planVm } from "../plan/index.ts";
 import {
-  checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubStoredSessionEnv, sessionResumable,
+  checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubSessionEnv, sessionResumable,
   type AgentConfigFile, type AgentDriver, type ResumeStep,
 } from "../agents/index.ts";
 import { Teardown } from "../teardown.ts";
@@ -46,6 +46,8 @@ export interface HeartbeatOptions {
   hostEnv?: Record<string, string | undefined>;
   /** The worker's long-lived gateway port and spare VMs (src/worker). */
   warm?: WarmStart;
+  /** The session's slot when its caller keeps the session (the session actor, src/rivet); else the state dir's. */
+  slot?: SessionSlot;
 }
 
 const SUMMARY_MAX = 4000;
@@ -106,7 +108,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   if (snap) teardown.add("snapshot", () => snap.close());
   const workspaceDir = snap ? req.cwd : await checkWorkspaceDir(req.cwd);
   // Paperclip's keyless and handoff wakes name only a session id: it may be stored under another task key.
-  const slot = await locateSlot(req.agentId, req.taskKey, req.session?.sessionId);
+  const slot = opts.slot ?? (await locateSlot(req.agentId, req.taskKey, req.session?.sessionId));
   await mkdir(slot.dir, { recursive: true });
   teardown.add("session lock", await slot.lock(req.runId));
   // The previous heartbeat of this session may have left its VM tearing down on a shared sidecar (the worker): its
@@ -146,14 +148,12 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     ? { acpSessionId: sessionId, open: false, preamble: "" }
     : await resumeStep(driver, slot, { sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: guestEnv });
   // Registered before the VM so that it runs after the VM is gone: the stored session env keeps no token or secret.
-  teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubStoredSessionEnv(slot.databasePath, step.acpSessionId)));
+  teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubSessionEnv(slot, step.acpSessionId)));
 
   const handle = spare
     ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: driver.spare!.runFile({ env: guestEnv, instructions }) })
-    : await bootVm({ ...plan.boot, sidecar: opts.sidecar });
-  // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
-  // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
-  teardown.add("vm", () => handle.close(opts.warm ? { graceMs: 0 } : undefined));
+    : await bootVm({ ...plan.boot, sidecar: opts.sidecar, ...slot.vmStorage });
+  teardown.add("vm", () => handle.close());
   const vm = handle.vm;
   tools?.attachVm(vm);
   phase(hb, "boot");

@@ -6,7 +6,8 @@ import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { runtimeError } from "../errors.ts";
 import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
-import { AGENTS } from "../agents/index.ts";
+import { AGENTS, type AgentosSessionStore } from "../agents/index.ts";
+import type { VmStorage } from "../runtime/index.ts";
 
 /**
  * Sessions live under `<state>/sessions/<agent id>/<task key>/`: `session.json` (what the next heartbeat needs), the
@@ -35,6 +36,12 @@ function slot(id: string): string {
 
 export class SessionSlot {
   readonly dir: string;
+  /**
+   * Set when agentOS's sessions and the VM's files live elsewhere than databasePath: in the session actor's storage
+   * (src/rivet), which also restores and saves this slot's files around each heartbeat.
+   */
+  agentosDb?: AgentosSessionStore;
+  vmStorage?: VmStorage;
   constructor(
     readonly agentId: string,
     readonly taskKey: string,

@@ -20,7 +20,8 @@ import * as v from "valibot";
  *     A `start` with a runId the actor already knows starts nothing: it answers that run's status (a retry is safe).
  *     A `start` while another run of the session is accepted or running is accepted too, and its run ends at once
  *     with a result line errorCode `session_busy` (exit 1), as a local run of a locked session does; a runner whose
- *     `--concurrency` slots and queue are full ends it with `worker_busy` (exit 1). A queued run stays `accepted`.
+ *     `--concurrency` slots and queue are full ends it with `worker_busy` (exit 1). A queued run stays `accepted`, and
+ *     so does one started while the previous run, its result written, is still winding down (its VM's teardown).
  *  3. Each NDJSON line the heartbeat writes is appended to the log with `seq` (1, 2, 3, ... per run: the line's own
  *     `seq` field) and then broadcast as `EVENT.line`. The `result` line is always the last, exactly once per run.
  *     Print `line` + "\n" for each seq you have not printed yet, in order: a broadcast can be missed (reconnect), so

@@ -1,6 +1,6 @@
 /**
  * Heartbeats on a Rivet engine (issue 14): the session actor's contract (contract.ts), shared by `run --engine` and
- * `worker --engine`; finding and loading rivetkit and rivet-engine on demand (modules.ts, installed by install.ts).
+ * `worker --engine`; the runner that hosts the session actors (runner.ts); finding and loading rivetkit and rivet-engine on demand (modules.ts, installed by install.ts).
  * rivetkit is not a dependency of the default install: use `loadRivet()`, never `import "rivetkit"`; its types are
  * the few in rivetkit-types.ts.
  */
@@ -35,3 +35,4 @@ export {
 } from "./engine.ts";
 export { engineStatus, type EngineStatus } from "./status.ts";
 export { chooseEngine, engineEnv, runViaEngine, ENGINE_TIMING, ENGINE_UNREACHABLE_ERROR_CODE, type EngineChoice, type EngineRunOptions, type EngineTiming } from "./client.ts";
+export { Runner, type RunnerOptions, type RunnerInfo } from "./runner.ts";

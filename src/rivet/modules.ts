@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { AosError, errorMessage } from "../errors.ts";
 import { cacheDir } from "../paths.ts";
-import type { RivetkitClientModule, RivetkitModule } from "./rivetkit-types.ts";
+import type { RivetkitClientModule, RivetkitDbModule, RivetkitModule } from "./rivetkit-types.ts";
 import template from "./install-template/package.json" with { type: "json" };
 
 /** The pinned rivetkit and @rivetkit/engine-cli version (install-template/package.json pins the same, exactly). */
@@ -117,6 +117,8 @@ export interface Rivet {
   rivetkit: RivetkitModule;
   /** `import("rivetkit/client")`: createClient. */
   client: RivetkitClientModule;
+  /** `import("rivetkit/db")`: db(), an actor's raw SQLite (the session actor's tables, src/rivet/actor-store.ts). */
+  db: RivetkitDbModule;
 }
 
 const loaded = new Map<string, Promise<Rivet>>();
@@ -146,6 +148,18 @@ async function importFrom(location: RivetLocation): Promise<Rivet> {
       });
     }
   };
-  const [rivetkit, client] = await Promise.all([load<RivetkitModule>("rivetkit"), load<RivetkitClientModule>("rivetkit/client")]);
-  return { location, rivetkit, client };
+  // rivetkit encodes actor messages with cbor-x, which picks up its native helper cbor-extract when it can load it.
+  // Under Bun 1.4.5 that helper corrupts every string of ~256 bytes or more: measured, an action argument of 300
+  // characters aborted or segfaulted the runner process, and a 300-character answer failed in the client ("string.slice
+  // is not a function"). cbor-x reads this switch once, when it is imported; the pure-JS path has no such limit
+  // (checked up to 20,000 characters, and non-ASCII text both ways).
+  const previous = process.env.CBOR_NATIVE_ACCELERATION_DISABLED;
+  process.env.CBOR_NATIVE_ACCELERATION_DISABLED = "true";
+  try {
+    const [rivetkit, client, db] = await Promise.all([load<RivetkitModule>("rivetkit"), load<RivetkitClientModule>("rivetkit/client"), load<RivetkitDbModule>("rivetkit/db")]);
+    return { location, rivetkit, client, db };
+  } finally {
+    if (previous === undefined) delete process.env.CBOR_NATIVE_ACCELERATION_DISABLED;
+    else process.env.CBOR_NATIVE_ACCELERATION_DISABLED = previous;
+  }
 }

@@ -62,3 +62,28 @@ export interface RivetClientConfig {
 export interface RivetkitClientModule {
   createClient(endpointOrConfig?: string | RivetClientConfig): RivetClient;
 }
+
+// The actor side (the session actor, src/rivet/actor.ts): the parts of rivetkit's ActorContext it uses.
+
+/** `c.db` of an actor declared with `db: db({onMigrate})` from "rivetkit/db": raw SQL on the actor's SQLite. */
+export interface ActorDb {
+  execute(sql: string, ...args: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+export interface ActorCtx {
+  readonly actorId: string;
+  readonly key: string[];
+  readonly db: ActorDb;
+  /** The live client connections (`handle.connect()`). */
+  readonly conns: Map<string, unknown>;
+  broadcast(name: string, ...args: unknown[]): void;
+  /** Hold the actor awake (no idle sleep, no shutdown finalize) until the promise settles. */
+  keepAwake<T>(promise: Promise<T>): Promise<T>;
+  /** Needs the actor option `enableActorRuntimeSocket: true`: agentOS reaches the actor's SQLite through it. */
+  actorRuntimeSocket(): Promise<{ path: string }>;
+}
+
+/** `import("rivetkit/db")`. */
+export interface RivetkitDbModule {
+  db(config?: { onMigrate?: (db: ActorDb) => Promise<void> | void }): unknown;
+}

@@ -34,6 +34,8 @@ export interface BootOptions {
   limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
+  /** agentOS's database elsewhere than databasePath: the session actor's, through its runtime socket (src/rivet). */
+  database?: { type: "actor_uds"; path: string };
   /** Send sidecar and agent stderr to our stderr instead of the log file (agent stderr is dropped otherwise). */
   debug?: boolean;
   /**
@@ -42,6 +44,9 @@ export interface BootOptions {
    */
   sidecar?: AgentOsSidecar;
 }
+
+/** Where a VM keeps its sessions when that is not ours to choose (the session actor's storage, src/rivet). */
+export type VmStorage = Pick<BootOptions, "database">;
 
 export interface VmHandle {
   vm: AgentOs;
@@ -244,7 +249,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
-      ...(opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
+      ...(opts.database ? { database: opts.database } : opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);
   } catch (e) {

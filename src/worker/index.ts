@@ -9,5 +9,6 @@ export { workerStatus, absoluteRequest, absoluteFlags } from "./client.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
 export { untilServing } from "./ready.ts";
-export type { SidecarInfo } from "./sidecars.ts";
+export { SidecarPool, type SidecarInfo } from "./sidecars.ts";
+export { Slots } from "./slots.ts";
 export type { JobInfo } from "./jobs.ts";

@@ -28,6 +28,12 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(r.code).toBe(1);
     expect(parseJson(r.stdout).error.code).toBe("worker_not_running");
   },
+  async worker() {
+    // Refused before anything loads (the worker on a real engine: test/rivet/worker.lane.ts).
+    const r = await runBin(["worker", "--engine", "127.0.0.1:6420"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--engine 127.0.0.1:6420 is not an http(s) URL");
+  },
   async doctor() {
     const r = await runBin(["doctor", "--json"], { env: { PAPERCLIP_AOS_RIVET_DIR: "" } });
     expect(parseJson(r.stdout).adapterType).toBe("agentos_local");

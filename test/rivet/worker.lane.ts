@@ -1,0 +1,236 @@
+/**
+ * `worker --engine` in the Rivet lane (run by test/rivet/lane.sh, by path: bun's default discovery skips *.lane.ts):
+ * a real rivet-engine (`engine start`), two workers of the compiled binary as separate processes with state dirs of
+ * their own (what one holds of a session cannot come from its disk), and rivetkit's own client calling the session
+ * actor's contract (src/rivet/contract.ts) directly. `run --engine` on top of it is tested with the client's files.
+ *
+ * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CONTRACT_VERSION, INTERRUPTED_ERROR_CODE, SESSION_ACTOR, WORKSPACE_NOT_SHARED_ERROR_CODE, loadRivet, sessionActorKey,
+  type EventsOutput, type RivetClient, type RunStatus, type StartInput,
+} from "../../src/rivet/index.ts";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+
+const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
+if (!process.env.PAPERCLIP_AOS_RIVET_DIR) throw new Error("PAPERCLIP_AOS_RIVET_DIR is not set: run this file through test/rivet/lane.sh");
+
+/** The runners' provider key: it must never reach the VM, the events or the client. */
+const RUNNER_KEY = "sk-ant-lane-runner-key-7f3a9c";
+
+interface Proc {
+  name: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  log: string;
+}
+
+let root: string;
+let ws: string;
+let endpoint: string;
+let engine: ReturnType<typeof Bun.spawn>;
+const workers: Proc[] = [];
+let client: RivetClient;
+
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const taken = await Promise.all([base, base + 1, base + 10].map((p) => Bun.connect({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).then((s) => (s.end(), true), () => false)));
+    if (!taken.some(Boolean)) return base;
+  }
+  throw new Error("no free port");
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(250);
+  }
+}
+
+/** A worker of the compiled binary with a state dir of its own; resolves once its ready line is on stderr. */
+async function startWorker(name: string): Promise<Proc> {
+  const home = join(root, `home-${name}`);
+  const log = join(root, `${name}.log`);
+  const proc = Bun.spawn([BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "2"], {
+    env: { ...process.env, PAPERCLIP_AOS_HOME: home, ANTHROPIC_API_KEY: RUNNER_KEY },
+    stdout: "ignore",
+    stderr: Bun.file(log),
+  });
+  const w = { name, proc, log };
+  workers.push(w);
+  await until(`worker ${name} to register`, () => (readFileSync(log, "utf8").includes(`worker ready: ${name} registered with ${endpoint}`) ? true : proc.exitCode !== null ? Promise.reject(new Error(readFileSync(log, "utf8"))) : undefined), 180_000);
+  return w;
+}
+
+function handle(taskKey: string) {
+  return client[SESSION_ACTOR]!.getOrCreate(sessionActorKey("lane-agent", taskKey)) as unknown as {
+    start(i: StartInput): Promise<RunStatus>;
+    events(i: { runId: string; afterSeq: number }): Promise<EventsOutput>;
+    status(i: { runId: string }): Promise<RunStatus>;
+  };
+}
+
+/** A call that may hang on a dead runner: given up after `ms` (the client's own silence rule, contract.ts). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p.catch(() => undefined), Bun.sleep(ms).then(() => undefined)]);
+}
+
+function script(name: string, steps: unknown[]): string {
+  const file = join(root, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ steps }));
+  return file;
+}
+
+function start(taskKey: string, runId: string, steps: unknown[], over: Record<string, unknown> = {}): Promise<RunStatus> {
+  return handle(taskKey).start({
+    contract: CONTRACT_VERSION,
+    build: "lane",
+    request: { runId, agent: "pi", agentId: "lane-agent", taskKey, cwd: ws, prompt: `do ${runId}`, model: `scripted:${script(runId, steps)}`, graceSec: 10, preset: "workspace-write", env: {}, capabilities: null, snapshot: null, wakeReason: null, ...over },
+  });
+}
+
+/** Every line of a run, read from the actor's log until its result line is there. */
+async function lines(taskKey: string, runId: string, timeoutMs = 180_000): Promise<Record<string, any>[]> {
+  return until(
+    `the result of ${runId}`,
+    async () => {
+      const page = await within(handle(taskKey).events({ runId, afterSeq: 0 }), 20_000);
+      if (!page || !["done", "interrupted"].includes(page.state)) return undefined;
+      const evs = page.lines.map((l) => JSON.parse(l.line) as Record<string, any>);
+      // The log is gapless and in order: seq 1..N, the line's own seq, one result and it is the last.
+      expect(page.lines.map((l) => l.seq)).toEqual(evs.map((_, i) => i + 1));
+      expect(evs.map((e) => e.seq)).toEqual(evs.map((_, i) => i + 1));
+      expect(evs.filter((e) => e.type === "result").length).toBe(1);
+      expect(evs.at(-1)!.type).toBe("result");
+      return evs;
+    },
+    timeoutMs,
+  );
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(async () => {
+  root = await tempDir("aos-worker-lane-");
+  ws = join(root, "ws");
+  await Bun.write(join(ws, "README.md"), "lane workspace\n");
+  const port = await freePort();
+  const proc = Bun.spawn([BIN, "engine", "start", "--dir", join(root, "engine"), "--port", String(port), "--json"], {
+    env: { ...process.env, PAPERCLIP_AOS_HOME: join(root, "home-engine") },
+    stdout: "pipe",
+    stderr: Bun.file(join(root, "engine.log")),
+  });
+  engine = proc;
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`engine start ended: ${readFileSync(join(root, "engine.log"), "utf8")}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  endpoint = JSON.parse(text.split("\n")[0]!).endpoint;
+  await Promise.all([startWorker("lane-a"), startWorker("lane-b")]);
+  client = (await loadRivet()).client.createClient(endpoint);
+}, 300_000);
+
+afterAll(async () => {
+  await client?.dispose().catch(() => {});
+  for (const w of workers) w.proc.kill("SIGKILL");
+  await Promise.all(workers.map((w) => w.proc.exited));
+  engine?.kill("SIGTERM");
+  await engine?.exited;
+  await removeTempDirs();
+});
+
+describe("worker --engine: session actors on a real engine", () => {
+  test("a heartbeat in the actor: the local run's lines and result; the runner's provider key never reaches the VM or the lines; the next heartbeat resumes", async () => {
+    const accepted = await start("resume", "r1", [{ tool: "bash", input: { command: "env | sort; echo one > /workspace/one.txt" } }, { text: "wrote one.txt" }]);
+    expect(accepted).toMatchObject({ runId: "r1", state: "accepted", lastSeq: 0 });
+    const first = await lines("resume", "r1");
+    expect(first[0]).toMatchObject({ type: "init", runId: "r1", agent: "pi", resumed: false });
+    const result = first.at(-1)!;
+    expect(result).toMatchObject({ exitCode: 0, errorCode: null, summary: "wrote one.txt", sessionParams: { agentId: "lane-agent", taskKey: "resume", cwd: ws } });
+    // The guest's env was listed, and neither it nor any line carries the runner's key.
+    expect(first.find((e) => e.type === "tool_result")!.content).toContain("HOME=");
+    expect(JSON.stringify(first)).not.toContain(RUNNER_KEY);
+    // The workspace is the shared directory, at the same path on the runner.
+    expect(readFileSync(join(ws, "one.txt"), "utf8")).toBe("one\n");
+
+    // A start with the same runId starts nothing: the run's status.
+    expect(await start("resume", "r1", [])).toMatchObject({ runId: "r1", state: "done", exitCode: 0 });
+
+    await start("resume", "r2", [{ text: "second turn" }]);
+    const second = await lines("resume", "r2");
+    expect(second[0]).toMatchObject({ type: "init", resumed: true, resumeMode: "agentos-fallback", sessionId: result.sessionParams.sessionId });
+    expect(second.at(-1)).toMatchObject({ exitCode: 0, summary: "second turn" });
+  });
+
+  test("a workspace that is not on the runner: one clear result, exit 2, workspace_not_shared", async () => {
+    await start("noshare", "n1", [{ text: "never" }], { cwd: join(root, "not-on-any-runner") });
+    const evs = await lines("noshare", "n1");
+    expect(evs).toHaveLength(1);
+    expect(evs[0]).toMatchObject({ type: "result", exitCode: 2, errorCode: WORKSPACE_NOT_SHARED_ERROR_CODE });
+    expect(evs[0]!.errorMessage).toContain(join(root, "not-on-any-runner"));
+  });
+
+  test("the worker running a heartbeat is SIGKILLed: the run ends runner_lost, its sidecar is gone, and the session's next heartbeat resumes on the other worker", async () => {
+    await start("kill", "k1", [{ text: "first turn, before the kill" }]);
+    const before = await lines("kill", "k1");
+    const sessionId = before.at(-1)!.sessionParams.sessionId;
+
+    await start("kill", "k2", [{ tool: "bash", input: { command: "echo started > /workspace/k2.txt; sleep 120" } }, { text: "never" }]);
+    await until("k2's tool call", () => (existsSync(join(ws, "k2.txt")) ? true : undefined), 120_000);
+    const runner = (await handle("kill").status({ runId: "k2" })).runner;
+    const victim = workers.find((w) => w.name === runner)!;
+    const other = workers.find((w) => w.name !== runner)!;
+    const sidecars = childPids(victim.proc.pid);
+    expect(sidecars.length).toBeGreaterThan(0);
+    victim.proc.kill("SIGKILL");
+    await victim.proc.exited;
+
+    // Asked again and again (a call to the dead runner may hang), the actor wakes on the other worker and answers.
+    const status = await until("the interrupted status", async () => {
+      const s = await within(handle("kill").status({ runId: "k2" }), 15_000);
+      return s && s.state !== "running" ? s : undefined;
+    }, 150_000);
+    expect(status).toMatchObject({ state: "interrupted", exitCode: 1 });
+    expect(JSON.parse(status.result!)).toMatchObject({ type: "result", exitCode: 1, errorCode: INTERRUPTED_ERROR_CODE, sessionParams: { sessionId } });
+    await until("the killed worker's sidecar to go", () => (sidecars.some(alive) ? undefined : true), 20_000);
+
+    await start("kill", "k3", [{ text: "after the kill" }]);
+    const after = await lines("kill", "k3");
+    expect(after[0]).toMatchObject({ type: "init", resumed: true, sessionId });
+    expect(after.at(-1)).toMatchObject({ exitCode: 0, summary: "after the kill" });
+    expect((await handle("kill").status({ runId: "k3" })).runner).toBe(other.name);
+  });
+
+  test("SIGTERM stops a worker within bounded time: exit 143, its sidecars gone", async () => {
+    const w = workers.find((x) => x.proc.exitCode === null && x.proc.signalCode === null)!;
+    const sidecars = childPids(w.proc.pid);
+    w.proc.kill("SIGTERM");
+    const code = await Promise.race([w.proc.exited, Bun.sleep(60_000).then(() => "still running")]);
+    expect(code).toBe(143);
+    await until("its sidecars to go", () => (sidecars.some(alive) ? undefined : true), 10_000);
+  });
+});
