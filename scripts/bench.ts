@@ -175,7 +175,7 @@ process.exit(0);
       ratioEntry("tool.git-status", "`tool invoke git.status` vs `git status --porcelain=v2`", ours!, plain!, 3);
     }
 
-    if (want("run")) {
+    if (want("run") || only?.some((o) => o.startsWith("run."))) {
       log("bench: run (heartbeats)");
       await benchHeartbeat(scratch, env);
     }
