@@ -82,7 +82,7 @@ function renderStatus(s: WorkerStatus): string {
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
     `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
-    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
+    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
   ];
   if (s.jobs.length) {
     lines.push("jobs");

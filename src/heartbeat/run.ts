@@ -153,7 +153,9 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const handle = spare
     ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: driver.spare!.runFile({ env: guestEnv, instructions }) })
     : await bootVm({ ...plan.boot, sidecar: opts.sidecar, ...slot.vmStorage });
-  teardown.add("vm", () => handle.close());
+  // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
+  // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
+  teardown.add("vm", () => handle.close(opts.warm ? { graceMs: 0 } : undefined));
   const vm = handle.vm;
   tools?.attachVm(vm);
   phase(hb, "boot");

@@ -125,6 +125,7 @@ export class Worker {
       await this.pool.close();
       // With the sidecars gone every VM's teardown ends; what waits for it (scrubbing a session's env) runs now.
       await allVmsReleased();
+      this.spares.removeFiles();
       this.releaseLock();
     })();
     return this.stopping;

@@ -29,7 +29,10 @@ export interface SidecarInfo {
   state: SidecarState;
   rssMb: number | null;
   heartbeats: number;
+  /** Heartbeats running on it now. */
   active: number;
+  /** Spare VMs waiting on it. */
+  spares: number;
   startedAt: string;
   warmMs: number | null;
 }
@@ -38,7 +41,9 @@ class WarmSidecar {
   state: SidecarState = "warming";
   pid: number | null = null;
   heartbeats = 0;
+  /** Leases held: running heartbeats and waiting spare VMs (it is stopped only when none is left). */
   active = 0;
+  spares = 0;
   warmMs: number | null = null;
   error: unknown;
   watchdog: { kill(): void } | undefined;
@@ -61,7 +66,7 @@ class WarmSidecar {
   }
 
   info(): SidecarInfo {
-    return { id: this.id, pid: this.pid, state: this.state, rssMb: this.rssMb(), heartbeats: this.heartbeats, active: this.active, startedAt: this.startedAt, warmMs: this.warmMs };
+    return { id: this.id, pid: this.pid, state: this.state, rssMb: this.rssMb(), heartbeats: this.heartbeats, active: this.active - this.spares, spares: this.spares, startedAt: this.startedAt, warmMs: this.warmMs };
   }
 }
 
@@ -118,8 +123,10 @@ export class SidecarPool {
         this.retire(sc, "dead");
         continue;
       }
+      const spare = opts.heartbeat === false;
       sc.active++;
-      if (opts.heartbeat !== false) sc.heartbeats++;
+      if (spare) sc.spares++;
+      else sc.heartbeats++;
       let released = false;
       return {
         sidecar: sc.handle!,
@@ -127,6 +134,7 @@ export class SidecarPool {
           if (released) return;
           released = true;
           sc.active--;
+          if (spare) sc.spares--;
           this.afterHeartbeat(sc);
         },
       };

@@ -177,6 +177,11 @@ export class SparePool {
     await Promise.all(all.map((s) => s.handle.close({ graceMs: 0 }).then(() => s.lease.release())));
   }
 
+  /** Once every VM is gone (the worker stopped its sidecars): the spares' own database files go too. */
+  removeFiles(): void {
+    rmSync(this.opts.dir, { recursive: true, force: true });
+  }
+
   /** The recipe for this need (remembered; the oldest beyond the limit forgotten), or undefined when no spare can fit. */
   private learn(need: SpareNeed): Recipe | undefined {
     const driver = driverFor(need.agent);

@@ -519,6 +519,8 @@ describe("serve: the warm worker", () => {
     serve = undefined;
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(join(home, "worker", "worker.pid"))).toBe(false);
+    // Its spare VMs' session databases go with it (a session that took a spare keeps its own name of the file).
+    expect(existsSync(join(home, "worker", "spares"))).toBe(false);
     expect(processesMentioning(cache)).toEqual([]);
   });
 });
