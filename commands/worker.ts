@@ -22,6 +22,11 @@ export default withHelp(
       ...globalArgs,
       engine: { type: "string", valueHint: "URL", description: "The engine's endpoint, e.g. http://127.0.0.1:6420 (or PAPERCLIP_AOS_ENGINE)" },
       name: { type: "string", valueHint: "NAME", description: "This worker's name in run records and logs (default <hostname>-<pid>)" },
+      "workspace-root": {
+        type: "string",
+        valueHint: "DIR[,DIR...]",
+        description: "Run only heartbeats whose workspace is under DIR (the shared storage's mount point); others end with workspace_outside_roots (default: anywhere)",
+      },
       concurrency: { type: "string", valueHint: "N", description: "Heartbeats at once (default 4); more wait, up to --queue" },
       queue: { type: "string", valueHint: "N", description: "Heartbeats that may wait for a slot (default 64); beyond that they end with worker_busy" },
       "recycle-after": { type: "string", valueHint: "N", description: "Replace the sidecar (warming the new one first) after N heartbeats (default 25)" },
@@ -36,6 +41,7 @@ export default withHelp(
         concurrency: count(args.concurrency, "--concurrency", 4),
         queue: count(args.queue, "--queue", 64, 0),
         stateDir: stateDir(),
+        workspaceRoots: args["workspace-root"] ? String(args["workspace-root"]).split(",").filter(Boolean) : [],
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
         debug: args.debug,
@@ -56,6 +62,7 @@ export default withHelp(
     examples: [
       ["paperclip-aos worker --engine http://127.0.0.1:6420", "host session actors for the engine on this machine"],
       ["paperclip-aos worker --engine http://10.0.0.5:6420 --name build-1 --concurrency 8", "a named worker of a pool, 8 heartbeats at once"],
+      ["paperclip-aos worker --engine http://10.0.0.5:6420 --workspace-root /mnt/paperclip", "only workspaces on the shared storage mounted at /mnt/paperclip"],
       ["PAPERCLIP_AOS_ENGINE=http://10.0.0.5:6420 paperclip-aos worker --json", "the ready line as JSON on stdout"],
       ["paperclip-aos run --engine http://127.0.0.1:6420 --prompt 'fix the test'", "a heartbeat through the engine, on whichever worker holds its session"],
     ],

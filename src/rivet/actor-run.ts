@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PermissionFlags } from "../caps/index.ts";
 import { withoutGatewayEnv } from "../caps/index.ts";
@@ -9,7 +9,7 @@ import { logger } from "../log.ts";
 import { ActorSessionFiles } from "./actor-files.ts";
 import type { ActorCtx } from "./rivetkit-types.ts";
 import type { ActorStore } from "./actor-store.ts";
-import { EVENT, ORPHAN_MS, TICK_MS, WORKSPACE_NOT_SHARED_ERROR_CODE, type RunState, type StartInput } from "./contract.ts";
+import { EVENT, ORPHAN_MS, TICK_MS, WORKSPACE_NOT_SHARED_ERROR_CODE, WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE, type RunState, type StartInput } from "./contract.ts";
 
 /** What a runner process shares with every session actor it hosts. */
 export interface RunnerHost {
@@ -22,6 +22,8 @@ export interface RunnerHost {
   debug: boolean;
   /** The heartbeat each actor is running in this process (one writer per session). */
   active: Map<string, ActiveRun>;
+  /** --workspace-root directories (real paths): a workspace must be under one of them; none: any. */
+  workspaceRoots: string[];
   /** Set by a SIGTERM: no new heartbeat starts. */
   stopping: boolean;
 }
@@ -113,13 +115,9 @@ async function heartbeatInActor(c: ActorCtx, store: ActorStore, host: RunnerHost
     }
     state = "running";
     await store.markRunning(req.runId);
-    if (!req.snapshot && !(await isDirectory(req.cwd))) {
-      end({
-        subtype: "config_invalid",
-        exitCode: 2,
-        errorCode: WORKSPACE_NOT_SHARED_ERROR_CODE,
-        errorMessage: `the workspace ${req.cwd} does not exist on worker ${host.name} (put Paperclip's execution workspaces on storage every worker mounts at the same path, e.g. NFS)`,
-      });
+    const refused = await refuseWorkspace(host, req);
+    if (refused) {
+      end({ subtype: "config_invalid", exitCode: 2, ...refused });
       return;
     }
     try {
@@ -171,6 +169,25 @@ function scratchRoot(host: RunnerHost, actorId: string): string {
   return join(host.stateDir, "rivet", host.name.replace(/[^A-Za-z0-9_.-]/g, "_"), actorId.replace(/[^A-Za-z0-9_.-]/g, "_"));
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+/**
+ * The workspace must be on the worker at the request's path (shared storage), and under one of the worker's
+ * --workspace-root directories when it has any (a client of the engine names any path; the roots bound what it can
+ * mount). Symlinks are resolved first, so a link under a root cannot lead out of it.
+ */
+async function refuseWorkspace(host: RunnerHost, req: RunRequest): Promise<{ errorCode: string; errorMessage: string } | undefined> {
+  if (req.snapshot) return undefined;
+  const real = await realpath(req.cwd).catch(() => null);
+  if (!real || !(await stat(real)).isDirectory()) {
+    return {
+      errorCode: WORKSPACE_NOT_SHARED_ERROR_CODE,
+      errorMessage: `the workspace ${req.cwd} does not exist on worker ${host.name} (put Paperclip's execution workspaces on storage every worker mounts at the same path, e.g. NFS)`,
+    };
+  }
+  if (host.workspaceRoots.length && !host.workspaceRoots.some((root) => real === root || real.startsWith(`${root}/`))) {
+    return {
+      errorCode: WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE,
+      errorMessage: `the workspace ${req.cwd} is outside worker ${host.name}'s workspace roots (${host.workspaceRoots.join(", ")})`,
+    };
+  }
+  return undefined;
 }

@@ -47,7 +47,8 @@ import * as v from "valibot";
  * never the client's, never sent, never stored. `StartInput.env` is the client's environment for the policy's
  * `env.read` only: the actor holds it in memory for the run and never stores it; the gateway's variables and provider
  * keys in it are dropped. The workspace (`request.cwd`) must exist at the same path on the runner (shared storage,
- * e.g. NFS): when it does not, the run ends with errorCode `workspace_not_shared` (exit 2).
+ * e.g. NFS): when it does not, the run ends with errorCode `workspace_not_shared` (exit 2); outside the worker's
+ * `--workspace-root` directories (when it has any), with `workspace_outside_roots` (exit 2).
  *
  * Stable: change only additively; bump CONTRACT_VERSION for anything else (the actor refuses another version).
  */
@@ -76,6 +77,8 @@ export const EVENTS_PAGE = 500;
 export const INTERRUPTED_ERROR_CODE = "runner_lost";
 /** The errorCode of a run whose workspace path does not exist on the runner. */
 export const WORKSPACE_NOT_SHARED_ERROR_CODE = "workspace_not_shared";
+/** The errorCode of a run whose workspace is outside the worker's `--workspace-root` directories (exit 2). */
+export const WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE = "workspace_outside_roots";
 
 /**
  * accepted: recorded, waiting for the runner's slot (or about to start) · running: the heartbeat is on · done: its

@@ -1,6 +1,7 @@
 /**
  * Heartbeats on a Rivet engine (issue 14): the session actor's contract (contract.ts), shared by `run --engine` and
- * `worker --engine`; the runner that hosts the session actors (runner.ts); finding and loading rivetkit and rivet-engine on demand (modules.ts, installed by install.ts).
+ * `worker --engine`; the runner that hosts the session actors (runner.ts, actor*.ts); finding and loading rivetkit and
+ * rivet-engine on demand (modules.ts, installed by install.ts).
  * rivetkit is not a dependency of the default install: use `loadRivet()`, never `import "rivetkit"`; its types are
  * the few in rivetkit-types.ts.
  */

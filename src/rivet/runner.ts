@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SidecarPool, Slots } from "../worker/index.ts";
 import { AosError, firstLine, usageError } from "../errors.ts";
@@ -18,6 +18,8 @@ export interface RunnerOptions {
   concurrency: number;
   queue: number;
   stateDir: string;
+  /** Workspaces must be under one of these directories (none: anywhere on the worker). */
+  workspaceRoots?: string[];
   recycleAfter: number;
   maxRssMb: number;
   debug?: boolean;
@@ -57,6 +59,7 @@ export class Runner {
       slots: new Slots(opts.concurrency, opts.queue),
       debug: opts.debug ?? false,
       active: new Map(),
+      workspaceRoots: (opts.workspaceRoots ?? []).map(realRoot),
       stopping: false,
     };
   }
@@ -117,6 +120,15 @@ export class Runner {
     })();
     return this.stopping;
   }
+}
+
+function realRoot(dir: string): string {
+  try {
+    if (statSync(dir).isDirectory()) return realpathSync(dir);
+  } catch {
+    // reported below
+  }
+  throw usageError(`--workspace-root ${dir} is not a directory on this worker`, "name an existing directory (the shared storage's mount point)", "invalid_workspace_root");
 }
 
 /** The endpoint without a token in it (URL auth syntax `https://namespace:token@host`). */

@@ -13,43 +13,11 @@ import { join } from "node:path";
 import { engineHealth, loadRivet, type RivetRegistry } from "../../src/rivet/index.ts";
 import { createAgentosAdapter } from "../../src/paperclip/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
+import { freePort, LANE_BIN, startEngine } from "./helpers.ts";
 
 afterAll(removeTempDirs);
 
-const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
-if (!process.env.PAPERCLIP_AOS_RIVET_DIR) throw new Error("PAPERCLIP_AOS_RIVET_DIR is not set: run this file through test/rivet/lane.sh");
-
-interface Started {
-  proc: ReturnType<typeof Bun.spawn>;
-  info: { endpoint: string; pid: number; version: string; dir: string; logFile: string };
-}
-
-/** A free base port N with N+1 and N+10 free too (the engine takes all three). */
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const taken = await Promise.all([base, base + 1, base + 10].map((p) => Bun.connect({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).then((s) => (s.end(), true), () => false)));
-    if (!taken.some(Boolean)) return base;
-  }
-  throw new Error("no free port");
-}
-
-async function startEngine(dir: string, port: number, home: string): Promise<Started> {
-  const proc = Bun.spawn([BIN, "engine", "start", "--dir", dir, "--port", String(port), "--json"], {
-    env: { ...process.env, PAPERCLIP_AOS_HOME: home },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`engine start ended before it printed its endpoint: ${await new Response(proc.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { proc, info: JSON.parse(text.split("\n")[0]!) };
-}
+const BIN = LANE_BIN;
 
 /** The local addresses the process `pid` listens on (from /proc/net/tcp{,6}: state 0A is LISTEN). */
 function listeningAddresses(pid: number): string[] {

@@ -7,16 +7,16 @@
  * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CONTRACT_VERSION, INTERRUPTED_ERROR_CODE, SESSION_ACTOR, WORKSPACE_NOT_SHARED_ERROR_CODE, loadRivet, sessionActorKey,
+  CONTRACT_VERSION, INTERRUPTED_ERROR_CODE, SESSION_ACTOR, WORKSPACE_NOT_SHARED_ERROR_CODE, WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE, loadRivet, sessionActorKey,
   type EventsOutput, type RivetClient, type RunStatus, type StartInput,
 } from "../../src/rivet/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
+import { freePort, LANE_BIN, startEngine } from "./helpers.ts";
 
-const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
-if (!process.env.PAPERCLIP_AOS_RIVET_DIR) throw new Error("PAPERCLIP_AOS_RIVET_DIR is not set: run this file through test/rivet/lane.sh");
+const BIN = LANE_BIN;
 
 /** The runners' provider key: it must never reach the VM, the events or the client. */
 const RUNNER_KEY = "sk-ant-lane-runner-key-7f3a9c";
@@ -34,15 +34,6 @@ let engine: ReturnType<typeof Bun.spawn>;
 const workers: Proc[] = [];
 let client: RivetClient;
 
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const taken = await Promise.all([base, base + 1, base + 10].map((p) => Bun.connect({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).then((s) => (s.end(), true), () => false)));
-    if (!taken.some(Boolean)) return base;
-  }
-  throw new Error("no free port");
-}
-
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -57,7 +48,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 async function startWorker(name: string): Promise<Proc> {
   const home = join(root, `home-${name}`);
   const log = join(root, `${name}.log`);
-  const proc = Bun.spawn([BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "2"], {
+  const proc = Bun.spawn([BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "2", "--workspace-root", ws], {
     env: { ...process.env, PAPERCLIP_AOS_HOME: home, ANTHROPIC_API_KEY: RUNNER_KEY },
     stdout: "ignore",
     stderr: Bun.file(log),
@@ -134,22 +125,9 @@ beforeAll(async () => {
   root = await tempDir("aos-worker-lane-");
   ws = join(root, "ws");
   await Bun.write(join(ws, "README.md"), "lane workspace\n");
-  const port = await freePort();
-  const proc = Bun.spawn([BIN, "engine", "start", "--dir", join(root, "engine"), "--port", String(port), "--json"], {
-    env: { ...process.env, PAPERCLIP_AOS_HOME: join(root, "home-engine") },
-    stdout: "pipe",
-    stderr: Bun.file(join(root, "engine.log")),
-  });
-  engine = proc;
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`engine start ended: ${readFileSync(join(root, "engine.log"), "utf8")}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  endpoint = JSON.parse(text.split("\n")[0]!).endpoint;
+  const started = await startEngine(join(root, "engine"), await freePort(), join(root, "home-engine"));
+  engine = started.proc;
+  endpoint = started.info.endpoint;
   await Promise.all([startWorker("lane-a"), startWorker("lane-b")]);
   client = (await loadRivet()).client.createClient(endpoint);
 }, 300_000);
@@ -186,12 +164,22 @@ describe("worker --engine: session actors on a real engine", () => {
     expect(second.at(-1)).toMatchObject({ exitCode: 0, summary: "second turn" });
   });
 
-  test("a workspace that is not on the runner: one clear result, exit 2, workspace_not_shared", async () => {
+  test("a workspace not on the runner, or outside its --workspace-root (also through a symlink): one clear result, exit 2", async () => {
     await start("noshare", "n1", [{ text: "never" }], { cwd: join(root, "not-on-any-runner") });
     const evs = await lines("noshare", "n1");
     expect(evs).toHaveLength(1);
     expect(evs[0]).toMatchObject({ type: "result", exitCode: 2, errorCode: WORKSPACE_NOT_SHARED_ERROR_CODE });
     expect(evs[0]!.errorMessage).toContain(join(root, "not-on-any-runner"));
+
+    // The workers take workspaces under `ws` only: its parent (which exists) and a link in `ws` to it are refused.
+    symlinkSync(root, join(ws, "escape"));
+    for (const [runId, cwd] of [["o1", root], ["o2", join(ws, "escape")]] as const) {
+      await start("outside", runId, [{ tool: "bash", input: { command: "echo pwned > /workspace/pwned.txt" } }, { text: "never" }], { cwd });
+      const out = await lines("outside", runId);
+      expect(out).toHaveLength(1);
+      expect(out[0]).toMatchObject({ type: "result", exitCode: 2, errorCode: WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE });
+    }
+    expect(existsSync(join(root, "pwned.txt"))).toBe(false);
   });
 
   test("the worker running a heartbeat is SIGKILLed: the run ends runner_lost, its sidecar is gone, and the session's next heartbeat resumes on the other worker", async () => {
