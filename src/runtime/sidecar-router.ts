@@ -12,7 +12,8 @@
  * `routeVm` gets its own handler back (agentOS's, captured by re-running its installer), and the js_bridge calls for
  * a mount registered with `addMount` (boot-time or runtime, keyed by VM and mount path) are answered by our driver
  * here. A request for a VM that is not routed (not yet booted, or already closed) is refused, never answered by
- * another VM. This touches agentOS internals (`_sidecarClient`, `_sidecarVm`, `_installSidecarRequestHandler`), checked
+ * another VM. So every VM on a sidecar must come through bootVm (src/runtime/vm.ts): one created with AgentOs.create
+ * directly on a routed sidecar would get its requests refused. This touches agentOS internals (`_sidecarClient`, `_sidecarVm`, `_installSidecarRequestHandler`), checked
  * at run time so that a changed agentOS fails the boot clearly instead of routing wrongly.
  */
 import type { AgentOs, VirtualFileSystem } from "@rivet-dev/agentos-core";
