@@ -10,7 +10,7 @@ export function paperclipInstructions(opts: { runId: string; tools: string[]; po
     // agentOS 0.2.21 does not start a bare entry name from the workspace filesystem (docs/agentos.md, "Filesystem and
     // mounts"): `node test.mjs` fails with "command not found: node", a .js file in a "type": "module" package is
     // loaded as CommonJS, and once the file was started by a path the bare name runs a stale copy of it.
-    `Run Node.js files by absolute path (\`node ${GUEST_WORKSPACE}/test.mjs\`, not \`node test.mjs\`): in this VM \`node test.mjs\` says "command not found: node", and a bare .js name in a "type": "module" package is loaded as CommonJS.`,
+    `Run Node.js files by absolute path (\`node ${GUEST_WORKSPACE}/test.mjs\`, not \`node test.mjs\`): in this VM a bare file name fails with "command not found: node", loads an ES module as CommonJS, or runs an old copy of the file.`,
   ];
   if (opts.policySummary.length) lines.push("", "The policy for this run:", ...opts.policySummary.map((s) => `- ${s}`));
   if (opts.tools.length) {

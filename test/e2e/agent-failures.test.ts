@@ -1,30 +1,26 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { removeTempDirs, runBin, runEvents, tempDir } from "./helpers.ts";
+import { removeTempDirs, scriptedRun, tempDir } from "./helpers.ts";
 
 /**
- * What Paperclip sees when an agent's model call fails or the VM refuses what it tried, per agent, through the compiled binary, a real VM and the
- * scripted model: the failure the script injected, in Paperclip's error family and in words.
+ * What Paperclip sees when an agent's model call fails or the VM refuses what it tried, per agent, through the
+ * compiled binary, a real VM and the scripted model: the failure the script injected, in Paperclip's error family and
+ * in words; the refusal as a permission event.
  */
 // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
 afterAll(removeTempDirs);
 
 const OVERLOADED = [{ error: { status: 529, message: "Overloaded" } }];
 
+/** A heartbeat of `agent` on the scripted model; `answered` is how the gateway answered each model request, in order. */
 async function failedRun(agent: string, steps: unknown[], args: string[] = [], files: Record<string, string> = {}) {
-  const [ws, home, scratch] = [await tempDir("aos-af-ws-"), await tempDir("aos-af-home-"), await tempDir("aos-af-script-")];
+  const [ws, home, scratch] = [await tempDir("aos-af-ws-"), await tempDir("aos-af-home-"), await tempDir("aos-af-record-")];
   for (const [name, content] of Object.entries(files)) await Bun.write(join(ws, name), content);
-  const script = join(scratch, "script.json");
   const record = join(scratch, "record.ndjson");
-  await Bun.write(script, JSON.stringify({ steps }));
-  const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "say hello", ...args], {
-    env: { PAPERCLIP_AOS_HOME: home },
-    timeoutMs: 170_000,
-  });
-  const evs = runEvents(r.stdout);
+  const r = await scriptedRun({ steps, ws, home, args: ["--agent", agent, "--record", record, ...args], timeoutMs: 170_000 });
   const answered = (await readFile(record, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l).answeredBy as string);
-  return { code: r.code, stderr: r.stderr, evs, result: evs.at(-1)!, answered };
+  return { code: r.code, stderr: r.stderr, evs: r.evs, result: r.evs.at(-1)!, answered };
 }
 
 describe.each([["opencode"], ["claude"]])("an overloaded model on --agent %s, which retries it", (agent) => {
