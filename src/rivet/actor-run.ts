@@ -40,7 +40,7 @@ export interface ActiveRun {
 /**
  * Start a heartbeat in the background of the actor: the same runHeartbeat, policy, host tools and gateway as a local
  * run (the gateway here, on the runner, with the runner's provider keys), the VM on the runner's warm sidecar with
- * its sessions and files in the actor's SQLite. Every line goes to the actor's event log, then out as a broadcast.
+ * agentOS's sessions in the actor's SQLite. Every line goes to the actor's event log, then out as a broadcast.
  */
 export function startInActor(c: ActorCtx, store: ActorStore, host: RunnerHost, input: StartInput, after?: ActiveRun): ActiveRun {
   const req = input.request as unknown as RunRequest;
@@ -86,7 +86,11 @@ async function heartbeatInActor(c: ActorCtx, store: ActorStore, host: RunnerHost
   let files: ActorSessionFiles | undefined;
   let lastConn = Date.now();
   const ticker = setInterval(() => {
-    c.broadcast(EVENT.tick, { runId: req.runId, state, lastSeq: lastSeq(), runner: host.name, at: new Date().toISOString() });
+    try {
+      c.broadcast(EVENT.tick, { runId: req.runId, state, lastSeq: lastSeq(), runner: host.name, at: new Date().toISOString() });
+    } catch {
+      // the actor is stopping (its runner is leaving the engine): its clients will ask the next one
+    }
     void files?.sync();
     // A run nobody listens to any more (its client died without a cancel) is stopped, as a local run whose parent died.
     if (c.conns.size > 0) lastConn = Date.now();

@@ -3,8 +3,8 @@ import type { RunState, RunStatus, LogLine } from "./contract.ts";
 import type { ActorDb } from "./rivetkit-types.ts";
 
 /**
- * The session actor's own tables, in the actor's SQLite beside agentOS's (`agentos_core_*` sessions and events,
- * `agentos_fs_*` the VM's files): the engine keeps that database, so whichever runner wakes the actor finds them.
+ * The session actor's own tables, in the actor's SQLite beside agentOS's (`agentos_core_*`: sessions and their
+ * events): the engine keeps that database, so whichever runner wakes the actor finds them.
  *
  * - aos_runs: one row per heartbeat (its request without env values, state, result line).
  * - aos_events: every NDJSON line of every run with its seq, the log `events(afterSeq)` answers from.

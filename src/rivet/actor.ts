@@ -14,8 +14,8 @@ const LOCAL_ONLY_FIELDS = ["record", "keepChanges", "commitSnapshot"] as const;
 
 /**
  * The session actor (src/rivet/contract.ts is its contract): one per session, keyed by agent id and task key, the
- * one writer of its session. Its SQLite holds agentOS's sessions and the VM's files (through the actor runtime
- * socket), our session record, transcript, runs and event log (actor-store.ts).
+ * one writer of its session. Its SQLite holds agentOS's sessions and their events (through the actor runtime socket),
+ * our session record, transcript, runs and event log (actor-store.ts).
  */
 export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule, host: RunnerHost): RivetActorDefinition {
   const userError = (code: ActionErrorCode, message: string) => new rivetkit.UserError(message, { code });

@@ -34,7 +34,8 @@ import * as v from "valibot";
  *     actor on a live runner; waking, the actor marks every run it finds `accepted`/`running` as `interrupted` and
  *     appends its result line (errorCode `INTERRUPTED_ERROR_CODE`, exit 1), so `status` then carries that result and
  *     `events` the line. The session stays resumable: the next heartbeat resumes it on that runner with the earlier
- *     transcript and VM files. (Measured with a SIGKILLed runner: the actor woke elsewhere in ~20 s.)
+ *     transcript and agentOS session (the workspace is shared storage; the VM's other files are not kept, as in a local
+ *     run). (Measured with a SIGKILLed runner: status answered `interrupted` ~16 s after the kill.)
  *  5. SIGTERM/SIGINT/--timeout at the client: `cancel({runId, reason})`; the heartbeat stops the way a local one does
  *     (reason `SIGTERM` -> exit 143, `SIGINT` -> 130, `timeout` -> 124, errorCode `cancelled`/`timeout`) and its
  *     result line arrives as usual. The actor also enforces the request's `timeoutSec` itself and writes a fallback
