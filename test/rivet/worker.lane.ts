@@ -64,6 +64,7 @@ function handle(taskKey: string) {
     start(i: StartInput): Promise<RunStatus>;
     events(i: { runId: string; afterSeq: number }): Promise<EventsOutput>;
     status(i: { runId: string }): Promise<RunStatus>;
+    cancel(i: { runId: string; reason: string }): Promise<RunStatus>;
   };
 }
 
@@ -180,6 +181,20 @@ describe("worker --engine: session actors on a real engine", () => {
       expect(out[0]).toMatchObject({ type: "result", exitCode: 2, errorCode: WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE });
     }
     expect(existsSync(join(root, "pwned.txt"))).toBe(false);
+  });
+
+  test("one heartbeat per session: a second start while one runs ends session_busy; cancel stops the running one as SIGTERM does", async () => {
+    await start("busy", "b1", [{ tool: "bash", input: { command: "echo started > /workspace/b1.txt; sleep 120" } }, { text: "never" }]);
+    await until("b1's tool call", () => (existsSync(join(ws, "b1.txt")) ? true : undefined), 120_000);
+    await start("busy", "b2", [{ text: "not now" }]);
+    const busy = await lines("busy", "b2");
+    expect(busy).toHaveLength(1);
+    expect(busy[0]).toMatchObject({ type: "result", exitCode: 1, errorCode: "session_busy" });
+    expect(busy[0]!.errorMessage).toContain("run b1");
+
+    expect((await handle("busy").cancel({ runId: "b1", reason: "SIGTERM" })).state).toBe("running");
+    const cancelled = await lines("busy", "b1", 60_000);
+    expect(cancelled.at(-1)).toMatchObject({ exitCode: 143, errorCode: "cancelled", signal: "SIGTERM" });
   });
 
   test("the worker running a heartbeat is SIGKILLed: the run ends runner_lost, its sidecar is gone, and the session's next heartbeat resumes on the other worker", async () => {
