@@ -12,7 +12,7 @@ export default withHelp(
       name: "worker",
       description:
         "Run heartbeats for a Rivet engine: register with it as a runner and host one session actor per (agent id, task key), " +
-        "whose storage in the engine keeps the session (agentOS's sessions, the VM's files, transcript, runs and their events), " +
+        "whose storage in the engine keeps the session (agentOS's sessions and events, our transcript, runs and their lines), " +
         "so the next heartbeat can run on any worker. Clients use 'run --engine URL'. The model gateway runs here: provider keys " +
         "come from this worker's environment. Workspaces must be at the same path on every worker (shared storage). " +
         "Needs the engine parts ('paperclip-aos engine install'). SIGTERM or Ctrl-C stops it: running heartbeats are cancelled " +
