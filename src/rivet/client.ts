@@ -167,6 +167,8 @@ class RemoteRun {
   private catchUpAgain = false;
   private probing = false;
   private cancelled = false;
+  /** The actor took the run (start answered): from then on silence means something. */
+  private accepted = false;
   private session!: EngineSession;
   private conn: EngineConn | undefined;
   private readonly done = Promise.withResolvers<number>();
@@ -193,6 +195,8 @@ class RemoteRun {
       const accepted = await this.startRun(start);
       if (accepted === undefined) return this.exitCode ?? (await this.done.promise);
       logger.debug(`engine: run ${this.runId} ${accepted.state} on runner ${accepted.runner}`);
+      this.accepted = true;
+      this.heard();
       this.o.stop.addEventListener("abort", onStop, { once: true });
       if (this.o.stop.aborted) onStop();
       if (accepted.lastSeq > this.printed) this.catchUp();
@@ -245,8 +249,11 @@ class RemoteRun {
         }
         if (this.exitCode !== undefined) return undefined;
         if (this.o.stop.aborted) {
-          // Stopped before the actor took it: nothing runs there that needs a cancel.
-          this.ownResult(null, "", String(this.o.stop.reason as StopReason));
+          // Stopped before the actor answered: it may have taken the run all the same (the answer was lost), so tell
+          // it, briefly (an orphaned run is also cancelled by the actor itself, contract.ts ORPHAN_MS).
+          const reason = String(this.o.stop.reason as StopReason);
+          await this.call(ACTION.cancel, { runId: this.runId, reason }, RunStatus, undefined, 2000).catch(() => {});
+          this.ownResult(null, "", reason);
           return undefined;
         }
         if (Date.now() - since > this.t.lostAfterMs) {
@@ -264,8 +271,13 @@ class RemoteRun {
     this.unansweredSince = undefined;
   }
 
-  private print(l: LogLine): void {
-    if (l.seq !== this.printed + 1 || this.exitCode !== undefined) return;
+  /**
+   * Print the next line. A broadcast must be the next seq (else we catch up); a line from the log is printed even past
+   * a gap: the log is the actor's whole account, a seq missing there will never come.
+   */
+  private print(l: LogLine, fromLog = false): void {
+    if (this.exitCode !== undefined || l.seq <= this.printed || (l.seq !== this.printed + 1 && !fromLog)) return;
+    if (l.seq !== this.printed + 1) logger.warn(`engine: the actor's log of run ${this.runId} has no line ${this.printed + 1}${l.seq > this.printed + 2 ? `-${l.seq - 1}` : ""}`);
     let event: RunEvent;
     try {
       event = JSON.parse(l.line) as RunEvent;
@@ -298,7 +310,7 @@ class RemoteRun {
         for (let more = true; more && this.exitCode === undefined; ) {
           const page = await this.call(ACTION.events, { runId: this.runId, afterSeq: this.printed }, EventsOutput);
           this.heard();
-          for (const l of page.lines) if (l.seq > this.printed) this.print(l);
+          for (const l of page.lines) if (l.seq > this.printed) this.print(l, true);
           more = page.more && page.lines.length > 0;
         }
       } while (this.catchUpAgain && this.exitCode === undefined);
@@ -313,7 +325,7 @@ class RemoteRun {
    * log; no answer for lostAfterMs ends the run with our own result.
    */
   private watch(): void {
-    if (this.exitCode !== undefined || this.probing || Date.now() - this.lastHeard < this.t.silenceMs) return;
+    if (!this.accepted || this.exitCode !== undefined || this.probing || Date.now() - this.lastHeard < this.t.silenceMs) return;
     this.unansweredSince ??= this.lastHeard;
     this.probing = true;
     void (async () => {
@@ -323,9 +335,8 @@ class RemoteRun {
         this.heard();
         if (s.lastSeq > this.printed) this.catchUp();
         await this.catchingUp;
-        if (this.exitCode === undefined && FINISHED_STATES.includes(s.state) && s.result && s.lastSeq === this.printed + 1) {
-          this.print({ runId: this.runId, seq: s.lastSeq, line: s.result });
-        }
+        // The result is the log's last line; status carries it too (a catch-up that failed is tried again next time).
+        if (this.exitCode === undefined && FINISHED_STATES.includes(s.state) && s.result && s.lastSeq === this.printed + 1) this.print({ runId: this.runId, seq: s.lastSeq, line: s.result });
       } catch (e) {
         logger.debug(`engine: status failed: ${firstLine(e)}`);
         if (this.exitCode === undefined && Date.now() - (this.unansweredSince ?? Date.now()) > this.t.lostAfterMs) {
@@ -372,7 +383,7 @@ class RemoteRun {
   private ownResult(errorCode: string | null, errorMessage: string, stop?: string): number {
     if (this.exitCode !== undefined) return this.exitCode;
     const r = stop
-      ? this.o.sink.emit(resultEvent({ ...stopOutcome(stop as StopReason), model: this.o.request.model }))
+      ? this.o.sink.emit(resultEvent({ ...stopOutcome(stop as StopReason, this.o.request.timeoutSec), model: this.o.request.model }))
       : this.o.sink.emit(resultEvent({ subtype: "error", exitCode: 1, errorCode, errorMessage, model: this.o.request.model }));
     this.finish(r.exitCode);
     return r.exitCode;

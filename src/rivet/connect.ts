@@ -57,7 +57,10 @@ export async function connectEngine(url: string, agentId: string, taskKey: strin
   if (!(await engineHealth(url, HEALTH_TIMEOUT_MS))) {
     throw runtimeError(`no Rivet engine answers at ${url}`, "start one with 'paperclip-aos engine start', or check --engine / PAPERCLIP_AOS_ENGINE", "engine_unreachable");
   }
-  const client = createClient({ endpoint: url, devtools: false }) as RawClient;
+  // JSON, not rivetkit's default bare (whose action arguments and answers are CBOR): under Bun 1.4.5 cbor-x's native
+  // helper corrupts strings of ~256 bytes or more, and a run's status (its result line) failed to parse here
+  // ("Unexpected end of buffer") or crashed the process, where the same answer in JSON came through.
+  const client = createClient({ endpoint: url, devtools: false, encoding: "json" }) as RawClient;
   const accessor = client[SESSION_ACTOR] as { getOrCreate(key: string[]): RawHandle };
   const handle = accessor.getOrCreate(sessionActorKey(agentId, taskKey));
   const conns: SelfHealingConn[] = [];
@@ -130,7 +133,7 @@ class SelfHealingConn implements EngineConn {
 }
 
 const REOPEN_MIN_MS = 500;
-const REOPEN_MAX_MS = 5000;
+const REOPEN_MAX_MS = 2000;
 
 async function timed(target: RawCallable, name: string, input: unknown, timeoutMs: number): Promise<unknown> {
   const abort = new AbortController();

@@ -2,6 +2,8 @@ import { mkdir, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import * as v from "valibot";
+import { RunEventSchema } from "../../src/protocol/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
 export { removeTempDirs, tempDir };
@@ -21,12 +23,13 @@ export const sharedCache = resolve(process.env.PAPERCLIP_AOS_TEST_CACHE ?? join(
 
 /**
  * A cache dir of its own whose rt/ links to the shared extraction: sidecars started with it carry its path in their
- * command line, so a test can tell its own sidecars from those of anything else running on the machine.
+ * command line, so a test can tell its own sidecars from those of anything else running on the machine. `shared`: the
+ * cache whose extraction to link (a lane's own, instead of the e2e tests').
  */
-export async function privateCache(): Promise<string> {
+export async function privateCache(shared = sharedCache): Promise<string> {
   const cache = await tempDir("aos-cache-");
-  await mkdir(sharedCache, { recursive: true });
-  await symlink(join(sharedCache, "rt"), join(cache, "rt"));
+  await mkdir(join(shared, "rt"), { recursive: true });
+  await symlink(join(shared, "rt"), join(cache, "rt"));
   return cache;
 }
 
@@ -79,6 +82,15 @@ export function parseJson<T = any>(text: string): T {
   } catch {
     throw new Error(`stdout is not one JSON document:\n${text.slice(0, 2000)}`);
   }
+}
+
+/** The NDJSON events of a `run`'s stdout, each checked against the protocol (a line off it throws, naming it). */
+export function protocolEvents(stdout: string): Record<string, any>[] {
+  return runEvents(stdout).map((e) => {
+    const checked = v.safeParse(RunEventSchema, e);
+    if (!checked.success) throw new Error(`event off the protocol: ${v.summarize(checked.issues)}\n${JSON.stringify(e).slice(0, 400)}`);
+    return e;
+  });
 }
 
 /** The NDJSON events of a `run`'s stdout. */

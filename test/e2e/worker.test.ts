@@ -2,11 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import * as v from "valibot";
-import { RunEventSchema } from "../../src/protocol/index.ts";
 import { startGateway } from "../../src/gateway/index.ts";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, processesMentioning, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, processesMentioning, protocolEvents, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 /**
  * The warm worker through the compiled binary: `serve` in a private state dir, `run` and `exec` finding it there.
@@ -19,17 +17,7 @@ let cache: string;
 let socket: string;
 let serve: ReturnType<typeof Bun.spawn> | undefined;
 
-function events(stdout: string): Ev[] {
-  return stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => {
-      const e = JSON.parse(l);
-      const checked = v.safeParse(RunEventSchema, e);
-      if (!checked.success) throw new Error(`event off the protocol: ${v.summarize(checked.issues)}\n${l.slice(0, 400)}`);
-      return e;
-    });
-}
+const events = protocolEvents;
 
 const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
 
