@@ -15,7 +15,7 @@ import { AosError, errorMessage, firstLine, runtimeError, usageError } from "../
 import { logger } from "../log.ts";
 import { connectEngine, type EngineConn, type EngineSession } from "./connect.ts";
 import {
-  ACTION, ACTION_ERROR_CODES, CONTRACT_VERSION, EVENT, EventsOutput, FINISHED_STATES, INTERRUPTED_ERROR_CODE, LogLine, RunStatus, SILENCE_MS, Tick,
+  ACTION, ACTION_ERROR_CODES, CONTRACT_VERSION, EVENT, EventsOutput, FINISHED_STATES, LogLine, RunStatus, SILENCE_MS, Tick,
   type CancelInput, type StartInput,
 } from "./contract.ts";
 
@@ -37,7 +37,7 @@ export interface EngineTiming {
 }
 
 /**
- * The bound on a runner kill: SILENCE_MS of silence, then the actor wakes on another runner (measured ~20-25 s on this
+ * The bound on a runner kill: SILENCE_MS of silence, then the actor wakes on another runner (measured 16-18 s on this
  * machine, the engine's own detection of the lost runner), marks the run interrupted and answers; lostAfterMs is what
  * we give all that before we stop asking.
  */
@@ -380,11 +380,11 @@ class RemoteRun {
   }
 
   /** A result of our own (the actor could not give one): exit 1 with errorCode, or the stop's outcome. */
-  private ownResult(errorCode: string | null, errorMessage: string, stop?: string): number {
+  private ownResult(errorCode: string | null, message: string, stop?: string): number {
     if (this.exitCode !== undefined) return this.exitCode;
     const r = stop
       ? this.o.sink.emit(resultEvent({ ...stopOutcome(stop as StopReason, this.o.request.timeoutSec), model: this.o.request.model }))
-      : this.o.sink.emit(resultEvent({ subtype: "error", exitCode: 1, errorCode, errorMessage, model: this.o.request.model }));
+      : this.o.sink.emit(resultEvent({ subtype: "error", exitCode: 1, errorCode, errorMessage: message, model: this.o.request.model }));
     this.finish(r.exitCode);
     return r.exitCode;
   }
