@@ -39,17 +39,29 @@ SETUP_DONE=$(date +%s)
 FILES=(./test/rivet/engine.lane.ts)
 for f in ./test/rivet/*.lane.ts; do [ "$f" = ./test/rivet/engine.lane.ts ] || FILES+=("$f"); done
 say "running ${#FILES[@]} test file(s): ${FILES[*]}"
+# The tests' temp dirs (engine storage, workers' state, workspaces) go under one dir of this run, so what they leave
+# behind, and the processes still using it, are this run's and no other lane's on the same machine.
+LANE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/paperclip-aos-rivet-lane.XXXXXX")
+trap 'rm -rf "$LANE_TMP"' EXIT
 for f in "${FILES[@]}"; do
-  LANE_BIN=$BIN bun test --timeout 600000 "$f" || die "$f failed"
+  TMPDIR=$LANE_TMP LANE_BIN=$BIN bun test --timeout 600000 "$f" || die "$f failed"
 done
 
-# 4. Everything stopped by itself: no engine runs from the lane's engine parts, no worker or engine start of this binary.
+# 4. Everything stopped by itself (no engine on the run's temp dirs, no worker or engine start of this binary), and
+# the tests removed what they made.
 for i in $(seq 1 60); do
-  LEFT=$({ pgrep -af -- "$RIVET_DIR"; pgrep -af -- "^$BIN (worker|engine start)"; } | grep -v pgrep || true)
+  LEFT=$({ pgrep -af -- "$LANE_TMP"; pgrep -af -- "^$BIN (worker|engine start)"; } | grep -v pgrep || true)
   [ -z "$LEFT" ] && break
-  [ "$i" = 60 ] && die "processes still run from $RIVET_DIR 30 s after the tests: $LEFT"
+  [ "$i" = 60 ] && die "processes of the tests still run 30 s after them: $LEFT"
   sleep 0.5
 done
+# Known leak, not ours to hide: rivetkit 2.3.19's napi module makes a rivet-actor-runtime.<id> dir (the actor runtime
+# socket) in the worker's TMPDIR, and a worker that is killed (the tests SIGKILL some) leaves it behind (docs/rivet.md,
+# limits). Listed, then removed with LANE_TMP; anything else left behind fails the lane.
+KNOWN=$(cd "$LANE_TMP" && ls -A | grep '^rivet-actor-runtime\.' || true)
+[ -n "$KNOWN" ] && say "known leak: rivetkit left $(echo "$KNOWN" | wc -l) rivet-actor-runtime.* dir(s) in the workers' TMPDIR"
+OTHER=$(cd "$LANE_TMP" && ls -A | grep -v '^rivet-actor-runtime\.' || true)
+[ -z "$OTHER" ] || die "the tests left files in their temp dir: $(echo "$OTHER" | head -5 | tr '\n' ' ')"
 
 END=$(date +%s)
 say "ok: setup $((SETUP_DONE - STARTED)) s, tests $((END - SETUP_DONE)) s, total $((END - STARTED)) s"
