@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { chmod } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,18 +7,48 @@ import { writeFileAtomic } from "../fsutil.ts";
 
 /**
  * The sidecar forwards its stderr to ours unconditionally, and its V8 worker-pool lines ignore AGENTOS_LOG_LEVEL
- * (docs/agentos.md, "Sidecar and process"). A two-line wrapper sends all of it to a log file instead, unless --debug; stdin, stdout and
- * the fd-3 control pipe pass through untouched because the wrapper `exec`s the real binary.
+ * (docs/agentos.md, "Sidecar and process"). A small wrapper sends all of it to a log file instead, unless --debug; stdin, stdout and
+ * the fd-3 control pipe pass through untouched because the wrapper `exec`s the real binary (same pid).
+ *
+ * agentOS spawns the sidecar with our whole process.env, and in a worker other heartbeats run in this process while a
+ * VM boots: so bootVm only ADDS the variables below (read by nobody but this wrapper), and the wrapper makes the
+ * sidecar's environment from them: it withholds the names listed in PAPERCLIP_AOS_SIDECAR_WITHHOLD (one a line;
+ * `env -u` takes any name, not only shell identifiers), sets TMPDIR, AGENTOS_LOG_LEVEL and AGENTOS_V8_WARM_ISOLATES,
+ * and drops its own variables, keeping only the self-exec guard's PAPERCLIP_AOS_SIDECAR_WRAPPED.
  */
 export const WRAPPER_MARK = "# paperclip-aos: runs the agentOS sidecar";
+/** The variables bootVm gives the wrapper (see sidecarSpawnEnv in vm.ts). */
+export const WRAPPER_ENV = {
+  real: "PAPERCLIP_AOS_REAL_SIDECAR",
+  log: "PAPERCLIP_AOS_SIDECAR_LOG",
+  withhold: "PAPERCLIP_AOS_SIDECAR_WITHHOLD",
+  tmpdir: "PAPERCLIP_AOS_SIDECAR_TMPDIR",
+  logLevel: "PAPERCLIP_AOS_SIDECAR_LOG_LEVEL",
+  warmIsolates: "PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES",
+} as const;
 const WRAPPER = `#!/bin/sh
 ${WRAPPER_MARK} with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG (if set)
 # A wrapper asked to run a wrapper would exec itself forever: stop instead.
 if [ -n "$PAPERCLIP_AOS_SIDECAR_WRAPPED" ]; then echo "paperclip-aos: the sidecar wrapper was given itself as the sidecar" >&2; exit 70; fi
 export PAPERCLIP_AOS_SIDECAR_WRAPPED=1
+real=$PAPERCLIP_AOS_REAL_SIDECAR
+log=$PAPERCLIP_AOS_SIDECAR_LOG
+withhold=$PAPERCLIP_AOS_SIDECAR_WITHHOLD
+# Each only when given (bootVm gives all three): unset, the variable stays as inherited.
+if [ -n "\${PAPERCLIP_AOS_SIDECAR_TMPDIR+x}" ]; then export TMPDIR="$PAPERCLIP_AOS_SIDECAR_TMPDIR"; fi
+if [ -n "\${PAPERCLIP_AOS_SIDECAR_LOG_LEVEL+x}" ]; then export AGENTOS_LOG_LEVEL="$PAPERCLIP_AOS_SIDECAR_LOG_LEVEL"; fi
+if [ -n "\${PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES+x}" ]; then export AGENTOS_V8_WARM_ISOLATES="$PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES"; fi
+unset PAPERCLIP_AOS_REAL_SIDECAR PAPERCLIP_AOS_SIDECAR_LOG PAPERCLIP_AOS_SIDECAR_WITHHOLD PAPERCLIP_AOS_SIDECAR_TMPDIR PAPERCLIP_AOS_SIDECAR_LOG_LEVEL PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES
+# The arguments become: env -u NAME ... REAL ARGS (prepended one name at a time; the order of -u does not matter).
+set -- "$real" "$@"
+nl='
+'
+# No globbing: a name is a name, whatever it holds.
+set -f; IFS=$nl
+for name in $withhold; do set -- -u "$name" "$@"; done
 # No log file (--debug): stderr stays ours, whatever it is (a pipe, a file, a socket: /dev/stderr cannot open a socket).
-if [ -z "$PAPERCLIP_AOS_SIDECAR_LOG" ]; then exec "$PAPERCLIP_AOS_REAL_SIDECAR" "$@"; fi
-exec "$PAPERCLIP_AOS_REAL_SIDECAR" "$@" 2>>"$PAPERCLIP_AOS_SIDECAR_LOG"
+if [ -z "$log" ]; then exec env "$@"; fi
+exec env "$@" 2>>"$log"
 `;
 
 /** Is `path` one of our wrappers (from this or another cache dir), not a sidecar? */
@@ -29,8 +60,15 @@ export function isSidecarWrapper(path: string): boolean {
   }
 }
 
+/**
+ * Named by its content: the cache dir is shared by every paperclip-aos version on the machine, and one that rewrote
+ * a common file with its own wrapper between our write and our spawn would decide our sidecar's environment (an
+ * older wrapper withholds nothing: it expects its bootVm to remove the keys from process.env).
+ */
+const WRAPPER_NAME = `quiet-sidecar-${createHash("sha256").update(WRAPPER).digest("hex").slice(0, 12)}.sh`;
+
 export async function sidecarWrapperPath(): Promise<string> {
-  const path = join(cacheDir(), "bin", "quiet-sidecar.sh");
+  const path = join(cacheDir(), "bin", WRAPPER_NAME);
   const existing = Bun.file(path);
   if (!(await existing.exists()) || (await existing.text()) !== WRAPPER) {
     await writeFileAtomic(path, WRAPPER, 0o755);

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
-import { sidecarLogPath, sidecarWrapperPath } from "./sidecar-wrapper.ts";
+import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
 import { childPids } from "./proc.ts";
 import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
@@ -126,9 +126,10 @@ export { checkWorkspaceDir } from "../paths.ts";
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const assets = await resolveAssets({ onProgress: (m) => logger.info(m) });
-  // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug). agentOS reads
-  // these from process.env when it spawns the sidecar, so they are set for the spawn only: left in our environment,
-  // every child we start later would inherit them.
+  // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug). agentOS spawns the
+  // sidecar with our process.env, and what else runs in this process meanwhile (a worker's other heartbeats) reads
+  // it: so only variables nobody else reads are added, for the boot only, and the wrapper makes the sidecar's
+  // environment from them (sidecar-wrapper.ts). Left in our environment, every child we start later would inherit them.
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
   // Never two live VMs on one database: a previous VM on it (same process, shared sidecar) ends first. Waited for
@@ -142,26 +143,15 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     sweepStaleTempDirs();
     // A shared sidecar (opts.sidecar) outlives this VM: its scratch lives as long as the process.
     const tmp = opts.sidecar ? processTempDir() : openRunTempDir();
-    // Only a sidecar's spawn reads these, and a shared sidecar spawns on its first VM: later boots on it leave our
-    // environment alone, so what runs meanwhile in this process (the worker's other heartbeats) never sees it changed
-    // (measured: a heartbeat that looked up its state dir during a boot found PAPERCLIP_AOS_HOME gone).
-    const spawned = opts.sidecar !== undefined && spawnedSidecars.has(opts.sidecar);
-    const restoreEnv = spawned ? () => {} : setEnv({
-      PAPERCLIP_AOS_REAL_SIDECAR: assets.sidecarBin,
-      // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
-      PAPERCLIP_AOS_SIDECAR_LOG: opts.debug ? "" : logPath,
+    // A shared sidecar spawns on its first VM only, but which boot that is (a crashed sidecar's replacement, a
+    // recycled one) is agentOS's business: every boot adds the variables, harmless where nothing is spawned.
+    const restoreEnv = addEnv({
+      ...sidecarSpawnEnv(assets.sidecarBin, opts.debug ? "" : logPath, tmp.path, opts.debug ?? false),
+      // Read in-process by agentOS when it resolves the binary to spawn (the wrapper).
       AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
-      AGENTOS_LOG_LEVEL: process.env.AGENTOS_LOG_LEVEL ?? (opts.debug ? "info" : "error"),
-      // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
-      // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
-      AGENTOS_V8_WARM_ISOLATES: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
-      TMPDIR: tmp.path,
-      // The sidecar needs no key of ours: provider keys and secret-looking variables stay out of its environment.
-      ...Object.fromEntries(sidecarWithheldEnv(process.env).map((k) => [k, undefined])),
     });
     try {
       const handle = await bootWithEnv(opts, assets, logPath, tmp.remove);
-      if (opts.sidecar) spawnedSidecars.add(opts.sidecar);
       return handle;
     } catch (e) {
       tmp.remove();
@@ -174,8 +164,23 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   }
 }
 
-/** Shared sidecars a VM has been booted on (so the sidecar process runs). */
-const spawnedSidecars = new WeakSet<AgentOsSidecar>();
+/**
+ * What the wrapper turns into the sidecar's environment (sidecar-wrapper.ts): the sidecar needs no key of ours, so
+ * provider keys and secret-looking variables are withheld; its scratch goes to our private temp dir; quieter logs.
+ */
+function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug: boolean): Record<string, string> {
+  return {
+    [WRAPPER_ENV.real]: realSidecar,
+    // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
+    [WRAPPER_ENV.log]: log,
+    [WRAPPER_ENV.withhold]: sidecarWithheldEnv(process.env).join("\n"),
+    [WRAPPER_ENV.tmpdir]: tmpdir,
+    [WRAPPER_ENV.logLevel]: process.env.AGENTOS_LOG_LEVEL ?? (debug ? "info" : "error"),
+    // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
+    // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
+    [WRAPPER_ENV.warmIsolates]: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
+  };
+}
 
 let lastBoot: Promise<void> = Promise.resolve();
 /** Wait for the previous boot's turn to end; the returned function ends this one's. */
@@ -187,13 +192,13 @@ async function bootTurn(): Promise<() => void> {
   return release;
 }
 
-/** Set (or, for undefined, remove) variables in process.env; the returned function puts the previous values back. */
-function setEnv(vars: Record<string, string | undefined>): () => void {
+/**
+ * Set variables in process.env that only the sidecar's spawn reads; the returned function puts the previous values
+ * back. Never used to remove or change a variable the rest of the process reads (PAPERCLIP_AOS_HOME, TMPDIR, keys).
+ */
+function addEnv(vars: Record<string, string>): () => void {
   const previous = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  Object.assign(process.env, vars);
   return () => {
     for (const [k, v] of Object.entries(previous)) {
       if (v === undefined) delete process.env[k];

@@ -167,7 +167,8 @@ exec '${join(sharedCache, "rt", real)}' "$@"
     expect(existsSync(marker)).toBe(true);
     // A paperclip-aos wrapper is not a sidecar: inherited from a parent paperclip-aos, it is ignored (it used to make
     // the wrapper exec itself until the run hung).
-    const wrapper = join(sharedCache, "bin", "quiet-sidecar.sh");
+    const bin = join(sharedCache, "bin");
+    const wrapper = join(bin, (await readdir(bin)).find((f) => f.startsWith("quiet-sidecar-"))!);
     const inherited = await runBin(["exec", "--", "echo not-looping"], { env: { AGENTOS_SIDECAR_BIN: wrapper } });
     expect(inherited.stdout).toBe("not-looping\n");
     const missing = await runBin(["exec", "--", "true"], { env: { AGENTOS_SIDECAR_BIN: join(dir, "nope") } });

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentOs } from "@rivet-dev/agentos-core";
-import { bootVm, childPids, vmReleased, type VmHandle } from "../../src/runtime/index.ts";
+import { bootVm, childPids, tempRoot, vmReleased, type VmHandle } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterAll(removeTempDirs);
@@ -83,6 +83,60 @@ describe("VMs sharing one sidecar", () => {
       expect(await sh(b.vm, "echo alive")).toBe("0:alive");
     } finally {
       await Promise.all(handles.map((h) => h.close()));
+      await Promise.race([sidecar.dispose(), Bun.sleep(1000)]);
+      for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
+    }
+  }, 180_000);
+
+  test("the first VM on a new shared sidecar boots without changing this process's environment; the sidecar still gets no secret, and our TMPDIR", async () => {
+    const { AgentOs } = await import("@rivet-dev/agentos-core");
+    // What a worker's other heartbeats read while a VM boots: the state dir, the temp dir, a key (one whose name is no
+    // shell identifier too, which the wrapper must still withhold).
+    const watched: Record<string, string> = {
+      PAPERCLIP_AOS_HOME: await tempDir("aos-shared-home-"),
+      TMPDIR: process.env.TMPDIR ?? "/tmp",
+      AOS_PROBE_SECRET: "probe-secret-value-4711",
+      "aos-probe.x_TOKEN": "probe-token-value-4712",
+    };
+    const saved = Object.fromEntries(Object.keys(watched).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, watched);
+    const expected = JSON.stringify(Object.keys(watched).map((k) => process.env[k]));
+    const before = childPids();
+    const sidecar = await AgentOs.createSidecar();
+    let handle: VmHandle | undefined;
+    const seen = new Set<string>();
+    let samples = 0;
+    const poll = setInterval(() => {
+      samples++;
+      seen.add(JSON.stringify(Object.keys(watched).map((k) => process.env[k])));
+    }, 1);
+    try {
+      handle = await bootVm({ sidecar });
+      clearInterval(poll);
+      // The boot gave the event loop up many times (as to a worker's other heartbeats), and each time it was all there.
+      expect(samples).toBeGreaterThan(5);
+      expect([...seen]).toEqual([expected]);
+      expect(Object.keys(process.env).filter((k) => k.startsWith("PAPERCLIP_AOS_SIDECAR") || k === "PAPERCLIP_AOS_REAL_SIDECAR")).toEqual([]);
+      expect(await sh(handle.vm, "echo alive")).toBe("0:alive");
+      // The sidecar this boot spawned (the wrapper exec'd it: same pid) has the environment it always had.
+      const spawned = childPids().filter((p) => !before.includes(p));
+      expect(spawned.length).toBe(1);
+      const raw = readFileSync(`/proc/${spawned[0]}/environ`, "latin1");
+      const env = new Map(raw.split("\0").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+      for (const k of ["PAPERCLIP_AOS_HOME", "AOS_PROBE_SECRET", "aos-probe.x_TOKEN"]) expect(env.has(k)).toBe(false);
+      for (const v of ["probe-secret-value-4711", "probe-token-value-4712"]) expect(raw.includes(v)).toBe(false);
+      expect(env.get("TMPDIR")?.startsWith(`${tempRoot()}/`)).toBe(true);
+      expect(env.get("AGENTOS_LOG_LEVEL")).toBe(process.env.AGENTOS_LOG_LEVEL ?? "error");
+      expect(env.get("AGENTOS_V8_WARM_ISOLATES")).toBe(process.env.AGENTOS_V8_WARM_ISOLATES ?? "0");
+      expect(env.get("PATH")).toBe(process.env.PATH);
+      expect([...env.keys()].filter((k) => k.startsWith("PAPERCLIP_AOS_"))).toEqual(["PAPERCLIP_AOS_SIDECAR_WRAPPED"]);
+    } finally {
+      clearInterval(poll);
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await handle?.close();
       await Promise.race([sidecar.dispose(), Bun.sleep(1000)]);
       for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
     }
