@@ -126,7 +126,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
   if (tools) teardown.add("host tools", () => tools.close());
 
-  const plan = planVm({
+  const plan = await planVm({
     sandbox,
     ...(snap ? { snapshot: snap } : { workspaceDir }),
     hostFunctions: tools?.hostFunctions,

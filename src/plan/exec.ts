@@ -30,7 +30,7 @@ export async function execWithPolicy(req: PolicyExecRequest): Promise<ExecResult
     // Files the tools read for the agent are decided with its own fs policy (src/tools/fs-policy.ts).
     decideRead: readGate(sandbox.policy, { workspaceHostDir: req.cwd }),
   });
-  const plan = planVm({
+  const plan = await planVm({
     sandbox,
     ...(req.snapshot ? { snapshot: req.snapshot } : { workspaceDir: req.cwd }),
     hostFunctions: tools?.hostFunctions,

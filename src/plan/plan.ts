@@ -38,7 +38,7 @@ export function vmPermissions<P extends CompiledPermissions | NonNullable<BootOp
   return opts.hostTools ? withHostToolPermissions(permissions) : permissions;
 }
 
-export function planVm(input: PlanInput): VmPlan {
+export async function planVm(input: PlanInput): Promise<VmPlan> {
   const { sandbox } = input;
   if (Boolean(input.workspaceDir) === Boolean(input.snapshot)) throw new Error("planVm: give a workspace directory or a snapshot, not both or neither");
   const boot: BootOptions = {
@@ -55,7 +55,7 @@ export function planVm(input: PlanInput): VmPlan {
     boot.workspaceReadOnly = !sandbox.compiled.workspaceWritable;
     // agentOS counts every mounted byte against one VM-wide quota (default 40-72 MB in 0.2.21), so a larger host
     // workspace could not be written at all ("Bad address"): size the quota from the workspace plus a write allowance.
-    boot.limits = { resources: { maxFilesystemBytes: workspaceBytes(input.workspaceDir) + WRITE_ALLOWANCE_BYTES } };
+    boot.limits = { resources: { maxFilesystemBytes: (await workspaceBytes(input.workspaceDir)) + WRITE_ALLOWANCE_BYTES } };
   } else {
     boot.mounts = input.snapshot!.mounts;
     boot.limits = input.snapshot!.limits;
@@ -63,9 +63,13 @@ export function planVm(input: PlanInput): VmPlan {
   return { boot, guestEnv: { ...sandbox.guestEnv, ...input.env, HOME: GUEST_HOME } };
 }
 
-/** Bytes under a directory; `du` is the fastest walk there is, and a failure only means the default allowance. */
-function workspaceBytes(dir: string): number {
-  const r = Bun.spawnSync(["du", "-sb", "--", dir], { stderr: "ignore" });
-  const n = Number(r.stdout.toString().split("\t")[0]);
+/**
+ * Bytes under a directory; `du` is the fastest walk there is, and a failure only means the default allowance. Not
+ * waited for in a blocking spawn: in a worker, other heartbeats' requests and VMs go on while a big workspace is walked.
+ */
+async function workspaceBytes(dir: string): Promise<number> {
+  const du = Bun.spawn(["du", "-sb", "--", dir], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  const [out] = await Promise.all([new Response(du.stdout).text(), du.exited]);
+  const n = Number(out.split("\t")[0]);
   return Number.isFinite(n) ? n : 0;
 }

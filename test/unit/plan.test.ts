@@ -18,16 +18,16 @@ const spawnsToolStub = (p: unknown) => JSON.stringify((p as { childProcess: unkn
 describe("the VM plan", () => {
   test("a policy that writes nothing in /workspace gets a read-only workspace mount; workspace-write a writable one", async () => {
     const dir = await workspace();
-    const ro = planVm({ sandbox: await compileSandbox({ preset: "read-only", workspaceHostDir: dir }), workspaceDir: dir });
+    const ro = await planVm({ sandbox: await compileSandbox({ preset: "read-only", workspaceHostDir: dir }), workspaceDir: dir });
     expect(ro.boot.workspaceDir).toBe(dir);
     expect(ro.boot.workspaceReadOnly).toBe(true);
-    const rw = planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir });
+    const rw = await planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir });
     expect(rw.boot.workspaceReadOnly).toBe(false);
   });
 
   test("the filesystem quota is the workspace's size plus the write allowance", async () => {
     const dir = await workspace();
-    const p = planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir });
+    const p = await planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir });
     const quota = p.boot.limits!.resources!.maxFilesystemBytes!;
     expect(quota).toBeGreaterThanOrEqual(300_000 + WRITE_ALLOWANCE_BYTES);
     expect(quota).toBeLessThan(400_000 + WRITE_ALLOWANCE_BYTES);
@@ -36,15 +36,15 @@ describe("the VM plan", () => {
   test("bound host tools add their permissions; without tools the policy's permissions are the VM's", async () => {
     const dir = await workspace();
     const sandbox = await compileSandbox({ workspaceHostDir: dir });
-    expect(spawnsToolStub(planVm({ sandbox, workspaceDir: dir, hostFunctions }).boot.permissions)).toBe(true);
-    expect(planVm({ sandbox, workspaceDir: dir }).boot.permissions).toEqual(sandbox.permissions);
+    expect(spawnsToolStub((await planVm({ sandbox, workspaceDir: dir, hostFunctions })).boot.permissions)).toBe(true);
+    expect((await planVm({ sandbox, workspaceDir: dir })).boot.permissions).toEqual(sandbox.permissions);
   });
 
   test("caps explain, given the plan's vmPermissions, shows exactly the permissions the VM boots with", async () => {
     const dir = await workspace();
     const flags = parsePermissionFlags(["--allow-net=api.github.com", "--allow-tool=git.status"]);
     const sandbox = await compileSandbox({ flags, workspaceHostDir: dir, hostEnv: {} });
-    const booted = planVm({ sandbox, workspaceDir: dir, hostFunctions }).boot.permissions;
+    const booted = (await planVm({ sandbox, workspaceDir: dir, hostFunctions })).boot.permissions;
     const shown = explainPolicy(sandbox.policy, { workspaceHostDir: dir, hostEnv: {} }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
     expect(shown.data.compiled.permissions).toEqual(booted as never);
     // The compiled rules are shown with --rules (renderExplanation's `rules`).
@@ -54,14 +54,14 @@ describe("the VM plan", () => {
   test("the guest env is the policy's env.read names, then the request's env, and HOME last", async () => {
     const dir = await workspace();
     const sandbox = await compileSandbox({ flags: parsePermissionFlags(["--allow-env=AOS_PLAN_X"]), workspaceHostDir: dir, hostEnv: { AOS_PLAN_X: "1", OTHER: "2" } });
-    const p = planVm({ sandbox, workspaceDir: dir, env: { EXTRA: "3", HOME: "/elsewhere" } });
+    const p = await planVm({ sandbox, workspaceDir: dir, env: { EXTRA: "3", HOME: "/elsewhere" } });
     expect(p.guestEnv).toEqual({ AOS_PLAN_X: "1", EXTRA: "3", HOME: "/home/agentos" });
   });
 
   test("a snapshot run mounts the snapshot's tree with its own quota and no host directory", async () => {
     const sandbox = await compileSandbox({ preset: "read-only" });
     const snapshot = { mounts: [{ path: "/workspace" }] as never, limits: { resources: { maxFilesystemBytes: 123 } } };
-    const p = planVm({ sandbox, snapshot });
+    const p = await planVm({ sandbox, snapshot });
     expect(p.boot.workspaceDir).toBeUndefined();
     expect(p.boot.mounts).toBe(snapshot.mounts);
     expect(p.boot.limits).toBe(snapshot.limits);
