@@ -34,8 +34,9 @@ const caches: string[] = [];
 /** Processes the file started and has not seen end: afterAll ends them, whatever failed. */
 const started = new Set<Proc>();
 
-function spawn(argv: string[], env: Record<string, string>, stdout: "pipe" | "ignore" = "ignore"): Proc {
-  const p = Bun.spawn([BIN, ...argv], { env: { ...process.env, ...env }, stdin: "ignore", stdout, stderr: "pipe" });
+/** `inShell`: the binary runs as a background child of `sh`, so the test can kill its parent (the client's stdout stays ours). */
+function spawn(argv: string[], env: Record<string, string>, stdout: "pipe" | "ignore" = "ignore", inShell = false): Proc {
+  const p = Bun.spawn(inShell ? ["sh", "-c", '"$@" & wait', "sh", BIN, ...argv] : [BIN, ...argv], { env: { ...process.env, ...env }, stdin: "ignore", stdout, stderr: "pipe" });
   started.add(p);
   void p.exited.then(() => started.delete(p));
   return p;
@@ -102,11 +103,11 @@ interface Started {
 }
 
 /** `run --engine` of the compiled binary, as Paperclip's adapter starts it, with a runId of our own (PAPERCLIP_RUN_ID). */
-async function startRun(o: { taskKey: string; steps: unknown[]; ws: string; url?: string; args?: string[] }): Promise<Started> {
+async function startRun(o: { taskKey: string; steps: unknown[]; ws: string; url?: string; args?: string[]; inShell?: boolean }): Promise<Started> {
   const runId = randomUUID();
   const file = await script(o.steps);
   const argv = ["run", "--engine", o.url ?? endpoint, "--cwd", o.ws, "--model", `scripted:${file}`, "--prompt", "do the task", "--agent-id", AGENT_ID, "--task-key", o.taskKey, ...(o.args ?? [])];
-  const p = spawn(argv, { PAPERCLIP_AOS_HOME: join(root, "client"), PAPERCLIP_RUN_ID: runId }, "pipe");
+  const p = spawn(argv, { PAPERCLIP_AOS_HOME: join(root, "client"), PAPERCLIP_RUN_ID: runId }, "pipe", o.inShell);
   let out = "";
   const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -256,6 +257,16 @@ describe("heartbeats on a Rivet engine (run --engine, worker --engine)", () => {
     // In the actor: the run is over with that result (its heartbeat stopped, not left running for a client that is gone).
     expect(await status("cancel", run.runId)).toMatchObject({ state: "done", exitCode: 143 });
     expectWholeLog(r.stdout, await logOf("cancel", run.runId));
+  });
+
+  test("the client's parent dies: the client cancels the heartbeat in the actor (parent_died) and still writes its result", async () => {
+    const run = await startRun({ taskKey: "orphan", ws: await workspace(), steps: SLOW, inShell: true });
+    await run.seen("tool_result");
+    run.p.kill("SIGKILL"); // the shell the client runs under: its stdout is still our pipe
+    const r = await run.finished();
+    expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "cancelled", exitCode: 143, errorCode: "cancelled", errorMessage: "the parent process died" });
+    expect(await status("orphan", run.runId)).toMatchObject({ state: "done", exitCode: 143 });
+    expectWholeLog(r.stdout, await logOf("orphan", run.runId));
   });
 
   test("a cut between client and engine: the client reconnects and prints every line once, in order (caught up from the log)", async () => {
