@@ -23,7 +23,7 @@ import {
 import { permissionHelp } from "../src/caps/index.ts";
 import { commandData } from "./_argv.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
-import { chooseEngine, runViaEngine } from "../src/rivet/index.ts";
+import { chooseEngine, engineToken, runViaEngine } from "../src/rivet/index.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {
@@ -55,6 +55,7 @@ const REQUEST_BLOCKS: HelpBlock[] = [
     ],
     rows: [
       ["Paths", "cwd and a scripted model's file are read on the worker: the workspace must be at the same path there (shared storage). --record, --keep-changes and --commit-snapshot are refused."],
+      ["Token", "PAPERCLIP_AOS_ENGINE_TOKEN in the environment (never a flag): the engine's shared token, the same as its workers'. Missing or too short: exit 2 (missing_engine_token / weak_engine_token) before anything is sent; wrong: the actor refuses, exit 2 (engine_unauthorized), no line printed."],
       ["Secrets", "Provider keys are the worker's. Nothing secret is sent: a secret-looking name in the request's env, or one the policy passes by an exact --allow-env rule, is exit 2."],
       ["Failures", "A worker that dies mid-run: result errorCode runner_lost (exit 1) within about a minute, the session kept. An engine that stops answering: engine_unreachable (exit 1). rivetkit not installed: exit 3 (paperclip-aos engine install)."],
     ],
@@ -138,7 +139,7 @@ export default withHelp(
       try {
         // On an engine the session's actor runs the heartbeat on some worker; the same lines come back through the sink.
         const engine = chooseEngine(args.engine, process.env, config.engine);
-        if (engine) return await runViaEngine({ engine, request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
+        if (engine) return await runViaEngine({ engine, token: engineToken(process.env, `run with ${engine.from}`), request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
         // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
         const { tryRunViaWorker } = await import("../src/worker/index.ts");
         const viaWorker = await tryRunViaWorker(args.worker, { request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
@@ -165,7 +166,7 @@ export default withHelp(
       ["paperclip-aos run --input - < request.json", "how Paperclip's adapter calls it"],
       ["paperclip-aos run --prompt 'go on' --task-key PAP-12 --allow-net=api.github.com", "resume task PAP-12's session with one more host allowed"],
       ["paperclip-aos run --worker off --prompt 'fix it'", "run in this process even when a worker (paperclip-aos serve) is up"],
-      ["paperclip-aos run --engine http://127.0.0.1:6420 --input - < request.json", "run it on a Rivet engine's workers (paperclip-aos worker --engine URL); same NDJSON, same exit codes"],
+      ["PAPERCLIP_AOS_ENGINE_TOKEN=$TOKEN paperclip-aos run --engine http://127.0.0.1:6420 --input - < request.json", "run it on a Rivet engine's workers (paperclip-aos worker --engine URL, same token); same NDJSON, same exit codes"],
     ],
     blocks: () => [...REQUEST_BLOCKS, permissionHelp()],
   },

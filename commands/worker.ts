@@ -4,7 +4,7 @@ import { count, err, globalArgs, printJson, withHelp } from "./_shared.ts";
 import { usageError } from "../src/errors.ts";
 import { stateDir } from "../src/paths.ts";
 import { setSignalHandler } from "../src/runtime/index.ts";
-import { Runner } from "../src/rivet/index.ts";
+import { ENGINE_TOKEN_ENV, engineToken, Runner } from "../src/rivet/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -15,7 +15,9 @@ export default withHelp(
         "whose storage in the engine keeps the session (agentOS's sessions and events, our transcript, runs and their lines), " +
         "so the next heartbeat can run on any worker. Clients use 'run --engine URL'. The model gateway runs here: provider keys " +
         "come from this worker's environment. Workspaces must be at the same path on every worker (shared storage). " +
-        "Needs the engine parts ('paperclip-aos engine install'). SIGTERM or Ctrl-C stops it: running heartbeats are cancelled " +
+        "Needs the engine parts ('paperclip-aos engine install') and the engine's shared token in " + ENGINE_TOKEN_ENV + " (every worker and client of the engine " +
+        "has the same one; make it with 'openssl rand -hex 32'): the session actors refuse every connection and action without it " +
+        "(engine_unauthorized), since the engine's own admin token guards runner registration only. SIGTERM or Ctrl-C stops it: running heartbeats are cancelled " +
         "(each still writes its result), then it leaves the engine.",
     },
     args: {
@@ -35,8 +37,10 @@ export default withHelp(
     async run({ args }) {
       const engine = args.engine ?? process.env.PAPERCLIP_AOS_ENGINE;
       if (!engine) throw usageError("worker needs the engine's URL", "pass --engine http://HOST:6420 (or set PAPERCLIP_AOS_ENGINE)", "missing_engine");
+      const token = engineToken(process.env, "worker");
       const runner = new Runner({
         engine,
+        token,
         name: args.name ?? `${hostname()}-${process.pid}`,
         concurrency: count(args.concurrency, "--concurrency", 4),
         queue: count(args.queue, "--queue", 64, 0),
@@ -60,11 +64,12 @@ export default withHelp(
   }),
   {
     examples: [
+      ["export PAPERCLIP_AOS_ENGINE_TOKEN=$(openssl rand -hex 32)", "the engine's shared token: the same in every worker's and client's environment"],
       ["paperclip-aos worker --engine http://127.0.0.1:6420", "host session actors for the engine on this machine"],
       ["paperclip-aos worker --engine http://10.0.0.5:6420 --name build-1 --concurrency 8", "a named worker of a pool, 8 heartbeats at once"],
       ["paperclip-aos worker --engine http://10.0.0.5:6420 --workspace-root /mnt/paperclip", "only workspaces on the shared storage mounted at /mnt/paperclip"],
       ["PAPERCLIP_AOS_ENGINE=http://10.0.0.5:6420 paperclip-aos worker --json", "the ready line as JSON on stdout"],
-      ["paperclip-aos run --engine http://127.0.0.1:6420 --prompt 'fix the test'", "a heartbeat through the engine, on whichever worker holds its session"],
+      ["paperclip-aos run --engine http://127.0.0.1:6420 --prompt 'fix the test'", "a heartbeat through the engine, on whichever worker holds its session (same PAPERCLIP_AOS_ENGINE_TOKEN)"],
     ],
   },
 );

@@ -3,7 +3,8 @@ import { fitLine, resultEvent } from "../heartbeat/index.ts";
 import { logger } from "../log.ts";
 import { ActorStore } from "./actor-store.ts";
 import { startInActor, type RunnerHost } from "./actor-run.ts";
-import type { ActorCtx, ActorDb, RivetActorDefinition, RivetkitDbModule, RivetkitModule } from "./rivetkit-types.ts";
+import { tokenMatches } from "./token.ts";
+import type { ActionCtx, ActorCtx, ActorDb, RivetActorDefinition, RivetkitDbModule, RivetkitModule } from "./rivetkit-types.ts";
 import {
   CancelInput, CONTRACT_VERSION, EVENTS_PAGE, EventsInput, FINISHED_STATES, INTERRUPTED_ERROR_CODE, StartInput, StatusInput,
   type ActionErrorCode, type EventsOutput, type RunStatus,
@@ -17,8 +18,13 @@ const LOCAL_ONLY_FIELDS = ["record", "keepChanges", "commitSnapshot"] as const;
  * one writer of its session. Its SQLite holds agentOS's sessions and their events (through the actor runtime socket),
  * our session record, transcript, runs and event log (actor-store.ts).
  */
-export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule, host: RunnerHost): RivetActorDefinition {
+export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule, host: RunnerHost, token: string): RivetActorDefinition {
   const userError = (code: ActionErrorCode, message: string) => new rivetkit.UserError(message, { code });
+  // Checked on the connection (onBeforeConnect) and again in every action (a stateless action is a connection of its
+  // own, but the action must not depend on that): the token is the only thing that guards the session.
+  const authorize = (params: unknown): void => {
+    if (!tokenMatches(token, params)) throw userError("engine_unauthorized", "this engine's session actors need its shared token: set PAPERCLIP_AOS_ENGINE_TOKEN to the workers' token");
+  };
   const parse = <S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> => {
     const r = v.safeParse(schema, input);
     if (r.success) return r.output;
@@ -36,7 +42,10 @@ export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule
       enableActorRuntimeSocket: true,
       // Actions answer at once; the heartbeat runs in the background (keepAwake holds the actor meanwhile).
       actionTimeout: 60_000,
+      // A hibernatable websocket keeps its connection (params included, i.e. the token) in the actor's storage.
+      canHibernateWebSocket: false,
     },
+    onBeforeConnect: (_c: ActorCtx, params: unknown) => authorize(params),
     db: rivetDb.db({ onMigrate: (db: ActorDb) => new ActorStore(db).migrate() }),
     // Waking (a new runner, or after sleep), no heartbeat of this actor can be running: any run left accepted or
     // running was its previous runner's, which is gone. Each gets its result line now (runner_lost), so the client
@@ -50,7 +59,8 @@ export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule
       }
     },
     actions: {
-      start: async (c: ActorCtx, raw: unknown): Promise<RunStatus> => {
+      start: async (c: ActionCtx, raw: unknown): Promise<RunStatus> => {
+        authorize(c.conn.params);
         const input = parse(StartInput, raw, "start");
         if (input.contract !== CONTRACT_VERSION) {
           throw userError("contract_mismatch", `the worker speaks contract ${CONTRACT_VERSION}, the client ${input.contract} (paperclip-aos ${input.build}): use the same paperclip-aos version on both`);
@@ -80,18 +90,21 @@ export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule
         startInActor(c, store, host, input, previous);
         return status;
       },
-      events: async (c: ActorCtx, raw: unknown): Promise<EventsOutput> => {
+      events: async (c: ActionCtx, raw: unknown): Promise<EventsOutput> => {
+        authorize(c.conn.params);
         const input = parse(EventsInput, raw, "events");
         const store = new ActorStore(c.db);
         const s = await known(store, input.runId);
         const page = await store.events(input.runId, input.afterSeq, input.limit ?? EVENTS_PAGE);
         return { runId: input.runId, ...page, state: s.state, lastSeq: s.lastSeq };
       },
-      status: async (c: ActorCtx, raw: unknown): Promise<RunStatus> => {
+      status: async (c: ActionCtx, raw: unknown): Promise<RunStatus> => {
+        authorize(c.conn.params);
         const input = parse(StatusInput, raw, "status");
         return known(new ActorStore(c.db), input.runId);
       },
-      cancel: async (c: ActorCtx, raw: unknown): Promise<RunStatus> => {
+      cancel: async (c: ActionCtx, raw: unknown): Promise<RunStatus> => {
+        authorize(c.conn.params);
         const input = parse(CancelInput, raw, "cancel");
         const store = new ActorStore(c.db);
         const s = await known(store, input.runId);

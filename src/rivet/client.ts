@@ -115,6 +115,8 @@ export async function engineEnv(req: RunRequest, flags: PermissionFlags | undefi
 
 export interface EngineRunOptions {
   engine: EngineChoice;
+  /** The engine's shared token (token.ts engineToken): sent as connection params, never as an argument. */
+  token: string;
   request: RunRequest;
   permissionFlags?: PermissionFlags;
   debug?: boolean;
@@ -183,7 +185,7 @@ class RemoteRun {
   async go(start: StartInput): Promise<number> {
     const { request } = this.o;
     try {
-      this.session = await connectEngine(this.o.engine.url, request.agentId, request.taskKey, this.o.debug);
+      this.session = await connectEngine(this.o.engine.url, this.o.token, request.agentId, request.taskKey, this.o.debug);
     } catch (e) {
       if (e instanceof AosError && e.code === "engine_not_installed") throw e;
       return this.ownResult(ENGINE_UNREACHABLE_ERROR_CODE, `cannot use the engine at ${this.o.engine.url} (${this.o.engine.from}): ${firstLine(e)}`);
@@ -244,7 +246,10 @@ class RemoteRun {
       } catch (e) {
         if (e instanceof Refused) {
           const exitCode = e.code === "contract_mismatch" ? 1 : 2;
-          const hint = e.code === "contract_mismatch" ? "the worker runs another paperclip-aos version: use the same build on both sides" : undefined;
+          const hint =
+            e.code === "contract_mismatch" ? "the worker runs another paperclip-aos version: use the same build on both sides"
+            : e.code === "engine_unauthorized" ? "set PAPERCLIP_AOS_ENGINE_TOKEN to the token the engine's workers were started with"
+            : undefined;
           throw new AosError(`the engine's session actor refused the run: ${e.message}`, { code: e.code, exitCode, hint });
         }
         if (this.exitCode !== undefined) return undefined;

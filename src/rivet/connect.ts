@@ -9,6 +9,7 @@ import { runtimeError } from "../errors.ts";
 import { engineHealth } from "./engine.ts";
 import { SESSION_ACTOR, sessionActorKey } from "./contract.ts";
 import { loadRivet } from "./modules.ts";
+import type { EngineConnParams } from "./token.ts";
 
 /** The parts of rivetkit's ActorConnRaw / ActorHandleRaw used here (rivetkit's own .d.ts, client/mod.d.ts). */
 interface RawCallable {
@@ -24,7 +25,7 @@ interface RawHandle extends RawCallable {
   connect(): RawConn;
 }
 interface RawClient {
-  [actor: string]: { getOrCreate(key: string[]): RawHandle } | (() => Promise<void>);
+  [actor: string]: { getOrCreate(key: string[], opts: { params: EngineConnParams }): RawHandle } | (() => Promise<void>);
   dispose(): Promise<void>;
 }
 
@@ -50,9 +51,10 @@ const CLOSE_TIMEOUT_MS = 2000;
 
 /**
  * A session on the engine at `url`: loads rivetkit (exit 3 when it is not installed), checks the engine answers (so
- * a wrong URL fails at once, not after the watchdog's bound), then gives the actor keyed by (agentId, taskKey).
+ * a wrong URL fails at once, not after the watchdog's bound), then gives the actor keyed by (agentId, taskKey), each
+ * call and connection carrying the engine's shared `token`.
  */
-export async function connectEngine(url: string, agentId: string, taskKey: string, debug = false): Promise<EngineSession> {
+export async function connectEngine(url: string, token: string, agentId: string, taskKey: string, debug = false): Promise<EngineSession> {
   const { createClient } = await loadClientModule(debug);
   if (!(await engineHealth(url, HEALTH_TIMEOUT_MS))) {
     throw runtimeError(`no Rivet engine answers at ${url}`, "start one with 'paperclip-aos engine start', or check --engine / PAPERCLIP_AOS_ENGINE", "engine_unreachable");
@@ -61,8 +63,9 @@ export async function connectEngine(url: string, agentId: string, taskKey: strin
   // helper corrupts strings of ~256 bytes or more, and a run's status (its result line) failed to parse here
   // ("Unexpected end of buffer") or crashed the process, where the same answer in JSON came through.
   const client = createClient({ endpoint: url, devtools: false, encoding: "json" }) as RawClient;
-  const accessor = client[SESSION_ACTOR] as { getOrCreate(key: string[]): RawHandle };
-  const handle = accessor.getOrCreate(sessionActorKey(agentId, taskKey));
+  const accessor = client[SESSION_ACTOR] as { getOrCreate(key: string[], opts: { params: EngineConnParams }): RawHandle };
+  // The token goes as connection params (token.ts): on every stateless call and every (re)connect of this handle.
+  const handle = accessor.getOrCreate(sessionActorKey(agentId, taskKey), { params: { token } });
   const conns: SelfHealingConn[] = [];
   return {
     connect() {

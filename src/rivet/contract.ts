@@ -44,6 +44,10 @@ import * as v from "valibot";
  *     to the actor for `ORPHAN_MS` is cancelled with reason `parent_died`.
  *  6. The process exits with the result line's `exitCode`, exactly as a local run would.
  *
+ * Every connection and every action must carry the engine's shared token (token.ts, `PAPERCLIP_AOS_ENGINE_TOKEN`) as
+ * rivetkit connection params: `getOrCreate(key, {params: {token}})`; without it, or with another, the actor refuses
+ * with `engine_unauthorized` (the engine's own admin token guards runner registration only).
+ *
  * What stays where: the provider key is the runner's environment (the gateway runs on the runner, next to the VM),
  * never the client's, never sent, never stored. `StartInput.env` is the client's environment for the policy's
  * `env.read` only: the actor holds it in memory for the run and never stores it; the gateway's variables and provider
@@ -93,8 +97,12 @@ export const FINISHED_STATES: readonly RunState[] = ["done", "interrupted"];
 /** Why a client cancels: the local run's stop reasons (src/heartbeat/result.ts StopReason). */
 export const CANCEL_REASONS = ["SIGTERM", "SIGINT", "SIGHUP", "timeout", "stdout_closed", "parent_died"] as const;
 
-/** `code` of the UserError an action throws for bad input (nothing else throws on purpose). */
-export const ACTION_ERROR_CODES = ["contract_mismatch", "invalid_request", "wrong_session", "run_not_found"] as const;
+/**
+ * `code` of the UserError an action throws for bad input (nothing else throws on purpose). `engine_unauthorized`: the
+ * connection params carry no token or a wrong one (token.ts); every action and every connection is refused with it,
+ * before the input is read, and answers nothing of the session.
+ */
+export const ACTION_ERROR_CODES = ["contract_mismatch", "invalid_request", "wrong_session", "run_not_found", "engine_unauthorized"] as const;
 export type ActionErrorCode = (typeof ACTION_ERROR_CODES)[number];
 
 const RunId = v.pipe(v.string(), v.minLength(1), v.maxLength(200));

@@ -83,6 +83,11 @@ export interface ActorCtx {
   actorRuntimeSocket(): Promise<{ path: string }>;
 }
 
+/** An action's context: the actor's, plus the connection that called it (a stateless call has one of its own). */
+export interface ActionCtx extends ActorCtx {
+  readonly conn: { readonly id: string; readonly params: unknown };
+}
+
 /** `import("rivetkit/db")`. */
 export interface RivetkitDbModule {
   db(config?: { onMigrate?: (db: ActorDb) => Promise<void> | void }): unknown;

@@ -23,6 +23,8 @@ export interface RunnerOptions {
   recycleAfter: number;
   maxRssMb: number;
   debug?: boolean;
+  /** The engine's shared token (token.ts): every connection and action of the session actors must carry it. */
+  token: string;
 }
 
 export interface RunnerInfo {
@@ -75,7 +77,7 @@ export class Runner {
     await this.pool.start();
     try {
       this.registry = rivet.rivetkit.setup({
-        use: { [SESSION_ACTOR]: sessionActor(rivet.rivetkit, rivet.db, this.host) },
+        use: { [SESSION_ACTOR]: sessionActor(rivet.rivetkit, rivet.db, this.host, this.opts.token) },
         endpoint: this.opts.engine,
         // A runner of an engine someone else runs: no engine, no services of its own.
         startEngine: false,

@@ -238,12 +238,14 @@ test("paperclip-aos inherits the server's environment without the server's own s
     HOME: "/root",
     ANTHROPIC_API_KEY: "sk-host",
     PAPERCLIP_AOS_HOME: "/var/aos",
+    PAPERCLIP_AOS_ENGINE_TOKEN: "engine-token",
     PAPERCLIP_AGENT_JWT_SECRET: "jwt",
     PAPERCLIP_RUN_ID: "stale",
     DATABASE_URL: "postgres://x",
     BETTER_AUTH_SECRET: "auth",
   });
-  expect(env).toEqual({ PATH: "/usr/bin", HOME: "/root", ANTHROPIC_API_KEY: "sk-host", PAPERCLIP_AOS_HOME: "/var/aos" });
+  // The engine's token reaches `run --engine` through the environment (never its argv or the adapter config).
+  expect(env).toEqual({ PATH: "/usr/bin", HOME: "/root", ANTHROPIC_API_KEY: "sk-host", PAPERCLIP_AOS_HOME: "/var/aos", PAPERCLIP_AOS_ENGINE_TOKEN: "engine-token" });
 });
 
 describe("result → AdapterExecutionResult", () => {

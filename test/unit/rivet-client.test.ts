@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildRunRequest, type RunRequestInput } from "../../src/heartbeat/index.ts";
-import { parsePermissionFlags } from "../../src/caps/index.ts";
-import { chooseEngine, engineEnv } from "../../src/rivet/index.ts";
+import { isSecretLookingEnv, parsePermissionFlags, sidecarWithheldEnv } from "../../src/caps/index.ts";
+import { chooseEngine, ENGINE_TOKEN_ENV, engineEnv, engineToken, tokenMatches } from "../../src/rivet/index.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
@@ -71,6 +71,38 @@ describe("run --engine: nothing secret goes to the engine", () => {
     expect(await engineEnv(await request({ capabilities: valid }), undefined, host)).toEqual({ GREETING: "hello" });
     const invalid = { ...valid, allow: { ...valid.allow, "fs.nonsense": ["x"] } };
     expect(await engineEnv(await request({ capabilities: invalid }), undefined, host)).toEqual({});
+  });
+});
+
+describe("the engine's shared token", () => {
+  const token = "0123456789abcdef0123456789abcdef";
+
+  test("read from PAPERCLIP_AOS_ENGINE_TOKEN only; missing or too short is exit 2 with how to make one", () => {
+    expect(engineToken({ [ENGINE_TOKEN_ENV]: ` ${token}\n` }, "worker")).toBe(token);
+    for (const [env, code] of [[{}, "missing_engine_token"], [{ [ENGINE_TOKEN_ENV]: "  " }, "missing_engine_token"], [{ [ENGINE_TOKEN_ENV]: "hunter2" }, "weak_engine_token"]] as const) {
+      let err: unknown;
+      try {
+        engineToken(env, "worker");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ exitCode: 2, code, opts: { hint: expect.stringContaining("openssl rand -hex 32") } });
+      // The error names the variable, never a value.
+      expect(String((err as Error).message)).not.toContain("hunter2");
+    }
+  });
+
+  test("the actor's check: the same token passes; none, another, a prefix, a longer one or a non-string does not", () => {
+    expect(tokenMatches(token, { token })).toBe(true);
+    for (const params of [undefined, null, {}, { token: "" }, { token: token.slice(0, -1) }, { token: `${token}0` }, { token: token.toUpperCase() }, { token: 42 }, token]) {
+      expect(tokenMatches(token, params)).toBe(false);
+    }
+  });
+
+  test("its name is secret-looking: a policy's globs never pass it into a VM, and a worker's sidecar is spawned without it", () => {
+    expect(isSecretLookingEnv(ENGINE_TOKEN_ENV)).toBe(true);
+    const withheld = sidecarWithheldEnv({ [ENGINE_TOKEN_ENV]: token, PATH: "/usr/bin" });
+    expect(withheld).toEqual([ENGINE_TOKEN_ENV]);
   });
 });
 
