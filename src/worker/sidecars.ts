@@ -241,9 +241,11 @@ export class SidecarPool {
 /**
  * A sidecar outlives a worker killed with SIGKILL by several seconds (it notices its closed pipes only when it next
  * looks), holding hundreds of MB. A one-line shell that outlives the worker ends it as soon as the worker is gone.
+ * It needs only PATH: not the worker's provider keys or the engine's token.
  */
 function watchdog(sidecarPid: number): { kill(): void } {
   const p = Bun.spawn(["sh", "-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', "paperclip-aos-watchdog", String(process.pid), String(sidecarPid)], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { untilServing } from "../../src/worker/index.ts";
 import { EventsOutput, loadRivet, RunStatus, SESSION_ACTOR, sessionActorKey, type LogLine } from "../../src/rivet/index.ts";
+import { LANE_TOKEN, TOKEN_ENV } from "./helpers.ts";
 import { privateCache, processesMentioning, protocolEvents, removeTempDirs, sharedCache, tempDir } from "../e2e/helpers.ts";
 
 const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
@@ -36,7 +37,7 @@ const started = new Set<Proc>();
 
 /** `inShell`: the binary runs as a background child of `sh`, so the test can kill its parent (the client's stdout stays ours). */
 function spawn(argv: string[], env: Record<string, string>, stdout: "pipe" | "ignore" = "ignore", inShell = false): Proc {
-  const p = Bun.spawn(inShell ? ["sh", "-c", '"$@" & wait', "sh", BIN, ...argv] : [BIN, ...argv], { env: { ...process.env, ...env }, stdin: "ignore", stdout, stderr: "pipe" });
+  const p = Bun.spawn(inShell ? ["sh", "-c", '"$@" & wait', "sh", BIN, ...argv] : [BIN, ...argv], { env: { ...process.env, ...TOKEN_ENV, ...env }, stdin: "ignore", stdout, stderr: "pipe" });
   started.add(p);
   void p.exited.then(() => started.delete(p));
   return p;
@@ -65,7 +66,7 @@ let rivetClient: ReturnType<Awaited<ReturnType<typeof loadRivet>>["client"]["cre
 /** The session actor's handle, through a real rivetkit client (what `run --engine` talks to). */
 async function actor(taskKey: string): Promise<Record<string, (input: unknown) => Promise<unknown>>> {
   rivetClient ??= (await loadRivet()).client.createClient({ endpoint, devtools: false, encoding: "json" });
-  return rivetClient[SESSION_ACTOR]!.getOrCreate(sessionActorKey(AGENT_ID, taskKey)) as never;
+  return rivetClient[SESSION_ACTOR]!.getOrCreate(sessionActorKey(AGENT_ID, taskKey), { params: { token: LANE_TOKEN } }) as never;
 }
 
 async function status(taskKey: string, runId: string) {
@@ -103,11 +104,11 @@ interface Started {
 }
 
 /** `run --engine` of the compiled binary, as Paperclip's adapter starts it, with a runId of our own (PAPERCLIP_RUN_ID). */
-async function startRun(o: { taskKey: string; steps: unknown[]; ws: string; url?: string; args?: string[]; inShell?: boolean }): Promise<Started> {
+async function startRun(o: { taskKey: string; steps: unknown[]; ws: string; url?: string; args?: string[]; inShell?: boolean; env?: Record<string, string> }): Promise<Started> {
   const runId = randomUUID();
   const file = await script(o.steps);
   const argv = ["run", "--engine", o.url ?? endpoint, "--cwd", o.ws, "--model", `scripted:${file}`, "--prompt", "do the task", "--agent-id", AGENT_ID, "--task-key", o.taskKey, ...(o.args ?? [])];
-  const p = spawn(argv, { PAPERCLIP_AOS_HOME: join(root, "client"), PAPERCLIP_RUN_ID: runId }, "pipe", o.inShell);
+  const p = spawn(argv, { PAPERCLIP_AOS_HOME: join(root, "client"), PAPERCLIP_RUN_ID: runId, ...o.env }, "pipe", o.inShell);
   let out = "";
   const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -244,6 +245,22 @@ describe("heartbeats on a Rivet engine (run --engine, worker --engine)", () => {
     expect(second.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: spreadA!.sessionId });
     expect(firstInput(second.evs)).toBeGreaterThan(freshInput);
     expect(second.evs.at(-1)).toMatchObject({ subtype: "success", sessionParams: { sessionId: spreadA!.sessionId } });
+  });
+
+  test("a client without the engine's token, or with a wrong one: exit 2 with its code, no line printed, nothing run", async () => {
+    const dir = await workspace();
+    const steps = [{ tool: "bash", input: { command: "echo ran > /workspace/ran.txt" } }, { text: "never" }];
+    const file = await script(steps);
+    for (const [token, code] of [["", "missing_engine_token"], ["f".repeat(64), "engine_unauthorized"]] as const) {
+      const argv = ["run", "--engine", endpoint, "--cwd", dir, "--model", `scripted:${file}`, "--prompt", "do the task", "--agent-id", AGENT_ID, "--task-key", "auth", "--json"];
+      const p = spawn(argv, { PAPERCLIP_AOS_HOME: join(root, "client"), PAPERCLIP_RUN_ID: randomUUID(), PAPERCLIP_AOS_ENGINE_TOKEN: token }, "pipe");
+      const [exit, stdout] = await Promise.all([p.exited, new Response(p.stdout as ReadableStream).text()]);
+      expect(exit).toBe(2);
+      // --json: the one line on stdout is the error (no event of a run), naming its code.
+      const lines = stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      expect(lines).toEqual([{ error: expect.objectContaining({ code, hint: expect.stringContaining("PAPERCLIP_AOS_ENGINE_TOKEN") }) }]);
+      expect(await Bun.file(join(dir, "ran.txt")).exists()).toBe(false);
+    }
   });
 
   test("SIGTERM to the client cancels the heartbeat in the actor: exit 143, a cancelled result, the run over there", async () => {

@@ -1,11 +1,18 @@
 /**
  * What the Rivet lane's test files share (run by test/rivet/lane.sh): the binary under test, a free port for an
- * engine, and `engine start` of that binary on it.
+ * engine, `engine start` of that binary on it, and the engine's shared token the workers and clients use.
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { ENGINE_TOKEN_ENV } from "../../src/rivet/index.ts";
 
 export const LANE_BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
 if (!process.env.PAPERCLIP_AOS_RIVET_DIR) throw new Error("PAPERCLIP_AOS_RIVET_DIR is not set: run the lane's files through test/rivet/lane.sh");
+
+/** The engine's shared token of this run (src/rivet/token.ts): every worker and client of the lane gets it. */
+export const LANE_TOKEN = randomBytes(32).toString("hex");
+/** The environment that carries it (only ever the environment: never argv). */
+export const TOKEN_ENV = { [ENGINE_TOKEN_ENV]: LANE_TOKEN };
 
 export interface Started {
   proc: ReturnType<typeof Bun.spawn>;

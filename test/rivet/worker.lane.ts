@@ -7,14 +7,14 @@
  * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CONTRACT_VERSION, INTERRUPTED_ERROR_CODE, SESSION_ACTOR, WORKSPACE_NOT_SHARED_ERROR_CODE, WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE, loadRivet, sessionActorKey,
+  CONTRACT_VERSION, ENGINE_TOKEN_ENV, INTERRUPTED_ERROR_CODE, SESSION_ACTOR, WORKSPACE_NOT_SHARED_ERROR_CODE, WORKSPACE_OUTSIDE_ROOTS_ERROR_CODE, loadRivet, sessionActorKey,
   type EventsOutput, type RivetClient, type RunStatus, type StartInput,
 } from "../../src/rivet/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
-import { freePort, LANE_BIN, startEngine } from "./helpers.ts";
+import { freePort, LANE_BIN, LANE_TOKEN, startEngine, TOKEN_ENV } from "./helpers.ts";
 
 const BIN = LANE_BIN;
 
@@ -49,7 +49,7 @@ async function startWorker(name: string): Promise<Proc> {
   const home = join(root, `home-${name}`);
   const log = join(root, `${name}.log`);
   const proc = Bun.spawn([BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "2", "--workspace-root", ws], {
-    env: { ...process.env, PAPERCLIP_AOS_HOME: home, ANTHROPIC_API_KEY: RUNNER_KEY },
+    env: { ...process.env, PAPERCLIP_AOS_HOME: home, ANTHROPIC_API_KEY: RUNNER_KEY, ...TOKEN_ENV },
     stdout: "ignore",
     stderr: Bun.file(log),
   });
@@ -59,8 +59,9 @@ async function startWorker(name: string): Promise<Proc> {
   return w;
 }
 
-function handle(taskKey: string) {
-  return client[SESSION_ACTOR]!.getOrCreate(sessionActorKey("lane-agent", taskKey)) as unknown as {
+/** The session actor's handle, with the engine's token (`opts`: what an attacker without it sends instead; `{}`: no params). */
+function handle(taskKey: string, opts: { params?: unknown } = { params: { token: LANE_TOKEN } }) {
+  return client[SESSION_ACTOR]!.getOrCreate(sessionActorKey("lane-agent", taskKey), opts) as unknown as {
     start(i: StartInput): Promise<RunStatus>;
     events(i: { runId: string; afterSeq: number }): Promise<EventsOutput>;
     status(i: { runId: string }): Promise<RunStatus>;
@@ -122,6 +123,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Every regular file under `dir` whose bytes contain `needle` (what the engine, the workers and the tests wrote). */
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const file = join(dir, name);
+    try {
+      if (statSync(file).isFile() && readFileSync(file).includes(needle)) hits.push(file);
+    } catch {
+      // gone meanwhile (a sidecar's socket, a rotated log)
+    }
+  }
+  return hits;
+}
+
 beforeAll(async () => {
   root = await tempDir("aos-worker-lane-");
   ws = join(root, "ws");
@@ -163,6 +178,71 @@ describe("worker --engine: session actors on a real engine", () => {
     const second = await lines("resume", "r2");
     expect(second[0]).toMatchObject({ type: "init", resumed: true, resumeMode: "agentos-fallback", sessionId: result.sessionParams.sessionId });
     expect(second.at(-1)).toMatchObject({ exitCode: 0, summary: "second turn" });
+  });
+
+  test("without the engine's token, or with a wrong one, the session actor answers nothing and runs nothing (rivetkit's own client, as an attacker would call it)", async () => {
+    const attackers: [string, { params?: unknown }][] = [
+      ["no params", {}],
+      ["params without a token", { params: {} }],
+      ["a wrong token", { params: { token: "0".repeat(64) } }],
+      ["the token less a character", { params: { token: LANE_TOKEN.slice(0, -1) } }],
+      ["a non-string", { params: { token: 1 } }],
+    ];
+    const unauthorized = { group: "user", code: "engine_unauthorized" };
+    const evil = [{ tool: "bash", input: { command: "echo pwned > /workspace/evil.txt" } }, { text: "pwned" }];
+    for (const [who, opts] of attackers) {
+      // Stateless calls, on a session that has runs (r1, r2 of the test above): its transcript, its status, a cancel.
+      const h = handle("resume", opts);
+      await expect(h.events({ runId: "r1", afterSeq: 0 }), who).rejects.toMatchObject(unauthorized);
+      await expect(h.status({ runId: "r1" }), who).rejects.toMatchObject(unauthorized);
+      await expect(h.cancel({ runId: "r1", reason: "SIGTERM" }), who).rejects.toMatchObject(unauthorized);
+      await expect(h.start({ contract: CONTRACT_VERSION, build: "evil", request: { runId: `evil-${who}`, agent: "pi", agentId: "lane-agent", taskKey: "resume", cwd: ws, prompt: "x", model: `scripted:${script("evil", evil)}`, graceSec: 10, env: {} } }), who).rejects.toMatchObject(unauthorized);
+      // A connection (what `run --engine` subscribes with): refused, and so is every action through it.
+      const conn = (client[SESSION_ACTOR]!.getOrCreate(sessionActorKey("lane-agent", "resume"), opts) as unknown as { connect(): { status(i: unknown): Promise<unknown>; dispose(): Promise<void> } }).connect();
+      await expect(conn.status({ runId: "r1" }), who).rejects.toMatchObject(unauthorized);
+      await conn.dispose();
+      // Nothing was started: the run is unknown to the session (asked with the token) and its file was not written.
+      await expect(handle("resume").status({ runId: `evil-${who}` })).rejects.toMatchObject({ code: "run_not_found" });
+    }
+    expect(existsSync(join(ws, "evil.txt"))).toBe(false);
+  });
+
+  test("the token is in no event line, no stored log or row, no worker log, no sidecar's environment and not in the VM", async () => {
+    // r1 listed the VM's whole environment (env | sort): neither the token nor its name was there.
+    const log = (await handle("resume").events({ runId: "r1", afterSeq: 0 })).lines.map((l) => l.line).join("\n");
+    expect(log).toContain("HOME=");
+    expect(log).not.toContain(LANE_TOKEN);
+    expect(log).not.toContain(ENGINE_TOKEN_ENV);
+    for (const w of workers.filter((x) => x.proc.exitCode === null)) {
+      expect(readFileSync(w.log, "utf8")).not.toContain(LANE_TOKEN);
+      // Every process a worker started (its sidecars, their watchdogs, what they run), not the worker itself.
+      const descendants = (pid: number): number[] => childPids(pid).flatMap((c) => [c, ...descendants(c)]);
+      const procs = descendants(w.proc.pid);
+      expect(procs.length).toBeGreaterThan(0);
+      for (const pid of procs) {
+        let environ = "";
+        try {
+          environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+        } catch {
+          continue; // ended meanwhile (the watchdog's sleep)
+        }
+        expect(environ, `process ${pid} of worker ${w.name}`).not.toContain(LANE_TOKEN);
+      }
+    }
+    // The engine's storage (the actors' SQLite, runs, event logs, connections) and the workers' state dirs, byte for byte.
+    // The scan sees what the actors stored (r1's summary is in its event log there), so a stored token would be seen.
+    expect(filesContaining(join(root, "engine"), "wrote one.txt").length).toBeGreaterThan(0);
+    expect(filesContaining(root, LANE_TOKEN)).toEqual([]);
+  });
+
+  test("a worker without the token, or with a short one, does not start: exit 2 saying how to make one", async () => {
+    for (const [token, says] of [["", "needs the engine's shared token in PAPERCLIP_AOS_ENGINE_TOKEN"], ["hunter2", "PAPERCLIP_AOS_ENGINE_TOKEN is too short"]] as const) {
+      const p = Bun.spawn([BIN, "worker", "--engine", endpoint, "--name", "no-token"], { env: { ...process.env, PAPERCLIP_AOS_HOME: join(root, "home-no-token"), [ENGINE_TOKEN_ENV]: token }, stdout: "pipe", stderr: "pipe" });
+      expect(await p.exited).toBe(2);
+      const stderr = await new Response(p.stderr).text();
+      expect(stderr).toContain(says);
+      expect(stderr).toContain("openssl rand -hex 32");
+    }
   });
 
   test("a workspace not on the runner, or outside its --workspace-root (also through a symlink): one clear result, exit 2", async () => {
