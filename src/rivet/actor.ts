@@ -3,7 +3,7 @@ import { fitLine, resultEvent } from "../heartbeat/index.ts";
 import { logger } from "../log.ts";
 import { ActorStore } from "./actor-store.ts";
 import { startInActor, type RunnerHost } from "./actor-run.ts";
-import { tokenMatches } from "./token.ts";
+import { ENGINE_TOKEN_ENV, tokenMatches } from "./token.ts";
 import type { ActionCtx, ActorCtx, ActorDb, RivetActorDefinition, RivetkitDbModule, RivetkitModule } from "./rivetkit-types.ts";
 import {
   CancelInput, CONTRACT_VERSION, EVENTS_PAGE, EventsInput, FINISHED_STATES, INTERRUPTED_ERROR_CODE, StartInput, StatusInput,
@@ -23,7 +23,7 @@ export function sessionActor(rivetkit: RivetkitModule, rivetDb: RivetkitDbModule
   // Checked on the connection (onBeforeConnect) and again in every action (a stateless action is a connection of its
   // own, but the action must not depend on that): the token is the only thing that guards the session.
   const authorize = (params: unknown): void => {
-    if (!tokenMatches(token, params)) throw userError("engine_unauthorized", "this engine's session actors need its shared token: set PAPERCLIP_AOS_ENGINE_TOKEN to the workers' token");
+    if (!tokenMatches(token, params)) throw userError("engine_unauthorized", `this engine's session actors need its shared token: set ${ENGINE_TOKEN_ENV} to the workers' token`);
   };
   const parse = <S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> => {
     const r = v.safeParse(schema, input);

@@ -14,6 +14,7 @@ import type { RunEvent } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { connectEngine, type EngineConn, type EngineSession } from "./connect.ts";
+import { ENGINE_TOKEN_ENV } from "./token.ts";
 import {
   ACTION, ACTION_ERROR_CODES, CONTRACT_VERSION, EVENT, EventsOutput, FINISHED_STATES, LogLine, RunStatus, SILENCE_MS, Tick,
   type CancelInput, type StartInput,
@@ -248,7 +249,7 @@ class RemoteRun {
           const exitCode = e.code === "contract_mismatch" ? 1 : 2;
           const hint =
             e.code === "contract_mismatch" ? "the worker runs another paperclip-aos version: use the same build on both sides"
-            : e.code === "engine_unauthorized" ? "set PAPERCLIP_AOS_ENGINE_TOKEN to the token the engine's workers were started with"
+            : e.code === "engine_unauthorized" ? `set ${ENGINE_TOKEN_ENV} to the token the engine's workers were started with`
             : undefined;
           throw new AosError(`the engine's session actor refused the run: ${e.message}`, { code: e.code, exitCode, hint });
         }
