@@ -3,6 +3,10 @@ import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
 import { ADAPTER_TYPE, configEngine, configEnv, configPolicy, inheritedEnv } from "./request.ts";
 
 const DOCTOR_TIMEOUT_MS = 180_000;
+/** doctor's rows that engineUrl turns from information into requirements. */
+const ENGINE_ROWS = new Set(["engine_parts", "engine_token"]);
+/** The engine's shared token (src/rivet/token.ts; not imported: the adapter stays free of the engine's modules). */
+const ENGINE_TOKEN_ENV = "PAPERCLIP_AOS_ENGINE_TOKEN";
 
 /**
  * Paperclip's "Test environment" button: `paperclip-aos doctor --json` run with the agent's config env (so a state
@@ -16,13 +20,22 @@ export async function testEnvironment(ctx: AdapterEnvironmentTestContext, comman
     checks.push({ code: "execution_target", level: "error", message: "agentos_local runs on the Paperclip host only", hint: "use the local execution environment" });
   }
   const engine = engineCheck(ctx.config);
+  if (ENGINE_TOKEN_ENV in configEnv(ctx.config)) {
+    checks.push({
+      code: "config_engine_token",
+      level: "warn",
+      message: `${ENGINE_TOKEN_ENV} is in the agent's adapter config env, which Paperclip stores and shows`,
+      hint: "set it in the Paperclip server's environment instead (paperclip-aos inherits it from there)",
+    });
+  }
   const doctor = await runDoctor(command, { ...inheritedEnv(process.env), ...configEnv(ctx.config) });
   checks.push({ code: "paperclip_aos_binary", level: "info", message: `paperclip-aos: ${command.join(" ")}` });
   if ("error" in doctor) checks.push({ code: "doctor_failed", level: "error", message: doctor.error, hint: "run `paperclip-aos doctor` on the Paperclip host" });
   else {
-    // With engineUrl, `run --engine` on this host needs the engine parts: their absence is an error here, not information.
+    // With engineUrl, `run --engine` on this host needs the engine parts and the engine's token: their absence is an
+    // error here, not information.
     const wantsEngine = engine !== null && !engine.invalid;
-    checks.push(...doctor.checks.map((c) => (wantsEngine && c.code === "engine_parts" && c.hint ? { ...c, level: "error" as const } : c)));
+    checks.push(...doctor.checks.map((c) => (wantsEngine && ENGINE_ROWS.has(c.code) && c.hint ? { ...c, level: "error" as const } : c)));
   }
   if (engine) checks.push(await engine.check);
   const status = checks.some((c) => c.level === "error") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "pass";

@@ -6,7 +6,7 @@ import { sidecarLogPath } from "./sidecar-wrapper.ts";
 import { sweepStaleTempDirs, tempRoot } from "./tmp.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { errorMessage, firstLine } from "../errors.ts";
-import { locateRivet } from "../rivet/index.ts";
+import { ENGINE_TOKEN_ENV, ENGINE_TOKEN_HINT, ENGINE_TOKEN_MIN_LENGTH, locateRivet } from "../rivet/index.ts";
 
 /** The shape Paperclip's adapter `testEnvironment()` returns, so an adapter can pass `doctor --json` straight through. */
 export interface DoctorCheck {
@@ -113,6 +113,14 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     rivet.found
       ? { code: "engine_parts", level: "info", message: `Rivet engine parts installed: rivetkit ${rivet.rivetkitVersion}, rivet-engine from @rivetkit/engine-cli ${rivet.engineCliVersion} in ${rivet.dir} (${rivet.source === "env" ? "PAPERCLIP_AOS_RIVET_DIR" : "engine install"})`, detail: rivet.enginePath }
       : { code: "engine_parts", level: "info", message: `Rivet engine parts not installed (needed only for worker/run --engine): ${rivet.reason}`, hint: "paperclip-aos engine install" },
+  );
+
+  // The engine's shared token, as worker/run --engine of this environment would read it (never its value).
+  const token = process.env[ENGINE_TOKEN_ENV]?.trim() ?? "";
+  add(
+    token.length >= ENGINE_TOKEN_MIN_LENGTH
+      ? { code: "engine_token", level: "info", message: `${ENGINE_TOKEN_ENV} is set (worker/run --engine send it to the session actors)` }
+      : { code: "engine_token", level: "info", message: `${ENGINE_TOKEN_ENV} is ${token ? "too short" : "not set"} (needed only for worker/run --engine)`, hint: ENGINE_TOKEN_HINT },
   );
 
   let assetsOk = false;

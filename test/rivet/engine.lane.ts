@@ -74,6 +74,8 @@ describe("the Rivet engine parts", () => {
       const env = await createAgentosAdapter({ command: [BIN] }).testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: engine.info.endpoint, env: { PAPERCLIP_AOS_HOME: home } } });
       expect(env.checks.find((c) => c.code === "engine_url")).toMatchObject({ level: "info", message: `a Rivet engine answers at ${engine.info.endpoint} (rivet-engine ${engine.info.version})` });
       expect(env.checks.find((c) => c.code === "engine_parts")).toMatchObject({ level: "info", message: expect.stringContaining("Rivet engine parts installed") });
+      // The server's environment has no engine token here: with engineUrl that is an error saying how to make one.
+      expect(env.checks.find((c) => c.code === "engine_token")).toMatchObject({ level: "error", message: "PAPERCLIP_AOS_ENGINE_TOKEN is not set (needed only for worker/run --engine)", hint: expect.stringContaining("openssl rand -hex 32") });
 
       const rivet = await loadRivet();
       const { actor, setup } = rivet.rivetkit;

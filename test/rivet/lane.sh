@@ -33,6 +33,8 @@ RIVET_DIR=$(printf '%s' "$INSTALL_JSON" | bun -e 'const r = JSON.parse(await Bun
 [ -d "$RIVET_DIR/node_modules/rivetkit" ] || die "engine install reported $RIVET_DIR but it has no rivetkit"
 case "$INSTALL_JSON" in *'"alreadyInstalled":true'*) say "engine parts cached in $RIVET_DIR" ;; *) say "engine parts installed in $RIVET_DIR" ;; esac
 export PAPERCLIP_AOS_RIVET_DIR=$RIVET_DIR
+# The tests give each worker and client the token they mean it to have (test/rivet/helpers.ts): none of the caller's.
+unset PAPERCLIP_AOS_ENGINE_TOKEN
 SETUP_DONE=$(date +%s)
 
 # 3. The lane's test files: the engine parts' own smoke first, then the heartbeats on the engine.

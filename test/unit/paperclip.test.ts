@@ -313,4 +313,14 @@ describe("the module Paperclip loads", () => {
     expect(bad.checks.find((c) => c.code === "config_engine_url")).toMatchObject({ level: "error", message: expect.stringContaining("must be http:// or https://") });
     expect(bad.checks.find((c) => c.code === "engine_url")).toBeUndefined();
   });
+
+  test("testEnvironment: the engine's token in the adapter config (stored and shown by Paperclip) is a warning naming where it belongs", async () => {
+    const m = createAgentosAdapter({ command: ["/nonexistent/paperclip-aos"] });
+    const r = await m.testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: "http://127.0.0.1:9", env: { PAPERCLIP_AOS_ENGINE_TOKEN: "0123456789abcdef0123456789abcdef" } } });
+    const check = r.checks.find((c) => c.code === "config_engine_token");
+    expect(check).toMatchObject({ level: "warn", hint: expect.stringContaining("Paperclip server's environment") });
+    expect(JSON.stringify(r)).not.toContain("0123456789abcdef");
+    const clean = await m.testEnvironment({ companyId: "c", adapterType: "agentos_local", config: { engineUrl: "http://127.0.0.1:9" } });
+    expect(clean.checks.find((c) => c.code === "config_engine_token")).toBeUndefined();
+  });
 });
