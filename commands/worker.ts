@@ -4,7 +4,7 @@ import { count, err, globalArgs, printJson, withHelp } from "./_shared.ts";
 import { usageError } from "../src/errors.ts";
 import { stateDir } from "../src/paths.ts";
 import { setSignalHandler } from "../src/runtime/index.ts";
-import { ENGINE_TOKEN_ENV, engineToken, Runner } from "../src/rivet/index.ts";
+import { checkRunnerEngineUrl, ENGINE_TOKEN_ENV, engineToken, requireRivet, Runner } from "../src/rivet/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -37,6 +37,9 @@ export default withHelp(
     async run({ args }) {
       const engine = args.engine ?? process.env.PAPERCLIP_AOS_ENGINE;
       if (!engine) throw usageError("worker needs the engine's URL", "pass --engine http://HOST:6420 (or set PAPERCLIP_AOS_ENGINE)", "missing_engine");
+      // A wrong URL, then missing engine parts (exit 3), then a missing token: the first thing to fix is said first.
+      checkRunnerEngineUrl(engine);
+      requireRivet();
       const token = engineToken(process.env, "worker");
       const runner = new Runner({
         engine,

@@ -37,4 +37,4 @@ export {
 export { engineStatus, type EngineStatus } from "./status.ts";
 export { chooseEngine, engineEnv, runViaEngine, ENGINE_TIMING, ENGINE_UNREACHABLE_ERROR_CODE, type EngineChoice, type EngineRunOptions, type EngineTiming } from "./client.ts";
 export { ENGINE_TOKEN_ENV, ENGINE_TOKEN_HINT, ENGINE_TOKEN_MIN_LENGTH, engineToken, tokenMatches, type EngineConnParams } from "./token.ts";
-export { Runner, type RunnerOptions, type RunnerInfo } from "./runner.ts";
+export { Runner, checkRunnerEngineUrl, type RunnerOptions, type RunnerInfo } from "./runner.ts";

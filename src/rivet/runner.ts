@@ -51,7 +51,7 @@ export class Runner {
   private readonly scratch: string;
 
   constructor(private readonly opts: RunnerOptions) {
-    if (!/^https?:\/\//.test(opts.engine)) throw usageError(`--engine ${opts.engine} is not an http(s) URL`, "for example --engine http://127.0.0.1:6420", "invalid_engine_url");
+    checkRunnerEngineUrl(opts.engine);
     this.scratch = join(opts.stateDir, "rivet", opts.name.replace(/[^A-Za-z0-9_.-]/g, "_"));
     this.pool = new SidecarPool({ dir: this.scratch, recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug });
     this.host = {
@@ -142,4 +142,9 @@ function redact(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** The worker's --engine must be an http(s) endpoint: checked before anything else about the engine (token, parts). */
+export function checkRunnerEngineUrl(url: string): void {
+  if (!/^https?:\/\//.test(url)) throw usageError(`--engine ${url} is not an http(s) URL`, "for example --engine http://127.0.0.1:6420", "invalid_engine_url");
 }
