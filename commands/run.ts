@@ -140,8 +140,10 @@ export default withHelp(
         // On an engine the session's actor runs the heartbeat on some worker; the same lines come back through the sink.
         const engine = chooseEngine(args.engine, process.env, config.engine);
         // Missing engine parts (exit 3) are said before a missing token (exit 2): the token is useless without them.
-        if (engine) requireRivet();
-        if (engine) return await runViaEngine({ engine, token: engineToken(process.env, `run with ${engine.from}`), request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
+        if (engine) {
+          requireRivet();
+          return await runViaEngine({ engine, token: engineToken(process.env, `run with ${engine.from}`), request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
+        }
         // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
         const { tryRunViaWorker } = await import("../src/worker/index.ts");
         const viaWorker = await tryRunViaWorker(args.worker, { request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });

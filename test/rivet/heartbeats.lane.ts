@@ -16,7 +16,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { untilServing } from "../../src/worker/index.ts";
 import { EventsOutput, loadRivet, RunStatus, SESSION_ACTOR, sessionActorKey, type LogLine } from "../../src/rivet/index.ts";
-import { LANE_TOKEN, TOKEN_ENV } from "./helpers.ts";
+import { freePort, LANE_TOKEN, TOKEN_ENV } from "./helpers.ts";
 import { privateCache, processesMentioning, protocolEvents, removeTempDirs, sharedCache, tempDir } from "../e2e/helpers.ts";
 
 const BIN = process.env.LANE_BIN ?? join(import.meta.dir, "..", "..", "dist", "paperclip-aos");
@@ -41,16 +41,6 @@ function spawn(argv: string[], env: Record<string, string>, stdout: "pipe" | "ig
   started.add(p);
   void p.exited.then(() => started.delete(p));
   return p;
-}
-
-/** A free base port N with N+1 and N+10 free too (the engine takes all three). */
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const taken = await Promise.all([base, base + 1, base + 10].map((p) => Bun.connect({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).then((s) => (s.end(), true), () => false)));
-    if (!taken.some(Boolean)) return base;
-  }
-  throw new Error("no free port");
 }
 
 async function startWorker(name: string): Promise<void> {

@@ -58,7 +58,6 @@ function runTurn(session, text) {
     const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env: { ...process.env, CODEX_HOME }, stdio: ["pipe", "pipe", "pipe"] });
     session.child = child;
     let answer = "";
-    let buf = "";
     let finished = false;
     const tools = new Set();
     const done = (stopReason, error) => {
@@ -71,18 +70,7 @@ function runTurn(session, text) {
     child.stderr.on("data", (d) => process.stderr.write(d));
     child.on("error", (e) => done("end_turn", `codex-exec did not start: ${e.message}`));
     child.on("exit", (code) => done(session.cancelled ? "cancelled" : "end_turn", code ? `codex-exec exited with ${code}` : undefined));
-    child.stdout.on("data", async (chunk) => {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        let ev;
-        try { ev = JSON.parse(line); } catch { process.stderr.write(`codex-acp: not JSON from codex-exec: ${line}\n`); continue; }
-        await handle(ev);
-      }
-    });
+    onJsonLines(child.stdout, handle, (line) => process.stderr.write(`codex-acp: not JSON from codex-exec: ${line}\n`));
     async function handle(ev) {
       switch (ev.type) {
         case "text_delta":
@@ -166,24 +154,32 @@ function onNotification(msg) {
   }
 }
 
-let inbuf = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  inbuf += chunk;
-  let nl;
-  while ((nl = inbuf.indexOf("\n")) >= 0) {
-    const line = inbuf.slice(0, nl).trim();
-    inbuf = inbuf.slice(nl + 1);
-    if (!line) continue;
-    let msg;
-    try { msg = JSON.parse(line); } catch { continue; }
-    if (msg.method && msg.id !== undefined) onRequest(msg).catch((e) => fail(msg.id, String(e && e.message || e)));
-    else if (msg.method) onNotification(msg);
-    else if (msg.id !== undefined && pending.has(msg.id)) {
-      const p = pending.get(msg.id);
-      pending.delete(msg.id);
-      if (msg.error) p.reject(new Error(msg.error.message)); else p.resolve(msg.result);
+/** Each newline-ended JSON value of a stream, in order (an async handler is awaited); a line that is not JSON goes to onBad. */
+function onJsonLines(stream, onValue, onBad = () => {}) {
+  let buf = "";
+  stream.on("data", async (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      let value;
+      try { value = JSON.parse(line); } catch { onBad(line); continue; }
+      const handled = onValue(value);
+      if (handled) await handled;
     }
+  });
+}
+
+process.stdin.setEncoding("utf8");
+onJsonLines(process.stdin, (msg) => {
+  if (msg.method && msg.id !== undefined) onRequest(msg).catch((e) => fail(msg.id, String(e && e.message || e)));
+  else if (msg.method) onNotification(msg);
+  else if (msg.id !== undefined && pending.has(msg.id)) {
+    const p = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(msg.error.message)); else p.resolve(msg.result);
   }
 });
 process.stdin.on("end", () => process.exit(0));
