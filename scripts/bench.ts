@@ -167,12 +167,23 @@ process.exit(0);
       git("commit", "-qm", "init");
       await writeFile(join(repo, "f1.txt"), "changed\n");
       await writeFile(join(repo, "new.txt"), "new\n");
-      // Taken in turns, so a load that comes and goes on a shared machine moves both sides alike.
-      const [ours, plain] = await alternatingMedians(RUNS * 4, [
+      const bare = await bareGitBinary(scratch, repo);
+      // Taken in turns, so a load that comes and goes on a shared machine moves all three alike.
+      const [ours, plain, floor] = await alternatingMedians(RUNS * 4, [
         () => measure([bin, "tool", "invoke", "git.status", "--input", "{}", "--cwd", repo], { env }),
         () => measure(["git", "-C", repo, "status", "--porcelain=v2", "--branch"], { env }),
+        () => measure([bare], { env }),
       ]);
-      ratioEntry("tool.git-status", "`tool invoke git.status` vs `git status --porcelain=v2`", ours!, plain!, 3);
+      ratioEntry(
+        "tool.git-status",
+        "`tool invoke git.status` vs `git status --porcelain=v2`",
+        ours!,
+        plain!,
+        3,
+        "ms",
+        `a bare compiled Bun binary that only spawns the same git status takes ${round(floor!)} ms (${round(floor! / plain!, 2)}x): ` +
+          `the floor of any Bun binary that runs git; ours is ${round(ours! - floor!)} ms over it (src/tools/README.md, "Start-up")`,
+      );
     }
 
     if (want("run") || only?.some((o) => o.startsWith("run."))) {
@@ -203,6 +214,31 @@ process.exit(0);
   if (asJson) process.stdout.write(`${JSON.stringify({ runs: RUNS, entries }, null, 2)}\n`);
   else printTable();
   process.exit(entries.some((e) => e.pass === false) ? 1 : 0);
+}
+
+/**
+ * The floor for the tool row: a compiled Bun binary (the build's own flags: bytecode, minified ESM, no autoload)
+ * whose whole program spawns `git status` on the repository and prints its output.
+ */
+async function bareGitBinary(scratch: string, repo: string): Promise<string> {
+  const entry = join(scratch, "bare-git.ts");
+  const outfile = join(scratch, "bare-git");
+  await writeFile(
+    entry,
+    `const p = Bun.spawn(["git", "-C", ${JSON.stringify(repo)}, "status", "--porcelain=v2", "--branch"], { stdout: "pipe", stderr: "pipe" });
+const [out] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+console.log(out);
+`,
+  );
+  const r = await Bun.build({
+    entrypoints: [entry],
+    compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
+    bytecode: true,
+    minify: true,
+    format: "esm",
+  });
+  if (!r.success) throw new Error(`building the bare binary failed: ${r.logs.join("\n")}`);
+  return outfile;
 }
 
 /** The bench's heartbeat: a 3-step script (a shell call, a write, an answer). */
