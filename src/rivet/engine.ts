@@ -4,12 +4,13 @@
  * creation timed out with `pegboard_actor_create timed out` at the default). docs/rivet.md has the config and why.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { runtimeError, usageError } from "../errors.ts";
 import { stateDir } from "../paths.ts";
+import { CappedLog } from "./engine-log.ts";
 
 /** The engine's public (guard) port; the peer API listens on port + 1 and metrics on port + 10, as rivet-engine's defaults do. */
 export const DEFAULT_ENGINE_PORT = 6420;
@@ -96,8 +97,9 @@ export interface StartEngineOptions {
 }
 
 /**
- * Start rivet-engine and wait until it answers on its endpoint. Its output goes to <dir>/engine.log (appended). Only
- * PATH and HOME reach it from our environment (no provider key has any business there), and TMPDIR is inside `dir`.
+ * Start rivet-engine and wait until it answers on its endpoint. Its output goes to <dir>/engine.log (appended, capped:
+ * engine-log.ts). Only PATH and HOME reach it from our environment (no provider key has any business there), and
+ * TMPDIR is inside `dir`. It does not outlive this process, however this process ends (engineWatchdog).
  */
 export async function startEngine(opts: StartEngineOptions): Promise<RunningEngine> {
   const layout = engineLayout(opts.dir, opts.port);
@@ -113,18 +115,24 @@ export async function startEngine(opts: StartEngineOptions): Promise<RunningEngi
   }
   await mkdir(join(layout.dir, "tmp"), { recursive: true });
   await writeFile(layout.configFile, `${JSON.stringify(engineConfig(layout), null, 2)}\n`);
-  const log = createWriteStream(layout.logFile, { flags: "a" });
+  const log = new CappedLog(layout.logFile);
   const child: ChildProcess = spawn(opts.enginePath, ["--config", layout.configFile, "start"], {
     cwd: layout.dir,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? layout.dir, TMPDIR: join(layout.dir, "tmp") },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  child.stdout!.on("data", (b: Buffer) => log.write(b));
+  child.stderr!.on("data", (b: Buffer) => log.write(b));
+  const watchdog = child.pid === undefined ? undefined : engineWatchdog(child.pid);
   const exited = new Promise<number | string>((resolve) => {
-    child.once("error", (e) => resolve(`spawn failed: ${e.message}`));
+    child.once("error", (e) => {
+      watchdog?.kill();
+      log.close();
+      resolve(`spawn failed: ${e.message}`);
+    });
     child.once("close", (code, sig) => {
-      log.end();
+      watchdog?.kill();
+      log.close();
       resolve(code ?? sig ?? "killed");
     });
   });
@@ -150,6 +158,33 @@ export async function startEngine(opts: StartEngineOptions): Promise<RunningEngi
     }
     await Bun.sleep(250);
   }
+}
+
+/** How long the watchdog gives the engine between SIGTERM and SIGKILL (seconds). */
+const WATCHDOG_GRACE_S = 10;
+
+/**
+ * A child outlives a parent killed with SIGKILL: nothing tells rivet-engine, which keeps its ports and storage. This
+ * one-line shell reads a pipe that only this process holds open, so it sees EOF the moment this process is gone, however
+ * it ended, and stops the engine (SIGTERM, SIGKILL after the grace), unless that pid is no longer a rivet-engine. It
+ * is spawned after the engine, so the engine does not hold the pipe open too; it gets PATH only. The returned handle
+ * must stay referenced while the engine runs: the pipe closes with it.
+ */
+function engineWatchdog(enginePid: number): { kill(): void } {
+  const script = [
+    "read -r _",
+    'grep -q rivet-engine "/proc/$1/cmdline" 2>/dev/null || exit 0',
+    'kill -TERM "$1" 2>/dev/null || exit 0',
+    'i=0; while kill -0 "$1" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$1"; i=$((i + 1)); sleep 1; done',
+  ].join("\n");
+  const p = Bun.spawn(["sh", "-c", script, "paperclip-aos-engine-watchdog", String(enginePid), String(WATCHDOG_GRACE_S)], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  p.unref();
+  return { kill: () => p.kill("SIGKILL") };
 }
 
 function lastLogLine(file: string): string {

@@ -3,7 +3,7 @@
  * the compiled binary finds and loads what `engine install` put in place, `engine start` runs a real rivet-engine on
  * loopback only whose file-system storage keeps an actor's state across a restart, a real rivetkit runner and client
  * (loaded with loadRivet) run an action through it, Paperclip's adapter with engineUrl finds it, and SIGTERM stops it
- * with nothing left behind.
+ * with nothing left behind; a SIGKILLed `engine start` does not leave its rivet-engine running.
  *
  * Env (set by lane.sh): LANE_BIN (the compiled binary), PAPERCLIP_AOS_RIVET_DIR (the installed parts).
  */
@@ -110,6 +110,37 @@ describe("the Rivet engine parts", () => {
       for (const r of registries) await r.shutdown().catch(() => {});
       engine.proc.kill("SIGTERM");
       await engine.proc.exited;
+    }
+  });
+
+  test("a SIGKILLed engine start takes its rivet-engine with it: the engine ends, the port is free, the same --dir starts again", async () => {
+    const home = await tempDir("aos-rivet-lane-");
+    const dir = join(home, "engine");
+    const port = await freePort();
+    const engine = await startEngine(dir, port, home);
+    const child = enginePid(engine.proc.pid);
+    engine.proc.kill("SIGKILL");
+    await engine.proc.exited;
+    // Nothing tells a child its parent was killed: without the watchdog the engine kept running (and its ports).
+    const gone = async () => {
+      for (let i = 0; i < 120; i++) {
+        try {
+          process.kill(child, 0);
+        } catch {
+          return true;
+        }
+        await Bun.sleep(250);
+      }
+      return false;
+    };
+    expect(await gone()).toBe(true);
+    expect(await engineHealth(engine.info.endpoint, 500)).toBeNull();
+    const again = await startEngine(dir, port, home);
+    try {
+      expect(await engineHealth(again.info.endpoint)).toMatchObject({ status: "ok" });
+    } finally {
+      again.proc.kill("SIGTERM");
+      expect(await again.proc.exited).toBe(143);
     }
   });
 });

@@ -3,10 +3,11 @@
  * not. Loading the real rivetkit and running the real engine is the Rivet lane's job (test/rivet/lane.sh).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENGINE_MISSING_EXIT, RIVET_VERSION, loadRivet, locateRivet, requireRivet, rivetInstallDir } from "../../src/rivet/index.ts";
 import { isAosError } from "../../src/errors.ts";
+import { CappedLog } from "../../src/rivet/engine-log.ts";
 import template from "../../src/rivet/install-template/package.json" with { type: "json" };
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
@@ -51,5 +52,31 @@ describe("locating the engine parts", () => {
     for (const v of Object.values(template.dependencies)) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
     expect(template.dependencies["@rivetkit/engine-cli"]).toBe(RIVET_VERSION);
     expect(RIVET_VERSION).toBe(template.dependencies.rivetkit);
+  });
+});
+
+describe("engine.log is capped (src/rivet/engine-log.ts)", () => {
+  test("past the cap the log moves to .1 (the older one dropped) and a new one starts; a full log is rotated on open", async () => {
+    const dir = await tempDir("aos-engine-log-");
+    const path = join(dir, "engine.log");
+    const line = (n: number, c: string) => new TextEncoder().encode(`${c.repeat(n - 1)}\n`);
+    writeFileSync(path, "old\n");
+    const log = new CappedLog(path, 100);
+    log.write(line(60, "a")); // 4 + 60 = 64: fits, the existing file is continued
+    expect(readFileSync(path, "utf8")).toBe(`old\n${"a".repeat(59)}\n`);
+    log.write(line(60, "b")); // 64 + 60 > 100: rotated first
+    log.write(line(30, "c"));
+    log.write(line(60, "d")); // 90 + 60 > 100: rotated again, the a's are gone
+    log.close();
+    expect(readFileSync(`${path}.1`, "utf8")).toBe(`${"b".repeat(59)}\n${"c".repeat(29)}\n`);
+    expect(readFileSync(path, "utf8")).toBe(`${"d".repeat(59)}\n`);
+    expect(readdirSync(dir).sort()).toEqual(["engine.log", "engine.log.1"]);
+    // Opening a log already at the cap starts a new file.
+    writeFileSync(path, "x".repeat(100));
+    const again = new CappedLog(path, 100);
+    again.write(line(5, "e"));
+    again.close();
+    expect(readFileSync(`${path}.1`, "utf8")).toBe("x".repeat(100));
+    expect(readFileSync(path, "utf8")).toBe("eeee\n");
   });
 });
