@@ -27,6 +27,12 @@ export default withHelp(
         description:
           "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh Pi heartbeat whose policy has one starts in a fraction of the time. Each idle spare is ~160 MB",
       },
+      resumable: {
+        type: "string",
+        valueHint: "N",
+        description:
+          "Sessions whose next VM is kept ready after their heartbeat (default 2; 0 for none): booted on the session's database with that heartbeat's policy, the session reopened, so the task's next Pi heartbeat resumes without booting; the newest N sessions, each ~160 MB while idle. Counted apart from --spares: a spare serves any fresh heartbeat of its policy, this only the next heartbeat of one task. Another run of the task (run --worker off, session rm) asks the worker for the session and gets it within seconds",
+      },
     },
     async run({ args }) {
       const socketPath = args.socket ?? defaultSocketPath();
@@ -44,6 +50,7 @@ export default withHelp(
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
         spares: count(args.spares, "--spares", 2, 0),
+        resumable: count(args.resumable, "--resumable", 2, 0),
         debug: args.debug,
       });
       const started = performance.now();
@@ -64,6 +71,7 @@ export default withHelp(
       ["paperclip-aos serve", "keep a warm worker for this user's state dir; run and exec use it from now on"],
       ["paperclip-aos serve --concurrency 8 --queue 100", "more heartbeats at once (each live Pi session is ~150-200 MB)"],
       ["paperclip-aos serve --spares 4", "keep 4 spare VMs ready (for up to 4 policies, the newest first)"],
+      ["paperclip-aos serve --resumable 8", "keep the next VM of the 8 most recent sessions ready (their next heartbeat resumes at once)"],
       ["paperclip-aos serve --status", "what is warm (sidecar, spare VMs per policy), what runs, memory"],
       ["paperclip-aos serve --status --json", "the same as one JSON document"],
       ["paperclip-aos run --worker off --prompt 'x'", "one heartbeat in-process although a worker is up"],
@@ -80,6 +88,7 @@ function renderStatus(s: WorkerStatus): string {
     `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}; gateway port ${s.warm.gatewayPort}`,
     `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own`,
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
+    `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away`,
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
     `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
     ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),

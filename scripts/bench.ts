@@ -364,7 +364,8 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     const settle = async () => {
       for (let i = 0; i < 120; i++) {
         const s = await workerStatus(wenv);
-        if (s && s.running === 0 && s.warm.spares.building === 0 && (s.warm.spares.ready >= Math.min(1, s.warm.spares.max) || s.warm.spares.policies.some((p: { failed?: string }) => p.failed))) return s;
+        // (and the resumed session's next VM: src/worker/resumable.ts)
+        if (s && s.running === 0 && s.warm.spares.building === 0 && s.warm.resumable.preparing === 0 && (s.warm.spares.ready >= Math.min(1, s.warm.spares.max) || s.warm.spares.policies.some((p: { failed?: string }) => p.failed))) return s;
         await Bun.sleep(250);
       }
       return workerStatus(wenv);
@@ -377,7 +378,9 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
         const resumed: number[] = [];
         const teach = await measure(runArgs(await workspace(), `teach-${agent}`, scriptFile, agent), { env: wenv });
         if (teach.code !== 0) throw new Error(`run via the worker failed: ${teach.stdout.slice(-300)}`);
-        const hitsBefore = (await settle())?.warm.spares.hits ?? 0;
+        const settled = await settle();
+        const hitsBefore = settled?.warm.spares.hits ?? 0;
+        const preparedBefore = settled?.warm.resumable.hits ?? 0;
         for (let i = 0; i < heartbeatRuns(); i++) {
           const ws = await workspace();
           await settle();
@@ -389,10 +392,12 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
           cold.push(a.wallMs);
           resumed.push(b.wallMs);
         }
-        const fromSpare = ((await workerStatus(wenv))?.warm.spares.hits ?? 0) - hitsBefore;
+        const last = await workerStatus(wenv);
+        const fromSpare = (last?.warm.spares.hits ?? 0) - hitsBefore;
+        const fromPrepared = (last?.warm.resumable.hits ?? 0) - preparedBefore;
         const direct = await directCli(agent, scratch);
         ratioEntry(`worker.${agent}.cold`, `cold heartbeat via a warm worker (\`serve\`; a client process per run), --agent ${agent}, vs its CLI on the host`, median(cold), direct.cold, 1.0, "ms", `${agent === "pi" ? "moonshot ≤ 0.8x; " : ""}${fromSpare} of ${cold.length} from a spare VM`);
-        ratioEntry(`worker.${agent}.resumed`, `resumed heartbeat via the worker, --agent ${agent}, vs the CLI's continue`, median(resumed), direct.resumed, 1.0, "ms", agent === "pi" ? "moonshot ≤ 0.85x" : undefined);
+        ratioEntry(`worker.${agent}.resumed`, `resumed heartbeat via the worker, --agent ${agent}, vs the CLI's continue`, median(resumed), direct.resumed, 1.0, "ms", `${agent === "pi" ? "moonshot ≤ 0.85x; " : ""}${fromPrepared} of ${resumed.length} on the session's prepared VM`);
       } catch (e) {
         valueEntry(`worker.${agent}.cold`, `worker heartbeat bench for ${agent}`, 0, "ms", "runs", false, `failed: ${(e as Error).message.slice(0, 300)}`);
       }

@@ -19,7 +19,7 @@ export default withHelp(
         s.updatedAt.replace("T", " ").slice(0, 19),
         String(s.runs),
         formatBytes(s.bytes),
-        s.busy ? "busy" : "",
+        s.busy ? "busy" : s.prepared ? "prepared" : "",
         s.cwd,
       ]);
       const head = ["AGENT ID", "TASK KEY", "AGENT", "SESSION", "LAST RUN", "RUNS", "SIZE", "", "CWD"];
@@ -29,7 +29,7 @@ export default withHelp(
   {
     examples: [
       ["paperclip-aos session ls", "a table"],
-      ["paperclip-aos session ls --json", "[{sessionId, agent, agentId, taskKey, cwd, createdAt, updatedAt, runs, lastRunId, dir, bytes, busy}]"],
+      ["paperclip-aos session ls --json", "[{sessionId, agent, agentId, taskKey, cwd, createdAt, updatedAt, runs, lastRunId, dir, bytes, busy, prepared}]"],
     ],
   },
 );

@@ -22,7 +22,7 @@ export default withHelp(
         ["runs", `${s.runs}, last ${s.updatedAt} (run ${s.lastRunId})`],
         ["created", s.createdAt],
         ["size", `${formatBytes(s.bytes)} in ${s.dir}`],
-        ["state", s.busy ? "busy: a heartbeat is using it" : "idle"],
+        ["state", s.busy ? "busy: a heartbeat is using it" : s.prepared ? "idle, its next VM prepared by the worker (let go when another run asks)" : "idle"],
       ];
       const lines = rows.map(([k, v]) => `${k.padEnd(9)} ${v}`);
       if (s.prompts.length) lines.push("prompts", ...s.prompts.map((p) => `  ${p.ts ? `${p.ts.replace("T", " ").slice(0, 19)}  ` : ""}${p.text.replace(/\s+/g, " ")}`));

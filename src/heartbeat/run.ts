@@ -16,7 +16,7 @@ import { logger } from "../log.ts";
 import { AcpMapper, textOf } from "./acp.ts";
 import type { EventSink } from "./events.ts";
 import type { RunRequest } from "./request.ts";
-import type { SpareVm, WarmStart } from "./warm.ts";
+import type { ClaimedSession, NextSession, SpareNeed, SpareVm, WarmStart } from "./warm.ts";
 import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 import { decideSession, locateSlot, type SessionSlot, type StoredSession } from "./sessions.ts";
 
@@ -42,6 +42,8 @@ export interface HeartbeatOptions {
   debug?: boolean;
   /** Boot the VM on this long-lived sidecar instead of one of its own (the worker's, src/worker). */
   sidecar?: BootOptions["sidecar"];
+  /** That sidecar's pid: the session's lock names it, so a killed worker's lock is free only once its sidecar is gone too. */
+  sidecarPid?: number | null;
   /** Where the gateway reads provider keys and base URLs (default process.env; the worker passes its client's). */
   hostEnv?: Record<string, string | undefined>;
   /** The worker's long-lived gateway port and spare VMs (src/worker). */
@@ -66,6 +68,8 @@ interface Heartbeat {
   gateway?: Gateway;
   /** Set once the session exists: from then on it is saved, also when the run fails. */
   session?: { slot: SessionSlot; params: SessionParams; stored: StoredSession | null };
+  /** Set once the turn ran: what the worker may prepare the session's next VM from (opts.warm.sessionDone). */
+  next?: NextSession;
   mapper?: AcpMapper;
   services: RuntimeService[];
   /** The last usage totals emitted, so an unchanged poll emits nothing. */
@@ -110,7 +114,15 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // Paperclip's keyless and handoff wakes name only a session id: it may be stored under another task key.
   const slot = opts.slot ?? (await locateSlot(req.agentId, req.taskKey, req.session?.sessionId));
   await mkdir(slot.dir, { recursive: true });
-  teardown.add("session lock", await slot.lock(req.runId));
+  // Registered before the lock, so it runs once the session is unlocked: the worker prepares the session's next VM.
+  const sessionDone = opts.warm?.sessionDone;
+  if (sessionDone) teardown.add("next VM", () => hb.next && sessionDone(hb.next));
+  // A worker may have the session's next VM ready (booted on its database, the session open): the run claims it with
+  // the session's lock, and it is the run's VM if the plan below is the one it was made for.
+  const pids = opts.sidecarPid ? [opts.sidecarPid] : [];
+  const claimed = opts.warm?.claimSession ? await opts.warm.claimSession(slot, req.runId, pids) : undefined;
+  teardown.add("session lock", claimed ? () => claimed.unlock() : await slot.lock(req.runId, { pids }));
+  if (claimed) teardown.add("prepared VM", () => claimed.discard());
   // The previous heartbeat of this session may have left its VM tearing down on a shared sidecar (the worker): its
   // database is ours only once that VM is gone (and its session env scrubbed).
   await vmReleased(slot.databasePath);
@@ -121,7 +133,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const sandbox = await opts.sandbox(opts.warm?.gatewayPort ?? hb.gateway!.port);
   phase(hb, "policy");
 
-  const choice = await chooseSession(hb, slot);
+  // A fresh session starts on a new database: the prepared VM lets go of the old one first.
+  const choice = await chooseSession(hb, slot, () => claimed?.discard());
   // The typed tools work on the host workspace; a snapshot run has none, so it gets no tools.
   const tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
   if (tools) teardown.add("host tools", () => tools.close());
@@ -136,7 +149,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     env: withoutGatewayEnv(req.env),
     debug: opts.debug,
   });
-  const spare = snap || choice.resuming ? undefined : await takeSpare(hb, plan.boot, slot.databasePath);
+  const need: SpareNeed = { agent: req.agent, model: req.model, boot: plan.boot, databasePath: slot.databasePath };
+  const spare = snap ? undefined : choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : await takeSpare(hb, need);
   const sessionId = spare?.sessionId ?? choice.sessionId;
   const gateway = hb.gateway ?? (await openGateway(hb, spare?.token));
 
@@ -208,6 +222,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   phase(hb, "prompt");
   logger.debug(`heartbeat phases (ms): ${JSON.stringify(hb.phases)}`);
   await saveSession(hb.session, req.runId);
+  if (!snap) hb.next = { slot, sessionId, need };
   if (snap) {
     const r = await snap.finish({ command: `run ${req.runId}` });
     const changed = [
@@ -239,19 +254,31 @@ async function openGateway(hb: Heartbeat, token?: string): Promise<Gateway> {
 }
 
 /** A VM the worker prepared ahead for exactly this plan, for a fresh session of an agent that can use one. */
-async function takeSpare(hb: Heartbeat, boot: BootOptions, databasePath: string): Promise<SpareVm | undefined> {
+async function takeSpare(hb: Heartbeat, need: SpareNeed): Promise<SpareVm | undefined> {
   if (!hb.opts.warm || !hb.driver.spare) return undefined;
-  const spare = await hb.opts.warm.takeSpare({ agent: hb.req.agent, model: hb.req.model, boot, databasePath });
+  const spare = await hb.opts.warm.takeSpare(need);
   if (spare) hb.teardown.add("spare", () => spare.release());
   return spare;
 }
 
-/** Fresh or resume (Paperclip's rules, sessions.ts), and a new session id when fresh. */
-async function chooseSession(hb: Heartbeat, slot: SessionSlot) {
+/** The session's prepared VM when it was opened with the session being resumed; else it goes before the run boots. */
+async function takePrepared(claimed: ClaimedSession | undefined, sessionId: string, need: SpareNeed): Promise<SpareVm | undefined> {
+  if (!claimed) return undefined;
+  if (claimed.sessionId !== sessionId) {
+    await claimed.discard();
+    return undefined;
+  }
+  // (Its release is the "prepared VM" teardown step.)
+  return claimed.take(need);
+}
+
+/** Fresh or resume (Paperclip's rules, sessions.ts), and a new session id when fresh (after `beforeReset`). */
+async function chooseSession(hb: Heartbeat, slot: SessionSlot, beforeReset: () => unknown) {
   const stored = await slot.load();
   const resumable = stored ? await sessionResumable(hb.driver, slot, stored.sessionId) : false;
   const decision = decideSession(hb.req, stored, resumable);
   const resuming = decision.resume !== undefined;
+  if (!resuming) await beforeReset();
   const sessionId = decision.resume ?? (await slot.reset());
   return { sessionId, resuming, note: decision.note, stored: resuming ? stored : null };
 }

@@ -18,6 +18,8 @@ export interface SessionEntry extends StoredSession {
   bytes: number;
   /** A heartbeat holds the session's lock right now. */
   busy: boolean;
+  /** A worker holds the session for its next heartbeat (a VM booted on its database ahead; it lets go when asked). */
+  prepared: boolean;
 }
 
 export interface SessionDetails extends SessionEntry {
@@ -33,12 +35,13 @@ function bytesUnder(path: string): number {
   return readdirSync(path).reduce((n, e) => n + bytesUnder(join(path, e)), 0);
 }
 
-function lockHeld(dir: string): boolean {
+function lockHeld(dir: string): { busy: boolean; prepared: boolean } {
   try {
-    const owner = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as { pid?: number };
-    return owner.pid !== undefined && pidAlive(owner.pid);
+    const owner = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as { pid?: number; prepared?: boolean };
+    const held = owner.pid !== undefined && pidAlive(owner.pid);
+    return { busy: held && !owner.prepared, prepared: held && owner.prepared === true };
   } catch {
-    return false; // no lock, or one being written
+    return { busy: false, prepared: false }; // no lock
   }
 }
 
@@ -58,7 +61,7 @@ export function listSessions(root = stateDir()): SessionEntry[] {
       } catch {
         continue; // no record yet: a first heartbeat that has not finished
       }
-      out.push({ ...rec, dir, bytes: bytesUnder(dir), busy: lockHeld(dir) });
+      out.push({ ...rec, dir, bytes: bytesUnder(dir), ...lockHeld(dir) });
     }
   }
   return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));

@@ -1,10 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
-import { runtimeError } from "../errors.ts";
+import { errorMessage, runtimeError } from "../errors.ts";
+import { logger } from "../log.ts";
+import { pidAlive } from "../runtime/index.ts";
 import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
 import { AGENTS, type AgentosSessionStore } from "../agents/index.ts";
 import type { VmStorage } from "../runtime/index.ts";
@@ -79,32 +82,169 @@ export class SessionSlot {
     return randomUUID();
   }
 
-  /** One heartbeat per session at a time; a lock whose owner died is taken over. */
-  async lock(runId: string): Promise<() => Promise<void>> {
+  /**
+   * One heartbeat per session at a time; a lock whose owner died is taken over. A lock held by a worker's prepared VM
+   * (src/worker/resumable.ts) is asked for and waited for: the worker lets the session go (its VM gone) within
+   * seconds. `pids`: processes besides ours that use the session's database under this lock (a worker's sidecar),
+   * so the lock is not taken over while one of them still lives.
+   */
+  async lock(runId: string, opts: { pids?: number[] } = {}): Promise<() => Promise<void>> {
     await mkdir(this.dir, { recursive: true });
-    const path = join(this.dir, "lock");
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await open(path, "wx");
-        await fh.writeFile(JSON.stringify({ pid: process.pid, runId }));
-        await fh.close();
-        return () => rm(path, { force: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        const owner = JSON.parse((await readFile(path, "utf8").catch(() => "{}")) || "{}") as { pid?: number; runId?: string };
-        if (owner.pid && processAlive(owner.pid)) {
-          throw runtimeError(
-            `another heartbeat (run ${owner.runId ?? "?"}, pid ${owner.pid}) is using this session`,
-            "wait for it to finish, or use a different --task-key",
-            "session_busy",
-          );
-        }
-        await rm(path, { force: true });
+    const owner: LockOwner = { pid: process.pid, runId, ...(opts.pids?.length ? { pids: opts.pids } : {}) };
+    const deadline = Date.now() + LOCK_HANDOFF_WAIT_MS;
+    let asked = false;
+    for (;;) {
+      if (await this.createLock(owner)) {
+        await rm(this.releaseRequestPath, { force: true });
+        return () => rm(this.lockPath, { force: true });
       }
+      const held = await this.liveOwner();
+      if (!held) continue; // gone, or its owner died: taken over on the next turn
+      const ownerAlive = processAlive(held.pid);
+      if (ownerAlive && !held.prepared) {
+        throw runtimeError(
+          `another heartbeat (run ${held.runId ?? "?"}, pid ${held.pid}) is using this session`,
+          "wait for it to finish, or use a different --task-key",
+          "session_busy",
+        );
+      }
+      if (ownerAlive && !asked) {
+        await writeFileAtomic(this.releaseRequestPath, `${JSON.stringify({ pid: process.pid, runId })}\n`);
+        logger.info(`the worker (pid ${held.pid}) has this session's next VM ready: asking it to let the session go`);
+        asked = true;
+      }
+      if (Date.now() > deadline) {
+        throw runtimeError(
+          ownerAlive
+            ? `the worker (pid ${held.pid}) did not let go of its prepared VM of this session in ${LOCK_HANDOFF_WAIT_MS / 1000} s`
+            : `the sidecar of a worker that died (pid ${held.pid}) still uses this session after ${LOCK_HANDOFF_WAIT_MS / 1000} s`,
+          "try again in a moment; 'paperclip-aos serve --status' shows the worker",
+          "session_busy",
+        );
+      }
+      await Bun.sleep(50);
     }
-    throw runtimeError("could not lock the session", undefined, "session_busy");
+  }
+
+  /**
+   * Lock the session for a worker's prepared VM: undefined when anything holds it. `onAsked` is called (once) when
+   * another run asks for the session; the holder then lets it go (`release`) as soon as its VM is gone, or hands the
+   * lock to its own heartbeat of the session (`handOver`).
+   */
+  async lockPrepared(onAsked: () => void, opts: { pids?: number[] } = {}): Promise<PreparedLock | undefined> {
+    // No mkdir: a session removed meanwhile (session rm) is not brought back as an empty dir.
+    const owner: LockOwner = { pid: process.pid, runId: "prepared", prepared: true, ...(opts.pids?.length ? { pids: opts.pids } : {}) };
+    // A request left by a contender that gave up; one made from now on reads this lock first.
+    await rm(this.releaseRequestPath, { force: true });
+    if (!(await this.createLock(owner).catch(() => false))) return undefined;
+    let asked = false;
+    let held = true;
+    const ask = () => {
+      if (asked || !held || !existsSync(this.releaseRequestPath)) return;
+      asked = true;
+      onAsked();
+    };
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.dir, (_event, name) => name === RELEASE_REQUEST && ask());
+      watcher.on("error", () => {});
+    } catch (e) {
+      logger.debug(`session lock: cannot watch ${this.dir}: ${errorMessage(e)}`);
+    }
+    // A request made before the watch began.
+    queueMicrotask(ask);
+    const stop = () => {
+      watcher?.close();
+      held = false;
+    };
+    return {
+      setPids: async (pids) => {
+        if (held) await this.replaceLock({ ...owner, pids });
+      },
+      handOver: async (runId, pids) => {
+        if (!held) throw new Error("the prepared lock was let go already");
+        stop();
+        await this.replaceLock({ pid: process.pid, runId, ...(pids?.length ? { pids } : {}) });
+        return () => rm(this.lockPath, { force: true });
+      },
+      release: async () => {
+        if (!held) return;
+        stop();
+        await rm(this.releaseRequestPath, { force: true });
+        await rm(this.lockPath, { force: true });
+      },
+    };
+  }
+
+  private get lockPath(): string {
+    return join(this.dir, "lock");
+  }
+  private get releaseRequestPath(): string {
+    return join(this.dir, RELEASE_REQUEST);
+  }
+
+  /** Our lock's new owner, in one rename: a contender never reads a half-written one. */
+  private async replaceLock(owner: LockOwner): Promise<void> {
+    const tmp = `${this.lockPath}.${process.pid}.${randomUUID()}`;
+    await writeFile(tmp, JSON.stringify(owner));
+    await rename(tmp, this.lockPath);
+  }
+
+  /** Create the lock file with its owner in one step (a link of a complete file): false when it exists. */
+  private async createLock(owner: LockOwner): Promise<boolean> {
+    const tmp = `${this.lockPath}.${process.pid}.${randomUUID()}`;
+    await writeFile(tmp, JSON.stringify(owner));
+    try {
+      await link(tmp, this.lockPath);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      return false;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** The lock's owner while it or a process it names lives; a lock nobody alive holds is removed (undefined). */
+  private async liveOwner(): Promise<LockOwner | undefined> {
+    const text = await readFile(this.lockPath, "utf8").catch(() => null);
+    if (text === null) return undefined;
+    let owner: Partial<LockOwner> = {};
+    try {
+      owner = JSON.parse(text) as Partial<LockOwner>;
+    } catch {
+      // an older build's lock caught being written: its pid is unknown, so it counts as dead
+    }
+    if (owner.pid && [owner.pid, ...(owner.pids ?? [])].some(processAlive)) return owner as LockOwner;
+    await rm(this.lockPath, { force: true });
+    return undefined;
   }
 }
+
+/** Who holds a session's lock (its `lock` file). */
+interface LockOwner {
+  pid: number;
+  runId: string;
+  /** Other processes using the session's database under this lock (a worker's sidecar). */
+  pids?: number[];
+  /** A worker's prepared VM (src/worker/resumable.ts): it lets the session go when asked. */
+  prepared?: boolean;
+}
+
+/** A worker's hold on a session for the VM it prepared ahead (SessionSlot.lockPrepared). */
+export interface PreparedLock {
+  /** Processes besides the worker that use the database now (its sidecar): the lock outlives the worker while they live. */
+  setPids(pids: number[]): Promise<void>;
+  /** The session goes to this worker's own heartbeat of it: the lock becomes the run's, with its unlock. */
+  handOver(runId: string, pids?: number[]): Promise<() => Promise<void>>;
+  /** Let the session go (its VM is gone): whoever asked takes it. */
+  release(): Promise<void>;
+}
+
+/** How long `lock` waits for a prepared VM to let the session go (its teardown can take ~5 s, more under load). */
+const LOCK_HANDOFF_WAIT_MS = 30_000;
+/** The file a run creates in a session's dir to ask a worker's prepared VM for the session. */
+const RELEASE_REQUEST = "lock.release";
 
 /**
  * The slot holding a request's session. Usually the task's own; but a keyless wake (no task: Paperclip hands in only
@@ -151,11 +291,17 @@ export function decideSession(
   return { resume: prior.sessionId };
 }
 
+/** A process with this pid exists and is not a zombie (a killed worker its parent has not reaped yet). */
 function processAlive(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  const stat = readFileSyncOrNull(`/proc/${pid}/stat`);
+  return stat === null || !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+}
+
+function readFileSyncOrNull(path: string): string | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
   }
 }

@@ -1,6 +1,7 @@
 import type { AgentConfigFile, AgentId } from "../agents/index.ts";
 import type { Gateway, GatewayOptions } from "../gateway/index.ts";
 import type { BootOptions, VmHandle } from "../runtime/index.ts";
+import type { SessionSlot } from "./sessions.ts";
 
 /**
  * What a long-lived worker (src/worker) lends a heartbeat: gateways on its one long-lived port, and VMs prepared ahead
@@ -14,6 +15,32 @@ export interface WarmStart {
   openGateway(opts: GatewayOptions): Promise<Gateway>;
   /** A spare VM booted exactly as `need.boot` asks (permissions, loopback ports, host tools), or undefined. */
   takeSpare(need: SpareNeed): Promise<SpareVm | undefined>;
+  /**
+   * The session's next VM, prepared after its last heartbeat (src/worker/resumable.ts), claimed together with the
+   * session's lock; undefined when there is none (the run locks the session itself).
+   */
+  claimSession?(slot: SessionSlot, runId: string, pids: number[]): Promise<ClaimedSession | undefined>;
+  /** The run is over and its session unlocked: the worker may prepare the session's next VM. */
+  sessionDone?(next: NextSession): void;
+}
+
+/** A session's prepared VM, claimed by a heartbeat of the session: it holds the session's lock for the run now. */
+export interface ClaimedSession {
+  /** The session's lock, the run's now. */
+  unlock(): Promise<void>;
+  /** The stored session it was opened with. */
+  sessionId: string;
+  /** The VM as the run's, if the run's plan is the one it was made for; else it is discarded first (undefined). */
+  take(need: SpareNeed): Promise<SpareVm | undefined>;
+  /** The run does not resume it (a fresh session, another plan, a failure): resolves once it let go of the database. */
+  discard(): Promise<void>;
+}
+
+/** What the next VM of a session is made from: the session, and the plan of its last heartbeat. */
+export interface NextSession {
+  slot: SessionSlot;
+  sessionId: string;
+  need: SpareNeed;
 }
 
 export interface SpareNeed {
@@ -22,7 +49,7 @@ export interface SpareNeed {
   model: string;
   /** The run's VM plan: what agentOS fixes at create must be what the spare was created with. */
   boot: BootOptions;
-  /** Where this run's fresh session must live: the spare's session database is linked there. */
+  /** Where this run's session lives (a fresh one's: the spare's session database is linked there). */
   databasePath: string;
 }
 

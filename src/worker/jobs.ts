@@ -99,6 +99,7 @@ export async function runJob(msg: RunMessage, ctx: JobContext): Promise<number> 
       stop: ctx.stop.signal,
       debug: msg.debug ?? ctx.debug,
       sidecar: lease.sidecar,
+      sidecarPid: lease.pid,
       warm: ctx.warm,
       hostEnv: msg.hostEnv,
       sandbox: requestSandbox(req, flags, msg.hostEnv),

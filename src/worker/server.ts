@@ -10,6 +10,7 @@ import { FollowUps, runJob, type JobContext, type JobInfo } from "./jobs.ts";
 import { execJob } from "./exec-job.ts";
 import { SidecarPool, type SidecarInfo } from "./sidecars.ts";
 import { SparePool, type SpareInfo } from "./spares.ts";
+import { ResumableSessions, type ResumableInfo } from "./resumable.ts";
 import { GatewayHub } from "../gateway/index.ts";
 import type { WarmStart } from "../heartbeat/index.ts";
 import { workerDir } from "./socket.ts";
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   maxRssMb: number;
   /** Spare VMs kept ready at most (over all policies); 0: none. */
   spares: number;
+  /** Sessions whose next VM is kept ready after their heartbeat (resumable.ts); 0: none. */
+  resumable: number;
   debug?: boolean;
 }
 
@@ -42,7 +45,7 @@ export interface WorkerStatus {
   running: number;
   queued: number;
   served: { heartbeats: number; execs: number; failed: number };
-  warm: { sidecarReady: boolean; spareVms: number; gatewayPort: number; spares: SpareInfo };
+  warm: { sidecarReady: boolean; spareVms: number; gatewayPort: number; spares: SpareInfo; resumable: ResumableInfo };
   sidecars: SidecarInfo[];
   sidecarsReplaced: number;
   sidecarsRecycled: number;
@@ -61,6 +64,7 @@ export class Worker {
   /** Every heartbeat's gateway, on one long-lived port (a spare's agent is configured with it before its run). */
   private readonly hub = new GatewayHub();
   private readonly spares: SparePool;
+  private readonly resumable: ResumableSessions;
   private readonly warm: WarmStart;
   private readonly slots: Slots;
   private readonly jobs = new Map<number, { info: JobInfo; stop: AbortController; done: Promise<unknown> }>();
@@ -75,7 +79,14 @@ export class Worker {
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
     this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug });
-    this.warm = { gatewayPort: 0, openGateway: (o) => this.hub.open(o), takeSpare: (need) => this.spares.take(need) };
+    this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable });
+    this.warm = {
+      gatewayPort: 0,
+      openGateway: (o) => this.hub.open(o),
+      takeSpare: (need) => this.spares.take(need),
+      claimSession: (slot, runId, pids) => this.resumable.claim(slot, runId, pids),
+      sessionDone: (next) => !this.stopping && this.resumable.prepare(next),
+    };
     this.lockPath = join(opts.socketPath, "..", "worker.pid");
   }
 
@@ -120,6 +131,7 @@ export class Worker {
       removeSocket(this.opts.socketPath);
       for (const j of this.jobs.values()) j.stop.abort(reason);
       await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.done)), Bun.sleep(20_000)]);
+      await this.resumable.close();
       await this.spares.close();
       await this.hub.close();
       await this.pool.close();
@@ -147,7 +159,7 @@ export class Worker {
       running: this.slots.running,
       queued: this.slots.queued,
       served: { ...this.served },
-      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: spares.ready, gatewayPort: this.hub.port, spares },
+      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: spares.ready, gatewayPort: this.hub.port, spares, resumable: this.resumable.info() },
       sidecars,
       sidecarsReplaced: this.pool.replaced,
       sidecarsRecycled: this.pool.recycled,
@@ -207,7 +219,10 @@ export class Worker {
           this.jobs.delete(id);
           conn.end();
           // After the result: make the spares its policy (or another) is short of.
-          if (msg.type === "run" && !this.stopping) this.spares.refill();
+          if (msg.type === "run" && !this.stopping) {
+            this.resumable.dropUnusable();
+            this.spares.refill();
+          }
         });
       this.jobs.set(id, { info, stop, done });
     });

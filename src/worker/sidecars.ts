@@ -72,6 +72,8 @@ class WarmSidecar {
 
 export interface SidecarLease {
   sidecar: AgentOsSidecar;
+  /** The sidecar's process (null: not found at warm-up). */
+  pid: number | null;
   /** The heartbeat is over (its VM closed). */
   release(): void;
 }
@@ -130,6 +132,7 @@ export class SidecarPool {
       let released = false;
       return {
         sidecar: sc.handle!,
+        pid: sc.pid,
         release: () => {
           if (released) return;
           released = true;

@@ -60,6 +60,26 @@ interface Spare {
   tools: HostFunctionCollections | undefined;
   /** /workspace is an empty mount until the run's (the policy did not let us create the directory). */
   placeholder: boolean;
+  /** Booted on a session's own database (a session's next VM, src/worker/resumable.ts), not on a spare file of ours. */
+  own: boolean;
+}
+
+/**
+ * A session's next VM, made like a spare but on the session's own database with its session opened under its id
+ * (src/worker/resumable.ts keeps them).
+ */
+export interface SessionVm {
+  /** The policy key it was made for: only a run whose plan has the same key may take it. */
+  key: string;
+  sessionId: string;
+  /** Its sidecar's pid (the lock names it: the database is in use while that process lives). */
+  sidecarPid: number | null;
+  /** Still on the sidecar in service (not recycled or crashed since). */
+  usable(): boolean;
+  /** Hand it to its run (once). */
+  lend(): SpareVm;
+  /** Throw it away; resolves once its VM's teardown has let go of the database. */
+  discard(): Promise<void>;
 }
 
 export interface SpareInfo {
@@ -182,31 +202,44 @@ export class SparePool {
     rmSync(this.opts.dir, { recursive: true, force: true });
   }
 
+  /** The policy key of a need (what a spare or a session's next VM is made for); undefined when none can fit. */
+  keyOf(need: SpareNeed): string | undefined {
+    return recipeOf(need)?.key;
+  }
+
+  /**
+   * A session's next VM (src/worker/resumable.ts): like a spare for `need`, but booted on the session's own database
+   * (need.databasePath, which the caller holds the lock of) with the stored session `sessionId` opened in it.
+   */
+  async makeForSession(need: SpareNeed, sessionId: string): Promise<SessionVm> {
+    const recipe = recipeOf(need);
+    if (!recipe || this.closed) throw new Error("no VM can be prepared for this plan");
+    const spare = await this.make(recipe, { databasePath: need.databasePath, sessionId });
+    let lent = false;
+    return {
+      key: recipe.key,
+      sessionId,
+      sidecarPid: spare.lease.pid,
+      usable: () => !lent && this.opts.pool.inService(spare.lease.sidecar),
+      lend: () => {
+        lent = true;
+        return this.lend(spare, spare.databasePath);
+      },
+      discard: async () => {
+        this.discard(spare);
+        await vmReleased(spare.databasePath);
+      },
+    };
+  }
+
   /** The recipe for this need (remembered; the oldest beyond the limit forgotten), or undefined when no spare can fit. */
   private learn(need: SpareNeed): Recipe | undefined {
-    const driver = driverFor(need.agent);
-    if (!driver.spare) return undefined;
-    const spec = parseModelSpec(need.model);
-    const provider = spec.provider;
-    // A scripted model's agent config is the same whatever the script: the run's script is bound at the gateway.
-    const model = spec.provider === "scripted" ? "scripted" : spec.model;
-    const key = policyKey(need.agent, provider, model, need.boot);
-    let recipe = this.recipes.get(key);
+    const fresh = recipeOf(need);
+    if (!fresh) return undefined;
+    let recipe = this.recipes.get(fresh.key);
     if (!recipe) {
-      recipe = {
-        key,
-        agent: need.agent,
-        provider,
-        model,
-        permissions: need.boot.permissions,
-        loopbackExemptPorts: need.boot.loopbackExemptPorts ?? [],
-        hostFunctions: need.boot.hostFunctions,
-        lastSeen: Date.now(),
-        hits: 0,
-        misses: 0,
-        failed: undefined,
-      };
-      this.recipes.set(key, recipe);
+      recipe = fresh;
+      this.recipes.set(recipe.key, recipe);
       // At most `max` policies are remembered: a spare for each, the most recent first.
       for (const old of this.byRecency().slice(Math.max(1, this.opts.max))) {
         this.recipes.delete(old.key);
@@ -247,11 +280,12 @@ export class SparePool {
     return short;
   }
 
-  private async make(recipe: Recipe): Promise<Spare> {
+  /** A spare for `recipe`; `session`: on that database, with that stored session (makeForSession). */
+  private async make(recipe: Recipe, session?: { databasePath: string; sessionId: string }): Promise<Spare> {
     const lease = await this.opts.pool.acquire({ heartbeat: false });
     const id = this.nextId++;
-    const databasePath = join(this.opts.dir, `spare-${id}.db`);
-    const spare: Spare = { id, recipe, handle: undefined as unknown as VmHandle, lease, token: GatewayHub.newToken(), sessionId: randomUUID(), databasePath, tools: undefined, placeholder: false };
+    const databasePath = session?.databasePath ?? join(this.opts.dir, `spare-${id}.db`);
+    const spare: Spare = { id, recipe, handle: undefined as unknown as VmHandle, lease, token: GatewayHub.newToken(), sessionId: session?.sessionId ?? randomUUID(), databasePath, tools: undefined, placeholder: false, own: session !== undefined };
     try {
       spare.handle = await bootVm({
         sidecar: lease.sidecar,
@@ -265,7 +299,7 @@ export class SparePool {
       });
     } catch (e) {
       lease.release();
-      removeDatabase(databasePath);
+      if (!spare.own) removeDatabase(databasePath);
       throw e;
     }
     try {
@@ -280,6 +314,7 @@ export class SparePool {
         await spare.handle.mountWorkspace(this.placeholder, { readOnly: true });
         spare.placeholder = true;
       });
+      // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
       await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
     } catch (e) {
       this.discard(spare);
@@ -294,8 +329,9 @@ export class SparePool {
     let released = false;
     // The session's database (the spare's file under the session's name) is in use until the spare VM's teardown
     // has ended: the next heartbeat of the session and the session-env scrub wait for it, as for a VM booted on it.
+    // (A VM on the session's own database is tracked by its close.)
     let gone!: () => void;
-    holdDatabase(runDatabase, new Promise<void>((r) => (gone = r)));
+    if (!spare.own) holdDatabase(runDatabase, new Promise<void>((r) => (gone = r)));
     return {
       token: spare.token,
       sessionId: spare.sessionId,
@@ -311,6 +347,7 @@ export class SparePool {
         released = true;
         await spare.handle.close();
         spare.lease.release();
+        if (spare.own) return;
         // Once its teardown has ended, the spare's name of the session database goes; the session keeps its own.
         void vmReleased(spare.databasePath).then(() => {
           forgetDatabase(spare.databasePath, runDatabase);
@@ -326,9 +363,30 @@ export class SparePool {
       spare.lease.release();
       // (vmReleased gives up on a VM whose teardown does not end, e.g. on a dead sidecar, after 10 s.)
       await vmReleased(spare.databasePath);
-      removeDatabase(spare.databasePath);
+      if (!spare.own) removeDatabase(spare.databasePath);
     })();
   }
+}
+
+/** What a spare for this need is made from (undefined: the agent has no spare setup). */
+function recipeOf(need: SpareNeed): Recipe | undefined {
+  if (!driverFor(need.agent).spare) return undefined;
+  const spec = parseModelSpec(need.model);
+  // A scripted model's agent config is the same whatever the script: the run's script is bound at the gateway.
+  const model = spec.provider === "scripted" ? "scripted" : spec.model;
+  return {
+    key: policyKey(need.agent, spec.provider, model, need.boot),
+    agent: need.agent,
+    provider: spec.provider,
+    model,
+    permissions: need.boot.permissions,
+    loopbackExemptPorts: need.boot.loopbackExemptPorts ?? [],
+    hostFunctions: need.boot.hostFunctions,
+    lastSeen: Date.now(),
+    hits: 0,
+    misses: 0,
+    failed: undefined,
+  };
 }
 
 /**

@@ -1,0 +1,184 @@
+import { sessionResumable, driverFor } from "../agents/index.ts";
+import type { ClaimedSession, NextSession, PreparedLock, SessionSlot, SpareNeed, SpareVm } from "../heartbeat/index.ts";
+import { vmReleased } from "../runtime/index.ts";
+import { firstLine } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { SessionVm, SparePool } from "./spares.ts";
+
+/**
+ * Sessions' next VMs (docs/worker.md, "Resumed heartbeats"). A spare cannot serve a resumed heartbeat: its session
+ * database is new, and a resumed session must run on its own. So after a heartbeat's result (and once its VM has let
+ * go of the database) the worker boots the session's next VM on that database, with the policy of that heartbeat,
+ * runs its first shell, puts the agent's spare config in place and opens the stored session under its id. The next
+ * heartbeat of the task whose plan has the same key takes it; any other discards it and boots as without it.
+ *
+ * A prepared VM holds the session's database, so it holds the session's lock (SessionSlot.lockPrepared): a heartbeat
+ * of this worker claims it together with the lock; anyone else (an in-process `run`, `session rm`) asks for the
+ * session through the lock and gets it once the VM is gone. A killed worker's lock names its sidecar too, and is free
+ * once both are gone. At most `max` are kept (each idle one is ~160 MB), the oldest dropped first.
+ */
+export interface ResumableOptions {
+  spares: SparePool;
+  /** Sessions whose next VM is kept ready at most; 0 turns this off. */
+  max: number;
+}
+
+export interface ResumableInfo {
+  /** Sessions with their next VM ready, and being prepared. */
+  ready: number;
+  preparing: number;
+  max: number;
+  /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one or a recycled sidecar). */
+  hits: number;
+  discarded: number;
+}
+
+interface Entry {
+  slot: SessionSlot;
+  sessionId: string;
+  need: SpareNeed;
+  /** Settles once preparing has ended, whatever its outcome (vm and lock set on success). */
+  done: Promise<void>;
+  lock: PreparedLock | undefined;
+  vm: SessionVm | undefined;
+  /** Another run asked for the session, or the entry was dropped: let it go as soon as it is prepared. */
+  dropped: boolean;
+  /** A heartbeat of this worker has it (claim): it is no longer this pool's to drop. */
+  claimed: boolean;
+}
+
+export class ResumableSessions {
+  /** By session dir, oldest first (a Map keeps insertion order). */
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+  private hits = 0;
+  private discarded = 0;
+
+  constructor(private readonly opts: ResumableOptions) {}
+
+  /** After a heartbeat (its session unlocked): prepare that session's next VM in the background. */
+  prepare(next: NextSession): void {
+    if (this.closed || this.opts.max === 0 || !driverFor(next.need.agent).spare) return;
+    const dir = next.slot.dir;
+    if (this.entries.has(dir)) return;
+    const entry: Entry = { slot: next.slot, sessionId: next.sessionId, need: next.need, done: Promise.resolve(), lock: undefined, vm: undefined, dropped: false, claimed: false };
+    this.entries.set(dir, entry);
+    entry.done = this.build(entry).catch((e) => {
+      logger.warn(`worker: the next VM of session ${next.sessionId} could not be prepared: ${firstLine(e)}`);
+      this.forget(entry);
+    });
+    // The oldest go beyond the limit.
+    for (const old of [...this.entries.values()].slice(0, Math.max(0, this.entries.size - this.opts.max))) this.drop(old);
+  }
+
+  /**
+   * A heartbeat of this worker for `slot`: its prepared VM (waiting for one being prepared) with the session's lock,
+   * now the run's (naming `pids` too: the run's sidecar); undefined when there is none.
+   */
+  async claim(slot: SessionSlot, runId: string, pids: number[]): Promise<ClaimedSession | undefined> {
+    const entry = this.entries.get(slot.dir);
+    if (!entry) return undefined;
+    this.entries.delete(slot.dir);
+    // From here a request for the session from elsewhere is not granted: this worker's heartbeat has it (the other
+    // run gets session_busy, as two heartbeats of one task at once do).
+    entry.claimed = true;
+    await entry.done;
+    const { vm, lock } = entry;
+    if (!vm || !lock || entry.dropped) return undefined;
+    const unlock = await lock.handOver(runId, [...new Set([...pids, ...(vm.sidecarPid ? [vm.sidecarPid] : [])])]);
+    let lent: SpareVm | undefined;
+    let discarding: Promise<void> | undefined;
+    const discard = () => {
+      if (lent) return lent.release();
+      discarding ??= (this.discarded++, vm.discard());
+      return discarding;
+    };
+    return {
+      unlock,
+      sessionId: entry.sessionId,
+      take: async (need) => {
+        if (lent) return lent;
+        if (!discarding && vm.usable() && this.opts.spares.keyOf(need) === vm.key) {
+          this.hits++;
+          return (lent = vm.lend());
+        }
+        await discard();
+        return undefined;
+      },
+      discard,
+    };
+  }
+
+  /** After each heartbeat: prepared VMs on a sidecar taken out of service (recycled, crashed) are dropped. */
+  dropUnusable(): void {
+    for (const e of this.entries.values()) if (e.vm && !e.vm.usable()) this.drop(e);
+  }
+
+  info(): ResumableInfo {
+    const all = [...this.entries.values()];
+    return { ready: all.filter((e) => e.vm).length, preparing: all.filter((e) => !e.vm).length, max: this.opts.max, hits: this.hits, discarded: this.discarded };
+  }
+
+  /** The worker stops: every prepared VM goes, and its session is let go. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.entries.values()];
+    for (const e of all) this.drop(e);
+    await Promise.all(all.map((e) => e.done));
+  }
+
+  private async build(entry: Entry): Promise<void> {
+    const { slot, sessionId, need } = entry;
+    // The heartbeat's VM lets go of the database in the background (and its session env is scrubbed then).
+    await vmReleased(need.databasePath);
+    if (entry.dropped) return this.forget(entry);
+    const lock = await slot.lockPrepared(() => this.asked(entry));
+    if (!lock) return this.forget(entry); // someone else has the session now
+    entry.lock = lock;
+    try {
+      const stored = await slot.load();
+      if (stored?.sessionId !== sessionId || !(await sessionResumable(driverFor(need.agent), slot, sessionId))) throw new Error("the session is gone or was replaced");
+      if (!entry.dropped && !this.closed) {
+        entry.vm = await this.opts.spares.makeForSession(need, sessionId);
+        if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
+      }
+    } catch (e) {
+      await entry.vm?.discard();
+      entry.vm = entry.lock = undefined;
+      await lock.release();
+      throw e;
+    }
+    if (entry.dropped || this.closed || !entry.vm) return this.letGo(entry);
+    logger.debug(`worker: the next VM of session ${sessionId} is ready`);
+  }
+
+  /** Another run asked for the session through its lock. */
+  private asked(entry: Entry): void {
+    logger.debug(`worker: another run asks for session ${entry.sessionId}: letting its prepared VM go`);
+    this.drop(entry);
+  }
+
+  /** No longer offered; its VM and lock go once it is prepared. */
+  private drop(entry: Entry): void {
+    if (entry.dropped || entry.claimed) return;
+    entry.dropped = true;
+    if (this.entries.get(entry.slot.dir) === entry) this.entries.delete(entry.slot.dir);
+    void entry.done.then(() => this.letGo(entry));
+  }
+
+  /** The VM goes (its teardown ended), then the session's lock. */
+  private async letGo(entry: Entry): Promise<void> {
+    const { vm, lock } = entry;
+    entry.vm = entry.lock = undefined;
+    this.forget(entry);
+    if (vm) {
+      this.discarded++;
+      await vm.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
+    }
+    await lock?.release();
+  }
+
+  private forget(entry: Entry): void {
+    if (this.entries.get(entry.slot.dir) === entry) this.entries.delete(entry.slot.dir);
+  }
+}
