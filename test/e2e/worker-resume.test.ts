@@ -135,6 +135,55 @@ describe("serve: a session's next VM, prepared after its heartbeat", () => {
     expect(after.discarded).toBe(before.discarded + 1);
   });
 
+  test("a cancelled heartbeat on the prepared VM ends cancelled (143) with its session saved; the next one resumes it", async () => {
+    const before = await prepared();
+    const dir = await tempDir("aos-rscript-");
+    const file = join(dir, "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo started-CORMORANT" } }, { text: "too slow", delayMs: 60_000 }] }));
+    // The policy of the heartbeat before (read-only): the prepared VM is its.
+    const p = Bun.spawn([binPath(), "run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "slow one", "--task-key", "task", "--preset", "read-only"], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+    let out = "";
+    const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+    while (!out.includes('"type":"tool_result"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the run ended early:\n${out}`);
+      out += new TextDecoder().decode(value);
+    }
+    p.kill("SIGTERM");
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out += new TextDecoder().decode(r.value);
+    expect(await p.exited).toBe(143);
+    const evs = protocolEvents(out);
+    expect(evs[0]).toMatchObject({ type: "init", resumed: true, sessionId });
+    expect(evs.at(-1)).toMatchObject({ type: "result", errorCode: "cancelled", sessionParams: { sessionId } });
+    expect((await status()).warm.resumable.hits).toBe(before.hits + 1);
+
+    const next = await heartbeat({ ws, key: "task", steps: [{ text: "ok" }], prompt: "what did the shell say?", args: ["--preset", "read-only"] });
+    expect(next.code).toBe(0);
+    expect(next.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId });
+    expect(next.sent).toContain("started-CORMORANT");
+  });
+
+  test("a fresh start (a reset wake reason) while the next VM is ready: it goes before the database is reset; the new session resumes next time", async () => {
+    const before = await prepared();
+    const dir = await tempDir("aos-rscript-");
+    const file = join(dir, "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ text: "fresh: the code word is HERON" }] }));
+    const fresh = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "start over", "--task-key", "task"], { env: { ...env(), PAPERCLIP_WAKE_REASON: "issue_assigned" } });
+    expect(fresh.code).toBe(0);
+    const evs = protocolEvents(fresh.stdout);
+    expect(evs[0]).toMatchObject({ type: "init", resumed: false });
+    const newId = evs[0]!.sessionId;
+    expect(newId).not.toBe(sessionId);
+    expect((await status()).warm.resumable).toMatchObject({ hits: before.hits, discarded: before.discarded + 1 });
+
+    const next = await heartbeat({ ws, key: "task", steps: [{ text: "ok" }], prompt: "the word?" });
+    expect(next.code).toBe(0);
+    expect(next.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: newId });
+    expect(next.sent).toContain("HERON");
+    expect(next.sent).not.toContain("PELICAN");
+    sessionId = newId;
+  });
+
   test("a worker killed with SIGKILL while it holds a session's next VM: an in-process run gets the session, nothing lost", async () => {
     await prepared();
     const lock = JSON.parse(await readFile(join((await runBin(["session", "show", "task", "--json"], { env: env() }).then((r) => JSON.parse(r.stdout))).dir, "lock"), "utf8"));
@@ -145,7 +194,6 @@ describe("serve: a session's next VM, prepared after its heartbeat", () => {
     const r = await heartbeat({ ws, key: "task", steps: [{ text: "after the kill" }], prompt: "still there?", args: ["--worker", "off"] });
     expect(r.code).toBe(0);
     expect(r.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId });
-    expect(r.sent).toContain("PELICAN");
-    expect(r.sent).toContain("SEAGULL");
+    expect(r.sent).toContain("HERON");
   });
 });
