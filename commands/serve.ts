@@ -31,7 +31,7 @@ export default withHelp(
         type: "string",
         valueHint: "N",
         description:
-          "Sessions whose next VM is kept ready after their heartbeat (default 2; 0 for none): booted on the session's database with that heartbeat's policy, the session reopened, so the task's next Pi heartbeat resumes without booting; the newest N sessions, each ~160 MB while idle. Counted apart from --spares: a spare serves any fresh heartbeat of its policy, this only the next heartbeat of one task. Another run of the task (run --worker off, session rm) asks the worker for the session and gets it within seconds",
+          "Sessions whose next VM is kept ready after their heartbeat (default 1: the session served last; 0 for none): booted on the session's database with that heartbeat's policy, the session reopened, so the task's next Pi heartbeat resumes without booting. Each idle one holds ~160 MB and each preparation costs ~1.5-2 s of CPU after a result, wasted when another task's heartbeat comes first: raise N where a few tasks alternate and memory allows. Counted apart from --spares (a spare serves any fresh heartbeat of its policy, this only the next heartbeat of one task). Another run of the task (run --worker off, session rm) asks the worker for the session and gets it within seconds",
       },
     },
     async run({ args }) {
@@ -50,7 +50,7 @@ export default withHelp(
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
         spares: count(args.spares, "--spares", 2, 0),
-        resumable: count(args.resumable, "--resumable", 2, 0),
+        resumable: count(args.resumable, "--resumable", 1, 0),
         debug: args.debug,
       });
       const started = performance.now();
@@ -71,7 +71,7 @@ export default withHelp(
       ["paperclip-aos serve", "keep a warm worker for this user's state dir; run and exec use it from now on"],
       ["paperclip-aos serve --concurrency 8 --queue 100", "more heartbeats at once (each live Pi session is ~150-200 MB)"],
       ["paperclip-aos serve --spares 4", "keep 4 spare VMs ready (for up to 4 policies, the newest first)"],
-      ["paperclip-aos serve --resumable 8", "keep the next VM of the 8 most recent sessions ready (their next heartbeat resumes at once)"],
+      ["paperclip-aos serve --resumable 4", "keep the next VM of the 4 most recent sessions ready (their next heartbeat resumes at once; ~160 MB each)"],
       ["paperclip-aos serve --status", "what is warm (sidecar, spare VMs per policy), what runs, memory"],
       ["paperclip-aos serve --status --json", "the same as one JSON document"],
       ["paperclip-aos run --worker off --prompt 'x'", "one heartbeat in-process although a worker is up"],
