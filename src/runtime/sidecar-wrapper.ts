@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheDir } from "../paths.ts";
@@ -68,13 +68,55 @@ export function isSidecarWrapper(path: string): boolean {
 const WRAPPER_NAME = `quiet-sidecar-${createHash("sha256").update(WRAPPER).digest("hex").slice(0, 12)}.sh`;
 
 export async function sidecarWrapperPath(): Promise<string> {
-  const path = join(cacheDir(), "bin", WRAPPER_NAME);
+  const bin = join(cacheDir(), "bin");
+  const path = join(bin, WRAPPER_NAME);
   const existing = Bun.file(path);
   if (!(await existing.exists()) || (await existing.text()) !== WRAPPER) {
     await writeFileAtomic(path, WRAPPER, 0o755);
     await chmod(path, 0o755);
+  } else {
+    // Its mtime says when a binary of this version last booted a sidecar: removeUnusedWrappers goes by it.
+    const now = new Date();
+    utimesSync(path, now, now);
+  }
+  if (!cleaned.has(bin)) {
+    cleaned.add(bin);
+    removeUnusedWrappers(bin);
   }
   return path;
+}
+
+/** A wrapper no sidecar was booted through for this long is another version's that is no longer used. */
+export const WRAPPER_UNUSED_MS = 24 * 3600_000;
+const cleaned = new Set<string>();
+
+/**
+ * Each binary version writes its own wrapper (named by its hash), so versions pile up in <cache>/bin. A sidecar that
+ * runs needs its wrapper no more (the wrapper exec'd it), and every version since the hash-named ones rewrites its
+ * wrapper when it is missing, before each boot. So another version's wrapper is removed once it is a day old: for
+ * this version and the next ones that is a day without a boot (each use touches it); a binary older than that
+ * touch rewrites it, unless it booted in the instant between its check and the spawn. Not ours (no mark): left alone.
+ */
+export function removeUnusedWrappers(bin: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(bin);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (name === WRAPPER_NAME || !/^quiet-sidecar-[0-9a-f]{12}\.sh$/.test(name)) continue;
+    const file = join(bin, name);
+    try {
+      if (now - statSync(file).mtimeMs < WRAPPER_UNUSED_MS || !isSidecarWrapper(file)) continue;
+      rmSync(file, { force: true });
+      removed.push(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return removed;
 }
 
 export function sidecarLogPath(): string {
