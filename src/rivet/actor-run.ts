@@ -26,6 +26,8 @@ export interface RunnerHost {
   workspaceRoots: string[];
   /** Set by a SIGTERM: no new heartbeat starts. */
   stopping: boolean;
+  /** Told each actor runtime socket rivetkit makes, so that what it leaves is removed at stop (native-tmpdir.ts). */
+  runtimeSockets?: { track(socketPath: string): void };
 }
 
 export interface ActiveRun {
@@ -161,6 +163,7 @@ async function heartbeatInActor(c: ActorCtx, store: ActorStore, host: RunnerHost
 async function actorSlot(c: ActorCtx, store: ActorStore, host: RunnerHost, req: RunRequest): Promise<SessionSlot> {
   const slot = new SessionSlot(req.agentId, req.taskKey, scratchRoot(host, c.actorId));
   const { path } = await c.actorRuntimeSocket();
+  host.runtimeSockets?.track(path);
   slot.agentosDb = store.agentosSessions();
   // agentOS's sessions and their events live in the actor's SQLite (through its runtime socket). The VM's root stays
   // the ephemeral one of a local run: agentOS's durable root in the actor (chunked_actor_sqlite) stalls the agent's

@@ -8,6 +8,7 @@ import type { RunnerHost } from "./actor-run.ts";
 import { SESSION_ACTOR } from "./contract.ts";
 import { loadRivet } from "./modules.ts";
 import type { RivetRegistry } from "./rivetkit-types.ts";
+import { useNativeTmpdir, type NativeTmpdir } from "./native-tmpdir.ts";
 
 export interface RunnerOptions {
   /** The engine's API endpoint, e.g. http://127.0.0.1:6420 (rivetkit's URL auth syntax for namespace and token works). */
@@ -49,6 +50,7 @@ export class Runner {
   readonly host: RunnerHost;
   private readonly pool: SidecarPool;
   private readonly scratch: string;
+  private tmp: NativeTmpdir | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     checkRunnerEngineUrl(opts.engine);
@@ -73,6 +75,9 @@ export class Runner {
     // A scratch dir a killed worker left behind holds nothing the actors need (their state is in the engine).
     rmSync(this.scratch, { recursive: true, force: true });
     mkdirSync(this.scratch, { recursive: true });
+    // rivetkit's actor runtime sockets go to a TMPDIR of ours, removed at stop (native-tmpdir.ts).
+    this.tmp = await useNativeTmpdir(join(this.opts.stateDir, "rivet"));
+    this.host.runtimeSockets = this.tmp;
     onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
     await this.pool.start();
     try {
@@ -91,6 +96,7 @@ export class Runner {
       await this.registry.startAndWait();
     } catch (e) {
       await this.pool.close().catch(() => {});
+      this.tmp.close();
       if (e instanceof AosError) throw e;
       throw new AosError(`could not register with the engine at ${redact(this.opts.engine)}: ${firstLine(e)}`, {
         code: "engine_unreachable",
@@ -118,6 +124,7 @@ export class Runner {
       await Promise.race([Promise.all(runs.map((r) => r.done.catch(() => {}))), Bun.sleep(20_000)]);
       await Promise.race([this.registry?.shutdown().catch((e) => logger.debug(`worker: registry shutdown: ${firstLine(e)}`)), Bun.sleep(15_000)]);
       await this.pool.close();
+      this.tmp?.close();
       rmSync(this.scratch, { recursive: true, force: true });
     })();
     return this.stopping;

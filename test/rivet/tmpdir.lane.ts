@@ -1,0 +1,84 @@
+/**
+ * Where rivetkit's actor runtime sockets go (src/rivet/native-tmpdir.ts), in the Rivet lane (run by test/rivet/lane.sh):
+ * a worker of the compiled binary puts them in its state dir (`<state>/rivet/tmp@<pid>`), nothing in its TMPDIR, while
+ * a heartbeat's actor holds one; a SIGKILLed worker's directory is removed by the next worker on that state dir, and
+ * SIGTERM removes the worker's own. Without it each actor left a `rivet-actor-runtime.*` directory in TMPDIR.
+ *
+ * The state dir is made directly in /tmp (and removed): the sockets' path must fit in 107 bytes, which a state dir
+ * under the lane's own temp dir does not leave room for (then the worker falls back to TMPDIR; native-tmpdir.ts).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { removeTempDirs, tempDir } from "../tmp.ts";
+import { freePort, LANE_BIN, startEngine, TOKEN_ENV, type Started } from "./helpers.ts";
+
+afterAll(removeTempDirs);
+
+const runtimeDirs = (dir: string) => readdirSync(dir).filter((n) => n.startsWith("rivet-actor-runtime."));
+
+/** A worker of the compiled binary (added to `procs` at once, so the test's finally ends it whatever fails). */
+async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: string, home: string, tmp: string, name: string) {
+  const proc = Bun.spawn([LANE_BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "1"], {
+    env: { ...process.env, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: home, TMPDIR: tmp },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  procs.push(proc);
+  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("worker ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`worker ${name} ended before it was ready: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  void (async () => {
+    while (!(await reader.read()).done); // keep draining its stderr
+  })();
+  return proc;
+}
+
+test("the actor runtime sockets go to the worker's state dir, not its TMPDIR, and are removed after SIGKILL (next start) and SIGTERM", async () => {
+  const base = await tempDir("aos-rivet-tmp-");
+  const home = mkdtempSync("/tmp/aos-h");
+  const tmp = join(base, "worker-tmp");
+  const ws = join(base, "ws");
+  for (const d of [tmp, ws]) mkdirSync(d);
+  writeFileSync(join(base, "script.json"), JSON.stringify({ steps: [{ text: "done" }] }));
+  const port = await freePort();
+  let engine: Started | undefined;
+  const procs: ReturnType<typeof Bun.spawn>[] = [];
+  try {
+    engine = await startEngine(join(base, "engine"), port, join(base, "engine-home"));
+    const first = await startWorker(procs, engine.info.endpoint, home, tmp, "tmp-a");
+    const run = Bun.spawn(
+      [LANE_BIN, "run", "--engine", engine.info.endpoint, "--cwd", ws, "--model", `scripted:${join(base, "script.json")}`, "--prompt", "hi", "--agent-id", "tmp-agent", "--task-key", "t1"],
+      { env: { ...process.env, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: join(base, "client") }, stdout: "pipe", stderr: "pipe" },
+    );
+    const [out, code] = await Promise.all([new Response(run.stdout).text(), run.exited]);
+    expect({ code, result: out.trim().split("\n").at(-1) }).toMatchObject({ code: 0, result: expect.stringContaining('"type":"result"') });
+
+    // The session's actor is still on the worker: its socket's directory is in the state dir.
+    const own = join(home, "rivet", `tmp@${first.pid}`);
+    expect(runtimeDirs(own).length).toBeGreaterThanOrEqual(1);
+    expect(runtimeDirs(tmp)).toEqual([]);
+
+    first.kill("SIGKILL");
+    await first.exited;
+    expect(runtimeDirs(own).length).toBeGreaterThanOrEqual(1); // nothing ran to remove it
+    const second = await startWorker(procs, engine.info.endpoint, home, tmp, "tmp-b");
+    expect(readdirSync(join(home, "rivet"))).not.toContain(`tmp@${first.pid}`);
+
+    second.kill("SIGTERM");
+    expect(await second.exited).toBe(143);
+    expect(readdirSync(join(home, "rivet")).filter((n) => n.startsWith("tmp@"))).toEqual([]);
+    expect(runtimeDirs(tmp)).toEqual([]);
+  } finally {
+    for (const p of procs) p.kill("SIGKILL");
+    if (engine) {
+      engine.proc.kill("SIGTERM");
+      await engine.proc.exited;
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
+});
