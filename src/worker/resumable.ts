@@ -85,7 +85,15 @@ export class ResumableSessions {
     await entry.done;
     const { vm, lock } = entry;
     if (!vm || !lock || entry.dropped) return undefined;
-    const unlock = await lock.handOver(runId, [...new Set([...pids, ...(vm.sidecarPid ? [vm.sidecarPid] : [])])]);
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await lock.handOver(runId, [...new Set([...pids, ...(vm.sidecarPid ? [vm.sidecarPid] : [])])]);
+    } catch (e) {
+      // The lock file could not be rewritten: the VM goes and the run locks the session as without it.
+      logger.warn(`worker: the prepared VM of session ${entry.sessionId} could not be handed over: ${firstLine(e)}`);
+      await this.letGo(entry);
+      return undefined;
+    }
     let lent: SpareVm | undefined;
     let discarding: Promise<void> | undefined;
     const discard = () => {
