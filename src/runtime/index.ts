@@ -2,6 +2,7 @@ export { resolveAssets, setAssetProvider, assetProvider, SOFTWARE_PACKAGES } fro
 export type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
 export { bootVm, checkWorkspaceDir, liveVms, vmReleased, afterVmReleased, allVmsReleased, holdDatabase, GUEST_WORKSPACE, GUEST_HOME, WRITE_ALLOWANCE_BYTES } from "./vm.ts";
 export type { BootOptions, VmHandle, VmStorage } from "./vm.ts";
+export { MemoryDirVfs } from "./memory-vfs.ts";
 export { installSignalHandlers, setSignalHandler, shutdown, signalExitCode } from "./lifecycle.ts";
 export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive } from "./proc.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";

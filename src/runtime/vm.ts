@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import type { AgentOs, AgentOsOptions, AgentOsSidecar } from "@rivet-dev/agentos-core";
+import type { AgentOs, AgentOsOptions, AgentOsSidecar, VirtualFileSystem } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
 import { childPids } from "./proc.ts";
@@ -8,6 +8,7 @@ import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
 import { HostDirectoryVfs } from "./host-dir-vfs.ts";
+import { MemoryDirVfs } from "./memory-vfs.ts";
 import { routeVm, type VmRoute } from "./sidecar-router.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
@@ -52,11 +53,18 @@ export interface VmHandle {
   vm: AgentOs;
   /**
    * Mount a host directory at /workspace now (a VM booted without `workspaceDir`), through the same checked filesystem
-   * as a boot-time workspace. The VM's filesystem quota counts it (see src/plan for the quota fixed at boot).
+   * as a boot-time workspace. The VM's filesystem quota counts it (see src/plan for the quota fixed at boot). Without
+   * a directory: an empty stand-in that refuses every write, until rebindWorkspace shows the real one.
    */
-  mountWorkspace(dir: string, opts?: { readOnly?: boolean }): Promise<void>;
-  /** Take a runtime-mounted workspace away again (a spare VM's stand-in before the run's own). */
-  unmountWorkspace(): Promise<void>;
+  mountWorkspace(dir: string | undefined, opts?: { readOnly?: boolean }): Promise<void>;
+  /**
+   * Show another host directory at the mounted /workspace, checked the same way and read-only as it was mounted: only
+   * the driver that answers the mount changes, in this process, so it costs no sidecar round trip (a spare VM's
+   * stand-in becomes its run's workspace). Call it while nothing in the VM uses /workspace.
+   */
+  rebindWorkspace(dir: string): void;
+  /** Mount an in-memory, read-only directory at guestPath (answered in this process; memory-vfs.ts). */
+  mountFiles(guestPath: string, files: MemoryDirVfs): Promise<void>;
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -272,22 +280,31 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   }
   for (const m of mounts) if ("driver" in m) route.addMount(m.path, m.driver, m.readOnly ?? false);
   let closed = false;
+  /** How /workspace is mounted: at boot, or by mountWorkspace (undefined: not mounted). */
+  let workspaceReadOnly = opts.workspaceDir ? (opts.workspaceReadOnly ?? false) : undefined;
+  /** A js_bridge mount answered by our driver (routed before the mount exists, so no call finds it unanswered). */
+  const mountDriver = async (path: string, driver: VirtualFileSystem, readOnly: boolean, what: string) => {
+    route.addMount(path, driver, readOnly);
+    try {
+      await vm.filesystem.mount({ path, plugin: { id: "js_bridge", config: {} }, readOnly });
+    } catch (e) {
+      route.removeMount(path);
+      throw runtimeError(`${what} could not be mounted: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
+    }
+  };
   const handle: VmHandle = {
     vm,
     async mountWorkspace(dir, { readOnly = false } = {}) {
-      const m = workspaceMount(dir, readOnly);
-      route.addMount(m.path, m.driver, readOnly);
-      try {
-        await vm.filesystem.mount({ path: m.path, plugin: { id: "js_bridge", config: {} }, readOnly });
-      } catch (e) {
-        route.removeMount(m.path);
-        throw runtimeError(`the workspace could not be mounted: ${firstLine(e)}`, `the sidecar log is ${logPath}`, "vm_boot_failed", e);
-      }
+      const driver = dir === undefined ? new MemoryDirVfs(GUEST_WORKSPACE) : workspaceMount(dir, readOnly).driver;
+      await mountDriver(GUEST_WORKSPACE, driver, readOnly, "the workspace");
+      workspaceReadOnly = readOnly;
     },
-    async unmountWorkspace() {
-      await vm.filesystem.unmount(GUEST_WORKSPACE);
-      route.removeMount(GUEST_WORKSPACE);
+    rebindWorkspace(dir) {
+      if (workspaceReadOnly === undefined) throw new Error("rebindWorkspace: no workspace is mounted");
+      const m = workspaceMount(dir, workspaceReadOnly);
+      route.addMount(m.path, m.driver, workspaceReadOnly);
     },
+    mountFiles: (guestPath, files) => mountDriver(guestPath, files, true, guestPath),
     async close({ graceMs = 300 } = {}) {
       if (closed) return;
       closed = true;

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
 import { driverFor, type AgentId } from "../agents/index.ts";
 import { GatewayHub, parseModelSpec } from "../gateway/index.ts";
 import type { SpareNeed, SpareVm } from "../heartbeat/index.ts";
-import { bootVm, GUEST_HOME, GUEST_WORKSPACE, holdDatabase, vmReleased, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { bootVm, GUEST_HOME, GUEST_WORKSPACE, holdDatabase, MemoryDirVfs, vmReleased, type BootOptions, type VmHandle } from "../runtime/index.ts";
 import { firstLine } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { SidecarLease, SidecarPool } from "./sidecars.ts";
@@ -39,6 +39,8 @@ interface Recipe {
   model: string;
   permissions: BootOptions["permissions"];
   loopbackExemptPorts: number[];
+  /** The workspace mount's own read-only flag (the policy writes nothing there), fixed when the spare mounts it. */
+  workspaceReadOnly: boolean;
   /** The run's host tools, as a template for the spare's forwarding ones (undefined: a VM without tools). */
   hostFunctions: HostFunctionCollections | undefined;
   lastSeen: number;
@@ -58,8 +60,10 @@ interface Spare {
   databasePath: string;
   /** The host tools of the run that took it; the VM's host functions forward to them. */
   tools: HostFunctionCollections | undefined;
-  /** /workspace is an empty mount until the run's (the policy did not let us create the directory). */
-  placeholder: boolean;
+  /** The directory the agent's run file is read from, answered from this process (empty until a run takes the spare). */
+  runFiles: MemoryDirVfs;
+  /** That directory, relative to HOME. */
+  runDir: string;
   /** Booted on a session's own database (a session's next VM, src/worker/resumable.ts), not on a spare file of ours. */
   own: boolean;
 }
@@ -107,12 +111,7 @@ export class SparePool {
     // Databases of spares a killed worker left behind.
     rmSync(opts.dir, { recursive: true, force: true });
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    this.placeholder = join(opts.dir, "empty");
-    mkdirSync(this.placeholder, { mode: 0o500 });
   }
-
-  /** An empty directory standing in for a workspace (see make). */
-  private readonly placeholder: string;
 
   /**
    * A ready spare made for exactly this plan, on the sidecar in service, with its session database linked to the
@@ -285,7 +284,23 @@ export class SparePool {
     const lease = await this.opts.pool.acquire({ heartbeat: false });
     const id = this.nextId++;
     const databasePath = session?.databasePath ?? join(this.opts.dir, `spare-${id}.db`);
-    const spare: Spare = { id, recipe, handle: undefined as unknown as VmHandle, lease, token: GatewayHub.newToken(), sessionId: session?.sessionId ?? randomUUID(), databasePath, tools: undefined, placeholder: false, own: session !== undefined };
+    const driver = driverFor(recipe.agent);
+    // Where the run file will be: its directory is mounted now, the file itself is set when a run takes the spare.
+    const runDir = posix.dirname(driver.spare!.runFile({ env: {}, instructions: "" }).path);
+    if (runDir === "." || runDir === "") throw new Error(`the ${recipe.agent} run file must be in a directory of its own under HOME`);
+    const spare: Spare = {
+      id,
+      recipe,
+      handle: undefined as unknown as VmHandle,
+      lease,
+      token: GatewayHub.newToken(),
+      sessionId: session?.sessionId ?? randomUUID(),
+      databasePath,
+      tools: undefined,
+      runFiles: new MemoryDirVfs(`${GUEST_HOME}/${runDir}`),
+      runDir,
+      own: session !== undefined,
+    };
     try {
       spare.handle = await bootVm({
         sidecar: lease.sidecar,
@@ -304,16 +319,13 @@ export class SparePool {
     }
     try {
       const vm = spare.handle.vm;
-      const driver = driverFor(recipe.agent);
       for (const f of driver.spare!.files({ url: this.opts.hub.url, token: spare.token, provider: recipe.provider as never, model: recipe.model })) await writeHome(vm, f.path, f.content);
       // The first shell of a VM costs ~1 s; a policy that lets the shell run nothing only loses the warm-up.
       await vm.process.exec("ls / > /dev/null && cat /dev/null", { output: { capture: "none" } }).catch(() => {});
-      // The session opens in /workspace, which the run mounts later. A policy that may not create it there gets an
-      // empty read-only mount in its place, replaced at request time.
-      await vm.filesystem.mkdir(GUEST_WORKSPACE, { recursive: true }).catch(async () => {
-        await spare.handle.mountWorkspace(this.placeholder, { readOnly: true });
-        spare.placeholder = true;
-      });
+      // The session opens in /workspace: an empty stand-in now, mounted as the policy's workspace will be (read-only
+      // or not), shown as the run's own directory when a run takes the spare (rebindWorkspace: no sidecar round trip).
+      await spare.handle.mountWorkspace(undefined, { readOnly: recipe.workspaceReadOnly });
+      await spare.handle.mountFiles(`${GUEST_HOME}/${runDir}`, spare.runFiles);
       // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
       await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
     } catch (e) {
@@ -335,11 +347,14 @@ export class SparePool {
     return {
       token: spare.token,
       sessionId: spare.sessionId,
+      // Nothing here waits for the sidecar: the workspace and the run file are answered from this process.
       attach: async (run) => {
+        // The policy key includes the flag; a mismatch would be a bug in it, and is refused rather than mounted wrongly.
+        if (run.readOnly !== spare.recipe.workspaceReadOnly) throw new Error("a spare's workspace mount does not match the run's policy (read-only or not)");
+        if (posix.dirname(run.runFile.path) !== spare.runDir) throw new Error(`the run file ${run.runFile.path} is not in the spare's ${spare.runDir}`);
         spare.tools = run.hostFunctions;
-        if (spare.placeholder) await spare.handle.unmountWorkspace();
-        await spare.handle.mountWorkspace(run.workspaceDir, { readOnly: run.readOnly });
-        await writeHome(spare.handle.vm, run.runFile.path, run.runFile.content);
+        spare.handle.rebindWorkspace(run.workspaceDir);
+        spare.runFiles.set(posix.basename(run.runFile.path), run.runFile.content);
         return spare.handle;
       },
       release: async () => {
@@ -381,6 +396,7 @@ function recipeOf(need: SpareNeed): Recipe | undefined {
     model,
     permissions: need.boot.permissions,
     loopbackExemptPorts: need.boot.loopbackExemptPorts ?? [],
+    workspaceReadOnly: need.boot.workspaceReadOnly ?? false,
     hostFunctions: need.boot.hostFunctions,
     lastSeen: Date.now(),
     hits: 0,
@@ -395,7 +411,7 @@ function recipeOf(need: SpareNeed): Recipe | undefined {
  */
 function policyKey(agent: string, provider: string, model: string, boot: BootOptions): string {
   const tools = boot.hostFunctions ? Object.entries(boot.hostFunctions).map(([c, fns]) => [c, Object.keys(fns).sort()]) : null;
-  const raw = JSON.stringify({ agent, provider, model, permissions: boot.permissions ?? null, loopback: boot.loopbackExemptPorts ?? [], tools, software: boot.agents ?? [] });
+  const raw = JSON.stringify({ agent, provider, model, permissions: boot.permissions ?? null, loopback: boot.loopbackExemptPorts ?? [], tools, software: boot.agents ?? [], workspaceReadOnly: boot.workspaceReadOnly ?? false });
   return new Bun.CryptoHasher("sha256").update(raw).digest("hex");
 }
 

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentOs } from "@rivet-dev/agentos-core";
-import { bootVm, childPids, tempRoot, vmReleased, type VmHandle } from "../../src/runtime/index.ts";
+import { bootVm, childPids, MemoryDirVfs, tempRoot, vmReleased, type VmHandle } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterAll(removeTempDirs);
@@ -24,8 +24,8 @@ async function sh(vm: AgentOs, line: string): Promise<string> {
 describe("VMs sharing one sidecar", () => {
   test("each VM's shell and node see and write only its own workspace, boot-time or mounted at run time (read-only too)", async () => {
     const { AgentOs } = await import("@rivet-dev/agentos-core");
-    const dirs = await Promise.all(["a", "b", "c"].map((n) => tempDir(`aos-shared-${n}-`)));
-    dirs.forEach((d, i) => writeFileSync(join(d, "id.txt"), "abc"[i]!));
+    const dirs = await Promise.all(["a", "b", "c", "d"].map((n) => tempDir(`aos-shared-${n}-`)));
+    dirs.forEach((d, i) => writeFileSync(join(d, "id.txt"), "abcd"[i]!));
     const before = childPids();
     const sidecar = await AgentOs.createSidecar();
     const handles: VmHandle[] = [];
@@ -48,6 +48,31 @@ describe("VMs sharing one sidecar", () => {
         expect(readFileSync(join(dirs[i]!, "n.txt"), "utf8")).toBe(`node-${i}`);
       }
       expect(existsSync(join(dirs[2]!, "w.txt")) || existsSync(join(dirs[2]!, "n.txt"))).toBe(false);
+
+      // A spare's way: a writable workspace mount whose stand-in refuses every write, then rebound to the run's
+      // directory (no sidecar round trip) with the mount's own flag; and its run file, set from here, read-only.
+      const d = await bootVm({ sidecar });
+      handles.push(d);
+      await d.mountWorkspace(undefined, { readOnly: false });
+      const runDir = "/home/agentos/.paperclip";
+      const files = new MemoryDirVfs(runDir);
+      await d.mountFiles(runDir, files);
+      expect(await sh(d.vm, "ls -A /workspace")).toBe("0:");
+      expect(await sh(d.vm, "echo early > /workspace/early.txt")).not.toMatch(/^0:/);
+      expect(await sh(d.vm, `cat ${runDir}/run.json`)).not.toMatch(/^0:/);
+      d.rebindWorkspace(dirs[3]!);
+      files.set("run.json", "run-1");
+      expect(await sh(d.vm, `cat /workspace/id.txt; echo shell-d > /workspace/w.txt; cat ${runDir}/run.json`)).toBe("0:drun-1");
+      expect(readFileSync(join(dirs[3]!, "w.txt"), "utf8")).toBe("shell-d\n");
+      expect(existsSync(join(dirs[3]!, "early.txt"))).toBe(false);
+      files.set("run.json", "run-2");
+      const tamper = `echo evil > ${runDir}/run.json; node -e "require('fs').writeFileSync('${runDir}/run.json','evil')"; cat ${runDir}/run.json`;
+      expect(await sh(d.vm, tamper)).toContain("EROFS");
+      expect(await sh(d.vm, `cat ${runDir}/run.json`)).toBe("0:run-2");
+      // Rebound again, the read-only mount of VM c stays read-only: the flag is the mount's, not the directory's.
+      c.rebindWorkspace(dirs[3]!);
+      expect(await sh(c.vm, "cat /workspace/id.txt; echo x > /workspace/c.txt")).toMatch(/^[1-9]\d*:d/);
+      expect(existsSync(join(dirs[3]!, "c.txt"))).toBe(false);
       // A closed VM's routing is gone; the others keep theirs.
       await handles.shift()!.close();
       expect(await sh(handles[0]!.vm, "cat /workspace/id.txt")).toBe("0:b");

@@ -181,7 +181,9 @@ describe("serve: the warm worker", () => {
       [1, 2].map(async (i) => {
         const ws = await workspace();
         await writeFile(join(ws, `own-${i}.txt`), `mine-${i}`);
-        return heartbeat({ ws, steps: [{ tool: "bash", input: { command: `ls; cat ~/.pi/agent/models.json; echo wrote-${i} > out.txt` } }, { text: `answer ${i}` }], args: ["--task-key", `spare-iso-${i}`] });
+        // The run file (env, instructions) is the run's own, and the agent cannot rewrite it.
+        const command = `ls; cat ~/.pi/agent/models.json; echo wrote-${i} > out.txt; cat ~/.paperclip/run.json; echo evil > ~/.paperclip/run.json || echo tamper-refused`;
+        return heartbeat({ ws, steps: [{ tool: "bash", input: { command } }, { text: `answer ${i}` }], args: ["--task-key", `spare-iso-${i}`] });
       }),
     );
     const s = await status();
@@ -194,6 +196,9 @@ describe("serve: the warm worker", () => {
       expect(out).not.toContain(`own-${3 - i}.txt`);
       expect(r.stdout).not.toContain(`answer ${3 - i}`);
       expect(r.evs.at(-1)!.summary).toBe(`answer ${i}`);
+      expect(out).toContain(r.evs[0]!.runId);
+      expect(out).not.toContain(runs[2 - i]!.evs[0]!.runId);
+      expect(out).toContain("tamper-refused");
       return /"apiKey":\s*"([^"]+)"/.exec(out)![1]!;
     });
     expect(new Set([...tokens, ...runs.map((r) => r.evs[0]!.sessionId)]).size).toBe(4);
