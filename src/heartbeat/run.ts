@@ -150,7 +150,11 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     debug: opts.debug,
   });
   const need: SpareNeed = { agent: req.agent, model: req.model, boot: plan.boot, databasePath: slot.databasePath };
-  const spare = snap ? undefined : choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : await takeSpare(hb, need);
+  const prepared = !snap && choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : undefined;
+  // Never two live VMs on one database: a prepared VM the run does not take (a snapshot run, another session or
+  // plan) is gone before the run boots its own.
+  if (!prepared) await claimed?.discard();
+  const spare = prepared ?? (snap || choice.resuming ? undefined : await takeSpare(hb, need));
   const sessionId = spare?.sessionId ?? choice.sessionId;
   const gateway = hb.gateway ?? (await openGateway(hb, spare?.token));
 
@@ -261,15 +265,10 @@ async function takeSpare(hb: Heartbeat, need: SpareNeed): Promise<SpareVm | unde
   return spare;
 }
 
-/** The session's prepared VM when it was opened with the session being resumed; else it goes before the run boots. */
+/** The session's prepared VM, when it was opened with the session being resumed and made for this plan. */
 async function takePrepared(claimed: ClaimedSession | undefined, sessionId: string, need: SpareNeed): Promise<SpareVm | undefined> {
-  if (!claimed) return undefined;
-  if (claimed.sessionId !== sessionId) {
-    await claimed.discard();
-    return undefined;
-  }
   // (Its release is the "prepared VM" teardown step.)
-  return claimed.take(need);
+  return claimed?.sessionId === sessionId ? claimed.take(need) : undefined;
 }
 
 /** Fresh or resume (Paperclip's rules, sessions.ts), and a new session id when fresh (after `beforeReset`). */
