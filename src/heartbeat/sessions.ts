@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, watch, type FSWatcher } from "node:fs";
 import { link, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -7,7 +7,7 @@ import { stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { errorMessage, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { pidAlive } from "../runtime/index.ts";
+import { pidRunning } from "../runtime/index.ts";
 import { FRESH_WAKE_REASONS, type RunRequest } from "./request.ts";
 import { AGENTS, type AgentosSessionStore } from "../agents/index.ts";
 import type { VmStorage } from "../runtime/index.ts";
@@ -93,14 +93,20 @@ export class SessionSlot {
     const owner: LockOwner = { pid: process.pid, runId, ...(opts.pids?.length ? { pids: opts.pids } : {}) };
     const deadline = Date.now() + LOCK_HANDOFF_WAIT_MS;
     let asked = false;
-    for (;;) {
+    for (let turn = 0; ; turn++) {
       if (await this.createLock(owner)) {
         await rm(this.releaseRequestPath, { force: true });
         return () => rm(this.lockPath, { force: true });
       }
       const held = await this.liveOwner();
-      if (!held) continue; // gone, or its owner died: taken over on the next turn
-      const ownerAlive = processAlive(held.pid);
+      if (!held) {
+        // Gone, or its owner died: taken over on the next turn (a lock that keeps coming back is waited for, not spun on).
+        if (turn > 10 && Date.now() > deadline) throw runtimeError("could not lock the session", `see ${this.lockPath}`, "session_busy");
+        if (turn > 10) await Bun.sleep(50);
+        continue;
+      }
+      // (A zombie, a killed worker its parent has not reaped yet, holds nothing: it counts as dead.)
+      const ownerAlive = pidRunning(held.pid);
       if (ownerAlive && !held.prepared) {
         throw runtimeError(
           `another heartbeat (run ${held.runId ?? "?"}, pid ${held.pid}) is using this session`,
@@ -215,7 +221,7 @@ export class SessionSlot {
     } catch {
       // an older build's lock caught being written: its pid is unknown, so it counts as dead
     }
-    if (owner.pid && [owner.pid, ...(owner.pids ?? [])].some(processAlive)) return owner as LockOwner;
+    if (owner.pid && [owner.pid, ...(owner.pids ?? [])].some(pidRunning)) return owner as LockOwner;
     await rm(this.lockPath, { force: true });
     return undefined;
   }
@@ -291,17 +297,3 @@ export function decideSession(
   return { resume: prior.sessionId };
 }
 
-/** A process with this pid exists and is not a zombie (a killed worker its parent has not reaped yet). */
-function processAlive(pid: number): boolean {
-  if (!pidAlive(pid)) return false;
-  const stat = readFileSyncOrNull(`/proc/${pid}/stat`);
-  return stat === null || !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-}
-
-function readFileSyncOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}

@@ -31,6 +31,11 @@ export function procStartTime(pid: number | "self"): number | null {
   return fields ? Number(fields[19]) : null;
 }
 
+/** A process with this pid exists and is not a zombie (killed, not reaped yet by its parent: it holds nothing). */
+export function pidRunning(pid: number): boolean {
+  return pidAlive(pid) && statFields(pid)?.[0] !== "Z";
+}
+
 /** A process with this pid exists (ours included; EPERM: it exists but is another user's). */
 export function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
