@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
-import { link, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { stateDir } from "../paths.ts";
@@ -196,7 +196,11 @@ export class SessionSlot {
     await rename(tmp, this.lockPath);
   }
 
-  /** Create the lock file with its owner in one step (a link of a complete file): false when it exists. */
+  /**
+   * Create the lock file with its owner in one step (a link of a complete file): false when it exists. On a file
+   * system without hard links it is created exclusively and then written (a contender may then read it empty for a
+   * moment, which counts as a dead owner's).
+   */
   private async createLock(owner: LockOwner): Promise<boolean> {
     const tmp = `${this.lockPath}.${process.pid}.${randomUUID()}`;
     await writeFile(tmp, JSON.stringify(owner));
@@ -204,8 +208,10 @@ export class SessionSlot {
       await link(tmp, this.lockPath);
       return true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      return false;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
+      return writeExclusive(this.lockPath, JSON.stringify(owner));
     } finally {
       await rm(tmp, { force: true });
     }
@@ -251,6 +257,18 @@ export interface PreparedLock {
 const LOCK_HANDOFF_WAIT_MS = 30_000;
 /** The file a run creates in a session's dir to ask a worker's prepared VM for the session. */
 const RELEASE_REQUEST = "lock.release";
+
+async function writeExclusive(path: string, text: string): Promise<boolean> {
+  try {
+    const fh = await open(path, "wx");
+    await fh.writeFile(text);
+    await fh.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+}
 
 /**
  * The slot holding a request's session. Usually the task's own; but a keyless wake (no task: Paperclip hands in only
