@@ -25,7 +25,7 @@ export {
   type CompiledPolicy, type CompiledPermissions, type CompileContext, type Enforcement, type FsRuleOut, type PatternRuleOut,
 } from "./compile.ts";
 export { explainPolicy, renderExplanation, AGENTOS_LIMITS, type Explanation, type ExplainOptions, type RenderOptions } from "./explain.ts";
-export { mandatoryDenies, runtimeRules, type MandatoryDeny, type RuntimeContext } from "./runtime-needs.ts";
+export { mandatoryDenies, mandatorySecretNames, runtimeRules, type MandatoryDeny, type RuntimeContext } from "./runtime-needs.ts";
 export type { PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";
 export { compileSandbox, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";

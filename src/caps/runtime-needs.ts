@@ -210,6 +210,11 @@ const AGENT_CONFIGS: [string, string][] = [
 
 let cachedMandatory: MandatoryDeny[] | undefined;
 
+/** The names of the read+write protected mandatory denies (the secrets), without parsing their patterns. */
+export function mandatorySecretNames(): string[] {
+  return SECRETS.map(([name]) => name);
+}
+
 export function mandatoryDenies(): MandatoryDeny[] {
   const entries = (list: [string, string][], group: MandatoryGroup, protects: Protects, scope: MandatoryScope) =>
     list.map(([name, why]) => ({ name, why, group, protects, scope }));

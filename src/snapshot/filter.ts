@@ -12,7 +12,8 @@
  * secret comes back only when an --include *names* it: the pattern's last segment has no wildcard (`.env`,
  * `config/id_rsa`) or the pattern is the deny rule's own name (`.env*`, `.ssh/**`). `--include '**'` names nothing.
  */
-import { mandatoryDenies } from "../caps/index.ts";
+// The list's own file, not caps' index (the compiler and its schemas: start-up every `snapshot build` would pay).
+import { mandatorySecretNames } from "../caps/runtime-needs.ts";
 import { baseName, normalizeRel, parentOf } from "./format.ts";
 
 export interface Glob {
@@ -113,9 +114,7 @@ export interface SensitiveRule {
 
 /** The capability mandatory-deny secrets (read+write protected), as globs over snapshot-relative paths. */
 function sensitiveRules(): SensitiveRule[] {
-  return mandatoryDenies()
-    .filter((m) => m.protects === "read+write")
-    .map((m) => ({ name: m.name, glob: compileGlob(`**/${m.name}`) }));
+  return mandatorySecretNames().map((name) => ({ name, glob: compileGlob(`**/${name}`) }));
 }
 
 export class PathFilter {

@@ -13,7 +13,7 @@
  */
 import type { AgentOsOptions } from "@rivet-dev/agentos-core";
 import { logger } from "../log.ts";
-import { GUEST_WORKSPACE, WRITE_ALLOWANCE_BYTES } from "../runtime/index.ts";
+import { GUEST_WORKSPACE } from "../guest.ts";
 import { usageError, type AosError } from "../errors.ts";
 import { shortId } from "./format.ts";
 import { AosLayerStore } from "./layer-store.ts";
@@ -107,6 +107,8 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
     throw e;
   }
   const mount = { path: GUEST_WORKSPACE, filesystem: { type: "overlay" as const, store: layerStore, lowers } };
+  // Imported here: the runtime's index would load agentOS into every `snapshot` command (store.ts says why).
+  const { WRITE_ALLOWANCE_BYTES } = await import("../runtime/index.ts");
   let closed = false;
   return {
     record,

@@ -5,6 +5,7 @@ import { compileGlob, globMatches, parseGitignore, PathFilter } from "../../src/
 import { chunkEntries, BIG_FILE, AVG_ENTRIES } from "../../src/snapshot/chunk.ts";
 import { normalizeRel } from "../../src/snapshot/format.ts";
 import { walkTree } from "../../src/snapshot/walk.ts";
+import { mandatoryDenies, mandatorySecretNames } from "../../src/caps/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
 afterAll(removeTempDirs);
@@ -69,6 +70,9 @@ describe("path filter: --exclude, --include and the mandatory-deny secrets", () 
     expect(plain.verdict("src/env.ts", false)).toEqual({ keep: true });
     // Write-protected configs (hooks, rc files) are readable: they stay in a snapshot.
     expect(plain.verdict(".bashrc", false)).toEqual({ keep: true });
+    // The filter's list (names only, nothing parsed) is exactly the mandatory denies that protect reading.
+    expect(mandatorySecretNames()).toEqual(mandatoryDenies().filter((m) => m.protects === "read+write").map((m) => m.name));
+    for (const name of mandatorySecretNames()) expect(plain.verdict(name.replace(/\*/g, "x"), false)).toMatchObject({ keep: false, sensitive: name });
 
     expect(new PathFilter({ include: ["**"] }).verdict(".env", false).keep).toBe(false);
     expect(new PathFilter({ include: ["*"] }).verdict(".env", false).keep).toBe(false);
