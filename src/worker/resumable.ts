@@ -21,6 +21,11 @@ export interface ResumableOptions {
   spares: SparePool;
   /** Sessions whose next VM is kept ready at most; 0 turns this off. */
   max: number;
+  /**
+   * Other heartbeats run or wait: nothing is prepared then. The CPU (a preparation is ~1.5-2 s of it) belongs to them,
+   * and on a busy worker the next heartbeat is most likely another task's.
+   */
+  busy: () => boolean;
 }
 
 export interface ResumableInfo {
@@ -58,7 +63,7 @@ export class ResumableSessions {
 
   /** After a heartbeat (its session unlocked): prepare that session's next VM in the background. */
   prepare(next: NextSession): void {
-    if (this.closed || this.opts.max === 0 || !driverFor(next.need.agent).spare) return;
+    if (this.closed || this.opts.max === 0 || !driverFor(next.need.agent).spare || this.opts.busy()) return;
     const dir = next.slot.dir;
     if (this.entries.has(dir)) return;
     const entry: Entry = { slot: next.slot, sessionId: next.sessionId, need: next.need, done: Promise.resolve(), lock: undefined, vm: undefined, dropped: false, claimed: false };

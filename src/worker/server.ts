@@ -79,7 +79,8 @@ export class Worker {
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
     this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug });
-    this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable });
+    // (The heartbeat that calls sessionDone still holds its slot.)
+    this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable, busy: () => this.slots.running > 1 || this.slots.queued > 0 });
     this.warm = {
       gatewayPort: 0,
       openGateway: (o) => this.hub.open(o),
