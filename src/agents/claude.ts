@@ -45,6 +45,10 @@ export const claude = {
     // instructions never reached the model. They go with each heartbeat's prompt instead.
     promptPrefix: `<paperclip-instructions>\n${instructions}\n</paperclip-instructions>\n\n`,
   }),
+  // Its Bash tool's commands take their env from Claude Code's process, fixed when the session opens: it runs bare in
+  // agentOS (no hooks), its simple shell exec drops CLAUDE_ENV_FILE, and its commands go through node's `shell: true`
+  // (so no shell of ours can read a run file). A spare is prepared up to the session, which opens at request time.
+  spare: { session: "at-run" },
   acp: {
     // The adapter titles a tool call with the tool's name (Bash, Edit, Read, ...), which is what we show. It
     // announces each call twice: from the stream with no input, then from the finished message with the whole

@@ -7,6 +7,11 @@ const SCRIPTED_MODEL = "gpt-5-codex";
 /** The session variable holding the run's gateway token (config.toml's env_key names it). */
 export const CODEX_TOKEN_ENV = "PAPERCLIP_GATEWAY_TOKEN";
 const CODEX_HOME = `${GUEST_HOME}/.codex`;
+/**
+ * A spare VM's run (relative to HOME): the Codex config of the run that took the spare. The bridge copies it over
+ * $CODEX_HOME/config.toml before each codex-exec it starts, so the session opened ahead runs with the run's config.
+ */
+const CODEX_RUN_CONFIG = ".paperclip/codex-config.toml";
 
 /**
  * agentOS 0.2.21 ships Codex (`@agentos-software/codex-cli`) as a WASM command, `codex-exec`, with no ACP
@@ -19,7 +24,7 @@ export const CODEX_ACP_PACKAGE: LocalPackage = {
   bin: { "codex-acp": "codex-acp.mjs" },
   files: {
     "codex-acp.mjs": bridgeSource,
-    "agentos-package.json": `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME } } }, null, 2)}\n`,
+    "agentos-package.json": `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME, PAPERCLIP_CODEX_RUN_CONFIG: `${GUEST_HOME}/${CODEX_RUN_CONFIG}` } } }, null, 2)}\n`,
   },
 };
 
@@ -27,15 +32,20 @@ export const CODEX_ACP_PACKAGE: LocalPackage = {
 const toml = (s: string) => JSON.stringify(s);
 
 /**
- * ~/.codex/config.toml: a model provider at the gateway speaking the Responses API, the token read from a session
- * variable (env_key), no approvals and no sandbox of Codex's own (the VM and its policy are the sandbox), no retries
- * (the gateway's failure is the run's), and Paperclip's instructions as developer instructions. The base URL names
- * `localhost`: Codex's WASM networking cannot connect to 127.0.0.1 in agentOS 0.2.21 and resolves localhost to ::1,
- * where the gateway also listens.
+ * ~/.codex/config.toml: a model provider at the gateway speaking the Responses API, no approvals and no sandbox of
+ * Codex's own (the VM and its policy are the sandbox), no retries (the gateway's failure is the run's), and
+ * Paperclip's instructions as developer instructions. The base URL names `localhost`: Codex's WASM networking cannot
+ * connect to 127.0.0.1 in agentOS 0.2.21 and resolves localhost to ::1, where the gateway also listens.
+ *
+ * The token is read from a session variable (env_key), except in a spare VM (`run` given): its session, and so the
+ * bridge and each codex-exec it starts, has the spare's environment, and what the run brings is in this file (the
+ * run file, copied into place by the bridge): the token as the provider's bearer token, the run's env as the env of
+ * the commands Codex runs (shell_environment_policy.set).
  */
-export function codexConfigFiles(gw: GatewayEndpoint, instructions: string): AgentConfigFile[] {
+export function codexConfigFiles(gw: GatewayEndpoint, instructions: string, run?: { env: Record<string, string> }): AgentConfigFile[] {
   const port = new URL(gw.url).port;
   const model = gw.provider === "scripted" ? SCRIPTED_MODEL : gw.model;
+  const { [CODEX_TOKEN_ENV]: _token, ...shellEnv } = run?.env ?? {};
   const text = [
     `model = ${toml(model)}`,
     `model_provider = "paperclip"`,
@@ -46,11 +56,12 @@ export function codexConfigFiles(gw: GatewayEndpoint, instructions: string): Age
     "[model_providers.paperclip]",
     `name = "paperclip-aos gateway"`,
     `base_url = ${toml(`http://localhost:${port}/v1`)}`,
-    `env_key = ${toml(CODEX_TOKEN_ENV)}`,
+    run ? `experimental_bearer_token = ${toml(gw.token)}` : `env_key = ${toml(CODEX_TOKEN_ENV)}`,
     `wire_api = "responses"`,
     "request_max_retries = 0",
     "stream_max_retries = 0",
     "",
+    ...(run ? ["[shell_environment_policy.set]", ...Object.entries(shellEnv).map(([k, v]) => `${toml(k)} = ${toml(v)}`), ""] : []),
   ].join("\n");
   return [{ path: ".codex/config.toml", content: text }];
 }
@@ -77,6 +88,13 @@ export const codex = {
     files: codexConfigFiles(endpoint, instructions),
     env: { [CODEX_TOKEN_ENV]: endpoint.token },
   }),
+  // A spare's session opens with a config that has no run yet (the spare's token answers only once a run holds it);
+  // the run's config replaces it at the run's first turn.
+  spare: {
+    session: "ahead",
+    files: (endpoint) => codexConfigFiles(endpoint, "", { env: {} }),
+    runFile: ({ env, instructions, endpoint }) => ({ path: CODEX_RUN_CONFIG, content: codexConfigFiles(endpoint, instructions, { env })[0]!.content }),
+  },
   acp: {
     // codex-exec reports a command only by its call id and status: the bridge titles it "shell"; input and output
     // are not in its protocol.

@@ -51,4 +51,9 @@ export const opencode = {
     files: [...openCodeConfigFiles(endpoint), { path: ".config/opencode/AGENTS.md", content: `${instructions}\n` }],
     env: {},
   }),
+  // Its bash tool's commands take their env from OpenCode's process, fixed when the session opens (this build's
+  // plugin hooks, shell.env among them, are compiled out; commands go through node's `shell: true`, so $SHELL cannot
+  // carry it either): a spare is prepared up to the session, which opens at request time. A resumed heartbeat opens
+  // a new session too (transcript replay), so it takes a spare as well.
+  spare: { session: "at-run" },
 } as const satisfies AgentDriver;

@@ -98,7 +98,8 @@ export const pi = {
     env: {},
   }),
   spare: {
+    session: "ahead",
     files: (endpoint) => [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piSpareExtensionSource(PI_RUN_FILE) }],
-    runFile: (run) => ({ path: PI_RUN_FILE, content: json(run) }),
+    runFile: ({ env, instructions }) => ({ path: PI_RUN_FILE, content: json({ env, instructions }) }),
   },
 } as const satisfies AgentDriver;

@@ -45,16 +45,25 @@ export interface AgentSetup {
 }
 
 /**
- * A spare VM's agent is configured and its session opened before any run is known, so what a run brings (its env,
- * Paperclip's instructions) has to reach the running agent another way: a file under HOME the agent reads when its
- * turn starts. Only an agent that can do that can have spares.
+ * How the worker prepares a VM for this agent before any run is known (its spare VMs, src/worker/spares.ts): booted
+ * with the run's policy, its first shell run, and then either
+ * - `ahead`: the agent configured and its session opened too. What a run brings (its env, Paperclip's instructions)
+ *   then has to reach the running agent another way: files under HOME that the agent reads when its turn starts.
+ * - `at-run`: the session opened at request time as on a VM booted for the run (the run's config, env and
+ *   instructions as ever), for an agent that cannot take a run's env once its process runs.
  */
-export interface SpareSetup {
-  /** Written under HOME before the session opens: the gateway endpoint (the spare's own token) and the file's reader. */
-  files(endpoint: GatewayEndpoint): AgentConfigFile[];
-  /** This run's file, written under HOME before the prompt. */
-  runFile(run: { env: Record<string, string>; instructions: string }): AgentConfigFile;
-}
+export type SpareSetup =
+  | {
+      readonly session: "ahead";
+      /** Written under HOME before the session opens: the gateway endpoint (the spare's own token) and the run file's reader. */
+      files(endpoint: GatewayEndpoint): AgentConfigFile[];
+      /**
+       * This run's file, under HOME in a directory of its own (the spare mounts that directory, and the file appears
+       * in it when a run takes the spare); `endpoint` is the run's gateway, the spare's URL and token.
+       */
+      runFile(run: { env: Record<string, string>; instructions: string; endpoint: GatewayEndpoint }): AgentConfigFile;
+    }
+  | { readonly session: "at-run" };
 
 /** Where an agent's ACP events differ from the common reading in src/heartbeat/acp.ts. */
 export interface AcpQuirks {

@@ -154,22 +154,27 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // Never two live VMs on one database: a prepared VM the run does not take (a snapshot run, another session or
   // plan) is gone before the run boots its own.
   if (!prepared) await claimed?.discard();
-  const spare = prepared ?? (snap || choice.resuming ? undefined : await takeSpare(hb, need));
-  const sessionId = spare?.sessionId ?? choice.sessionId;
+  const spare = prepared ?? (spareFits(driver, choice.resuming, !!snap) ? await takeSpare(hb, need) : undefined);
+  // A VM whose session was opened ahead (a prepared one, or a spare of an agent set up `ahead`) gives the run that
+  // session; on any other VM the session opens below.
+  const aheadSetup = driver.spare?.session === "ahead" ? driver.spare : undefined;
+  const ahead = spare && aheadSetup;
+  const sessionId = ahead ? spare!.sessionId : choice.sessionId;
   const gateway = hb.gateway ?? (await openGateway(hb, spare?.token));
 
   const instructions = paperclipInstructions({ runId: req.runId, tools: tools?.allowedTools ?? [], policySummary: sandbox.summary });
-  const setup = driver.setup({ endpoint: { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model }, instructions });
+  const endpoint = { url: gateway.url, token: gateway.token, provider: gateway.provider, model: gateway.model };
+  const setup = driver.setup({ endpoint, instructions });
   // The driver's env (e.g. Claude Code's ANTHROPIC_API_KEY, which is the run's gateway token) comes after the plan's.
   const guestEnv = { ...plan.guestEnv, ...setup.env, HOME: GUEST_HOME };
-  const step = spare
+  const step = ahead
     ? { acpSessionId: sessionId, open: false, preamble: "" }
     : await resumeStep(driver, slot, { sessionId, resuming: choice.resuming, runs: choice.stored?.runs ?? 0, env: guestEnv });
   // Registered before the VM so that it runs after the VM is gone: the stored session env keeps no token or secret.
   teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubSessionEnv(slot, step.acpSessionId)));
 
   const handle = spare
-    ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: driver.spare!.runFile({ env: guestEnv, instructions }) })
+    ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: ahead?.runFile({ env: guestEnv, instructions, endpoint }) })
     : await bootVm({ ...plan.boot, sidecar: opts.sidecar, ...slot.vmStorage });
   // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
   // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
@@ -177,8 +182,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const vm = handle.vm;
   tools?.attachVm(vm);
   phase(hb, "boot");
-  // A spare's agent was configured when it was made (its session is open already).
-  if (!spare) await writeHomeFiles(vm, setup.files);
+  // An agent whose session is open already was configured when its VM was made.
+  if (!ahead) await writeHomeFiles(vm, setup.files);
 
   const params: SessionParams = {
     sessionId,
@@ -257,7 +262,17 @@ async function openGateway(hb: Heartbeat, token?: string): Promise<Gateway> {
   return gateway;
 }
 
-/** A VM the worker prepared ahead for exactly this plan, for a fresh session of an agent that can use one. */
+/**
+ * Whether a heartbeat can run on a spare VM: a fresh session, or a resumed one whose agent gets a new agentOS session
+ * each heartbeat anyway (transcript replay) on a spare whose session opens at request time. Never a snapshot run
+ * (its workspace is an overlay made at boot).
+ */
+function spareFits(driver: AgentDriver, resuming: boolean, snapshot: boolean): boolean {
+  if (snapshot || !driver.spare) return false;
+  return !resuming || (driver.resume === "transcript-replay" && driver.spare.session === "at-run");
+}
+
+/** A VM the worker prepared ahead for exactly this plan, for a session that can use one (spareFits). */
 async function takeSpare(hb: Heartbeat, need: SpareNeed): Promise<SpareVm | undefined> {
   if (!hb.opts.warm || !hb.driver.spare) return undefined;
   const spare = await hb.opts.warm.takeSpare(need);

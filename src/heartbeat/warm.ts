@@ -57,10 +57,10 @@ export interface SpareNeed {
 export interface SpareVm {
   /** The gateway token its agent was configured with (the run's gateway is opened with it). */
   token: string;
-  /** The session opened ahead: the run's session id. */
+  /** The session opened ahead: the run's session id (unused when the agent's session opens at request time, SpareSetup `at-run`). */
   sessionId: string;
-  /** Make it the run's VM: mount the workspace, bind the run's host tools, write the run file. */
-  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile: AgentConfigFile }): Promise<VmHandle>;
+  /** Make it the run's VM: mount the workspace, bind the run's host tools, write the run file (none: `at-run`). */
+  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile?: AgentConfigFile }): Promise<VmHandle>;
   /** The run is over (or never attached): the VM goes, its sidecar is released. */
   release(): Promise<void>;
 }

@@ -63,7 +63,8 @@ export class ResumableSessions {
 
   /** After a heartbeat (its session unlocked): prepare that session's next VM in the background. */
   prepare(next: NextSession): void {
-    if (this.closed || this.opts.max === 0 || !driverFor(next.need.agent).spare || this.opts.busy()) return;
+    // Only an agent whose session a VM can open before its run (SpareSetup `ahead`) has its next VM prepared.
+    if (this.closed || this.opts.max === 0 || driverFor(next.need.agent).spare?.session !== "ahead" || this.opts.busy()) return;
     const dir = next.slot.dir;
     if (this.entries.has(dir)) return;
     const entry: Entry = { slot: next.slot, sessionId: next.sessionId, need: next.need, done: Promise.resolve(), lock: undefined, vm: undefined, dropped: false, claimed: false };

@@ -60,10 +60,13 @@ interface Spare {
   databasePath: string;
   /** The host tools of the run that took it; the VM's host functions forward to them. */
   tools: HostFunctionCollections | undefined;
-  /** The directory the agent's run file is read from, answered from this process (empty until a run takes the spare). */
-  runFiles: MemoryDirVfs;
+  /**
+   * The directory the agent's run file is read from, answered from this process (empty until a run takes the spare);
+   * none for an agent whose session opens at request time (its spare setup is `at-run`).
+   */
+  runFiles: MemoryDirVfs | undefined;
   /** That directory, relative to HOME. */
-  runDir: string;
+  runDir: string | undefined;
   /** Booted on a session's own database (a session's next VM, src/worker/resumable.ts), not on a spare file of ours. */
   own: boolean;
 }
@@ -285,19 +288,23 @@ export class SparePool {
     const id = this.nextId++;
     const databasePath = session?.databasePath ?? join(this.opts.dir, `spare-${id}.db`);
     const driver = driverFor(recipe.agent);
+    const token = GatewayHub.newToken();
+    const endpoint = { url: this.opts.hub.url, token, provider: recipe.provider as never, model: recipe.model };
+    // An agent configured and its session opened now; otherwise only the VM is made ready (SpareSetup).
+    const ahead = driver.spare?.session === "ahead" ? driver.spare : undefined;
     // Where the run file will be: its directory is mounted now, the file itself is set when a run takes the spare.
-    const runDir = posix.dirname(driver.spare!.runFile({ env: {}, instructions: "" }).path);
+    const runDir = ahead && posix.dirname(ahead.runFile({ env: {}, instructions: "", endpoint }).path);
     if (runDir === "." || runDir === "") throw new Error(`the ${recipe.agent} run file must be in a directory of its own under HOME`);
     const spare: Spare = {
       id,
       recipe,
       handle: undefined as unknown as VmHandle,
       lease,
-      token: GatewayHub.newToken(),
+      token,
       sessionId: session?.sessionId ?? randomUUID(),
       databasePath,
       tools: undefined,
-      runFiles: new MemoryDirVfs(`${GUEST_HOME}/${runDir}`),
+      runFiles: runDir ? new MemoryDirVfs(`${GUEST_HOME}/${runDir}`) : undefined,
       runDir,
       own: session !== undefined,
     };
@@ -319,15 +326,17 @@ export class SparePool {
     }
     try {
       const vm = spare.handle.vm;
-      for (const f of driver.spare!.files({ url: this.opts.hub.url, token: spare.token, provider: recipe.provider as never, model: recipe.model })) await writeHome(vm, f.path, f.content);
+      for (const f of ahead?.files(endpoint) ?? []) await writeHome(vm, f.path, f.content);
       // The first shell of a VM costs ~1 s; a policy that lets the shell run nothing only loses the warm-up.
       await vm.process.exec("ls / > /dev/null && cat /dev/null", { output: { capture: "none" } }).catch(() => {});
       // The session opens in /workspace: an empty stand-in now, mounted as the policy's workspace will be (read-only
       // or not), shown as the run's own directory when a run takes the spare (rebindWorkspace: no sidecar round trip).
       await spare.handle.mountWorkspace(undefined, { readOnly: recipe.workspaceReadOnly });
-      await spare.handle.mountFiles(`${GUEST_HOME}/${runDir}`, spare.runFiles);
-      // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
-      await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
+      if (spare.runFiles) {
+        await spare.handle.mountFiles(`${GUEST_HOME}/${runDir}`, spare.runFiles);
+        // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
+        await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
+      }
     } catch (e) {
       this.discard(spare);
       throw e;
@@ -351,10 +360,10 @@ export class SparePool {
       attach: async (run) => {
         // The policy key includes the flag; a mismatch would be a bug in it, and is refused rather than mounted wrongly.
         if (run.readOnly !== spare.recipe.workspaceReadOnly) throw new Error("a spare's workspace mount does not match the run's policy (read-only or not)");
-        if (posix.dirname(run.runFile.path) !== spare.runDir) throw new Error(`the run file ${run.runFile.path} is not in the spare's ${spare.runDir}`);
+        if ((run.runFile && posix.dirname(run.runFile.path)) !== spare.runDir) throw new Error(`the run file ${run.runFile?.path} is not in the spare's ${spare.runDir}`);
         spare.tools = run.hostFunctions;
         spare.handle.rebindWorkspace(run.workspaceDir);
-        spare.runFiles.set(posix.basename(run.runFile.path), run.runFile.content);
+        if (run.runFile) spare.runFiles?.set(posix.basename(run.runFile.path), run.runFile.content);
         return spare.handle;
       },
       release: async () => {

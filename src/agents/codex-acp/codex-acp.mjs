@@ -4,13 +4,15 @@
 // prompt runs one `codex-exec --session-turn` (newline JSON: a `start` message in; start, text_delta,
 // tool_call_update, permission_request, done, error out) with the session's earlier turns as `history`.
 // Configuration (model provider, token variable, instructions) is Codex's own $CODEX_HOME/config.toml, written by
-// paperclip-aos before the session opens. Dependency-free on purpose: it runs in the VM's node.
+// paperclip-aos before the session opens, or for a session opened before its run, $PAPERCLIP_CODEX_RUN_CONFIG. Dependency-free on purpose: it runs in the VM's node.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 
 const HOME = process.env.HOME || "/home/agentos";
 const CODEX_HOME = process.env.CODEX_HOME || `${HOME}/.codex`;
+// A VM prepared before its run (paperclip-aos's spare VMs) gets the run's Codex config here once a run takes it.
+const RUN_CONFIG = process.env.PAPERCLIP_CODEX_RUN_CONFIG;
 const sessions = new Map();
 let nextId = 1;
 const pending = new Map();
@@ -53,7 +55,13 @@ function promptText(blocks) {
   return (blocks || []).map((b) => (b && b.type === "text" ? b.text : b && b.type === "resource" && b.resource && b.resource.text ? b.resource.text : "")).join("");
 }
 
+/** The run's config in place of the one the session opened with, when there is one (codex-exec reads it at its start). */
+function takeRunConfig() {
+  if (RUN_CONFIG && existsSync(RUN_CONFIG)) copyFileSync(RUN_CONFIG, `${CODEX_HOME}/config.toml`);
+}
+
 function runTurn(session, text) {
+  takeRunConfig();
   return new Promise((resolve) => {
     const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env: { ...process.env, CODEX_HOME }, stdio: ["pipe", "pipe", "pipe"] });
     session.child = child;
