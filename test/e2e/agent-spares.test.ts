@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { untilServing } from "../../src/worker/index.ts";
+import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+
+/**
+ * Spare VMs of the agents other than Pi (src/agents/*: `spare`), through the compiled binary and one `serve`: a
+ * heartbeat that takes a spare made before its run existed still gets that run's env (its agent's shell commands see
+ * it) and Paperclip's instructions (in what the model was sent), answers, and leaves a session the next heartbeat
+ * resumes. Codex's session is opened ahead (its run arrives in its config file); OpenCode's and Claude Code's VM is
+ * prepared up to the session, which opens at request time; a resumed OpenCode heartbeat takes a spare as well.
+ */
+let home: string;
+let cache: string;
+let serve: ReturnType<typeof Bun.spawn> | undefined;
+
+const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
+
+beforeAll(async () => {
+  home = await tempDir("aos-aspare-home-");
+  cache = await privateCache();
+  // One spare at a time: the agents below are served one after the other.
+  serve = Bun.spawn([binPath(), "serve", "--spares", "1"], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  await untilServing(serve.stderr as ReadableStream<Uint8Array>, "worker ready");
+}, 180_000);
+
+afterAll(async () => {
+  serve?.kill("SIGKILL");
+  await serve?.exited;
+  // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
+  await removeTempDirs();
+});
+
+async function status(): Promise<any> {
+  const r = await runBin(["serve", "--status", "--json"], { env: env() });
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+const policyOf = async (agent: string) => (await status()).warm.spares.policies.find((p: any) => p.agent === agent);
+
+/** Wait until a spare for `agent` is ready and nothing runs; its policy's entry in --status. */
+async function spareReady(agent: string): Promise<any> {
+  for (let i = 0; i < 360; i++) {
+    const s = await status();
+    const p = s.warm.spares.policies.find((x: any) => x.agent === agent && x.ready > 0);
+    if (p && s.running === 0) return p;
+    await Bun.sleep(500);
+  }
+  throw new Error(`no spare for ${agent}: ${JSON.stringify((await status()).warm.spares)}`);
+}
+
+async function heartbeat(agent: string, o: { ws: string; key: string; steps: unknown[]; prompt?: string; runEnv?: Record<string, string> }) {
+  const dir = await tempDir("aos-aspare-run-");
+  const script = join(dir, "script.json");
+  await writeFile(script, JSON.stringify({ steps: o.steps }));
+  const input = join(dir, "request.json");
+  await writeFile(input, JSON.stringify({ env: o.runEnv ?? {} }));
+  const record = join(dir, "record.ndjson");
+  const args = ["run", "--agent", agent, "--cwd", o.ws, "--model", `scripted:${script}`, "--prompt", o.prompt ?? "do the task", "--task-key", o.key, "--input", input, "--record", record];
+  const r = await runBin(args, { env: env(), timeoutMs: 240_000 });
+  const evs = r.stdout.trim() ? protocolEvents(r.stdout) : [];
+  return { ...r, evs, result: evs.at(-1)!, sent: await readFile(record, "utf8").catch(() => "") };
+}
+
+// A bash builtin and a redirect only: a program started by Codex's shell hangs in agentOS 0.2.21 (docs/worker.md).
+const MARK = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SPARE_MARK" > mark.txt` } }, { text: "The mark is written." }];
+
+describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --agent %s", (agent) => {
+  test(
+    "a heartbeat on it gets the run's env and instructions and answers; the next heartbeat resumes the session",
+    async () => {
+      // The first heartbeat of this policy teaches the worker; spares for it are made after its result.
+      const taught = await heartbeat(agent, { ws: await tempDir("aos-aspare-ws-"), key: `teach-${agent}`, steps: [{ text: "ok" }] });
+      expect(taught.code).toBe(0);
+      const before = await spareReady(agent);
+
+      const ws = await tempDir("aos-aspare-ws-");
+      const first = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: MARK, prompt: "write the mark and remember the word PAPAYA", runEnv: { SPARE_MARK: `m-${agent}-4711` } });
+      expect({ code: first.code, errorCode: first.result.errorCode, errorMessage: first.result.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
+      expect((await policyOf(agent)).hits).toBe(before.hits + 1);
+      // The run's env reached the agent's shell command, Paperclip's instructions (naming this run) the model.
+      expect(await readFile(join(ws, "mark.txt"), "utf8")).toBe(`mark=m-${agent}-4711\n`);
+      expect(first.sent).toContain(`You are working for Paperclip inside an agentOS VM (run ${first.evs[0]!.runId})`);
+      expect(first.result).toMatchObject({ type: "result", subtype: "success", sessionParams: { agent, taskKey: `spare-${agent}` } });
+      expect(first.evs.some((e) => e.type === "assistant" && e.text === "The mark is written.")).toBe(true);
+
+      // The session it ran in is the task's. OpenCode starts a new session each heartbeat with the transcript, so
+      // that one takes a spare too; the others' resumed heartbeat boots on the session's database.
+      if (agent === "opencode") await spareReady(agent);
+      const hits = (await policyOf(agent)).hits;
+      const second = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: [{ text: "It was PAPAYA." }], prompt: "what was the word?" });
+      expect({ code: second.code, errorCode: second.result.errorCode }).toEqual({ code: 0, errorCode: null });
+      expect(second.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.evs[0]!.sessionId });
+      expect(second.sent).toContain("remember the word PAPAYA");
+      expect((await policyOf(agent)).hits).toBe(agent === "opencode" ? hits + 1 : hits);
+    },
+    600_000,
+  );
+});
