@@ -4,7 +4,8 @@
 // prompt runs one `codex-exec --session-turn` (newline JSON: a `start` message in; start, text_delta,
 // tool_call_update, permission_request, done, error out) with the session's earlier turns as `history`.
 // Configuration (model provider, token variable, instructions) is Codex's own $CODEX_HOME/config.toml, written by
-// paperclip-aos before the session opens, or for a session opened before its run, $PAPERCLIP_CODEX_RUN_CONFIG. Dependency-free on purpose: it runs in the VM's node.
+// paperclip-aos before the session opens (for a session opened before its run: $PAPERCLIP_CODEX_RUN_CONFIG, copied
+// there at each turn). Dependency-free on purpose: it runs in the VM's node.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
