@@ -182,7 +182,7 @@ process.exit(0);
         3,
         "ms",
         `a bare compiled Bun binary that only spawns the same git status takes ${round(floor!)} ms (${round(floor! / plain!, 2)}x): ` +
-          `the floor of any Bun binary that runs git; ours is ${round(ours! - floor!)} ms over it (src/tools/README.md, "Start-up")`,
+          `the floor of any Bun binary that runs git; ours is ${round(ours! - floor!)} ms over it (src/tools/README.md, "Benchmark")`,
       );
     }
 
