@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../fsutil.ts";
  * VM boots: so bootVm only ADDS the variables below (read by nobody but this wrapper), and the wrapper makes the
  * sidecar's environment from them: it withholds the names listed in PAPERCLIP_AOS_SIDECAR_WITHHOLD (one a line;
  * `env -u` takes any name, not only shell identifiers), sets TMPDIR, AGENTOS_LOG_LEVEL and AGENTOS_V8_WARM_ISOLATES,
- * sets glibc malloc's arena count and trim/mmap thresholds (unless the environment has its own), and drops its own
+ * sets glibc malloc's arena count and trim threshold (unless the environment has its own), and drops its own
  * variables, keeping only the self-exec guard's PAPERCLIP_AOS_SIDECAR_WRAPPED.
  */
 export const WRAPPER_MARK = "# paperclip-aos: runs the agentOS sidecar";
@@ -41,7 +41,7 @@ if [ -n "\${PAPERCLIP_AOS_SIDECAR_LOG_LEVEL+x}" ]; then export AGENTOS_LOG_LEVEL
 if [ -n "\${PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES+x}" ]; then export AGENTOS_V8_WARM_ISOLATES="$PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES"; fi
 # glibc malloc (the sidecar's Rust allocator) returns freed memory: without these a long-lived sidecar kept 20-60 MB
 # per heartbeat after its VM was gone (docs/worker.md, "Memory"). A value already in the environment wins.
-export MALLOC_ARENA_MAX="\${MALLOC_ARENA_MAX:-2}" MALLOC_TRIM_THRESHOLD_="\${MALLOC_TRIM_THRESHOLD_:-131072}" MALLOC_MMAP_THRESHOLD_="\${MALLOC_MMAP_THRESHOLD_:-131072}"
+export MALLOC_ARENA_MAX="\${MALLOC_ARENA_MAX:-2}" MALLOC_TRIM_THRESHOLD_="\${MALLOC_TRIM_THRESHOLD_:-131072}"
 unset PAPERCLIP_AOS_REAL_SIDECAR PAPERCLIP_AOS_SIDECAR_LOG PAPERCLIP_AOS_SIDECAR_WITHHOLD PAPERCLIP_AOS_SIDECAR_TMPDIR PAPERCLIP_AOS_SIDECAR_LOG_LEVEL PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES
 # The arguments become: env -u NAME ... REAL ARGS (prepended one name at a time; the order of -u does not matter).
 set -- "$real" "$@"
