@@ -20,7 +20,11 @@ export default withHelp(
       concurrency: { type: "string", valueHint: "N", description: "Heartbeats at once (default 4); more wait in the queue" },
       queue: { type: "string", valueHint: "N", description: "Requests that may wait for a slot (default 64); beyond that they fail at once with worker_busy" },
       "recycle-after": { type: "string", valueHint: "N", description: "Replace the sidecar (warming the new one first) after N heartbeats (default 25)" },
-      "max-rss": { type: "string", valueHint: "MB", description: "Replace the sidecar once its memory passes MB after a heartbeat (default 2048)" },
+      "max-rss": {
+        type: "string",
+        valueHint: "MB",
+        description: "Replace the sidecar (warming the new one first) once its memory stays above MB for 5 s with no heartbeat running, its idle spare VMs included (default 2048)",
+      },
       spares: {
         type: "string",
         valueHint: "N",
@@ -90,7 +94,7 @@ function renderStatus(s: WorkerStatus): string {
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away`,
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
-    `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats or ${s.limits.maxRssMb} MB)`,
+    `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats, or above ${s.limits.maxRssMb} MB with none running)`,
     ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
   ];
   if (s.jobs.length) {

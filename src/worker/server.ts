@@ -1,5 +1,6 @@
 import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { allVmsReleased, procStat, treeRssKb } from "../runtime/index.ts";
@@ -75,10 +76,12 @@ export class Worker {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
-    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug });
+    // A sidecar taken out of service lets its idle spares go at once (they would keep it alive), and new ones are made.
+    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.spares.refill() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
-    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug });
+    const cores = availableParallelism();
+    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.running >= cores });
     // (The heartbeat that calls sessionDone still holds its slot.)
     this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable, busy: () => this.slots.running > 1 || this.slots.queued > 0 });
     this.warm = {

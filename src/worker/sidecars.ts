@@ -10,15 +10,23 @@ import { logger } from "../log.ts";
  * ~1.2 GB); it is warmed before it takes work by a throwaway Pi VM that runs its first shell and opens a session, which
  * is what a sidecar does slowly only once (~1.6 s + ~1.8 s; later VMs on it ~0.4 s + ~0.35 s). A sidecar that dies
  * fails only the heartbeats on it and is replaced; one that served `recycleAfter` heartbeats or grew past `maxRssMb`
- * (it keeps 20-60 MB per heartbeat even after the VM is gone) is replaced by a warm one and stopped once its last
+ * (it keeps some memory per heartbeat even after the VM is gone) is replaced by a warm one and stopped once its last
  * heartbeat is over.
+ *
+ * Its RSS is judged only while no heartbeat runs on it, as the lowest of QUIET_SAMPLES once-a-second samples: what it
+ * keeps (with its idle spare VMs), not what running VMs use for a while. Judged under load, 8 heartbeats at once
+ * passed 2 GB and had the sidecar replaced mid-burst, warming a second one while the first still held them all.
  */
+const QUIET_SAMPLES = 5;
+
 export interface SidecarPoolOptions {
   /** Scratch dir for the warm-up VM's session database. */
   dir: string;
   recycleAfter: number;
   maxRssMb: number;
   debug?: boolean;
+  /** A sidecar was taken out of service (crashed, recycled): whatever waits on it (spare VMs) should let it go. */
+  onRetire?: () => void;
 }
 
 export type SidecarState = "warming" | "ready" | "draining" | "dead";
@@ -45,6 +53,8 @@ class WarmSidecar {
   active = 0;
   spares = 0;
   warmMs: number | null = null;
+  /** RSS samples (MB) taken since it last had a heartbeat running. */
+  quiet: number[] = [];
   error: unknown;
   watchdog: { kill(): void } | undefined;
   readonly startedAt = new Date().toISOString();
@@ -192,15 +202,28 @@ export class SidecarPool {
   }
 
   private afterHeartbeat(sc: WarmSidecar): void {
-    if (sc === this.current && !this.closed) {
-      const rss = sc.rssMb();
-      if (sc.heartbeats >= this.opts.recycleAfter || (rss !== null && rss > this.opts.maxRssMb)) {
-        logger.info(`worker: recycling sidecar ${sc.id} after ${sc.heartbeats} heartbeats (${rss} MB)`);
-        this.recycled++;
-        this.retire(sc, "draining");
-      }
-    }
+    if (sc === this.current && !this.closed && sc.heartbeats >= this.opts.recycleAfter) this.recycle(sc, `after ${sc.heartbeats} heartbeats (${sc.rssMb()} MB)`);
     if (sc.state === "draining" && sc.active === 0) void this.stop(sc);
+  }
+
+  private recycle(sc: WarmSidecar, why: string): void {
+    logger.info(`worker: recycling sidecar ${sc.id} ${why}`);
+    this.recycled++;
+    this.retire(sc, "draining");
+  }
+
+  /** One quiet sample: a sidecar that has served heartbeats and stays above maxRssMb with none running is recycled. */
+  private judgeMemory(sc: WarmSidecar): void {
+    const rss = sc.active > sc.spares ? null : sc.rssMb();
+    if (rss === null) {
+      sc.quiet = [];
+      return;
+    }
+    sc.quiet = [...sc.quiet.slice(1 - QUIET_SAMPLES), rss];
+    // A fresh sidecar already above the limit (many spares, a low limit) would be replaced by another just like it.
+    if (sc.heartbeats > 0 && sc.quiet.length === QUIET_SAMPLES && Math.min(...sc.quiet) > this.opts.maxRssMb) {
+      this.recycle(sc, `at ${Math.min(...sc.quiet)} MB with no heartbeat running (limit ${this.opts.maxRssMb} MB)`);
+    }
   }
 
   /** Take a sidecar out of service; a replacement starts warming at once. */
@@ -217,11 +240,13 @@ export class SidecarPool {
       logger.warn(`worker: sidecar ${sc.id} (pid ${sc.pid}) died; a new one is warming`);
     }
     if (state === "dead" || sc.active === 0) void this.stop(sc);
+    else if (!this.closed) this.opts.onRetire?.();
   }
 
   private check(): void {
     const sc = this.current;
     if (sc && sc.state === "ready" && !sc.alive()) this.retire(sc, "dead");
+    else if (sc && sc.state === "ready" && !this.closed) this.judgeMemory(sc);
     for (const o of this.old) if (o.state === "draining" && !o.alive()) this.old.delete(o);
   }
 

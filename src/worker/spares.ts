@@ -16,15 +16,22 @@ import type { SidecarLease, SidecarPool } from "./sidecars.ts";
  * gateway, host tools and run file, and prompts. agentOS fixes a VM's permissions, loopback ports, host functions,
  * limits and database at create, so a spare serves only a run whose plan asks for exactly what it was created with:
  * spares are kept per policy key, for the policies the latest heartbeats used. A spare is taken by one run and never
- * handed to another; refills are made one at a time after a heartbeat's result, on 2 cores.
+ * handed to another; refills are made one at a time after a heartbeat's result, and only while fewer heartbeats run
+ * than the machine has cores (`busy`).
  */
 export interface SparePoolOptions {
   pool: SidecarPool;
   hub: GatewayHub;
   /** Where spares' session databases are made (linked into the session's slot when taken): same filesystem as the state dir. */
   dir: string;
-  /** Spare VMs kept at most, over all policies (each idle one is ~160 MB); 0 turns spares off. */
+  /** Spare VMs kept at most, over all policies (each idle one is ~170 MB); 0 turns spares off. */
   max: number;
+  /**
+   * The worker is loaded: no spare is started while this says so (the next result calls refill again). A spare costs
+   * ~1.5-2 s of CPU and, while its first shell runs, ~300 MB more for a moment: made while the cores are taken, it
+   * slows the running heartbeats and raises the worker's peak.
+   */
+  busy?: () => boolean;
   debug?: boolean;
 }
 
@@ -167,10 +174,13 @@ export class SparePool {
   }
 
   private async refillLoop(): Promise<void> {
-    for (let r = this.nextRecipe(); r && !this.closed; r = this.nextRecipe()) {
+    for (let r = this.nextRecipe(); r && !this.closed && !this.opts.busy?.(); r = this.nextRecipe()) {
       this.building++;
       try {
-        this.ready.push(await this.make(r));
+        const spare = await this.make(r);
+        // Its sidecar was replaced while it was made (recycled, crashed): it would keep that one alive.
+        if (this.opts.pool.inService(spare.lease.sidecar)) this.ready.push(spare);
+        else this.discard(spare);
       } catch (e) {
         // Only this policy goes without spares (until a heartbeat has it again); the others are still made.
         logger.warn(`worker: a spare VM for ${r.agent} (policy ${r.key.slice(0, 12)}) could not be made: ${firstLine(e)}`);

@@ -516,4 +516,48 @@ describe("serve: the warm worker", () => {
     expect(existsSync(join(home, "worker", "spares"))).toBe(false);
     expect(processesMentioning(cache)).toEqual([]);
   });
+
+  test("a sidecar above --max-rss is replaced by a warm one only once no heartbeat runs on it; the heartbeats before and after succeed and --status shows it", async () => {
+    if (serve) {
+      serve.kill("SIGTERM");
+      await serve.exited;
+    }
+    serve = await startServe(["--max-rss", "1", "--spares", "1"]);
+    const oldPid = (await status()).sidecars[0].pid as number;
+    // Its glibc malloc is told to give freed memory back (the wrapper's settings reach the real sidecar).
+    const environ = (await readFile(`/proc/${oldPid}/environ`, "utf8")).split("\0");
+    expect(environ).toContain("MALLOC_ARENA_MAX=2");
+    expect(environ).toContain("MALLOC_TRIM_THRESHOLD_=131072");
+    // Under load it stays: a heartbeat ends while another still runs on it.
+    const slow = startRun(["--cwd", await workspace(), "--model", `scripted:${await script(SLOW)}`, "--prompt", "x", "--task-key", "rss-slow"]);
+    await slow.seen("tool_result");
+    const quick = await heartbeat({ steps: [{ text: "quick" }], args: ["--task-key", "rss-quick"] });
+    expect(quick.code).toBe(0);
+    await Bun.sleep(7000);
+    let s = await status();
+    expect(s.sidecarsRecycled).toBe(0);
+    expect(s.sidecars.map((c: any) => c.pid)).toEqual([oldPid]);
+    slow.p.kill("SIGTERM");
+    expect((await slow.finished()).code).toBe(143);
+    // Quiet, and above the limit: replaced, and stopped without waiting for another heartbeat (its idle spare VM let it go).
+    const gone = () => !existsSync(`/proc/${oldPid}`);
+    for (let i = 0; i < 120 && !(s.sidecarsRecycled === 1 && gone() && s.sidecars.some((c: any) => c.state === "ready")); i++) {
+      await Bun.sleep(500);
+      s = await status();
+    }
+    expect(s.sidecarsRecycled).toBe(1);
+    expect(gone()).toBe(true);
+    const text = await runBin(["serve", "--status"], { env: env() });
+    expect(text.stdout).toContain("1 recycled (after 25 heartbeats, or above 1 MB with none running)");
+    // The new one is above the limit too, but has served nothing yet: it is not replaced in a loop.
+    await Bun.sleep(6000);
+    expect((await status()).sidecarsRecycled).toBe(1);
+    const after = await heartbeat({ steps: [{ tool: "bash", input: { command: "echo on-the-new-one" } }, { text: "after" }], args: ["--task-key", "rss-after"] });
+    expect(after.code).toBe(0);
+    expect(after.evs.find((e) => e.type === "tool_result")!.content).toContain("on-the-new-one");
+    serve.kill("SIGTERM");
+    expect(await serve.exited).toBe(143);
+    serve = undefined;
+    expect(processesMentioning(cache)).toEqual([]);
+  });
 });
