@@ -162,7 +162,8 @@ export class ResumableSessions {
       await lock.release();
       throw e;
     }
-    if (entry.dropped || this.closed || !entry.vm) return this.letGo(entry);
+    // (Its sidecar may have been replaced while it was made: it would keep that one alive.)
+    if (entry.dropped || this.closed || !entry.vm || !entry.vm.usable()) return this.letGo(entry);
     logger.debug(`worker: the next VM of session ${sessionId} is ready`);
   }
 

@@ -76,8 +76,7 @@ export class Worker {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
-    // A sidecar taken out of service lets its idle spares go at once (they would keep it alive), and new ones are made.
-    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.spares.refill() });
+    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.afterChange() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
     const cores = availableParallelism();
@@ -223,10 +222,7 @@ export class Worker {
           this.jobs.delete(id);
           conn.end();
           // After the result: make the spares its policy (or another) is short of.
-          if (msg.type === "run" && !this.stopping) {
-            this.resumable.dropUnusable();
-            this.spares.refill();
-          }
+          if (msg.type === "run" && !this.stopping) this.afterChange();
         });
       this.jobs.set(id, { info, stop, done });
     });
@@ -237,6 +233,15 @@ export class Worker {
       stop.abort("stdout_closed");
     });
     conn.on("error", () => stop.abort("stdout_closed"));
+  }
+
+  /**
+   * After a heartbeat's result, or a sidecar taken out of service: idle VMs on a retired sidecar (spares, sessions'
+   * next VMs) go at once, since they would keep it alive, and the spares that are short are made.
+   */
+  private afterChange(): void {
+    this.resumable.dropUnusable();
+    this.spares.refill();
   }
 
   private reject(conn: Socket, code: string, message: string, hint?: string): void {
