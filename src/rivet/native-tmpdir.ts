@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { firstLine } from "../errors.ts";
 import { logger } from "../log.ts";
+import { pidAlive } from "../runtime/index.ts";
 
 /**
  * rivetkit's napi module puts each actor's runtime socket in a new `rivet-actor-runtime.<12 hex>/` directory of TMPDIR,
@@ -82,19 +83,11 @@ function removeStale(root: string): void {
   }
   for (const name of names) {
     const pid = Number(name.slice(DIR_PREFIX.length));
-    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || pidAlive(pid)) continue;
     rmSync(join(root, name), { recursive: true, force: true });
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Set a variable in the C environment (what native code reads); returns what puts the old value back. */
 async function setNativeEnv(name: string, value: string): Promise<() => void> {
