@@ -88,7 +88,6 @@ function removeStale(root: string): void {
   }
 }
 
-
 /** Set a variable in the C environment (what native code reads); returns what puts the old value back. */
 async function setNativeEnv(name: string, value: string): Promise<() => void> {
   const { dlopen, FFIType, CString } = await import("bun:ffi");

@@ -75,12 +75,12 @@ export class Runner {
     // A scratch dir a killed worker left behind holds nothing the actors need (their state is in the engine).
     rmSync(this.scratch, { recursive: true, force: true });
     mkdirSync(this.scratch, { recursive: true });
-    // rivetkit's actor runtime sockets go to a TMPDIR of ours, removed at stop (native-tmpdir.ts).
-    this.tmp = await useNativeTmpdir(join(this.opts.stateDir, "rivet"));
-    this.host.runtimeSockets = this.tmp;
     onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
     await this.pool.start();
     try {
+      // rivetkit's actor runtime sockets go to a TMPDIR of ours, removed at stop (native-tmpdir.ts).
+      this.tmp = await useNativeTmpdir(join(this.opts.stateDir, "rivet"));
+      this.host.runtimeSockets = this.tmp;
       this.registry = rivet.rivetkit.setup({
         use: { [SESSION_ACTOR]: sessionActor(rivet.rivetkit, rivet.db, this.host, this.opts.token) },
         endpoint: this.opts.engine,
@@ -96,7 +96,7 @@ export class Runner {
       await this.registry.startAndWait();
     } catch (e) {
       await this.pool.close().catch(() => {});
-      this.tmp.close();
+      this.tmp?.close();
       if (e instanceof AosError) throw e;
       throw new AosError(`could not register with the engine at ${redact(this.opts.engine)}: ${firstLine(e)}`, {
         code: "engine_unreachable",
