@@ -25,7 +25,7 @@ export interface SidecarPoolOptions {
   recycleAfter: number;
   maxRssMb: number;
   debug?: boolean;
-  /** A sidecar was taken out of service (crashed, recycled): whatever waits on it (spare VMs) should let it go. */
+  /** A sidecar was taken out of service (crashed, recycled): whatever waits on it (spare VMs) should let it go, and be made again on its replacement. */
   onRetire?: () => void;
 }
 
@@ -240,7 +240,7 @@ export class SidecarPool {
       logger.warn(`worker: sidecar ${sc.id} (pid ${sc.pid}) died; a new one is warming`);
     }
     if (state === "dead" || sc.active === 0) void this.stop(sc);
-    else if (!this.closed) this.opts.onRetire?.();
+    if (!this.closed) this.opts.onRetire?.();
   }
 
   private check(): void {
