@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmdirSync, rmSync } from "node:fs";
+import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { firstLine } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -11,6 +11,8 @@ import { pidAlive } from "../runtime/index.ts";
  * socket it makes, not from process.env (Bun keeps its own copy, which is also what children are spawned with). So a
  * runner points the C environment's TMPDIR (libc setenv, through bun:ffi) at a directory of its own in the state dir
  * while it runs, and removes it when it stops; one a killed runner left is removed by the next runner's start.
+ * Where that path would be too long for a socket, TMPDIR stays and each socket rivetkit makes is listed in
+ * `<root>/tmp@<pid>.sockets`: removed at stop, or by the next runner's start after a kill.
  */
 
 /** A Unix socket path has at most 107 bytes; rivetkit's own part of it is `/rivet-actor-runtime.<12>/<12>.sock`. */
@@ -30,12 +32,13 @@ export interface NativeTmpdir {
 
 /**
  * Give rivetkit's native code a TMPDIR of its own: `<root>/tmp@<pid>`, unless that path is too long for the sockets
- * inside it (then TMPDIR stays, and the directories of the sockets tracked are removed at close instead). Directories
- * of runners that are no longer running are removed first.
+ * inside it (then TMPDIR stays, and the sockets tracked, listed in `<root>/tmp@<pid>.sockets`, are removed at close
+ * instead). What runners that are no longer running left is removed first.
  */
 export async function useNativeTmpdir(root: string): Promise<NativeTmpdir> {
   removeStale(root);
   const dir = join(root, `${DIR_PREFIX}${process.pid}`);
+  const list = `${dir}${LIST_SUFFIX}`;
   const tracked = new Set<string>();
   let restore: (() => void) | undefined;
   if (dir.length + RIVETKIT_SUFFIX <= SOCKET_PATH_MAX) {
@@ -53,27 +56,47 @@ export async function useNativeTmpdir(root: string): Promise<NativeTmpdir> {
     dir: own,
     track(socketPath) {
       const d = dirname(socketPath);
-      if (basename(d).startsWith("rivet-actor-runtime.") && (own === null || dirname(d) !== own)) tracked.add(socketPath);
+      if (!basename(d).startsWith("rivet-actor-runtime.") || (own !== null && dirname(d) === own) || tracked.has(socketPath)) return;
+      tracked.add(socketPath);
+      try {
+        mkdirSync(root, { recursive: true });
+        appendFileSync(list, `${socketPath}\n`, { mode: 0o600 });
+      } catch (e) {
+        logger.debug(`worker: could not list ${socketPath} in ${list}: ${firstLine(e)}`);
+      }
     },
     close() {
       restore?.();
       restore = undefined;
       if (own) rmSync(own, { recursive: true, force: true });
       // Called after the registry's shutdown: these sockets (ours) serve nobody now.
-      for (const socket of tracked) {
-        rmSync(socket, { force: true });
-        try {
-          rmdirSync(dirname(socket)); // only when empty: anything else in it is not ours
-        } catch {
-          // not empty, or already gone
-        }
-      }
+      removeSockets(tracked);
       tracked.clear();
+      rmSync(list, { force: true });
     },
   };
 }
 
-/** `tmp@<pid>` directories whose runner no longer runs (a killed worker's). */
+const LIST_SUFFIX = ".sockets";
+
+/** Each socket (only a socket, in a rivetkit socket directory), then its directory if that is then empty. */
+function removeSockets(paths: Iterable<string>): void {
+  for (const socket of paths) {
+    if (!basename(dirname(socket)).startsWith("rivet-actor-runtime.")) continue;
+    try {
+      if (lstatSync(socket).isSocket()) rmSync(socket, { force: true });
+    } catch {
+      // already gone
+    }
+    try {
+      rmdirSync(dirname(socket)); // only when empty: anything else in it is not ours
+    } catch {
+      // not empty, or already gone
+    }
+  }
+}
+
+/** The `tmp@<pid>` directories and `tmp@<pid>.sockets` lists (and their sockets) of runners no longer running. */
 function removeStale(root: string): void {
   let names: string[];
   try {
@@ -82,9 +105,19 @@ function removeStale(root: string): void {
     return;
   }
   for (const name of names) {
-    const pid = Number(name.slice(DIR_PREFIX.length));
-    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || pidAlive(pid)) continue;
-    rmSync(join(root, name), { recursive: true, force: true });
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const isList = name.endsWith(LIST_SUFFIX);
+    const pid = Number(name.slice(DIR_PREFIX.length, isList ? -LIST_SUFFIX.length : undefined));
+    if (!Number.isInteger(pid) || pid <= 0 || pidAlive(pid)) continue;
+    const path = join(root, name);
+    if (isList) {
+      try {
+        removeSockets(readFileSync(path, "utf8").split("\n").filter(Boolean));
+      } catch {
+        // unreadable: only the list goes
+      }
+    }
+    rmSync(path, { recursive: true, force: true });
   }
 }
 

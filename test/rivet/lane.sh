@@ -60,8 +60,9 @@ done
 # Known leak, not ours to hide: rivetkit 2.3.19's napi module makes a rivet-actor-runtime.<id> dir (the actor runtime
 # socket) in TMPDIR. A worker keeps them in its state dir when that path is short enough (tmpdir.lane.ts checks it),
 # but the lane's state dirs under LANE_TMP are too long for a socket path, so those workers use TMPDIR and remove
-# them when they stop; a killed one (the tests SIGKILL some) leaves them (docs/rivet.md, limits). Listed, then removed
-# with LANE_TMP; anything else left behind fails the lane.
+# them when they stop; a killed one's (the tests SIGKILL some) go only when a worker starts on its state dir again,
+# which these tests do not do (docs/rivet.md, limits). Listed, then removed with LANE_TMP; anything else left behind
+# fails the lane.
 KNOWN=$(cd "$LANE_TMP" && ls -A | grep '^rivet-actor-runtime\.' || true)
 [ -n "$KNOWN" ] && say "known leak: rivetkit left $(echo "$KNOWN" | wc -l) rivet-actor-runtime.* dir(s) in the workers' TMPDIR"
 OTHER=$(cd "$LANE_TMP" && ls -A | grep -v '^rivet-actor-runtime\.' || true)

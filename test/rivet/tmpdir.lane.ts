@@ -4,8 +4,9 @@
  * a heartbeat's actor holds one; a SIGKILLed worker's directory is removed by the next worker on that state dir, and
  * SIGTERM removes the worker's own. Without it each actor left a `rivet-actor-runtime.*` directory in TMPDIR.
  *
- * The state dir is made directly in /tmp (and removed): the sockets' path must fit in 107 bytes, which a state dir
- * under the lane's own temp dir does not leave room for (then the worker falls back to TMPDIR; native-tmpdir.ts).
+ * The short state dir is made directly in /tmp (and removed): the sockets' path must fit in 107 bytes, which a state
+ * dir under the lane's own temp dir does not leave room for; with such a one the sockets stay in TMPDIR, and the
+ * worker lists them in its state dir so that they are removed all the same (the second test).
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -38,9 +39,12 @@ async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: stri
   return proc;
 }
 
-test("the actor runtime sockets go to the worker's state dir, not its TMPDIR, and are removed after SIGKILL (next start) and SIGTERM", async () => {
+/**
+ * One worker on `home` with TMPDIR `tmp`, one heartbeat through it (its actor then holds a runtime socket), SIGKILL,
+ * a second worker on the same state dir, SIGTERM. `where` says where the sockets of a worker with that pid are.
+ */
+async function killAndRestart(home: string, where: (workerPid: number, tmp: string) => string) {
   const base = await tempDir("aos-rivet-tmp-");
-  const home = mkdtempSync("/tmp/aos-h");
   const tmp = join(base, "worker-tmp");
   const ws = join(base, "ws");
   for (const d of [tmp, ws]) mkdirSync(d);
@@ -58,16 +62,18 @@ test("the actor runtime sockets go to the worker's state dir, not its TMPDIR, an
     const [out, code] = await Promise.all([new Response(run.stdout).text(), run.exited]);
     expect({ code, result: out.trim().split("\n").at(-1) }).toMatchObject({ code: 0, result: expect.stringContaining('"type":"result"') });
 
-    // The session's actor is still on the worker: its socket's directory is in the state dir.
-    const own = join(home, "rivet", `tmp@${first.pid}`);
-    expect(runtimeDirs(own).length).toBeGreaterThanOrEqual(1);
-    expect(runtimeDirs(tmp)).toEqual([]);
+    // The session's actor is still on the worker: its socket's directory is where it should be.
+    const sockets = where(first.pid, tmp);
+    expect(runtimeDirs(sockets).length).toBeGreaterThanOrEqual(1);
+    if (sockets !== tmp) expect(runtimeDirs(tmp)).toEqual([]);
 
     first.kill("SIGKILL");
     await first.exited;
-    expect(runtimeDirs(own).length).toBeGreaterThanOrEqual(1); // nothing ran to remove it
+    expect(runtimeDirs(sockets).length).toBeGreaterThanOrEqual(1); // nothing ran to remove it
     const second = await startWorker(procs, engine.info.endpoint, home, tmp, "tmp-b");
-    expect(readdirSync(join(home, "rivet"))).not.toContain(`tmp@${first.pid}`);
+    // The next worker on the state dir removed what the killed one left.
+    expect(readdirSync(join(home, "rivet")).filter((n) => n.includes(`tmp@${first.pid}`))).toEqual([]);
+    expect(runtimeDirs(tmp)).toEqual([]);
 
     second.kill("SIGTERM");
     expect(await second.exited).toBe(143);
@@ -79,6 +85,19 @@ test("the actor runtime sockets go to the worker's state dir, not its TMPDIR, an
       engine.proc.kill("SIGTERM");
       await engine.proc.exited;
     }
+  }
+}
+
+test("a short state dir: the actor runtime sockets are in it, not in TMPDIR, and removed after SIGKILL (by the next start) and SIGTERM", async () => {
+  const home = mkdtempSync("/tmp/aos-h");
+  try {
+    await killAndRestart(home, (pid) => join(home, "rivet", `tmp@${pid}`));
+  } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test("a state dir too long for a socket path: the sockets stay in TMPDIR, listed in the state dir, and are removed the same way", async () => {
+  const home = join(await tempDir("aos-rivet-long-"), "a-state-dir-whose-path-is-too-long-for-unix-sockets");
+  await killAndRestart(home, (_pid, tmp) => tmp);
 });
