@@ -29,7 +29,7 @@ export default withHelp(
         type: "string",
         valueHint: "N",
         description:
-          "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh Pi heartbeat whose policy has one starts in a fraction of the time. Each idle spare is ~160 MB",
+          "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh heartbeat whose policy has one starts faster (Pi and Codex: configured, session open; OpenCode and Claude Code: their session opens at request time). Each idle spare is ~160 MB",
       },
       resumable: {
         type: "string",
