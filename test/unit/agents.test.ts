@@ -120,6 +120,25 @@ describe("Codex", () => {
     expect(JSON.parse(line.slice(line.indexOf("=") + 1).trim())).toBe('say "hi"\nline two\\');
   });
 
+  test("a spare's run file: the run's whole config, the token as the provider's bearer token, the run's env for its commands (not the token)", () => {
+    const spare = driverFor("codex").spare;
+    if (spare?.session !== "ahead") throw new Error("Codex's spare opens its session ahead");
+    const f = spare.runFile({ env: { HOME: "/home/agentos", PAPERCLIP_API_KEY: "pk-1", "ODD NAME": "it's", [CODEX_TOKEN_ENV]: "pcgw-abc" }, instructions: "INSTRUCTIONS-MARK", endpoint: scriptedGw });
+    // The bridge copies it over config.toml from where the package's env says.
+    expect(`/home/agentos/${f.path}`).toBe(JSON.parse(CODEX_ACP_PACKAGE.files["agentos-package.json"]!).agent.env.PAPERCLIP_CODEX_RUN_CONFIG);
+    expect(f.content).toContain('developer_instructions = "INSTRUCTIONS-MARK"');
+    expect(f.content).toContain('experimental_bearer_token = "pcgw-abc"');
+    expect(f.content).not.toContain("env_key");
+    const shellEnv = f.content.slice(f.content.indexOf("[shell_environment_policy.set]"));
+    expect(shellEnv).toContain('"PAPERCLIP_API_KEY" = "pk-1"');
+    expect(shellEnv).toContain(`"ODD NAME" = "it's"`);
+    expect(shellEnv).not.toContain("pcgw-abc");
+    // Made before any run: no instructions, no env, the spare's own token.
+    const before = spare.files(scriptedGw)[0]!.content;
+    expect(before).toContain('developer_instructions = ""');
+    expect(before).not.toContain("PAPERCLIP_API_KEY");
+  });
+
   test("the ACP bridge is a package directory whose entrypoint is its own command", () => {
     const manifest = JSON.parse(CODEX_ACP_PACKAGE.files["agentos-package.json"]!);
     expect(manifest.agent.acpEntrypoint).toBe("codex-acp");
