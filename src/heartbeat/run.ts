@@ -5,7 +5,7 @@ import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } f
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
 import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
-import { planVm } from "../plan/index.ts";
+import { planVm, workspaceLimits } from "../plan/index.ts";
 import {
   checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubSessionEnv, sessionResumable,
   type AgentConfigFile, type AgentDriver, type ResumeStep,
@@ -148,6 +148,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     // Provider keys and the gateway's settings stay on the host, even when the request names them (caps/env.ts).
     env: withoutGatewayEnv(req.env),
     debug: opts.debug,
+    // A worker's spare or prepared VM has a quota of its own: the workspace is walked (du) only for a VM booted here.
+    sizeWorkspace: !opts.warm,
   });
   const need: SpareNeed = { agent: req.agent, model: req.model, boot: plan.boot, databasePath: slot.databasePath };
   const prepared = !snap && choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : undefined;
@@ -175,7 +177,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
 
   const handle = spare
     ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: ahead?.runFile({ env: guestEnv, instructions, endpoint }) })
-    : await bootVm({ ...plan.boot, sidecar: opts.sidecar, ...slot.vmStorage });
+    : await bootVm({ ...plan.boot, ...(plan.boot.limits || snap ? {} : { limits: await workspaceLimits(workspaceDir) }), sidecar: opts.sidecar, ...slot.vmStorage });
   // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
   // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
   teardown.add("vm", () => handle.close(opts.warm ? { graceMs: 0 } : undefined));

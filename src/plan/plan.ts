@@ -22,6 +22,11 @@ export interface PlanInput {
   software?: Exclude<SoftwareName, "common">[];
   /** SQLite file for durable sessions. */
   databasePath?: string;
+  /**
+   * false: leave the workspace's quota out (boot.limits unset), for a caller that may not boot a VM of its own (a
+   * worker's spare or prepared VM has a fixed quota) and fills it with workspaceLimits only if it does. Default true.
+   */
+  sizeWorkspace?: boolean;
   /** Variables on top of the policy's guest environment (a run request's `env`). */
   env?: Record<string, string>;
   debug?: boolean;
@@ -55,12 +60,17 @@ export async function planVm(input: PlanInput): Promise<VmPlan> {
     boot.workspaceReadOnly = !sandbox.compiled.workspaceWritable;
     // agentOS counts every mounted byte against one VM-wide quota (default 40-72 MB in 0.2.21), so a larger host
     // workspace could not be written at all ("Bad address"): size the quota from the workspace plus a write allowance.
-    boot.limits = { resources: { maxFilesystemBytes: (await workspaceBytes(input.workspaceDir)) + WRITE_ALLOWANCE_BYTES } };
+    if (input.sizeWorkspace !== false) boot.limits = await workspaceLimits(input.workspaceDir);
   } else {
     boot.mounts = input.snapshot!.mounts;
     boot.limits = input.snapshot!.limits;
   }
   return { boot, guestEnv: { ...sandbox.guestEnv, ...input.env, HOME: GUEST_HOME } };
+}
+
+/** The quota of a VM with this host directory at /workspace: its size plus a write allowance (measured now: a walk). */
+export async function workspaceLimits(dir: string): Promise<NonNullable<BootOptions["limits"]>> {
+  return { resources: { maxFilesystemBytes: (await workspaceBytes(dir)) + WRITE_ALLOWANCE_BYTES } };
 }
 
 /**

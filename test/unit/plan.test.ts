@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compileSandbox, explainPolicy, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
-import { planVm, vmPermissions } from "../../src/plan/index.ts";
+import { planVm, vmPermissions, workspaceLimits } from "../../src/plan/index.ts";
 import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
@@ -31,6 +31,11 @@ describe("the VM plan", () => {
     const quota = p.boot.limits!.resources!.maxFilesystemBytes!;
     expect(quota).toBeGreaterThanOrEqual(300_000 + WRITE_ALLOWANCE_BYTES);
     expect(quota).toBeLessThan(400_000 + WRITE_ALLOWANCE_BYTES);
+    // A worker that may hand the run a spare (its own quota) walks the workspace only if it boots a VM after all.
+    const later = await planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir, sizeWorkspace: false });
+    expect(later.boot.limits).toBeUndefined();
+    expect(later.boot.workspaceDir).toBe(dir);
+    expect(await workspaceLimits(dir)).toEqual(p.boot.limits!);
   });
 
   test("bound host tools add their permissions; without tools the policy's permissions are the VM's", async () => {
