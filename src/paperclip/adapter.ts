@@ -96,7 +96,8 @@ adapterConfig fields:
   start it with \`paperclip-aos engine start\` and workers with \`paperclip-aos worker --engine URL\`); the session then lives in
   the engine's actor, so the next heartbeat may run on any worker. Empty (default): on the Paperclip host
 - graceSec: after a cancel or timeout, seconds the run has to wind down (default 15)
-- env: {"ANTHROPIC_API_KEY": ..., "PAPERCLIP_AOS_HOME": ...} for the paperclip-aos process (provider keys, state dir)
+- env: {"ANTHROPIC_API_KEY": ..., "PAPERCLIP_AOS_HOME": ...} for the paperclip-aos process (provider keys, state dir);
+  names that choose code run on the host (BUN_OPTIONS, NODE_OPTIONS, LD_*, AGENTOS_SIDECAR_BIN) are not passed on
 - promptTemplate, bootstrapPromptTemplate, instructionsFilePath: as for Paperclip's local adapters
 - cwd: fallback workspace when Paperclip gives none
 

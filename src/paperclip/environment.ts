@@ -1,6 +1,6 @@
 import type { AdapterEnvironmentCheck, AdapterEnvironmentTestContext, AdapterEnvironmentTestResult } from "@paperclipai/adapter-utils";
 import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
-import { ADAPTER_TYPE, configEngine, configEnv, configPolicy, inheritedEnv } from "./request.ts";
+import { ADAPTER_TYPE, configEngine, configEnv, configPolicy, hostCodeEnvNames, inheritedEnv } from "./request.ts";
 
 const DOCTOR_TIMEOUT_MS = 180_000;
 /** doctor's rows that engineUrl turns from information into requirements. */
@@ -26,6 +26,15 @@ export async function testEnvironment(ctx: AdapterEnvironmentTestContext, comman
       level: "warn",
       message: `${ENGINE_TOKEN_ENV} is in the agent's adapter config env, which Paperclip stores and shows`,
       hint: "set it in the Paperclip server's environment instead (paperclip-aos inherits it from there)",
+    });
+  }
+  const hostCode = hostCodeEnvNames(ctx.config);
+  if (hostCode.length) {
+    checks.push({
+      code: "config_env_host_code",
+      level: "warn",
+      message: `${hostCode.join(", ")} in the agent's adapter config env is not passed to paperclip-aos: it would choose code run on the host, outside the VM`,
+      hint: "set it in the Paperclip server's environment if you mean it (paperclip-aos inherits it from there)",
     });
   }
   const doctor = await runDoctor(command, { ...inheritedEnv(process.env), ...configEnv(ctx.config) });

@@ -61,11 +61,25 @@ const positive = (v: unknown): number | undefined => {
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined;
 };
 
+/**
+ * config.env names that would let an agent's config pick code the host runs outside the VM: Bun applies
+ * BUN_OPTIONS (`--preload`) even in the compiled binary, the dynamic loader reads LD_*, Node NODE_OPTIONS (the host
+ * CLIs), agentOS AGENTOS_SIDECAR_BIN (the sidecar binary). config.env is data Paperclip stores per agent and may let
+ * agents edit through its API, so these are never passed on; the server's own environment is the operator's and is
+ * inherited as it is (set them there).
+ */
+const HOST_CODE_ENV = /^(BUN_OPTIONS|BUN_BE_BUN|NODE_OPTIONS|LD_[A-Z0-9_]*|AGENTOS_SIDECAR_BIN)$/;
+
+/** The names in config.env that configEnv leaves out (HOST_CODE_ENV), for a note or a check that says so. */
+export function hostCodeEnvNames(config: Record<string, unknown>): string[] {
+  return Object.keys(rec(config.env)).filter((k) => HOST_CODE_ENV.test(k));
+}
+
 /** config.env holds plain strings or `{type: "plain"|"secret", value}` bindings (resolved by the server). */
 export function configEnv(config: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(rec(config.env))) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || HOST_CODE_ENV.test(k)) continue;
     if (typeof v === "string") out[k] = v;
     else if (typeof rec(v).value === "string") out[k] = rec(v).value as string;
   }
@@ -191,6 +205,8 @@ export function buildRequest(ctx: ExecutionInput, helpers: PromptHelpers, instru
   if (resumed) notes.push(`resuming session ${session!.sessionId as string}`);
   else notes.push("fresh session");
   if (engine) notes.push(`on the Rivet engine ${engine}`);
+  const dropped = hostCodeEnvNames(config);
+  if (dropped.length) notes.push(`adapter config env ${dropped.join(", ")} not passed on: it would choose code run on the host (set it in the Paperclip server's environment)`);
   return {
     request,
     env: configEnv(config),

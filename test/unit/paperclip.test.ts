@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import type { AdapterExecutionContext, AdapterRuntime, StdoutLineParser, TranscriptEntry } from "@paperclipai/adapter-utils";
@@ -230,6 +230,31 @@ describe("adapterConfig.engineUrl: heartbeats on a Rivet engine", () => {
     expect(meta.commandArgs?.slice(-2)).toEqual(["--engine", "http://127.0.0.1:6420"]);
     expect(meta.commandNotes).toContain("on the Rivet engine http://127.0.0.1:6420");
   });
+});
+
+test("adapter config env cannot choose code the host runs: BUN_OPTIONS, LD_*, NODE_OPTIONS, AGENTOS_SIDECAR_BIN are not passed on", async () => {
+  const dir = await tempDir("aos-pc-hostcode-");
+  const marker = join(dir, "preloaded");
+  const preload = join(dir, "evil.js");
+  writeFileSync(preload, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran")`);
+  const bunOptions = `--preload=${preload}`;
+  // The attack works against a Bun process (the compiled binary is one): the stand-in below would run the preload.
+  const direct = Bun.spawnSync([process.execPath, "-e", "0"], { env: { ...process.env, BUN_OPTIONS: bunOptions } });
+  expect(direct.exitCode).toBe(0);
+  expect(existsSync(marker)).toBe(true);
+  rmSync(marker);
+
+  const command = [process.execPath, "-e", "console.log(JSON.stringify({env: process.env}))"];
+  const logged: string[] = [];
+  let meta: { commandNotes?: string[] } = {};
+  const env = { BUN_OPTIONS: bunOptions, LD_PRELOAD: join(dir, "evil.so"), NODE_OPTIONS: `--require=${preload}`, AGENTOS_SIDECAR_BIN: preload, AOS_TEST_KEPT: "yes" };
+  const base = ctx({ config: { env }, context: { paperclipWorkspace: { cwd: dir } } });
+  await execute({ ...base, onLog: async (_s, chunk) => void logged.push(chunk), onMeta: async (m) => void (meta = m as typeof meta) }, { command });
+  expect(existsSync(marker)).toBe(false);
+  const seen = JSON.parse(logged.join("").split("\n").find((l) => l.startsWith('{"env"'))!).env as Record<string, string>;
+  expect(seen.AOS_TEST_KEPT).toBe("yes");
+  for (const k of ["BUN_OPTIONS", "LD_PRELOAD", "NODE_OPTIONS", "AGENTOS_SIDECAR_BIN"]) expect(seen[k]).toBeUndefined();
+  expect(meta.commandNotes?.some((n) => n.includes("BUN_OPTIONS, LD_PRELOAD, NODE_OPTIONS, AGENTOS_SIDECAR_BIN not passed on"))).toBe(true);
 });
 
 test("paperclip-aos inherits the server's environment without the server's own settings and secrets", () => {
