@@ -100,6 +100,13 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
       "and once that file was started by a path the bare name runs a stale copy after an edit: start node files by path (`node ./test.mjs`, `node /workspace/test.mjs`)",
   });
   add({
+    code: "limit_nested_shell",
+    level: "info",
+    message:
+      "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout: " +
+      "run commands in the shell itself (`ls`, `ls && cat x`); Codex runs every command that way (codex-exec starts a shell), so only its shell builtins work (docs/worker.md)",
+  });
+  add({
     code: "limit_claude_bash_stderr",
     level: "info",
     message:

@@ -51,7 +51,7 @@ describe("compiled binary, from an empty directory", () => {
     const report = parseJson(r.stdout);
     expect(report.status).not.toBe("fail");
     const codes = report.checks.map((c: { code: string }) => c.code);
-    for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk", "temp_dirs", "limit_guest_env_paths", "limit_child_spin", "limit_node_entry", "limit_claude_bash_stderr"]) {
+    for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk", "temp_dirs", "limit_guest_env_paths", "limit_child_spin", "limit_node_entry", "limit_nested_shell", "limit_claude_bash_stderr"]) {
       expect(codes).toContain(code);
     }
     expect(report.timings.bootMs).toBeGreaterThan(0);
