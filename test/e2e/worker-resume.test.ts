@@ -68,6 +68,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // SIGTERM first: a SIGKILLed worker's sidecar outlives it for a moment and writes into the (removed) cache.
+  serve?.kill("SIGTERM");
+  await Promise.race([serve?.exited, Bun.sleep(20_000)]);
   serve?.kill("SIGKILL");
   await serve?.exited;
   await removeTempDirs();

@@ -110,6 +110,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Stopped as an operator would: a SIGKILLed worker's sidecar lives on until its watchdog sees it, and wrote its log
+  // and scratch into the cache after it was removed (a /tmp/aos-cache-* was left behind every run).
+  serve?.kill("SIGTERM");
+  await Promise.race([serve?.exited, Bun.sleep(20_000)]);
   serve?.kill("SIGKILL");
   await serve?.exited;
   // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
