@@ -309,27 +309,36 @@ function directCli(agent: string, scratch: string): Promise<{ cold: number; resu
   let result = directResults.get(agent);
   if (!result) {
     result = (async () => {
-      const { hostBaseline } = await import("../src/eval/host-baseline.ts");
-      const host = hostBaseline(agent);
-      if ("missing" in host) throw new Error(host.missing);
       const cold: number[] = [];
       const resumed: number[] = [];
       for (let i = 0; i < heartbeatRuns(); i++) {
-        const ws = join(scratch, `${agent}-direct-ws-${i}`);
-        const home = join(scratch, `${agent}-direct-home-${i}`);
-        await mkdir(ws, { recursive: true });
-        await writeFile(join(ws, "README.md"), "bench\n");
-        for (const [pass, resume] of [[cold, false], [resumed, true]] as const) {
-          const s = await host.baseline.heartbeat({ workspace: ws, home, steps: STEPS, resume, prompt: "do it" });
-          if (s.exitCode !== 0) throw new Error(`the ${agent} CLI on the host failed (${s.errorCode}, exit ${s.exitCode})`);
-          pass.push(s.wallMs);
-        }
+        const pair = await hostPair(agent, scratch, `direct-${i}`);
+        cold.push(pair.cold);
+        resumed.push(pair.resumed);
       }
       return { cold: median(cold), resumed: median(resumed) };
     })();
     directResults.set(agent, result);
   }
   return result;
+}
+
+/** One cold heartbeat and its resume through the agent's CLI on the host, in a fresh workspace and home named by `tag`. */
+async function hostPair(agent: string, scratch: string, tag: string): Promise<{ cold: number; resumed: number }> {
+  const { hostBaseline } = await import("../src/eval/host-baseline.ts");
+  const host = hostBaseline(agent);
+  if ("missing" in host) throw new Error(host.missing);
+  const ws = join(scratch, `${agent}-${tag}-ws`);
+  const home = join(scratch, `${agent}-${tag}-home`);
+  await mkdir(ws, { recursive: true });
+  await writeFile(join(ws, "README.md"), "bench\n");
+  const out = { cold: 0, resumed: 0 };
+  for (const pass of ["cold", "resumed"] as const) {
+    const s = await host.baseline.heartbeat({ workspace: ws, home, steps: STEPS, resume: pass === "resumed", prompt: "do it" });
+    if (s.exitCode !== 0) throw new Error(`the ${agent} CLI on the host failed (${s.errorCode}, exit ${s.exitCode})`);
+    out[pass] = s.wallMs;
+  }
+  return out;
 }
 
 /**
@@ -380,6 +389,10 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
       try {
         const cold: number[] = [];
         const resumed: number[] = [];
+        // The host CLI runs between the worker's heartbeats (the worker settled, idle), so both sides of the ratio see
+        // the same machine: on a shared machine the load moves by a third within minutes.
+        const hostCold: number[] = [];
+        const hostResumed: number[] = [];
         const teach = await measure(runArgs(await workspace(), `teach-${agent}`, scriptFile, agent), { env: wenv });
         if (teach.code !== 0) throw new Error(`run via the worker failed: ${teach.stdout.slice(-300)}`);
         const served = { cold: 0, resumedSpare: 0, prepared: 0 };
@@ -398,8 +411,12 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
           if (!b.stdout.includes('"resumed":true')) throw new Error("the second heartbeat via the worker did not resume");
           cold.push(a.wallMs);
           resumed.push(b.wallMs);
+          await settle(agent);
+          const h = await hostPair(agent, scratch, `worker-host-${i}`);
+          hostCold.push(h.cold);
+          hostResumed.push(h.resumed);
         }
-        const direct = await directCli(agent, scratch);
+        const direct = { cold: median(hostCold), resumed: median(hostResumed) };
         ratioEntry(`worker.${agent}.cold`, `cold heartbeat via a warm worker (\`serve\`; a client process per run), --agent ${agent}, vs its CLI on the host`, median(cold), direct.cold, 1.0, "ms", `${agent === "pi" ? "moonshot ≤ 0.8x; " : ""}${served.cold} of ${cold.length} from a spare VM`);
         ratioEntry(`worker.${agent}.resumed`, `resumed heartbeat via the worker, --agent ${agent}, vs the CLI's continue`, median(resumed), direct.resumed, 1.0, "ms", `${agent === "pi" ? "moonshot ≤ 0.85x; " : ""}${served.prepared} of ${resumed.length} on the session's prepared VM${served.resumedSpare ? `, ${served.resumedSpare} on a spare VM` : ""}`);
       } catch (e) {
