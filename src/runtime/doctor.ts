@@ -103,8 +103,9 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     code: "limit_nested_shell",
     level: "info",
     message:
-      "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout: " +
-      "run commands in the shell itself (`ls`, `ls && cat x`); Codex runs every command that way (codex-exec starts a shell), so only its shell builtins work (docs/worker.md)",
+      "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout, " +
+      "and no program starts anywhere in the VM while a WASM process reads a pipe: run commands in the shell itself (`ls`, `ls && cat x`); " +
+      "Codex's codex-exec reads its command's output pipe, so only the builtins of its commands work (no workaround found: docs/agentos.md, Starting programs)",
   });
   add({
     code: "limit_claude_bash_stderr",
