@@ -91,7 +91,7 @@ export interface MainOptions {
 /** Run the CLI and exit: Bun does not exit on its own while an agentOS sidecar lives (docs/agentos.md, "Sidecar and process"). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<never> {
   let code: number = ExitCode.ok;
-  let runtime: typeof import("../src/runtime/index.ts") | undefined;
+  let runtime: typeof import("../src/runtime/lifecycle.ts") | undefined;
   const progress: ParseProgress = { json: false };
   let opts: { json: boolean; debug: boolean } = { json: false, debug: false };
   try {
@@ -109,8 +109,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       const cwd = line.args.cwd as string | undefined;
       // The runtime (and its signal handling) loads only for a command that runs and may boot a VM; --help never needs it.
       if (helpExtras(leaf).runtime !== false) {
-        runtime = await import("../src/runtime/index.ts");
-        if (options.assets) runtime.setAssetProvider(await options.assets());
+        // Only the signal handling and the asset provider, not the VM code: a run through a warm worker boots no VM
+        // and connects sooner without it (docs/worker.md); a command that boots one loads it itself.
+        runtime = await import("../src/runtime/lifecycle.ts");
+        if (options.assets) (await import("../src/runtime/assets.ts")).setAssetProvider(await options.assets());
         runtime.installSignalHandlers();
       }
       if (cwd !== undefined) process.chdir(await (await import("../src/paths.ts")).checkWorkspaceDir(cwd));

@@ -4,26 +4,19 @@ import type { HelpBlock } from "./_help.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
 import { AGENTS } from "../src/agents/index.ts";
-import {
-  buildRunRequest,
-  requestCwd,
-  DEMO_PROMPT,
-  EventSink,
-  parseJsonText,
-  parseRunRequest,
-  prepareDemo,
-  readRequestText,
-  runView,
-  runHeartbeat,
-  bindHostTools,
-  requestSandbox,
-  superviseRun,
-  type RunRequestInput,
-} from "../src/heartbeat/index.ts";
+// A run through a warm worker needs only these: the files, not the modules' faces, so that it connects without loading
+// the in-process heartbeat, the VM or the engine's code (docs/worker.md); those load below when a run needs them.
+import { buildRunRequest, requestCwd, parseJsonText, parseRunRequest, type RunRequestInput } from "../src/heartbeat/request.ts";
+import { readRequestText } from "../src/heartbeat/input.ts";
+import { EventSink } from "../src/heartbeat/events.ts";
+import { runView } from "../src/heartbeat/terminal.ts";
+import { superviseRun } from "../src/heartbeat/supervise.ts";
+import { DEMO_PROMPT, prepareDemo } from "../src/heartbeat/demo.ts";
 import { permissionHelp } from "../src/caps/index.ts";
 import { commandData } from "./_argv.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
-import { chooseEngine, engineToken, requireRivet, runViaEngine } from "../src/rivet/index.ts";
+import { chooseEngine } from "../src/rivet/choice.ts";
+import { tryRunViaWorker } from "../src/worker/client.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {
@@ -141,13 +134,14 @@ export default withHelp(
         const engine = chooseEngine(args.engine, process.env, config.engine);
         // Missing engine parts (exit 3) are said before a missing token (exit 2): the token is useless without them.
         if (engine) {
+          const { engineToken, requireRivet, runViaEngine } = await import("../src/rivet/index.ts");
           requireRivet();
           return await runViaEngine({ engine, token: engineToken(process.env, `run with ${engine.from}`), request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
         }
         // A warm worker (paperclip-aos serve) runs the same heartbeat faster; its events come through the same sink.
-        const { tryRunViaWorker } = await import("../src/worker/index.ts");
         const viaWorker = await tryRunViaWorker(args.worker, { request: req, permissionFlags: flags, debug: args.debug, sink, stop: supervisor.signal });
         if (viaWorker !== undefined) return viaWorker;
+        const { runHeartbeat, requestSandbox, bindHostTools } = await import("../src/heartbeat/index.ts");
         const result = await runHeartbeat(req, {
           sink,
           stop: supervisor.signal,

@@ -5,7 +5,7 @@
 import { openSync, readSync, closeSync, statSync, fstatSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { usageError } from "../errors.ts";
-import { formatBytes } from "../snapshot/index.ts";
+import { formatBytes } from "../snapshot/progress.ts"; // not the face: the client path loads no snapshot code
 
 /**
  * The largest prompt a run accepts. agentOS 0.2.21 carries the prompt through the sidecar in one message, and a 20 MB

@@ -15,13 +15,11 @@ import { AosError, errorMessage, firstLine, runtimeError, usageError } from "../
 import { logger } from "../log.ts";
 import { connectEngine, type EngineConn, type EngineSession } from "./connect.ts";
 import { ENGINE_TOKEN_ENV } from "./token.ts";
+import type { EngineChoice } from "./choice.ts";
 import {
   ACTION, ACTION_ERROR_CODES, CONTRACT_VERSION, EVENT, EventsOutput, FINISHED_STATES, LogLine, RunStatus, SILENCE_MS, Tick,
   type CancelInput, type StartInput,
 } from "./contract.ts";
-
-/** Values of --engine / PAPERCLIP_AOS_ENGINE / the config's `engine` that mean "no engine" (as --worker off). */
-const OFF = new Set(["off", "none", "no", "0", "false"]);
 
 /** The errorCode of our own result when the engine did not answer for `lostAfterMs` (the actor's is `runner_lost`). */
 export const ENGINE_UNREACHABLE_ERROR_CODE = "engine_unreachable";
@@ -44,39 +42,6 @@ export interface EngineTiming {
  */
 export const ENGINE_TIMING: EngineTiming = { silenceMs: SILENCE_MS, callTimeoutMs: 30_000, lostAfterMs: 120_000, settleMs: 10_000 };
 
-export interface EngineChoice {
-  url: string;
-  /** Where it was named: the flag, PAPERCLIP_AOS_ENGINE, or the user config file. */
-  from: string;
-}
-
-/**
- * The engine a run should use: `--engine URL`, else $PAPERCLIP_AOS_ENGINE, else the user config's `engine`. `off`
- * (anywhere) runs locally. Only http(s) URLs: anything else is exit 2 before the run starts.
- */
-export function chooseEngine(flag: string | undefined, env: NodeJS.ProcessEnv, configured: string | undefined): EngineChoice | undefined {
-  const [value, from] =
-    flag !== undefined ? [flag, "--engine"] : env.PAPERCLIP_AOS_ENGINE !== undefined && env.PAPERCLIP_AOS_ENGINE !== "" ? [env.PAPERCLIP_AOS_ENGINE, "PAPERCLIP_AOS_ENGINE"] : [configured, "the config's engine"];
-  if (value === undefined || OFF.has(value.trim().toLowerCase())) return undefined;
-  return { url: engineUrl(value, from), from };
-}
-
-function engineUrl(value: string, from: string): string {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw usageError(`${from}: '${value}' is not a URL`, "name the engine's endpoint, e.g. --engine http://127.0.0.1:6420", "invalid_engine");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw usageError(`${from}: '${value}' is not an http(s) URL`, "name the engine's endpoint, e.g. --engine http://127.0.0.1:6420", "invalid_engine");
-  }
-  if (url.username || url.password) {
-    // A token in a URL ends up in argv, config files and logs.
-    throw usageError(`${from}: the engine URL must not carry credentials`, "give the engine's token as RIVET_TOKEN in the environment instead", "invalid_engine");
-  }
-  return url.href.replace(/\/$/, "");
-}
 
 /**
  * Nothing secret leaves this machine for the engine (action arguments pass through it and it may keep them; the

@@ -1,5 +1,3 @@
-import { liveVms } from "./vm.ts";
-
 /**
  * One place that knows how the process ends: on a signal or at the end of a command, every live sidecar is disposed
  * (agentOS's own exit hook SIGKILLs it too, but only on a normal exit), then the caller exits explicitly.
@@ -40,6 +38,15 @@ export function installSignalHandlers(): void {
   }
 }
 
+/**
+ * What shutdown stops: vm.ts registers its live VMs here, so this file imports no VM code and a command that never
+ * boots one (run through a warm worker) does not load it (docs/worker.md).
+ */
+const closers = new Set<(graceMs: number) => Promise<void>>();
+export function onShutdown(close: (graceMs: number) => Promise<void>): void {
+  closers.add(close);
+}
+
 export async function shutdown(graceMs = 300): Promise<void> {
-  await Promise.all([...liveVms()].map((h) => h.close({ graceMs }).catch(() => {})));
+  await Promise.all([...closers].map((close) => close(graceMs).catch(() => {})));
 }

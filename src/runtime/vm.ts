@@ -4,6 +4,7 @@ import type { AgentOs, AgentOsOptions, AgentOsSidecar, VirtualFileSystem } from 
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
 import { childPids } from "./proc.ts";
+import { onShutdown } from "./lifecycle.ts";
 import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
@@ -129,6 +130,9 @@ const live = new Set<VmHandle>();
 export function liveVms(): ReadonlySet<VmHandle> {
   return live;
 }
+onShutdown(async (graceMs) => {
+  await Promise.all([...live].map((h) => h.close({ graceMs }).catch(() => {})));
+});
 
 export { checkWorkspaceDir } from "../paths.ts";
 
