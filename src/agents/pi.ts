@@ -64,14 +64,30 @@ const PI_RUN_FILE = ".paperclip/run.json";
  * The extension of a session opened ahead (a spare VM): at the start of its turn it reads the run file the heartbeat
  * wrote, puts the run's env into its process (the bash tool's commands inherit it) and appends the run's instructions.
  * Without the file the turn must not run as if it had none: it fails.
+ *
+ * The session opened on the spare's empty stand-in workspace, so Pi's own read of the project's context files (in
+ * each directory from its cwd up to /, AGENTS.md else CLAUDE.md, pi-coding-agent's loadProjectContextFiles) found
+ * none of the run's workspace: it is done again here, at turn start, in Pi's format, for the files not in the prompt.
  */
 export function piSpareExtensionSource(runFile: string): string {
   return `export default function (pi) {
-  pi.on("before_agent_start", async (e) => {
+  pi.on("before_agent_start", async (e, ctx) => {
     const fs = process.getBuiltinModule("node:fs");
+    const path = process.getBuiltinModule("node:path");
     const run = JSON.parse(fs.readFileSync(process.env.HOME + "/" + ${JSON.stringify(runFile)}, "utf8"));
     Object.assign(process.env, run.env);
-    return { systemPrompt: e.systemPrompt + "\\n\\n" + run.instructions };
+    const found = [];
+    for (let dir = path.resolve(ctx?.cwd ?? process.cwd()); ; dir = path.dirname(dir)) {
+      for (const name of ["AGENTS.md", "CLAUDE.md"]) {
+        const file = path.join(dir, name);
+        if (!fs.existsSync(file)) continue;
+        if (!e.systemPrompt.includes("\\n## " + file + "\\n")) found.unshift("## " + file + "\\n\\n" + fs.readFileSync(file, "utf8") + "\\n\\n");
+        break;
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+    const context = found.length ? "\\n\\n# Project Context\\n\\nProject-specific instructions and guidelines:\\n\\n" + found.join("") : "";
+    return { systemPrompt: e.systemPrompt + context + "\\n\\n" + run.instructions };
   });
 }
 `;

@@ -158,8 +158,14 @@ describe("serve: the warm worker", () => {
     const input = join(await workspace(), "request.json");
     await writeFile(input, JSON.stringify({ env: { SPARE_MARK: "m-4711" } }));
     const record = `${input}.record.ndjson`;
-    const viaSpare = await heartbeat({ steps, args: ["--task-key", "spare-a", "--input", input, "--record", record] });
-    const inProcess = await heartbeat({ steps, args: ["--task-key", "spare-b", "--input", input, "--worker", "off"] });
+    // The workspace's AGENTS.md reaches the model as on the host, though the spare's session opened before this workspace.
+    const withAgentsMd = async () => {
+      const ws = await workspace();
+      await writeFile(join(ws, "AGENTS.md"), "Project rule: agents-md-4711.\n");
+      return ws;
+    };
+    const viaSpare = await heartbeat({ ws: await withAgentsMd(), steps, args: ["--task-key", "spare-a", "--input", input, "--record", record] });
+    const inProcess = await heartbeat({ ws: await withAgentsMd(), steps, args: ["--task-key", "spare-b", "--input", input, "--worker", "off", "--record", `${record}.local`] });
     expect((await status()).warm.spares.policies.find((p: any) => p.key === policy.key).hits).toBe(policy.hits + 1);
     for (const r of [viaSpare, inProcess]) {
       expect(r.code).toBe(0);
@@ -173,6 +179,15 @@ describe("serve: the warm worker", () => {
     // This run's instructions reached the model (the spare's session was opened before the run existed).
     const sent = await readFile(record, "utf8");
     expect(sent).toContain(viaSpare.evs[0]!.runId);
+    for (const file of [record, `${record}.local`]) {
+      const lines = (await readFile(file, "utf8")).trim().split("\n");
+      expect(lines.length).toBe(2);
+      for (const line of lines) {
+        expect(line).toContain("# Project Context");
+        expect(line).toContain("## /workspace/AGENTS.md\\n\\nProject rule: agents-md-4711.");
+        expect(line.split("agents-md-4711").length).toBe(2); // once, not twice
+      }
+    }
     // The session it ran in is the task's: the next heartbeat resumes it.
     const again = await heartbeat({ ws: viaSpare.ws, steps: [{ text: "again" }], args: ["--task-key", "spare-a"] });
     expect(again.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: viaSpare.evs[0]!.sessionId });
