@@ -371,18 +371,8 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     // of the bench's policy first, so the cold rows measure what a worker that has seen the policy does. Before each
     // measured heartbeat the worker is left to finish its refills (heartbeats are minutes apart in Paperclip).
     // (A row's agent waits for a spare of its own policies, once the worker knows one: another agent's does not serve it.)
-    const settle = async (agent?: string) => {
-      for (let i = 0; i < 120; i++) {
-        const s = await workerStatus(wenv);
-        const policies: { agent: string; ready: number; failed?: string }[] = s?.warm.spares.policies ?? [];
-        const mine = policies.filter((p) => p.agent === agent);
-        const spareReady = mine.length ? mine.some((p) => p.ready > 0 || p.failed) : s && (s.warm.spares.ready >= Math.min(1, s.warm.spares.max) || policies.some((p) => p.failed));
-        // (and the resumed session's next VM: src/worker/resumable.ts)
-        if (s && s.running === 0 && s.warm.spares.building === 0 && s.warm.resumable.preparing === 0 && spareReady) return s;
-        await Bun.sleep(250);
-      }
-      return workerStatus(wenv);
-    };
+    const { untilSettled } = await import("../src/worker/index.ts");
+    const settle = (agent?: string) => untilSettled(() => workerStatus(wenv), { agent });
     for (const agent of AGENTS) {
       if (!want(`worker.${agent}`)) continue;
       log(`bench: worker, --agent ${agent}`);

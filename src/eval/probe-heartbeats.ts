@@ -6,6 +6,7 @@ import { hostBaseline } from "./host-baseline.ts";
 import { WORKLOAD_STEPS, writeWorkspace } from "./workload.ts";
 import type { ProbeContext } from "./context.ts";
 import { startWorker } from "./worker.ts";
+import { untilSettled, workerStatus, type WorkerStatus } from "../worker/index.ts";
 
 export interface HeartbeatFigures {
   latency: Latency;
@@ -103,14 +104,26 @@ async function probeWorker(ctx: ProbeContext, agent: string): Promise<{ cold: He
   if ("missing" in w) return w;
   const cold: HeartbeatSample[] = [];
   const resumed: HeartbeatSample[] = [];
+  // A worker in service has seen its agents' policies (Paperclip's heartbeats repeat): one heartbeat of the workload
+  // first, so it makes spare VMs for it; each measured heartbeat then starts from a settled worker, as heartbeats
+  // minutes apart do (docs/worker.md).
+  const status = () => workerStatus(w.socket) as Promise<WorkerStatus>;
+  const common = (i: number | "teach") => {
+    const ws = join(ctx.scratch, `worker-${agent}`, `ws-${i}`);
+    return { agent, workspace: ws, home: w.home, cache: ctx.cache, steps: WORKLOAD_STEPS, scratch: ctx.scratch, taskKey: `eval-w-${i}`, env: { PAPERCLIP_AOS_WORKER: w.socket } };
+  };
   try {
+    ctx.progress(`${agent}: a first heartbeat through the worker (it learns the policy)`);
+    await writeWorkspace(common("teach").workspace);
+    await heartbeat({ ...common("teach"), tag: `worker-${agent}-teach` });
     for (let i = 0; i < ctx.runs; i++) {
       ctx.progress(`${agent}: heartbeat ${i + 1}/${ctx.runs} through the worker (cold, then resumed)`);
-      const ws = join(ctx.scratch, `worker-${agent}`, `ws-${i}`);
-      await writeWorkspace(ws);
-      const common = { agent, workspace: ws, home: w.home, cache: ctx.cache, steps: WORKLOAD_STEPS, scratch: ctx.scratch, taskKey: `eval-w-${i}`, env: { PAPERCLIP_AOS_WORKER: w.socket } };
-      const a = await heartbeat({ ...common, tag: `worker-${agent}-${i}-a` });
-      const b = await heartbeat({ ...common, tag: `worker-${agent}-${i}-b`, session: a.result?.sessionParams ?? null });
+      const c = common(i);
+      await writeWorkspace(c.workspace);
+      await untilSettled(status, { agent });
+      const a = await heartbeat({ ...c, tag: `worker-${agent}-${i}-a` });
+      await untilSettled(status, { agent });
+      const b = await heartbeat({ ...c, tag: `worker-${agent}-${i}-b`, session: a.result?.sessionParams ?? null });
       cold.push(a.sample);
       resumed.push(b.sample);
     }

@@ -71,7 +71,7 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
     section(
       "1. Cold start and resumed heartbeats",
       [
-        "Wall time of one heartbeat from outside, as Paperclip sees it (process start to result): `paperclip-aos run` on its own, `run` handing the heartbeat to a warm worker (`paperclip-aos serve`), and the agent's own CLI on the host against the same gateway.",
+        "Wall time of one heartbeat from outside, as Paperclip sees it (process start to result): `paperclip-aos run` on its own, `run` handing the heartbeat to a warm worker (`paperclip-aos serve`, which served one heartbeat of the workload first and is idle, its spare VMs made, when each starts), and the agent's own CLI on the host against the same gateway.",
         "",
         table(["agent", "heartbeat", "path", "ok", "median", "p25", "p75", "max"], latRows),
         "",
@@ -82,7 +82,7 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
       "Is a heartbeat through agentOS fast enough to replace the local adapters?",
       best === null
         ? "Not measured: no host baseline ran, so no ratio can be given."
-        : `A cold heartbeat costs ${ratio(best)} the host CLI's time on the faster path (${wCold !== null && wCold === best ? "the warm worker" : "its own process"}; continue needs ≤ ${ratio(t.continueColdRatio)}, pause ≤ ${ratio(t.pauseColdRatio)}); it would change with spare VMs prepared ahead in the worker, or a faster agentOS session open.`,
+        : `A cold heartbeat costs ${ratio(best)} the host CLI's time on the faster path (${wCold !== null && wCold === best ? "the warm worker" : "its own process"}; continue needs ≤ ${ratio(t.continueColdRatio)}, pause ≤ ${ratio(t.pauseColdRatio)}); the worker's heartbeats start on spare VMs prepared ahead, so what is left is each agent's own work inside agentOS (docs/worker.md, "Where Claude Code's and Codex's time goes").`,
     ),
   );
 

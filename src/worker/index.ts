@@ -8,7 +8,7 @@ export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWor
 export { workerStatus, absoluteRequest, absoluteFlags } from "./client.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
-export { untilServing } from "./ready.ts";
+export { untilServing, untilSettled } from "./ready.ts";
 export { SidecarPool, type SidecarInfo } from "./sidecars.ts";
 export { Slots } from "./slots.ts";
 export type { JobInfo } from "./jobs.ts";

@@ -1,3 +1,5 @@
+import type { WorkerStatus } from "./server.ts";
+
 /**
  * Wait until a started `serve` says it is ready: read its output until `marker` appears (its "worker ready" line on
  * stderr, or the JSON line `serve --json` prints on stdout), then keep draining the stream in the background so a
@@ -16,4 +18,28 @@ export async function untilServing(stream: ReadableStream<Uint8Array>, marker: s
     while (!(await reader.read()).done);
   })();
   return text;
+}
+
+/**
+ * Wait (at most `timeoutMs`) until a worker is quiet: no heartbeat running, no spare VM or session's next VM being
+ * made, and a spare ready for `agent`'s policies once it knows one (another agent's spares do not serve it). This is
+ * the state between heartbeats minutes apart, which the bench and `eval` measure from. `status` asks the worker
+ * (`serve --status`); returns the last status (undefined if the worker does not answer).
+ */
+export async function untilSettled(status: () => Promise<WorkerStatus | undefined>, opts: { agent?: string; timeoutMs?: number } = {}): Promise<WorkerStatus | undefined> {
+  const until = Date.now() + (opts.timeoutMs ?? 30_000);
+  let s: WorkerStatus | undefined;
+  for (;;) {
+    s = await status().catch(() => undefined);
+    if (s && settled(s, opts.agent)) return s;
+    if (Date.now() >= until) return s;
+    await Bun.sleep(250);
+  }
+}
+
+function settled(s: WorkerStatus, agent: string | undefined): boolean {
+  const { spares, resumable } = s.warm;
+  const mine = spares.policies.filter((p) => p.agent === agent);
+  const spareReady = mine.length ? mine.some((p) => p.ready > 0 || p.failed) : spares.ready >= Math.min(1, spares.max) || spares.policies.some((p) => p.failed);
+  return s.running === 0 && spares.building === 0 && resumable.preparing === 0 && spareReady;
 }
