@@ -81,7 +81,13 @@ export function piSpareExtensionSource(runFile: string): string {
       for (const name of ["AGENTS.md", "CLAUDE.md"]) {
         const file = path.join(dir, name);
         if (!fs.existsSync(file)) continue;
-        if (!e.systemPrompt.includes("\\n## " + file + "\\n")) found.unshift("## " + file + "\\n\\n" + fs.readFileSync(file, "utf8") + "\\n\\n");
+        let content;
+        try {
+          content = fs.readFileSync(file, "utf8");
+        } catch {
+          continue; // as Pi: one it cannot read (a directory, denied) is passed over, the turn goes on
+        }
+        if (!e.systemPrompt.includes("\\n## " + file + "\\n")) found.unshift("## " + file + "\\n\\n" + content + "\\n\\n");
         break;
       }
       if (dir === path.dirname(dir)) break;

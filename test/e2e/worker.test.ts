@@ -158,10 +158,12 @@ describe("serve: the warm worker", () => {
     const input = join(await workspace(), "request.json");
     await writeFile(input, JSON.stringify({ env: { SPARE_MARK: "m-4711" } }));
     const record = `${input}.record.ndjson`;
-    // The workspace's AGENTS.md reaches the model as on the host, though the spare's session opened before this workspace.
+    // The workspace's context file reaches the model as on the host, though the spare's session opened before this
+    // workspace; as Pi does, an AGENTS.md it cannot read (here a directory) is passed over for CLAUDE.md.
     const withAgentsMd = async () => {
       const ws = await workspace();
-      await writeFile(join(ws, "AGENTS.md"), "Project rule: agents-md-4711.\n");
+      await mkdir(join(ws, "AGENTS.md"));
+      await writeFile(join(ws, "CLAUDE.md"), "Project rule: agents-md-4711.\n");
       return ws;
     };
     const viaSpare = await heartbeat({ ws: await withAgentsMd(), steps, args: ["--task-key", "spare-a", "--input", input, "--record", record] });
@@ -184,7 +186,7 @@ describe("serve: the warm worker", () => {
       expect(lines.length).toBe(2);
       for (const line of lines) {
         expect(line).toContain("# Project Context");
-        expect(line).toContain("## /workspace/AGENTS.md\\n\\nProject rule: agents-md-4711.");
+        expect(line).toContain("## /workspace/CLAUDE.md\\n\\nProject rule: agents-md-4711.");
         expect(line.split("agents-md-4711").length).toBe(2); // once, not twice
       }
     }
