@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * Spare VMs of the agents other than Pi (src/agents/*: `spare`), through the compiled binary and one `serve`: a
@@ -26,8 +26,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  serve?.kill("SIGKILL");
-  await serve?.exited;
+  await stopServe(serve);
   // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
   await removeTempDirs();
 });

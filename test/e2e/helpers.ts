@@ -119,3 +119,16 @@ export async function filesUnder(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+/**
+ * Stop a test's `serve` as an operator would (SIGTERM, SIGKILL only after 20 s): a SIGKILLed worker's sidecar lives
+ * on until its watchdog sees it and writes its log and scratch into the test's cache after that was removed (a
+ * /tmp/aos-cache-* was left behind every run).
+ */
+export async function stopServe(serve: { kill(signal?: NodeJS.Signals | number): void; exited: Promise<number> } | undefined): Promise<void> {
+  if (!serve) return;
+  serve.kill("SIGTERM");
+  await Promise.race([serve.exited, Bun.sleep(20_000)]);
+  serve.kill("SIGKILL");
+  await serve.exited;
+}

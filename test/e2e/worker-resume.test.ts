@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * A session's next VM (src/worker/resumable.ts) through the compiled binary: after a heartbeat the worker boots the
@@ -68,11 +68,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // SIGTERM first: a SIGKILLed worker's sidecar outlives it for a moment and writes into the (removed) cache.
-  serve?.kill("SIGTERM");
-  await Promise.race([serve?.exited, Bun.sleep(20_000)]);
-  serve?.kill("SIGKILL");
-  await serve?.exited;
+  await stopServe(serve);
   await removeTempDirs();
 });
 

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startGateway } from "../../src/gateway/index.ts";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, processesMentioning, protocolEvents, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { binPath, privateCache, processesMentioning, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * The warm worker through the compiled binary: `serve` in a private state dir, `run` and `exec` finding it there.
@@ -110,12 +110,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Stopped as an operator would: a SIGKILLed worker's sidecar lives on until its watchdog sees it, and wrote its log
-  // and scratch into the cache after it was removed (a /tmp/aos-cache-* was left behind every run).
-  serve?.kill("SIGTERM");
-  await Promise.race([serve?.exited, Bun.sleep(20_000)]);
-  serve?.kill("SIGKILL");
-  await serve?.exited;
+  await stopServe(serve);
   // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
   await removeTempDirs();
 });
