@@ -45,9 +45,11 @@ async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: stri
  */
 async function killAndRestart(home: string, where: (workerPid: number, tmp: string) => string) {
   const base = await tempDir("aos-rivet-tmp-");
-  const tmp = join(base, "worker-tmp");
+  // The TMPDIR the worker inherits is short, as /tmp is: under the lane's own TMPDIR its socket paths would be too
+  // long for rivetkit in any case, and the heartbeat fails with rivetkit's "An internal error occurred".
+  const tmp = mkdtempSync("/tmp/aos-wt-");
   const ws = join(base, "ws");
-  for (const d of [tmp, ws]) mkdirSync(d);
+  mkdirSync(ws);
   writeFileSync(join(base, "script.json"), JSON.stringify({ steps: [{ text: "done" }] }));
   const port = await freePort();
   let engine: Started | undefined;
@@ -85,6 +87,7 @@ async function killAndRestart(home: string, where: (workerPid: number, tmp: stri
       engine.proc.kill("SIGTERM");
       await engine.proc.exited;
     }
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
