@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { runtimeError, usageError } from "../errors.ts";
 import { stateDir } from "../paths.ts";
 import { CappedLog } from "./engine-log.ts";
+// The file, not src/runtime/index.ts: `engine start` must not load agentOS.
+import { killWithParent } from "../runtime/watchdog.ts";
 
 /** The engine's public (guard) port; the peer API listens on port + 1 and metrics on port + 10, as rivet-engine's defaults do. */
 export const DEFAULT_ENGINE_PORT = 6420;
@@ -99,7 +101,7 @@ export interface StartEngineOptions {
 /**
  * Start rivet-engine and wait until it answers on its endpoint. Its output goes to <dir>/engine.log (appended, capped:
  * engine-log.ts). Only PATH and HOME reach it from our environment (no provider key has any business there), and
- * TMPDIR is inside `dir`. It does not outlive this process, however this process ends (engineWatchdog).
+ * TMPDIR is inside `dir`. It does not outlive this process, however this process ends (killWithParent in src/runtime/watchdog.ts).
  */
 export async function startEngine(opts: StartEngineOptions): Promise<RunningEngine> {
   const layout = engineLayout(opts.dir, opts.port);
@@ -123,7 +125,7 @@ export async function startEngine(opts: StartEngineOptions): Promise<RunningEngi
   });
   child.stdout!.on("data", (b: Buffer) => log.write(b));
   child.stderr!.on("data", (b: Buffer) => log.write(b));
-  const watchdog = child.pid === undefined ? undefined : engineWatchdog(child.pid);
+  const watchdog = child.pid === undefined ? undefined : killWithParent(child.pid, { match: "rivet-engine", graceS: WATCHDOG_GRACE_S, name: "paperclip-aos-engine-watchdog" });
   const exited = new Promise<number | string>((resolve) => {
     child.once("error", (e) => {
       watchdog?.kill();
@@ -162,30 +164,6 @@ export async function startEngine(opts: StartEngineOptions): Promise<RunningEngi
 
 /** How long the watchdog gives the engine between SIGTERM and SIGKILL (seconds). */
 const WATCHDOG_GRACE_S = 10;
-
-/**
- * A child outlives a parent killed with SIGKILL: nothing tells rivet-engine, which keeps its ports and storage. This
- * one-line shell reads a pipe that only this process holds open, so it sees EOF the moment this process is gone, however
- * it ended, and stops the engine (SIGTERM, SIGKILL after the grace), unless that pid is no longer a rivet-engine. It
- * is spawned after the engine, so the engine does not hold the pipe open too; it gets PATH only. The returned handle
- * must stay referenced while the engine runs: the pipe closes with it.
- */
-function engineWatchdog(enginePid: number): { kill(): void } {
-  const script = [
-    "read -r _",
-    'grep -q rivet-engine "/proc/$1/cmdline" 2>/dev/null || exit 0',
-    'kill -TERM "$1" 2>/dev/null || exit 0',
-    'i=0; while kill -0 "$1" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$1"; i=$((i + 1)); sleep 1; done',
-  ].join("\n");
-  const p = Bun.spawn(["sh", "-c", script, "paperclip-aos-engine-watchdog", String(enginePid), String(WATCHDOG_GRACE_S)], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  p.unref();
-  return { kill: () => p.kill("SIGKILL") };
-}
 
 function lastLogLine(file: string): string {
   if (!existsSync(file)) return "no log";

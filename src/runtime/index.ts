@@ -5,6 +5,7 @@ export type { BootOptions, VmHandle, VmStorage } from "./vm.ts";
 export { MemoryDirVfs } from "./memory-vfs.ts";
 export { installSignalHandlers, setSignalHandler, shutdown, signalExitCode } from "./lifecycle.ts";
 export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive, pidRunning } from "./proc.ts";
+export { killWithParent } from "./watchdog.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentOsSidecar } from "@rivet-dev/agentos-core";
-import { bootVm, childPids, procStat } from "../runtime/index.ts";
+import { bootVm, childPids, killWithParent, procStat } from "../runtime/index.ts";
 import { errorMessage, firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 
@@ -187,7 +187,7 @@ export class SidecarPool {
     const handle = await bootVm({ sidecar: sc.handle, agents: ["pi"], databasePath: db, debug: this.opts.debug });
     try {
       sc.pid = childPids().find((p) => !before.has(p) && isSidecarProcess(p)) ?? null;
-      if (sc.pid !== null) sc.watchdog = watchdog(sc.pid);
+      if (sc.pid !== null) sc.watchdog = killWithParent(sc.pid, { match: "sidecar", graceS: 0, name: "paperclip-aos-watchdog" });
       await handle.vm.process.exec("ls / > /dev/null && cat /dev/null", { output: { capture: "none" } });
       await handle.vm.sessions.open({ sessionId: "warm", agent: "pi", cwd: "/" });
       await handle.vm.sessions.unload({ sessionId: "warm" }).catch(() => {});
@@ -264,22 +264,6 @@ export class SidecarPool {
     sc.state = "dead";
     this.old.delete(sc);
   }
-}
-
-/**
- * A sidecar outlives a worker killed with SIGKILL by several seconds (it notices its closed pipes only when it next
- * looks), holding hundreds of MB. A one-line shell that outlives the worker ends it as soon as the worker is gone.
- * It needs only PATH: not the worker's provider keys or the engine's token.
- */
-function watchdog(sidecarPid: number): { kill(): void } {
-  const p = Bun.spawn(["sh", "-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', "paperclip-aos-watchdog", String(process.pid), String(sidecarPid)], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  p.unref();
-  return { kill: () => p.kill("SIGKILL") };
 }
 
 function isSidecarProcess(pid: number): boolean {
