@@ -1,20 +1,22 @@
 import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { firstLine } from "../errors.ts";
+import { firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { pidAlive } from "../runtime/index.ts";
 
 /**
- * rivetkit's napi module puts each actor's runtime socket in a new `rivet-actor-runtime.<12 hex>/` directory of TMPDIR,
- * and leaves the directory behind even after a clean shutdown (measured, rivetkit 2.3.19: the socket goes, the
- * directory stays; a killed worker leaves the socket too). The native code reads TMPDIR from the C environment at each
- * socket it makes, not from process.env (Bun keeps its own copy, which is also what children are spawned with). So a
- * runner points the C environment's TMPDIR (libc setenv, through bun:ffi) at a directory of its own in the state dir
- * while it runs, and removes it when it stops; one a killed runner left is removed by the next runner's start.
- * Where that path would be too long for a socket, TMPDIR stays and each socket rivetkit makes is listed in
- * `<root>/tmp@<pid>.sockets`: removed at stop, or by the next runner's start after a kill.
+ * rivetkit's napi module puts each actor's runtime socket in a new `rivet-actor-runtime.<12 hex>/` directory of
+ * XDG_RUNTIME_DIR when that is set, else of TMPDIR (else /tmp), and leaves the directory behind even after a clean
+ * shutdown (measured, rivetkit 2.3.19: the socket goes, the directory stays; a killed worker leaves the socket too). The
+ * native code reads both from the C environment at each socket it makes, not from process.env (Bun keeps its own copy,
+ * which is also what children are spawned with). So a runner points the C environment's XDG_RUNTIME_DIR and TMPDIR
+ * (libc setenv, through bun:ffi) at a directory of its own in the state dir while it runs, and removes it when it
+ * stops; one a killed runner left is removed by the next runner's start.
+ * Where that path would be too long for a socket, the inherited directory stays and each socket rivetkit makes is
+ * listed in `<root>/tmp@<pid>.sockets`: removed at stop, or by the next runner's start after a kill. Where that one is
+ * too long as well, no heartbeat could run (rivetkit fails each with "An internal error occurred"), so the runner
+ * does not start.
  */
-
 /** A Unix socket path has at most 107 bytes; rivetkit's own part of it is `/rivet-actor-runtime.<12>/<12>.sock`. */
 const SOCKET_PATH_MAX = 107;
 const RIVETKIT_SUFFIX = "/rivet-actor-runtime.000000000000/000000000000.sock".length;
@@ -30,26 +32,44 @@ export interface NativeTmpdir {
   close(): void;
 }
 
+/** Can rivetkit make its runtime sockets in `dir`? */
+function roomForSockets(dir: string): boolean {
+  return Buffer.byteLength(dir) + RIVETKIT_SUFFIX <= SOCKET_PATH_MAX;
+}
+
 /**
- * Give rivetkit's native code a TMPDIR of its own: `<root>/tmp@<pid>`, unless that path is too long for the sockets
- * inside it (then TMPDIR stays, and the sockets tracked, listed in `<root>/tmp@<pid>.sockets`, are removed at close
- * instead). What runners that are no longer running left is removed first.
+ * Give rivetkit's native code a socket directory of its own: `<root>/tmp@<pid>`, unless that path is too long for
+ * the sockets inside it (then the inherited one stays, and the sockets tracked, listed in `<root>/tmp@<pid>.sockets`,
+ * are removed at close instead). What runners that are no longer running left is removed first. Throws (exit 1)
+ * when the inherited directory is too long too, naming both and what to change.
  */
 export async function useNativeTmpdir(root: string): Promise<NativeTmpdir> {
   removeStale(root);
   const dir = join(root, `${DIR_PREFIX}${process.pid}`);
   const list = `${dir}${LIST_SUFFIX}`;
   const tracked = new Set<string>();
+  const libc = await openLibc();
+  const inherited = rivetkitSocketDir(libc);
   let restore: (() => void) | undefined;
-  if (dir.length + RIVETKIT_SUFFIX <= SOCKET_PATH_MAX) {
+  if (roomForSockets(dir)) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      restore = await setNativeEnv("TMPDIR", dir);
+      restore = setNativeEnv(libc, { XDG_RUNTIME_DIR: dir, TMPDIR: dir });
     } catch (e) {
-      logger.debug(`worker: TMPDIR for rivetkit's sockets not set (${firstLine(e)}): they go to the inherited TMPDIR`);
+      logger.debug(`worker: no socket directory of our own for rivetkit (${firstLine(e)}): its sockets go to ${inherited.name}`);
     }
   } else {
-    logger.debug(`worker: ${dir} is too long for rivetkit's socket paths: its sockets go to the inherited TMPDIR`);
+    logger.debug(`worker: ${dir} is too long for rivetkit's socket paths: its sockets go to ${inherited.name}`);
+  }
+  if (!restore && !roomForSockets(inherited.dir)) {
+    libc?.close();
+    rmSync(dir, { recursive: true, force: true });
+    const max = SOCKET_PATH_MAX - RIVETKIT_SUFFIX;
+    throw runtimeError(
+      `rivetkit's actor runtime sockets need a directory of at most ${max} bytes, but the state dir's ${dir} is ${Buffer.byteLength(dir)} and ${inherited.name}=${inherited.dir} is ${Buffer.byteLength(inherited.dir)}`,
+      `start the worker with a short ${inherited.name} (e.g. ${inherited.name}=/tmp) or a shorter PAPERCLIP_AOS_HOME`,
+      "rivet_socket_path",
+    );
   }
   const own = restore ? dir : null;
   return {
@@ -68,6 +88,7 @@ export async function useNativeTmpdir(root: string): Promise<NativeTmpdir> {
     close() {
       restore?.();
       restore = undefined;
+      libc?.close();
       if (own) rmSync(own, { recursive: true, force: true });
       // Called after the registry's shutdown: these sockets (ours) serve nobody now.
       removeSockets(tracked);
@@ -121,21 +142,52 @@ function removeStale(root: string): void {
   }
 }
 
-/** Set a variable in the C environment (what native code reads); returns what puts the old value back. */
-async function setNativeEnv(name: string, value: string): Promise<() => void> {
+type Libc = Awaited<ReturnType<typeof openLibc>>;
+
+async function openLibc() {
   const { dlopen, FFIType, CString } = await import("bun:ffi");
-  const libc = dlopen("libc.so.6", {
-    getenv: { args: [FFIType.cstring], returns: FFIType.ptr },
-    setenv: { args: [FFIType.cstring, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
-    unsetenv: { args: [FFIType.cstring], returns: FFIType.i32 },
-  });
-  const c = (s: string) => Buffer.from(`${s}\0`);
-  const before = libc.symbols.getenv(c(name));
-  const old = before ? new CString(before).toString() : null;
-  if (libc.symbols.setenv(c(name), c(value), 1) !== 0) throw new Error(`setenv ${name} failed`);
+  try {
+    const lib = dlopen("libc.so.6", {
+      getenv: { args: [FFIType.cstring], returns: FFIType.ptr },
+      setenv: { args: [FFIType.cstring, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+      unsetenv: { args: [FFIType.cstring], returns: FFIType.i32 },
+    });
+    const c = (s: string) => Buffer.from(`${s}\0`);
+    return {
+      get(name: string): string | null {
+        const p = lib.symbols.getenv(c(name));
+        return p ? new CString(p).toString() : null;
+      },
+      set(name: string, value: string | null): boolean {
+        return (value === null ? lib.symbols.unsetenv(c(name)) : lib.symbols.setenv(c(name), c(value), 1)) === 0;
+      },
+      close: () => lib.close(),
+    };
+  } catch (e) {
+    logger.debug(`worker: libc not loaded (${firstLine(e)}): rivetkit's sockets go where it puts them`);
+    return null;
+  }
+}
+
+/** Where rivetkit makes its sockets when left alone: what the C environment says, as Rust's std reads it. */
+function rivetkitSocketDir(libc: Libc): { name: string; dir: string } {
+  const get = (name: string) => (libc ? libc.get(name) : (process.env[name] ?? null)) || null;
+  const xdg = get("XDG_RUNTIME_DIR");
+  if (xdg) return { name: "XDG_RUNTIME_DIR", dir: xdg };
+  return { name: "TMPDIR", dir: get("TMPDIR") ?? "/tmp" };
+}
+
+/** Set variables in the C environment (what native code reads); returns what puts the old values back. */
+function setNativeEnv(libc: Libc, vars: Record<string, string>): () => void {
+  if (!libc) throw new Error("libc is not loaded");
+  const old = Object.keys(vars).map((name) => [name, libc.get(name)] as const);
+  for (const [name, value] of Object.entries(vars)) {
+    if (!libc.set(name, value)) {
+      for (const [n, v] of old) libc.set(n, v);
+      throw new Error(`setenv ${name} failed`);
+    }
+  }
   return () => {
-    if (old === null) libc.symbols.unsetenv(c(name));
-    else libc.symbols.setenv(c(name), c(old), 1);
-    libc.close();
+    for (const [n, v] of old) libc.set(n, v);
   };
 }

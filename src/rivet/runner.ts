@@ -75,12 +75,23 @@ export class Runner {
     // A scratch dir a killed worker left behind holds nothing the actors need (their state is in the engine).
     rmSync(this.scratch, { recursive: true, force: true });
     mkdirSync(this.scratch, { recursive: true });
-    onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
-    await this.pool.start();
+    // rivetkit's actor runtime sockets go to a TMPDIR of ours, removed at stop (native-tmpdir.ts); first, since a
+    // worker with no room for them could run no heartbeat and says so before it warms anything.
     try {
-      // rivetkit's actor runtime sockets go to a TMPDIR of ours, removed at stop (native-tmpdir.ts).
       this.tmp = await useNativeTmpdir(join(this.opts.stateDir, "rivet"));
-      this.host.runtimeSockets = this.tmp;
+    } catch (e) {
+      rmSync(this.scratch, { recursive: true, force: true });
+      throw e;
+    }
+    this.host.runtimeSockets = this.tmp;
+    onProgress("warming a sidecar (first shell and a Pi session, a few seconds)");
+    try {
+      await this.pool.start();
+    } catch (e) {
+      this.tmp.close();
+      throw e;
+    }
+    try {
       this.registry = rivet.rivetkit.setup({
         use: { [SESSION_ACTOR]: sessionActor(rivet.rivetkit, rivet.db, this.host, this.opts.token) },
         endpoint: this.opts.engine,

@@ -16,12 +16,15 @@ import { freePort, LANE_BIN, startEngine, TOKEN_ENV, type Started } from "./help
 
 afterAll(removeTempDirs);
 
+/** The lane's environment without XDG_RUNTIME_DIR (rivetkit would prefer it to TMPDIR): each test sets its own. */
+const { XDG_RUNTIME_DIR: _xdg, ...laneEnv } = process.env;
+
 const runtimeDirs = (dir: string) => readdirSync(dir).filter((n) => n.startsWith("rivet-actor-runtime."));
 
 /** A worker of the compiled binary (added to `procs` at once, so the test's finally ends it whatever fails). */
-async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: string, home: string, tmp: string, name: string) {
+async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: string, home: string, env: Record<string, string>, name: string) {
   const proc = Bun.spawn([LANE_BIN, "worker", "--engine", endpoint, "--name", name, "--concurrency", "1"], {
-    env: { ...process.env, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: home, TMPDIR: tmp },
+    env: { ...laneEnv, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: home, ...env },
     stdout: "ignore",
     stderr: "pipe",
   });
@@ -40,14 +43,17 @@ async function startWorker(procs: ReturnType<typeof Bun.spawn>[], endpoint: stri
 }
 
 /**
- * One worker on `home` with TMPDIR `tmp`, one heartbeat through it (its actor then holds a runtime socket), SIGKILL,
- * a second worker on the same state dir, SIGTERM. `where` says where the sockets of a worker with that pid are.
+ * One worker on `home` with TMPDIR `tmp` (and XDG_RUNTIME_DIR `xdg` with `withXdg`: rivetkit prefers it to TMPDIR),
+ * one heartbeat through it (its actor then holds a runtime socket), SIGKILL, a second worker on the same state dir,
+ * SIGTERM. `where` says where the sockets of a worker with that pid are.
  */
-async function killAndRestart(home: string, where: (workerPid: number, tmp: string) => string) {
+async function killAndRestart(home: string, where: (workerPid: number, tmp: string) => string, withXdg = false) {
   const base = await tempDir("aos-rivet-tmp-");
   // The TMPDIR the worker inherits is short, as /tmp is: under the lane's own TMPDIR its socket paths would be too
   // long for rivetkit in any case, and the heartbeat fails with rivetkit's "An internal error occurred".
   const tmp = mkdtempSync("/tmp/aos-wt-");
+  const xdg = mkdtempSync("/tmp/aos-wx-");
+  const env: Record<string, string> = withXdg ? { TMPDIR: tmp, XDG_RUNTIME_DIR: xdg } : { TMPDIR: tmp };
   const ws = join(base, "ws");
   mkdirSync(ws);
   writeFileSync(join(base, "script.json"), JSON.stringify({ steps: [{ text: "done" }] }));
@@ -56,7 +62,7 @@ async function killAndRestart(home: string, where: (workerPid: number, tmp: stri
   const procs: ReturnType<typeof Bun.spawn>[] = [];
   try {
     engine = await startEngine(join(base, "engine"), port, join(base, "engine-home"));
-    const first = await startWorker(procs, engine.info.endpoint, home, tmp, "tmp-a");
+    const first = await startWorker(procs, engine.info.endpoint, home, env, "tmp-a");
     const run = Bun.spawn(
       [LANE_BIN, "run", "--engine", engine.info.endpoint, "--cwd", ws, "--model", `scripted:${join(base, "script.json")}`, "--prompt", "hi", "--agent-id", "tmp-agent", "--task-key", "t1"],
       { env: { ...process.env, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: join(base, "client") }, stdout: "pipe", stderr: "pipe" },
@@ -68,11 +74,12 @@ async function killAndRestart(home: string, where: (workerPid: number, tmp: stri
     const sockets = where(first.pid, tmp);
     expect(runtimeDirs(sockets).length).toBeGreaterThanOrEqual(1);
     if (sockets !== tmp) expect(runtimeDirs(tmp)).toEqual([]);
+    expect(runtimeDirs(xdg)).toEqual([]);
 
     first.kill("SIGKILL");
     await first.exited;
     expect(runtimeDirs(sockets).length).toBeGreaterThanOrEqual(1); // nothing ran to remove it
-    const second = await startWorker(procs, engine.info.endpoint, home, tmp, "tmp-b");
+    const second = await startWorker(procs, engine.info.endpoint, home, env, "tmp-b");
     // The next worker on the state dir removed what the killed one left.
     expect(readdirSync(join(home, "rivet")).filter((n) => n.includes(`tmp@${first.pid}`))).toEqual([]);
     expect(runtimeDirs(tmp)).toEqual([]);
@@ -87,14 +94,14 @@ async function killAndRestart(home: string, where: (workerPid: number, tmp: stri
       engine.proc.kill("SIGTERM");
       await engine.proc.exited;
     }
-    rmSync(tmp, { recursive: true, force: true });
+    for (const d of [tmp, xdg]) rmSync(d, { recursive: true, force: true });
   }
 }
 
-test("a short state dir: the actor runtime sockets are in it, not in TMPDIR, and removed after SIGKILL (by the next start) and SIGTERM", async () => {
+test("a short state dir: the actor runtime sockets are in it, not in TMPDIR or XDG_RUNTIME_DIR, and removed after SIGKILL (by the next start) and SIGTERM", async () => {
   const home = mkdtempSync("/tmp/aos-h");
   try {
-    await killAndRestart(home, (pid) => join(home, "rivet", `tmp@${pid}`));
+    await killAndRestart(home, (pid) => join(home, "rivet", `tmp@${pid}`), true);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
@@ -103,4 +110,26 @@ test("a short state dir: the actor runtime sockets are in it, not in TMPDIR, and
 test("a state dir too long for a socket path: the sockets stay in TMPDIR, listed in the state dir, and are removed the same way", async () => {
   const home = join(await tempDir("aos-rivet-long-"), "a-state-dir-whose-path-is-too-long-for-unix-sockets");
   await killAndRestart(home, (_pid, tmp) => tmp);
+});
+
+test("a state dir and a TMPDIR both too long for rivetkit's socket paths: worker --engine says so in one line and exits 1 before it warms anything", async () => {
+  const base = await tempDir("aos-rivet-toolong-");
+  const home = join(base, "a-state-dir-whose-path-is-too-long-for-unix-sockets");
+  const tmp = join(base, "an-inherited-tmpdir-whose-path-is-too-long-as-well");
+  mkdirSync(tmp, { recursive: true });
+  // No engine listens: the worker must stop before it would connect (or warm a sidecar).
+  const proc = Bun.spawn([LANE_BIN, "worker", "--engine", `http://127.0.0.1:${await freePort()}`, "--name", "long"], {
+    env: { ...laneEnv, ...TOKEN_ENV, PAPERCLIP_AOS_HOME: home, TMPDIR: tmp },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, errText, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect(code).toBe(1);
+  expect(out).toBe("");
+  const lines = errText.trim().split("\n");
+  expect(lines[0]).toMatch(/^error: rivetkit's actor runtime sockets need a directory of at most 56 bytes, .*TMPDIR=\S+an-inherited-tmpdir/);
+  expect(lines.slice(1)).toEqual([expect.stringMatching(/^hint: .*TMPDIR=\/tmp/)]);
+  // Nothing of the worker is left in its state dir or the TMPDIR.
+  expect(readdirSync(join(home, "rivet"))).toEqual([]);
+  expect(readdirSync(tmp)).toEqual([]);
 });
