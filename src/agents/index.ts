@@ -4,6 +4,8 @@
  * help, the protocol's schemas and the Paperclip adapter's config schema all derive from it. Adding an agent is one
  * driver file, its line here and its tests.
  */
+import { lstat } from "node:fs/promises";
+import { join } from "node:path";
 import { usageError } from "../errors.ts";
 import type { ModelSpec } from "../gateway/index.ts";
 import { claude } from "./claude.ts";
@@ -45,3 +47,16 @@ export { piConfigFiles, piExtensionSource, type PiConfigOptions } from "./pi.ts"
 export { openCodeConfig, openCodeConfigFiles } from "./opencode.ts";
 export { claudeEnv } from "./claude.ts";
 export { codexConfigFiles, CODEX_ACP_PACKAGE, CODEX_TOKEN_ENV } from "./codex.ts";
+
+/**
+ * The first of the paths the agent reads only at session open (SpareSetup `sessionOpenReads`) that the host
+ * workspace has, or undefined: a VM whose session was opened ahead would run without it.
+ */
+export async function sessionOpenConfigIn(driver: AgentDriver, workspaceDir: string): Promise<string | undefined> {
+  const paths = driver.spare?.session === "ahead" ? (driver.spare.sessionOpenReads ?? []) : [];
+  for (const rel of paths) {
+    // lstat: a link there counts too (the agent would follow it at open); nothing is read.
+    if (await lstat(join(workspaceDir, rel)).then(() => true, () => false)) return rel;
+  }
+  return undefined;
+}

@@ -123,5 +123,9 @@ export const pi = {
     session: "ahead",
     files: (endpoint) => [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piSpareExtensionSource(PI_RUN_FILE) }],
     runFile: ({ env, instructions }) => ({ path: PI_RUN_FILE, content: json({ env, instructions }) }),
+    // pi-coding-agent 0.60 discovers, when its session opens, <cwd>/.pi (settings.json, skills, prompts, extensions,
+    // themes, SYSTEM.md, APPEND_SYSTEM.md) and .agents/skills in <cwd> and its parents (in the VM only /workspace is
+    // the run's). Its context files (AGENTS.md) are read again at turn start instead (piSpareExtensionSource).
+    sessionOpenReads: [".pi", ".agents/skills"],
   },
 } as const satisfies AgentDriver;

@@ -62,6 +62,11 @@ export type SpareSetup =
        * in it when a run takes the spare); `endpoint` is the run's gateway, the spare's URL and token.
        */
       runFile(run: { env: Record<string, string>; instructions: string; endpoint: GatewayEndpoint }): AgentConfigFile;
+      /**
+       * Workspace paths (relative) the agent reads only when its session opens (its project config): a session opened
+       * ahead, on a stand-in workspace, never saw them, so a run whose workspace has one takes no VM opened ahead.
+       */
+      readonly sessionOpenReads?: readonly string[];
     }
   | { readonly session: "at-run" };
 

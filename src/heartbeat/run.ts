@@ -7,7 +7,7 @@ import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../
 import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
 import { planVm, workspaceLimits } from "../plan/index.ts";
 import {
-  checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubSessionEnv, sessionResumable,
+  checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubSessionEnv, sessionOpenConfigIn, sessionResumable,
   type AgentConfigFile, type AgentDriver, type ResumeStep,
 } from "../agents/index.ts";
 import { Teardown } from "../teardown.ts";
@@ -152,11 +152,16 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
     sizeWorkspace: !opts.warm,
   });
   const need: SpareNeed = { agent: req.agent, model: req.model, boot: plan.boot, databasePath: slot.databasePath };
-  const prepared = !snap && choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : undefined;
+  // A VM whose session opened ahead (on a stand-in workspace) never read the workspace's own agent config (Pi's
+  // .pi/): such a run boots as without a worker, and no next VM is prepared for its session.
+  const ownConfig = opts.warm && !snap ? await sessionOpenConfigIn(driver, workspaceDir) : undefined;
+  if (ownConfig) logger.debug(`the workspace has ${ownConfig}: no VM opened ahead serves this run`);
+  const warmFits = !snap && !ownConfig;
+  const prepared = warmFits && choice.resuming ? await takePrepared(claimed, choice.sessionId, need) : undefined;
   // Never two live VMs on one database: a prepared VM the run does not take (a snapshot run, another session or
   // plan) is gone before the run boots its own.
   if (!prepared) await claimed?.discard();
-  const spare = prepared ?? (spareFits(driver, choice.resuming, !!snap) ? await takeSpare(hb, need) : undefined);
+  const spare = prepared ?? (spareFits(driver, choice.resuming, !!snap) && !ownConfig ? await takeSpare(hb, need) : undefined);
   // A VM whose session was opened ahead (a prepared one, or a spare of an agent set up `ahead`) gives the run that
   // session; on any other VM the session opens below.
   const aheadSetup = driver.spare?.session === "ahead" ? driver.spare : undefined;
@@ -233,7 +238,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   phase(hb, "prompt");
   logger.debug(`heartbeat phases (ms): ${JSON.stringify(hb.phases)}`);
   await saveSession(hb.session, req.runId);
-  if (!snap) hb.next = { slot, sessionId, need };
+  if (warmFits) hb.next = { slot, sessionId, need };
   if (snap) {
     const r = await snap.finish({ command: `run ${req.runId}` });
     const changed = [

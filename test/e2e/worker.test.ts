@@ -191,6 +191,55 @@ describe("serve: the warm worker", () => {
     expect(again.code).toBe(0);
   });
 
+  test("a workspace with its own Pi config (.pi/prompts, .pi/APPEND_SYSTEM.md) gets it through the worker as in-process: no VM opened ahead serves it", async () => {
+    // Pi reads <cwd>/.pi when its session opens, which on a spare or a session's prepared VM was before the workspace.
+    if (!(await status()).warm.spares.policies.some((p: any) => p.model === "scripted")) await heartbeat({ steps: [{ text: "teach" }] });
+    const policy = await sparesReady((p) => p.model === "scripted", 1);
+    const withPrompt = async (ws: string) => {
+      await mkdir(join(ws, ".pi", "prompts"), { recursive: true });
+      await writeFile(join(ws, ".pi", "prompts", "greet.md"), "Greet with the word template-4711.\n");
+      await writeFile(join(ws, ".pi", "APPEND_SYSTEM.md"), "Project system rule: append-4711.\n");
+      return ws;
+    };
+    const file = await script([{ text: "greeted" }]);
+    const greet = async (ws: string, key: string, extra: string[] = [], prompt = "/greet") => {
+      const record = await recordFile();
+      const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", prompt, "--task-key", key, "--record", record, ...extra], { env: env() });
+      expect(r.code).toBe(0);
+      return { evs: events(r.stdout), sent: await readFile(record, "utf8") };
+    };
+    const hitsBefore = (await status()).warm.spares.hits;
+    for (const extra of [[], ["--worker", "off"]]) {
+      const r = await greet(await withPrompt(await workspace()), `pi-dir-${extra.length}`, extra);
+      // The template expanded (the model got its text, not "/greet"), and the project's system prompt addition arrived.
+      expect(r.sent).toContain("template-4711");
+      expect(r.sent).toContain("append-4711");
+      expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "success", summary: "greeted" });
+    }
+    expect((await status()).warm.spares.hits).toBe(hitsBefore);
+    expect((await sparesReady((p) => p.key === policy.key, 1)).ready).toBeGreaterThan(0);
+
+    // A session whose next VM was prepared before its workspace got a .pi: the resumed heartbeat boots as without it.
+    const ws = await workspace();
+    const first = await heartbeat({ ws, steps: [{ text: "first" }], args: ["--task-key", "pi-dir-resumed"] });
+    expect(first.code).toBe(0);
+    let s = await status();
+    for (let i = 0; i < 120 && s.warm.resumable.ready === 0; i++) {
+      await Bun.sleep(500);
+      s = await status();
+    }
+    expect(s.warm.resumable.ready).toBe(1);
+    await withPrompt(ws);
+    // (A resumed prompt starts with agentOS's continuation preamble, so no template applies to it, in-process too.)
+    const resumed = await greet(ws, "pi-dir-resumed", [], "go on");
+    expect(resumed.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.evs[0]!.sessionId });
+    expect(resumed.sent).toContain("append-4711");
+    expect(resumed.sent).toContain("first"); // the earlier turn reached the model
+    const after = (await settled()).warm.resumable;
+    expect(after.hits).toBe(s.warm.resumable.hits);
+    expect(after.discarded).toBe(s.warm.resumable.discarded + 1);
+  });
+
   test("two concurrent heartbeats on spares are isolated, and a spare's gateway token is dead after its run", async () => {
     const policy = await sparesReady((p) => p.model === "scripted", 2);
     const runs = await Promise.all(
