@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { stateDir } from "../paths.ts";
@@ -98,9 +98,14 @@ export class SessionSlot {
         await rm(this.releaseRequestPath, { force: true });
         return () => rm(this.lockPath, { force: true });
       }
-      const held = await this.liveOwner();
+      const read = await this.readLock();
+      const held = read && lockAlive(read.owner) ? (read.owner as LockOwner) : undefined;
       if (!held) {
-        // Gone, or its owner died: taken over on the next turn (a lock that keeps coming back is waited for, not spun on).
+        if (read && (await this.takeOver(read, owner))) {
+          await rm(this.releaseRequestPath, { force: true });
+          return () => rm(this.lockPath, { force: true });
+        }
+        // Gone, or its owner died and another taker was first: again (a lock that keeps coming back is waited for, not spun on).
         if (turn > 10 && Date.now() > deadline) throw runtimeError("could not lock the session", `see ${this.lockPath}`, "session_busy");
         if (turn > 10) await Bun.sleep(50);
         continue;
@@ -217,21 +222,86 @@ export class SessionSlot {
     }
   }
 
-  /** The lock's owner while it or a process it names lives; a lock nobody alive holds is removed (undefined). */
-  private async liveOwner(): Promise<LockOwner | undefined> {
-    const text = await readFile(this.lockPath, "utf8").catch(() => null);
-    if (text === null) return undefined;
-    let owner: Partial<LockOwner> = {};
+  /** The lock file as it is now, with its inode (read through one descriptor, so the two belong together). */
+  private async readLock(): Promise<ReadLock | undefined> {
+    let fh;
     try {
-      owner = JSON.parse(text) as Partial<LockOwner>;
+      fh = await open(this.lockPath, "r");
     } catch {
-      // an older build's lock caught being written: its pid is unknown, so it counts as dead
+      return undefined;
     }
-    if (owner.pid && [owner.pid, ...(owner.pids ?? [])].some(pidRunning)) return owner as LockOwner;
-    await rm(this.lockPath, { force: true });
-    return undefined;
+    try {
+      const [st, text] = [await fh.stat({ bigint: true }), await fh.readFile("utf8")];
+      let owner: Partial<LockOwner> = {};
+      try {
+        owner = JSON.parse(text) as Partial<LockOwner>;
+      } catch {
+        // an older build's lock caught being written: its pid is unknown, so it counts as dead
+      }
+      return { ino: st.ino, text, owner };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Take over a lock whose owner died (`stale`, as read): true when the lock is now `owner`'s. Two takers must not
+   * both win, so removing the stale file and creating ours (two steps, between which another taker can do the same
+   * and then lose its new lock to our removal) is not how: a taker first claims the stale file by linking it to a
+   * name made of its inode (`lock.stale.<ino>`), which only one taker can create; the claimant checks it claimed the
+   * file it read (the same inode and text: the lock may have changed hands since), and then puts its own lock in
+   * its place in one rename. Nobody else replaces or removes a lock that is claimed, so nothing live is overwritten.
+   */
+  private async takeOver(stale: ReadLock, owner: LockOwner): Promise<boolean> {
+    const claim = `${this.lockPath}.stale.${stale.ino}`;
+    try {
+      await link(this.lockPath, claim);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return false; // gone meanwhile: create it anew
+      if (code === "EEXIST") {
+        await this.dropAbandonedClaim(claim);
+        return false;
+      }
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
+      // No hard links here: remove it and create ours on the next turn (two racing takers could both win).
+      await rm(this.lockPath, { force: true });
+      return false;
+    }
+    try {
+      const text = await readFile(claim, "utf8");
+      if ((await stat(claim, { bigint: true })).ino !== stale.ino || text !== stale.text) return false;
+      await this.replaceLock(owner);
+      return true;
+    } finally {
+      await rm(claim, { force: true });
+    }
+  }
+
+  /**
+   * A claim whose taker died between its link and its rename leaves the stale lock claimed for good: one older than
+   * a few seconds (a takeover takes milliseconds) is removed, and the stale lock is taken over on a later turn.
+   */
+  private async dropAbandonedClaim(claim: string): Promise<void> {
+    const st = await stat(claim).catch(() => null);
+    if (st && Date.now() - st.ctimeMs > ABANDONED_CLAIM_MS) await rm(claim, { force: true });
   }
 }
+
+/** The lock file as read: its inode, its text and the owner in it (empty when unreadable). */
+interface ReadLock {
+  ino: bigint;
+  text: string;
+  owner: Partial<LockOwner>;
+}
+
+/** Does the lock's owner, or a process it names, still live? (A zombie, a killed worker not reaped yet, does not.) */
+function lockAlive(owner: Partial<LockOwner>): boolean {
+  return !!owner.pid && [owner.pid, ...(owner.pids ?? [])].some(pidRunning);
+}
+
+/** How old a takeover's claim on a stale lock must be to count as its taker's, who died mid-takeover. */
+const ABANDONED_CLAIM_MS = 10_000;
 
 /** Who holds a session's lock (its `lock` file). */
 interface LockOwner {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SessionSlot, type PreparedLock } from "../../src/heartbeat/index.ts";
@@ -76,5 +76,65 @@ describe("session lock handoff", () => {
     const unlock = await s.lock("next");
     expect(owner(s)).toMatchObject({ runId: "next" });
     await unlock();
+  });
+});
+
+describe("session lock takeover", () => {
+  /** A lock file of a run whose process is gone (a killed heartbeat). */
+  async function staleLock(s: SessionSlot): Promise<void> {
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    await writeFile(join(s.dir, "lock"), JSON.stringify({ pid: dead.pid, runId: "killed" }));
+  }
+
+  test("many concurrent takers of one stale lock: exactly one gets the session, the others session_busy", async () => {
+    for (let round = 0; round < 5; round++) {
+      const s = await slot();
+      await staleLock(s);
+      const takers = await Promise.allSettled(Array.from({ length: 24 }, (_, i) => s.lock(`taker-${i}`)));
+      const won = takers.flatMap((t, i) => (t.status === "fulfilled" ? [i] : []));
+      expect(won).toHaveLength(1);
+      for (const t of takers) if (t.status === "rejected") expect(t.reason).toMatchObject({ code: "session_busy" });
+      expect(owner(s)).toMatchObject({ runId: `taker-${won[0]}` });
+      await (takers[won[0]!] as PromiseFulfilledResult<() => Promise<void>>).value();
+      // Nothing of the takeover is left next to the session.
+      expect(readdirSync(s.dir)).toEqual([]);
+    }
+  });
+
+  test("takers in separate processes, three at once in each, racing for one stale lock: exactly one gets it", async () => {
+    const s = await slot();
+    await staleLock(s);
+    const go = join(s.dir, "..", "go");
+    const done = join(s.dir, "..", "done");
+    // Each process waits for `go`, starts three takers at once, prints one line of what they got ("won" or
+    // "busy <code>" each), and a winner holds the lock until `done`.
+    const script = `
+      import { existsSync } from "node:fs";
+      import { SessionSlot } from ${JSON.stringify(join(import.meta.dir, "../../src/heartbeat/index.ts"))};
+      const s = new SessionSlot("agent", "task", ${JSON.stringify(join(s.dir, "..", "..", ".."))});
+      console.log("ready");
+      while (!existsSync(${JSON.stringify(go)})) await Bun.sleep(1);
+      const takers = await Promise.allSettled([0, 1, 2].map((i) => s.lock("proc-" + process.pid + "-" + i)));
+      console.log(takers.map((t) => (t.status === "fulfilled" ? "won" : "busy " + t.reason.code)).join(","));
+      while (!existsSync(${JSON.stringify(done)})) await Bun.sleep(5);
+      for (const t of takers) if (t.status === "fulfilled") await t.value();`;
+    const procs = Array.from({ length: 6 }, () => Bun.spawn(["bun", "-e", script], { stdout: "pipe", stderr: "inherit" }));
+    try {
+      const readers = procs.map((p) => p.stdout.getReader());
+      const nextLine = async (r: (typeof readers)[number]) => new TextDecoder().decode((await r.read()).value).trim();
+      expect(await Promise.all(readers.map(nextLine))).toEqual(Array(6).fill("ready"));
+      await writeFile(go, "");
+      const said = (await Promise.all(readers.map(nextLine))).map((l) => l.split(","));
+      expect(said.flat().filter((l) => l === "won")).toHaveLength(1);
+      expect(said.flat().filter((l) => l !== "won")).toEqual(Array(17).fill("busy session_busy"));
+      const winner = procs[said.findIndex((l) => l.includes("won"))]!;
+      expect(owner(s)).toMatchObject({ pid: winner.pid });
+      await writeFile(done, "");
+      expect(await Promise.all(procs.map((p) => p.exited))).toEqual(Array(6).fill(0));
+      expect(readdirSync(s.dir)).toEqual([]);
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+    }
   });
 });
