@@ -21,10 +21,7 @@ export interface ResumableOptions {
   spares: SparePool;
   /** Sessions whose next VM is kept ready at most; 0 turns this off. */
   max: number;
-  /**
-   * Other heartbeats run or wait: nothing is prepared then. The CPU (a preparation is ~1.5-2 s of it) belongs to them,
-   * and on a busy worker the next heartbeat is most likely another task's.
-   */
+  /** No core is free of heartbeats, or one waits (Slots.busy): nothing is prepared then (it is ~1.5-2 s of CPU). */
   busy: () => boolean;
 }
 

@@ -1,6 +1,5 @@
 import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { allVmsReleased, procStat, treeRssKb } from "../runtime/index.ts";
@@ -79,10 +78,9 @@ export class Worker {
     this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.afterChange() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
-    const cores = availableParallelism();
-    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.running >= cores });
+    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.busy() });
     // (The heartbeat that calls sessionDone still holds its slot.)
-    this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable, busy: () => this.slots.running > 1 || this.slots.queued > 0 });
+    this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable, busy: () => this.slots.busy(1) });
     this.warm = {
       gatewayPort: 0,
       openGateway: (o) => this.hub.open(o),

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { runtimeError } from "../errors.ts";
 
 /**
@@ -11,7 +12,21 @@ export class Slots {
   constructor(
     readonly limit: number,
     readonly queueLimit: number,
+    private readonly cores = availableParallelism(),
   ) {}
+
+  /**
+   * No room for the worker's background work (a spare VM, a session's next VM: each ~1.5-2 s of one core and, while
+   * its first shell runs, ~300 MB more for a moment)? It may only take a core no heartbeat has, so it waits while a
+   * heartbeat waits for a slot (the worker is at the operator's limit, and that heartbeat starts next) or while the
+   * heartbeats running take every core. `own`: slots of the caller not to count (a heartbeat preparing its own
+   * session's next VM still holds its slot). One rule for both kinds: "any other heartbeat running" (what the next
+   * VMs had) kept a core idle on a 2-core machine while one heartbeat waited for its model, and a spare made while
+   * every core had a heartbeat slowed them all (measured: docs/worker.md, Memory).
+   */
+  busy(own = 0): boolean {
+    return this.queued > 0 || this.running - own >= this.cores;
+  }
 
   get queued(): number {
     return this.waiting.length;

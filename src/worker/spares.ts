@@ -16,8 +16,8 @@ import type { SidecarLease, SidecarPool } from "./sidecars.ts";
  * gateway, host tools and run file, and prompts. agentOS fixes a VM's permissions, loopback ports, host functions,
  * limits and database at create, so a spare serves only a run whose plan asks for exactly what it was created with:
  * spares are kept per policy key, for the policies the latest heartbeats used. A spare is taken by one run and never
- * handed to another; refills are made one at a time after a heartbeat's result, and only while fewer heartbeats run
- * than the machine has cores (`busy`).
+ * handed to another; refills are made one at a time after a heartbeat's result, and only while a core is free of
+ * heartbeats and none waits (`busy`: Slots.busy).
  */
 export interface SparePoolOptions {
   pool: SidecarPool;

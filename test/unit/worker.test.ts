@@ -36,6 +36,37 @@ describe("worker slots", () => {
   });
 });
 
+describe("the worker's background work (Slots.busy)", () => {
+  test("waits while the running heartbeats take every core or one waits for a slot; the caller's own slot does not count", async () => {
+    const never = new AbortController().signal;
+    const slots = new Slots(3, 4, 2);
+    expect(slots.busy()).toBe(false);
+    const first = await slots.acquire(never);
+    // One heartbeat on a 2-core machine leaves a core: a spare may be made, and it may prepare its own next VM.
+    expect(slots.busy()).toBe(false);
+    expect(slots.busy(1)).toBe(false);
+    const second = await slots.acquire(never);
+    expect(slots.busy()).toBe(true);
+    // A heartbeat preparing its session's next VM while one other runs: a core is left.
+    expect(slots.busy(1)).toBe(false);
+    const third = await slots.acquire(never);
+    expect(slots.busy(1)).toBe(true);
+    second();
+    third();
+    expect(slots.busy()).toBe(false);
+    // A heartbeat waiting for a slot holds background work back whatever the cores.
+    const wide = new Slots(1, 4, 64);
+    const only = await wide.acquire(never);
+    expect(wide.busy()).toBe(false);
+    const waiting = wide.acquire(never);
+    expect(wide.busy()).toBe(true);
+    only();
+    (await waiting)();
+    first();
+    expect(wide.busy()).toBe(false);
+  });
+});
+
 describe("worker wire", () => {
   test("lines split across chunks, and a character split across chunks, come out whole", () => {
     const lines: string[] = [];
