@@ -1,12 +1,12 @@
 import type { AdapterEnvironmentCheck, AdapterEnvironmentTestContext, AdapterEnvironmentTestResult } from "@paperclipai/adapter-utils";
 import { lines, reapGroup, signalGroup, spawnGroup } from "./process.ts";
 import { ADAPTER_TYPE, configEngine, configEnv, configPolicy, hostCodeEnvNames, inheritedEnv } from "./request.ts";
+// The leaf module, not src/rivet: the adapter bundle stays free of the engine's modules.
+import { ENGINE_TOKEN_ENV } from "../engine-token-env.ts";
 
 const DOCTOR_TIMEOUT_MS = 180_000;
 /** doctor's rows that engineUrl turns from information into requirements. */
 const ENGINE_ROWS = new Set(["engine_parts", "engine_token"]);
-/** The engine's shared token (src/rivet/token.ts; not imported: the adapter stays free of the engine's modules). */
-const ENGINE_TOKEN_ENV = "PAPERCLIP_AOS_ENGINE_TOKEN";
 
 /**
  * Paperclip's "Test environment" button: `paperclip-aos doctor --json` run with the agent's config env (so a state

@@ -10,8 +10,9 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { usageError } from "../errors.ts";
+import { ENGINE_TOKEN_ENV } from "../engine-token-env.ts";
 
-export const ENGINE_TOKEN_ENV = "PAPERCLIP_AOS_ENGINE_TOKEN";
+export { ENGINE_TOKEN_ENV };
 /** Shorter than this is refused: a guessable secret protects nothing. */
 export const ENGINE_TOKEN_MIN_LENGTH = 16;
 export const ENGINE_TOKEN_HINT = `make one with 'openssl rand -hex 32' and set ${ENGINE_TOKEN_ENV} to it in the environment of every worker and client of the engine`;

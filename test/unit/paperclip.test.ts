@@ -115,6 +115,14 @@ describe("ui-parser on a recorded stream", () => {
     expect(bundle.index).not.toContain("@paperclipai/adapter-utils");
     expect(bundle.index).not.toMatch(/from "(?!node:)[^"]+"/);
   });
+
+  test("the adapter bundle carries none of the engine's modules, only the leaf that names its token's variable", async () => {
+    const { index } = await buildAdapterBundle();
+    // Bun marks each bundled module with a `// <path>` line.
+    const modules = new Set(index.split("\n").flatMap((l) => (/^\/\/ (src\/\S+\.ts)$/.exec(l) ?? []).slice(1)));
+    expect([...modules].filter((m) => !m.startsWith("src/paperclip/"))).toEqual(["src/engine-token-env.ts"]);
+    expect(index).toContain("PAPERCLIP_AOS_ENGINE_TOKEN");
+  });
 });
 
 describe("session codec", () => {
