@@ -84,6 +84,75 @@ describe("VMs sharing one sidecar", () => {
     }
   }, 180_000);
 
+  test("the run file's directory (~/.paperclip, answered from memory) refuses every change the guest tries, by shell and node, and the file stays", async () => {
+    const before = childPids();
+    const h = await bootVm({});
+    try {
+      const runDir = "/home/agentos/.paperclip";
+      const files = new MemoryDirVfs(runDir);
+      await h.mountFiles(runDir, files);
+      files.set("run.json", '{"run":"r-1"}');
+      const home = "/home/agentos";
+      // Each attempt on its own, its exit code printed: the file renamed (inside, out, over it from elsewhere), removed,
+      // linked, replaced by a symlink, its mode changed, a directory or file made beside it, and the directory itself
+      // renamed, removed or replaced (then a file of the agent's where the run file was).
+      const shell = [
+        `mv ${runDir}/run.json ${runDir}/old.json`,
+        `mv ${runDir}/run.json /tmp/stolen.json`,
+        `echo '{"run":"evil"}' > /tmp/evil.json && mv -f /tmp/evil.json ${runDir}/run.json`,
+        `rm -f ${runDir}/run.json`,
+        `ln ${runDir}/run.json ${runDir}/hard.json`,
+        `ln -sf /tmp/evil.json ${runDir}/run.json`,
+        `ln -s /tmp/evil.json ${runDir}/other.json`,
+        `chmod 666 ${runDir}/run.json`,
+        `mkdir ${runDir}/sub`,
+        `touch ${runDir}/new.json`,
+        `mv ${runDir} ${home}/pc-old && mkdir ${runDir} && echo '{"run":"evil"}' > ${runDir}/run.json`,
+        `rm -rf ${runDir}`,
+      ];
+      const codes = await sh(h.vm, shell.map((c) => `(${c}) >/dev/null 2>&1; echo $?`).join("; "));
+      const exits = codes.slice(2).split("\n");
+      expect(exits).toHaveLength(shell.length);
+      expect(shell.filter((_, i) => exits[i] === "0")).toEqual([]);
+      const node = `
+        const fs = require("fs");
+        const d = ${JSON.stringify(runDir)}, f = d + "/run.json";
+        fs.writeFileSync("/tmp/evil2.json", '{"run":"evil"}');
+        const tries = {
+          rename: () => fs.renameSync(f, d + "/old.json"),
+          renameOut: () => fs.renameSync(f, "/tmp/out.json"),
+          renameOver: () => fs.renameSync("/tmp/evil2.json", f),
+          unlink: () => fs.unlinkSync(f),
+          link: () => fs.linkSync(f, d + "/hard.json"),
+          symlink: () => fs.symlinkSync("/tmp/evil2.json", d + "/other.json"),
+          chmod: () => fs.chmodSync(f, 0o666),
+          mkdir: () => fs.mkdirSync(d + "/sub"),
+          create: () => fs.writeFileSync(d + "/new.json", "x"),
+          append: () => fs.appendFileSync(f, "x"),
+          truncate: () => fs.truncateSync(f, 0),
+          renameDir: () => fs.renameSync(d, ${JSON.stringify(home)} + "/pc-node"),
+          rmDir: () => fs.rmSync(d, { recursive: true, force: true }),
+        };
+        const out = {};
+        for (const [k, t] of Object.entries(tries)) {
+          try { t(); out[k] = "done"; } catch (e) { out[k] = e.code || String(e); }
+        }
+        console.log(JSON.stringify(out));`;
+      const ran = await sh(h.vm, `node -e '${node.replaceAll("'", "'\\''")}'`);
+      expect(ran).toMatch(/^0:/);
+      const outcome = JSON.parse(ran.slice(2)) as Record<string, string>;
+      expect(Object.keys(outcome)).toHaveLength(13);
+      expect(Object.entries(outcome).filter(([, r]) => r === "done")).toEqual([]);
+      // The run file is there, unchanged, alone in its directory; the host can still set it.
+      expect(await sh(h.vm, `cat ${runDir}/run.json; echo; ls -A ${runDir}`)).toBe('0:{"run":"r-1"}\nrun.json');
+      files.set("run.json", '{"run":"r-2"}');
+      expect(await sh(h.vm, `cat ${runDir}/run.json`)).toBe('0:{"run":"r-2"}');
+    } finally {
+      await h.close();
+      for (const pid of childPids().filter((p) => !before.includes(p))) process.kill(pid, "SIGKILL");
+    }
+  }, 180_000);
+
   test("a VM booted on a session database waits until the previous VM on it is really gone (close returned long before)", async () => {
     const { AgentOs } = await import("@rivet-dev/agentos-core");
     const db = join(await tempDir("aos-shared-db-"), "agentos.db");
