@@ -10,7 +10,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { runtimeError, usageError } from "../errors.ts";
 import { stateDir } from "../paths.ts";
-import { CappedLog } from "./engine-log.ts";
+import { CappedLog } from "../capped-log.ts";
 // The file, not src/runtime/index.ts: `engine start` must not load agentOS.
 import { killWithParent } from "../runtime/watchdog.ts";
 
@@ -100,7 +100,7 @@ export interface StartEngineOptions {
 
 /**
  * Start rivet-engine and wait until it answers on its endpoint. Its output goes to <dir>/engine.log (appended, capped:
- * engine-log.ts). Only PATH and HOME reach it from our environment (no provider key has any business there), and
+ * src/capped-log.ts). Only PATH and HOME reach it from our environment (no provider key has any business there), and
  * TMPDIR is inside `dir`. It does not outlive this process, however this process ends (killWithParent in src/runtime/watchdog.ts).
  */
 export async function startEngine(opts: StartEngineOptions): Promise<RunningEngine> {

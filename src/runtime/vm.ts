@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar, VirtualFileSystem } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
+import { rotateFullLog } from "../capped-log.ts";
 import { childPids } from "./proc.ts";
 import { onShutdown } from "./lifecycle.ts";
 import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
@@ -144,6 +145,8 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   // environment from them (sidecar-wrapper.ts). Left in our environment, every child we start later would inherit them.
   const logPath = sidecarLogPath();
   await mkdir(dirname(logPath), { recursive: true });
+  // Sidecars append to it themselves (the wrapper's 2>>): a full one is moved aside before a boot that may start one.
+  rotateFullLog(logPath);
   // Never two live VMs on one database: a previous VM on it (same process, shared sidecar) ends first. Waited for
   // before the boot turn, which other heartbeats' boots wait for.
   if (opts.databasePath) await vmReleased(opts.databasePath);

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { startGateway, priceFor, costUsd } from "../../src/gateway/index.ts";
@@ -305,6 +305,22 @@ describe("run: lifecycle", () => {
     const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     expect(code).toBe(1);
     expect(resultOf(events(stdout))).toMatchObject({ subtype: "error", errorCode: "runtime_crashed" });
+  });
+
+  test("a sidecar.log at its cap (8 MB) is moved to sidecar.log.1 when the next sidecar starts, which writes a new one", async () => {
+    const cache = await privateCache();
+    const logs = join(cache, "logs");
+    await mkdir(logs, { recursive: true });
+    const full = `old sidecar output\n${"x".repeat(8 << 20)}`;
+    await writeFile(join(logs, "sidecar.log"), full);
+    await writeFile(join(logs, "sidecar.log.1"), "the older one\n");
+    const r = await heartbeat({ steps: [{ text: "bye" }], env: { PAPERCLIP_AOS_CACHE: cache } });
+    expect(r.code).toBe(0);
+    expect(readdirSync(logs).sort()).toEqual(["sidecar.log", "sidecar.log.1"]);
+    const older = readFileSync(join(logs, "sidecar.log.1"), "utf8");
+    expect(older.length).toBe(full.length);
+    expect(older.startsWith("old sidecar output\n")).toBe(true);
+    expect(statSync(join(logs, "sidecar.log")).size).toBeLessThan(1 << 20);
   });
 
   test("no sidecar is left behind after a heartbeat", async () => {

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENGINE_MISSING_EXIT, RIVET_VERSION, loadRivet, locateRivet, requireRivet, rivetInstallDir } from "../../src/rivet/index.ts";
 import { isAosError } from "../../src/errors.ts";
-import { CappedLog } from "../../src/rivet/engine-log.ts";
+import { CappedLog } from "../../src/capped-log.ts";
 import template from "../../src/rivet/install-template/package.json" with { type: "json" };
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
@@ -55,7 +55,7 @@ describe("locating the engine parts", () => {
   });
 });
 
-describe("engine.log is capped (src/rivet/engine-log.ts)", () => {
+describe("engine.log is capped (src/capped-log.ts)", () => {
   test("past the cap the log moves to .1 (the older one dropped) and a new one starts; a full log is rotated on open", async () => {
     const dir = await tempDir("aos-engine-log-");
     const path = join(dir, "engine.log");
