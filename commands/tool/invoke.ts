@@ -1,6 +1,7 @@
 import { defineCommand, globalArgs, printJson, withHelp, err } from "../_shared.ts";
 import { ExitCode, errorMessage, usageError } from "../../src/errors.ts";
-import { builtinRegistry, checkRunId, createToolContext, errorInfo, invokeTool } from "../../src/tools/index.ts";
+// Not the tools' index: that loads every tool, the VM binding and the baseline code into a command that runs one tool.
+import { errorInfo, invokeOnHost } from "../../src/tools/host.ts";
 
 export default withHelp(
   defineCommand({
@@ -19,9 +20,7 @@ export default withHelp(
     async run({ args }) {
       try {
         const input = await readInput(args.input);
-        const runId = args["run-id"] ? checkRunId(args["run-id"]) : undefined;
-        const ctx = await createToolContext({ workspaceDir: process.cwd(), runId });
-        printJson(await invokeTool(builtinRegistry(), args.name, input, ctx));
+        printJson(await invokeOnHost(args.name, input, { workspaceDir: process.cwd(), runId: args["run-id"] }));
         return ExitCode.ok;
       } catch (e) {
         const info = errorInfo(e);

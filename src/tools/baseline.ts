@@ -2,11 +2,11 @@ import { appendFile, cp, lstat, mkdir, readFile, rm, rmdir, stat, writeFile } fr
 import { join, relative } from "node:path";
 import * as v from "valibot";
 import { writeFileAtomic } from "../fsutil.ts";
-import { usageError } from "../errors.ts";
 import { toolError } from "./errors.ts";
 import { git, ok } from "./git.ts";
 import type { Repo } from "./git-repo.ts";
 import { isInside } from "./paths.ts";
+import { runDir } from "./run-dir.ts";
 
 /**
  * The start-of-run baseline behind workspace.diff.
@@ -27,7 +27,6 @@ export const DEFAULT_EXCLUDES = ["node_modules/"];
 /** Files bigger than this are tracked by size and mtime, not copied into the baseline. */
 export const MAX_BASELINE_FILE_BYTES = 8 * 1024 * 1024;
 const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const LargeFile = v.object({ path: v.string(), size: v.number(), mtimeMs: v.number() });
 export type LargeFile = v.InferOutput<typeof LargeFile>;
@@ -42,17 +41,6 @@ const Record_ = v.object({
   durationMs: v.number(),
 });
 export type BaselineRecord = v.InferOutput<typeof Record_>;
-
-export function checkRunId(runId: string): string {
-  if (!RUN_ID.test(runId) || runId.includes("..")) {
-    throw usageError(`run id '${runId}' is not usable as a directory name`, "use letters, digits, '.', '_' and '-' (a UUID works)", "invalid_run_id");
-  }
-  return runId;
-}
-
-export function runDir(stateDir: string, runId: string): string {
-  return join(stateDir, "runs", checkRunId(runId));
-}
 
 function baselineGitDir(stateDir: string, runId: string): string {
   return join(runDir(stateDir, runId), "baseline.git");

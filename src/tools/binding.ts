@@ -3,7 +3,8 @@ import { createToolContext } from "./context.ts";
 import { toHostFunctions, type GateDecision, type ToolDenial } from "./host-functions.ts";
 import { guestCommand } from "./names.ts";
 import { withHostToolPermissions } from "./permissions.ts";
-import { builtinRegistry, type ToolRegistry } from "./registry.ts";
+import type { ToolRegistry } from "./registry.ts";
+import { builtinRegistry } from "./builtin/index.ts";
 import type { ToolCallRecord, ToolContext } from "./types.ts";
 import { vmServicesFor, type VmListener } from "./vm-services.ts";
 import { dropBaseline, takeBaseline, type BaselineRecord } from "./baseline.ts";
@@ -73,7 +74,7 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
   const allowedTools = names.filter((n) => opts.decide(n).allowed);
   return {
     ctx,
-    hostFunctions: toHostFunctions(registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied }),
+    hostFunctions: await toHostFunctions(registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied }),
     permissions: withHostToolPermissions,
     allowedTools,
     guestCommands: Object.fromEntries(names.map((n) => [n, `${guestCommand(n)} --json '{}'`])),

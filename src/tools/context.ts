@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir as defaultStateDir } from "../paths.ts";
 import { usageError } from "../errors.ts";
-import { runDir } from "./baseline.ts";
+import { runDir } from "./run-dir.ts";
 import type { ToolContext } from "./types.ts";
 
 /**

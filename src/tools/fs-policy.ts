@@ -1,4 +1,4 @@
-import { realpath } from "node:fs/promises";
+import { realpathSync } from "node:fs";
 import { join, relative } from "node:path";
 import { GUEST_WORKSPACE } from "../guest.ts";
 import { toolError } from "./errors.ts";
@@ -33,7 +33,7 @@ export async function checkRead(ctx: ToolContext, rel: string, realPath?: string
   const policy = ctx.readPolicy;
   const named = rel === "" ? GUEST_WORKSPACE : `${GUEST_WORKSPACE}/${rel}`;
   if (!policy) return { allowed: true, reason: "no policy (host CLI)", path: named };
-  const real = realPath ?? (await realpath(join(ctx.workspaceDir, rel)).catch(() => undefined));
+  const real = realPath ?? realpathOrUndefined(join(ctx.workspaceDir, rel));
   const candidates = [named];
   if (real !== undefined) {
     if (!isInside(ctx.workspaceDir, real)) return { allowed: false, reason: `it resolves to ${real}, outside the workspace`, path: named };
@@ -53,4 +53,12 @@ export async function requireRead(ctx: ToolContext, tool: string, rel: string, r
   if (c.allowed) return;
   ctx.readPolicy?.onDenied?.({ tool, path: c.path, reason: c.reason });
   throw toolError("permission_denied", `${tool} may not read ${c.path}: ${c.reason}`, "the agent's fs.read policy decides what host tools read for it");
+}
+
+function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }

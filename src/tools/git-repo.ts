@@ -1,5 +1,4 @@
-import { constants, fstatSync, lstatSync, openSync, readSync, closeSync } from "node:fs";
-import { realpath } from "node:fs/promises";
+import { constants, fstatSync, lstatSync, openSync, readSync, closeSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { toolError } from "./errors.ts";
 import { git, ok, type GitOptions, type GitResult, type GitSetup } from "./git.ts";
@@ -43,17 +42,25 @@ export async function gitInRepo(repo: Repo, args: string[], opts: Omit<GitOption
     if (/not a git repository/i.test(r.stderr)) throw notARepo(repo.root);
     return r;
   }
-  if (!r.setup || !(await sameRepo(repo, r.setup))) {
+  if (!r.setup || !sameRepo(repo, r.setup)) {
     throw toolError("repo_changed", `the repository in ${repo.root} changed while git read it`, "run the tool again");
   }
   return r;
 }
 
-async function sameRepo(repo: Repo, s: GitSetup): Promise<boolean> {
+/** Synchronously: node:fs is loaded anyway, and the first async fs call would start Bun's thread pool. */
+function realOrNull(p: string | null): string | null {
+  if (p === null) return null;
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function sameRepo(repo: Repo, s: GitSetup): boolean {
   if (s.gitDir === repo.gitDir && s.commonDir === repo.commonDir && s.worktree === repo.worktree) return true;
-  const real = (p: string | null) => (p === null ? Promise.resolve(null) : realpath(p).catch(() => null));
-  const [g, c, w] = await Promise.all([real(s.gitDir), real(s.commonDir), real(s.worktree)]);
-  return g === repo.gitDir && c === repo.commonDir && w === repo.worktree;
+  return realOrNull(s.gitDir) === repo.gitDir && realOrNull(s.commonDir) === repo.commonDir && realOrNull(s.worktree) === repo.worktree;
 }
 
 function notARepo(workspaceDir: string) {
@@ -123,7 +130,7 @@ async function discoverRepo(workspaceDir: string): Promise<Repo> {
   }
   const reals: string[] = [];
   for (const [what, p] of [["work tree", s.worktree], ["git dir", s.gitDir], ["git common dir", s.commonDir]] as const) {
-    const real = await realpath(p).catch(() => p);
+    const real = realOrNull(p) ?? p;
     reals.push(real);
     if (!isInside(workspaceDir, real)) {
       throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");

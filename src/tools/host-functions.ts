@@ -1,5 +1,4 @@
 import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
-import type { z as Zod } from "zod";
 import { errorInfo } from "./errors.ts";
 import { invokeTool, nextCallId } from "./invoke.ts";
 import { HOST_COLLECTION, hostFunctionKey, toolResource } from "./names.ts";
@@ -58,11 +57,14 @@ export function allowListGate(allow: string[], deny: string[] = []): ToolGate {
  * made a pass-through: the tool's valibot schema is the one validator, so the agent gets the same error text as the
  * host CLI and every call, even an invalid one, reaches `onCall`.
  */
-export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: HostFunctionOptions): HostFunctionCollections {
+export async function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: HostFunctionOptions): Promise<HostFunctionCollections> {
+  // zod only matters once a VM boots with tools: imported here, it is a chunk of its own (~600 KB with its locales)
+  // that no other command loads.
+  const { z } = await import("zod");
   const fns: Record<string, HostFunction> = {};
   for (const tool of registry.list()) {
     const name = tool.name;
-    const inputSchema = zod().fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof Zod.fromJSONSchema>[0]);
+    const inputSchema = z.fromJSONSchema(jsonSchemaOf(tool.input, tool.description) as Parameters<typeof z.fromJSONSchema>[0]);
     (inputSchema as { safeParse: (x: unknown) => unknown }).safeParse = (data: unknown) => ({ success: true, data });
     fns[hostFunctionKey(name)] = {
       inputSchema,
@@ -91,9 +93,3 @@ export function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, opts: 
   return { [HOST_COLLECTION]: fns };
 }
 
-/** zod only matters once a VM is booted with tools; loading it up front costs `tool invoke` ~10 ms of start-up. */
-let zodModule: typeof Zod | undefined;
-function zod(): typeof Zod {
-  zodModule ??= (require("zod") as { z: typeof Zod }).z;
-  return zodModule;
-}

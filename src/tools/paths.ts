@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { open, readlink, realpath, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
 import * as v from "valibot";
 import { ToolInputError, toolError } from "./errors.ts";
@@ -58,6 +58,8 @@ export interface OpenedFile {
  */
 export async function openWorkspaceFile(workspaceDir: string, rel: string, field = "path"): Promise<OpenedFile> {
   const abs = join(workspaceDir, rel);
+  // Here, not at the top: git.status and git.log use this module's path checks and never open a file with it.
+  const { open, readlink, realpath } = await import("node:fs/promises");
   let handle: FileHandle;
   try {
     handle = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));

@@ -3,7 +3,6 @@ import { closest } from "../suggest.ts";
 import { jsonSchemaOf, type JsonSchema } from "./schema.ts";
 import { guestCommand } from "./names.ts";
 import type { AnyTool } from "./types.ts";
-import { BUILTIN_TOOLS } from "./builtin/index.ts";
 
 /** Dotted lower-case words, so the host-function name (`git.status` → `git-status`) maps back one to one. */
 const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
@@ -67,8 +66,4 @@ export class ToolRegistry {
       ...(tool.examples?.length ? { examples: tool.examples } : {}),
     };
   }
-}
-
-export function builtinRegistry(): ToolRegistry {
-  return new ToolRegistry(BUILTIN_TOOLS);
 }

@@ -64,6 +64,14 @@ describe("tool list and schema", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unknown tool 'git.stat'");
     expect(bad.stderr).toContain("did you mean 'git.status'?");
+    // invoke loads only the tool it is asked for: a name that is none (or an Object.prototype key) still gets the suggestion
+    for (const name of ["git.stat", "constructor"]) {
+      const inv = await invoke(name, {});
+      expect(inv.code).toBe(2);
+      expect(parseJson(inv.stdout).error.code).toBe("unknown_tool");
+      expect(inv.stderr).toContain(`unknown tool '${name}'`);
+    }
+    expect((await invoke("git.stat", {})).stderr).toContain("did you mean 'git.status'?");
   });
 });
 

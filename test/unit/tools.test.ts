@@ -28,6 +28,8 @@ import {
   type VmListener,
 } from "../../src/tools/index.ts";
 import { toolResource as capsToolResource } from "../../src/caps/index.ts";
+import { BUILTIN_LOADERS } from "../../src/tools/builtin/lazy.ts";
+import { BUILTIN_TOOLS } from "../../src/tools/builtin/index.ts";
 
 const ctx: ToolContext = { workspaceDir: "/nonexistent-ws", stateDir: "/nonexistent-state", artifactsDir: "/nonexistent-state/artifacts" };
 
@@ -62,10 +64,15 @@ describe("names: tool ↔ agentOS host function", () => {
 });
 
 describe("registry", () => {
-  test("lists the six built-ins, each with JSON Schemas agentOS accepts for its host function", () => {
+  test("tool invoke's table of lazily loaded tools names every built-in, and each loads the registry's own tool", async () => {
+    expect(Object.keys(BUILTIN_LOADERS).sort()).toEqual(builtinRegistry().names());
+    for (const [name, load] of Object.entries(BUILTIN_LOADERS)) expect(await load()).toBe(BUILTIN_TOOLS.find((t) => t.name === name)!);
+  });
+
+  test("lists the six built-ins, each with JSON Schemas agentOS accepts for its host function", async () => {
     const reg = builtinRegistry();
     expect(reg.names()).toEqual(["artifacts.publish", "git.log", "git.status", "preview.status", "services.list", "workspace.diff"]);
-    const fns = toHostFunctions(reg, ctx, { gate: allowListGate(["*"]) }).paperclip!;
+    const fns = (await toHostFunctions(reg, ctx, { gate: allowListGate(["*"]) })).paperclip!;
     for (const t of reg.list()) {
       const d = reg.describe(t);
       expect(d.inputSchema.type).toBe("object");
@@ -132,7 +139,7 @@ describe("host functions and gating", () => {
   const reg = new ToolRegistry([echo, defineTool({ ...echo, name: "test.other" })]);
 
   test("collection paperclip, camelCase keys, flags from the schema, our validator as the only one", async () => {
-    const fns = toHostFunctions(reg, ctx, { gate: allowListGate(["test.*"]) });
+    const fns = await toHostFunctions(reg, ctx, { gate: allowListGate(["test.*"]) });
     expect(Object.keys(fns)).toEqual(["paperclip"]);
     expect(Object.keys(fns.paperclip!)).toEqual(["testEcho", "testOther"]);
     const fn = fns.paperclip!.testEcho!;
@@ -144,7 +151,7 @@ describe("host functions and gating", () => {
 
   test("every call from the VM is reported, an invalid one too", async () => {
     const calls: ToolCallRecord[] = [];
-    const fn = toHostFunctions(reg, ctx, { gate: allowListGate(["*"]), onCall: (c) => calls.push(c) }).paperclip!.testEcho!;
+    const fn = (await toHostFunctions(reg, ctx, { gate: allowListGate(["*"]), onCall: (c) => calls.push(c) })).paperclip!.testEcho!;
     await Promise.resolve(fn.execute({ message: 5 })).catch(() => {});
     expect(calls).toMatchObject([{ name: "test.echo", input: { message: 5 }, error: { code: "invalid_input", path: "message" }, via: "vm" }]);
   });
@@ -152,7 +159,7 @@ describe("host functions and gating", () => {
   test("from the VM, services.list and preview.status look into the VM only: without one they refuse, never probing the host", async () => {
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("host service") });
     try {
-      const fns = toHostFunctions(builtinRegistry(), ctx, { gate: allowListGate(["*"]) }).paperclip!;
+      const fns = (await toHostFunctions(builtinRegistry(), ctx, { gate: allowListGate(["*"]) })).paperclip!;
       await expect(Promise.resolve(fns.previewStatus!.execute({ port: server.port }))).rejects.toThrow(/^no_vm: /);
       await expect(Promise.resolve(fns.servicesList!.execute({}))).rejects.toThrow(/^no_vm: /);
     } finally {
@@ -165,7 +172,7 @@ describe("host functions and gating", () => {
     const denials: ToolDenial[] = [];
     let ran = false;
     const spy = new ToolRegistry([defineTool({ ...echo, execute: async () => { ran = true; return { echoed: "", via: "" }; } })]);
-    const fns = toHostFunctions(spy, ctx, { gate: allowListGate(["*"], ["test.echo"]), onCall: (c) => calls.push(c), onDenied: (d) => denials.push(d) });
+    const fns = await toHostFunctions(spy, ctx, { gate: allowListGate(["*"], ["test.echo"]), onCall: (c) => calls.push(c), onDenied: (d) => denials.push(d) });
     await expect(Promise.resolve(fns.paperclip!.testEcho!.execute({ message: "x" }))).rejects.toThrow(/^permission_denied: test.echo is not allowed by the policy \(tool.invoke deny test.echo\)/);
     expect(ran).toBe(false);
     expect(denials).toEqual([{ capability: "tool.invoke", tool: "test.echo", target: "test.echo", resource: "paperclip:test-echo", reason: "tool.invoke deny test.echo", by: "host" }]);
