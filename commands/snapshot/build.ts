@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { defineCommand, globalArgs, out, printJson, withHelp } from "../_shared.ts";
 import { buildSnapshot, describeNameMove, formatBytes, progressReporter, shortId, type BuildResult } from "../../src/snapshot/index.ts";
 import { logger } from "../../src/log.ts";
 

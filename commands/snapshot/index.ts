@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, withHelp } from "../_shared.ts";
+import { defineCommand, globalArgs, withHelp } from "../_shared.ts";
 
 /** Exported so the e2e table can require a test for each subcommand (commands/index.ts CommandPath). */
 export const subCommands = {

@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, out, printJson, withHelp } from "../_shared.ts";
+import { defineCommand, globalArgs, out, printJson, withHelp } from "../_shared.ts";
 import { formatBytes, inspectSnapshot, shortId } from "../../src/snapshot/index.ts";
 
 const LIST_ALL_UP_TO = 50;

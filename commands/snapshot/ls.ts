@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { err, globalArgs, out, printJson, table, withHelp } from "../_shared.ts";
+import { defineCommand, err, globalArgs, out, printJson, table, withHelp } from "../_shared.ts";
 import { formatBytes, listSnapshots, shortId } from "../../src/snapshot/index.ts";
 
 export default withHelp(

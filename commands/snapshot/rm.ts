@@ -1,5 +1,4 @@
-import { defineCommand } from "citty";
-import { globalArgs, printJson, withHelp } from "../_shared.ts";
+import { defineCommand, globalArgs, printJson, withHelp } from "../_shared.ts";
 import { removeSnapshot, shortId } from "../../src/snapshot/index.ts";
 import { logger } from "../../src/log.ts";
 

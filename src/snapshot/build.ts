@@ -2,22 +2,24 @@
  * `snapshot build`: walk a directory, split it into content-chunked layers, write the layers the store does not have
  * yet, record the snapshot and tag it.
  *
- * A rebuild of an unchanged tree reads no file contents: a per-directory stat cache (size, mtime, ctime, inode →
- * digest, as git's index does) lets the build compute each layer's header, and so its id, from metadata alone; a layer
- * whose id is already stored is reused. An entry changed (mtime or ctime) shortly before the cached build started is
- * hashed again (git's "racy" rule), so a write in the same timestamp tick as our read is never missed: 50 ms where the
- * filesystem keeps sub-second times (Linux stamps files from a coarse clock, one tick is at most 10 ms), 2 s where
- * it keeps whole seconds.
+ * A rebuild of an unchanged tree reads no file contents: the build cache (per source directory) maps a fingerprint of
+ * each layer's entries (path, type, mode, size, mtime, ctime, inode, link target: what git's index compares) to the
+ * layer it gave, so a layer whose entries all look as they did is reused without reading them, and its id is not
+ * computed again. Entries changed (mtime or ctime) shortly before the walk that recorded them are not trusted (git's
+ * "racy" rule), so a write in the same timestamp tick as that build's read is never missed: 50 ms where the
+ * filesystem keeps sub-second times (Linux stamps files from a coarse clock, one tick is at most 10 ms), 2 s where it
+ * keeps whole seconds. ctime cannot be set from user space, so a content change that keeps size and mtime (utimes)
+ * still moves the fingerprint.
  */
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { chunkEntries } from "./chunk.ts";
-import { encodeHeader, ID_PREFIX, sha256Hex, type LayerEntry, type LayerHeader } from "./format.ts";
+import { ID_PREFIX, sha256Hex } from "./format.ts";
 import type { LayerInput } from "./layer.ts";
 import { layerWriter, type LayerWriter } from "./layer-pool.ts";
-import { checkTagName, SnapshotStore, type NameMove, type SnapshotRecord } from "./store.ts";
+import { checkTagName, SnapshotStore, type LayerFileStat, type NameMove, type SnapshotRecord } from "./store.ts";
 import { layerIntact } from "./verify.ts";
 import { walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
 
@@ -67,62 +69,84 @@ export interface BuildResult {
   excluded: number;
 }
 
-interface StatCache {
-  v: 1;
+interface BuildCache {
+  v: 2;
   dir: string;
-  /** When the cached build's walk started (ms): entries changed just before it are not trusted. */
-  written: number;
-  files: Record<string, [size: number, mtimeMs: number, ctimeMs: number, ino: number, digest: string]>;
+  /**
+   * Layers built from this directory lately, by fingerprint (layerFingerprint): the layer id, when the walk that saw
+   * those entries started (ms; entries changed just before it are not trusted), and the layer file's stat when it was
+   * last known whole (so a reused layer is not checked again while its file is unchanged).
+   */
+  layers: Record<string, [id: string, walked: number, stat: LayerFileStat]>;
 }
 
 const RACY_MS_FINE = 50;
 const RACY_MS_COARSE = 2000;
+/** Fingerprints of layers the tree no longer has are kept for a while (a change undone reuses its old layers). */
+const KEEP_OLD_LAYERS = 1024;
 
 function cachePath(store: SnapshotStore, dir: string): string {
   return join(store.dir("cache"), `${sha256Hex(dir).slice(0, 32)}.json`);
 }
 
-function loadCache(store: SnapshotStore, dir: string): StatCache | undefined {
+function loadCache(store: SnapshotStore, dir: string): BuildCache | undefined {
   try {
-    const c = JSON.parse(readFileSync(cachePath(store, dir), "utf8")) as StatCache;
-    return c.v === 1 && c.dir === dir ? c : undefined;
+    const c = JSON.parse(readFileSync(cachePath(store, dir), "utf8")) as BuildCache;
+    return c.v === 2 && c.dir === dir && c.layers && typeof c.layers === "object" ? c : undefined;
   } catch {
     return undefined;
   }
 }
 
-function cachedDigest(cache: StatCache | undefined, e: WalkEntry): string | undefined {
-  const c = cache?.files[e.rel];
-  if (!c) return undefined;
-  const [size, mtimeMs, ctimeMs, ino, digest] = c;
-  if (size !== e.stat.size || mtimeMs !== e.stat.mtimeMs || ctimeMs !== e.stat.ctimeMs || ino !== e.stat.ino) return undefined;
-  // ctime cannot be set by utimes, so whole-second ctimes mean a filesystem with whole-second timestamps.
-  const margin = ctimeMs % 1000 !== 0 ? RACY_MS_FINE : RACY_MS_COARSE;
-  if (Math.max(mtimeMs, ctimeMs) >= cache!.written - margin) return undefined;
-  return digest;
+/**
+ * What a layer of these entries depends on besides the contents: every field of its header but the digests and
+ * offsets, and the stat fields that move when a file's content is written (size, mtime, ctime, inode). The names and
+ * link targets go in as text (NUL ends each: no path or target contains one), the numbers as float64s (turning
+ * 5,000 mtimes into decimal text was a third of a cached rebuild's fingerprinting).
+ */
+function layerFingerprint(group: WalkEntry[]): string {
+  let text = "";
+  const nums = new Float64Array(group.length * 5);
+  let k = 0;
+  for (const e of group) {
+    text += `${e.type}${e.rel}\0${e.target ?? ""}\0`;
+    nums[k++] = e.mode;
+    nums[k++] = e.stat.mtimeMs;
+    nums[k++] = e.stat.ctimeMs;
+    nums[k++] = e.stat.ino;
+    nums[k++] = e.stat.size;
+  }
+  return new Bun.CryptoHasher("sha256").update(text).update(nums).digest("base64");
 }
 
-/** The header a layer of these entries would have, when every file's digest is known; else undefined. */
-function predictHeader(group: WalkEntry[], digestOf: (e: WalkEntry) => string | undefined): LayerHeader | undefined {
-  const entries: LayerEntry[] = [];
-  const offsets = new Map<string, number>();
-  let pos = 0;
+/** No file of the group changed within the racy window before `walked`, so its content is what that build read. */
+function settledBefore(group: WalkEntry[], walked: number): boolean {
   for (const e of group) {
-    if (e.type !== "f") {
-      entries.push(e.type === "l" ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! } : { p: e.rel, t: "d", m: e.mode, mt: e.mtime });
-      continue;
-    }
-    const h = digestOf(e);
-    if (!h) return undefined;
-    let o = offsets.get(h);
-    if (o === undefined) {
-      o = pos;
-      offsets.set(h, o);
-      pos += e.size;
-    }
-    entries.push({ p: e.rel, t: "f", m: e.mode, mt: e.mtime, s: e.size, o, h });
+    if (e.type !== "f") continue;
+    // ctime cannot be set by utimes, so whole-second ctimes mean a filesystem with whole-second timestamps.
+    const margin = e.stat.ctimeMs % 1000 !== 0 ? RACY_MS_FINE : RACY_MS_COARSE;
+    if (Math.max(e.stat.mtimeMs, e.stat.ctimeMs) >= walked - margin) return false;
   }
-  return { v: 1, data: pos, entries };
+  return true;
+}
+
+const sameStat = (a: LayerFileStat | undefined, b: LayerFileStat | undefined) =>
+  a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** This build's layers by fingerprint, then the older ones the cache knew (up to KEEP_OLD_LAYERS), newest first. */
+function nextCache(dir: string, old: BuildCache | undefined, fingerprints: string[], seen: (BuildCache["layers"][string] | undefined)[]): BuildCache {
+  const layers: BuildCache["layers"] = {};
+  fingerprints.forEach((fp, i) => {
+    if (seen[i]) layers[fp] = seen[i];
+  });
+  let kept = 0;
+  for (const [fp, entry] of Object.entries(old?.layers ?? {})) {
+    if (kept >= KEEP_OLD_LAYERS) break;
+    if (fp in layers) continue;
+    layers[fp] = entry;
+    kept++;
+  }
+  return { v: 2, dir, layers };
 }
 
 export function snapshotIdOf(layers: string[]): string {
@@ -144,8 +168,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   const walkStarted = Date.now();
   const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore });
   const cache = loadCache(store, dir);
-  const newCache: StatCache = { v: 1, dir, written: walkStarted, files: {} };
   const groups = chunkEntries(walked.entries);
+  const fingerprints = groups.map(layerFingerprint);
+  /** What the next build's cache records for each group of this one (set as each layer is written or reused). */
+  const seen: (BuildCache["layers"][string] | undefined)[] = [];
+  /** Every group was reused from the cache as it stands, stamp included: the cache file needs no rewrite. */
+  let cacheUpToDate = cache !== undefined;
 
   const lease = await store.acquireLease("build");
   const layerIds: string[] = [];
@@ -155,14 +183,9 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   let doneBytes = 0;
   const progress = (files: number, bytes: number) =>
     opts.onProgress?.({ files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
-  // A layer's header lists the group's entries in order: remember each file's digest with the stat it was read at.
-  const remember = (group: WalkEntry[], header: LayerHeader) =>
-    header.entries.forEach((le, i) => {
-      const e = group[i]!;
-      if (le.t === "f") newCache.files[e.rel] = [e.stat.size, e.stat.mtimeMs, e.stat.ctimeMs, e.stat.ino, le.h!];
-    });
   let writer: LayerWriter | undefined;
-  const writeGroup = async (group: WalkEntry[], w: LayerWriter): Promise<string> => {
+  const writeGroup = async (i: number, w: LayerWriter): Promise<string> => {
+    const group = groups[i]!;
     const tmp = store.tmpPath("layer");
     const inputs: LayerInput[] = group.map((e) =>
       e.type === "f"
@@ -180,10 +203,11 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
       }
       progress(doneFiles, doneBytes);
       // gc keeps every layer written since a live build started (admin.ts), so no lease write per layer.
-      store.commitLayer(tmp, layer.id);
+      const stat = store.commitLayer(tmp, layer.id);
       committed = true;
       written++;
-      remember(group, layer.header);
+      cacheUpToDate = false;
+      seen[i] = stat && [layer.id, walkStarted, stat];
       return layer.id;
     } finally {
       if (!committed) rmSync(tmp, { force: true });
@@ -196,13 +220,13 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     writer ??= layerWriter({ bytes, layers: indices.length, workers: opts.workers });
     const w = writer;
     if (w.workers === 0) {
-      for (const i of indices) layerIds[i] = await writeGroup(groups[i]!, w);
+      for (const i of indices) layerIds[i] = await writeGroup(i, w);
       return;
     }
     let failure: unknown;
     await Promise.all(
       indices.map((i) =>
-        writeGroup(groups[i]!, w).then(
+        writeGroup(i, w).then(
           (id) => void (layerIds[i] = id),
           (e) => {
             failure ??= e;
@@ -217,15 +241,20 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     const reused: number[] = [];
     const toWrite: number[] = [];
     for (const [i, group] of groups.entries()) {
-      const predicted = predictHeader(group, (e) => cachedDigest(cache, e));
-      const id = predicted && ID_PREFIX + sha256Hex(encodeHeader(predicted));
-      // Reuse only a stored layer that is whole: a damaged one is written again from the source.
-      const reusable = id !== undefined && layerIntact(store, id);
+      const hit = cache?.layers[fingerprints[i]!];
+      const id = hit && settledBefore(group, hit[1]) ? hit[0] : undefined;
+      // Reuse only a stored layer that is whole: a damaged one is written again from the source. Its file unchanged
+      // since this cache saw it whole is enough; else the store's own check (verify.ts) decides.
+      const stat = id === undefined ? undefined : store.layerFileStat(id);
+      const stamped = stat !== undefined && sameStat(stat, hit![2]);
+      const reusable = stamped || (id !== undefined && layerIntact(store, id));
       if (id && !reusable && store.hasLayer(id)) repaired++;
-      if (reusable && predicted) {
-        layerIds[i] = id;
+      if (!stamped) cacheUpToDate = false;
+      if (reusable) {
+        layerIds[i] = id!;
         reused.push(i);
-        remember(group, predicted);
+        const now = stamped ? stat : store.layerFileStat(id!);
+        seen[i] = now && [id!, hit![1], now];
         for (const e of group) if (e.type === "f") {
           doneFiles++;
           doneBytes += e.size;
@@ -265,9 +294,8 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     };
     if (!existed) await store.writeRecord(rec);
     const nameMove = opts.name ? await store.nameSnapshot(opts.name, id, { force: opts.force }) : undefined;
-    // Nothing hashed and the same files: the cache on disk is already right (and rewriting it is most of a cached build).
-    const unchanged = written === 0 && cache !== undefined && Object.keys(cache.files).length === Object.keys(newCache.files).length;
-    if (!unchanged) await writeFileAtomic(cachePath(store, dir), JSON.stringify(newCache));
+    // Every layer reused as the cache stands: the file on disk is already right.
+    if (!cacheUpToDate) await writeFileAtomic(cachePath(store, dir), JSON.stringify(nextCache(dir, cache, fingerprints, seen)));
     return {
       id,
       name: opts.name ?? null,

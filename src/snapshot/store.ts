@@ -2,11 +2,11 @@
  * The snapshot store under the state dir:
  *
  *   snapshots/layers/<hex>.layer     immutable layer files, named by the SHA-256 of their header (format.ts)
- *   snapshots/layers/<hex>.ok        the layer file's (size, mtime, inode) when it was last known intact (verify.ts)
+ *   snapshots/layers/<hex>.ok        the layer file's (size, mtime, inode) when a check last found it intact (verify.ts)
  *   snapshots/records/<hex>.json     one record per snapshot: its layers (bottom to top), counts, source
  *   snapshots/tags/<name>.json       a name pointing at a snapshot id
  *   snapshots/leases/<pid>-<n>.json  layers a running build or run is using; gc never removes them
- *   snapshots/cache/<hex>.json       per source directory: path → (size, mtime, inode, ctime, digest) for fast rebuilds
+ *   snapshots/cache/<hex>.json       per source directory: layer fingerprint → (layer id, walk time, layer file stat), for fast rebuilds (build.ts)
  *   snapshots/tmp/                   layers being written; renamed into layers/ when complete
  *
  * Every write is a temp file and a rename, so readers see a complete file or none.
@@ -54,6 +54,9 @@ export interface SnapshotRecord {
    */
   retained?: { name: string; since: string };
 }
+
+/** What a layer file's stat is compared by to know it unchanged: size, mtime, ctime, inode. */
+export type LayerFileStat = [size: number, mtimeMs: number, ctimeMs: number, ino: number];
 
 export interface Lease {
   pid: number;
@@ -112,6 +115,12 @@ export class SnapshotStore {
     }
   }
 
+  /** The layer file's (size, mtime, ctime, inode), or undefined when it is missing. */
+  layerFileStat(id: string): LayerFileStat | undefined {
+    const st = statSync(this.layerPath(id), { throwIfNoEntry: false });
+    return st ? [st.size, st.mtimeMs, st.ctimeMs, st.ino] : undefined;
+  }
+
   layerMtime(id: string): number {
     try {
       return statSync(this.layerPath(id)).mtimeMs;
@@ -128,10 +137,13 @@ export class SnapshotStore {
    * Move a finished temp layer into place. It replaces a file of the same id: the same id should mean the same bytes,
    * but the file in the store may have been damaged since, and the one just written is known to be whole. A reader
    * that has the old file open keeps reading it; the new file's mtime tells gc it was written during the running build.
+   * Returns the file's stat, which a build's cache keeps as "known whole" (build.ts); no `.ok` stamp is written here
+   * (a file per layer, a third of a cold build's file creations): a later check that finds none verifies the layer
+   * once and stamps it then.
    */
-  commitLayer(tmp: string, id: string): void {
+  commitLayer(tmp: string, id: string): LayerFileStat | undefined {
     renameSync(tmp, this.layerPath(id));
-    this.stampLayer(id);
+    return this.layerFileStat(id);
   }
 
   private stampPath(id: string): string {

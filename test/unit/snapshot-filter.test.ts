@@ -91,6 +91,27 @@ describe("path filter: --exclude, --include and the mandatory-deny secrets", () 
 });
 
 describe("directories cover what is below them", () => {
+  test("the one-expression secret test finds every secret each rule's own glob finds, at any depth", () => {
+    const plain = new PathFilter({});
+    const rules = mandatorySecretNames().map((name) => ({ name, glob: compileGlob(`**/${name}`) }));
+    // What the walk asks about: normalised paths, a secret directory itself (what is below it inherits its verdict).
+    const leaves = mandatorySecretNames().flatMap((n) => {
+      const bare = n.replace(/\/\*\*$/, "");
+      return [bare.replace(/\*/g, ""), bare.replace(/\*/g, "x.y"), `x${bare.replace(/\*/g, "")}`, `${bare.replace(/\*/g, "")}x`];
+    });
+    let secrets = 0;
+    for (const leaf of [...leaves, "env.ts", "README.md", "id_rs", "a.pem.txt", "config"])
+      for (const dir of ["", "a", ".git/a", "a/b/c/d"])
+        for (const isDir of [false, true]) {
+          const rel = dir ? `${dir}/${leaf}` : leaf;
+          const want = rules.find((r) => globMatches(r.glob, rel, isDir))?.name;
+          const v = plain.verdict(rel, isDir);
+          expect(v.keep ? undefined : (v as { sensitive?: string }).sensitive).toBe(want);
+          if (want) secrets++;
+        }
+    expect(secrets).toBeGreaterThan(200);
+  });
+
   test("a secret directory's whole subtree stays out, however deep and however broad the --include", async () => {
     const root = await tempDir("snap-walk-");
     await mkdir(join(root, "home/.config/gcloud/legacy/deep"), { recursive: true });

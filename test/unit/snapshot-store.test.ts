@@ -173,6 +173,42 @@ describe("build and the store", () => {
     expect(second).toMatchObject({ id: first.id, layersWritten: 1 });
   });
 
+  test("a changed file is never missed: same size, same mtime, changed right after a build, in the same second", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    let last = await buildSnapshot({ dir: src, name: "app", store });
+    expect(await buildSnapshot({ dir: src, name: "app", store })).toMatchObject({ id: last.id, cached: true, layersWritten: 0 });
+    const contents = new Map<string, string>();
+    for (let i = 0; i < 300; i++) contents.set(`src/m${i}.txt`, `file ${i}\n`);
+    // Each round rewrites files with content of the same length and puts their mtime back (only ctime moves, as with
+    // any write), right after the build before it: what a stat cache keyed on size and mtime alone would miss.
+    for (const [round, picks] of [[1, [7]], [2, [7, 150, 299]], [3, [42]], [4, [7]]] as const) {
+      for (const n of picks) {
+        const rel = `src/m${n}.txt`;
+        const next = `file ${n}\n`.replace(/^file/, `fil${round}`);
+        expect(next.length).toBe(contents.get(rel)!.length);
+        await writeFile(join(src, rel), next);
+        await utimes(join(src, rel), OLD, OLD);
+        contents.set(rel, next);
+      }
+      const built = await buildSnapshot({ dir: src, name: "app", store });
+      expect(built.id).not.toBe(last.id);
+      expect(built.layersWritten).toBeGreaterThanOrEqual(1);
+      const { ov } = overlayOf(store, "app");
+      for (const [rel, want] of contents) expect(text(await ov.readFile(`/${rel}`))).toBe(want);
+      last = built;
+    }
+    // Past the racy window the tree settles; a build of it with and without an --exclude are both cache hits after
+    // the first of each (the cache keeps the layers of both).
+    await Bun.sleep(100);
+    const full = await buildSnapshot({ dir: src, name: "app", store });
+    expect(full.id).toBe(last.id);
+    const less = await buildSnapshot({ dir: src, exclude: ["m299.txt"], store });
+    expect(less.layersWritten).toBeGreaterThanOrEqual(1);
+    expect(await buildSnapshot({ dir: src, name: "app", store })).toMatchObject({ id: full.id, cached: true, layersWritten: 0 });
+    expect(await buildSnapshot({ dir: src, exclude: ["m299.txt"], store })).toMatchObject({ id: less.id, cached: true, layersWritten: 0 });
+  });
+
   test("contents over 1 MB are streamed into the layer and still stored once; what follows them is intact", async () => {
     const dir = await tmp("snap-big-");
     const big = new Uint8Array(2 << 20).map((_, i) => (i * 7919) % 251);
