@@ -6,6 +6,7 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SOFTWARE_PACKAGES, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
+import { SIDECAR_PATCH_ID, patchSidecar } from "../src/runtime/sidecar-patch.ts";
 import { buildAdapterBundle } from "../src/paperclip/index.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -16,19 +17,22 @@ const outfile = join(root, "dist", "paperclip-aos");
 const quiet = process.argv.includes("--quiet");
 const log = (m: string) => quiet || process.stderr.write(`${m}\n`);
 
-interface Entry { name: string; zst: string; sha256: string; size: number; kind: "sidecar" | "package"; bundle?: SoftwareName; srcMtime: number }
+interface Entry { name: string; zst: string; sha256: string; size: number; kind: "sidecar" | "package"; bundle?: SoftwareName; srcMtime: number; patch?: string }
 
 async function compress(src: string, name: string, kind: Entry["kind"], bundle?: SoftwareName): Promise<Entry> {
   const st = await stat(src);
   const manifestFile = join(assetDir, `${name}.json`);
   const cached = await readFile(manifestFile, "utf8").then((t) => JSON.parse(t) as Entry).catch(() => null);
-  if (cached && cached.size === st.size && cached.srcMtime === st.mtimeMs && (await Bun.file(cached.zst).exists())) return cached;
+  // The sidecar is embedded with agentOS's WASM runner fixed (src/runtime/sidecar-patch.ts); a new fix re-makes it.
+  const patch = kind === "sidecar" ? SIDECAR_PATCH_ID : undefined;
+  if (cached && cached.size === st.size && cached.srcMtime === st.mtimeMs && cached.patch === patch && (await Bun.file(cached.zst).exists())) return cached;
   const t = performance.now();
-  const raw = new Uint8Array(await Bun.file(src).arrayBuffer());
+  const original = new Uint8Array(await Bun.file(src).arrayBuffer());
+  const raw = kind === "sidecar" ? patchSidecar(original) : original;
   const sha256 = new Bun.CryptoHasher("sha256").update(raw).digest("hex");
   const zst = join(assetDir, `${name}.zst`);
   await Bun.write(zst, Bun.zstdCompressSync(raw, { level: 9 }));
-  const entry: Entry = { name, zst, sha256, size: st.size, kind, bundle, srcMtime: st.mtimeMs };
+  const entry: Entry = { name, zst, sha256, size: st.size, kind, bundle, srcMtime: st.mtimeMs, patch };
   await writeFile(manifestFile, JSON.stringify(entry));
   log(`  compressed ${name} (${(st.size / 2 ** 20).toFixed(1)} MB) in ${Math.round(performance.now() - t)} ms`);
   return entry;

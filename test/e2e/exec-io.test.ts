@@ -146,3 +146,16 @@ describe("exec on a terminal", () => {
     expect(bare.screen).toContain("paperclip-aos exec -i -- sh");
   });
 });
+
+describe("exec: the VM's WASM memory limit", () => {
+  // agentOS caps each WASM command's memory (128 MiB by default) by rewriting the module before it starts; the
+  // compiled binary's sidecar carries our faster copy of that rewrite (src/runtime/sidecar-patch.ts). awk's module
+  // declares no maximum of its own, so only that cap stops it.
+  test("a WASM command that grows its memory past the limit fails; one that stays under it runs", async () => {
+    const grow = (doublings: number) => `awk 'BEGIN { s = "x"; for (i = 0; i < ${doublings}; i++) s = s s; print length(s) }'`;
+    const r = await runBin(["exec", "--", `${grow(24)}; ${grow(28)}; echo "exit $?"`], { cwd: await workspace() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("16777216\nexit 1\n");
+    expect(r.stderr).toContain("memory allocation of");
+  });
+});

@@ -1,0 +1,163 @@
+// The build's fix to agentOS's WASM runner (src/runtime/sidecar-patch.ts) must cap a module's memory exactly as the
+// original does: both functions run here side by side, the original cut out of the real sidecar binary with the
+// helpers it calls, over agentOS's own command modules and generated ones (fuzzed), comparing bytes and errors.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { SIDECAR_PATCHES, SidecarPatchError, findOriginal, patchSidecar } from "../../src/runtime/sidecar-patch.ts";
+
+const SIDECAR = join(dirname(Bun.resolveSync("@rivet-dev/agentos-sidecar-linux-x64-gnu/package.json", import.meta.dir)), "agentos-sidecar");
+const COMMANDS = join(dirname(Bun.resolveSync("@rivet-dev/agentos-runtime-core/package.json", import.meta.dir)), "commands");
+const binary = new Uint8Array(readFileSync(SIDECAR));
+const patch = SIDECAR_PATCHES[0]!;
+
+type Enforce = (bytes: Uint8Array, limitPages: unknown) => Uint8Array;
+
+/** The runner's helpers enforceMemoryLimit calls, from the binary (they sit just above it in the runner's text). */
+function helpers(bin: Uint8Array): string {
+  const text = Buffer.from(bin.buffer, bin.byteOffset, bin.byteLength).toString("latin1");
+  const from = text.indexOf("function readVarUint(bytes, offset, label) {");
+  const to = text.indexOf(patch.start, from);
+  expect(from).toBeGreaterThan(0);
+  expect(to - from).toBeLessThan(10_000);
+  return text.slice(from, to);
+}
+
+function compile(bin: Uint8Array): Enforce {
+  const { text } = findOriginal(bin, patch);
+  return new Function("Buffer", `const WASM_PAGE_BYTES = 65536;\n${helpers(bin)}\n${text}\nreturn enforceMemoryLimit;`)(Buffer) as Enforce;
+}
+const original = compile(binary);
+const replaced = new Function("Buffer", `const WASM_PAGE_BYTES = 65536;\n${helpers(binary)}\n${patch.replacement}\nreturn enforceMemoryLimit;`)(Buffer) as Enforce;
+
+function outcome(f: Enforce, bytes: Uint8Array, limit: unknown): { bytes?: string; error?: string } {
+  try {
+    const out = f(bytes, limit);
+    return { bytes: Buffer.from(out).toString("hex") };
+  } catch (e) {
+    return { error: String((e as Error).message) };
+  }
+}
+
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+};
+/** The first memory of a module: its flags and maximum (pages). */
+function memoryOf(bytes: Uint8Array): { flags: number; max: number | null } | null {
+  let o = 8;
+  const varuint = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[o++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  while (o < bytes.length) {
+    const id = bytes[o++]!;
+    const end = varuint() + o;
+    if (id === 5 && varuint() > 0) {
+      const flags = varuint();
+      varuint();
+      return { flags, max: flags & 1 ? varuint() : null };
+    }
+    o = end;
+  }
+  return null;
+}
+const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+const module = (...sections: number[][]) => new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...sections.flat()]);
+
+describe("the WASM runner fix", () => {
+  test("replaces the one function of the real sidecar, the rest of the binary untouched", () => {
+    const patched = patchSidecar(binary);
+    expect(patched.length).toBe(binary.length);
+    const { offset } = findOriginal(binary, patch);
+    let changed = 0;
+    for (let i = 0; i < binary.length; i++) if (binary[i] !== patched[i] && (i < offset || i >= offset + patch.length)) changed++;
+    expect(changed).toBe(0);
+    const text = Buffer.from(patched.subarray(offset, offset + patch.length)).toString("latin1");
+    expect(text.trimEnd()).toBe(patch.replacement.trimEnd());
+    // Patched once, the original is gone: a second build step cannot patch it twice, and says why.
+    expect(() => patchSidecar(patched)).toThrow(SidecarPatchError);
+  });
+
+  test("refuses a sidecar whose function differs (another agentOS version)", () => {
+    const other = new Uint8Array(binary);
+    const { offset } = findOriginal(binary, patch);
+    other[offset + 200] = other[offset + 200]! ^ 1;
+    expect(() => patchSidecar(other)).toThrow(/not the one this fix replaces/);
+    expect(() => patchSidecar(new Uint8Array(1000))).toThrow(/has no/);
+  });
+
+  test("caps agentOS's own command modules to the same bytes", () => {
+    for (const name of ["sh", "ls", "cat", "awk"]) {
+      const bytes = new Uint8Array(readFileSync(join(COMMANDS, name)));
+      for (const limit of [2048, 16, 26, 1]) {
+        const want = outcome(original, bytes, limit);
+        expect(outcome(replaced, bytes, limit)).toEqual(want);
+      }
+      // A Buffer, an ArrayBuffer and no limit at all are taken as before.
+      expect(outcome(replaced, Buffer.from(bytes), 2048)).toEqual(outcome(original, Buffer.from(bytes), 2048));
+      expect(replaced(bytes, null)).toBe(bytes);
+    }
+    // The limit really is written into the module: sh declares no maximum, the result has 2048 pages.
+    const sh = replaced(new Uint8Array(readFileSync(join(COMMANDS, "sh"))), 2048);
+    expect(new WebAssembly.Module(sh)).toBeInstanceOf(WebAssembly.Module);
+    expect(memoryOf(new Uint8Array(readFileSync(join(COMMANDS, "sh"))))).toEqual({ flags: 0, max: null });
+    expect(memoryOf(sh)).toEqual({ flags: 1, max: 2048 });
+  });
+
+  test("gives the same bytes and the same errors on generated modules (fuzzed)", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const memory = () => {
+      const count = rand(4) === 0 ? rand(3) : 1;
+      const body = [...leb(count)];
+      for (let i = 0; i < count; i++) {
+        const flags = [0, 1, 1, 2, 3][rand(5)]!;
+        body.push(...leb(flags), ...leb(rand(3000)));
+        if (flags & 1) body.push(...leb(rand(70000)));
+      }
+      if (rand(10) === 0) body.push(rand(256));
+      return section(5, body);
+    };
+    const cases: [Uint8Array, unknown][] = [
+      [new Uint8Array([0, 0x61, 0x73]), 10],
+      [new Uint8Array([1, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), 10],
+      [module(), 10],
+      [module([1, 0xff]), 10],
+      [module([1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]), 10],
+      [module(section(5, [1, 0, 5])), 4.5],
+      [module(section(5, [1, 0, 5])), "10"],
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const sections: number[][] = [];
+      for (let s = rand(6); s > 0; s--) {
+        sections.push(rand(3) === 0 ? memory() : section(rand(13), Array.from({ length: rand(300) }, () => rand(256))));
+      }
+      const bytes = module(...sections);
+      const cut = rand(8) === 0 ? bytes.subarray(0, 8 + rand(bytes.length - 7)) : bytes;
+      cases.push([cut, [0, 1, 17, 2048, 65536][rand(5)]]);
+    }
+    let errors = 0;
+    for (const [bytes, limit] of cases) {
+      const want = outcome(original, bytes, limit);
+      if (want.error) errors++;
+      expect(outcome(replaced, bytes, limit)).toEqual(want);
+    }
+    // Both kinds were exercised: rewrites and refusals.
+    expect(errors).toBeGreaterThan(100);
+    expect(cases.length - errors).toBeGreaterThan(100);
+  });
+});
