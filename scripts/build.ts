@@ -5,8 +5,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { SOFTWARE_PACKAGES, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
-import { SIDECAR_PATCH_ID, patchSidecar } from "../src/runtime/sidecar-patch.ts";
+import { SIDECAR_PATCH_ID, SOFTWARE_PACKAGES, patchSidecar, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
 import { buildAdapterBundle } from "../src/paperclip/index.ts";
 import pkg from "../package.json" with { type: "json" };
 

@@ -7,6 +7,8 @@ export { installSignalHandlers, setSignalHandler, shutdown, signalExitCode } fro
 export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive, pidRunning } from "./proc.ts";
 export { killWithParent } from "./watchdog.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
+export { SIDECAR_PATCHES, SIDECAR_PATCH_ID, SidecarPatchError, findOriginal, patchSidecar } from "./sidecar-patch.ts";
+export type { SidecarPatch } from "./sidecar-patch.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";
 export { runDoctor } from "./doctor.ts";

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { SIDECAR_PATCHES, SidecarPatchError, findOriginal, patchSidecar } from "../../src/runtime/sidecar-patch.ts";
+import { SIDECAR_PATCHES, SidecarPatchError, findOriginal, patchSidecar } from "../../src/runtime/index.ts";
 
 const SIDECAR = join(dirname(Bun.resolveSync("@rivet-dev/agentos-sidecar-linux-x64-gnu/package.json", import.meta.dir)), "agentos-sidecar");
 const COMMANDS = join(dirname(Bun.resolveSync("@rivet-dev/agentos-runtime-core/package.json", import.meta.dir)), "commands");
