@@ -1,8 +1,8 @@
-import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir as defaultStateDir } from "../paths.ts";
 import { usageError } from "../errors.ts";
 import { runDir } from "./run-dir.ts";
+import { realpathOrNull } from "./paths.ts";
 import type { ToolContext } from "./types.ts";
 
 /**
@@ -26,12 +26,4 @@ export async function createToolContext(opts: {
     artifactsDir: opts.runId ? join(runDir(state, opts.runId), "artifacts") : join(state, "artifacts"),
     ...(opts.previewPorts ? { previewPorts: opts.previewPorts } : {}),
   };
-}
-
-function realpathOrNull(path: string): string | null {
-  try {
-    return realpathSync(path);
-  } catch {
-    return null;
-  }
 }

@@ -1,8 +1,7 @@
-import { realpathSync } from "node:fs";
 import { join, relative } from "node:path";
 import { GUEST_WORKSPACE } from "../guest.ts";
 import { toolError } from "./errors.ts";
-import { isInside } from "./paths.ts";
+import { isInside, realpathOrNull } from "./paths.ts";
 import type { ToolContext } from "./types.ts";
 
 /**
@@ -33,7 +32,7 @@ export async function checkRead(ctx: ToolContext, rel: string, realPath?: string
   const policy = ctx.readPolicy;
   const named = rel === "" ? GUEST_WORKSPACE : `${GUEST_WORKSPACE}/${rel}`;
   if (!policy) return { allowed: true, reason: "no policy (host CLI)", path: named };
-  const real = realPath ?? realpathOrUndefined(join(ctx.workspaceDir, rel));
+  const real = realPath ?? realpathOrNull(join(ctx.workspaceDir, rel)) ?? undefined;
   const candidates = [named];
   if (real !== undefined) {
     if (!isInside(ctx.workspaceDir, real)) return { allowed: false, reason: `it resolves to ${real}, outside the workspace`, path: named };
@@ -53,12 +52,4 @@ export async function requireRead(ctx: ToolContext, tool: string, rel: string, r
   if (c.allowed) return;
   ctx.readPolicy?.onDenied?.({ tool, path: c.path, reason: c.reason });
   throw toolError("permission_denied", `${tool} may not read ${c.path}: ${c.reason}`, "the agent's fs.read policy decides what host tools read for it");
-}
-
-function realpathOrUndefined(path: string): string | undefined {
-  try {
-    return realpathSync(path);
-  } catch {
-    return undefined;
-  }
 }

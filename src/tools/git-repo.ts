@@ -1,9 +1,9 @@
-import { constants, fstatSync, lstatSync, openSync, readSync, closeSync, realpathSync } from "node:fs";
+import { constants, fstatSync, lstatSync, openSync, readSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { toolError } from "./errors.ts";
 import { git, ok, type GitOptions, type GitResult, type GitSetup } from "./git.ts";
 import { isPlainLocalConfig } from "./git-config-scan.ts";
-import { isInside } from "./paths.ts";
+import { isInside, realpathOrNull } from "./paths.ts";
 
 export interface Repo {
   /** The workspace (git runs here). */
@@ -48,19 +48,10 @@ export async function gitInRepo(repo: Repo, args: string[], opts: Omit<GitOption
   return r;
 }
 
-/** Synchronously: node:fs is loaded anyway, and the first async fs call would start Bun's thread pool. */
-function realOrNull(p: string | null): string | null {
-  if (p === null) return null;
-  try {
-    return realpathSync(p);
-  } catch {
-    return null;
-  }
-}
-
 function sameRepo(repo: Repo, s: GitSetup): boolean {
   if (s.gitDir === repo.gitDir && s.commonDir === repo.commonDir && s.worktree === repo.worktree) return true;
-  return realOrNull(s.gitDir) === repo.gitDir && realOrNull(s.commonDir) === repo.commonDir && realOrNull(s.worktree) === repo.worktree;
+  const real = (p: string | null) => (p === null ? null : realpathOrNull(p));
+  return real(s.gitDir) === repo.gitDir && real(s.commonDir) === repo.commonDir && real(s.worktree) === repo.worktree;
 }
 
 function notARepo(workspaceDir: string) {
@@ -130,7 +121,7 @@ async function discoverRepo(workspaceDir: string): Promise<Repo> {
   }
   const reals: string[] = [];
   for (const [what, p] of [["work tree", s.worktree], ["git dir", s.gitDir], ["git common dir", s.commonDir]] as const) {
-    const real = realOrNull(p) ?? p;
+    const real = realpathOrNull(p) ?? p;
     reals.push(real);
     if (!isInside(workspaceDir, real)) {
       throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
