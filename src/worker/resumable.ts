@@ -30,7 +30,7 @@ export interface ResumableInfo {
   ready: number;
   preparing: number;
   max: number;
-  /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one or a recycled sidecar). */
+  /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one, a recycled sidecar or heartbeats of other tasks at once). */
   hits: number;
   discarded: number;
 }
@@ -118,6 +118,17 @@ export class ResumableSessions {
       },
       discard,
     };
+  }
+
+  /**
+   * Another heartbeat starts while one runs (busy): every prepared VM not claimed goes, and its session is let go. It
+   * was a bet on a quiet worker (nothing is prepared on a busy one), and it holds ~165 MB that the running heartbeats
+   * need at their peak (their VMs, their shell commands at once; docs/worker.md, "Memory"): `worker.rss-4` had one
+   * idle beside its four. Its task's next heartbeat boots on the session's database, as without it.
+   */
+  yieldToLoad(): void {
+    if (!this.opts.busy()) return;
+    for (const e of [...this.entries.values()]) this.drop(e);
   }
 
   /** After each heartbeat: prepared VMs on a sidecar taken out of service (recycled, crashed) are dropped. */

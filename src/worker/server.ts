@@ -85,7 +85,13 @@ export class Worker {
       gatewayPort: 0,
       openGateway: (o) => this.hub.open(o),
       takeSpare: (need) => this.spares.take(need),
-      claimSession: (slot, runId, pids) => this.resumable.claim(slot, runId, pids),
+      // A heartbeat claims its own session's prepared VM first (claim takes it at once), then the others yield to it
+      // if it is not alone.
+      claimSession: (slot, runId, pids) => {
+        const mine = this.resumable.claim(slot, runId, pids);
+        this.resumable.yieldToLoad();
+        return mine;
+      },
       sessionDone: (next) => !this.stopping && this.resumable.prepare(next),
     };
     this.lockPath = join(opts.socketPath, "..", "worker.pid");

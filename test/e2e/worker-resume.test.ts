@@ -183,6 +183,22 @@ describe("serve: a session's next VM, prepared after its heartbeat", () => {
     sessionId = newId;
   });
 
+  test("heartbeats of other tasks at once let the next VM go (its memory is theirs); the task's next heartbeat still resumes", async () => {
+    const before = await prepared();
+    // Two at once, held by their model so that each starts while the other runs.
+    const held = [{ tool: "bash", input: { command: "echo busy" } }, { text: "held", delayMs: 1500 }];
+    const others = await Promise.all(["other-1", "other-2"].map(async (key) => heartbeat({ ws: await tempDir("aos-rws-"), key, steps: held })));
+    expect(others.map((o) => o.code)).toEqual([0, 0]);
+    expect((await status()).warm.resumable).toMatchObject({ hits: before.hits, discarded: before.discarded + 1 });
+
+    const next = await heartbeat({ ws, key: "task", steps: [{ text: "ok" }], prompt: "the word again?" });
+    expect(next.code).toBe(0);
+    expect(next.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId });
+    expect(next.sent).toContain("HERON");
+    // Booted on the session's database: the prepared VM was gone.
+    expect((await status()).warm.resumable.hits).toBe(before.hits);
+  });
+
   test("a worker killed with SIGKILL while it holds a session's next VM: an in-process run gets the session, nothing lost", async () => {
     await prepared();
     const lock = JSON.parse(await readFile(join((await runBin(["session", "show", "task", "--json"], { env: env() }).then((r) => JSON.parse(r.stdout))).dir, "lock"), "utf8"));
