@@ -1,4 +1,5 @@
-import type { AgentDriver, GatewayEndpoint } from "./types.ts";
+import { GUEST_HOME } from "../guest.ts";
+import type { AgentConfigFile, AgentDriver, GatewayEndpoint } from "./types.ts";
 
 /** What Claude Code asks for when the gateway answers from a script (any Claude id it knows works). */
 const SCRIPTED_MODEL = "claude-sonnet-4-5";
@@ -21,6 +22,38 @@ export function claudeEnv(gw: GatewayEndpoint): Record<string, string> {
   };
 }
 
+/** The session variable holding the run's gateway token: Claude Code's own, not for the commands it runs. */
+const TOKEN_ENV = "ANTHROPIC_API_KEY";
+/**
+ * A shell file (relative to HOME) that every Bash command of Claude Code's sources before it runs: the run's env (in
+ * a spare VM, whose Claude Code process started before the run existed) and the token's removal.
+ */
+const CLAUDE_RUN_ENV = ".paperclip/claude-env.sh";
+
+/**
+ * Claude Code reads CLAUDE_CODE_SHELL_PREFIX from its process env at each Bash call and runs `PREFIX 'COMMAND'`, with
+ * the prefix quoted as one word except what follows its last " -", which stays raw. So this prefix makes each command
+ * `true -;. ~/.paperclip/claude-env.sh;eval 'COMMAND'`: two shell builtins in the command's own shell (no program
+ * starts, no shell started by a shell: both are slow or hang in agentOS 0.2.21, docs/agentos.md), then the command.
+ */
+const SHELL_PREFIX = `true -;. ${GUEST_HOME}/${CLAUDE_RUN_ENV};eval`;
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const shellWord = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+
+/**
+ * The file the prefix sources: `export` of each run variable (none where Claude Code's process has the run's env
+ * already), then `unset` of the gateway token, so that the commands the agent runs do not carry it (Claude Code's
+ * CLAUDE_CODE_SUBPROCESS_ENV_SCRUB does not remove it in agentOS: measured, its commands still saw it).
+ */
+export function claudeRunEnvFile(env: Record<string, string>): AgentConfigFile {
+  const own = new Set(Object.keys(claudeEnv({ url: "", token: "", provider: "scripted", model: "" })));
+  const lines = Object.entries(env)
+    .filter(([k]) => VAR_NAME.test(k) && !own.has(k))
+    .map(([k, v]) => `export ${k}=${shellWord(v)}`);
+  return { path: CLAUDE_RUN_ENV, content: [...lines, `unset ${TOKEN_ENV}`, ""].join("\n") };
+}
+
 export const claude = {
   id: "claude",
   title: "Claude Code",
@@ -38,17 +71,25 @@ export const claude = {
     env: ({ home, gw }) => ({ HOME: home, IS_SANDBOX: "1", ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: gw.token, ANTHROPIC_MODEL: "claude-sonnet-4-5", ANTHROPIC_SMALL_FAST_MODEL: "claude-sonnet-4-5", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1" }),
   },
   setup: ({ endpoint, instructions }) => ({
-    files: [],
-    env: claudeEnv(endpoint),
+    files: [claudeRunEnvFile({})],
+    env: { ...claudeEnv(endpoint), CLAUDE_CODE_SHELL_PREFIX: SHELL_PREFIX },
     // agentOS hands additionalInstructions to an adapter as ACP_APPEND_SYSTEM_PROMPT, which this adapter does not
     // read (it takes --append-system-prompt only), and Claude Code runs bare (no CLAUDE.md discovery): measured, the
     // instructions never reached the model. They go with each heartbeat's prompt instead.
     promptPrefix: `<paperclip-instructions>\n${instructions}\n</paperclip-instructions>\n\n`,
   }),
-  // Its Bash tool's commands take their env from Claude Code's process, fixed when the session opens: it runs bare in
-  // agentOS (no hooks), its simple shell exec drops CLAUDE_ENV_FILE, and its commands go through node's `shell: true`
-  // (so no shell of ours can read a run file). A spare is prepared up to the session, which opens at request time.
-  spare: { session: "at-run" },
+  // Its Bash tool's commands take their env from Claude Code's process, fixed when the session opens (it runs bare in
+  // agentOS: no hooks, no CLAUDE_ENV_FILE, and its settings' env is read once, at its start): a spare's session is
+  // opened ahead with the spare's gateway token, and the run's env reaches each command through the run file the
+  // shell prefix sources. The instructions come with the prompt, as on any VM.
+  spare: {
+    session: "ahead",
+    files: () => [],
+    env: (endpoint) => ({ ...claudeEnv(endpoint), CLAUDE_CODE_SHELL_PREFIX: SHELL_PREFIX }),
+    runFile: ({ env }) => claudeRunEnvFile(env),
+    // Its adapter loads the project's settings (settingSources: ["project"]) when Claude Code starts, at session open.
+    sessionOpenReads: [".claude/settings.json"],
+  },
   acp: {
     // The adapter titles a tool call with the tool's name (Bash, Edit, Read, ...), which is what we show. It
     // announces each call twice: from the stream with no input, then from the finished message with the whole

@@ -4,8 +4,6 @@ import type { AgentConfigFile, AgentDriver, GatewayEndpoint, LocalPackage } from
 
 /** What Codex is configured with when the gateway answers from a script (a model id Codex knows: its tool set follows). */
 const SCRIPTED_MODEL = "gpt-5-codex";
-/** The session variable holding the run's gateway token (config.toml's env_key names it). */
-export const CODEX_TOKEN_ENV = "PAPERCLIP_GATEWAY_TOKEN";
 const CODEX_HOME = `${GUEST_HOME}/.codex`;
 /**
  * A spare VM's run (relative to HOME): the Codex config of the run that took the spare. The bridge copies it over
@@ -37,15 +35,16 @@ const toml = (s: string) => JSON.stringify(s);
  * Paperclip's instructions as developer instructions. The base URL names `localhost`: Codex's WASM networking cannot
  * connect to 127.0.0.1 in agentOS 0.2.21 and resolves localhost to ::1, where the gateway also listens.
  *
- * The token is read from a session variable (env_key), except in a spare VM (`run` given): its session, and so the
- * bridge and each codex-exec it starts, has the spare's environment, and what the run brings is in this file (the
- * run file, copied into place by the bridge): the token as the provider's bearer token, the run's env as the env of
- * the commands Codex runs (shell_environment_policy.set).
+ * The token is the provider's bearer token in this file, never a session variable: the commands Codex runs inherit
+ * codex-exec's whole env (and the bridge's), and its `shell_environment_policy.exclude` did not take a variable out
+ * of them in agentOS 0.2.21 (measured: still there), so the token is kept out of that env altogether (and so out of
+ * the stored session). In a spare VM (`run` given) this file is the run file, copied into place by the bridge before
+ * each codex-exec: the session opened ahead has the spare's environment, so the run's env goes in as the env of the
+ * commands Codex runs (shell_environment_policy.set).
  */
 export function codexConfigFiles(gw: GatewayEndpoint, instructions: string, run?: { env: Record<string, string> }): AgentConfigFile[] {
   const port = new URL(gw.url).port;
   const model = gw.provider === "scripted" ? SCRIPTED_MODEL : gw.model;
-  const { [CODEX_TOKEN_ENV]: _token, ...shellEnv } = run?.env ?? {};
   const text = [
     `model = ${toml(model)}`,
     `model_provider = "paperclip"`,
@@ -56,12 +55,12 @@ export function codexConfigFiles(gw: GatewayEndpoint, instructions: string, run?
     "[model_providers.paperclip]",
     `name = "paperclip-aos gateway"`,
     `base_url = ${toml(`http://localhost:${port}/v1`)}`,
-    run ? `experimental_bearer_token = ${toml(gw.token)}` : `env_key = ${toml(CODEX_TOKEN_ENV)}`,
+    `experimental_bearer_token = ${toml(gw.token)}`,
     `wire_api = "responses"`,
     "request_max_retries = 0",
     "stream_max_retries = 0",
     "",
-    ...(run ? ["[shell_environment_policy.set]", ...Object.entries(shellEnv).map(([k, v]) => `${toml(k)} = ${toml(v)}`), ""] : []),
+    ...(run ? ["[shell_environment_policy.set]", ...Object.entries(run.env).map(([k, v]) => `${toml(k)} = ${toml(v)}`), ""] : []),
   ].join("\n");
   return [{ path: ".codex/config.toml", content: text }];
 }
@@ -81,12 +80,12 @@ export const codex = {
     bin: "codex",
     nodeModulesPath: "@openai/codex/bin/codex.js",
     args: ({ resume, prompt }) => ["exec", ...(resume ? ["resume", "--last"] : []), "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt],
-    env: ({ home, gw }) => ({ HOME: home, CODEX_HOME: `${home}/.codex`, [CODEX_TOKEN_ENV]: gw.token }),
+    env: ({ home }) => ({ HOME: home, CODEX_HOME: `${home}/.codex` }),
     files: (gw) => codexConfigFiles(gw, ""),
   },
   setup: ({ endpoint, instructions }) => ({
     files: codexConfigFiles(endpoint, instructions),
-    env: { [CODEX_TOKEN_ENV]: endpoint.token },
+    env: {},
   }),
   // A spare's session opens with a config that has no run yet (the spare's token answers only once a run holds it);
   // the run's config replaces it at the run's first turn.

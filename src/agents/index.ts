@@ -46,7 +46,7 @@ export { scrubStoredSessionEnv, setStoredSessionEnv, storedSessionExists, type A
 export { piConfigFiles, piExtensionSource, type PiConfigOptions } from "./pi.ts";
 export { openCodeConfig, openCodeConfigFiles } from "./opencode.ts";
 export { claudeEnv } from "./claude.ts";
-export { codexConfigFiles, CODEX_ACP_PACKAGE, CODEX_TOKEN_ENV } from "./codex.ts";
+export { codexConfigFiles, CODEX_ACP_PACKAGE } from "./codex.ts";
 
 /**
  * The first of the paths the agent reads only at session open (SpareSetup `sessionOpenReads`) that the host

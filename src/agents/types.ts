@@ -57,6 +57,8 @@ export type SpareSetup =
       readonly session: "ahead";
       /** Written under HOME before the session opens: the gateway endpoint (the spare's own token) and the run file's reader. */
       files(endpoint: GatewayEndpoint): AgentConfigFile[];
+      /** Session variables the session opened ahead needs besides HOME (an agent configured by env: the spare's token). */
+      env?(endpoint: GatewayEndpoint): Record<string, string>;
       /**
        * This run's file, under HOME in a directory of its own (the spare mounts that directory, and the file appears
        * in it when a run takes the spare); `endpoint` is the run's gateway, the spare's URL and token.

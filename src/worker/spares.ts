@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { HostFunction, HostFunctionCollections } from "@rivet-dev/agentos-core";
-import { driverFor, type AgentId } from "../agents/index.ts";
+import { driverFor, scrubStoredSessionEnv, setStoredSessionEnv, type AgentId } from "../agents/index.ts";
 import { GatewayHub, parseModelSpec } from "../gateway/index.ts";
 import type { SpareNeed, SpareVm } from "../heartbeat/index.ts";
 import { bootVm, GUEST_HOME, GUEST_WORKSPACE, holdDatabase, MemoryDirVfs, vmReleased, type BootOptions, type VmHandle } from "../runtime/index.ts";
@@ -345,7 +345,13 @@ export class SparePool {
       if (spare.runFiles) {
         await spare.handle.mountFiles(`${GUEST_HOME}/${runDir}`, spare.runFiles);
         // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
-        await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env: { HOME: GUEST_HOME } });
+        // agentOS replays a stored session's env when it restores it, and stores what an open is given: an agent
+        // configured by env gets the spare's token put in for the open and scrubbed right after (the agent has it).
+        // (Keys sorted: a restoring open compares the env it is given with the stored one as agentOS serialized it.)
+        const env = sortedKeys({ HOME: GUEST_HOME, ...ahead!.env?.(endpoint) });
+        if (session && ahead!.env) setStoredSessionEnv(databasePath, spare.sessionId, env);
+        await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env });
+        if (ahead!.env) scrubStoredSessionEnv(databasePath, spare.sessionId);
       }
     } catch (e) {
       this.discard(spare);
@@ -398,6 +404,9 @@ export class SparePool {
       // (vmReleased gives up on a VM whose teardown does not end, e.g. on a dead sidecar, after 10 s.)
       await vmReleased(spare.databasePath);
       if (!spare.own) removeDatabase(spare.databasePath);
+      // A session's prepared VM that served no run, of an agent given its token by env: the stored env keeps none,
+      // whatever agentOS wrote at close (synchronous, before whoever waits for the VM's release goes on).
+      else if (configuredByEnv(spare.recipe.agent)) scrubStoredSessionEnv(spare.databasePath, spare.sessionId);
     })();
   }
 }
@@ -458,6 +467,16 @@ async function writeHome(vm: VmHandle["vm"], rel: string, content: string): Prom
   const path = `${GUEST_HOME}/${rel}`;
   await vm.filesystem.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
   await vm.filesystem.writeFile(path, content);
+}
+
+function sortedKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** An agent whose session opened ahead is given the spare's token as session env (SpareSetup `env`). */
+function configuredByEnv(agent: AgentId): boolean {
+  const spare = driverFor(agent).spare;
+  return spare?.session === "ahead" && spare.env !== undefined;
 }
 
 function removeDatabase(path: string): void {

@@ -8,8 +8,9 @@ import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServ
  * Spare VMs of the agents other than Pi (src/agents/*: `spare`), through the compiled binary and one `serve`: a
  * heartbeat that takes a spare made before its run existed still gets that run's env (its agent's shell commands see
  * it) and Paperclip's instructions (in what the model was sent), answers, and leaves a session the next heartbeat
- * resumes. Codex's session is opened ahead (its run arrives in its config file); OpenCode's and Claude Code's VM is
- * prepared up to the session, which opens at request time; a resumed OpenCode heartbeat takes a spare as well.
+ * resumes. Codex's and Claude Code's session is opened ahead (the run arrives in Codex's config file, in the env file
+ * Claude Code's Bash commands source); OpenCode's VM is prepared up to the session, which opens at request time; a
+ * resumed OpenCode heartbeat takes a spare as well. No agent's command sees the run's gateway token.
  */
 let home: string;
 let cache: string;
@@ -50,6 +51,16 @@ async function spareReady(agent: string): Promise<any> {
   throw new Error(`no spare for ${agent}: ${JSON.stringify((await status()).warm.spares)}`);
 }
 
+/** Wait until a session's next VM is ready (and nothing being prepared); the resumable counters. */
+async function preparedVm(): Promise<any> {
+  for (let i = 0; i < 480; i++) {
+    const r = (await status()).warm.resumable;
+    if (r.ready >= 1 && r.preparing === 0) return r;
+    await Bun.sleep(250);
+  }
+  throw new Error(`no session's next VM got ready: ${JSON.stringify((await status()).warm.resumable)}`);
+}
+
 async function heartbeat(agent: string, o: { ws: string; key: string; steps: unknown[]; prompt?: string; runEnv?: Record<string, string> }) {
   const dir = await tempDir("aos-aspare-run-");
   const script = join(dir, "script.json");
@@ -63,16 +74,30 @@ async function heartbeat(agent: string, o: { ws: string; key: string; steps: unk
   return { ...r, evs, result: evs.at(-1)!, sent: await readFile(record, "utf8").catch(() => "") };
 }
 
-// A bash builtin and a redirect only: a program started by Codex's shell hangs in agentOS 0.2.21 (docs/worker.md).
-const MARK = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SPARE_MARK" > mark.txt` } }, { text: "The mark is written." }];
+// Bash builtins and redirects only: a program started by Codex's shell hangs in agentOS 0.2.21 (docs/worker.md).
+// `export -p` is the command's whole env, where the run's gateway token (the agent's own) must not be.
+const DUMP_ENV = { tool: "bash", input: { command: "export -p > env.txt" } };
+const MARK = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SPARE_MARK" > mark.txt; export -p > env.txt` } }, { text: "The mark is written." }];
+const TOKEN_VARS = ["ANTHROPIC_API_KEY", "PAPERCLIP_GATEWAY_TOKEN"];
+
+/** The env the agent's command dumped: it lists the run's variables and none holding the gateway token. */
+async function expectNoToken(ws: string, has: string): Promise<void> {
+  const dumped = await readFile(join(ws, "env.txt"), "utf8");
+  expect(dumped).toContain(has);
+  for (const v of TOKEN_VARS) expect(dumped).not.toContain(v);
+  expect(dumped).not.toMatch(/pcgw-/);
+}
 
 describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --agent %s", (agent) => {
   test(
     "a heartbeat on it gets the run's env and instructions and answers; the next heartbeat resumes the session",
     async () => {
       // The first heartbeat of this policy teaches the worker; spares for it are made after its result.
-      const taught = await heartbeat(agent, { ws: await tempDir("aos-aspare-ws-"), key: `teach-${agent}`, steps: [{ text: "ok" }] });
+      // Its VM is booted for it (no spare yet); its command's env lacks the token as well.
+      const teachWs = await tempDir("aos-aspare-ws-");
+      const taught = await heartbeat(agent, { ws: teachWs, key: `teach-${agent}`, steps: [DUMP_ENV, { text: "ok" }], runEnv: { TEACH_MARK: "t-1" } });
       expect(taught.code).toBe(0);
+      await expectNoToken(teachWs, "TEACH_MARK");
       const before = await spareReady(agent);
 
       const ws = await tempDir("aos-aspare-ws-");
@@ -81,19 +106,23 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       expect((await policyOf(agent)).hits).toBe(before.hits + 1);
       // The run's env reached the agent's shell command, Paperclip's instructions (naming this run) the model.
       expect(await readFile(join(ws, "mark.txt"), "utf8")).toBe(`mark=m-${agent}-4711\n`);
+      await expectNoToken(ws, "SPARE_MARK");
       expect(first.sent).toContain(`You are working for Paperclip inside an agentOS VM (run ${first.evs[0]!.runId})`);
       expect(first.result).toMatchObject({ type: "result", subtype: "success", sessionParams: { agent, taskKey: `spare-${agent}` } });
       expect(first.evs.some((e) => e.type === "assistant" && e.text === "The mark is written.")).toBe(true);
 
       // The session it ran in is the task's. OpenCode starts a new session each heartbeat with the transcript, so
-      // that one takes a spare too; the others' resumed heartbeat boots on the session's database.
+      // that one takes a spare too; the others' resumed heartbeat takes the VM the worker prepared on its database.
       if (agent === "opencode") await spareReady(agent);
+      // Claude Code's and Codex's session has its next VM prepared (booted on its database, the session reopened).
+      const resumable = agent === "opencode" ? undefined : await preparedVm();
       const hits = (await policyOf(agent)).hits;
       const second = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: [{ text: "It was PAPAYA." }], prompt: "what was the word?" });
       expect({ code: second.code, errorCode: second.result.errorCode }).toEqual({ code: 0, errorCode: null });
       expect(second.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.evs[0]!.sessionId });
       expect(second.sent).toContain("remember the word PAPAYA");
       expect((await policyOf(agent)).hits).toBe(agent === "opencode" ? hits + 1 : hits);
+      if (resumable) expect((await status()).warm.resumable.hits).toBe(resumable.hits + 1);
     },
     600_000,
   );

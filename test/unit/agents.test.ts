@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
-import { AGENTS, checkModel, type AcpQuirks, type GatewayEndpoint, claudeEnv, CODEX_ACP_PACKAGE, CODEX_TOKEN_ENV, codexConfigFiles, DRIVERS, driverFor, openCodeConfig, paperclipInstructions, piConfigFiles, piExtensionSource } from "../../src/agents/index.ts";
+import { AGENTS, checkModel, type AcpQuirks, type GatewayEndpoint, claudeEnv, CODEX_ACP_PACKAGE, codexConfigFiles, DRIVERS, driverFor, openCodeConfig, paperclipInstructions, piConfigFiles, piExtensionSource } from "../../src/agents/index.ts";
 import { isAosError } from "../../src/errors.ts";
 import { parseModelSpec } from "../../src/gateway/index.ts";
 import { AcpMapper } from "../../src/heartbeat/acp.ts";
@@ -94,24 +94,37 @@ describe("OpenCode", () => {
 describe("Claude Code", () => {
   test("configured by session env: gateway URL, the run's token, the model; the instructions go with the prompt", () => {
     const s = setup("claude", { ...scriptedGw, provider: "anthropic", model: "claude-opus-4-1" });
-    expect(s.files).toEqual([]);
+    // The file each Bash command sources (through the shell prefix) takes the token out of the command's env.
+    expect(s.files).toEqual([{ path: ".paperclip/claude-env.sh", content: "unset ANTHROPIC_API_KEY\n" }]);
+    expect(s.env.CLAUDE_CODE_SHELL_PREFIX).toBe("true -;. /home/agentos/.paperclip/claude-env.sh;eval");
     expect(s.env).toMatchObject({ ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_MODEL: "claude-opus-4-1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
     expect(s.promptPrefix).toContain("INSTRUCTIONS-MARK");
     // The scripted model is asked for under a Claude id Claude Code knows.
     expect(claudeEnv(scriptedGw).ANTHROPIC_MODEL).toMatch(/^claude-/);
   });
+
+  test("a spare's run file: the run's env as shell exports (quotes kept, odd names and Claude Code's own config left out), then the token unset", () => {
+    const spare = driverFor("claude").spare;
+    if (spare?.session !== "ahead") throw new Error("Claude Code's spare opens its session ahead");
+    const f = spare.runFile({ env: { HOME: "/home/agentos", PAPERCLIP_API_KEY: "pk-1", QUOTED: "it's $HOME `x`", "ODD NAME": "x", ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_BASE_URL: "http://127.0.0.1:4567" }, instructions: "I", endpoint: scriptedGw });
+    expect(f.path).toBe(".paperclip/claude-env.sh");
+    expect(f.content).toBe(["export HOME='/home/agentos'", "export PAPERCLIP_API_KEY='pk-1'", `export QUOTED='it'"'"'s $HOME \`x\`'`, "unset ANTHROPIC_API_KEY", ""].join("\n"));
+    // The session opened ahead has the spare's endpoint and the prefix that sources the run file.
+    expect(spare.env?.(scriptedGw)).toMatchObject({ ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", CLAUDE_CODE_SHELL_PREFIX: "true -;. /home/agentos/.paperclip/claude-env.sh;eval" });
+  });
 });
 
 describe("Codex", () => {
-  test("config.toml: the gateway as a Responses provider at localhost, the token by env_key, no approvals or sandbox, the instructions", () => {
+  test("config.toml: the gateway as a Responses provider at localhost with the run's token, no approvals or sandbox, the instructions", () => {
     const s = setup("codex", { ...scriptedGw, provider: "openai", model: "gpt-5.1-codex" });
     const toml = s.files.find((f) => f.path === ".codex/config.toml")!.content;
-    for (const line of ['model = "gpt-5.1-codex"', 'model_provider = "paperclip"', 'approval_policy = "never"', 'sandbox_mode = "danger-full-access"', 'base_url = "http://localhost:4567/v1"', `env_key = "${CODEX_TOKEN_ENV}"`, 'wire_api = "responses"', "request_max_retries = 0"]) {
+    for (const line of ['model = "gpt-5.1-codex"', 'model_provider = "paperclip"', 'approval_policy = "never"', 'sandbox_mode = "danger-full-access"', 'base_url = "http://localhost:4567/v1"', 'experimental_bearer_token = "pcgw-abc"', 'wire_api = "responses"', "request_max_retries = 0"]) {
       expect(toml).toContain(line);
     }
     expect(toml).toContain('developer_instructions = "INSTRUCTIONS-MARK"');
-    expect(toml).not.toContain("pcgw-abc");
-    expect(s.env).toEqual({ [CODEX_TOKEN_ENV]: "pcgw-abc" });
+    // No session variable holds the token: the commands Codex runs inherit codex-exec's whole env.
+    expect(s.env).toEqual({});
+    expect(toml).not.toContain("env_key");
   });
 
   test("instructions with quotes and newlines stay one TOML string", () => {
@@ -123,7 +136,7 @@ describe("Codex", () => {
   test("a spare's run file: the run's whole config, the token as the provider's bearer token, the run's env for its commands (not the token)", () => {
     const spare = driverFor("codex").spare;
     if (spare?.session !== "ahead") throw new Error("Codex's spare opens its session ahead");
-    const f = spare.runFile({ env: { HOME: "/home/agentos", PAPERCLIP_API_KEY: "pk-1", "ODD NAME": "it's", [CODEX_TOKEN_ENV]: "pcgw-abc" }, instructions: "INSTRUCTIONS-MARK", endpoint: scriptedGw });
+    const f = spare.runFile({ env: { HOME: "/home/agentos", PAPERCLIP_API_KEY: "pk-1", "ODD NAME": "it's" }, instructions: "INSTRUCTIONS-MARK", endpoint: scriptedGw });
     // The bridge copies it over config.toml from where the package's env says.
     expect(`/home/agentos/${f.path}`).toBe(JSON.parse(CODEX_ACP_PACKAGE.files["agentos-package.json"]!).agent.env.PAPERCLIP_CODEX_RUN_CONFIG);
     expect(f.content).toContain('developer_instructions = "INSTRUCTIONS-MARK"');
