@@ -105,7 +105,8 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     message:
       "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout, " +
       "and no program starts anywhere in the VM while a WASM process reads a pipe: run commands in the shell itself (`ls`, `ls && cat x`); " +
-      "Codex's codex-exec reads its command's output pipe, so only the builtins of its commands work (no workaround found: docs/agentos.md, Starting programs)",
+      "Codex's codex-exec reads its command's output pipe, so only the builtins of its commands work: one that starts a program returns after Codex's 10 s yield with no output " +
+      "(no workaround found, its exec server cannot be reached from WASM: docs/agentos.md, Starting programs)",
   });
   add({
     code: "limit_claude_bash_stderr",

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
+import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * Spare VMs of the agents other than Pi (src/agents/*: `spare`), through the compiled binary and one `serve`: a
@@ -49,16 +49,6 @@ async function spareReady(agent: string): Promise<any> {
     await Bun.sleep(500);
   }
   throw new Error(`no spare for ${agent}: ${JSON.stringify((await status()).warm.spares)}`);
-}
-
-/** Wait until a session's next VM is ready (and nothing being prepared); the resumable counters. */
-async function preparedVm(): Promise<any> {
-  for (let i = 0; i < 480; i++) {
-    const r = (await status()).warm.resumable;
-    if (r.ready >= 1 && r.preparing === 0) return r;
-    await Bun.sleep(250);
-  }
-  throw new Error(`no session's next VM got ready: ${JSON.stringify((await status()).warm.resumable)}`);
 }
 
 async function heartbeat(agent: string, o: { ws: string; key: string; steps: unknown[]; prompt?: string; runEnv?: Record<string, string> }) {
@@ -115,7 +105,7 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       // that one takes a spare too; the others' resumed heartbeat takes the VM the worker prepared on its database.
       if (agent === "opencode") await spareReady(agent);
       // Claude Code's and Codex's session has its next VM prepared (booted on its database, the session reopened).
-      const resumable = agent === "opencode" ? undefined : await preparedVm();
+      const resumable = agent === "opencode" ? undefined : await preparedVm(status);
       const hits = (await policyOf(agent)).hits;
       const second = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: [{ text: "It was PAPAYA." }], prompt: "what was the word?" });
       expect({ code: second.code, errorCode: second.result.errorCode }).toEqual({ code: 0, errorCode: null });

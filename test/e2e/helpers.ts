@@ -132,3 +132,13 @@ export async function stopServe(serve: { kill(signal?: NodeJS.Signals | number):
   serve.kill("SIGKILL");
   await serve.exited;
 }
+
+/** Wait until a worker (`status`: its `serve --status --json`) has a session's next VM ready and none being prepared; its resumable counters. */
+export async function preparedVm(status: () => Promise<any>): Promise<any> {
+  for (let i = 0; i < 480; i++) {
+    const r = (await status()).warm.resumable;
+    if (r.ready >= 1 && r.preparing === 0) return r;
+    await Bun.sleep(250);
+  }
+  throw new Error(`no session's next VM got ready: ${JSON.stringify((await status()).warm.resumable)}`);
+}

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
+import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * A session's next VM (src/worker/resumable.ts) through the compiled binary: after a heartbeat the worker boots the
@@ -37,15 +37,7 @@ async function status(): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
-/** Wait until the worker has a session's next VM ready (and nothing being prepared); its resumable counters. */
-async function prepared(): Promise<any> {
-  for (let i = 0; i < 240; i++) {
-    const r = (await status()).warm.resumable;
-    if (r.ready >= 1 && r.preparing === 0) return r;
-    await Bun.sleep(250);
-  }
-  throw new Error(`no session's next VM got ready: ${JSON.stringify((await status()).warm.resumable)}`);
-}
+const prepared = () => preparedVm(status);
 
 /** The events a user compares: types in order, tool results, the answer (ids, times and token counts differ). */
 function shape(evs: Ev[]) {
