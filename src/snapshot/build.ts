@@ -82,7 +82,10 @@ interface BuildCache {
 
 const RACY_MS_FINE = 50;
 const RACY_MS_COARSE = 2000;
-/** Fingerprints of layers the tree no longer has are kept for a while (a change undone reuses its old layers). */
+/**
+ * Fingerprints of layers this build does not have are kept for a while: a build of the same directory with other
+ * --include/--exclude/--respect-gitignore groups the same files differently, and stays a cache hit.
+ */
 const KEEP_OLD_LAYERS = 1024;
 
 function cachePath(store: SnapshotStore, dir: string): string {
@@ -128,6 +131,15 @@ function settledBefore(group: WalkEntry[], walked: number): boolean {
     if (Math.max(e.stat.mtimeMs, e.stat.ctimeMs) >= walked - margin) return false;
   }
   return true;
+}
+
+const LAYER_ID = /^sha256:[0-9a-f]{64}$/;
+
+/** The cache's record of a layer, when it has one of the right shape (the file is ours, but may be damaged). */
+function cachedLayer(cache: BuildCache | undefined, fingerprint: string): BuildCache["layers"][string] | undefined {
+  const hit = cache && Object.hasOwn(cache.layers, fingerprint) ? cache.layers[fingerprint] : undefined;
+  const ok = Array.isArray(hit) && typeof hit[0] === "string" && LAYER_ID.test(hit[0]) && typeof hit[1] === "number" && Array.isArray(hit[2]);
+  return ok ? hit : undefined;
 }
 
 const sameStat = (a: LayerFileStat | undefined, b: LayerFileStat | undefined) =>
@@ -241,7 +253,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     const reused: number[] = [];
     const toWrite: number[] = [];
     for (const [i, group] of groups.entries()) {
-      const hit = cache?.layers[fingerprints[i]!];
+      const hit = cachedLayer(cache, fingerprints[i]!);
       const id = hit && settledBefore(group, hit[1]) ? hit[0] : undefined;
       // Reuse only a stored layer that is whole: a damaged one is written again from the source. Its file unchanged
       // since this cache saw it whole is enough; else the store's own check (verify.ts) decides.

@@ -209,6 +209,21 @@ describe("build and the store", () => {
     expect(await buildSnapshot({ dir: src, exclude: ["m299.txt"], store })).toMatchObject({ id: less.id, cached: true, layersWritten: 0 });
   });
 
+  test("a build cache that is not JSON or names no layer is passed over: the build reads the tree and gives the same id", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    const first = await buildSnapshot({ dir: src, name: "app", store });
+    const [cacheFile] = readdirSync(store.dir("cache"));
+    const path = join(store.dir("cache"), cacheFile!);
+    const cache = JSON.parse(readFileSync(path, "utf8"));
+    const bogus = (entry: unknown) => JSON.stringify({ ...cache, layers: Object.fromEntries(Object.keys(cache.layers).map((k) => [k, entry])) });
+    for (const bad of ["{not json", bogus(["sha256:../../../etc/passwd", 0, [0, 0, 0, 0]]), bogus({ id: 1 }), bogus(null)]) {
+      await writeFile(path, bad);
+      expect(await buildSnapshot({ dir: src, store })).toMatchObject({ id: first.id, layersWritten: first.layers });
+    }
+    expect(await buildSnapshot({ dir: src, store })).toMatchObject({ id: first.id, cached: true, layersWritten: 0 });
+  });
+
   test("contents over 1 MB are streamed into the layer and still stored once; what follows them is intact", async () => {
     const dir = await tmp("snap-big-");
     const big = new Uint8Array(2 << 20).map((_, i) => (i * 7919) % 251);
