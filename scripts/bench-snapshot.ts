@@ -19,12 +19,15 @@
  *   mode, size, mtime, ctime, inode, link target) to the layer id, the walk time (racy rule) and the layer file's stat
  *   (~15 KB for this tree), and the secret globs are one expression. Measured at load 12-20 (machine shared by six):
  *   rebuild CPU 80-90 ms -> 56-61 ms (perf stat, 15 runs each, the two binaries alternating); wall, 9 runs in turns
- *   at load 15: 260 -> 151 ms, 17.8 % -> 10.2 % of the cold builds of the same runs. What is left is the walk itself
+ *   at load 15: 260 -> 151 ms, 17.8 % -> 10.2 % of the cold builds of the same runs; in `bun run bench`, the old
+ *   binary right after the new one (load 17.5 -> 11.9 -> 11.6): 84.5 ms (13.7 % of its cold build) -> 50.3 ms (9.8 %),
+ *   and the cold build 1.59x -> 1.46x the bare program of its own run (616 -> 513 ms; tar 86-93 ms: 7.1x -> 5.5x at
+ *   that load). What is left is the walk itself
  *   (lstat and readdir of the 5,500 entries: ~80 % of an in-process rebuild's CPU profile) and the binary's start
  *   (~8 ms of CPU for `snapshot build` of an empty directory); only a process that already knows nothing changed
  *   (a watcher) skips the stat walk. The cold build writes no .ok stamp per layer any more (a third of its file
  *   creations) and no 550 KB cache; its wall time on this machine moved with the other developers' I/O (1.2-2.8 s
- *   for 100 MB at load 15-20, tar 0.1-0.4 s), so the cold-build effect is not measured here.
+ *   for 100 MB at load 15-20, tar 0.1-0.4 s), so its ratio to tar is not known for a quiet machine (2.11x before).
  * - store size: bytes the store allocates against the tree's. Target under 1.1x.
  * - first output: `exec --snapshot NAME -- ls` start to the first stdout byte, against `git worktree add` of the same
  *   tree plus `exec --cwd WORKTREE -- ls`. Target faster.
