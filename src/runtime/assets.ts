@@ -19,7 +19,7 @@ export interface RuntimeAssets {
   /** `.aospkg` paths per software bundle ("common" holds the 8 coreutils-style packages). */
   software: Record<SoftwareName, string[]>;
   /** "node_modules" when run from source, "embedded" when compiled. */
-  origin: "node_modules" | "embedded";
+  origin: "node_modules" | "embedded" | "AGENTOS_SIDECAR_BIN";
   /** Milliseconds spent preparing (extraction on a first run). */
   prepareMs: number;
 }
@@ -66,7 +66,7 @@ export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {})
     for (const d of DRIVERS) {
       for (const p of (d as { localPackages?: readonly LocalPackage[] }).localPackages ?? []) assets.software[d.id].push(await localPackageDir(p));
     }
-    return SIDECAR_OVERRIDE ? { ...assets, sidecarBin: SIDECAR_OVERRIDE } : assets;
+    return SIDECAR_OVERRIDE ? { ...assets, sidecarBin: SIDECAR_OVERRIDE, origin: "AGENTOS_SIDECAR_BIN" as const } : assets;
   })().catch((e) => {
     cached = undefined;
     throw e;

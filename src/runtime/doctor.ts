@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { assetProvider, resolveAssets, type SoftwareName } from "./assets.ts";
 import { bootVm } from "./vm.ts";
 import { sidecarLogPath } from "./sidecar-wrapper.ts";
+import { SIDECAR_PATCHES } from "./sidecar-patch.ts";
 import { sweepStaleTempDirs, tempRoot } from "./tmp.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { errorMessage, firstLine } from "../errors.ts";
@@ -138,7 +139,9 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     timings.prepareMs = Math.round(assets.prepareMs);
     const sidecar = await stat(assets.sidecarBin);
     await access(assets.sidecarBin, constants.X_OK);
-    add({ code: "runtime_assets", level: "info", message: `agentOS sidecar found (${assets.origin}, ${(sidecar.size / MB).toFixed(0)} MB)`, detail: assets.sidecarBin });
+    // Only the embedded sidecar carries our fixes of agentOS (src/runtime/sidecar-patch.ts); say which one runs.
+    const fixes = assets.origin === "embedded" ? `with agentOS's fixes: ${SIDECAR_PATCHES.map((p) => p.id).join(", ")}` : "without the embedded one's fixes of agentOS: WASM commands start slower, docs/agentos.md";
+    add({ code: "runtime_assets", level: "info", message: `agentOS sidecar found (${assets.origin}, ${(sidecar.size / MB).toFixed(0)} MB, ${fixes})`, detail: assets.sidecarBin });
     const integrity = await assetProvider().verify?.();
     if (integrity && !integrity.ok) {
       add({ code: "asset_integrity", level: "error", message: "extracted runtime assets are damaged", detail: integrity.problems.join("; "), hint: "delete the cache dir's rt/ folder; the next run extracts again" });

@@ -54,6 +54,10 @@ describe("compiled binary, from an empty directory", () => {
     for (const code of ["runtime_assets", "asset_integrity", "sidecar_start", "vm_exec", "software_pi", "software_opencode", "software_common", "cache_dir", "state_dir", "free_disk", "temp_dirs", "limit_guest_env_paths", "limit_child_spin", "limit_node_entry", "limit_nested_shell", "limit_claude_bash_stderr"]) {
       expect(codes).toContain(code);
     }
+    // The compiled binary runs the sidecar it embeds, with our fixes of agentOS named (src/runtime/sidecar-patch.ts).
+    const assets = report.checks.find((c: { code: string }) => c.code === "runtime_assets");
+    expect(assets.message).toContain("embedded");
+    expect(assets.message).toContain("wasm-runner-enforce-memory-limit");
     expect(report.timings.bootMs).toBeGreaterThan(0);
     expect(report.timings.firstExecMs).toBeGreaterThan(0);
   }, 320_000);
