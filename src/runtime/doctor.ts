@@ -104,10 +104,11 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     code: "limit_nested_shell",
     level: "info",
     message:
-      "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout, " +
-      "and no program starts anywhere in the VM while a WASM process reads a pipe: run commands in the shell itself (`ls`, `ls && cat x`); " +
-      "Codex's codex-exec reads its command's output pipe, so only the builtins of its commands work: one that starts a program returns after Codex's 10 s yield with no output " +
-      "(no workaround found, its exec server cannot be reached from WASM: docs/agentos.md, Starting programs)",
+      "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout " +
+      "(agentOS's sidecar never answers that start: docs/agentos.md, Starting programs): run commands in the shell itself (`ls`, `ls && cat x`); " +
+      "Codex's commands run in a shell codex-exec starts, so only their builtins work: one that starts a program returns after Codex's 10 s yield with no output " +
+      "(no workaround found, its exec server cannot be reached from WASM). That no program started anywhere on the sidecar while a WASM process read a pipe " +
+      "is fixed in the sidecar this binary embeds",
   });
   add({
     code: "limit_claude_bash_stderr",

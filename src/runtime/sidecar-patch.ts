@@ -1,16 +1,26 @@
 /**
- * One fix to the agentOS 0.2.21 sidecar binary, applied by the build (scripts/build.ts) to the sidecar it embeds.
+ * Two fixes to the agentOS 0.2.21 sidecar binary, applied by the build (scripts/build.ts) to the sidecar it embeds.
+ * Both are in agentOS's WASM runner, a JavaScript file compiled into the sidecar: every WASM command (`sh`, `ls`,
+ * `cat`, ...) runs it in a fresh V8 isolate.
  *
- * Every WASM command (`sh`, `ls`, `cat`, ...) starts in a fresh V8 isolate running agentOS's WASM runner, a
- * JavaScript file compiled into the sidecar. Before it compiles the module, the runner's `enforceMemoryLimit` caps the
- * module's memory at the VM's WASM memory limit (128 MiB by default, always set): it rewrites the memory section and
- * copies every other byte of the module into a JavaScript array, one `push` a byte, then makes a Buffer of that
- * array. For the 3 MB `sh` that is ~3 million pushes into a growing array of numbers: ~100 ms of CPU and ~90 MB of
- * sidecar RSS for a moment, for each command; most of a shell command's start (docs/agentos.md, "Sidecar and
- * process"). The replacement below parses and rewrites exactly as the original (the same checks, the same errors,
- * the same memory section) but keeps the other sections as views of the module's bytes and copies them once into
- * the result. So the memory limit is enforced as before, byte for byte (test/unit/sidecar-patch.test.ts runs both
- * functions, the original taken from the real binary, over real and generated modules).
+ * 1. `enforceMemoryLimit`. Before it compiles the module, the runner caps the module's memory at the VM's WASM memory
+ * limit (128 MiB by default, always set): it rewrites the memory section and copies every other byte of the module
+ * into a JavaScript array, one `push` a byte, then makes a Buffer of that array. For the 3 MB `sh` that is ~3 million
+ * pushes into a growing array of numbers: ~100 ms of CPU and ~90 MB of sidecar RSS for a moment, for each command;
+ * most of a shell command's start (docs/agentos.md, "Sidecar and process"). The replacement parses and rewrites
+ * exactly as the original (the same checks, the same errors, the same memory section) but keeps the other sections as
+ * views of the module's bytes and copies them once into the result. So the memory limit is enforced as before, byte
+ * for byte (test/unit/sidecar-patch.test.ts runs both functions, the original taken from the real binary, over real
+ * and generated modules).
+ *
+ * 2. `KERNEL_WAIT_SLICE_MS`. A WASM process that blocks reading a pipe (or its stdin, or in poll(2), or writing a full
+ * pipe) asks the sidecar in a loop of sync RPCs, each allowed to wait up to this slice: 10 s in 0.2.21. While one
+ * such wait is in flight no process in the whole VM can start, node's included: `cat` reading a pipe that nobody
+ * feeds stopped every later `ls` until it ended, and codex-exec reads its command's output pipe for as long as the
+ * command runs (docs/agentos.md, "Starting programs"). A start gets in between two slices, so the replacement makes
+ * the slice 20 ms. Nothing else changes: the same RPCs, the same kernel checks on each, the same EOF and error
+ * handling, the same `limits.resources.maxBlockingReadMs` deadline (it is kept by the clock, not by slices); a
+ * blocked reader costs more sync RPCs: ~3.5% of a core, measured (docs/agentos.md).
  *
  * The original text is recognised by its SHA-256, never edited in place: a sidecar whose runner differs (another
  * agentOS version) is refused, so an upgrade has to look at this again rather than run an unknown mix. The
@@ -20,9 +30,9 @@
 
 export interface SidecarPatch {
   id: string;
-  /** The first line of the original function: where it starts in the binary. */
+  /** The first line of the original text (a function, or lines ending with one): where it starts in the binary. */
   start: string;
-  /** The original function, from `start` through its closing "\n}\n": its length and SHA-256. */
+  /** The original text, from `start` through its closing "\n}\n": its length and SHA-256. */
   length: number;
   sha256: string;
   /** What goes in its place (at most `length` bytes; padded with spaces). */
@@ -66,6 +76,28 @@ const ENFORCE_MEMORY_LIMIT = `function enforceMemoryLimit(moduleBytes, limitPage
 }
 `;
 
+/** The runner's wait slice and the lines around it, as 0.2.21 has them but for the comment and the slice. */
+const KERNEL_WAIT_SLICE = `// Each blocking read, poll or pipe write waits inside one sync RPC for at most
+// this slice, then asks again. agentOS 0.2.21 waited 10 s a slice, and while a
+// WASM process waited so, no process in the VM could start (paperclip-aos:
+// docs/agentos.md, "Starting programs"); 20 ms lets a start in between.
+const KERNEL_WAIT_SLICE_MS = 20;
+const KERNEL_STDIN_WOULD_BLOCK = Symbol('kernel-stdin-would-block');
+// A WASM descendant shares this runner's synchronous sidecar dispatch path.
+// While one is active, return to the child event pump frequently enough to
+// preserve the concurrent progress Linux gives separately scheduled processes.
+const SPAWNED_CHILD_WAIT_SLICE_MS = 10;
+
+function hasActiveSpawnedChildren() {
+  for (const record of spawnedChildren.values()) {
+    if (record && typeof record.exitStatus !== 'number') {
+      return true;
+    }
+  }
+  return false;
+}
+`;
+
 export const SIDECAR_PATCHES: readonly SidecarPatch[] = [
   {
     id: "wasm-runner-enforce-memory-limit",
@@ -73,6 +105,13 @@ export const SIDECAR_PATCHES: readonly SidecarPatch[] = [
     length: 1350,
     sha256: "fb39ee7f66e4e3ff53e0cddc6358dffcdbdabd856b88b1a72e3cdbcf2bab8fa5",
     replacement: ENFORCE_MEMORY_LIMIT,
+  },
+  {
+    id: "wasm-runner-kernel-wait-slice",
+    start: "// Long event-driven in-RPC waits: the sidecar services __kernel_stdin_read /\n",
+    length: 935,
+    sha256: "c2d21e1ecd884db4cac46d9c0971dee3d9ce5971177332b9d91ffcb5ff21af0f",
+    replacement: KERNEL_WAIT_SLICE,
   },
 ];
 

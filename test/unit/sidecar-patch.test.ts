@@ -1,6 +1,7 @@
-// The build's fix to agentOS's WASM runner (src/runtime/sidecar-patch.ts) must cap a module's memory exactly as the
-// original does: both functions run here side by side, the original cut out of the real sidecar binary with the
-// helpers it calls, over agentOS's own command modules and generated ones (fuzzed), comparing bytes and errors.
+// The build's fixes to agentOS's WASM runner (src/runtime/sidecar-patch.ts). The memory-limit rewrite must cap a
+// module's memory exactly as the original does: both functions run here side by side, the original cut out of the
+// real sidecar binary with the helpers it calls, over agentOS's own command modules and generated ones (fuzzed),
+// comparing bytes and errors. The wait-slice fix must change the slice and nothing else.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,7 +10,8 @@ import { SIDECAR_PATCHES, SidecarPatchError, findOriginal, patchSidecar } from "
 const SIDECAR = join(dirname(Bun.resolveSync("@rivet-dev/agentos-sidecar-linux-x64-gnu/package.json", import.meta.dir)), "agentos-sidecar");
 const COMMANDS = join(dirname(Bun.resolveSync("@rivet-dev/agentos-runtime-core/package.json", import.meta.dir)), "commands");
 const binary = new Uint8Array(readFileSync(SIDECAR));
-const patch = SIDECAR_PATCHES[0]!;
+const patch = SIDECAR_PATCHES.find((p) => p.id === "wasm-runner-enforce-memory-limit")!;
+const slice = SIDECAR_PATCHES.find((p) => p.id === "wasm-runner-kernel-wait-slice")!;
 
 type Enforce = (bytes: Uint8Array, limitPages: unknown) => Uint8Array;
 
@@ -76,24 +78,32 @@ const section = (id: number, body: number[]) => [id, ...leb(body.length), ...bod
 const module = (...sections: number[][]) => new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...sections.flat()]);
 
 describe("the WASM runner fix", () => {
-  test("replaces the one function of the real sidecar, the rest of the binary untouched", () => {
+  test("replaces only the patched texts of the real sidecar, the rest of the binary untouched", () => {
     const patched = patchSidecar(binary);
     expect(patched.length).toBe(binary.length);
-    const { offset } = findOriginal(binary, patch);
-    let changed = 0;
-    for (let i = 0; i < binary.length; i++) if (binary[i] !== patched[i] && (i < offset || i >= offset + patch.length)) changed++;
-    expect(changed).toBe(0);
-    const text = Buffer.from(patched.subarray(offset, offset + patch.length)).toString("latin1");
-    expect(text.trimEnd()).toBe(patch.replacement.trimEnd());
-    // Patched once, the original is gone: a second build step cannot patch it twice, and says why.
+    const ranges = SIDECAR_PATCHES.map((p) => ({ p, offset: findOriginal(binary, p).offset })).sort((a, b) => a.offset - b.offset);
+    expect(ranges).toHaveLength(2);
+    // Every byte outside the patched texts is the same (compared between them, a stretch at a time).
+    let from = 0;
+    for (const { p, offset } of [...ranges, { p: { length: 0 }, offset: binary.length }]) {
+      expect(Buffer.from(patched.subarray(from, offset)).equals(Buffer.from(binary.subarray(from, offset)))).toBe(true);
+      from = offset + p.length;
+    }
+    for (const { p, offset } of ranges) {
+      const text = Buffer.from(patched.subarray(offset, offset + p.length)).toString("latin1");
+      expect(text.trimEnd()).toBe(p.replacement.trimEnd());
+    }
+    // Patched once, the originals are gone: a second build step cannot patch it twice, and says why.
     expect(() => patchSidecar(patched)).toThrow(SidecarPatchError);
   });
 
-  test("refuses a sidecar whose function differs (another agentOS version)", () => {
-    const other = new Uint8Array(binary);
-    const { offset } = findOriginal(binary, patch);
-    other[offset + 200] = other[offset + 200]! ^ 1;
-    expect(() => patchSidecar(other)).toThrow(/not the one this fix replaces/);
+  test("refuses a sidecar whose patched text differs (another agentOS version)", () => {
+    for (const p of SIDECAR_PATCHES) {
+      const other = new Uint8Array(binary);
+      const { offset } = findOriginal(binary, p);
+      other[offset + 200] = other[offset + 200]! ^ 1;
+      expect(() => patchSidecar(other)).toThrow(new RegExp(`${p.id}: .*not the one this fix replaces`));
+    }
     expect(() => patchSidecar(new Uint8Array(1000))).toThrow(/has no/);
   });
 
@@ -159,5 +169,35 @@ describe("the WASM runner fix", () => {
     // Both kinds were exercised: rewrites and refusals.
     expect(errors).toBeGreaterThan(100);
     expect(cases.length - errors).toBeGreaterThan(100);
+  });
+});
+
+describe("the runner's wait-slice fix", () => {
+  const original = findOriginal(binary, slice).text;
+  const code = (text: string) => text.split("\n").filter((line) => !line.startsWith("//"));
+
+  test("changes the slice from 10 s to 20 ms and no other line of code", () => {
+    const before = code(original);
+    const after = code(slice.replacement);
+    expect(after).toHaveLength(before.length);
+    const differing = before.flatMap((line, i) => (line === after[i] ? [] : [[line, after[i]]]));
+    expect(differing).toEqual([["const KERNEL_WAIT_SLICE_MS = 10_000;", "const KERNEL_WAIT_SLICE_MS = 20;"]]);
+  });
+
+  test("both texts run, defining the same names, and only the slice differs", () => {
+    const run = (text: string, children: Map<number, unknown>) =>
+      new Function("spawnedChildren", `${text}\nreturn { slice: KERNEL_WAIT_SLICE_MS, child: SPAWNED_CHILD_WAIT_SLICE_MS, busy: hasActiveSpawnedChildren(), block: typeof KERNEL_STDIN_WOULD_BLOCK };`)(children);
+    for (const children of [new Map(), new Map([[2, { exitStatus: null }]]), new Map([[2, { exitStatus: 0 }]]), new Map([[2, null]])]) {
+      const want = run(original, children);
+      expect(want.slice).toBe(10_000);
+      expect(run(slice.replacement, children)).toEqual({ ...want, slice: 20 });
+    }
+  });
+
+  test("the slice is the runner's only definition of it, so every wait uses the new one", () => {
+    const text = Buffer.from(patchSidecar(binary)).toString("latin1");
+    expect(text.split("const KERNEL_WAIT_SLICE_MS =")).toHaveLength(2);
+    // Every wait that used the slice still names it (reads, stdin, poll, pipe writes), none a literal of its own.
+    expect(text.split("KERNEL_WAIT_SLICE_MS").length - 1).toBeGreaterThanOrEqual(6);
   });
 });
