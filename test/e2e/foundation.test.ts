@@ -58,6 +58,7 @@ describe("compiled binary, from an empty directory", () => {
     const assets = report.checks.find((c: { code: string }) => c.code === "runtime_assets");
     expect(assets.message).toContain("embedded");
     expect(assets.message).toContain("wasm-runner-enforce-memory-limit");
+    expect(assets.message).toContain("wasm-runner-kernel-wait-slice");
     expect(report.timings.bootMs).toBeGreaterThan(0);
     expect(report.timings.firstExecMs).toBeGreaterThan(0);
   }, 320_000);
