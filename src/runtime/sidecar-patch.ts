@@ -15,9 +15,10 @@
  *
  * 2. `KERNEL_WAIT_SLICE_MS`. A WASM process that blocks reading a pipe (or its stdin, or in poll(2), or writing a full
  * pipe) asks the sidecar in a loop of sync RPCs, each allowed to wait up to this slice: 10 s in 0.2.21. While one
- * such wait is in flight no process in the whole VM can start, node's included: `cat` reading a pipe that nobody
- * feeds stopped every later `ls` until it ended, and codex-exec reads its command's output pipe for as long as the
- * command runs (docs/agentos.md, "Starting programs"). A start gets in between two slices, so the replacement makes
+ * such wait is in flight no process can start on that sidecar, in any of its VMs, node's included: `cat` reading a
+ * pipe that nobody feeds stopped every later `ls` until it ended (in the worker, every other heartbeat's and exec's),
+ * and codex-exec reads its command's output pipe for as long as the command runs (docs/agentos.md, "Starting
+ * programs"). A start gets in between two slices, so the replacement makes
  * the slice 20 ms. Nothing else changes: the same RPCs, the same kernel checks on each, the same EOF and error
  * handling, the same `limits.resources.maxBlockingReadMs` deadline (it is kept by the clock, not by slices); a
  * blocked reader costs more sync RPCs: ~3.5% of a core, measured (docs/agentos.md).
@@ -79,7 +80,7 @@ const ENFORCE_MEMORY_LIMIT = `function enforceMemoryLimit(moduleBytes, limitPage
 /** The runner's wait slice and the lines around it, as 0.2.21 has them but for the comment and the slice. */
 const KERNEL_WAIT_SLICE = `// Each blocking read, poll or pipe write waits inside one sync RPC for at most
 // this slice, then asks again. agentOS 0.2.21 waited 10 s a slice, and while a
-// WASM process waited so, no process in the VM could start (paperclip-aos:
+// WASM process waited so, no process could start (paperclip-aos:
 // docs/agentos.md, "Starting programs"); 20 ms lets a start in between.
 const KERNEL_WAIT_SLICE_MS = 20;
 const KERNEL_STDIN_WOULD_BLOCK = Symbol('kernel-stdin-would-block');

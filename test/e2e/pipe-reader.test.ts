@@ -58,7 +58,8 @@ describe("a pipe reader on the worker's sidecar", () => {
       const ws = await tempDir("aos-pipe-ws-");
       await writeFile(join(ws, "marker.txt"), "m\n");
       await writeFile(join(ws, "secret.txt"), "TOP-SECRET-PIPE\n");
-      // With 0.2.21's runner these never started: `ls` waited for the cat above, past the --timeout (exit 124).
+      // With 0.2.21's runner these never started: `ls` waited for the cat above, and its --timeout (counted from the
+      // start) never came: runBin killed it after 110 s.
       const listed = await runBin(["exec", "--cwd", ws, "--timeout", "100", "--", "ls"], { env: env() });
       expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: "" });
       expect(listed.stdout.split("\n")).toContain("marker.txt");
@@ -67,6 +68,14 @@ describe("a pipe reader on the worker's sidecar", () => {
       expect(denied.stdout).toBe("rc=1\nm\n");
       expect(denied.stderr).toContain("ermission denied");
       expect(denied.stdout + denied.stderr).not.toContain("TOP-SECRET-PIPE");
+
+      // Both went through the worker (its one sidecar), beside the reader.
+      let served = 0;
+      for (let i = 0; i < 40 && served < 2; i++) {
+        served = JSON.parse((await runBin(["serve", "--status", "--json"], { env: env() })).stdout).served.execs;
+        if (served < 2) await Bun.sleep(250);
+      }
+      expect(served).toBeGreaterThanOrEqual(2);
 
       // The reader was there all along: its stdin's end ends it, with what it read.
       feed.close();
