@@ -21,7 +21,7 @@
  * programs"). A start gets in between two slices, so the replacement makes
  * the slice 20 ms. Nothing else changes: the same RPCs, the same kernel checks on each, the same EOF and error
  * handling, the same `limits.resources.maxBlockingReadMs` deadline (it is kept by the clock, not by slices); a
- * blocked reader costs more sync RPCs: ~3.5% of a core, measured (docs/agentos.md).
+ * blocked reader costs more sync RPCs: 2-4% of a core instead of ~0.2%, measured (docs/agentos.md).
  *
  * The original text is recognised by its SHA-256, never edited in place: a sidecar whose runner differs (another
  * agentOS version) is refused, so an upgrade has to look at this again rather than run an unknown mix. The
