@@ -4,19 +4,14 @@ import type { HelpBlock } from "./_help.ts";
 import { usageError } from "../src/errors.ts";
 import { snapshotArgs } from "./snapshot/_run.ts";
 import { AGENTS } from "../src/agents/index.ts";
-// A run through a warm worker needs only these: the files, not the modules' faces, so that it connects without loading
-// the in-process heartbeat, the VM or the engine's code (docs/worker.md); those load below when a run needs them.
-import { buildRunRequest, requestCwd, parseJsonText, parseRunRequest, type RunRequestInput } from "../src/heartbeat/request.ts";
-import { readRequestText } from "../src/heartbeat/input.ts";
-import { EventSink } from "../src/heartbeat/events.ts";
-import { runView } from "../src/heartbeat/terminal.ts";
-import { superviseRun } from "../src/heartbeat/supervise.ts";
-import { DEMO_PROMPT, prepareDemo } from "../src/heartbeat/demo.ts";
+// A run through a warm worker needs only the modules' light faces, so that it connects without loading the in-process
+// heartbeat, the VM or the engine's code (docs/worker.md); those load below when a run needs them.
+import { buildRunRequest, requestCwd, parseJsonText, parseRunRequest, readRequestText, EventSink, runView, superviseRun, DEMO_PROMPT, prepareDemo, type RunRequestInput } from "../src/heartbeat/light.ts";
 import { permissionHelp } from "../src/caps/index.ts";
 import { commandData } from "./_argv.ts";
 import { loadConfig, withConfigPreset } from "../src/config/index.ts";
-import { chooseEngine } from "../src/rivet/choice.ts";
-import { tryRunViaWorker } from "../src/worker/client.ts";
+import { chooseEngine } from "../src/rivet/light.ts";
+import { tryRunViaWorker } from "../src/worker/light.ts";
 
 const REQUEST_BLOCKS: HelpBlock[] = [
   {

@@ -1,17 +1,9 @@
+export * from "./light.ts";
 export { runHeartbeat } from "./run.ts";
 export type { HeartbeatOptions, HostToolsBinding } from "./run.ts";
 export type { ClaimedSession, NextSession, SpareNeed, SpareVm, WarmStart } from "./warm.ts";
-export { superviseRun, type Supervisor } from "./supervise.ts";
-export { resultEvent, stopOutcome, type StopReason } from "./result.ts";
-export { buildRunRequest, requestCwd, parseRunRequest, parseJsonText, RunRequestSchema, DEFAULT_GRACE_SEC, DEFAULT_MODEL, FRESH_WAKE_REASONS } from "./request.ts";
-export type { RunRequest, RunRequestInput, RunDefaults } from "./request.ts";
-export { EventSink, fitLine, MAX_LINE_BYTES } from "./events.ts";
-export { readRequestText, checkPromptSize, checkRecordPath, MAX_PROMPT_BYTES, MAX_REQUEST_BYTES } from "./input.ts";
 export { findDenials } from "./denials.ts";
 export { SessionSlot, type PreparedLock } from "./sessions.ts";
 export { listSessions, findSession, showSession, removeSession, type SessionEntry, type SessionDetails } from "./session-store.ts";
-export { renderEvent } from "./pretty.ts";
-export { runView, chooseRunView, type RunView, type RunViewMode } from "./terminal.ts";
-export { prepareDemo, DEMO_PROMPT } from "./demo.ts";
 export { bindHostTools } from "./tools.ts";
 export { requestSandbox } from "./policy.ts";

@@ -1,6 +1,5 @@
-// The files, not the runtime's face: a run through a warm worker is supervised too, and loads no VM code (docs/worker.md).
-import { parentPid } from "../runtime/proc.ts";
-import { setSignalHandler } from "../runtime/lifecycle.ts";
+// The runtime's light face: a run through a warm worker is supervised too, and loads no VM code (docs/worker.md).
+import { parentPid, setSignalHandler } from "../runtime/light.ts";
 import type { EventSink } from "./events.ts";
 import { resultEvent, stopOutcome, type StopReason } from "./result.ts";
 

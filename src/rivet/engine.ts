@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { runtimeError, usageError } from "../errors.ts";
 import { stateDir } from "../paths.ts";
 import { CappedLog } from "../capped-log.ts";
-// The file, not src/runtime/index.ts: `engine start` must not load agentOS.
-import { killWithParent } from "../runtime/watchdog.ts";
+// The runtime's light face: `engine start` must not load agentOS.
+import { killWithParent } from "../runtime/light.ts";
 
 /** The engine's public (guard) port; the peer API listens on port + 1 and metrics on port + 10, as rivet-engine's defaults do. */
 export const DEFAULT_ENGINE_PORT = 6420;

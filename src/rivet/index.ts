@@ -36,6 +36,6 @@ export {
 } from "./engine.ts";
 export { engineStatus, type EngineStatus } from "./status.ts";
 export { engineEnv, runViaEngine, ENGINE_TIMING, ENGINE_UNREACHABLE_ERROR_CODE, type EngineRunOptions, type EngineTiming } from "./client.ts";
-export { chooseEngine, type EngineChoice } from "./choice.ts";
+export * from "./light.ts";
 export { ENGINE_TOKEN_ENV, ENGINE_TOKEN_HINT, ENGINE_TOKEN_MIN_LENGTH, engineToken, tokenMatches, type EngineConnParams } from "./token.ts";
 export { Runner, checkRunnerEngineUrl, type RunnerOptions, type RunnerInfo } from "./runner.ts";

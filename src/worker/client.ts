@@ -1,9 +1,8 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Socket } from "node:net";
 import type { PermissionFlags } from "../caps/index.ts";
-// result.ts, not the heartbeat's face: the client loads none of the in-process heartbeat (docs/worker.md).
-import { resultEvent } from "../heartbeat/result.ts";
-import type { EventSink, RunRequest, StopReason } from "../heartbeat/index.ts";
+// The heartbeat's light face: the client loads none of the in-process heartbeat (docs/worker.md).
+import { resultEvent, type EventSink, type RunRequest, type StopReason } from "../heartbeat/light.ts";
 import type { RunEvent } from "../protocol/index.ts";
 import { AosError, firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";

@@ -4,8 +4,7 @@
  * describes the protocol and what is kept warm.
  */
 export { Worker, type WorkerOptions, type WorkerStatus } from "./server.ts";
-export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWorker, WorkerDeclined, type WorkerChoice, type RemoteRunOptions, type RemoteExecOptions } from "./client.ts";
-export { workerStatus, absoluteRequest, absoluteFlags } from "./client.ts";
+export * from "./light.ts";
 export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
 export { untilServing, untilSettled } from "./ready.ts";
