@@ -106,8 +106,8 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     message:
       "a shell started by another program's shell (`sh -c ls`, `bash -c 'cat x'`) hangs when it starts a program, until the run's --timeout " +
       "(agentOS's sidecar never answers that start: docs/agentos.md, Starting programs): run commands in the shell itself (`ls`, `ls && cat x`); " +
-      "Codex's commands run in a shell codex-exec starts, so only their builtins work: one that starts a program returns after Codex's 10 s yield with no output " +
-      "(no workaround found, its exec server cannot be reached from WASM). That no program started anywhere on the sidecar while a WASM process read a pipe " +
+      "Codex's codex-exec would run its commands in such a shell: our bridge relays each one to a bash it starts itself, in the same VM under the same policy, cwd and env " +
+      "(its stdin is not relayed). That no program started anywhere on the sidecar while a WASM process read a pipe " +
       "is fixed in the sidecar this binary embeds",
   });
   add({

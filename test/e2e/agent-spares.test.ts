@@ -64,7 +64,7 @@ async function heartbeat(agent: string, o: { ws: string; key: string; steps: unk
   return { ...r, evs, result: evs.at(-1)!, sent: await readFile(record, "utf8").catch(() => "") };
 }
 
-// Bash builtins and redirects only: a program started by Codex's shell hangs in agentOS 0.2.21 (docs/worker.md).
+// Bash builtins and redirects only: what every agent's shell runs the same way (Codex's goes through our relay).
 // `export -p` is the command's whole env, where the run's gateway token (the agent's own) must not be.
 const DUMP_ENV = { tool: "bash", input: { command: "export -p > env.txt" } };
 const MARK = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SPARE_MARK" > mark.txt; export -p > env.txt` } }, { text: "The mark is written." }];

@@ -108,3 +108,42 @@ describe("agents: model check", () => {
     expect(r.stdout).not.toContain('"type":"init"');
   });
 });
+
+/**
+ * Codex's commands go through our shell relay (src/agents/codex-acp/): codex-exec is WASM, and a program started
+ * under a WASM process cannot start one in agentOS 0.2.21, so without the relay `ls` hangs and returns nothing. What
+ * the model is sent back is what bash gives: the programs' output, stderr, the exit status; and a read the policy
+ * denies is denied through the relay as in the agent's own shell.
+ */
+describe("run --agent codex: commands that start programs", () => {
+  test("`ls && cat README.md` returns the file's text, stderr and exit status come back, a denied read stays denied", async () => {
+    const ws = await tempDir("aos-agents-ws-");
+    const home = await tempDir("aos-agents-home-");
+    await writeFile(join(ws, "README.md"), "relayed readme text\n");
+    await writeFile(join(ws, ".env"), "SECRET_VALUE=relay-must-not-read\n");
+    const r = await heartbeat("codex", {
+      ws,
+      home,
+      prompt: "look around",
+      steps: [
+        { tool: "bash", input: { command: "ls && cat README.md" } },
+        { tool: "bash", input: { command: "echo to-stderr >&2; exit 3" } },
+        { tool: "bash", input: { command: "cat .env; echo read-status=$?" } },
+        { text: "looked" },
+      ],
+    });
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.recorded.trim().split("\n").at(-1)!);
+    const outputs: string[] = last.body.input.filter((i: { type: string }) => i.type === "function_call_output").map((i: { output: string }) => i.output);
+    expect(outputs).toHaveLength(3);
+    expect(outputs[0]).toContain("Process exited with code 0");
+    expect(outputs[0]).toMatch(/Output:\nREADME\.md\n(.*\n)*relayed readme text\n/);
+    expect(outputs[1]).toContain("Process exited with code 3");
+    expect(outputs[1]).toContain("to-stderr");
+    expect(outputs[2]).toContain("Permission denied");
+    expect(outputs[2]).toContain("read-status=1");
+    const calls = r.evs.filter((e) => e.type === "tool_call");
+    expect(r.evs.filter((e) => e.type === "permission")).toEqual([expect.objectContaining({ decision: "deny", capability: "fs.read", toolUseId: calls[2].toolUseId })]);
+    expect(r.stdout + r.recorded).not.toContain("relay-must-not-read");
+  }, 180_000);
+});

@@ -7,13 +7,121 @@
 // paperclip-aos before the session opens (for a session opened before its run: $PAPERCLIP_CODEX_RUN_CONFIG, copied
 // there at each turn). Dependency-free on purpose: it runs in the VM's node.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 
 const HOME = process.env.HOME || "/home/agentos";
 const CODEX_HOME = process.env.CODEX_HOME || `${HOME}/.codex`;
 // A VM prepared before its run (paperclip-aos's spare VMs) gets the run's Codex config here once a run takes it.
 const RUN_CONFIG = process.env.PAPERCLIP_CODEX_RUN_CONFIG;
+
+// The shell relay. In agentOS 0.2.21 a program whose parent is a WASM process cannot start a program, and
+// codex-exec (WASM) runs each command as `bash -lc …` with the `bash` it finds on its PATH, so a command that
+// starts `ls` would hang. The first directory of codex-exec's PATH holds a `bash` of ours: a node script that
+// writes its argv, cwd and env as a request into the spool, and copies the files the bridge fills back to its
+// stdout and stderr as they grow, then exits with the command's status. The bridge (started by the host, so its
+// children can start programs) runs the real bash with that argv, cwd and env, the relay's directory taken off
+// PATH again. The spool gives a command nothing it could not do itself: same VM, same policy, its own argv, cwd and
+// env (a request planted by hand runs as if the command had run it). docs/agentos.md, "Starting programs".
+const RELAY_DIR = `/tmp/paperclip-codex-relay-${process.pid}`;
+const SPOOL = `${RELAY_DIR}/spool`;
+const POLL_MS = 15;
+const RELAY_SOURCE = `#!/usr/bin/env node
+const fs = require("node:fs");
+const dir = ${JSON.stringify(SPOOL)} + "/" + process.pid + "-" + Date.now() + "-" + Math.random().toString(36).slice(2);
+fs.mkdirSync(dir + ".tmp");
+fs.writeFileSync(dir + ".tmp/req.json", JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), env: process.env }));
+fs.renameSync(dir + ".tmp", dir);
+const streams = [{ file: dir + "/out", to: 1, at: 0 }, { file: dir + "/err", to: 2, at: 0 }];
+const buf = Buffer.alloc(65536);
+function pump(s) {
+  if (s.fd === undefined) { try { s.fd = fs.openSync(s.file, "r"); } catch { return; } }
+  for (let n; (n = fs.readSync(s.fd, buf, 0, buf.length, s.at)) > 0; s.at += n) {
+    // agentOS 0.2.21 answers a node process's write to a pipe from its WASM parent with ENOENT
+    // ("no such file: /pipe:N:write") after the bytes were delivered (measured): the write is done.
+    try { fs.writeSync(s.to, buf.subarray(0, n)); } catch (e) { if (e.code !== "ENOENT") throw e; }
+  }
+}
+const tick = setInterval(() => {
+  const done = fs.existsSync(dir + "/status");
+  for (const s of streams) pump(s);
+  if (!done) return;
+  clearInterval(tick);
+  const status = Number(fs.readFileSync(dir + "/status", "utf8"));
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exitCode = status;
+}, ${POLL_MS});
+`;
+
+/** The real bash: the first on the bridge's PATH (codex-exec's own PATH without the relay). */
+function findBash(path) {
+  for (const d of String(path || "").split(":")) if (d && existsSync(`${d}/bash`)) return `${d}/bash`;
+  return "bash";
+}
+const REAL_BASH = findBash(process.env.PATH);
+
+/** The relay's directory, made afresh (nothing left there by an earlier process is trusted); false if /tmp refuses. */
+function installRelay() {
+  try {
+    rmSync(RELAY_DIR, { recursive: true, force: true });
+    mkdirSync(SPOOL, { recursive: true });
+    writeFileSync(`${RELAY_DIR}/bash`, RELAY_SOURCE);
+    chmodSync(`${RELAY_DIR}/bash`, 0o755);
+    return true;
+  } catch (e) {
+    process.stderr.write(`codex-acp: no shell relay (${e.message}): Codex's commands run in codex-exec's own bash\n`);
+    return false;
+  }
+}
+const RELAY = installRelay();
+
+/** Serves the spool while a turn runs: each request once (it stays taken until its relay removes it). */
+function serveRelay() {
+  const taken = new Set();
+  const running = new Set();
+  const timer = setInterval(() => {
+    let names;
+    try { names = readdirSync(SPOOL); } catch { return; }
+    for (const name of taken) if (!names.includes(name)) taken.delete(name);
+    for (const name of names) {
+      if (name.endsWith(".tmp") || taken.has(name)) continue;
+      taken.add(name);
+      runRequest(`${SPOOL}/${name}`, running);
+    }
+  }, POLL_MS);
+  // A command still running when its turn ends goes with the turn, as codex-exec's own children do.
+  return () => {
+    clearInterval(timer);
+    for (const child of running) child.kill("SIGKILL");
+  };
+}
+
+/** One relayed command: the real bash with the request's argv, cwd and env, its stdout and stderr into the spool. */
+async function runRequest(dir, running) {
+  let req;
+  try { req = JSON.parse(readFileSync(`${dir}/req.json`, "utf8")); } catch { return; }
+  // The command's env is no longer than needed in /tmp (a turn killed mid-command leaves the rest of its request).
+  rmSync(`${dir}/req.json`, { force: true });
+  const argv = Array.isArray(req.argv) ? req.argv.map(String) : [];
+  const env = { ...req.env };
+  env.PATH = String(env.PATH || "").split(":").filter((d) => d !== RELAY_DIR).join(":");
+  const out = openSync(`${dir}/out`, "w");
+  const err = openSync(`${dir}/err`, "w");
+  const status = await new Promise((resolve) => {
+    const failed = (e) => { writeFileSync(err, `bash: ${e.message}\n`); resolve(127); };
+    let child;
+    try { child = spawn(REAL_BASH, argv, { cwd: String(req.cwd || "/"), env, stdio: ["ignore", out, err] }); } catch (e) { return failed(e); }
+    running.add(child);
+    child.on("error", failed);
+    child.on("exit", (code, signal) => { running.delete(child); resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 15)); });
+  });
+  closeSync(out);
+  closeSync(err);
+  try {
+    writeFileSync(`${dir}/status.tmp`, String(status));
+    renameSync(`${dir}/status.tmp`, `${dir}/status`);
+  } catch {}
+}
 const sessions = new Map();
 let nextId = 1;
 const pending = new Map();
@@ -64,7 +172,9 @@ function takeRunConfig() {
 function runTurn(session, text) {
   takeRunConfig();
   return new Promise((resolve) => {
-    const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env: { ...process.env, CODEX_HOME }, stdio: ["pipe", "pipe", "pipe"] });
+    const env = { ...process.env, CODEX_HOME, ...(RELAY ? { PATH: `${RELAY_DIR}:${process.env.PATH || ""}` } : {}) };
+    const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    const stopRelay = RELAY ? serveRelay() : () => {};
     session.child = child;
     let answer = "";
     let finished = false;
@@ -73,6 +183,7 @@ function runTurn(session, text) {
       if (finished) return;
       finished = true;
       session.child = undefined;
+      stopRelay();
       try { child.stdin.end(); } catch {}
       resolve({ stopReason, answer, error });
     };
