@@ -353,7 +353,10 @@ describe("serve: the warm worker", () => {
       });
       expect(r.code).toBe(0);
       expect(upstream.requests()).toBeGreaterThanOrEqual(2);
-      expect(events(r.stdout).find((e) => e.type === "tool_result")!.content).toContain("HOME=");
+      // With the events in the failure when the tool's result is missing (it was once, under load in a full run).
+      const toolResult = events(r.stdout).find((e) => e.type === "tool_result");
+      expect({ toolResult: !!toolResult, stdout: toolResult ? "" : r.stdout }).toEqual({ toolResult: true, stdout: "" });
+      expect(toolResult!.content).toContain("HOME=");
       expect(r.stdout).not.toContain(KEY);
       expect(r.stderr).not.toContain(KEY);
       expect(await readFile(record, "utf8")).not.toContain(KEY);
@@ -529,7 +532,8 @@ describe("serve: the warm worker", () => {
     const ready = s.sidecars.find((c: any) => c.state === "ready");
     expect(ready.pid).not.toBe(pid);
     const r = await heartbeat({ steps: [{ text: "after the crash" }], args: ["--task-key", "after-crash"] });
-    expect(r.code).toBe(0);
+    // The result event says why, when it is not 0 (it failed once under load in a full run).
+    expect({ code: r.code, result: r.code === 0 ? undefined : (r.evs.at(-1) ?? r.stderr) }).toEqual({ code: 0, result: undefined });
     expect(r.evs.at(-1)!.summary).toBe("after the crash");
   });
 
