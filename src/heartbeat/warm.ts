@@ -22,6 +22,11 @@ export interface WarmStart {
   claimSession?(slot: SessionSlot, runId: string, pids: number[]): Promise<ClaimedSession | undefined>;
   /** The run is over and its session unlocked: the worker may prepare the session's next VM. */
   sessionDone?(next: NextSession): void;
+  /**
+   * Cleanup that need not delay the run's end (its client waits for it): the worker finishes it in the background,
+   * and before it stops.
+   */
+  later?(cleanup: Promise<unknown>): void;
 }
 
 /** A session's prepared VM, claimed by a heartbeat of the session: it holds the session's lock for the run now. */
@@ -60,7 +65,7 @@ export interface SpareVm {
   /** The session opened ahead: the run's session id (unused when the agent's session opens at request time, SpareSetup `at-run`). */
   sessionId: string;
   /** Make it the run's VM: mount the workspace, bind the run's host tools, write the run file (none: `at-run`). */
-  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile?: AgentConfigFile }): Promise<VmHandle>;
+  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile?: AgentConfigFile; writesAfter?: Promise<unknown> }): Promise<VmHandle>;
   /** The run is over (or never attached): the VM goes, its sidecar is released. */
   release(): Promise<void>;
 }

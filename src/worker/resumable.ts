@@ -153,14 +153,16 @@ export class ResumableSessions {
     const { slot, sessionId, need } = entry;
     // The heartbeat's VM lets go of the database in the background (and its session env is scrubbed then).
     await vmReleased(need.databasePath);
-    if (entry.dropped) return this.forget(entry);
+    // A heartbeat of the session that came before the VM began to boot (a back-to-back one) boots its own rather than
+    // waiting for all of this one's making (its first shell included).
+    if (entry.dropped || entry.claimed) return this.forget(entry);
     const lock = await slot.lockPrepared(() => this.asked(entry));
     if (!lock) return this.forget(entry); // someone else has the session now
     entry.lock = lock;
     try {
       const stored = await slot.load();
       if (stored?.sessionId !== sessionId || !(await sessionResumable(driverFor(need.agent), slot, sessionId))) throw new Error("the session is gone or was replaced");
-      if (!entry.dropped && !this.closed) {
+      if (!entry.dropped && !this.closed && !entry.claimed) {
         entry.vm = await this.opts.spares.makeForSession(need, sessionId);
         if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
       }

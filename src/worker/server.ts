@@ -68,6 +68,8 @@ export class Worker {
   private readonly warm: WarmStart;
   private readonly slots: Slots;
   private readonly jobs = new Map<number, { info: JobInfo; stop: AbortController; done: Promise<unknown> }>();
+  /** Heartbeats' cleanup after their result (WarmStart.later), waited for before the worker stops. */
+  private readonly background = new Set<Promise<unknown>>();
   private nextJob = 1;
   private readonly startedAt = new Date();
   private readonly served = { heartbeats: 0, execs: 0, failed: 0 };
@@ -93,6 +95,10 @@ export class Worker {
         return mine;
       },
       sessionDone: (next) => !this.stopping && this.resumable.prepare(next),
+      later: (cleanup) => {
+        const p: Promise<unknown> = cleanup.catch((e) => logger.debug(`worker: cleanup after a heartbeat: ${firstLine(e)}`)).finally(() => this.background.delete(p));
+        this.background.add(p);
+      },
     };
     this.lockPath = join(opts.socketPath, "..", "worker.pid");
   }
@@ -138,6 +144,7 @@ export class Worker {
       removeSocket(this.opts.socketPath);
       for (const j of this.jobs.values()) j.stop.abort(reason);
       await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.done)), Bun.sleep(20_000)]);
+      await Promise.all(this.background);
       await this.resumable.close();
       await this.spares.close();
       await this.hub.close();
