@@ -69,9 +69,12 @@ const PI_RUN_FILE = ".paperclip/run.json";
  * each directory from its cwd up to /, AGENTS.md else CLAUDE.md, pi-coding-agent's loadProjectContextFiles) found
  * none of the run's workspace: it is done again here, at turn start, in Pi's format, for the files not in the prompt.
  */
-export function piSpareExtensionSource(runFile: string): string {
+export function piSpareExtensionSource(runFile: string, gatewayUrl?: string): string {
+  // The first HTTP request of a Pi process in agentOS pays for its fetch path: made ahead to the gateway's tokenless
+  // HEAD / (answered 200, nothing else), it is not the run's first model request that pays.
+  const warm = gatewayUrl ? `  fetch(${JSON.stringify(`${gatewayUrl}/`)}, { method: "HEAD" }).catch(() => {});\n` : "";
   return `export default function (pi) {
-  pi.on("before_agent_start", async (e, ctx) => {
+${warm}  pi.on("before_agent_start", async (e, ctx) => {
     const fs = process.getBuiltinModule("node:fs");
     const path = process.getBuiltinModule("node:path");
     const run = JSON.parse(fs.readFileSync(process.env.HOME + "/" + ${JSON.stringify(runFile)}, "utf8"));
@@ -121,7 +124,7 @@ export const pi = {
   }),
   spare: {
     session: "ahead",
-    files: (endpoint) => [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piSpareExtensionSource(PI_RUN_FILE) }],
+    files: (endpoint) => [...piConfigFiles(endpoint), { path: ".pi/agent/extensions/paperclip.js", content: piSpareExtensionSource(PI_RUN_FILE, endpoint.url) }],
     runFile: ({ env, instructions }) => ({ path: PI_RUN_FILE, content: json({ env, instructions }) }),
     // pi-coding-agent 0.60 discovers, when its session opens, <cwd>/.pi (settings.json, skills, prompts, extensions,
     // themes, SYSTEM.md, APPEND_SYSTEM.md) and .agents/skills in <cwd> and its parents (in the VM only /workspace is
