@@ -364,17 +364,18 @@ async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, p
     hb.opts.sink.emit({ type: "system", level: "error", code: "model_error", text: readableFailure(failure) });
     return { kind: "done", stopReason: "error" };
   }
-  if (outcome.kind === "no_baseline") {
+  // Ask the agent to stop; whatever it finished is already durable in the session database.
+  const abandon = async () => {
     await Promise.race([vm.sessions.cancelPrompt({ sessionId: step.acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
     prompt.catch(() => {});
     clearInterval(usageTimer);
+  };
+  if (outcome.kind === "no_baseline") {
+    await abandon();
     throw outcome.error;
   }
   if (outcome.kind === "stopped") {
-    // Ask the agent to stop; whatever it finished is already durable in the session database.
-    await Promise.race([vm.sessions.cancelPrompt({ sessionId: step.acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
-    prompt.catch(() => {});
-    clearInterval(usageTimer);
+    await abandon();
     return outcome;
   }
   // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then fall
