@@ -30,11 +30,6 @@ export interface HostToolsBinding {
   services: () => Promise<RuntimeService[]>;
   /** Drop per-run scratch state (the workspace baseline) once the heartbeat is over. */
   close: () => Promise<void>;
-  /**
-   * The workspace baseline is taken (rejects with its error): until then nothing may write the workspace (the VM's
-   * workspace writes wait for it; the tools' calls do).
-   */
-  ready: Promise<void>;
 }
 
 export interface HeartbeatOptions {
@@ -76,7 +71,6 @@ interface Heartbeat {
   /** Set once the turn ran: what the worker may prepare the session's next VM from (opts.warm.sessionDone). */
   next?: NextSession;
   mapper?: AcpMapper;
-  tools?: HostToolsBinding;
   services: RuntimeService[];
   /** The last usage totals emitted, so an unchanged poll emits nothing. */
   lastUsage: string;
@@ -145,7 +139,6 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   const tools = opts.tools && !snap ? await opts.tools(sandbox, { workspaceDir, runId: req.runId, sink }) : undefined;
   // (Dropping the baseline, an rm of a git repository the size of the workspace, is not the client's wait in a worker.)
   if (tools) teardown.add("host tools", () => (opts.warm?.later ? opts.warm.later(tools.close()) : tools.close()));
-  hb.tools = tools;
 
   const plan = await planVm({
     sandbox,
@@ -189,8 +182,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   teardown.add("session env", () => afterVmReleased(slot.databasePath, () => scrubSessionEnv(slot, step.acpSessionId)));
 
   const handle = spare
-    ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: ahead?.runFile({ env: guestEnv, instructions, endpoint }), writesAfter: tools?.ready })
-    : await bootVm({ ...plan.boot, ...(plan.boot.limits || snap ? {} : { limits: await workspaceLimits(workspaceDir) }), sidecar: opts.sidecar, ...slot.vmStorage, workspaceWritesAfter: tools?.ready });
+    ? await spare.attach({ workspaceDir, readOnly: plan.boot.workspaceReadOnly ?? false, hostFunctions: plan.boot.hostFunctions, runFile: ahead?.runFile({ env: guestEnv, instructions, endpoint }) })
+    : await bootVm({ ...plan.boot, ...(plan.boot.limits || snap ? {} : { limits: await workspaceLimits(workspaceDir) }), sidecar: opts.sidecar, ...slot.vmStorage });
   // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
   // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
   teardown.add("vm", () => handle.close(opts.warm ? { graceMs: 0 } : undefined));
@@ -347,10 +340,7 @@ async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, p
     if (opts.stop.aborted) resolve(opts.stop.reason as StopReason);
     opts.stop.addEventListener("abort", () => resolve(opts.stop.reason as StopReason), { once: true });
   });
-  // The baseline is taken while the agent starts (its writes wait for it): if it fails, so does the run, at once.
-  const noBaseline = hb.tools ? hb.tools.ready.then(() => new Promise<never>(() => {}), (error: unknown) => ({ kind: "no_baseline" as const, error })) : new Promise<never>(() => {});
   const outcome = await Promise.race([
-    noBaseline,
     prompt.then((r) => ({ kind: "done" as const, r }), (error: unknown) => ({ kind: "failed" as const, error })),
     stopped.then((reason) => ({ kind: "stopped" as const, reason })),
   ]);
@@ -364,18 +354,11 @@ async function promptTurn(hb: Heartbeat, vm: VmHandle["vm"], step: ResumeStep, p
     hb.opts.sink.emit({ type: "system", level: "error", code: "model_error", text: readableFailure(failure) });
     return { kind: "done", stopReason: "error" };
   }
-  // Ask the agent to stop; whatever it finished is already durable in the session database.
-  const abandon = async () => {
+  if (outcome.kind === "stopped") {
+    // Ask the agent to stop; whatever it finished is already durable in the session database.
     await Promise.race([vm.sessions.cancelPrompt({ sessionId: step.acpSessionId }).catch(() => {}), Bun.sleep(1500)]);
     prompt.catch(() => {});
     clearInterval(usageTimer);
-  };
-  if (outcome.kind === "no_baseline") {
-    await abandon();
-    throw outcome.error;
-  }
-  if (outcome.kind === "stopped") {
-    await abandon();
     return outcome;
   }
   // The durable final message can trail the prompt's resolution on a loaded machine: give it a moment, then fall

@@ -16,9 +16,8 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
     workspaceDir: ctx.workspaceDir,
     stateDir: ctx.stateDir,
     runId: ctx.runId,
-    // Record the workspace as it is now, so workspace.diff answers "what did this run change": taken while the VM
-    // and the agent start; tool calls wait for it, and the run makes the workspace's writes wait for `ready`.
-    baseline: "gated",
+    // Record the workspace as it is now, so workspace.diff answers "what did this run change".
+    baseline: true,
     decide: toolGate(sandbox.policy),
     // Files the tools read for the agent are decided with its own fs policy (a refused one is a permission event).
     decideRead: readGate(sandbox.policy, { workspaceHostDir: ctx.workspaceDir }),
@@ -39,7 +38,6 @@ export async function bindHostTools(sandbox: CompiledSandbox, ctx: { workspaceDi
     hostFunctions: tools.hostFunctions,
     allowedTools: tools.allowedTools.map((t) => `${t} (\`${tools.guestCommands[t]}\`)`),
     attachVm: tools.attachVm,
-    ready: tools.ready,
     services: async () => (await tools.services()).map((l) => toService(l, ctx.runId)),
     close: tools.close,
   };

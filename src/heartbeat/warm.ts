@@ -65,7 +65,7 @@ export interface SpareVm {
   /** The session opened ahead: the run's session id (unused when the agent's session opens at request time, SpareSetup `at-run`). */
   sessionId: string;
   /** Make it the run's VM: mount the workspace, bind the run's host tools, write the run file (none: `at-run`). */
-  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile?: AgentConfigFile; writesAfter?: Promise<unknown> }): Promise<VmHandle>;
+  attach(run: { workspaceDir: string; readOnly: boolean; hostFunctions?: BootOptions["hostFunctions"]; runFile?: AgentConfigFile }): Promise<VmHandle>;
   /** The run is over (or never attached): the VM goes, its sidecar is released. */
   release(): Promise<void>;
 }

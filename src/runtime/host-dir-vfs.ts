@@ -67,11 +67,6 @@ export interface HostDirectoryVfsOptions {
   /** Where the guest sees it, for absolute symlink targets and error messages. */
   guestPath: string;
   readOnly?: boolean;
-  /**
-   * Writes wait until this settles, and fail (EIO) if it rejects; reads do not wait. A heartbeat's workspace baseline
-   * (src/tools/baseline.ts) is taken while the agent starts: nothing the agent does may change the workspace before it.
-   */
-  writesAfter?: Promise<unknown>;
 }
 
 export class HostDirectoryVfs implements VirtualFileSystem {
@@ -79,16 +74,12 @@ export class HostDirectoryVfs implements VirtualFileSystem {
   private readonly realRoot: string;
   private readonly guestPath: string;
   private readonly readOnly: boolean;
-  private writesAfter: Promise<unknown> | undefined;
 
   constructor(opts: HostDirectoryVfsOptions) {
     this.root = opts.root;
     this.realRoot = realpathSync(opts.root);
     this.guestPath = opts.guestPath.replace(/\/+$/, "");
     this.readOnly = opts.readOnly ?? false;
-    this.writesAfter = opts.writesAfter;
-    // Once open, later writes run at once (the queued ones were released first, in order).
-    opts.writesAfter?.then(() => (this.writesAfter = undefined), () => {});
   }
 
   // ---- resolution ----
@@ -155,16 +146,6 @@ export class HostDirectoryVfs implements VirtualFileSystem {
 
   /** Run one operation; host errors come back as errno errors on the guest path (never naming the host path). */
   private run<T>(op: string, path: string, write: boolean, fn: () => T): Promise<T> {
-    if (write && this.writesAfter && !this.readOnly) {
-      return this.writesAfter.then(
-        () => this.runNow(op, path, write, fn),
-        () => Promise.reject(new GuestFsError("EIO", op, this.guestOf(path))),
-      );
-    }
-    return this.runNow(op, path, write, fn);
-  }
-
-  private runNow<T>(op: string, path: string, write: boolean, fn: () => T): Promise<T> {
     try {
       if (write && this.readOnly) throw new GuestFsError("EROFS", op, this.guestOf(path));
       return Promise.resolve(fn());

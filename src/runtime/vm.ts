@@ -26,8 +26,6 @@ export interface BootOptions {
   workspaceDir?: string;
   /** Mount the workspace read-only (a policy that writes nothing there): a second layer under the kernel rules. */
   workspaceReadOnly?: boolean;
-  /** Writes to the workspace wait for this (HostDirectoryVfsOptions.writesAfter): the run's baseline. */
-  workspaceWritesAfter?: Promise<unknown>;
   /** Agent software besides the common tools. */
   agents?: Exclude<SoftwareName, "common">[];
   permissions?: Permissions;
@@ -66,7 +64,7 @@ export interface VmHandle {
    * the driver that answers the mount changes, in this process, so it costs no sidecar round trip (a spare VM's
    * stand-in becomes its run's workspace). Call it while nothing in the VM uses /workspace.
    */
-  rebindWorkspace(dir: string, opts?: { writesAfter?: Promise<unknown> }): void;
+  rebindWorkspace(dir: string): void;
   /** Mount an in-memory, read-only directory at guestPath (answered in this process; memory-vfs.ts). */
   mountFiles(guestPath: string, files: MemoryDirVfs): Promise<void>;
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
@@ -252,7 +250,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
   // Our own filesystem over the host directory, not agentOS's native host_dir mount: the kernel then decides every
   // guest operation on it with the policy, where host_dir let node programs write without asking (host-dir-vfs.ts).
   // On a shared sidecar too: the router (sidecar-router.ts) answers each VM's calls from its own filesystem.
-  if (opts.workspaceDir) mounts.push(workspaceMount(opts.workspaceDir, opts.workspaceReadOnly ?? false, opts.workspaceWritesAfter));
+  if (opts.workspaceDir) mounts.push(workspaceMount(opts.workspaceDir, opts.workspaceReadOnly ?? false));
   if (opts.mounts) mounts.push(...opts.mounts);
 
   // The workspace's files keep their host owners, and the kernel checks guest permissions against them: run the
@@ -308,9 +306,9 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       await mountDriver(GUEST_WORKSPACE, driver, readOnly, "the workspace");
       workspaceReadOnly = readOnly;
     },
-    rebindWorkspace(dir, { writesAfter } = {}) {
+    rebindWorkspace(dir) {
       if (workspaceReadOnly === undefined) throw new Error("rebindWorkspace: no workspace is mounted");
-      const m = workspaceMount(dir, workspaceReadOnly, writesAfter);
+      const m = workspaceMount(dir, workspaceReadOnly);
       route.addMount(m.path, m.driver, workspaceReadOnly);
     },
     mountFiles: (guestPath, files) => mountDriver(guestPath, files, true, guestPath),
@@ -333,8 +331,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
 }
 
 /** The host directory at /workspace through our own checked filesystem (host-dir-vfs.ts), for boot or a runtime mount. */
-function workspaceMount(dir: string, readOnly: boolean, writesAfter?: Promise<unknown>) {
-  return { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: dir, guestPath: GUEST_WORKSPACE, readOnly, writesAfter }), readOnly };
+function workspaceMount(dir: string, readOnly: boolean) {
+  return { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: dir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly };
 }
 
 /**

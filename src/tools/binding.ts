@@ -26,12 +26,8 @@ export interface HostToolsOptions {
   onDenied?: (denial: ToolDenial) => void;
   /** Ports the policy lets the agent listen on: preview.status may probe only these; services.list probes them first. Unset: any port. */
   listenPorts?: number[];
-  /**
-   * Record the workspace now as the run's start for workspace.diff (needs runId; `run` wants it, `exec` does not).
-   * `gated`: return at once and take it in the background; every tool call waits for it (`ready`), and whoever lets
-   * the agent write the workspace must make those writes wait for `ready` too (HostDirectoryVfsOptions.writesAfter).
-   */
-  baseline?: boolean | "gated";
+  /** Record the workspace now as the run's start for workspace.diff (needs runId; `run` wants it, `exec` does not). */
+  baseline?: boolean;
 }
 
 /** Everything a VM boot needs for tools, and what the runtime feeds back once the VM is up. */
@@ -48,10 +44,8 @@ export interface HostTools {
   attachVm(vm: AgentOs): void;
   /** The VM's listeners now (empty before attachVm). */
   services(): Promise<VmListener[]>;
-  /** The run-start baseline, when asked for and taken before createHostTools returned (not `gated`). */
+  /** The run-start baseline, when asked for. */
   baseline?: BaselineRecord;
-  /** Settles once the baseline is taken (at once without one); rejects with its error. */
-  ready: Promise<void>;
   /** Drop the baseline, if one was taken (the run's artifacts stay): call when the run is over. */
   close(): Promise<void>;
 }
@@ -64,10 +58,7 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
     previewPorts: opts.listenPorts,
   });
   if (opts.baseline && !opts.runId) throw new Error("createHostTools: a baseline needs a run id");
-  const taking = opts.baseline ? takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
-  const ready = taking ? taking.then(() => {}) : Promise.resolve();
-  ready.catch(() => {}); // (its failure is the caller's to report, through `ready`)
-  const baseline = opts.baseline === true ? await taking : undefined;
+  const baseline = opts.baseline ? await takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
   if (opts.decideRead) {
     const decideRead = opts.decideRead;
     ctx.readPolicy = {
@@ -83,7 +74,7 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
   const allowedTools = names.filter((n) => opts.decide(n).allowed);
   return {
     ctx,
-    hostFunctions: await toHostFunctions(registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied, ...(opts.baseline === "gated" ? { before: ready } : {}) }),
+    hostFunctions: await toHostFunctions(registry, ctx, { gate: opts.decide, onCall: opts.onCall, onDenied: opts.onDenied }),
     permissions: withHostToolPermissions,
     allowedTools,
     guestCommands: Object.fromEntries(names.map((n) => [n, `${guestCommand(n)} --json '{}'`])),
@@ -94,12 +85,8 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
       return ctx.vm ? ctx.vm.listeners() : [];
     },
     ...(baseline ? { baseline } : {}),
-    ready,
     async close() {
-      if (!taking) return;
-      // A baseline still being taken is dropped once it is done (or failed: whatever it wrote goes).
-      await taking.catch(() => {});
-      await dropBaseline(ctx.stateDir, opts.runId!);
+      if (baseline) await dropBaseline(ctx.stateDir, baseline.runId);
     },
   };
 }

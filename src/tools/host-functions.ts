@@ -31,8 +31,6 @@ export interface HostFunctionOptions {
   gate: ToolGate;
   onCall?: (record: ToolCallRecord) => void;
   onDenied?: (denial: ToolDenial) => void;
-  /** Every call waits for this first (a run's baseline being taken); its rejection fails the call. */
-  before?: Promise<unknown>;
 }
 
 /** `*` matches any run of characters; tool names have no '/', so this agrees with agentOS's glob on resources. */
@@ -73,7 +71,6 @@ export async function toHostFunctions(registry: ToolRegistry, ctx: ToolContext, 
       ...(tool.examples?.length ? { examples: tool.examples } : {}),
       timeout: tool.timeoutMs ?? 30_000,
       execute: async (input: unknown) => {
-        if (opts.before) await opts.before;
         const callId = nextCallId();
         const decision = opts.gate(name);
         if (!decision.allowed) {

@@ -378,7 +378,7 @@ export class SparePool {
         if (run.readOnly !== spare.recipe.workspaceReadOnly) throw new Error("a spare's workspace mount does not match the run's policy (read-only or not)");
         if ((run.runFile && posix.dirname(run.runFile.path)) !== spare.runDir) throw new Error(`the run file ${run.runFile?.path} is not in the spare's ${spare.runDir}`);
         spare.tools = run.hostFunctions;
-        spare.handle.rebindWorkspace(run.workspaceDir, { writesAfter: run.writesAfter });
+        spare.handle.rebindWorkspace(run.workspaceDir);
         if (run.runFile) spare.runFiles?.set(posix.basename(run.runFile.path), run.runFile.content);
         return spare.handle;
       },

@@ -79,28 +79,4 @@ describe("HostDirectoryVfs", () => {
     expect(await code(vfs().readFile("/big"))).toBe("EFBIG");
     expect([...(await vfs().pread("/big", MAX_WHOLE_FILE_BYTES - 1, 10))]).toEqual([7, 7]);
   });
-
-  test("writesAfter (a run's baseline being taken): reads answer at once, writes wait and then run in order; a failed gate fails them", async () => {
-    let open!: () => void;
-    const gated = new HostDirectoryVfs({ root, guestPath: "/workspace", writesAfter: new Promise<void>((r) => (open = r)) });
-    const first = gated.writeFile("/gated.txt", "one");
-    const second = gated.pwrite("/gated.txt", 3, new TextEncoder().encode("-two"));
-    const made = gated.mkdir("/gated-dir");
-    expect(new TextDecoder().decode(await gated.readFile("/a.txt"))).toBe("inside");
-    await Bun.sleep(0);
-    expect(existsSync(join(root, "gated.txt"))).toBe(false);
-    expect(existsSync(join(root, "gated-dir"))).toBe(false);
-    open();
-    await Promise.all([first, second, made]);
-    expect(readFileSync(join(root, "gated.txt"), "utf8")).toBe("one-two");
-    expect(lstatSync(join(root, "gated-dir")).isDirectory()).toBe(true);
-    // The gate is open now: a later change runs at once.
-    expect(await code(gated.removeFile("/gated.txt"))).toBe("OK");
-    expect(await code(gated.removeDir("/gated-dir"))).toBe("OK");
-
-    const failed = new HostDirectoryVfs({ root, guestPath: "/workspace", writesAfter: Promise.reject(new Error("baseline failed")) });
-    expect(await code(failed.writeFile("/never.txt", "x"))).toBe("EIO");
-    expect(existsSync(join(root, "never.txt"))).toBe(false);
-    expect(await code(failed.readFile("/a.txt"))).toBe("OK");
-  });
 });
