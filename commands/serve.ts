@@ -29,13 +29,13 @@ export default withHelp(
         type: "string",
         valueHint: "N",
         description:
-          "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh heartbeat whose policy has one starts faster (Pi and Codex: configured, session open; OpenCode and Claude Code: their session opens at request time). Each idle spare is ~160 MB",
+          "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh heartbeat whose policy has one starts faster (Pi, Codex and Claude Code: configured, session open; OpenCode: its session opens at request time). Each idle spare is ~160 MB",
       },
       resumable: {
         type: "string",
         valueHint: "N",
         description:
-          "Sessions whose next VM is kept ready after their heartbeat (default 1: the session served last; 0 for none): booted on the session's database with that heartbeat's policy, the session reopened, so the task's next Pi heartbeat resumes without booting. Each idle one holds ~160 MB and each preparation costs ~1.5-2 s of CPU after a result, wasted when another task's heartbeat comes first: raise N where a few tasks alternate and memory allows. Counted apart from --spares (a spare serves any fresh heartbeat of its policy, this only the next heartbeat of one task). Another run of the task (run --worker off, session rm) asks the worker for the session and gets it within seconds",
+          "Sessions whose next VM is kept ready after their heartbeat (default 1: the session served last; 0 for none): booted on the session's database with that heartbeat's policy, the session reopened, so the task's next Pi, Codex or Claude Code heartbeat resumes without booting. Each idle one holds ~160 MB and each preparation costs ~1.5-2 s of CPU after a result, wasted when another task's heartbeat comes first: raise N where a few tasks alternate and memory allows. Counted apart from --spares (a spare serves any fresh heartbeat of its policy, this only the next heartbeat of one task). Another run of the task (run --worker off, session rm) asks the worker for the session and gets it within seconds",
       },
     },
     async run({ args }) {
