@@ -162,7 +162,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // Never two live VMs on one database: a prepared VM the run does not take (a snapshot run, another session or
   // plan) is gone before the run boots its own.
   if (!prepared) await claimed?.discard();
-  const spare = prepared ?? (spareFits(driver, choice.resuming, !!snap) && !ownConfig ? await takeSpare(hb, need) : undefined);
+  const spare = prepared ?? (warmFits && spareFits(driver, choice.resuming) ? await takeSpare(hb, need) : undefined);
   // A VM whose session was opened ahead (a prepared one, or a spare of an agent set up `ahead`) gives the run that
   // session; on any other VM the session opens below.
   const aheadSetup = driver.spare?.session === "ahead" ? driver.spare : undefined;
@@ -272,11 +272,11 @@ async function openGateway(hb: Heartbeat, token?: string): Promise<Gateway> {
 
 /**
  * Whether a heartbeat can run on a spare VM: a fresh session, or a resumed one whose agent gets a new agentOS session
- * each heartbeat anyway (transcript replay) on a spare whose session opens at request time. Never a snapshot run
- * (its workspace is an overlay made at boot).
+ * each heartbeat anyway (transcript replay) on a spare whose session opens at request time. A snapshot run (its
+ * workspace is an overlay made at boot) and a workspace with its own agent config never ask (`warmFits`).
  */
-function spareFits(driver: AgentDriver, resuming: boolean, snapshot: boolean): boolean {
-  if (snapshot || !driver.spare) return false;
+function spareFits(driver: AgentDriver, resuming: boolean): boolean {
+  if (!driver.spare) return false;
   return !resuming || (driver.resume === "transcript-replay" && driver.spare.session === "at-run");
 }
 

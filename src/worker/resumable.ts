@@ -121,7 +121,8 @@ export class ResumableSessions {
   }
 
   /**
-   * Another heartbeat starts while one runs (busy): every prepared VM not claimed goes, and its session is let go. It
+   * A heartbeat starts on a busy worker (`busy`, Slots.busy: no core free of other heartbeats, or one waits for a
+   * slot): every prepared VM not claimed goes, and its session is let go. It
    * was a bet on a quiet worker (nothing is prepared on a busy one), and it holds ~165 MB that the running heartbeats
    * need at their peak (their VMs, their shell commands at once; docs/worker.md, "Memory"): `worker.rss-4` had one
    * idle beside its four. Its task's next heartbeat boots on the session's database, as without it.

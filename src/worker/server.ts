@@ -88,7 +88,7 @@ export class Worker {
       openGateway: (o) => this.hub.open(o),
       takeSpare: (need) => this.spares.take(need),
       // A heartbeat claims its own session's prepared VM first (claim takes it at once), then the others yield to it
-      // if it is not alone.
+      // if the worker is busy (the same rule as for making them).
       claimSession: (slot, runId, pids) => {
         const mine = this.resumable.claim(slot, runId, pids);
         this.resumable.yieldToLoad();
