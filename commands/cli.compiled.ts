@@ -1,8 +1,11 @@
-// Entry of the compiled binary: the runtime assets come from the binary itself, then the same CLI runs. The
-// provider (and node:fs with it) loads only when a command needs the runtime, so --help and the like start fast.
-import { EMBEDDED_ASSETS } from "../build/embedded-assets.ts";
-import { main } from "./main.ts";
+// Entry of the compiled binary: the runtime assets come from the binary itself, then the same CLI runs. The asset
+// list and its provider (node:fs with it) load only when a command needs the runtime, so --help, `tool invoke` and
+// the like start fast.
+import { start } from "./_entry.ts";
 
-await main(process.argv.slice(2), {
-  assets: async () => (await import("../src/runtime/embedded.ts")).embeddedProvider(EMBEDDED_ASSETS),
+await start(process.argv.slice(2), {
+  assets: async () => {
+    const [{ EMBEDDED_ASSETS }, { embeddedProvider }] = await Promise.all([import("../build/embedded-assets.ts"), import("../src/runtime/embedded.ts")]);
+    return embeddedProvider(EMBEDDED_ASSETS);
+  },
 });

@@ -1,4 +1,4 @@
 #!/usr/bin/env bun
-import { main } from "./main.ts";
+import { start } from "./_entry.ts";
 
-await main(process.argv.slice(2));
+await start(process.argv.slice(2));

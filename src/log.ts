@@ -1,4 +1,7 @@
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { writeStderr } from "./stderr.ts";
+
+export { writeStderr };
 
 /**
  * People read stderr; stdout is for data (--json documents, NDJSON). consola's default entry writes info lines to
@@ -10,24 +13,6 @@ export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug";
 export const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4 };
 
 const ICON: Record<string, string> = { info: "ℹ", success: "✔", ready: "✔", start: "◐", warn: "⚠", error: "✖", fatal: "✖", fail: "✖", debug: "⚙", trace: "→" };
-
-/**
- * Write to stderr with a plain write(2): Bun's console.error paints every line red on a terminal, successes and
- * progress included. Synchronous, so a message is out before the process exits.
- */
-export function writeStderr(text: string): void {
-  const { writeSync } = import.meta.require("node:fs") as typeof import("node:fs");
-  let buf = Buffer.from(text);
-  while (buf.length) {
-    try {
-      buf = buf.subarray(writeSync(2, buf));
-    } catch (e) {
-      // A full non-blocking pipe: wait for the reader rather than drop the message.
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
-}
 
 /** A line redrawn in place on stderr (the boot spinner, src/progress.ts): cleared before a log line is written. */
 let statusLine: { clear(): void } | undefined;

@@ -1,7 +1,6 @@
-import { defineCommand, globalArgs, printJson, withHelp, err } from "../_shared.ts";
-import { ExitCode, errorMessage, usageError } from "../../src/errors.ts";
-// Not the tools' index: that loads every tool, the VM binding and the baseline code into a command that runs one tool.
-import { errorInfo, invokeOnHost } from "../../src/tools/host.ts";
+import { defineCommand, withHelp } from "../_shared.ts";
+import { invokeArgs } from "./invoke-args.ts";
+import { runInvoke } from "./invoke-run.ts";
 
 export default withHelp(
   defineCommand({
@@ -11,24 +10,9 @@ export default withHelp(
         "Run one tool on the host against the current directory (or --cwd DIR) and print its output as JSON. " +
         "Invalid input exits 2 naming the field; a tool failure exits 1; either way stdout carries {\"error\":{code,message}}.",
     },
-    args: {
-      name: { type: "positional", required: true, valueHint: "NAME", description: "The tool, e.g. git.status" },
-      input: { type: "string", valueHint: "JSON|-", description: "The tool's input as JSON, or - to read it from stdin (default {})" },
-      "run-id": { type: "string", valueHint: "ID", description: "Act for this run: workspace.diff compares with its baseline, artifacts go to its store" },
-      ...globalArgs,
-    },
-    async run({ args }) {
-      try {
-        const input = await readInput(args.input);
-        printJson(await invokeOnHost(args.name, input, { workspaceDir: process.cwd(), runId: args["run-id"] }));
-        return ExitCode.ok;
-      } catch (e) {
-        const info = errorInfo(e);
-        printJson({ error: info });
-        err(`error: ${info.message}\n`);
-        if (info.hint) err(`hint: ${info.hint}\n`);
-        return (e as { exitCode?: number }).exitCode ?? ExitCode.failure;
-      }
+    args: invokeArgs,
+    run({ args }) {
+      return runInvoke({ name: args.name, input: args.input, runId: args["run-id"] });
     },
   }),
   {
@@ -43,13 +27,3 @@ export default withHelp(
   },
 );
 
-async function readInput(flag: string | undefined): Promise<unknown> {
-  if (flag === undefined) return {};
-  const text = flag === "-" ? await Bun.stdin.text() : flag;
-  if (!text.trim()) return {};
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw usageError(`--input is not JSON: ${errorMessage(e)}`, `write it as an object, e.g. --input '{"limit":5}'`, "invalid_json");
-  }
-}

@@ -13,6 +13,9 @@ import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
 import { CAPABILITIES, FLAG_WORD, type Capability, type Mode } from "./vocabulary.ts";
 import { PRESET_NAMES } from "./presets.ts";
+import { looksLikeFlag } from "./flag-token.ts";
+
+export { looksLikeFlag };
 
 export interface PermissionFlag {
   mode: Mode;
@@ -67,10 +70,6 @@ function looksLikePermissionTypo(name: string): boolean {
   return closest(head, ["allow", "deny"], 1) !== undefined && name.includes("-");
 }
 
-/** True for a token that is written like a flag (`-q`, `--json`, `--allow-read=x`), not like a value (`-1`, `--x y`). */
-export function looksLikeFlag(token: string): boolean {
-  return /^--?[A-Za-z][A-Za-z0-9-]*(=|$)/.test(token);
-}
 
 /** Every permission flag name (without `--`), for did-you-mean and shell completion. */
 export const PERMISSION_FLAGS: readonly string[] = [...PERMISSION_FLAG_NAMES, ...VALUE_FLAGS];
