@@ -1,7 +1,13 @@
 import { statSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { usageError } from "./errors.ts";
+
+/**
+ * The user's home: $HOME when set, as os.homedir() answers then; node:os (~0.15 ms of a start-up) only without it.
+ */
+function homedir(): string {
+  return process.env.HOME || (import.meta.require("node:os") as typeof import("node:os")).homedir();
+}
 
 /** Sessions, snapshots, artifacts: `$PAPERCLIP_AOS_HOME`, else `$XDG_DATA_HOME/paperclip-aos`, else ~/.local/share/paperclip-aos. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {

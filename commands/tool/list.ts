@@ -1,5 +1,5 @@
 import { defineCommand, globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
-import { builtinRegistry, guestCommand } from "../../src/tools/index.ts";
+import { builtinRegistry, describeTool, guestCommand } from "../../src/tools/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -8,7 +8,7 @@ export default withHelp(
     run({ args }) {
       const reg = builtinRegistry();
       if (args.json) {
-        printJson({ tools: reg.list().map((t) => reg.describe(t)) });
+        printJson({ tools: reg.list().map(describeTool) });
         return;
       }
       const tools = reg.list();

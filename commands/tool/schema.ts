@@ -1,5 +1,5 @@
 import { defineCommand, globalArgs, printJson, withHelp } from "../_shared.ts";
-import { builtinRegistry } from "../../src/tools/index.ts";
+import { builtinRegistry, describeTool } from "../../src/tools/index.ts";
 
 export default withHelp(
   defineCommand({
@@ -10,7 +10,7 @@ export default withHelp(
     },
     run({ args }) {
       const reg = builtinRegistry();
-      printJson(reg.describe(reg.require(args.name)));
+      printJson(describeTool(reg.require(args.name)));
     },
   }),
   {

@@ -3,6 +3,7 @@
  * (`agentos-paperclip <fn> --json '{..}'`) inside the VM during `run` and `exec`. See README.md beside this file.
  */
 export { ToolRegistry } from "./registry.ts";
+export { describeTool, type ToolDescription } from "./schema.ts";
 export { builtinRegistry } from "./builtin/index.ts";
 export { invokeOnHost } from "./host.ts";
 export { defineTool } from "./types.ts";

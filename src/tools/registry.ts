@@ -1,7 +1,5 @@
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
-import { jsonSchemaOf, type JsonSchema } from "./schema.ts";
-import { guestCommand } from "./names.ts";
 import type { AnyTool } from "./types.ts";
 
 /** Dotted lower-case words, so the host-function name (`git.status` → `git-status`) maps back one to one. */
@@ -9,16 +7,6 @@ const TOOL_NAME = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)+$/;
 
 /** agentOS 0.2.21's limit on a host function's description. */
 const MAX_DESCRIPTION = 200;
-
-export interface ToolDescription {
-  name: string;
-  description: string;
-  /** The command an agent runs inside the VM. */
-  guestCommand: string;
-  inputSchema: JsonSchema;
-  outputSchema: JsonSchema;
-  examples?: { description: string; input: unknown }[];
-}
 
 export class ToolRegistry {
   readonly #tools = new Map<string, AnyTool>();
@@ -54,16 +42,5 @@ export class ToolRegistry {
 
   names(): string[] {
     return this.list().map((t) => t.name);
-  }
-
-  describe(tool: AnyTool): ToolDescription {
-    return {
-      name: tool.name,
-      description: tool.description,
-      guestCommand: `${guestCommand(tool.name)} --json '{...}'`,
-      inputSchema: jsonSchemaOf(tool.input),
-      outputSchema: jsonSchemaOf(tool.output),
-      ...(tool.examples?.length ? { examples: tool.examples } : {}),
-    };
   }
 }

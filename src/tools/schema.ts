@@ -1,5 +1,6 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
-import type { AnySchema } from "./types.ts";
+import { guestCommand } from "./names.ts";
+import type { AnySchema, AnyTool } from "./types.ts";
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -10,4 +11,29 @@ export type JsonSchema = Record<string, unknown>;
 export function jsonSchemaOf(schema: AnySchema, description?: string): JsonSchema {
   const js = toJsonSchema(schema, { errorMode: "throw", typeMode: "input" }) as JsonSchema;
   return description ? { ...js, description } : js;
+}
+
+export interface ToolDescription {
+  name: string;
+  description: string;
+  /** The command an agent runs inside the VM. */
+  guestCommand: string;
+  inputSchema: JsonSchema;
+  outputSchema: JsonSchema;
+  examples?: { description: string; input: unknown }[];
+}
+
+/**
+ * A tool as `tool list --json` and `tool schema` print it. Here, not on the registry: the JSON Schema converter is
+ * then loaded by the commands that print schemas, not by `tool invoke` (src/tools/host.ts).
+ */
+export function describeTool(tool: AnyTool): ToolDescription {
+  return {
+    name: tool.name,
+    description: tool.description,
+    guestCommand: `${guestCommand(tool.name)} --json '{...}'`,
+    inputSchema: jsonSchemaOf(tool.input),
+    outputSchema: jsonSchemaOf(tool.output),
+    ...(tool.examples?.length ? { examples: tool.examples } : {}),
+  };
 }

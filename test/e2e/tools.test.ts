@@ -139,6 +139,37 @@ describe("git.status and git.log on a real repository", () => {
   });
 });
 
+/**
+ * `tool invoke` has a fast path (commands/_fast.ts) that runs it without main's parser and registry; main takes
+ * the same command when a global flag comes before `tool` (commands/_entry.ts dispatches on `tool invoke` first).
+ * Both must answer alike: stdout, stderr and exit code, for a result, each kind of error and --help.
+ */
+describe("tool invoke: the fast path answers as main does", () => {
+  const cases: { what: string; args: string[]; stdin?: string; cwd?: () => Promise<string> }[] = [
+    { what: "a result", args: ["git.status", "--input", "{}"] },
+    { what: "a result with input", args: ["git.status", "--input={\"paths\":[\"src\"],\"untracked\":false}", "-q"] },
+    { what: "another tool", args: ["git.log", "--input", '{"limit":2}', "--debug"] },
+    { what: "input on stdin", args: ["git.log", "--input", "-"], stdin: '{"limit":1}' },
+    { what: "invalid input", args: ["git.status", "--input", '{"untracked":true,"colour":"red"}'] },
+    { what: "input that is not JSON", args: ["git.log", "--input", "{limit:"] },
+    { what: "an unknown tool", args: ["git.stat"] },
+    { what: "a tool failure", args: ["git.log", "--input", '{"ref":"no-such-ref"}'] },
+    { what: "not a repository", args: ["git.status"], cwd: () => tempDir() },
+    { what: "a missing --cwd", args: ["git.status", "--cwd", "/no/such/dir"] },
+    { what: "--help", args: ["git.status", "--help"] },
+  ];
+  for (const c of cases) {
+    test(c.what, async () => {
+      const cwd = c.cwd ? await c.cwd() : fx.dir;
+      const run = (args: string[]) => runBin(args, { cwd, env: { PAPERCLIP_AOS_HOME: fx.home }, stdin: c.stdin });
+      const [fast, full] = await Promise.all([run(["tool", "invoke", ...c.args, "--json"]), run(["--json", "tool", "invoke", ...c.args])]);
+      expect({ code: fast.code, stdout: fast.stdout, stderr: fast.stderr }).toEqual({ code: full.code, stdout: full.stdout, stderr: full.stderr });
+      // Not two empty answers: each case prints what it is about.
+      expect(fast.stdout.length + fast.stderr.length).toBeGreaterThan(0);
+    });
+  }
+});
+
 describe("input validation happens before anything runs", () => {
   test("invalid input is exit 2 with the field path; invalid JSON too", async () => {
     const r = await invoke("git.log", { limit: 1000 });

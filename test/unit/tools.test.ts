@@ -5,6 +5,7 @@ import { zodToJsonSchema } from "@rivet-dev/agentos-runtime-core/host-functions-
 import {
   allowListGate,
   builtinRegistry,
+  describeTool,
   contentTypeOf,
   defineTool,
   diffListeners,
@@ -74,7 +75,7 @@ describe("registry", () => {
     expect(reg.names()).toEqual(["artifacts.publish", "git.log", "git.status", "preview.status", "services.list", "workspace.diff"]);
     const fns = (await toHostFunctions(reg, ctx, { gate: allowListGate(["*"]) })).paperclip!;
     for (const t of reg.list()) {
-      const d = reg.describe(t);
+      const d = describeTool(t);
       expect(d.inputSchema.type).toBe("object");
       // Strict: an unknown field is an error, not silently dropped.
       expect(d.inputSchema.additionalProperties).toBe(false);
