@@ -10,6 +10,12 @@
  * filesystem keeps sub-second times (Linux stamps files from a coarse clock, one tick is at most 10 ms), 2 s where it
  * keeps whole seconds. ctime cannot be set from user space, so a content change that keeps size and mtime (utimes)
  * still moves the fingerprint.
+ *
+ * An unchanged rebuild goes further (unchangedRebuild): the cache also keeps, for each whole tree built lately, the
+ * fingerprint of all its entries in walk order and its layers' fingerprints. A walk that fingerprints the same has the
+ * same entries, so the same layers and the same snapshot id: it skips sorting, chunking and the per-layer fingerprints,
+ * and, when the record, the name and every layer file are as that build left them, writes nothing at all (no lease,
+ * no cache, no tag). What it cannot skip is the walk itself: an lstat of every entry (docs/worker.md, "Snapshot rows").
  */
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +27,7 @@ import type { LayerInput } from "./layer.ts";
 import { layerWriter, type LayerWriter } from "./layer-pool.ts";
 import { checkTagName, SnapshotStore, type LayerFileStat, type NameMove, type SnapshotRecord } from "./store.ts";
 import { layerIntact } from "./verify.ts";
-import { walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
+import { sortEntries, walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
 
 export interface BuildOptions {
   dir: string;
@@ -78,6 +84,12 @@ interface BuildCache {
    * last known whole (so a reused layer is not checked again while its file is unchanged).
    */
   layers: Record<string, [id: string, walked: number, stat: LayerFileStat]>;
+  /**
+   * Whole trees built from this directory lately, by treeFingerprint (all kept entries in walk order): when the walk
+   * of the build that recorded it started, and the tree's layer fingerprints in order (each a key of `layers`).
+   * Absent in caches written before it; such a cache still serves the per-layer path.
+   */
+  trees?: Record<string, [walked: number, layers: string[]]>;
 }
 
 const RACY_MS_FINE = 50;
@@ -87,6 +99,8 @@ const RACY_MS_COARSE = 2000;
  * --include/--exclude/--respect-gitignore groups the same files differently, and stays a cache hit.
  */
 const KEEP_OLD_LAYERS = 1024;
+/** Whole trees kept (newest first): the same few --include/--exclude variants of one directory stay fast. */
+const KEEP_TREES = 4;
 
 function cachePath(store: SnapshotStore, dir: string): string {
   return join(store.dir("cache"), `${sha256Hex(dir).slice(0, 32)}.json`);
@@ -108,16 +122,29 @@ function loadCache(store: SnapshotStore, dir: string): BuildCache | undefined {
  * 5,000 mtimes into decimal text was a third of a cached rebuild's fingerprinting).
  */
 function layerFingerprint(group: WalkEntry[]): string {
-  let text = "";
+  return entriesFingerprint(group, "");
+}
+
+/**
+ * The fingerprint of a whole tree: every kept entry as layerFingerprint sees it, in the walk's order (readdir's, which
+ * stays the same while a directory is unchanged). The same fingerprint means the same entries with the same metadata,
+ * hence the same sorted list, the same layer groups and the same layer fingerprints; an order that moved only misses.
+ */
+function treeFingerprint(entries: WalkEntry[]): string {
+  return entriesFingerprint(entries, "tree\0");
+}
+
+function entriesFingerprint(group: WalkEntry[], domain: string): string {
+  let text = domain;
   const nums = new Float64Array(group.length * 5);
   let k = 0;
   for (const e of group) {
     text += `${e.type}${e.rel}\0${e.target ?? ""}\0`;
     nums[k++] = e.mode;
-    nums[k++] = e.stat.mtimeMs;
-    nums[k++] = e.stat.ctimeMs;
-    nums[k++] = e.stat.ino;
-    nums[k++] = e.stat.size;
+    nums[k++] = e.mtimeMs;
+    nums[k++] = e.ctimeMs;
+    nums[k++] = e.ino;
+    nums[k++] = e.statSize;
   }
   return new Bun.CryptoHasher("sha256").update(text).update(nums).digest("base64");
 }
@@ -127,8 +154,8 @@ function settledBefore(group: WalkEntry[], walked: number): boolean {
   for (const e of group) {
     if (e.type !== "f") continue;
     // ctime cannot be set by utimes, so whole-second ctimes mean a filesystem with whole-second timestamps.
-    const margin = e.stat.ctimeMs % 1000 !== 0 ? RACY_MS_FINE : RACY_MS_COARSE;
-    if (Math.max(e.stat.mtimeMs, e.stat.ctimeMs) >= walked - margin) return false;
+    const margin = e.ctimeMs % 1000 !== 0 ? RACY_MS_FINE : RACY_MS_COARSE;
+    if (Math.max(e.mtimeMs, e.ctimeMs) >= walked - margin) return false;
   }
   return true;
 }
@@ -145,8 +172,24 @@ function cachedLayer(cache: BuildCache | undefined, fingerprint: string): BuildC
 const sameStat = (a: LayerFileStat | undefined, b: LayerFileStat | undefined) =>
   a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** This build's layers by fingerprint, then the older ones the cache knew (up to KEEP_OLD_LAYERS), newest first. */
-function nextCache(dir: string, old: BuildCache | undefined, fingerprints: string[], seen: (BuildCache["layers"][string] | undefined)[]): BuildCache {
+/** The cache's record of a whole tree, when it has one of the right shape. */
+function cachedTree(cache: BuildCache | undefined, fingerprint: string): [walked: number, layers: string[]] | undefined {
+  const hit = cache?.trees && typeof cache.trees === "object" && Object.hasOwn(cache.trees, fingerprint) ? cache.trees[fingerprint] : undefined;
+  const ok = Array.isArray(hit) && typeof hit[0] === "number" && Array.isArray(hit[1]) && hit[1].every((fp) => typeof fp === "string");
+  return ok ? hit : undefined;
+}
+
+/**
+ * This build's layers by fingerprint, then the older ones the cache knew (up to KEEP_OLD_LAYERS), newest first; this
+ * tree (`tree`: its fingerprint, the walk's start and its layers' fingerprints), then the older trees.
+ */
+function nextCache(
+  dir: string,
+  old: BuildCache | undefined,
+  fingerprints: string[],
+  seen: (BuildCache["layers"][string] | undefined)[],
+  tree: { fingerprint: string; walked: number } | undefined,
+): BuildCache {
   const layers: BuildCache["layers"] = {};
   fingerprints.forEach((fp, i) => {
     if (seen[i]) layers[fp] = seen[i];
@@ -158,7 +201,62 @@ function nextCache(dir: string, old: BuildCache | undefined, fingerprints: strin
     layers[fp] = entry;
     kept++;
   }
-  return { v: 2, dir, layers };
+  const trees: NonNullable<BuildCache["trees"]> = {};
+  if (tree) trees[tree.fingerprint] = [tree.walked, fingerprints];
+  for (const [fp, entry] of Object.entries(old?.trees ?? {})) {
+    if (Object.keys(trees).length >= KEEP_TREES) break;
+    if (!(fp in trees) && cachedTree(old, fp)) trees[fp] = entry;
+  }
+  return { v: 2, dir, layers, trees };
+}
+
+/**
+ * The snapshot an unchanged tree gives, without sorting, chunking or a write: when the cache knows this tree's
+ * fingerprint, no file changed within the racy window before the walk that recorded it (which had checked every layer
+ * under its own rule, so nothing else is needed), every layer's file is as it was when last known whole, the record is
+ * there and `name`, if given, already points at it. Anything else is left to the full build.
+ *
+ * It takes no lease: it writes nothing and removes nothing, and what it reports is what the store held when it looked
+ * (a named snapshot is kept by its name; one without a name is usable until the next gc, as after any build).
+ */
+function unchangedRebuild(store: SnapshotStore, cache: BuildCache | undefined, fingerprint: string, entries: WalkEntry[], name: string | undefined): SnapshotRecord | undefined {
+  const tree = cachedTree(cache, fingerprint);
+  if (!tree || !settledBefore(entries, tree[0])) return undefined;
+  const ids: string[] = [];
+  for (const fp of tree[1]) {
+    const hit = cachedLayer(cache, fp);
+    if (!hit || !sameStat(store.layerFileStat(hit[0]), hit[2])) return undefined;
+    ids.push(hit[0]);
+  }
+  const rec = store.readRecord(snapshotIdOf(ids));
+  if (!rec || (name !== undefined && store.tagged(name) !== rec.id)) return undefined;
+  return rec;
+}
+
+function resultOf(
+  rec: SnapshotRecord,
+  walked: WalkResult,
+  o: { name: string | undefined; started: number; cached: boolean; written: number; repaired: number; nameMove?: NameMove },
+): BuildResult {
+  return {
+    id: rec.id,
+    name: o.name ?? null,
+    files: rec.files,
+    bytes: rec.bytes,
+    layers: rec.layers.length,
+    durationMs: Math.round(performance.now() - o.started),
+    cached: o.cached,
+    layersWritten: o.written,
+    layersRepaired: o.repaired,
+    ...(o.nameMove ? { nameMove: o.nameMove } : {}),
+    storedBytes: rec.storedBytes,
+    dirs: rec.dirs,
+    symlinks: rec.symlinks,
+    skippedSpecial: walked.special,
+    sensitiveExcluded: walked.sensitiveExcluded,
+    sensitiveIncluded: walked.sensitiveIncluded,
+    excluded: walked.excluded,
+  };
 }
 
 export function snapshotIdOf(layers: string[]): string {
@@ -178,8 +276,15 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   if (!statSync(dir).isDirectory()) throw usageError(`snapshot source ${dir} is not a directory`, "pass a directory", "snapshot_source_not_dir");
 
   const walkStarted = Date.now();
-  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore });
+  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false });
   const cache = loadCache(store, dir);
+  const treeFp = treeFingerprint(walked.entries);
+  const unchanged = unchangedRebuild(store, cache, treeFp, walked.entries, opts.name);
+  if (unchanged) {
+    opts.onProgress?.({ files: walked.files, bytes: walked.bytes, totalFiles: walked.files, totalBytes: walked.bytes });
+    return resultOf(unchanged, walked, { name: opts.name, started, cached: true, written: 0, repaired: 0 });
+  }
+  sortEntries(walked.entries);
   const groups = chunkEntries(walked.entries);
   const fingerprints = groups.map(layerFingerprint);
   /** What the next build's cache records for each group of this one (set as each layer is written or reused). */
@@ -306,27 +411,14 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     };
     if (!existed) await store.writeRecord(rec);
     const nameMove = opts.name ? await store.nameSnapshot(opts.name, id, { force: opts.force }) : undefined;
-    // Every layer reused as the cache stands: the file on disk is already right.
-    if (!cacheUpToDate) await writeFileAtomic(cachePath(store, dir), JSON.stringify(nextCache(dir, cache, fingerprints, seen)));
-    return {
-      id,
-      name: opts.name ?? null,
-      files: rec.files,
-      bytes: rec.bytes,
-      layers: layerIds.length,
-      durationMs: Math.round(performance.now() - started),
-      cached: Boolean(existed) && written === 0,
-      layersWritten: written,
-      layersRepaired: repaired,
-      ...(nameMove ? { nameMove } : {}),
-      storedBytes: rec.storedBytes,
-      dirs,
-      symlinks,
-      skippedSpecial: walked.special,
-      sensitiveExcluded: walked.sensitiveExcluded,
-      sensitiveIncluded: walked.sensitiveIncluded,
-      excluded: walked.excluded,
-    };
+    // Every layer reused as the cache stands, and this tree recorded with these layers: the file on disk is right.
+    const known = cachedTree(cache, treeFp);
+    const treeKnown = known !== undefined && known[1].length === fingerprints.length && known[1].every((fp, i) => fp === fingerprints[i]);
+    if (!cacheUpToDate || !treeKnown) {
+      const tree = fingerprints.every((_, i) => seen[i] !== undefined) ? { fingerprint: treeFp, walked: walkStarted } : undefined;
+      await writeFileAtomic(cachePath(store, dir), JSON.stringify(nextCache(dir, cache, fingerprints, seen, tree)));
+    }
+    return resultOf(rec, walked, { name: opts.name, started, cached: Boolean(existed) && written === 0, written, repaired, nameMove });
   } finally {
     writer?.close();
     lease.release();

@@ -228,6 +228,16 @@ export class SnapshotStore {
     return out;
   }
 
+  /** The id one name points at (one file read, not every tag's), or undefined. */
+  tagged(name: string): string | undefined {
+    try {
+      const t = JSON.parse(readFileSync(join(this.dir("tags"), `${name}.json`), "utf8")) as { id?: unknown };
+      return typeof t.id === "string" ? t.id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async setTag(name: string, id: string): Promise<void> {
     checkTagName(name);
     await writeFileAtomic(join(this.dir("tags"), `${name}.json`), `${JSON.stringify({ id, tagged: new Date().toISOString() })}\n`);

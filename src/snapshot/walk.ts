@@ -17,8 +17,12 @@ export interface WalkEntry {
   mtime: number;
   size: number;
   target?: string;
-  /** Stat fields for the rebuild cache. */
-  stat: { mtimeMs: number; ctimeMs: number; ino: number; size: number };
+  /** Stat fields for the rebuild cache (build.ts), flat: one object per entry, not two. */
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  /** st_size whatever the type (a directory's or link's too). */
+  statSize: number;
 }
 
 export interface WalkResult {
@@ -43,15 +47,26 @@ function typeOf(st: Stats): WalkEntry["type"] | "special" {
 }
 
 function entryOf(rel: string, abs: string, st: Stats, type: WalkEntry["type"]): WalkEntry {
+  const mtimeMs = st.mtimeMs;
+  const size = st.size;
+  // One shape for every entry (target always present), so the walk's and the fingerprints' loops stay monomorphic.
   return {
     rel,
     type,
     mode: st.mode & 0o7777,
-    mtime: Math.floor(st.mtimeMs),
-    size: type === "f" ? st.size : 0,
-    ...(type === "l" ? { target: readlinkSync(abs) } : {}),
-    stat: { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, size: st.size },
+    mtime: Math.floor(mtimeMs),
+    size: type === "f" ? size : 0,
+    target: type === "l" ? readlinkSync(abs) : undefined,
+    mtimeMs,
+    ctimeMs: st.ctimeMs,
+    ino: st.ino,
+    statSize: size,
   };
+}
+
+/** Sort entries by path (the order of a layer's entries and of the layer groups, chunk.ts). */
+export function sortEntries(entries: WalkEntry[]): WalkEntry[] {
+  return entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
 function readIgnoreTexts(abs: string, atRoot: boolean): string[] {
@@ -67,7 +82,8 @@ function readIgnoreTexts(abs: string, atRoot: boolean): string[] {
   return texts;
 }
 
-export function walkTree(root: string, opts: FilterOptions): WalkResult {
+/** `sort: false` leaves the entries in the walk's order (readdir's, depth first), for a caller that may not need them sorted. */
+export function walkTree(root: string, opts: FilterOptions, { sort = true }: { sort?: boolean } = {}): WalkResult {
   const filter = new PathFilter(opts);
   const result: WalkResult = { entries: [], files: 0, bytes: 0, special: [], sensitiveExcluded: [], sensitiveIncluded: [], excluded: 0 };
   const rootStat = lstatSync(root);
@@ -126,6 +142,6 @@ export function walkTree(root: string, opts: FilterOptions): WalkResult {
     return keptAny;
   };
   visit("", root, undefined, {});
-  result.entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  if (sort) sortEntries(result.entries);
   return result;
 }

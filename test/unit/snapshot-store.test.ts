@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open } from "node:fs/promises";
-import { readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdir, writeFile, symlink, chmod, readdir, readFile, utimes, open, rename, rm, lutimes } from "node:fs/promises";
+import { lstatSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { buildSnapshot } from "../../src/snapshot/build.ts";
 import { SnapshotStore } from "../../src/snapshot/store.ts";
@@ -90,6 +90,90 @@ describe("build and the store", () => {
     expect(changed.id).not.toBe(first.id);
     expect(changed.layersWritten).toBe(1);
     expect(changed.layers).toBe(first.layers);
+  });
+
+  test("an unchanged rebuild writes nothing in the store; after it, a rename, a new link target, a mode or a rewrite below it is never missed", async () => {
+    const src = await sourceTree();
+    const store = new SnapshotStore(await tmp("snap-store-"));
+    let last = await buildSnapshot({ dir: src, name: "app", store });
+    // Every file and directory of the store, with what any write, rename or removal would move.
+    const storeState = () => {
+      const out: string[] = [];
+      const walk = (d: string) => {
+        for (const n of readdirSync(d).sort()) {
+          const st = lstatSync(join(d, n));
+          out.push(`${join(d, n)} ${st.size} ${st.mtimeMs} ${st.ctimeMs} ${st.ino}`);
+          if (st.isDirectory()) walk(join(d, n));
+        }
+      };
+      walk(store.root);
+      return out;
+    };
+    const before = storeState();
+    for (const name of ["app", undefined]) {
+      expect(await buildSnapshot({ dir: src, name, store })).toMatchObject({ id: last.id, cached: true, layersWritten: 0, files: 306, layers: last.layers });
+    }
+    expect(storeState()).toEqual(before);
+    // Another name is a write (the tag), and the snapshot is the same.
+    expect(await buildSnapshot({ dir: src, name: "app2", store })).toMatchObject({ id: last.id, cached: true, layersWritten: 0 });
+    expect(store.tagged("app2")).toBe(last.id);
+
+    const { ov: old } = overlayOf(store, "app");
+    const oldMode = (await old.lstat("/src/lib")).mode & 0o7777;
+    // Each change keeps sizes and puts mtimes back where utimes can (a file's, its directory's, a link's own).
+    const changes: [string, () => Promise<void>, (ov: SnapshotOverlay) => Promise<void>][] = [
+      [
+        "a same-size rewrite two directories down, its and its directory's mtime put back",
+        async () => {
+          await writeFile(join(src, "src/lib/a.ts"), "export const a = 9;\n");
+          await utimes(join(src, "src/lib/a.ts"), OLD, OLD);
+          await utimes(join(src, "src/lib"), OLD, OLD);
+        },
+        async (ov) => expect(await ov.readTextFile("/src/lib/a.ts")).toBe("export const a = 9;\n"),
+      ],
+      [
+        "a rename to a name of the same length",
+        async () => {
+          await rename(join(src, "src/lib/b.ts"), join(src, "src/lib/c.ts"));
+          await utimes(join(src, "src/lib"), OLD, OLD);
+        },
+        async (ov) => {
+          expect(await ov.readTextFile("/src/lib/c.ts")).toBe("export const b = 2;\n");
+          await expect(ov.readTextFile("/src/lib/b.ts")).rejects.toThrow();
+        },
+      ],
+      [
+        "a link pointed elsewhere (a target of the same length), its own mtime put back",
+        async () => {
+          await rm(join(src, "src/alias.ts"));
+          await symlink("lib/c.ts", join(src, "src/alias.ts"));
+          await lutimes(join(src, "src/alias.ts"), OLD, OLD);
+          await utimes(join(src, "src"), OLD, OLD);
+        },
+        async (ov) => expect(await ov.readlink("/src/alias.ts")).toBe("lib/c.ts"),
+      ],
+      [
+        "a directory's mode (chmod moves no mtime)",
+        async () => void (await chmod(join(src, "src/lib"), 0o700)),
+        async (ov) => expect((await ov.lstat("/src/lib")).mode & 0o7777).toBe(0o700),
+      ],
+      [
+        "a file's mode",
+        async () => void (await chmod(join(src, "run.sh"), 0o700)),
+        async (ov) => expect((await ov.lstat("/run.sh")).mode & 0o7777).toBe(0o700),
+      ],
+    ];
+    expect(oldMode).not.toBe(0o700);
+    for (const [what, change, check] of changes) {
+      await change();
+      await Bun.sleep(100); // past the racy window: only the fingerprint can tell
+      const built = await buildSnapshot({ dir: src, name: "app", store });
+      expect({ what, changed: built.id !== last.id }).toEqual({ what, changed: true });
+      await check(overlayOf(store, "app").ov);
+      // The tree as it is now is the cached one from here on.
+      expect(await buildSnapshot({ dir: src, name: "app", store })).toMatchObject({ id: built.id, cached: true, layersWritten: 0 });
+      last = built;
+    }
   });
 
   test("layers hold contents once, modes and symlinks; a corrupted byte is an integrity error on read", async () => {
@@ -217,7 +301,11 @@ describe("build and the store", () => {
     const path = join(store.dir("cache"), cacheFile!);
     const cache = JSON.parse(readFileSync(path, "utf8"));
     const bogus = (entry: unknown) => JSON.stringify({ ...cache, layers: Object.fromEntries(Object.keys(cache.layers).map((k) => [k, entry])) });
-    for (const bad of ["{not json", bogus(["sha256:../../../etc/passwd", 0, [0, 0, 0, 0]]), bogus({ id: 1 }), bogus(null)]) {
+    // A whole-tree record that is not one, or that names layers the cache does not know, is passed over too.
+    const bogusTree = (entry: unknown) => JSON.stringify({ ...cache, layers: {}, trees: Object.fromEntries(Object.keys(cache.trees).map((k) => [k, entry])) });
+    expect(Object.keys(cache.trees)).toHaveLength(1);
+    const trees = [bogusTree("x"), bogusTree([0, "x"]), bogusTree([0, [1]]), bogusTree(Object.values(cache.trees)[0])];
+    for (const bad of ["{not json", bogus(["sha256:../../../etc/passwd", 0, [0, 0, 0, 0]]), bogus({ id: 1 }), bogus(null), ...trees]) {
       await writeFile(path, bad);
       expect(await buildSnapshot({ dir: src, store })).toMatchObject({ id: first.id, layersWritten: first.layers });
     }
