@@ -15,7 +15,7 @@
  * fingerprint of all its entries in walk order and its layers' fingerprints. A walk that fingerprints the same has the
  * same entries, so the same layers and the same snapshot id: it skips sorting, chunking and the per-layer fingerprints,
  * and, when the record, the name and every layer file are as that build left them, writes nothing at all (no lease,
- * no cache, no tag). What it cannot skip is the walk itself: an lstat of every entry (docs/worker.md, "Snapshot rows").
+ * no cache, no tag). What it cannot skip is the walk itself: an lstat of every entry (measured: scripts/bench-snapshot.ts).
  */
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
