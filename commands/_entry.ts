@@ -8,7 +8,17 @@ import type { MainOptions } from "./main.ts";
 export async function start(argv: string[], options: MainOptions = {}): Promise<never> {
   if (argv[0] === "tool" && argv[1] === "invoke") {
     const code = await (await import("./_fast.ts")).fastToolInvoke(argv.slice(2));
-    if (code !== null) process.exit(code);
+    if (code !== null) exitNow(code);
   }
   return (await import("./main.ts")).main(argv, options);
+}
+
+/**
+ * End the process as process.exit does, without its 'exit' event (nothing listens on the fast path): Bun's
+ * process.exit emits it and then calls reallyExit, which ends the process the same way (stdout written, the code
+ * kept). Measured with perf stat, 150 runs each at load 15-18: 1.6 ms less CPU per `tool invoke git.status`.
+ */
+function exitNow(code: number): never {
+  const reallyExit = (process as unknown as { reallyExit?: (code: number) => never }).reallyExit;
+  return typeof reallyExit === "function" ? reallyExit.call(process, code) : process.exit(code);
 }
