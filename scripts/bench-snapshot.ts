@@ -22,12 +22,26 @@
  *   at load 15: 260 -> 151 ms, 17.8 % -> 10.2 % of the cold builds of the same runs; in `bun run bench`, the old
  *   binary right after the new one (load 17.5 -> 11.9 -> 11.6): 84.5 ms (13.7 % of its cold build) -> 50.3 ms (9.8 %),
  *   and the cold build 1.59x -> 1.46x the bare program of its own run (616 -> 513 ms; tar 86-93 ms: 7.1x -> 5.5x at
- *   that load). What is left is the walk itself
- *   (lstat and readdir of the 5,500 entries: ~80 % of an in-process rebuild's CPU profile) and the binary's start
- *   (~8 ms of CPU for `snapshot build` of an empty directory); only a process that already knows nothing changed
- *   (a watcher) skips the stat walk. The cold build writes no .ok stamp per layer any more (a third of its file
- *   creations) and no 550 KB cache; its wall time on this machine moved with the other developers' I/O (1.2-2.8 s
- *   for 100 MB at load 15-20, tar 0.1-0.4 s), so its ratio to tar is not known for a quiet machine (2.11x before).
+ *   that load). The cold build writes no .ok stamp per layer any more (a third of its file creations) and no 550 KB
+ *   cache. The fourth stop's quiet bench: 22 % (build 1.85x tar).
+ *   Fifth stop: the cache also keeps one fingerprint of each whole tree built lately (every kept entry in walk order)
+ *   with its layers' fingerprints; a walk that matches it, with the record, the name and every layer file as that
+ *   build left them, skips sorting, chunking and the per-layer fingerprints and writes nothing (strace: no open for
+ *   writing, rename, unlink or lease; the test compares every file of the store before and after). Rebuild CPU (perf
+ *   stat -r 15, the two binaries alternating, load 8-18): 53-69 ms -> 42-56 ms. Where the rebuild's time goes now
+ *   (compiled binary, 10 runs at load 18-20, the fastest: 31 ms wall, 32.5 ms CPU counting Bun's own threads):
+ *   Bun's start to main() ~4 ms CPU (~5 ms wall); parsing and loading the snapshot command ~4 ms CPU (~1 ms wall);
+ *   the walk (readdir, lstat and the filter of 5,521 entries) 20-21 ms; the tree fingerprint ~2 ms; the checks (109
+ *   layer file stats, the record, the tag) 2-3 ms; output and exit ~0.5 ms. The walk is the floor: a compiled Bun
+ *   program that only does readdir + lstat of this tree takes 19-20 ms of CPU (3.2 ms of it Bun's start), the same
+ *   walk in C (fstatat relative to each directory's fd) 8.4-9.1 ms, all of it the kernel's (this VM's statx costs
+ *   ~1.5 us). Tried for the walk and not kept: statx through bun:ffi per entry (20.8 ms, no gain: the call and the
+ *   name's encoding cost what lstatSync's object does), async lstat (42.6 ms of CPU), a Bun Worker for half the tree
+ *   (a Worker is ready only 10-40 ms after it is made, at load 19: more than the half it would walk), bun:ffi's cc
+ *   (4.5 ms to compile, and it cannot read a source embedded in the binary). So at ~31 ms against a cold build of
+ *   ~130-170 ms (1.85-2x tar), the row cannot reach 10 % while a rebuild must lstat every entry: that needs the rebuild
+ *   under ~15 ms, less than the bare Bun walk plus Bun's start. Only a process that already knows nothing changed
+ *   (a watcher) skips the stat walk.
  * - store size: bytes the store allocates against the tree's. Target under 1.1x.
  * - first output: `exec --snapshot NAME -- ls` start to the first stdout byte, against `git worktree add` of the same
  *   tree plus `exec --cwd WORKTREE -- ls`. Target faster.
