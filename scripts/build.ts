@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { SIDECAR_PATCH_ID, SOFTWARE_PACKAGES, patchSidecar, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
+import { PI_BUNDLE_PATCH_ID, SIDECAR_PATCH_ID, SOFTWARE_PACKAGES, patchPiPackage, patchSidecar, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
 import { buildAdapterBundle } from "../src/paperclip/index.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -16,18 +16,21 @@ const outfile = join(root, "dist", "paperclip-aos");
 const quiet = process.argv.includes("--quiet");
 const log = (m: string) => quiet || process.stderr.write(`${m}\n`);
 
+const PI_PACKAGE = "pi.aospkg";
+
 interface Entry { name: string; zst: string; sha256: string; size: number; kind: "sidecar" | "package"; bundle?: SoftwareName; srcMtime: number; patch?: string }
 
 async function compress(src: string, name: string, kind: Entry["kind"], bundle?: SoftwareName): Promise<Entry> {
   const st = await stat(src);
   const manifestFile = join(assetDir, `${name}.json`);
   const cached = await readFile(manifestFile, "utf8").then((t) => JSON.parse(t) as Entry).catch(() => null);
-  // The sidecar is embedded with agentOS's WASM runner fixed (src/runtime/sidecar-patch.ts); a new fix re-makes it.
-  const patch = kind === "sidecar" ? SIDECAR_PATCH_ID : undefined;
+  // The sidecar is embedded with agentOS's WASM runner fixed (src/runtime/sidecar-patch.ts), Pi's package with its SDK
+  // bundle one-byte (src/runtime/pi-bundle-patch.ts); a new fix re-makes it.
+  const patch = kind === "sidecar" ? SIDECAR_PATCH_ID : name === PI_PACKAGE ? PI_BUNDLE_PATCH_ID : undefined;
   if (cached && cached.size === st.size && cached.srcMtime === st.mtimeMs && cached.patch === patch && (await Bun.file(cached.zst).exists())) return cached;
   const t = performance.now();
   const original = new Uint8Array(await Bun.file(src).arrayBuffer());
-  const raw = kind === "sidecar" ? patchSidecar(original) : original;
+  const raw = kind === "sidecar" ? patchSidecar(original) : name === PI_PACKAGE ? patchPiPackage(original) : original;
   const sha256 = new Bun.CryptoHasher("sha256").update(raw).digest("hex");
   const zst = join(assetDir, `${name}.zst`);
   await Bun.write(zst, Bun.zstdCompressSync(raw, { level: 9 }));

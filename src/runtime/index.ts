@@ -7,6 +7,7 @@ export * from "./light.ts";
 export { sidecarLogPath } from "./sidecar-wrapper.ts";
 export { SIDECAR_PATCHES, SIDECAR_PATCH_ID, SidecarPatchError, findOriginal, patchSidecar } from "./sidecar-patch.ts";
 export type { SidecarPatch } from "./sidecar-patch.ts";
+export { PI_BUNDLE_PATCH_ID, PiBundlePatchError, oneByteBundle, patchPiPackage } from "./pi-bundle-patch.ts";
 export { execInVm, commandLine, shellQuote } from "./exec.ts";
 export type { ExecRequest, ExecResult, ExecStdin } from "./exec.ts";
 export { runDoctor } from "./doctor.ts";
