@@ -90,7 +90,7 @@ function renderStatus(s: WorkerStatus): string {
     `running    ${s.running} of ${s.limits.concurrency} at once, ${s.queued} queued (queue ${s.limits.queue})`,
     `served     ${s.served.heartbeats} heartbeats, ${s.served.execs} execs, ${s.served.failed} failed`,
     `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}; gateway port ${s.warm.gatewayPort}`,
-    `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own`,
+    `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own${s.warm.spares.retired ? `; ${s.warm.spares.retired} disposed to make way for load` : ""}`,
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away`,
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,

@@ -32,6 +32,11 @@ export interface SparePoolOptions {
    * slows the running heartbeats and raises the worker's peak.
    */
   busy?: () => boolean;
+  /**
+   * The heartbeats running take every core, or one waits (Slots.busy, the caller's own slot not counted): a heartbeat
+   * that takes a spare then has the idle spares of every other policy disposed (yieldToLoad).
+   */
+  loaded?: () => boolean;
   debug?: boolean;
 }
 
@@ -104,6 +109,8 @@ export interface SpareInfo {
   /** Heartbeats that took a spare, and those that booted a VM of their own (no spare of their policy ready). */
   hits: number;
   misses: number;
+  /** Idle spares disposed to make way for a loaded worker's heartbeats (yieldToLoad). */
+  retired: number;
   policies: { key: string; agent: string; model: string; ready: number; hits: number; misses: number; failed?: string }[];
 }
 
@@ -116,6 +123,7 @@ export class SparePool {
   private refilling: Promise<void> | undefined;
   private hits = 0;
   private misses = 0;
+  private retired = 0;
 
   constructor(private readonly opts: SparePoolOptions) {
     // Databases of spares a killed worker left behind.
@@ -133,6 +141,7 @@ export class SparePool {
     if (!recipe) return undefined;
     recipe.lastSeen = Date.now();
     recipe.failed = undefined;
+    if (this.opts.loaded?.()) this.yieldToLoad(recipe);
     for (;;) {
       const i = this.ready.findIndex((s) => s.recipe.key === recipe.key);
       if (i === -1) break;
@@ -159,6 +168,23 @@ export class SparePool {
     recipe.misses++;
     this.misses++;
     return undefined;
+  }
+
+  /**
+   * A loaded worker's heartbeats need the memory (docs/worker.md, "Memory"): the idle spares of every policy but
+   * `keep` (the one of the heartbeat that is starting) are disposed. A burst is mostly of one policy (Paperclip's
+   * agents wake together), no refill runs while the worker is loaded, and each idle spare is ~150 MB that would stay
+   * beside the burst's VMs: `worker.rss-4` after the other agents' rows had their spares idle beside four Pi
+   * heartbeats. They are made again (the policies stay remembered) after a result on a quiet worker; a heartbeat of
+   * such a policy meanwhile boots its own VM.
+   */
+  private yieldToLoad(keep: Recipe): void {
+    for (const s of this.ready.filter((x) => x.recipe !== keep)) {
+      this.ready.splice(this.ready.indexOf(s), 1);
+      this.discard(s);
+      this.retired++;
+      logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) made way for a loaded worker's heartbeats`);
+    }
   }
 
   /** Make spares up to the limit, for the policies seen last, one at a time. Call after a heartbeat's result. */
@@ -198,6 +224,7 @@ export class SparePool {
       max: this.opts.max,
       hits: this.hits,
       misses: this.misses,
+      retired: this.retired,
       policies: this.byRecency().map((r) => ({ key: r.key.slice(0, 12), agent: r.agent, model: r.model, ready: this.ready.filter((s) => s.recipe === r).length, hits: r.hits, misses: r.misses, ...(r.failed ? { failed: r.failed } : {}) })),
     };
   }

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { untilServing } from "../../src/worker/index.ts";
+import { binPath, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
+
+/**
+ * Spares make way for load (src/worker/spares.ts `yieldToLoad`), through the compiled binary: a worker that has
+ * spares of two policies gets a burst of heartbeats of one of them; the other policy's idle spare is disposed while
+ * the burst runs (its memory is the burst's), and a heartbeat of that policy afterwards still runs with its own
+ * policy. `--concurrency 1` makes the burst queue, which is the worker's "busy" (Slots.busy) on any number of cores.
+ */
+let home: string;
+let cache: string;
+let serve: ReturnType<typeof Bun.spawn> | undefined;
+const env = () => ({ PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache });
+
+async function heartbeat(key: string, steps: unknown[], args: string[] = []) {
+  const dir = await tempDir("aos-lscript-");
+  const file = join(dir, "script.json");
+  await writeFile(file, JSON.stringify({ steps }));
+  const ws = await tempDir("aos-lws-");
+  const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "go", "--task-key", key, ...args], { env: env() });
+  return { ...r, ws, evs: r.stdout.trim() ? protocolEvents(r.stdout) : [] };
+}
+
+async function status(): Promise<any> {
+  const r = await runBin(["serve", "--status", "--json"], { env: env() });
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+/** Both policies have their spare ready and nothing is being made. */
+async function bothReady(): Promise<any> {
+  for (let i = 0; i < 480; i++) {
+    const s = (await status()).warm.spares;
+    if (s.building === 0 && s.policies.length === 2 && s.policies.every((p: any) => p.ready === 1)) return s;
+    await Bun.sleep(250);
+  }
+  throw new Error(`the spares did not get ready: ${JSON.stringify((await status()).warm.spares)}`);
+}
+
+const readOnly = ["--preset", "read-only"];
+
+beforeAll(async () => {
+  home = await tempDir("aos-lhome-");
+  cache = await privateCache();
+  serve = Bun.spawn([binPath(), "serve", "--spares", "2", "--concurrency", "1", "--resumable", "0"], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  await untilServing(serve.stderr as ReadableStream<Uint8Array>, "worker ready");
+});
+
+afterAll(async () => {
+  await stopServe(serve);
+  await removeTempDirs();
+});
+
+describe("serve: spares of other policies make way for a burst", () => {
+  test("the other policy's idle spare is gone while the burst runs; a heartbeat of it afterwards keeps its own policy", async () => {
+    // The worker learns two policies (read-only, then the default) and makes a spare for each.
+    expect((await heartbeat("teach-ro", [{ text: "ok" }], readOnly)).code).toBe(0);
+    expect((await heartbeat("teach-rw", [{ text: "ok" }])).code).toBe(0);
+    const before = await bothReady();
+    expect(before.retired).toBe(0);
+    // (Newest first: the read-only policy is the second.)
+    const roKey = before.policies[1].key;
+
+    // Three of the default policy at once: one runs, two queue; the second starts while the third waits.
+    const held = [{ tool: "bash", input: { command: "echo burst" } }, { text: "held", delayMs: 3000 }];
+    const burst = Promise.all(["b-1", "b-2", "b-3"].map((k) => heartbeat(k, held)));
+    let during: any;
+    for (let i = 0; i < 400 && !during; i++) {
+      const s = (await status()).warm.spares;
+      if (s.retired > 0) during = s;
+      else await Bun.sleep(100);
+    }
+    const results = await burst;
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(during, "no spare made way during the burst").toBeDefined();
+    expect(during.retired).toBe(1);
+    expect(during.policies.find((p: any) => p.key === roKey)).toMatchObject({ ready: 0 });
+
+    // The read-only policy still holds for its next heartbeat (on a spare made again, or a VM of its own).
+    const ro = await heartbeat("after", [{ tool: "bash", input: { command: "echo x > denied.txt" } }, { text: "tried" }], readOnly);
+    expect(ro.code).toBe(0);
+    expect(ro.evs.find((e) => e.type === "tool_result")!.isError).toBe(true);
+    expect(existsSync(join(ro.ws, "denied.txt"))).toBe(false);
+    expect(ro.evs.at(-1)).toMatchObject({ type: "result", subtype: "success" });
+  }, 240_000);
+});
