@@ -31,6 +31,11 @@ export default withHelp(
         description:
           "Spare VMs kept ready (default 2; 0 for none): booted, agent configured, a session open, for the policies the latest heartbeats used; a fresh heartbeat whose policy has one starts faster (Pi, Codex and Claude Code: configured, session open; OpenCode: its session opens at request time). Each idle spare is ~160 MB",
       },
+      "spares-idle": {
+        type: "string",
+        valueHint: "SECONDS",
+        description: "A policy no heartbeat has had for SECONDS keeps no spare VM until one has it again, unless it is the policy served last (default 900; 0: kept while remembered). Spares also give way, whatever their age, when heartbeats of another policy take every core",
+      },
       resumable: {
         type: "string",
         valueHint: "N",
@@ -54,6 +59,7 @@ export default withHelp(
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
         spares: count(args.spares, "--spares", 2, 0),
+        sparesIdleMs: count(args["spares-idle"], "--spares-idle", 900, 0) * 1000,
         resumable: count(args.resumable, "--resumable", 1, 0),
         debug: args.debug,
       });
@@ -90,7 +96,7 @@ function renderStatus(s: WorkerStatus): string {
     `running    ${s.running} of ${s.limits.concurrency} at once, ${s.queued} queued (queue ${s.limits.queue})`,
     `served     ${s.served.heartbeats} heartbeats, ${s.served.execs} execs, ${s.served.failed} failed`,
     `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}; gateway port ${s.warm.gatewayPort}`,
-    `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own${s.warm.spares.retired ? `; ${s.warm.spares.retired} disposed to make way for load` : ""}`,
+    `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own; ${s.warm.spares.retired.load} gave way to load, ${s.warm.spares.retired.idle} retired unused`,
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
     `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away`,
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,

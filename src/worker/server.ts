@@ -29,6 +29,8 @@ export interface WorkerOptions {
   maxRssMb: number;
   /** Spare VMs kept ready at most (over all policies); 0: none. */
   spares: number;
+  /** A policy unused this long (ms; not the newest) keeps no spare; 0: kept as long as it is remembered. */
+  sparesIdleMs?: number;
   /** Sessions whose next VM is kept ready after their heartbeat (resumable.ts); 0: none. */
   resumable: number;
   debug?: boolean;
@@ -80,7 +82,7 @@ export class Worker {
     this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.afterChange() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
-    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.busy(), loaded: () => this.slots.busy(1) });
+    this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.busy(), loaded: () => this.slots.busy(1), idleMs: opts.sparesIdleMs });
     // (The heartbeat that calls sessionDone still holds its slot.)
     this.resumable = new ResumableSessions({ spares: this.spares, max: opts.resumable, busy: () => this.slots.busy(1) });
     this.warm = {

@@ -37,6 +37,12 @@ export interface SparePoolOptions {
    * that takes a spare then has the idle spares of every other policy disposed (yieldToLoad).
    */
   loaded?: () => boolean;
+  /**
+   * A policy no heartbeat has had for this long (ms) keeps no spare, unless it is the newest one (a worker that served
+   * another agent once does not hold its VMs for good; a quiet worker keeps the spare of the policy it served last).
+   * Undefined or 0: never.
+   */
+  idleMs?: number;
   debug?: boolean;
 }
 
@@ -109,8 +115,8 @@ export interface SpareInfo {
   /** Heartbeats that took a spare, and those that booted a VM of their own (no spare of their policy ready). */
   hits: number;
   misses: number;
-  /** Idle spares disposed to make way for a loaded worker's heartbeats (yieldToLoad). */
-  retired: number;
+  /** Idle spares disposed: to make way for a loaded worker's heartbeats (yieldToLoad), or of a policy unused for `idleMs`. */
+  retired: { load: number; idle: number };
   policies: { key: string; agent: string; model: string; ready: number; hits: number; misses: number; failed?: string }[];
 }
 
@@ -123,12 +129,16 @@ export class SparePool {
   private refilling: Promise<void> | undefined;
   private hits = 0;
   private misses = 0;
-  private retired = 0;
+  private readonly retired = { load: 0, idle: 0 };
+  private readonly idleTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: SparePoolOptions) {
     // Databases of spares a killed worker left behind.
     rmSync(opts.dir, { recursive: true, force: true });
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    // (A quiet worker has no result to look again after: a timer does, a few times within the idle time.)
+    if (opts.idleMs) this.idleTimer = setInterval(() => this.retireIdle(), Math.min(60_000, Math.max(250, opts.idleMs / 4)));
+    this.idleTimer?.unref();
   }
 
   /**
@@ -182,9 +192,23 @@ export class SparePool {
     for (const s of this.ready.filter((x) => x.recipe !== keep)) {
       this.ready.splice(this.ready.indexOf(s), 1);
       this.discard(s);
-      this.retired++;
+      this.retired.load++;
       logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) made way for a loaded worker's heartbeats`);
     }
+  }
+
+  /** The spares of policies unused for `idleMs` (the newest excepted) go; targets() makes none for them until seen again. */
+  private retireIdle(): void {
+    for (const s of this.ready.filter((x) => this.stale(x.recipe))) {
+      this.ready.splice(this.ready.indexOf(s), 1);
+      this.discard(s);
+      this.retired.idle++;
+      logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) retired: its policy was not used for ${Math.round(this.opts.idleMs! / 1000)} s`);
+    }
+  }
+
+  private stale(r: Recipe): boolean {
+    return !!this.opts.idleMs && Date.now() - r.lastSeen > this.opts.idleMs && this.byRecency()[0] !== r;
   }
 
   /** Make spares up to the limit, for the policies seen last, one at a time. Call after a heartbeat's result. */
@@ -224,13 +248,14 @@ export class SparePool {
       max: this.opts.max,
       hits: this.hits,
       misses: this.misses,
-      retired: this.retired,
+      retired: { ...this.retired },
       policies: this.byRecency().map((r) => ({ key: r.key.slice(0, 12), agent: r.agent, model: r.model, ready: this.ready.filter((s) => s.recipe === r).length, hits: r.hits, misses: r.misses, ...(r.failed ? { failed: r.failed } : {}) })),
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.idleTimer);
     await this.refilling?.catch(() => {});
     const all = this.ready.splice(0);
     await Promise.all(all.map((s) => s.handle.close({ graceMs: 0 }).then(() => s.lease.release())));
@@ -297,7 +322,7 @@ export class SparePool {
    * the newest (the policy the next heartbeat most likely has).
    */
   private targets(): Map<Recipe, number> {
-    const recipes = this.byRecency().filter((r) => !r.failed).slice(0, this.opts.max);
+    const recipes = this.byRecency().filter((r) => !r.failed && !this.stale(r)).slice(0, this.opts.max);
     const t = new Map(recipes.map((r) => [r, 1] as [Recipe, number]));
     if (recipes[0]) t.set(recipes[0], 1 + this.opts.max - recipes.length);
     return t;
