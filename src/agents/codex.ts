@@ -41,6 +41,12 @@ const toml = (s: string) => JSON.stringify(s);
  * the stored session). In a spare VM (`run` given) this file is the run file, copied into place by the bridge before
  * each codex-exec: the session opened ahead has the spare's environment, so the run's env goes in as the env of the
  * commands Codex runs (shell_environment_policy.set).
+ *
+ * `skills.bundled.enabled = false`: at each start codex-exec (one per turn, in a VM whose home is new) writes its
+ * bundled system skills (OpenAI's skill-creator, skill-installer, openai-docs: ~40 files, PNGs among them) into
+ * $CODEX_HOME/skills/.system and scans them, which took 1.8-4.8 s of every turn in agentOS's filesystem (measured
+ * with timestamps on codex-exec's RUST_LOG lines, load 7-13: docs/worker.md). They are OpenAI's own tooling, not the
+ * workspace's; the workspace's AGENTS.md and skills are read as before.
  */
 export function codexConfigFiles(gw: GatewayEndpoint, instructions: string, run?: { env: Record<string, string> }): AgentConfigFile[] {
   const port = new URL(gw.url).port;
@@ -59,6 +65,9 @@ export function codexConfigFiles(gw: GatewayEndpoint, instructions: string, run?
     `wire_api = "responses"`,
     "request_max_retries = 0",
     "stream_max_retries = 0",
+    "",
+    "[skills.bundled]",
+    "enabled = false",
     "",
     ...(run ? ["[shell_environment_policy.set]", ...Object.entries(run.env).map(([k, v]) => `${toml(k)} = ${toml(v)}`), ""] : []),
   ].join("\n");

@@ -91,6 +91,9 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       const before = await spareReady(agent);
 
       const ws = await tempDir("aos-aspare-ws-");
+      // Codex reads the workspace's AGENTS.md when its turn starts (codex-exec is started per turn), so on a spare,
+      // opened before the run existed, the run's own file reaches the model.
+      if (agent === "codex") await writeFile(join(ws, "AGENTS.md"), "Project rule: AGENTS-MARK-5151.\n");
       const first = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: MARK, prompt: "write the mark and remember the word PAPAYA", runEnv: { SPARE_MARK: `m-${agent}-4711` } });
       expect({ code: first.code, errorCode: first.result.errorCode, errorMessage: first.result.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
       expect((await policyOf(agent)).hits).toBe(before.hits + 1);
@@ -100,6 +103,11 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       expect(first.sent).toContain(`You are working for Paperclip inside an agentOS VM (run ${first.evs[0]!.runId})`);
       expect(first.result).toMatchObject({ type: "result", subtype: "success", sessionParams: { agent, taskKey: `spare-${agent}` } });
       expect(first.evs.some((e) => e.type === "assistant" && e.text === "The mark is written.")).toBe(true);
+      if (agent === "codex") {
+        expect(first.sent).toContain("AGENTS-MARK-5151");
+        // Codex's bundled system skills are off (writing them cost seconds a turn): none is offered to the model.
+        expect(first.sent).not.toContain("skill-creator");
+      }
 
       // The session it ran in is the task's. OpenCode starts a new session each heartbeat with the transcript, so
       // that one takes a spare too; the others' resumed heartbeat takes the VM the worker prepared on its database.
