@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { parseCommandLine } from "../../commands/_argv.ts";
 import { readFastInvoke } from "../../commands/_fast.ts";
 import { root } from "../../commands/main.ts";
-import { removeTempDirs, tempDir } from "../tmp.ts";
+import { removeTempDirs } from "../tmp.ts";
+import { startupGraph } from "../startup-graph.ts";
 
 afterAll(removeTempDirs);
 
@@ -99,24 +100,7 @@ describe("the tool invoke fast path", () => {
  * entry, by every command).
  */
 describe("start-up graph", () => {
-  async function staticModules(entry: string): Promise<Set<string>> {
-    const outdir = await tempDir("aos-fast-graph-");
-    const built = await Bun.build({ entrypoints: [entry], target: "bun", splitting: true, outdir, external: ["@rivet-dev/*", "rivetkit", "*.zst"] });
-    expect(built.success).toBe(true);
-    const outputs = new Map(built.outputs.map((o) => [o.path, o]));
-    const modules = new Set<string>();
-    const seen = new Set<string>();
-    const walk = async (path: string): Promise<void> => {
-      if (seen.has(path)) return;
-      seen.add(path);
-      const text = await outputs.get(path)!.text();
-      // Each module's path heads its part of a chunk (`// src/x.ts`); `// @bun` is the file's pragma.
-      for (const m of text.matchAll(/^\/\/ (\S+\/\S+)$/gm)) modules.add(m[1]!);
-      for (const m of text.matchAll(/ from "\.\/(chunk-[a-z0-9]+\.js)"/g)) await walk(join(outdir, m[1]!));
-    };
-    await walk(built.outputs.find((o) => o.kind === "entry-point")!.path);
-    return modules;
-  }
+  const staticModules = async (entry: string) => (await startupGraph(entry)).modules;
 
   const heavy = (m: string) =>
     /^(commands\/(main|index|_argv|_shared|_help|tool\/index|tool\/invoke)\.ts|build\/|src\/log\.ts|src\/runtime\/|src\/tools\/(index|schema|builtin\/index|baseline|binding|host-functions)\.ts|node_modules\/(citty|consola|@valibot\/to-json-schema|zod))/.test(m);
