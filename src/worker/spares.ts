@@ -189,22 +189,25 @@ export class SparePool {
    * such a policy meanwhile boots its own VM.
    */
   private yieldToLoad(keep: Recipe): void {
-    for (const s of this.ready.filter((x) => x.recipe !== keep)) {
-      this.ready.splice(this.ready.indexOf(s), 1);
-      this.discard(s);
-      this.retired.load++;
-      logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) made way for a loaded worker's heartbeats`);
-    }
+    const n = this.dropReady((x) => x.recipe !== keep, "made way for a loaded worker's heartbeats");
+    this.retired.load += n;
   }
 
   /** The spares of policies unused for `idleMs` (the newest excepted) go; targets() makes none for them until seen again. */
   private retireIdle(): void {
-    for (const s of this.ready.filter((x) => this.stale(x.recipe))) {
+    const n = this.dropReady((x) => this.stale(x.recipe), `retired: its policy was not used for ${Math.round((this.opts.idleMs ?? 0) / 1000)} s`);
+    this.retired.idle += n;
+  }
+
+  /** Dispose of the ready spares that `which` picks; how many. */
+  private dropReady(which: (s: Spare) => boolean, why?: string): number {
+    const gone = this.ready.filter(which);
+    for (const s of gone) {
       this.ready.splice(this.ready.indexOf(s), 1);
       this.discard(s);
-      this.retired.idle++;
-      logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) retired: its policy was not used for ${Math.round(this.opts.idleMs! / 1000)} s`);
+      if (why) logger.debug(`worker: spare ${s.id} (${s.recipe.agent}, policy ${s.recipe.key.slice(0, 12)}) ${why}`);
     }
+    return gone.length;
   }
 
   private stale(r: Recipe): boolean {
@@ -215,10 +218,7 @@ export class SparePool {
   refill(): void {
     if (this.closed || this.opts.max === 0) return;
     // Spares on a sidecar taken out of service (recycled, crashed) would keep it alive: they go first.
-    for (const s of this.ready.filter((x) => !this.opts.pool.inService(x.lease.sidecar))) {
-      this.ready.splice(this.ready.indexOf(s), 1);
-      this.discard(s);
-    }
+    this.dropReady((x) => !this.opts.pool.inService(x.lease.sidecar));
     // (.finally runs in a later turn, so even a loop with nothing to do ends after `refilling` is set.)
     if (!this.refilling) this.refilling = this.refillLoop().finally(() => (this.refilling = undefined));
   }
@@ -307,7 +307,8 @@ export class SparePool {
       // At most `max` policies are remembered: a spare for each, the most recent first.
       for (const old of this.byRecency().slice(Math.max(1, this.opts.max))) {
         this.recipes.delete(old.key);
-        for (const s of this.ready.filter((x) => x.recipe === old)) this.discard(s);
+        // (Out of the ready list too: a spare of a forgotten policy must not be taken if it comes back.)
+        this.dropReady((x) => x.recipe === old);
       }
     }
     return recipe;

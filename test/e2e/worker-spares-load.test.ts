@@ -61,7 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopServe(serve);
   await removeTempDirs();
-});
+}, 60_000);
 
 describe("serve: spares of other policies make way for a burst", () => {
   test("the other policy's idle spare is gone while the burst runs; a heartbeat of it afterwards keeps its own policy", async () => {
@@ -119,5 +119,34 @@ describe("serve --spares-idle: a policy unused that long keeps no spare", () => 
     expect(existsSync(join(again.ws, "denied.txt"))).toBe(false);
     const back = await sparesWhen((s) => s.policies[0]?.key === ro.key && s.policies[0].ready >= 1, "the policy used again got no spare");
     expect(back.policies[0].misses).toBe(ro.misses + 1);
+  }, 240_000);
+});
+
+describe("serve --spares 1: a policy forgotten for a newer one", () => {
+  test("its spare is gone from the ready list at once, and its next heartbeat (while the newer one runs) boots a VM of its own", async () => {
+    await stopServe(serve);
+    serve = await startServe(["--spares", "1", "--concurrency", "2", "--resumable", "0"]);
+    expect((await heartbeat("old-ro", [{ text: "ok" }], readOnly)).code).toBe(0);
+    const before = await sparesWhen((s) => s.ready === 1, "the first policy got no spare");
+    const roKey = before.policies[0].key;
+
+    // The default policy, held by its model: once the worker has learned it, the read-only one is forgotten.
+    const newer = heartbeat("new-rw", [{ tool: "bash", input: { command: "echo newer" } }, { text: "held", delayMs: 4000 }]);
+    let learned: any;
+    for (let i = 0; i < 400 && !learned; i++) {
+      const s = (await status()).warm.spares;
+      if (s.policies[0]?.key !== roKey && s.policies.length === 1) learned = s;
+      else await Bun.sleep(100);
+    }
+    expect(learned, "the newer policy was not learned").toBeDefined();
+    expect(learned.ready).toBe(0);
+
+    // The forgotten policy comes back while the newer heartbeat runs: it boots its own VM and keeps its policy.
+    const back = await heartbeat("old-ro-2", [{ tool: "bash", input: { command: "echo x > denied.txt" } }, { text: "tried" }], readOnly);
+    expect(back.code).toBe(0);
+    expect(back.evs.find((e) => e.type === "tool_result")!.isError).toBe(true);
+    expect(existsSync(join(back.ws, "denied.txt"))).toBe(false);
+    expect((await status()).warm.spares.hits).toBe(before.hits);
+    expect((await newer).code).toBe(0);
   }, 240_000);
 });
