@@ -89,6 +89,11 @@ export const claude = {
     runFile: ({ env }) => claudeRunEnvFile(env),
     // Its adapter loads the project's settings (settingSources: ["project"]) when Claude Code starts, at session open.
     sessionOpenReads: [".claude/settings.json"],
+    // The session open returns once the adapter has spawned the CLI, which then loads for seconds (its 13 MB script)
+    // before it registers itself in ~/.claude/sessions/<pid>.json (its concurrent-sessions file) and goes on to read
+    // its prompts. (Its own startup lines on stderr would be a later sign, but agentOS hands an agent's stderr over
+    // only while a prompt runs: measured, none came in 15 s of an idle open.)
+    startedDir: ".claude/sessions",
   },
   acp: {
     // The adapter titles a tool call with the tool's name (Bash, Edit, Read, ...), which is what we show. It

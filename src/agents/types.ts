@@ -69,6 +69,12 @@ export type SpareSetup =
        * ahead, on a stand-in workspace, never saw them, so a run whose workspace has one takes no VM opened ahead.
        */
       readonly sessionOpenReads?: readonly string[];
+      /**
+       * A directory under HOME where the agent, once started, writes a file of its own, for an agent whose session
+       * open returns before it has started (agentOS only spawns it): the VM counts as ready once a file there is new
+       * or rewritten, so a run that takes it does not wait for the rest of the agent's start.
+       */
+      readonly startedDir?: string;
     }
   | { readonly session: "at-run" };
 

@@ -48,6 +48,9 @@ export interface SparePoolOptions {
 
 /** A VM's filesystem quota counts mounts made later (the workspace): a spare's is fixed large up front. */
 export const SPARE_QUOTA_BYTES = 2 ** 40;
+/** How long a VM opened ahead waits for its agent to start (SpareSetup.startedDir), and how often it looks. */
+const AGENT_START_WAIT_MS = 30_000;
+const AGENT_START_POLL_MS = 100;
 
 /** What a spare is made from: the parts of a run's plan that agentOS fixes at create. */
 interface Recipe {
@@ -403,8 +406,11 @@ export class SparePool {
         // (Keys sorted: a restoring open compares the env it is given with the stored one as agentOS serialized it.)
         const env = sortedKeys({ HOME: GUEST_HOME, ...ahead!.env?.(endpoint) });
         if (session && ahead!.env) setStoredSessionEnv(databasePath, spare.sessionId, env);
+        const startedDir = ahead!.startedDir && `${GUEST_HOME}/${ahead!.startedDir}`;
+        const before = startedDir ? await dirFiles(vm, startedDir) : undefined;
         await vm.sessions.open({ sessionId: spare.sessionId, agent: driver.acpAgent, cwd: GUEST_WORKSPACE, env });
         if (ahead!.env) scrubStoredSessionEnv(databasePath, spare.sessionId);
+        if (startedDir) await untilStarted(vm, startedDir, before!, `spare ${id}'s ${recipe.agent}`);
       }
     } catch (e) {
       this.discard(spare);
@@ -548,4 +554,35 @@ function forgetDatabase(spareDb: string, runDb: string): void {
     logger.debug(`worker: spare journal: ${firstLine(e)}`);
   }
   removeDatabase(spareDb);
+}
+
+type Vm = VmHandle["vm"];
+
+/** The files of a guest directory with their contents (none if it does not exist). */
+async function dirFiles(vm: Vm, dir: string): Promise<Map<string, string>> {
+  const names = await vm.filesystem.readdir(dir).catch(() => [] as string[]);
+  const paths = names.filter((n) => n !== "." && n !== "..").map((n) => `${dir}/${n}`);
+  const read = paths.length ? await vm.filesystem.readFiles(paths) : [];
+  return new Map(read.map((r) => [r.path, r.content ? Buffer.from(r.content).toString("utf8") : ""]));
+}
+
+/**
+ * Until the agent opened ahead has started: a file in its started dir that was not there, or not so, before the open
+ * (SpareSetup.startedDir; a VM on a session's database may keep an earlier run's file). An agent that never writes
+ * one (another build) costs the wait once per VM, and the VM is still good: a run's prompt waits in the agent instead.
+ */
+async function untilStarted(vm: Vm, dir: string, before: Map<string, string>, what: string): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const now = await dirFiles(vm, dir);
+    if ([...now].some(([path, content]) => before.get(path) !== content)) {
+      logger.debug(`worker: ${what} started ${Math.round(performance.now() - t0)} ms after its session opened`);
+      return;
+    }
+    if (performance.now() - t0 > AGENT_START_WAIT_MS) {
+      logger.debug(`worker: ${what} wrote nothing in ${dir} in ${AGENT_START_WAIT_MS} ms after its session opened`);
+      return;
+    }
+    await Bun.sleep(AGENT_START_POLL_MS);
+  }
 }
