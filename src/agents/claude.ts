@@ -54,6 +54,19 @@ export function claudeRunEnvFile(env: Record<string, string>): AgentConfigFile {
   return { path: CLAUDE_RUN_ENV, content: [...lines, `unset ${TOKEN_ENV}`, ""].join("\n") };
 }
 
+/**
+ * A file where Claude Code makes its shell-snapshot directory. Before its first Bash command Claude Code snapshots the
+ * user's shell (`bash -l -c` a script that dumps functions, aliases and options into that directory) and waits for it;
+ * in agentOS its commands never source the snapshot (the adapter sets CLAUDE_CODE_SIMPLE_SHELL_EXEC, which runs the
+ * bare command), so that is ~1 s of WASM shell for nothing (measured: the first Bash call 1.4-2.8 s with it, 0.75-1 s
+ * without, at load 12-21). With a file in the directory's place its mkdir fails and Claude Code goes on without one;
+ * it has no setting that skips the snapshot.
+ */
+const NO_SHELL_SNAPSHOT: AgentConfigFile = {
+  path: ".claude/shell-snapshots",
+  content: "Not a directory on purpose: Claude Code makes no shell snapshot in this VM (paperclip-aos).\n",
+};
+
 export const claude = {
   id: "claude",
   title: "Claude Code",
@@ -71,7 +84,7 @@ export const claude = {
     env: ({ home, gw }) => ({ HOME: home, IS_SANDBOX: "1", ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: gw.token, ANTHROPIC_MODEL: "claude-sonnet-4-5", ANTHROPIC_SMALL_FAST_MODEL: "claude-sonnet-4-5", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1" }),
   },
   setup: ({ endpoint, instructions }) => ({
-    files: [claudeRunEnvFile({})],
+    files: [claudeRunEnvFile({}), NO_SHELL_SNAPSHOT],
     env: { ...claudeEnv(endpoint), CLAUDE_CODE_SHELL_PREFIX: SHELL_PREFIX },
     // agentOS hands additionalInstructions to an adapter as ACP_APPEND_SYSTEM_PROMPT, which this adapter does not
     // read (it takes --append-system-prompt only), and Claude Code runs bare (no CLAUDE.md discovery): measured, the
@@ -84,7 +97,7 @@ export const claude = {
   // shell prefix sources. The instructions come with the prompt, as on any VM.
   spare: {
     session: "ahead",
-    files: () => [],
+    files: () => [NO_SHELL_SNAPSHOT],
     env: (endpoint) => ({ ...claudeEnv(endpoint), CLAUDE_CODE_SHELL_PREFIX: SHELL_PREFIX }),
     runFile: ({ env }) => claudeRunEnvFile(env),
     // Its adapter loads the project's settings (settingSources: ["project"]) when Claude Code starts, at session open.
