@@ -19,6 +19,10 @@ export function claudeEnv(gw: GatewayEndpoint): Record<string, string> {
     // Background requests (a smaller model for titles and summaries) go to the same gateway as the same model.
     ANTHROPIC_SMALL_FAST_MODEL: model,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    // A bash path is taken as it is; the adapter's default (/bin/sh) is not one, so Claude Code looked for a shell at its
+    // first Bash call by running `which zsh` and `which bash` through sh (four WASM programs) to find /bin/bash anyway.
+    // Its commands still run in /bin/sh -c (the adapter's node shell wrapper spawns them with `shell: true`).
+    CLAUDE_CODE_SHELL: "/bin/bash",
   };
 }
 

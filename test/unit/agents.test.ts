@@ -95,7 +95,10 @@ describe("Claude Code", () => {
   test("configured by session env: gateway URL, the run's token, the model; the instructions go with the prompt", () => {
     const s = setup("claude", { ...scriptedGw, provider: "anthropic", model: "claude-opus-4-1" });
     // The file each Bash command sources (through the shell prefix) takes the token out of the command's env.
-    expect(s.files).toEqual([{ path: ".paperclip/claude-env.sh", content: "unset ANTHROPIC_API_KEY\n" }]);
+    expect(s.files[0]).toEqual({ path: ".paperclip/claude-env.sh", content: "unset ANTHROPIC_API_KEY\n" });
+    // A file where Claude Code would make its shell-snapshot directory: no snapshot (its commands never source one).
+    expect(s.files.slice(1).map((f) => f.path)).toEqual([".claude/shell-snapshots"]);
+    expect(driverFor("claude").spare).toMatchObject({ startedDir: ".claude/sessions" });
     expect(s.env.CLAUDE_CODE_SHELL_PREFIX).toBe("true -;. /home/agentos/.paperclip/claude-env.sh;eval");
     expect(s.env).toMatchObject({ ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_MODEL: "claude-opus-4-1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
     expect(s.promptPrefix).toContain("INSTRUCTIONS-MARK");
