@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
 import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
@@ -121,6 +121,19 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       expect(second.sent).toContain("remember the word PAPAYA");
       expect((await policyOf(agent)).hits).toBe(agent === "opencode" ? hits + 1 : hits);
       if (resumable) expect((await status()).warm.resumable.hits).toBe(resumable.hits + 1);
+
+      // Claude Code reads the project's .claude/settings.json only when it starts, which a spare's did on its stand-in
+      // workspace: a workspace that has one takes no spare (its VM is booted for it), and its run still works.
+      if (agent === "claude") {
+        const spare = await spareReady(agent);
+        const own = await tempDir("aos-aspare-ws-");
+        await mkdir(join(own, ".claude"));
+        await writeFile(join(own, ".claude", "settings.json"), JSON.stringify({ env: { OWN_SETTINGS: "1" } }));
+        const third = await heartbeat(agent, { ws: own, key: `own-settings-${agent}`, steps: [DUMP_ENV, { text: "ok" }], runEnv: { OWN_MARK: "o-1" } });
+        expect({ code: third.code, errorCode: third.result.errorCode }).toEqual({ code: 0, errorCode: null });
+        expect((await policyOf(agent)).hits).toBe(spare.hits);
+        await expectNoToken(own, "OWN_MARK");
+      }
     },
     600_000,
   );
