@@ -70,6 +70,50 @@ const DUMP_ENV = { tool: "bash", input: { command: "export -p > env.txt" } };
 const MARK = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SPARE_MARK" > mark.txt; export -p > env.txt` } }, { text: "The mark is written." }];
 const TOKEN_VARS = ["ANTHROPIC_API_KEY", "PAPERCLIP_GATEWAY_TOKEN"];
 
+/**
+ * What the agent in the VM tries against the parts of each agent's setup that a worker adds (each step a command of
+ * the agent's own shell; the host checks the outcome). In the heartbeat that teaches the worker (a VM booted for it):
+ * Codex's shell relay takes a request planted in its spool by hand (another cwd and env), which must run under the
+ * same policy: reading `.env` and appending to the git hook are refused. Every agent writes out the gateway token it
+ * can see (Codex's config file, the environ of Claude Code's command shell) so the host can show it dies with the run.
+ */
+const SPOOL_PLANT =
+  `S=$(ls -d /tmp/paperclip-codex-relay-*/spool); mkdir $S/p1.tmp && printf '%s' '{"argv":["-c","cat /workspace/.env > /workspace/planted.txt 2>&1; echo planted-read=$? >> /workspace/planted.txt; echo evil >> /workspace/.git/hooks/pre-commit; echo planted-hook=$? >> /workspace/planted.txt; echo planted-home=$HOME >> /workspace/planted.txt"],"cwd":"/","env":{"HOME":"/tmp","PATH":"/opt/agentos/bin:/usr/bin:/bin"}}' > $S/p1.tmp/req.json && mv $S/p1.tmp $S/p1; ` +
+  `for i in 1 2 3 4 5 6 7 8 9 10; do [ -e $S/p1/status ] && break; sleep 1; done; echo planted-status=$(cat $S/p1/status)`;
+const TEACH_ATTACKS: Record<string, unknown[]> = {
+  opencode: [],
+  claude: [{ tool: "bash", input: { command: "tr '\\0' '\\n' < /proc/$$/environ > /workspace/token.txt" } }],
+  codex: [{ tool: "bash", input: { command: SPOOL_PLANT } }, { tool: "bash", input: { command: "cat ~/.codex/config.toml > /workspace/token.txt" } }],
+};
+/**
+ * In the heartbeat on a spare: the run file a worker answers from memory (~/.paperclip, src/runtime/memory-vfs.ts),
+ * which Claude Code's shell prefix sources before every command and Codex's bridge copies over its config before every
+ * turn, cannot be changed, moved, removed, replaced by a link or chmodded; the next command (MARK) still gets the
+ * run's env and no token, so the file held.
+ */
+const RUN_FILE: Record<string, string> = { claude: "claude-env.sh", codex: "codex-config.toml" };
+const tamper = (f: string) =>
+  `{ cd ~/.paperclip; echo 'export SPARE_MARK=tampered' >> ${f}; echo append=$?; echo x > ${f}; echo write=$?; mv ${f} moved; echo mv=$?; rm -f ${f}; echo rm=$?; ` +
+  `chmod 777 ${f}; echo chmod=$?; touch new.sh; echo create=$?; ln -s /tmp/x link; echo symlink=$?; cd /; mv ~/.paperclip /tmp/pc; echo mvdir=$?; ls ~/.paperclip; } > /workspace/tamper.txt 2>&1`;
+const SPARE_ATTACKS: Record<string, unknown[]> = {
+  opencode: [],
+  claude: [{ tool: "bash", input: { command: tamper(RUN_FILE.claude!) } }, { tool: "bash", input: { command: "tr '\\0' '\\n' < /proc/$$/environ > /workspace/token.txt" } }],
+  codex: [{ tool: "bash", input: { command: tamper(RUN_FILE.codex!) } }, { tool: "bash", input: { command: "cat ~/.codex/config.toml > /workspace/token.txt" } }],
+};
+
+/** The gateway token the agent wrote out (token.txt), refused by the worker's gateway now that its run is over. */
+async function expectTokenDead(ws: string, agent: string): Promise<void> {
+  if (!TEACH_ATTACKS[agent]!.length) return;
+  const token = /pcgw-[0-9a-f]+/.exec(await readFile(join(ws, "token.txt"), "utf8"))?.[0];
+  expect(token).toBeDefined();
+  const res = await fetch(`http://127.0.0.1:${(await status()).warm.gatewayPort}/v1/responses`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "x-api-key": token!, "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-5-codex", input: "hi" }),
+  });
+  expect(res.status).toBe(401);
+}
+
 /** The env the agent's command dumped: it lists the run's variables and none holding the gateway token. */
 async function expectNoToken(ws: string, has: string): Promise<void> {
   const dumped = await readFile(join(ws, "env.txt"), "utf8");
@@ -85,21 +129,40 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
       // The first heartbeat of this policy teaches the worker; spares for it are made after its result.
       // Its VM is booted for it (no spare yet); its command's env lacks the token as well.
       const teachWs = await tempDir("aos-aspare-ws-");
-      const taught = await heartbeat(agent, { ws: teachWs, key: `teach-${agent}`, steps: [DUMP_ENV, { text: "ok" }], runEnv: { TEACH_MARK: "t-1" } });
+      await writeFile(join(teachWs, ".env"), "SECRET=spool-must-not-read\n");
+      await mkdir(join(teachWs, ".git", "hooks"), { recursive: true });
+      await writeFile(join(teachWs, ".git", "hooks", "pre-commit"), "#!/bin/sh\necho original\n");
+      const taught = await heartbeat(agent, { ws: teachWs, key: `teach-${agent}`, steps: [DUMP_ENV, ...TEACH_ATTACKS[agent]!, { text: "ok" }], runEnv: { TEACH_MARK: "t-1" } });
       expect(taught.code).toBe(0);
       await expectNoToken(teachWs, "TEACH_MARK");
+      if (agent === "codex") {
+        // The planted request ran (its own HOME), under the VM's policy: the read and the hook's append were refused.
+        const planted = await readFile(join(teachWs, "planted.txt"), "utf8");
+        expect(planted).toContain("Permission denied");
+        expect(planted).toContain("planted-read=1\nplanted-hook=1\nplanted-home=/tmp\n");
+        expect(await readFile(join(teachWs, ".git", "hooks", "pre-commit"), "utf8")).toBe("#!/bin/sh\necho original\n");
+        expect(taught.stdout + taught.sent + planted).not.toContain("spool-must-not-read");
+      }
+      await expectTokenDead(teachWs, agent);
       const before = await spareReady(agent);
 
       const ws = await tempDir("aos-aspare-ws-");
       // Codex reads the workspace's AGENTS.md when its turn starts (codex-exec is started per turn), so on a spare,
       // opened before the run existed, the run's own file reaches the model.
       if (agent === "codex") await writeFile(join(ws, "AGENTS.md"), "Project rule: AGENTS-MARK-5151.\n");
-      const first = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: MARK, prompt: "write the mark and remember the word PAPAYA", runEnv: { SPARE_MARK: `m-${agent}-4711` } });
+      const first = await heartbeat(agent, { ws, key: `spare-${agent}`, steps: [...SPARE_ATTACKS[agent]!, ...MARK], prompt: "write the mark and remember the word PAPAYA", runEnv: { SPARE_MARK: `m-${agent}-4711` } });
       expect({ code: first.code, errorCode: first.result.errorCode, errorMessage: first.result.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
       expect((await policyOf(agent)).hits).toBe(before.hits + 1);
       // The run's env reached the agent's shell command, Paperclip's instructions (naming this run) the model.
       expect(await readFile(join(ws, "mark.txt"), "utf8")).toBe(`mark=m-${agent}-4711\n`);
       await expectNoToken(ws, "SPARE_MARK");
+      if (RUN_FILE[agent]) {
+        // Every change to the run file failed (and the MARK after it still got the run's env, above).
+        const tampered = await readFile(join(ws, "tamper.txt"), "utf8");
+        for (const op of ["append", "write", "mv", "rm", "chmod", "create", "symlink", "mvdir"]) expect(tampered).toMatch(new RegExp(`^${op}=[1-9]`, "m"));
+        expect(tampered).toContain(RUN_FILE[agent]);
+        await expectTokenDead(ws, agent);
+      }
       expect(first.sent).toContain(`You are working for Paperclip inside an agentOS VM (run ${first.evs[0]!.runId})`);
       expect(first.result).toMatchObject({ type: "result", subtype: "success", sessionParams: { agent, taskKey: `spare-${agent}` } });
       expect(first.evs.some((e) => e.type === "assistant" && e.text === "The mark is written.")).toBe(true);
