@@ -328,9 +328,14 @@ describe("serve: the warm worker", () => {
     expect(ro.code).not.toBe(0);
     expect(existsSync(join(ws, "g.txt"))).toBe(false);
     // The workspace is our own filesystem there too, no host mapping: the guest's AGENTOS_* variables do not name it.
-    const environ = await runBin(["exec", "--cwd", ws, "--", "cat /proc/self/environ"], { env: env() });
+    // And a guest program cannot reach the worker's socket (which takes any policy from whoever connects), even with
+    // every network rule allowed: the VM has no path to it.
+    await writeFile(join(ws, "sock.js"), `const s = require("net").connect(${JSON.stringify(socket)}); s.on("connect", () => { console.log("CONNECTED"); s.destroy(); }); s.on("error", (e) => console.log("socket-refused", e.code));\n`);
+    const environ = await runBin(["exec", "--cwd", ws, "--allow-net", "--", "cat /proc/self/environ; node /workspace/sock.js"], { env: env() });
     expect(environ.stdout).toContain("AGENTOS_GUEST_PATH_MAPPINGS=");
     expect(environ.stdout).not.toContain(ws);
+    expect(environ.stdout).toContain("socket-refused");
+    expect(environ.stdout).not.toContain("CONNECTED");
     expect((await settled()).served.execs).toBe(3);
   });
 
