@@ -20,6 +20,8 @@
  *   and do not consume a step (side-request.ts).
  * - The scripted model is priced like claude-sonnet-4-5 (prices.ts); provider and biller "scripted", billingType
  *   "unknown" (nothing is billed; costUsd is what the tokens would cost).
+ * - Forwarded requests lose the provider's own network tools (web search and fetch, MCP connectors), and one with
+ *   content the provider would fetch by URL is refused (400, gateway_provider_network): provider-network.ts.
  * - Error steps answer with the step's status in the dialect's error shape and `x-should-retry: false`, so SDK retries
  *   do not replay them against the next steps (Pi's own auto-retry is a setting: src/agents/pi.ts turns it off).
  */
@@ -27,6 +29,7 @@ export type { ErrorFamily, GatewayError, PaperclipErrorFamily } from "./failure.
 export type { SentToolResult } from "./dialect.ts";
 export { paperclipErrorFamily, readableFailure, retryAfterToIso } from "./failure.ts";
 export { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
+export { type ProviderNetworkCheck, withoutProviderNetwork } from "./provider-network.ts";
 export { costUsd, type Price, priceFor, priceTable, type TokenCounts } from "./prices.ts";
 export { loadScript, parseScript, type Script, scriptJsonSchema, type Step } from "./script.ts";
 export { type BillingType, type Gateway, type GatewayOptions, startGateway } from "./server.ts";

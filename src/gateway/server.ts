@@ -6,6 +6,7 @@ import { classifyFailure, retryAfterToIso, type GatewayError } from "./failure.t
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 import { openaiDialect } from "./openai.ts";
 import { responsesDialect } from "./responses.ts";
+import { withoutProviderNetwork } from "./provider-network.ts";
 import { priceFor, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
 import { Recorder } from "./recorder.ts";
 import { Redactor } from "./redact.ts";
@@ -405,7 +406,17 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
       const message = `this gateway forwards to ${spec.provider}, which speaks ${speaks}; the agent sent a ${DIALECTS[dialect].label} request (${DIALECTS[dialect].path})`;
       return refuse(dialect, base, { errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
     }
-    const out: Record<string, unknown> = { ...body, model: spec.model };
+    // The provider reaching the network for the agent would go past the VM's network policy (provider-network.ts).
+    const net = withoutProviderNetwork(dialect, body);
+    if (net.refused) {
+      const message = `the model gateway refused the request: ${net.refused}`;
+      return refuse(dialect, base, { errorCode: "gateway_provider_network", family: "bad_request", message, status: 400, source: "gateway" }, false);
+    }
+    if (net.removed.length) {
+      const note = `the gateway took the provider's own network tools out of the agent's requests (${net.removed.join(", ")}): they would reach hosts the VM's policy does not grant`;
+      if (!notes.includes(note)) notes.push(note);
+    }
+    const out: Record<string, unknown> = { ...net.body, model: spec.model };
     if (dialect === "openai" && shape.stream) {
       const so = isRecord(body.stream_options) ? body.stream_options : {};
       if (so.include_usage !== true) out.stream_options = { ...so, include_usage: true };

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { complete, getModel } from "@mariozechner/pi-ai";
 import { isAosError } from "../../src/errors.ts";
-import { type Gateway, parseScript, startGateway } from "../../src/gateway/index.ts";
+import { type Gateway, parseScript, startGateway, withoutProviderNetwork } from "../../src/gateway/index.ts";
 import { gatewayFixture } from "./gateway-fixture.ts";
 
 // Forwarding to a real provider, with a second (scripted) gateway playing the provider: it accepts only the fake
@@ -215,5 +215,28 @@ describe("start-up errors", () => {
   test("an unknown model forwards but notes that its cost is unknown", async () => {
     const gw = await start({ model: "anthropic/claude-future-9", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY } });
     expect(gw.notes.join(" ")).toContain("no price known for model claude-future-9");
+  });
+});
+
+// What the agent may not make the provider do for it: reach the network (src/gateway/provider-network.ts). The e2e
+// half (the agent's own request from inside the VM, through the worker) is in test/e2e/worker.test.ts.
+describe("forwarding without the provider's network tools", () => {
+  test("each dialect's networked tools and fields go, the agent's own tools stay; content by http(s) URL is refused, data URLs pass", () => {
+    const own = { type: "function", name: "shell", parameters: { type: "object" } };
+    const r = withoutProviderNetwork("responses", { tools: [own, { type: "web_search" }, { type: "web_search_preview_2025_03_11" }, { type: "mcp", server_url: "https://x.example" }, { type: "local_shell" }], input: "hi" });
+    expect(r.body.tools).toEqual([own, { type: "local_shell" }]);
+    expect(r.removed).toEqual(["tools[].type=web_search", "tools[].type=web_search_preview_2025_03_11", "tools[].type=mcp"]);
+    expect(r.refused).toBeUndefined();
+    const a = withoutProviderNetwork("anthropic", { mcp_servers: [{}], tools: [{ name: "Bash", input_schema: {} }, { type: "web_fetch_20250910", name: "web_fetch" }, { type: "mcp_toolset" }, { type: "bash_20250124", name: "bash" }], messages: [] });
+    expect(a.body).toEqual({ tools: [{ name: "Bash", input_schema: {} }, { type: "bash_20250124", name: "bash" }], messages: [] });
+    expect(a.removed).toEqual(["mcp_servers", "tools[].type=web_fetch_20250910", "tools[].type=mcp_toolset"]);
+    expect(withoutProviderNetwork("openai", { web_search_options: {}, messages: [] })).toEqual({ body: { messages: [] }, removed: ["web_search_options"] });
+    // A URL hidden in a tool result is found too; inline data is not a URL the provider opens.
+    const nested = { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "document", source: { type: "url", url: "https://x.example/d.pdf" } }] }] };
+    expect(withoutProviderNetwork("anthropic", { messages: [nested] }).refused).toContain("https://x.example/d.pdf");
+    expect(withoutProviderNetwork("openai", { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "HTTPS://x.example/i.png" } }] }] }).refused).toContain("x.example");
+    expect(withoutProviderNetwork("responses", { input: [{ role: "user", content: [{ type: "input_file", file_url: "http://x.example/f" }] }] }).refused).toContain("x.example");
+    expect(withoutProviderNetwork("openai", { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }] }).refused).toBeUndefined();
+    expect(withoutProviderNetwork("anthropic", { messages: [{ role: "user", content: "see https://x.example" }] }).refused).toBeUndefined();
   });
 });
