@@ -77,9 +77,13 @@ const TOKEN_VARS = ["ANTHROPIC_API_KEY", "PAPERCLIP_GATEWAY_TOKEN"];
  * same policy: reading `.env` and appending to the git hook are refused. Every agent writes out the gateway token it
  * can see (Codex's config file, the environ of Claude Code's command shell) so the host can show it dies with the run.
  */
+// Builtins only inside the planted request (a program started through the relay fails now and then with "failed to
+// execute command 'cat': Bad address (os error 21)", as any relayed command's can); the two programs outside are
+// tried again when that happens. The request is served while the turn goes on, so it is done when the run is.
 const SPOOL_PLANT =
-  `S=$(ls -d /tmp/paperclip-codex-relay-*/spool); mkdir $S/p1.tmp && printf '%s' '{"argv":["-c","cat /workspace/.env > /workspace/planted.txt 2>&1; echo planted-read=$? >> /workspace/planted.txt; echo evil >> /workspace/.git/hooks/pre-commit; echo planted-hook=$? >> /workspace/planted.txt; echo planted-home=$HOME >> /workspace/planted.txt"],"cwd":"/","env":{"HOME":"/tmp","PATH":"/opt/agentos/bin:/usr/bin:/bin"}}' > $S/p1.tmp/req.json && mv $S/p1.tmp $S/p1; ` +
-  `for i in 1 2 3 4 5 6 7 8 9 10; do [ -e $S/p1/status ] && break; sleep 1; done; echo planted-status=$(cat $S/p1/status)`;
+  `for S in /tmp/paperclip-codex-relay-*/spool; do :; done; for i in 1 2 3; do mkdir -p $S/p1.tmp && break; done; ` +
+  `printf '%s' '{"argv":["-c","read -r l < /workspace/.env 2> /workspace/planted.txt; echo planted-read=$? >> /workspace/planted.txt; echo evil >> /workspace/.git/hooks/pre-commit 2>> /workspace/planted.txt; echo planted-hook=$? >> /workspace/planted.txt; echo planted-home=$HOME >> /workspace/planted.txt"],"cwd":"/","env":{"HOME":"/tmp","PATH":"/opt/agentos/bin:/usr/bin:/bin"}}' > $S/p1.tmp/req.json; ` +
+  `for i in 1 2 3; do mv $S/p1.tmp $S/p1 && break; done; echo planted`;
 const TEACH_ATTACKS: Record<string, unknown[]> = {
   opencode: [],
   claude: [{ tool: "bash", input: { command: "tr '\\0' '\\n' < /proc/$$/environ > /workspace/token.txt" } }],
@@ -139,7 +143,7 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
         // The planted request ran (its own HOME), under the VM's policy: the read and the hook's append were refused.
         const planted = await readFile(join(teachWs, "planted.txt"), "utf8");
         expect(planted).toContain("Permission denied");
-        expect(planted).toContain("planted-read=1\nplanted-hook=1\nplanted-home=/tmp\n");
+        expect(planted).toMatch(/planted-read=1\n(.*\n)?planted-hook=1\nplanted-home=\/tmp\n$/);
         expect(await readFile(join(teachWs, ".git", "hooks", "pre-commit"), "utf8")).toBe("#!/bin/sh\necho original\n");
         expect(taught.stdout + taught.sent + planted).not.toContain("spool-must-not-read");
       }
