@@ -102,6 +102,21 @@ describe("session lock takeover", () => {
     }
   });
 
+  test("a taker that died mid-takeover (its claim linked, its lock never renamed in) does not keep the session: the next one gets it", async () => {
+    const s = await slot();
+    await staleLock(s);
+    // The claimant's first step, then SIGKILL before its rename: its claim on the stale lock stays behind.
+    const claimant = Bun.spawn(["bun", "-e", `const fs = require("node:fs"); const lock = ${JSON.stringify(join(s.dir, "lock"))}; fs.linkSync(lock, lock + ".stale." + fs.statSync(lock, { bigint: true }).ino); process.kill(process.pid, "SIGKILL");`]);
+    expect(await claimant.exited).not.toBe(0);
+    expect(readdirSync(s.dir).sort()).toEqual(["lock", expect.stringMatching(/^lock\.stale\.\d+$/)]);
+    // The next heartbeat's lock: the abandoned claim is dropped once it is clearly old, and the stale lock taken over.
+    const unlock = await s.lock("next");
+    expect(owner(s)).toMatchObject({ pid: process.pid, runId: "next" });
+    expect(readdirSync(s.dir)).toEqual(["lock"]);
+    await unlock();
+    expect(readdirSync(s.dir)).toEqual([]);
+  }, 40_000);
+
   test("takers in separate processes, three at once in each, racing for one stale lock: exactly one gets it", async () => {
     const s = await slot();
     await staleLock(s);
