@@ -520,6 +520,7 @@ const post = async (body, tries = 3) => {
 
   test("back-to-back heartbeats of one task: the second waits for the first VM's teardown on the shared sidecar and resumes its session", async () => {
     const ws = await workspace();
+    const before = (await status()).warm.resumable;
     const first = await heartbeat({ ws, steps: [{ tool: "bash", input: { command: "echo one > turn.txt" } }, { text: "remember: the code word is ALBATROSS" }], args: ["--task-key", "b2b"] });
     expect(first.code).toBe(0);
     const session = JSON.stringify(first.evs.at(-1)!.sessionParams);
@@ -533,6 +534,9 @@ const post = async (body, tries = 3) => {
     expect(evs.at(-1)).toMatchObject({ subtype: "success", exitCode: 0 });
     expect(await readFile(record, "utf8")).toContain("ALBATROSS");
     expect(await readFile(join(ws, "turn.txt"), "utf8")).toBe("one\ntwo\n");
+    // The session's next VM, whose preparation was still waiting for the first VM's teardown, was given up rather
+    // than waited for: none was made, so none was taken or thrown away (waited for, it would count a hit).
+    expect((await status()).warm.resumable).toMatchObject({ hits: before.hits, discarded: before.discarded });
     // And a third right after it still resumes the same session (the second one's database was not clobbered).
     const third = await heartbeat({ ws, steps: [{ text: "three" }], args: ["--task-key", "b2b", "--session", JSON.stringify(evs.at(-1)!.sessionParams)] });
     expect(third.code).toBe(0);
