@@ -197,15 +197,34 @@ describe("serve: the warm worker", () => {
     expect(again.code).toBe(0);
   });
 
-  test("a workspace with its own Pi config (.pi/prompts, .pi/APPEND_SYSTEM.md) gets it through the worker as in-process: no VM opened ahead serves it", async () => {
-    // Pi reads <cwd>/.pi when its session opens, which on a spare or a session's prepared VM was before the workspace.
+  test("a workspace with its own Pi config (.pi/prompts, .pi/APPEND_SYSTEM.md; .agents/skills) gets it through the worker as in-process: no VM opened ahead serves it", async () => {
+    // Pi reads <cwd>/.pi and <cwd>/.agents/skills when its session opens, which on a spare or a session's prepared
+    // VM was before the workspace. Each kind alone: either one keeps VMs opened ahead away.
     const policy = await scriptedSpare();
-    const withPrompt = async (ws: string) => {
-      await mkdir(join(ws, ".pi", "prompts"), { recursive: true });
-      await writeFile(join(ws, ".pi", "prompts", "greet.md"), "Greet with the word template-4711.\n");
-      await writeFile(join(ws, ".pi", "APPEND_SYSTEM.md"), "Project system rule: append-4711.\n");
-      return ws;
-    };
+    const configs = [
+      {
+        kind: "pi-dir",
+        add: async (ws: string) => {
+          await mkdir(join(ws, ".pi", "prompts"), { recursive: true });
+          await writeFile(join(ws, ".pi", "prompts", "greet.md"), "Greet with the word template-4711.\n");
+          await writeFile(join(ws, ".pi", "APPEND_SYSTEM.md"), "Project system rule: append-4711.\n");
+        },
+        // The template expanded (the model got its text, not "/greet"), and the project's system prompt addition arrived.
+        fresh: ["template-4711", "append-4711"],
+        // (A resumed prompt starts with agentOS's continuation preamble, so no template applies to it, in-process too.)
+        resumed: ["append-4711"],
+      },
+      {
+        kind: "agents-skills",
+        add: async (ws: string) => {
+          await mkdir(join(ws, ".agents", "skills", "greet-4711"), { recursive: true });
+          await writeFile(join(ws, ".agents", "skills", "greet-4711", "SKILL.md"), "---\nname: greet-4711\ndescription: Greets with the word skill-4711.\n---\nSay skill-4711.\n");
+        },
+        // The skill is listed in Pi's system prompt.
+        fresh: ["Greets with the word skill-4711."],
+        resumed: ["Greets with the word skill-4711."],
+      },
+    ];
     const file = await script([{ text: "greeted" }]);
     const greet = async (ws: string, key: string, extra: string[] = [], prompt = "/greet") => {
       const record = await recordFile();
@@ -213,36 +232,37 @@ describe("serve: the warm worker", () => {
       expect(r.code).toBe(0);
       return { evs: events(r.stdout), sent: await readFile(record, "utf8") };
     };
-    const hitsBefore = (await status()).warm.spares.hits;
-    for (const extra of [[], ["--worker", "off"]]) {
-      const r = await greet(await withPrompt(await workspace()), `pi-dir-${extra.length}`, extra);
-      // The template expanded (the model got its text, not "/greet"), and the project's system prompt addition arrived.
-      expect(r.sent).toContain("template-4711");
-      expect(r.sent).toContain("append-4711");
-      expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "success", summary: "greeted" });
-    }
-    expect((await status()).warm.spares.hits).toBe(hitsBefore);
-    expect((await sparesReady((p) => p.key === policy.key, 1)).ready).toBeGreaterThan(0);
+    for (const c of configs) {
+      const hitsBefore = (await status()).warm.spares.hits;
+      for (const extra of [[], ["--worker", "off"]]) {
+        const ws = await workspace();
+        await c.add(ws);
+        const r = await greet(ws, `${c.kind}-${extra.length}`, extra);
+        for (const text of c.fresh) expect(r.sent).toContain(text);
+        expect(r.evs.at(-1)).toMatchObject({ type: "result", subtype: "success", summary: "greeted" });
+      }
+      expect((await status()).warm.spares.hits).toBe(hitsBefore);
+      expect((await sparesReady((p) => p.key === policy.key, 1)).ready).toBeGreaterThan(0);
 
-    // A session whose next VM was prepared before its workspace got a .pi: the resumed heartbeat boots as without it.
-    const ws = await workspace();
-    const first = await heartbeat({ ws, steps: [{ text: "first" }], args: ["--task-key", "pi-dir-resumed"] });
-    expect(first.code).toBe(0);
-    let s = await status();
-    for (let i = 0; i < 120 && s.warm.resumable.ready === 0; i++) {
-      await Bun.sleep(500);
-      s = await status();
+      // A session whose next VM was prepared before its workspace got the config: the resumed heartbeat boots as without it.
+      const ws = await workspace();
+      const first = await heartbeat({ ws, steps: [{ text: "first" }], args: ["--task-key", `${c.kind}-resumed`] });
+      expect(first.code).toBe(0);
+      let s = await status();
+      for (let i = 0; i < 120 && s.warm.resumable.ready === 0; i++) {
+        await Bun.sleep(500);
+        s = await status();
+      }
+      expect(s.warm.resumable.ready).toBe(1);
+      await c.add(ws);
+      const resumed = await greet(ws, `${c.kind}-resumed`, [], "go on");
+      expect(resumed.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.evs[0]!.sessionId });
+      for (const text of c.resumed) expect(resumed.sent).toContain(text);
+      expect(resumed.sent).toContain("first"); // the earlier turn reached the model
+      const after = (await settled()).warm.resumable;
+      expect(after.hits).toBe(s.warm.resumable.hits);
+      expect(after.discarded).toBe(s.warm.resumable.discarded + 1);
     }
-    expect(s.warm.resumable.ready).toBe(1);
-    await withPrompt(ws);
-    // (A resumed prompt starts with agentOS's continuation preamble, so no template applies to it, in-process too.)
-    const resumed = await greet(ws, "pi-dir-resumed", [], "go on");
-    expect(resumed.evs[0]).toMatchObject({ type: "init", resumed: true, sessionId: first.evs[0]!.sessionId });
-    expect(resumed.sent).toContain("append-4711");
-    expect(resumed.sent).toContain("first"); // the earlier turn reached the model
-    const after = (await settled()).warm.resumable;
-    expect(after.hits).toBe(s.warm.resumable.hits);
-    expect(after.discarded).toBe(s.warm.resumable.discarded + 1);
   });
 
   test("two concurrent heartbeats on spares are isolated, and a spare's gateway token is dead after its run", async () => {
