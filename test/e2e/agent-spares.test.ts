@@ -126,6 +126,24 @@ async function expectNoToken(ws: string, has: string): Promise<void> {
   expect(dumped).not.toMatch(/pcgw-/);
 }
 
+/**
+ * Claude Code reads the project's .claude/settings.json when it starts, at session open: a spare's opened on its
+ * stand-in workspace. A workspace with one boots a VM of its own, whose Claude Code applies it (here its `env`,
+ * which that file's Bash commands see), and its spare waits for the next heartbeat.
+ */
+async function ownSettingsTakeNoSpare(): Promise<void> {
+  const before = await spareReady("claude");
+  const ws = await tempDir("aos-aspare-ws-");
+  await mkdir(join(ws, ".claude"));
+  await writeFile(join(ws, ".claude", "settings.json"), JSON.stringify({ env: { SETTINGS_MARK: "s-4711" } }));
+  const steps = [{ tool: "bash", input: { command: `printf 'mark=%s\\n' "$SETTINGS_MARK" > mark.txt; export -p > env.txt` } }, { text: "done" }];
+  const r = await heartbeat("claude", { ws, key: "claude-own-settings", steps, runEnv: { OWN_MARK: "o-1" } });
+  expect({ code: r.code, errorCode: r.result.errorCode }).toEqual({ code: 0, errorCode: null });
+  expect(await readFile(join(ws, "mark.txt"), "utf8")).toBe("mark=s-4711\n");
+  await expectNoToken(ws, "OWN_MARK");
+  expect(await policyOf("claude")).toMatchObject({ hits: before.hits, misses: before.misses, ready: before.ready });
+}
+
 describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --agent %s", (agent) => {
   test(
     "a heartbeat on it gets the run's env and instructions and answers; the next heartbeat resumes the session",
@@ -191,16 +209,7 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
 
       // Claude Code reads the project's .claude/settings.json only when it starts, which a spare's did on its stand-in
       // workspace: a workspace that has one takes no spare (its VM is booted for it), and its run still works.
-      if (agent === "claude") {
-        const spare = await spareReady(agent);
-        const own = await tempDir("aos-aspare-ws-");
-        await mkdir(join(own, ".claude"));
-        await writeFile(join(own, ".claude", "settings.json"), JSON.stringify({ env: { OWN_SETTINGS: "1" } }));
-        const third = await heartbeat(agent, { ws: own, key: `own-settings-${agent}`, steps: [DUMP_ENV, { text: "ok" }], runEnv: { OWN_MARK: "o-1" } });
-        expect({ code: third.code, errorCode: third.result.errorCode }).toEqual({ code: 0, errorCode: null });
-        expect((await policyOf(agent)).hits).toBe(spare.hits);
-        await expectNoToken(own, "OWN_MARK");
-      }
+      if (agent === "claude") await ownSettingsTakeNoSpare();
     },
     600_000,
   );
