@@ -43,7 +43,7 @@ export { paperclipInstructions } from "./instructions.ts";
 export { recordPrompt, replayPreamble } from "./transcript.ts";
 export { resumeStep, scrubSessionEnv, sessionResumable, type ResumeStep, type SessionFiles } from "./resume.ts";
 export { scrubStoredSessionEnv, setStoredSessionEnv, storedSessionExists, type AgentosSessionStore } from "./agentos-session.ts";
-export { piConfigFiles, piExtensionSource, type PiConfigOptions } from "./pi.ts";
+export { piConfigFiles, piExtensionSource, piSpareExtensionSource, type PiConfigOptions } from "./pi.ts";
 export { openCodeConfig, openCodeConfigFiles } from "./opencode.ts";
 export { claudeEnv } from "./claude.ts";
 export { codexConfigFiles, CODEX_ACP_PACKAGE } from "./codex.ts";

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
-import { AGENTS, checkModel, type AcpQuirks, type GatewayEndpoint, claudeEnv, CODEX_ACP_PACKAGE, codexConfigFiles, DRIVERS, driverFor, openCodeConfig, paperclipInstructions, piConfigFiles, piExtensionSource } from "../../src/agents/index.ts";
+import { AGENTS, checkModel, type AcpQuirks, type GatewayEndpoint, claudeEnv, CODEX_ACP_PACKAGE, codexConfigFiles, DRIVERS, driverFor, openCodeConfig, paperclipInstructions, piConfigFiles, piExtensionSource, piSpareExtensionSource } from "../../src/agents/index.ts";
 import { isAosError } from "../../src/errors.ts";
 import { parseModelSpec } from "../../src/gateway/index.ts";
 import { AcpMapper } from "../../src/heartbeat/acp.ts";
@@ -65,6 +65,27 @@ describe("Pi", () => {
     let handler: ((e: { systemPrompt: string }) => Promise<{ systemPrompt: string }>) | undefined;
     mod.default({ on: (_: string, h: typeof handler) => (handler = h) });
     expect((await handler!({ systemPrompt: "BASE" })).systemPrompt).toBe('BASE\n\nsay "hi"\nand more');
+  });
+
+  test("a spare's extension warms Pi's fetch path with a tokenless HEAD / to the gateway as it loads", async () => {
+    const seen: { method: string; path: string; headers: Record<string, string> }[] = [];
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => (seen.push({ method: req.method, path: new URL(req.url).pathname, headers: Object.fromEntries(req.headers) }), new Response(null)) });
+    const dir = await mkdtemp(join(tmpdir(), "aos-pi-ext-"));
+    try {
+      const file = join(dir, "paperclip.js");
+      await writeFile(file, piSpareExtensionSource(".paperclip/run.json", `http://127.0.0.1:${server.port}`));
+      const mod = await import(file);
+      mod.default({ on: () => {} });
+      for (let i = 0; i < 200 && !seen.length; i++) await Bun.sleep(10);
+      // Only HEAD / (no model call), and nothing in it a gateway would take for a token: the spare's token stays in
+      // models.json, which only Pi's own model requests use.
+      expect(seen.map((r) => [r.method, r.path])).toEqual([["HEAD", "/"]]);
+      expect(Object.keys(seen[0]!.headers).filter((h) => /authorization|api-key|token|cookie/i.test(h))).toEqual([]);
+      expect(JSON.stringify(seen[0]!.headers)).not.toContain("pcgw-");
+    } finally {
+      server.stop(true);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("OpenAI models through a chat-completions provider", () => {
