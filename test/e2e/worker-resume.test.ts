@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
 import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
@@ -175,13 +176,31 @@ describe("serve: a session's next VM, prepared after its heartbeat", () => {
     sessionId = newId;
   });
 
-  test("heartbeats of other tasks at once let the next VM go (its memory is theirs); the task's next heartbeat still resumes", async () => {
+  test("heartbeats of other tasks taking every core let the next VM go while they run (its memory is theirs); the task's next heartbeat still resumes", async () => {
     const before = await prepared();
-    // Two at once, held by their model so that each starts while the other runs.
-    const held = [{ tool: "bash", input: { command: "echo busy" } }, { text: "held", delayMs: 1500 }];
-    const others = await Promise.all(["other-1", "other-2"].map(async (key) => heartbeat({ ws: await tempDir("aos-rws-"), key, steps: held })));
-    expect(others.map((o) => o.code)).toEqual([0, 0]);
-    expect((await status()).warm.resumable).toMatchObject({ hits: before.hits, discarded: before.discarded + 1 });
+    // The rule is Slots.busy: the heartbeats besides the one starting take every core. So one more than the machine
+    // has cores, each held by its model until all of them run. (--resumable 2 would also drop the oldest once two
+    // other sessions are prepared after their results: that is not this.)
+    const n = availableParallelism() + 1;
+    const file = join(await tempDir("aos-rscript-"), "script.json");
+    await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command: "echo busy" } }, { text: "held", delayMs: 120_000 }] }));
+    const runs = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const args = ["run", "--cwd", await tempDir("aos-rws-"), "--model", `scripted:${file}`, "--prompt", "hold", "--task-key", `other-${i}`];
+        return Bun.spawn([binPath(), ...args], { env: { ...process.env, ...env() }, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      }),
+    );
+    try {
+      let s = await status();
+      for (let i = 0; i < 480 && !(s.running === n && s.warm.resumable.discarded > before.discarded); i++) {
+        await Bun.sleep(250);
+        s = await status();
+      }
+      expect({ running: s.running, resumable: s.warm.resumable }).toMatchObject({ running: n, resumable: { ready: 0, hits: before.hits, discarded: before.discarded + 1 } });
+    } finally {
+      for (const p of runs) p.kill("SIGTERM");
+    }
+    expect(await Promise.all(runs.map((p) => p.exited))).toEqual(Array(n).fill(143));
 
     const next = await heartbeat({ ws, key: "task", steps: [{ text: "ok" }], prompt: "the word again?" });
     expect(next.code).toBe(0);
