@@ -21,7 +21,10 @@ export interface ResumableOptions {
   spares: SparePool;
   /** Sessions whose next VM is kept ready at most; 0 turns this off. */
   max: number;
-  /** No core is free of heartbeats, or one waits (Slots.busy): nothing is prepared then (it is ~1.5-2 s of CPU). */
+  /**
+   * The heartbeats besides the caller's own take every core, or one waits for a slot (Slots.busy(1)): nothing is
+   * prepared then (it is ~1.5-2 s of CPU), and what is prepared and not claimed goes (yieldToLoad).
+   */
   busy: () => boolean;
 }
 
@@ -30,7 +33,7 @@ export interface ResumableInfo {
   ready: number;
   preparing: number;
   max: number;
-  /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one, a recycled sidecar or heartbeats of other tasks at once). */
+  /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one, a recycled sidecar, or a heartbeat that started on a busy worker: yieldToLoad). */
   hits: number;
   discarded: number;
 }
@@ -121,8 +124,9 @@ export class ResumableSessions {
   }
 
   /**
-   * A heartbeat starts on a busy worker (`busy`, Slots.busy: no core free of other heartbeats, or one waits for a
-   * slot): every prepared VM not claimed goes, and its session is let go. It
+   * A heartbeat starts on a busy worker (`busy`, Slots.busy(1): the heartbeats besides the one starting take every
+   * core, or one waits for a slot; on 2 cores that is a third heartbeat at once, not a second): every prepared VM not
+   * claimed goes, and its session is let go. It
    * was a bet on a quiet worker (nothing is prepared on a busy one), and it holds ~165 MB that the running heartbeats
    * need at their peak (their VMs, their shell commands at once; docs/worker.md, "Memory"): `worker.rss-4` had one
    * idle beside its four. Its task's next heartbeat boots on the session's database, as without it.

@@ -192,7 +192,7 @@ describe("serve: a session's next VM, prepared after its heartbeat", () => {
     );
     try {
       let s = await status();
-      for (let i = 0; i < 480 && !(s.running === n && s.warm.resumable.discarded > before.discarded); i++) {
+      for (const until = Date.now() + 90_000; Date.now() < until && !(s.running === n && s.warm.resumable.discarded > before.discarded); ) {
         await Bun.sleep(250);
         s = await status();
       }
