@@ -28,7 +28,7 @@ export { explainPolicy, renderExplanation, AGENTOS_LIMITS, type Explanation, typ
 export { mandatoryDenies, mandatorySecretNames, runtimeRules, type MandatoryDeny, type RuntimeContext } from "./runtime-needs.ts";
 export type { PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";
-export { compileSandbox, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";
+export { compileSandbox, grantsEveryHost, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";
 export {
   envShield, isGatewayEnv, isSecretLookingEnv, sidecarWithheldEnv, withoutGatewayEnv, GATEWAY_ENV_PREFIXES, SECRET_ENV, VM_OWNED_ENV,
   type EnvShield,

@@ -72,6 +72,16 @@ export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
   return Boolean(a && b && a.ino === b.ino && a.dev === b.dev);
 }
 
+/**
+ * The policy lets the agent connect to every host (`--allow-net` with no host and no deny): then nothing is gained by
+ * keeping the model provider from reaching the network for it (src/gateway/provider-network.ts). A deny of any host,
+ * the networked preset's metadata addresses included, keeps the provider's network tools out.
+ */
+export function grantsEveryHost(sandbox: Pick<CompiledSandbox, "effective">): boolean {
+  const allow = sandbox.effective.allow["network.fetch"] ?? [];
+  return allow.includes("*") && !(sandbox.effective.deny["network.fetch"] ?? []).length;
+}
+
 /** Resolve and compile in one go. Throws usageError (exit 2) on an invalid policy, preset or flag. */
 export async function compileSandbox(input: SandboxInput): Promise<CompiledSandbox> {
   const ctx = { workspaceHostDir: input.workspaceHostDir };

@@ -6,7 +6,7 @@ import { classifyFailure, retryAfterToIso, type GatewayError } from "./failure.t
 import { type Dialect, type ModelSpec, parseModelSpec, type Provider } from "./model-spec.ts";
 import { openaiDialect } from "./openai.ts";
 import { responsesDialect } from "./responses.ts";
-import { withoutProviderNetwork } from "./provider-network.ts";
+import { type ProviderNetworkCheck, withoutProviderNetwork } from "./provider-network.ts";
 import { priceFor, SCRIPTED_PRICE_ALIAS, type TokenCounts } from "./prices.ts";
 import { Recorder } from "./recorder.ts";
 import { Redactor } from "./redact.ts";
@@ -30,6 +30,12 @@ export interface GatewayOptions {
   onUsage?: (u: UsageDelta) => void;
   /** Use this token instead of a random one. For tests: a scripted gateway playing a provider that expects a given key. */
   token?: string;
+  /**
+   * Whether the run's policy grants the network to every host, so the provider may reach it for the agent (its web
+   * search and fetch tools, content by URL); else they are taken out or refused (provider-network.ts). Asked at each
+   * request: the policy is compiled after the gateway opens (its port is part of the policy).
+   */
+  providerNetwork?: () => boolean;
 }
 
 export type BillingType = "api" | "unknown";
@@ -407,7 +413,7 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
       return refuse(dialect, base, { errorCode: "gateway_dialect_mismatch", family: "bad_request", message, status: 400, source: "gateway" }, turn);
     }
     // The provider reaching the network for the agent would go past the VM's network policy (provider-network.ts).
-    const net = withoutProviderNetwork(dialect, body);
+    const net: ProviderNetworkCheck = opts.providerNetwork?.() ? { body, removed: [] } : withoutProviderNetwork(dialect, body);
     if (net.refused) {
       const message = `the model gateway refused the request: ${net.refused}`;
       return refuse(dialect, base, { errorCode: "gateway_provider_network", family: "bad_request", message, status: 400, source: "gateway" }, false);

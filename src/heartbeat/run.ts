@@ -4,7 +4,7 @@ import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUE
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
-import { problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
+import { grantsEveryHost, problemLine, withoutGatewayEnv, type CompiledSandbox } from "../caps/index.ts";
 import { planVm, workspaceLimits } from "../plan/index.ts";
 import {
   checkModel, driverFor, paperclipInstructions, recordPrompt, resumeStep, scrubSessionEnv, sessionOpenConfigIn, sessionResumable,
@@ -66,6 +66,8 @@ interface Heartbeat {
   phases: Record<string, number>;
   mark: number;
   gateway?: Gateway;
+  /** The run's compiled policy, once compiled (the gateway asks it whether the provider may reach the network). */
+  sandbox?: CompiledSandbox;
   /** Set once the session exists: from then on it is saved, also when the run fails. */
   session?: { slot: SessionSlot; params: SessionParams; stored: StoredSession | null };
   /** Set once the turn ran: what the worker may prepare the session's next VM from (opts.warm.sessionDone). */
@@ -130,7 +132,7 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // A worker's gateways all answer on its one port (opts.warm), so there the policy is compiled before the run's
   // gateway opens: a spare VM decides its token.
   if (!opts.warm) await openGateway(hb);
-  const sandbox = await opts.sandbox(opts.warm?.gatewayPort ?? hb.gateway!.port);
+  const sandbox = (hb.sandbox = await opts.sandbox(opts.warm?.gatewayPort ?? hb.gateway!.port));
   phase(hb, "policy");
 
   // A fresh session starts on a new database: the prepared VM lets go of the old one first.
@@ -263,7 +265,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
 /** The run's gateway: on the worker's long-lived port when there is one (with a spare's token), else on its own. */
 async function openGateway(hb: Heartbeat, token?: string): Promise<Gateway> {
   const { req, opts } = hb;
-  const o = { model: req.model, recordFile: req.record, ...(opts.hostEnv ? { env: opts.hostEnv } : {}), ...(token ? { token } : {}) };
+  const providerNetwork = () => (hb.sandbox ? grantsEveryHost(hb.sandbox) : false);
+  const o = { model: req.model, recordFile: req.record, providerNetwork, ...(opts.hostEnv ? { env: opts.hostEnv } : {}), ...(token ? { token } : {}) };
   const gateway = (hb.gateway = await (opts.warm ? opts.warm.openGateway(o) : startGateway(o)));
   hb.teardown.add("gateway", () => gateway.close());
   phase(hb, "gateway");

