@@ -49,10 +49,14 @@ export function hostBaseline(agent: string): HostBaselineLookup {
             await mkdir(join(home, f.path, ".."), { recursive: true });
             await writeFile(join(home, f.path), f.content);
           }
-          // PWD too: some CLIs take their working directory from it rather than from the process.
+          // PWD too: some CLIs take their working directory from it rather than from the process. TMPDIR in the
+          // scratch home: the CLIs leave files there (OpenCode, a compiled Bun program, a 5.6 MB native library per
+          // run; Claude Code its claude-<uid> dir), which would stay in the host's /tmp after the run.
+          const tmp = join(home, "tmp");
+          await mkdir(tmp, { recursive: true });
           let r: Awaited<ReturnType<typeof spawnMeasured>>;
           try {
-            r = await spawnMeasured([...argv, ...cli.args({ resume, prompt, home })], { cwd: workspace, env: { ...cli.env({ home, gw: endpoint }), PWD: workspace } });
+            r = await spawnMeasured([...argv, ...cli.args({ resume, prompt, home })], { cwd: workspace, env: { ...cli.env({ home, gw: endpoint }), PWD: workspace, TMPDIR: tmp } });
           } catch {
             // It could not even start (not an executable, a broken install): a failed baseline, not a failed eval.
             return { wallMs: 0, exitCode: 127, errorCode: "host_cli_failed", peakRssMb: 0 };
