@@ -16,7 +16,16 @@ const outfile = join(root, "dist", "paperclip-aos");
 const quiet = process.argv.includes("--quiet");
 const log = (m: string) => quiet || process.stderr.write(`${m}\n`);
 
-const PI_PACKAGE = "pi.aospkg";
+/**
+ * What is embedded changed from agentOS's files, by asset: the sidecar with its WASM runner fixed
+ * (src/runtime/sidecar-patch.ts), Pi's package with its SDK bundle one-byte (src/runtime/pi-bundle-patch.ts). The id
+ * is kept in the asset's manifest: a new fix re-makes it.
+ */
+function assetPatch(name: string, kind: Entry["kind"]): { id: string; apply: (b: Uint8Array) => Uint8Array } | undefined {
+  if (kind === "sidecar") return { id: SIDECAR_PATCH_ID, apply: patchSidecar };
+  if (name === "pi.aospkg") return { id: PI_BUNDLE_PATCH_ID, apply: patchPiPackage };
+  return undefined;
+}
 
 interface Entry { name: string; zst: string; sha256: string; size: number; kind: "sidecar" | "package"; bundle?: SoftwareName; srcMtime: number; patch?: string }
 
@@ -24,13 +33,12 @@ async function compress(src: string, name: string, kind: Entry["kind"], bundle?:
   const st = await stat(src);
   const manifestFile = join(assetDir, `${name}.json`);
   const cached = await readFile(manifestFile, "utf8").then((t) => JSON.parse(t) as Entry).catch(() => null);
-  // The sidecar is embedded with agentOS's WASM runner fixed (src/runtime/sidecar-patch.ts), Pi's package with its SDK
-  // bundle one-byte (src/runtime/pi-bundle-patch.ts); a new fix re-makes it.
-  const patch = kind === "sidecar" ? SIDECAR_PATCH_ID : name === PI_PACKAGE ? PI_BUNDLE_PATCH_ID : undefined;
+  const fix = assetPatch(name, kind);
+  const patch = fix?.id;
   if (cached && cached.size === st.size && cached.srcMtime === st.mtimeMs && cached.patch === patch && (await Bun.file(cached.zst).exists())) return cached;
   const t = performance.now();
   const original = new Uint8Array(await Bun.file(src).arrayBuffer());
-  const raw = kind === "sidecar" ? patchSidecar(original) : name === PI_PACKAGE ? patchPiPackage(original) : original;
+  const raw = fix ? fix.apply(original) : original;
   const sha256 = new Bun.CryptoHasher("sha256").update(raw).digest("hex");
   const zst = join(assetDir, `${name}.zst`);
   await Bun.write(zst, Bun.zstdCompressSync(raw, { level: 9 }));

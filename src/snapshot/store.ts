@@ -218,12 +218,8 @@ export class SnapshotStore {
     const out = new Map<string, string>();
     for (const n of readdirSync(this.dir("tags"))) {
       if (!n.endsWith(".json")) continue;
-      try {
-        const t = JSON.parse(readFileSync(join(this.dir("tags"), n), "utf8")) as { id: string };
-        out.set(n.slice(0, -5), t.id);
-      } catch {
-        // a tag being rewritten right now; the rename makes it whole again
-      }
+      const id = this.tagged(n.slice(0, -5));
+      if (id !== undefined) out.set(n.slice(0, -5), id);
     }
     return out;
   }
@@ -234,6 +230,7 @@ export class SnapshotStore {
       const t = JSON.parse(readFileSync(join(this.dir("tags"), `${name}.json`), "utf8")) as { id?: unknown };
       return typeof t.id === "string" ? t.id : undefined;
     } catch {
+      // none, or a tag being rewritten right now (the rename makes it whole again)
       return undefined;
     }
   }
