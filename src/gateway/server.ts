@@ -304,6 +304,8 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
   let last: GatewayError | null = null;
   let seqCounter = 0;
   let stepIndex = 0;
+  /** The last step answered with a model reply, and which request it answered (an SDK retry of it gets it again). */
+  let lastAnswered: { bodyKey: string; stepNo: number } | null = null;
   const toolResultListeners = new Set<(r: SentToolResult) => void>();
   // Every request repeats the conversation so far: each tool result is passed on when it first appears.
   const toolResultIds = new Set<string>();
@@ -337,10 +339,19 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
     const side = sideRequestKind(shape);
     let step: Step | undefined;
     let stepNo: number | undefined;
-    if (!side && stepIndex < script!.steps.length) {
+    // An SDK that lost the answer (a dropped connection, a timeout under load) sends the same request again with its
+    // retry count (the Anthropic and OpenAI SDKs' x-stainless-retry-count): it gets the step it was answered with,
+    // not the next one, which belongs to the turn's next request.
+    const bodyKey = side ? "" : String(Bun.hash(JSON.stringify(body)));
+    const replay = !side && lastAnswered?.bodyKey === bodyKey && Number(req.headers.get("x-stainless-retry-count") ?? 0) > 0;
+    if (replay) {
+      stepNo = lastAnswered!.stepNo;
+      step = script!.steps[stepNo];
+    } else if (!side && stepIndex < script!.steps.length) {
       stepNo = stepIndex++;
       step = script!.steps[stepNo];
     }
+    if (!side) lastAnswered = step && !step.error && stepNo !== undefined ? { bodyKey, stepNo } : null;
     const answeredBy: UsageDelta["answeredBy"] = side ? "side" : "step";
 
     if (!side && !step) {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import { complete, getModel } from "@mariozechner/pi-ai";
 import { costUsd, type Gateway, type GatewayOptions, parseScript, SIDE_TITLE } from "../../src/gateway/index.ts";
 import { gatewayFixture } from "./gateway-fixture.ts";
@@ -163,6 +164,33 @@ describe("scripted gateway, Anthropic dialect", () => {
     expect(gw.lastError()).toMatchObject({ errorCode: "upstream_overloaded", family: "overloaded", status: 529, source: "scripted" });
     expect(gw.lastError()?.retryNotBefore).toBeString();
     expect(gw.errors().map((e) => e.errorCode)).toEqual(["upstream_overloaded", "script_exhausted", "script_exhausted"]);
+  });
+
+  test("an SDK retrying a request whose answer it lost gets the same step again; the turn's next request gets the next one", async () => {
+    const gw = await scripted([{ tool: "bash", input: { command: "ls" } }, { text: "done" }]);
+    // The Anthropic SDK (the one pi-ai runs in Pi) over a connection that loses the first answer after the gateway
+    // sent it: the SDK tries again with x-stainless-retry-count 1 and the same body.
+    let lost = 0;
+    const lossy = async (input: RequestInfo | URL, init?: RequestInit) => {
+      const r = await fetch(input, init);
+      if (lost++ > 0) return r;
+      await r.arrayBuffer();
+      throw new TypeError("fetch failed: the connection was reset");
+    };
+    const client = new Anthropic({ apiKey: gw.token, baseURL: gw.url, fetch: lossy as typeof fetch, maxRetries: 2 });
+    const ask = (messages: Anthropic.MessageParam[]) => client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, tools: TOOLS as never, messages });
+    const first = await ask([{ role: "user", content: "hi" }]);
+    expect(lost).toBe(2);
+    expect(first.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "bash", input: { command: "ls" } });
+    const tool = first.content.find((b) => b.type === "tool_use")!;
+    const second = await ask([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: first.content as never },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: (tool as { id: string }).id, content: "a.txt" }] },
+    ]);
+    expect(second.content).toEqual([expect.objectContaining({ type: "text", text: "done" })]);
+    expect(gw.lastError()).toBeNull();
+    expect(gw.stepsUsed()).toBe(2);
   });
 
   test("a script that ends with a success and then runs out reports script_exhausted, not an earlier failure", async () => {
