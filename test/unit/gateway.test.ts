@@ -171,7 +171,7 @@ describe("scripted gateway, Anthropic dialect", () => {
     // The Anthropic SDK (the one pi-ai runs in Pi) over a connection that loses the first answer after the gateway
     // sent it: the SDK tries again with x-stainless-retry-count 1 and the same body.
     let lost = 0;
-    const lossy = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const lossy = async (input: string | URL | Request, init?: RequestInit) => {
       const r = await fetch(input, init);
       if (lost++ > 0) return r;
       await r.arrayBuffer();
