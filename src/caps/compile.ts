@@ -200,7 +200,9 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
       where: "agentos-kernel",
       note: g.kind === "ancestor"
         ? `${g.ops.join(", ")} denied on ${g.pattern.pattern} itself: an ancestor of ${g.protects}, so it cannot be renamed, deleted or replaced by a file or link`
-        : `rename denied below ${g.pattern.pattern}: moving anything out of it or into it would change what ${g.protects} matches`,
+        : g.kind === "git-dir"
+          ? `${g.ops.join(", ")} denied in ${g.pattern.pattern}: no link in a git dir, which the host's git would follow to any workspace file`
+          : `rename denied below ${g.pattern.pattern}: moving anything out of it or into it would change what ${g.protects} matches`,
     });
   }
 

@@ -17,7 +17,7 @@ import { pathMatches, resolveTargetPath, type PathContext } from "./paths.ts";
 import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } from "./network.ts";
 import { compareRules, ENV_NAME, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
 import { mandatoryDenies, mandatoryOps, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
-import { guardFor, guardsOf, type Guard } from "./guards.ts";
+import { GIT_DIR_GUARD, guardFor, guardsOf, type Guard } from "./guards.ts";
 import { envShield } from "./env.ts";
 import type { Policy } from "./policy.ts";
 import { CAPABILITY_OF, DRIVERS, FS_READ_OPS, FS_WRITE_OPS, type Capability, type Mode, type RequestKind } from "./vocabulary.ts";
@@ -137,12 +137,12 @@ export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[]
 }
 
 const guardCache = new WeakMap<Rule[], Guard[]>();
-/** The guards of every fs deny in force: the mandatory ones and the rules' (guards.ts). */
+/** The guards of every fs deny in force (the mandatory ones and the rules'), and the git dirs' (guards.ts). */
 export function fsGuards(rules: Rule[]): Guard[] {
   let g = guardCache.get(rules);
   if (!g) {
     const denies = rules.flatMap((r) => (r.mode === "deny" && r.matcher.type === "path" ? [r.matcher.path] : []));
-    g = guardsOf([...mandatoryDenies().flatMap((m) => m.patterns), ...denies]);
+    g = [...guardsOf([...mandatoryDenies().flatMap((m) => m.patterns), ...denies]), GIT_DIR_GUARD];
     guardCache.set(rules, g);
   }
   return g;
@@ -257,6 +257,9 @@ export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext):
       }
       const guard = guardFor(fsGuards(rules), path, op);
       if (guard) {
+        if (guard.kind === "git-dir") {
+          return { ...b, decision: "deny", rule: null, layer: "guard", reason: `${what} is denied: no link may be made or moved into a git dir (${guard.pattern.pattern}): the host's git would read the file it leads to` };
+        }
         const how = guard.kind === "ancestor" ? "it is an ancestor of" : "moving it would take paths out of or into";
         return { ...b, decision: "deny", rule: null, layer: "guard", reason: `${what} is denied: ${how} ${guard.protects}, which a deny protects (renaming, deleting or replacing it would change which rule decides there)` };
       }

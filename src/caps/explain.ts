@@ -7,6 +7,7 @@
  */
 import { compilePolicy, type CompileContext, type CompiledPermissions, type Enforcement, type FsRuleOut, type PatternRuleOut } from "./compile.ts";
 import { effectiveRules, fsGuards, ruleView, type RuleView } from "./evaluate.ts";
+import type { Guard } from "./guards.ts";
 import { policyToDocument, type Policy } from "./policy.ts";
 import { mandatoryDenies, runtimeRules, SCOPE_ROOT, type MandatoryGroup, type MandatoryScope, type Protects } from "./runtime-needs.ts";
 import { CAPABILITIES, type Capability } from "./vocabulary.ts";
@@ -21,7 +22,7 @@ export interface Explanation {
   runtime: { capability: Capability; value: string; operations?: readonly string[]; why: string }[];
   mandatory: { name: string; protects: Protects; group: MandatoryGroup; scope: MandatoryScope; why: string; patterns: string[] }[];
   /** What keeps each deny from being renamed, deleted or linked around (guards.ts). */
-  guards: { pattern: string; kind: "ancestor" | "boundary"; operations: readonly string[]; protects: string }[];
+  guards: { pattern: string; kind: Guard["kind"]; operations: readonly string[]; protects: string }[];
   compiled: {
     permissions: CompiledPermissions;
     loopbackExemptPorts: number[];
@@ -198,6 +199,7 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
     `    ${ancestors.join(" ")}`,
   );
   if (boundaries.length) push(`  no renames below ${boundaries.join(", ")} (moving a directory out of or into one would change what its glob deny matches)`);
+  push("  no symlink made and nothing renamed in a .git directory (the host's git would follow a link to any file)");
   push("  a read deny also denies writing, moving and linking what it names", "");
 
   if (d.warnings.length) {

@@ -33,6 +33,7 @@ import type { FsOperation } from "./vocabulary.ts";
 /** Everything that changes or replaces a name, but mkdir. */
 export const ANCESTOR_OPS = ["write", "rm", "rename", "symlink", "truncate", "chmod"] as const satisfies readonly FsOperation[];
 export const BOUNDARY_OPS = ["rename"] as const satisfies readonly FsOperation[];
+export const GIT_DIR_OPS = ["symlink", "rename"] as const satisfies readonly FsOperation[];
 
 /** Mount points: a rename cannot cross them, so a pattern below one cannot be left by moving. */
 const MOUNT_ROOTS = [[], GUEST_WORKSPACE.slice(1).split("/")];
@@ -41,7 +42,7 @@ export interface Guard {
   /** The guarded path or pattern (self-only when literal: the ancestor itself, not what is below it). */
   pattern: PathPattern;
   ops: readonly FsOperation[];
-  kind: "ancestor" | "boundary";
+  kind: "ancestor" | "boundary" | "git-dir";
   /** The deny it protects, as a normalised pattern. */
   protects: string;
 }
@@ -75,6 +76,16 @@ export function guardsFor(p: PathPattern): Guard[] {
   }
   return out;
 }
+
+/**
+ * No link in a git dir: inside every `.git`, no symlink may be made and nothing may be renamed (so none is moved in).
+ * The host's git reads the files there (packed-refs, shallow, info/grafts, index, HEAD, refs) with the host's rights,
+ * follows a link to any workspace file, and quotes the first line it cannot parse in its error: a guest-made
+ * `.git/packed-refs -> ../.env` made git.status answer `unexpected line in .git/packed-refs: TOKEN=...` (measured,
+ * git 2.39), a file the agent may not read. Nothing in the VM runs git, so nothing there needs either operation; a
+ * hard link is checked as a write of the file it names (its own deny refuses it). Emitted with every policy.
+ */
+export const GIT_DIR_GUARD: Guard = { pattern: pattern(["**", ".git", "**"], false), ops: GIT_DIR_OPS, kind: "git-dir", protects: "/**/.git" };
 
 /** The guards of many deny patterns, one per guarded pattern and kind. */
 export function guardsOf(denies: PathPattern[]): Guard[] {

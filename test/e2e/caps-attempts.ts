@@ -31,6 +31,10 @@ export async function execReports(cwd: string, flags: string[], script: string, 
 }
 
 /** Each line is `[NAME, shell command]`, run in the exec's top-level shell through the PRELUDE's `t`. */
+export function attemptsScript(lines: [string, string][]): string {
+  return [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n");
+}
+
 export function attempts(cwd: string, flags: string[], lines: [string, string][], env?: Record<string, string>) {
-  return execReports(cwd, flags, [PRELUDE, ...lines.map(([n, c]) => `t ${n} '${c.replace(/'/g, `'\\''`)}'`)].join("\n"), env);
+  return execReports(cwd, flags, attemptsScript(lines), env);
 }

@@ -12,7 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mandatoryDenies } from "../../src/caps/index.ts";
 import { removeTempDirs, runBin, tempDir } from "./helpers.ts";
-import { attempts, DENIED, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
+import { attempts, attemptsScript, DENIED, execReports, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
 
 /** A refused attempt: non-zero exit with a permission error (or, for node, whose errors bypass the shell, just the exit). */
 function refused(a: Attempt, name: string, { quiet = false } = {}) {
@@ -327,4 +327,41 @@ describe("every mandatory deny in a real VM", () => {
       expect(wrong).toEqual([]);
     }, VM_TIMEOUT);
   }
+});
+
+/**
+ * The host's git reads the files in .git (packed-refs, shallow, info/grafts, ...) with the host's rights and quotes a
+ * line it cannot parse in its error, so a link the agent made there turned git.status into a reader of any workspace
+ * file: `.git/packed-refs -> ../.env` answered `unexpected line in .git/packed-refs: TOKEN=...`. guards.ts: no link
+ * is made or moved into a git dir.
+ */
+describe("no link in .git leads the host's git tools to a file the agent may not read", () => {
+  test("symlinks made in .git or moved there are refused; git.status and git.log show neither .env nor a --deny-read file", async () => {
+    const ws = await tempDir("aos-escape-gitlink-");
+    expect(git(ws, "init", "-q", "-b", "main").exitCode).toBe(0);
+    await writeFile(join(ws, "a.txt"), "a\n");
+    for (const args of [["add", "a.txt"], ["-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", "base"]]) expect(git(ws, ...args).exitCode).toBe(0);
+    await writeFile(join(ws, ".env"), "TOKEN=gitlink-dotenv-secret\n");
+    await writeFile(join(ws, "private.txt"), "gitlink-private-secret\n");
+    // The host tools print only to the exec's own stdout (not into a captured subshell): called at the top level.
+    const tool = (name: string, input: object) => `agentos-paperclip ${name} --json '${JSON.stringify(input)}'; r=$?; echo; echo "@@${name} $r"`;
+    const script = attemptsScript([
+      ["packed_refs", "ln -s ../.env .git/packed-refs"],
+      ["shallow", "ln -s ../private.txt .git/shallow"],
+      // Made where its text leads to .env from .git/info (the guest cannot make a link that leaves the workspace).
+      ["moved_in", "mkdir -p s1/s2 && ln -s ../../.env s1/s2/lnk && mv s1/s2/lnk .git/info/grafts"],
+      ["dir_moved_in", "mkdir -p ld/x && ln -s ../../.env ld/x/packed-refs && mv ld/x .git/x"],
+      ["plain_write_ok", "echo described > .git/description"],
+    ]);
+    const { r, get } = await execReports(ws, ["--deny-read=private.txt"], [script, tool("git-status", {}), tool("git-log", { ref: "main" })].join("\n"));
+    expect(r.code).toBe(0);
+    for (const n of ["packed_refs", "shallow", "moved_in", "dir_moved_in"]) refused(get(n), n);
+    expect(get("plain_write_ok").rc).toBe(0);
+    expect([get("git-status").rc, get("git-log").rc]).toEqual([0, 0]);
+    expect(r.stdout).toContain('"branch":"main"');
+    expect(r.stdout).toContain('"subject":"base"');
+    for (const s of ["gitlink-dotenv-secret", "gitlink-private-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
+    const links = Bun.spawnSync(["find", join(ws, ".git"), "-type", "l"]).stdout.toString();
+    expect(links).toBe("");
+  }, VM_TIMEOUT);
 });

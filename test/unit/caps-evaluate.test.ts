@@ -111,6 +111,14 @@ describe("guards: no rename, delete or link changes which rule decides", () => {
     expect(op(ww, "write", "/workspace/src", "rename").decision).toBe("allow");
     expect(op(ww, "write", "/workspace/.git/HEAD", "write").decision).toBe("allow");
   });
+  test("no symlink is made and nothing renamed inside any .git (the host's git would follow a link to any file); other writes there stay allowed", () => {
+    for (const t of ["/workspace/.git/packed-refs", "/workspace/.git/info/grafts", "/workspace/sub/.git/refs/heads/x", "/tmp/r/.git/shallow"]) {
+      for (const o of ["symlink", "rename"]) expect(op(ww, "write", t, o)).toMatchObject({ decision: "deny", layer: "guard", reason: expect.stringContaining("no link may be made or moved into a git dir") });
+    }
+    expect(op(ww, "write", "/workspace/.git/packed-refs", "write").decision).toBe("allow");
+    expect(op(ww, "write", "/workspace/.github/x", "symlink").decision).toBe("allow");
+    expect(op(ww, "write", "/workspace/src/x", "symlink").decision).toBe("allow");
+  });
   test("secrets and git's files are protected everywhere in the VM, the agent CLIs' project files in the workspace only", () => {
     expect(decide({ allow: { "fs.read": ["/tmp"] } }, "read", "/tmp/moved/.kube/config")).toBe("deny");
     expect(decide({}, "write", "/tmp/p/.git/hooks/pre-commit")).toBe("deny");

@@ -88,6 +88,8 @@ function refGuards(denyPatterns: string[]): RefGuard[] {
       }
     }
   }
+  // In every git dir no symlink is made and nothing renamed: the host's git would follow a link there to any file.
+  out.push({ test: (t) => refRegex("/**/.git/**").test(t), ops: ["symlink", "rename"] });
   return out;
 }
 
