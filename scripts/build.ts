@@ -3,8 +3,8 @@
  * packages (zstd-compressed, extracted once into the cache dir at run time). Compressed assets are cached in
  * build/assets and only recompressed when their source changes.
  */
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { PI_BUNDLE_PATCH_ID, SIDECAR_PATCH_ID, SOFTWARE_PACKAGES, patchPiPackage, patchSidecar, resolveAssets, type SoftwareName } from "../src/runtime/index.ts";
 import { buildAdapterBundle } from "../src/paperclip/index.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -46,6 +46,21 @@ async function compress(src: string, name: string, kind: Entry["kind"], bundle?:
   await writeFile(manifestFile, JSON.stringify(entry));
   log(`  compressed ${name} (${(st.size / 2 ** 20).toFixed(1)} MB) in ${Math.round(performance.now() - t)} ms`);
   return entry;
+}
+
+/**
+ * dist/ holds only what this build wrote: the chunks' names change with their content, so each earlier build's .map
+ * files (and anything else left there) would pile up beside the binary.
+ */
+async function pruneDist(produced: string[]): Promise<void> {
+  const dist = dirname(outfile);
+  const keep = new Set(produced);
+  // (Bun names its outputs; were the binary itself not among them, what to keep would be unknown: keep everything.)
+  if (!keep.has(outfile)) {
+    log(`  dist/ not pruned: the build's outputs do not name ${basename(outfile)}`);
+    return;
+  }
+  for (const name of await readdir(dist)) if (!keep.has(join(dist, name))) await rm(join(dist, name), { recursive: true, force: true });
 }
 
 async function main() {
@@ -100,6 +115,7 @@ async function main() {
     for (const m of result.logs) console.error(m);
     process.exit(1);
   }
+  await pruneDist(result.outputs.map((o) => resolve(dirname(outfile), o.path)));
   const size = (await stat(outfile)).size;
   log(`built ${basename(outfile)} ${info.version} (${info.commit}): ${(size / 2 ** 20).toFixed(1)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
