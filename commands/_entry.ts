@@ -10,7 +10,17 @@ export async function start(argv: string[], options: MainOptions = {}): Promise<
     const code = await (await import("./_fast.ts")).fastToolInvoke(argv.slice(2));
     if (code !== null) exitNow(code);
   }
+  normalJit();
   return (await import("./main.ts")).main(argv, options);
+}
+
+/**
+ * The compiled binary starts with a JIT slow to compile (scripts/build.ts, START_JIT_POLICY): right for the fast
+ * path, which runs its code once and ends, wrong for a worker or a run. Everything else gets the normal policy back
+ * before it loads anything. Under `bun run` the policy is already 1.
+ */
+function normalJit(): void {
+  Bun.unsafe.setJITPolicy(1);
 }
 
 /**
