@@ -1,6 +1,7 @@
 import { access, mkdir, statfs, stat, constants } from "node:fs/promises";
 import { join } from "node:path";
-import { assetProvider, resolveAssets, type SoftwareName } from "./assets.ts";
+import { assetProvider, resolveAssets, type RuntimeAssets, type SoftwareName } from "./assets.ts";
+import { PI_BUNDLE_PATCH_ID } from "./pi-bundle-patch.ts";
 import { bootVm } from "./vm.ts";
 import { sidecarLogPath } from "./sidecar-wrapper.ts";
 import { SIDECAR_PATCHES } from "./sidecar-patch.ts";
@@ -150,7 +151,8 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     for (const bundle of Object.keys(assets.software) as SoftwareName[]) {
       const paths = assets.software[bundle];
       const sizes = await Promise.all(paths.map((p) => stat(p).then((s) => s.size)));
-      add({ code: `software_${bundle}`, level: "info", message: `software '${bundle}' present (${paths.length} package${paths.length > 1 ? "s" : ""}, ${(sizes.reduce((a, b) => a + b, 0) / MB).toFixed(0)} MB)` });
+      const note = bundle === "pi" ? `; ${piBundleNote(assetProvider().origin)}` : "";
+      add({ code: `software_${bundle}`, level: "info", message: `software '${bundle}' present (${paths.length} package${paths.length > 1 ? "s" : ""}, ${(sizes.reduce((a, b) => a + b, 0) / MB).toFixed(0)} MB${note})` });
     }
     assetsOk = true;
   } catch (e) {
@@ -184,3 +186,13 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
   return { adapterType: "agentos_local", status, checks, testedAt: new Date().toISOString(), timings };
 }
 
+/**
+ * Only the compiled binary's Pi package has its SDK bundle one byte per character (src/runtime/pi-bundle-patch.ts,
+ * applied by scripts/build.ts); a run from source gets agentOS's own package, whose bundle each Pi session holds as a
+ * two-byte string (docs/worker.md).
+ */
+function piBundleNote(origin: RuntimeAssets["origin"]): string {
+  return origin === "embedded"
+    ? `its SDK bundle patched to one byte per character (${PI_BUNDLE_PATCH_ID}): a Pi session holds it as a 7.9 MB string, not 15.9 MB`
+    : "agentOS's own package, unpatched: each Pi session holds its SDK bundle as a 15.9 MB two-byte string (the compiled binary embeds it patched)";
+}

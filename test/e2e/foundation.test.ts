@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readFile, writeFile, readdir, stat, appendFile } from "node:fs/promises";
 import { join } from "node:path";
-import { bootVm } from "../../src/runtime/index.ts";
+import { bootVm, PI_BUNDLE_PATCH_ID } from "../../src/runtime/index.ts";
 import { parseJson, privateCache, processesMentioning, runBin, sharedCache, tempDir, removeTempDirs } from "./helpers.ts";
 
 afterAll(removeTempDirs);
@@ -59,6 +59,8 @@ describe("compiled binary, from an empty directory", () => {
     expect(assets.message).toContain("embedded");
     expect(assets.message).toContain("wasm-runner-enforce-memory-limit");
     expect(assets.message).toContain("wasm-runner-kernel-wait-slice");
+    // And the Pi package it embeds is the patched one (src/runtime/pi-bundle-patch.ts); a run from source says it is not.
+    expect(report.checks.find((c: { code: string }) => c.code === "software_pi").message).toContain(`its SDK bundle patched to one byte per character (${PI_BUNDLE_PATCH_ID})`);
     expect(report.timings.bootMs).toBeGreaterThan(0);
     expect(report.timings.firstExecMs).toBeGreaterThan(0);
   }, 320_000);
