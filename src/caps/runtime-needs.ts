@@ -174,6 +174,19 @@ const GIT: [string, string][] = [
   [".lefthook*", "lefthook runs the commands it names as git hooks"],
 ];
 
+/**
+ * Git's stores of file content: every committed version of every file is in the object store (loose objects and
+ * packs, zlib-compressed), so a file the agent may not read (a --deny-read, a committed .env) was readable there once
+ * committed (measured: node's zlib inflated the blob of a --deny-read file from .git/objects). Protected like the
+ * secrets, everywhere. Nothing in the VM runs git; the host's git tools read these with the host's rights and show the
+ * agent no blob's content but through the fs.read check of its path (workspace.diff). The rest of .git (HEAD, refs,
+ * index, config) stays readable.
+ */
+const GIT_STORES: [string, string][] = [
+  [".git/objects/**", "git's object store holds the content of every committed file, those the agent may not read included"],
+  [".git/lfs/**", "Git LFS's store holds the content of every LFS-tracked file"],
+];
+
 const SHELL_AND_EDITOR: [string, string][] = [
   [".bashrc", "shell start-up file"],
   [".bash_profile", "shell start-up file"],
@@ -223,6 +236,7 @@ export function mandatoryDenies(): MandatoryDeny[] {
   cachedMandatory ??= [
     ...entries(SECRETS, "secret", "read+write", "everywhere"),
     ...entries(GIT, "git", "write", "everywhere"),
+    ...entries(GIT_STORES, "git", "read+write", "everywhere"),
     ...entries(SHELL_AND_EDITOR, "shell-editor", "write", "everywhere"),
     ...entries(AGENT_CONFIGS, "agent", "write", "workspace"),
   ].map((m) => {

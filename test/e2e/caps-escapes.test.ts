@@ -7,7 +7,7 @@
  * The attempts are made as caps-attempts.ts says.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mandatoryDenies } from "../../src/caps/index.ts";
@@ -227,7 +227,10 @@ const TABLE: [string, string, "secret" | "config" | "project"][] = [
   [".git/config", ".git/config", "config"],
   [".git/config.worktree", ".git/config.worktree", "config"],
   [".git/commondir", ".git/commondir", "config"],
-  [".git/objects/info/alternates", ".git/objects/info/alternates", "config"],
+  // Write-protected for itself, and unreadable too: it lies in the object store (.git/objects/**).
+  [".git/objects/info/alternates", ".git/objects/info/alternates", "secret"],
+  [".git/objects/**", ".git/objects/ab/cdef0123", "secret"],
+  [".git/lfs/**", ".git/lfs/objects/ab/cd/abcd", "secret"],
   [".git/worktrees/**", ".git/worktrees/wt/config.worktree", "config"],
   [".git/modules/**", ".git/modules/sub/hooks/post-checkout", "config"],
   [".git/rebase-merge/**", ".git/rebase-merge/git-rebase-todo", "config"],
@@ -335,7 +338,7 @@ describe("every mandatory deny in a real VM", () => {
  * file: `.git/packed-refs -> ../.env` answered `unexpected line in .git/packed-refs: TOKEN=...`. guards.ts: no link
  * is made or moved into a git dir.
  */
-describe("no link in .git leads the host's git tools to a file the agent may not read", () => {
+describe("git's own files give no other way to a file the agent may not read", () => {
   test("symlinks made in .git or moved there are refused; git.status and git.log show neither .env nor a --deny-read file", async () => {
     const ws = await tempDir("aos-escape-gitlink-");
     expect(git(ws, "init", "-q", "-b", "main").exitCode).toBe(0);
@@ -363,5 +366,37 @@ describe("no link in .git leads the host's git tools to a file the agent may not
     for (const s of ["gitlink-dotenv-secret", "gitlink-private-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
     const links = Bun.spawnSync(["find", join(ws, ".git"), "-type", "l"]).stdout.toString();
     expect(links).toBe("");
+  }, VM_TIMEOUT);
+
+  test("a committed --deny-read file and a committed .env cannot be read from git's object store (loose or packed); HEAD stays readable", async () => {
+    const ws = await tempDir("aos-escape-objects-");
+    const commit = (msg: string) => {
+      for (const args of [["add", "-A"], ["-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", msg]]) expect(git(ws, ...args).exitCode).toBe(0);
+    };
+    expect(git(ws, "init", "-q", "-b", "main").exitCode).toBe(0);
+    await writeFile(join(ws, "private.txt"), "objects-packed-secret\n");
+    await writeFile(join(ws, ".env"), "TOKEN=objects-dotenv-secret\n");
+    commit("first");
+    expect(git(ws, "gc", "-q").exitCode).toBe(0);
+    await writeFile(join(ws, "private.txt"), "objects-loose-secret\n");
+    commit("second");
+    // Every object file, inflated when it is a loose one, searched for the secrets' text.
+    const scan = `const fs=require("fs"),z=require("zlib");const walk=(d)=>{for(const e of fs.readdirSync(d,{withFileTypes:true})){const p=d+"/"+e.name;if(e.isDirectory())walk(p);else{let b=fs.readFileSync(p);try{b=z.inflateSync(b)}catch{}if(/objects-|TOKEN/.test(b.toString("latin1")))console.log("LEAK "+p)}}};walk("/workspace/.git/objects")`;
+    const loose = git(ws, "rev-parse", "HEAD:private.txt").stdout.toString().trim();
+    // By name: the guest cannot list the directory to expand a glob.
+    const pack = readdirSync(join(ws, ".git/objects/pack")).find((f) => f.endsWith(".pack"))!;
+    const { r, get } = await attempts(ws, ["--deny-read=private.txt"], [
+      ["baseline", "cat private.txt"],
+      ["cat_loose", `cat .git/objects/${loose.slice(0, 2)}/${loose.slice(2)}`],
+      ["cat_pack", `cat .git/objects/pack/${pack}`],
+      ["node_scan", `node -e '${scan}'`],
+      ["head_ok", "cat .git/HEAD"],
+    ]);
+    expect(r.code).toBe(0);
+    for (const n of ["baseline", "cat_loose", "cat_pack"]) refused(get(n), n);
+    refused(get("node_scan"), "node_scan", { quiet: true });
+    expect(get("node_scan").out).not.toContain("LEAK");
+    expect(get("head_ok")).toMatchObject({ rc: 0, out: "ref: refs/heads/main" });
+    for (const s of ["objects-packed-secret", "objects-loose-secret", "objects-dotenv-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
   }, VM_TIMEOUT);
 });
