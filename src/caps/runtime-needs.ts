@@ -150,9 +150,12 @@ const SECRETS: [string, string][] = [
  * git dir, nested modules included); rebase-merge/ and rebase-apply/ (the todo list's `exec` lines run on
  * `git rebase --continue`) and sequencer/ (options of a pending cherry-pick or revert); the global config in
  * ~/.gitconfig and ~/.config/git/; .gitmodules. A `.git` file (`gitdir: <path>`) or a `.git` symlink would point git at
- * a directory the agent filled: the `.git` name itself is guarded (guards.ts). Not listed: `.git/info/attributes` and
- * `.gitattributes` only pick drivers that config defines (the tree's .gitattributes is project content the agent edits
- * anyway); `.git/remotes/*` URLs cannot use the `ext::` transport (git refuses it by default).
+ * a directory the agent filled: the `.git` name itself is guarded (guards.ts). And then the rest of `.git/**`: nothing
+ * there runs a program, but the index (assume-unchanged and skip-worktree bits), info/exclude, info/attributes
+ * (`-diff`), info/grafts, shallow and the refs decide what the user's own git status, diff and log show, so an agent
+ * writing them could hide its changes from review; nothing in the VM runs git, so nothing there needs to write them.
+ * The tree's .gitattributes and .gitignore are project content the agent edits anyway (a change to them shows in the
+ * review); `.git/remotes/*` URLs cannot use the `ext::` transport (git refuses it by default).
  */
 const GIT: [string, string][] = [
   [".git/hooks/**", "git runs hooks on the host (commit, checkout, merge, push)"],
@@ -165,6 +168,8 @@ const GIT: [string, string][] = [
   [".git/rebase-merge/**", "an interactive rebase's todo list: its exec lines run on git rebase --continue"],
   [".git/rebase-apply/**", "a pending git am / rebase: resumed on the host"],
   [".git/sequencer/**", "a pending cherry-pick or revert (options such as the merge strategy program)"],
+  // Last of the .git entries, so the specific ones above give their own reason.
+  [".git/**", "the repository is the host's (nothing in the VM runs git): its index, info/exclude, info/attributes, shallow and refs decide what the user's git status, diff and log show, so an agent writing them could hide its changes from review"],
   [".gitconfig", "global git config runs commands on the host"],
   [".config/git/**", "global git config and attributes (XDG location)"],
   [".gitmodules", "submodule URLs are fetched on the host"],

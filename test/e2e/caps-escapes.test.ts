@@ -236,6 +236,7 @@ const TABLE: [string, string, "secret" | "config" | "project"][] = [
   [".git/rebase-merge/**", ".git/rebase-merge/git-rebase-todo", "config"],
   [".git/rebase-apply/**", ".git/rebase-apply/patch", "config"],
   [".git/sequencer/**", ".git/sequencer/opts", "config"],
+  [".git/**", ".git/info/exclude", "config"],
   [".gitconfig", ".gitconfig", "config"],
   [".config/git/**", ".config/git/config", "config"],
   [".gitmodules", ".gitmodules", "config"],
@@ -338,7 +339,7 @@ describe("every mandatory deny in a real VM", () => {
  * file: `.git/packed-refs -> ../.env` answered `unexpected line in .git/packed-refs: TOKEN=...`. guards.ts: no link
  * is made or moved into a git dir.
  */
-describe("git's own files give no other way to a file the agent may not read", () => {
+describe("git's own files: no other way to a file the agent may not read, no way to hide a change from review", () => {
   test("symlinks made in .git or moved there are refused; git.status and git.log show neither .env nor a --deny-read file", async () => {
     const ws = await tempDir("aos-escape-gitlink-");
     expect(git(ws, "init", "-q", "-b", "main").exitCode).toBe(0);
@@ -354,18 +355,41 @@ describe("git's own files give no other way to a file the agent may not read", (
       // Made where its text leads to .env from .git/info (the guest cannot make a link that leaves the workspace).
       ["moved_in", "mkdir -p s1/s2 && ln -s ../../.env s1/s2/lnk && mv s1/s2/lnk .git/info/grafts"],
       ["dir_moved_in", "mkdir -p ld/x && ln -s ../../.env ld/x/packed-refs && mv ld/x .git/x"],
-      ["plain_write_ok", "echo described > .git/description"],
     ]);
     const { r, get } = await execReports(ws, ["--deny-read=private.txt"], [script, tool("git-status", {}), tool("git-log", { ref: "main" })].join("\n"));
     expect(r.code).toBe(0);
     for (const n of ["packed_refs", "shallow", "moved_in", "dir_moved_in"]) refused(get(n), n);
-    expect(get("plain_write_ok").rc).toBe(0);
     expect([get("git-status").rc, get("git-log").rc]).toEqual([0, 0]);
     expect(r.stdout).toContain('"branch":"main"');
     expect(r.stdout).toContain('"subject":"base"');
     for (const s of ["gitlink-dotenv-secret", "gitlink-private-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
     const links = Bun.spawnSync(["find", join(ws, ".git"), "-type", "l"]).stdout.toString();
     expect(links).toBe("");
+  }, VM_TIMEOUT);
+
+  test("review evasion: the agent cannot hide its changes from the user's own git status and diff (index flags, info/exclude, info/attributes)", async () => {
+    const ws = await tempDir("aos-escape-review-");
+    expect(git(ws, "init", "-q", "-b", "main").exitCode).toBe(0);
+    await writeFile(join(ws, "app.js"), "console.log('app')\n");
+    for (const args of [["add", "app.js"], ["-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", "base"]]) expect(git(ws, ...args).exitCode).toBe(0);
+    // An index with app.js marked skip-worktree: bytes the agent could as well write with node (a checksummed file).
+    await writeFile(join(ws, "flagged-index"), readFileSync(join(ws, ".git/index")));
+    expect(Bun.spawnSync(["git", "update-index", "--skip-worktree", "app.js"], { cwd: ws, env: { ...process.env, GIT_INDEX_FILE: join(ws, "flagged-index") } }).exitCode).toBe(0);
+    const index = readFileSync(join(ws, ".git/index"));
+    const { r, get } = await attempts(ws, [], [
+      ["edit_ok", "echo \"console.log('hidden change')\" >> app.js && echo evil > evil.sh"],
+      ["index", "cp flagged-index .git/index"],
+      ["exclude", "echo evil.sh >> .git/info/exclude"],
+      ["attributes", "echo \"app.js -diff\" > .git/info/attributes"],
+      ["cleanup_ok", "rm flagged-index"],
+    ]);
+    expect(r.code).toBe(0);
+    expect([get("edit_ok").rc, get("cleanup_ok").rc]).toEqual([0, 0]);
+    for (const n of ["index", "exclude", "attributes"]) refused(get(n), n);
+    expect(readFileSync(join(ws, ".git/index")).equals(index)).toBe(true);
+    // The user's own git on the host sees both changes, with their content.
+    expect(git(ws, "status", "--porcelain").stdout.toString()).toBe(" M app.js\n?? evil.sh\n");
+    expect(git(ws, "diff").stdout.toString()).toContain("+console.log('hidden change')");
   }, VM_TIMEOUT);
 
   test("a committed --deny-read file and a committed .env cannot be read from git's object store (loose or packed); HEAD stays readable", async () => {

@@ -102,20 +102,26 @@ describe("guards: no rename, delete or link changes which rule decides", () => {
   const ww = { extends: "workspace-write" };
   const op = (doc: object, kind: RequestKind, target: string, o: string) => evaluate(policy(doc), { kind, target, op: o });
   test("the directories above a mandatory deny cannot be renamed, deleted or replaced by a file or a link; mkdir stays possible", () => {
-    for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.git", o)).toMatchObject({ decision: "deny", layer: "guard" });
-    expect(op(ww, "write", "/workspace/sub/.git", "write").reason).toContain("an ancestor of /**/.git/hooks/**");
-    expect(op(ww, "write", "/workspace/.git", "create_dir").decision).toBe("allow");
+    for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.git", o)).toMatchObject({ decision: "deny" });
+    for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.kube", o)).toMatchObject({ decision: "deny", layer: "guard" });
+    expect(op(ww, "write", "/workspace/sub/.kube", "write").reason).toContain("an ancestor of /**/.kube/config");
+    expect(op(ww, "write", "/workspace/.kube", "create_dir").decision).toBe("allow");
     expect(op(ww, "write", "/workspace/.kube", "rename").decision).toBe("deny");
     expect(op(ww, "write", "/home/agentos/x/.config/gh", "rename").decision).toBe("deny");
     // Other renames and the files beside protected ones are untouched.
     expect(op(ww, "write", "/workspace/src", "rename").decision).toBe("allow");
-    expect(op(ww, "write", "/workspace/.git/HEAD", "write").decision).toBe("allow");
+    expect(op(ww, "write", "/workspace/.github/workflows/ci.yml", "write").decision).toBe("allow");
+    // The whole repository is the host's: its index and ignore rules decide what the user's review shows.
+    for (const t of ["/workspace/.git/HEAD", "/workspace/.git/index", "/workspace/.git/info/exclude", "/workspace/sub/.git/info/attributes"]) expect(op(ww, "write", t, "write")).toMatchObject({ decision: "deny", layer: "mandatory" });
+    expect(op(ww, "read", "/workspace/.git/index", "read").decision).toBe("allow");
   });
-  test("no symlink is made and nothing renamed inside any .git (the host's git would follow a link to any file); other writes there stay allowed", () => {
-    for (const t of ["/workspace/.git/packed-refs", "/workspace/.git/info/grafts", "/workspace/sub/.git/refs/heads/x", "/tmp/r/.git/shallow"]) {
-      for (const o of ["symlink", "rename"]) expect(op(ww, "write", t, o)).toMatchObject({ decision: "deny", layer: "guard", reason: expect.stringContaining("no link may be made or moved into a git dir") });
+  test("no symlink is made and nothing renamed inside any .git (the host's git would follow a link to any file), even where an exact allow lifts the mandatory deny", () => {
+    const lifted = { extends: "workspace-write", allow: { "fs.write": ["/workspace/.git/packed-refs", "/tmp/r/.git/shallow"] } };
+    for (const t of ["/workspace/.git/packed-refs", "/tmp/r/.git/shallow"]) {
+      expect(op(lifted, "write", t, "write").decision).toBe("allow");
+      for (const o of ["symlink", "rename"]) expect(op(lifted, "write", t, o)).toMatchObject({ decision: "deny", layer: "guard", reason: expect.stringContaining("no link may be made or moved into a git dir") });
     }
-    expect(op(ww, "write", "/workspace/.git/packed-refs", "write").decision).toBe("allow");
+    for (const o of ["symlink", "rename"]) expect(op(ww, "write", "/workspace/sub/.git/refs/heads/x", o).decision).toBe("deny");
     expect(op(ww, "write", "/workspace/.github/x", "symlink").decision).toBe("allow");
     expect(op(ww, "write", "/workspace/src/x", "symlink").decision).toBe("allow");
   });
