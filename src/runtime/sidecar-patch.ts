@@ -13,15 +13,21 @@
  * for byte (test/unit/sidecar-patch.test.ts runs both functions, the original taken from the real binary, over real
  * and generated modules).
  *
- * 2. `KERNEL_WAIT_SLICE_MS`. A WASM process that blocks reading a pipe (or its stdin, or in poll(2), or writing a full
- * pipe) asks the sidecar in a loop of sync RPCs, each allowed to wait up to this slice: 10 s in 0.2.21. While one
- * such wait is in flight no process can start on that sidecar, in any of its VMs, node's included: `cat` reading a
- * pipe that nobody feeds stopped every later `ls` until it ended (in the worker, every other heartbeat's and exec's),
- * and codex-exec reads its command's output pipe for as long as the command runs (docs/agentos.md, "Starting
- * programs"). A start gets in between two slices, so the replacement makes
- * the slice 20 ms. Nothing else changes: the same RPCs, the same kernel checks on each, the same EOF and error
- * handling, the same `limits.resources.maxBlockingReadMs` deadline (it is kept by the clock, not by slices); a
- * blocked reader costs more sync RPCs: 2-4% of a core instead of ~0.2%, measured (docs/agentos.md).
+ * 2. Waits in the sidecar. A WASM process that blocks reading a pipe (or its stdin, or in poll(2), or writing a full
+ * pipe) asks the sidecar in a loop of sync RPCs, each allowed to wait up to `KERNEL_WAIT_SLICE_MS` (10 s in 0.2.21).
+ * While such a wait is in flight the sidecar serves other processes' calls late or not at all, in every VM: with
+ * the 10 s slice no process started anywhere (`cat` reading a pipe nobody feeds stopped every later `ls`); with a
+ * 20 ms slice (this fix's first form) a start got in between two slices, but a WASM child of node waiting on its stdin
+ * (`cat`, or a codex-exec started ahead of its prompt) still made `ls /` in another VM take 2-3 s instead of 0.2 s,
+ * once 246 s ending in ERR_AGENTOS_BRIDGE_CALL_TIMEOUT (measured with throwaway scripts on one sidecar, 2026-12-01;
+ * docs/agentos.md, "Starting programs"). So callSyncRpc (third patch) hands a `process.fd_read`, `__kernel_poll` or
+ * `__kernel_stdin_read` that may wait to rpcWait (second patch, beside the slice), which asks the same RPC without
+ * waiting and sleeps in the runner (Atomics.wait, as the runner's own child-pumping loops do) between asks, 1 ms
+ * doubling to the 20 ms slice, until the caller's wait is over; then the caller gets the sidecar's last "nothing yet"
+ * answer (fd_read: its EAGAIN), as from a wait that timed out. The same RPCs reach the same kernel checks; EOF, errors
+ * and `limits.resources.maxBlockingReadMs` (kept by the callers' clocks) are as before. Measured: with three
+ * codex-exec waiting on stdin in three VMs, `ls /` in a fourth took 133-167 ms (164 ms with none waiting, 1078 ms for the first on that sidecar).
+ * readKernelStdinChunk sits between the two and is rewritten in fewer lines (the same code) to make room.
  *
  * The original text is recognised by its SHA-256, never edited in place: a sidecar whose runner differs (another
  * agentOS version) is refused, so an upgrade has to look at this again rather than run an unknown mix. The
@@ -77,25 +83,75 @@ const ENFORCE_MEMORY_LIMIT = `function enforceMemoryLimit(moduleBytes, limitPage
 }
 `;
 
-/** The runner's wait slice and the lines around it, as 0.2.21 has them but for the comment and the slice. */
-const KERNEL_WAIT_SLICE = `// Each blocking read, poll or pipe write waits inside one sync RPC for at most
-// this slice, then asks again. agentOS 0.2.21 waited 10 s a slice, and while a
-// WASM process waited so, no process could start (paperclip-aos:
-// docs/agentos.md, "Starting programs"); 20 ms lets a start in between.
+/**
+ * The runner's wait slice, the lines around it and readKernelStdinChunk (the same code, fewer lines, to make room),
+ * and rpcWait: a wait that callSyncRpc hands over (below) asks the sidecar without waiting and sleeps in the runner
+ * between asks, 1 ms doubling to the 20 ms slice, until the wait the caller asked for is over.
+ */
+const KERNEL_WAIT_SLICE = `// paperclip-aos: rpcWait
 const KERNEL_WAIT_SLICE_MS = 20;
 const KERNEL_STDIN_WOULD_BLOCK = Symbol('kernel-stdin-would-block');
-// A WASM descendant shares this runner's synchronous sidecar dispatch path.
-// While one is active, return to the child event pump frequently enough to
-// preserve the concurrent progress Linux gives separately scheduled processes.
 const SPAWNED_CHILD_WAIT_SLICE_MS = 10;
 
 function hasActiveSpawnedChildren() {
-  for (const record of spawnedChildren.values()) {
-    if (record && typeof record.exitStatus !== 'number') {
-      return true;
-    }
-  }
+  for (const r of spawnedChildren.values()) if (r && typeof r.exitStatus !== 'number') return true;
   return false;
+}
+
+function readKernelStdinChunk(maxBytes, nonblocking = false) {
+  const n = Math.max(1, maxBytes >>> 0);
+  for (;;) {
+    const r = callSyncRpc('__kernel_stdin_read', [n, nonblocking ? 0 : KERNEL_WAIT_SLICE_MS]);
+    if (r && typeof r.dataBase64 === 'string') return Buffer.from(r.dataBase64, 'base64');
+    if (r?.done === true) return null;
+    if (nonblocking) return KERNEL_STDIN_WOULD_BLOCK;
+  }
+}
+
+function rpcWait(method, args, at) {
+  const ask = args.slice(), end = Date.now() + Number(args[at]);
+  ask[at] = 0;
+  for (let r, no; ; ) {
+    try {
+      r = callSyncRpc(method, ask);
+      no = at > 1 ? 0 : method === '__kernel_poll' ? !r?.fds?.some((f) => f?.revents >>> 0) : !(typeof r?.dataBase64 === 'string' || r?.done === true);
+    } catch (e) {
+      if (at < 2 || !/^E(AGAIN|WOULDBLOCK)$/.test(e?.code)) throw e;
+      no = e;
+    }
+    if (!no) return (rpcWait.ms = 1), r;
+    const ms = Math.min(end - Date.now(), rpcWait.ms || 1);
+    if (ms > 0) Atomics.wait(syntheticWaitArray, 0, 0, ms);
+    rpcWait.ms = Math.min(2 * (rpcWait.ms || 1), KERNEL_WAIT_SLICE_MS);
+    if (Date.now() >= end) { if (no !== true) throw no; return r; }
+  }
+}
+`;
+
+/**
+ * callSyncRpc as 0.2.21 has it, fewer lines, but a read (`process.fd_read`), poll (`__kernel_poll`) or stdin read
+ * (`__kernel_stdin_read`) asked to wait goes to rpcWait instead, so no wait is ever held inside the sidecar.
+ */
+const SYNC_RPC_WAITS = `function callSyncRpc(method, args = []) {
+  const at = method === 'process.fd_read' ? 2 : /^__kernel_(poll|stdin_read)$/.test(method) ? 1 : 0;
+  if (at && Number(args[at]) > 0) return rpcWait(method, args, at);
+  const glue = globalThis.__agentOSSyncRpc;
+  if (glue && typeof glue.callSync === 'function') {
+    const startedNs = __agentOSWasmNowNs();
+    try { return decodeSyncRpcValue(glue.callSync(method, args)); } finally { __agentOSWasiRecordSyncRpc(method, 'glue', startedNs); }
+  }
+  if (!NODE_SYNC_RPC_ENABLE || NODE_SYNC_RPC_REQUEST_FD == null || NODE_SYNC_RPC_RESPONSE_FD == null) {
+    throw Object.assign(new Error(\`agentos WASM sync RPC is unavailable for \${method}\`), { code: 'ERR_AGENTOS_WASM_SYNC_RPC_UNAVAILABLE' });
+  }
+  const startedNs = __agentOSWasmNowNs();
+  try {
+    writeSync(NODE_SYNC_RPC_REQUEST_FD, \`\${JSON.stringify({ id: nextSyncRpcId++, method, args: encodeSyncRpcValue(args) })}\\n\`);
+    const response = JSON.parse(readSyncRpcLine());
+    if (response?.ok) return decodeSyncRpcValue(response.result);
+    const error = new Error(response?.error?.message || \`agentos WASM sync RPC \${method} failed\`);
+    if (typeof response?.error?.code === 'string') error.code = response.error.code;
+    throw error;
+  } finally { __agentOSWasiRecordSyncRpc(method, 'pipe', startedNs); }
 }
 `;
 
@@ -110,9 +166,16 @@ export const SIDECAR_PATCHES: readonly SidecarPatch[] = [
   {
     id: "wasm-runner-kernel-wait-slice",
     start: "// Long event-driven in-RPC waits: the sidecar services __kernel_stdin_read /\n",
-    length: 935,
-    sha256: "c2d21e1ecd884db4cac46d9c0971dee3d9ce5971177332b9d91ffcb5ff21af0f",
+    length: 1485,
+    sha256: "3fd7c5005a3673d99f229fe5348a311f8b3d54ea172e5055834551c8af0f176e",
     replacement: KERNEL_WAIT_SLICE,
+  },
+  {
+    id: "wasm-runner-sync-rpc-waits",
+    start: "function callSyncRpc(method, args = []) {\n",
+    length: 1319,
+    sha256: "fce757f6688a4d1c1255e7841ae080dbc541ef33a78ec32a2eebfb4739e00806",
+    replacement: SYNC_RPC_WAITS,
   },
 ];
 

@@ -12,6 +12,7 @@ const COMMANDS = join(dirname(Bun.resolveSync("@rivet-dev/agentos-runtime-core/p
 const binary = new Uint8Array(readFileSync(SIDECAR));
 const patch = SIDECAR_PATCHES.find((p) => p.id === "wasm-runner-enforce-memory-limit")!;
 const slice = SIDECAR_PATCHES.find((p) => p.id === "wasm-runner-kernel-wait-slice")!;
+const rpc = SIDECAR_PATCHES.find((p) => p.id === "wasm-runner-sync-rpc-waits")!;
 
 type Enforce = (bytes: Uint8Array, limitPages: unknown) => Uint8Array;
 
@@ -82,7 +83,7 @@ describe("the WASM runner fix", () => {
     const patched = patchSidecar(binary);
     expect(patched.length).toBe(binary.length);
     const ranges = SIDECAR_PATCHES.map((p) => ({ p, offset: findOriginal(binary, p).offset })).sort((a, b) => a.offset - b.offset);
-    expect(ranges).toHaveLength(2);
+    expect(ranges).toHaveLength(3);
     // Every byte outside the patched texts is the same (compared between them, a stretch at a time).
     let from = 0;
     for (const { p, offset } of [...ranges, { p: { length: 0 }, offset: binary.length }]) {
@@ -172,25 +173,77 @@ describe("the WASM runner fix", () => {
   });
 });
 
-describe("the runner's wait-slice fix", () => {
+describe("the runner's wait fix", () => {
   const original = findOriginal(binary, slice).text;
-  const code = (text: string) => text.split("\n").filter((line) => !line.startsWith("//"));
+  const rpcOriginal = findOriginal(binary, rpc).text;
 
-  test("changes the slice from 10 s to 20 ms and no other line of code", () => {
-    const before = code(original);
-    const after = code(slice.replacement);
-    expect(after).toHaveLength(before.length);
-    const differing = before.flatMap((line, i) => (line === after[i] ? [] : [[line, after[i]]]));
-    expect(differing).toEqual([["const KERNEL_WAIT_SLICE_MS = 10_000;", "const KERNEL_WAIT_SLICE_MS = 20;"]]);
+  /** The slice's text, and callSyncRpc's, run with the runner's surroundings stubbed: `answer` is the sidecar. */
+  function runner(sliceText: string, rpcText: string, answer: (method: string, args: unknown[]) => unknown, children = new Map()) {
+    const glue = { callSync: answer };
+    return new Function(
+      "spawnedChildren", "glue", "Buffer",
+      `const syntheticWaitArray = new Int32Array(new SharedArrayBuffer(4));
+       const __agentOSWasmNowNs = () => 0n, __agentOSWasiRecordSyncRpc = () => {}, decodeSyncRpcValue = (v) => v;
+       const globalThis = { __agentOSSyncRpc: glue };
+       ${sliceText}\n${rpcText}
+       return { slice: KERNEL_WAIT_SLICE_MS, child: SPAWNED_CHILD_WAIT_SLICE_MS, busy: hasActiveSpawnedChildren(), block: KERNEL_STDIN_WOULD_BLOCK, readKernelStdinChunk, callSyncRpc };`,
+    )(children, glue, Buffer);
+  }
+
+  test("the constants and hasActiveSpawnedChildren are the same but for the slice (10 s to 20 ms)", () => {
+    for (const children of [new Map(), new Map([[2, { exitStatus: null }]]), new Map([[2, { exitStatus: 0 }]]), new Map([[2, null]])]) {
+      const pick = (r: any) => ({ slice: r.slice, child: r.child, busy: r.busy, block: typeof r.block });
+      const want = pick(runner(original, rpcOriginal, () => null, children));
+      expect(want.slice).toBe(10_000);
+      expect(pick(runner(slice.replacement, rpc.replacement, () => null, children))).toEqual({ ...want, slice: 20 });
+    }
   });
 
-  test("both texts run, defining the same names, and only the slice differs", () => {
-    const run = (text: string, children: Map<number, unknown>) =>
-      new Function("spawnedChildren", `${text}\nreturn { slice: KERNEL_WAIT_SLICE_MS, child: SPAWNED_CHILD_WAIT_SLICE_MS, busy: hasActiveSpawnedChildren(), block: typeof KERNEL_STDIN_WOULD_BLOCK };`)(children);
-    for (const children of [new Map(), new Map([[2, { exitStatus: null }]]), new Map([[2, { exitStatus: 0 }]]), new Map([[2, null]])]) {
-      const want = run(original, children);
-      expect(want.slice).toBe(10_000);
-      expect(run(slice.replacement, children)).toEqual({ ...want, slice: 20 });
+  test("a call that may not wait is passed on as it was, its answer and errors unchanged", () => {
+    for (const text of [rpcOriginal, rpc.replacement]) {
+      const seen: unknown[] = [];
+      const r = runner(slice.replacement, text, (m, a) => (seen.push([m, a]), m === "boom" ? (() => { throw Object.assign(new Error("x"), { code: "EIO" }); })() : { m, a }));
+      expect(r.callSyncRpc("fs.stat", ["/a"])).toEqual({ m: "fs.stat", a: ["/a"] });
+      expect(r.callSyncRpc("__kernel_stdin_read", [5, 0])).toEqual({ m: "__kernel_stdin_read", a: [5, 0] });
+      expect(() => r.callSyncRpc("boom", [])).toThrow("x");
+      expect(seen).toEqual([["fs.stat", ["/a"]], ["__kernel_stdin_read", [5, 0]], ["boom", []]]);
+    }
+  });
+
+  test("a read, poll or stdin read that may wait never waits in the sidecar, and gets what arrives", () => {
+    const cases: [string, unknown[], (n: number) => unknown, unknown][] = [
+      ["__kernel_stdin_read", [64, 200], (n) => (n < 4 ? {} : { dataBase64: "aGk=" }), { dataBase64: "aGk=" }],
+      ["__kernel_stdin_read", [64, 200], (n) => (n < 2 ? {} : { done: true }), { done: true }],
+      ["__kernel_poll", [[{ fd: 3 }], 200], (n) => ({ fds: [{ fd: 3, revents: n < 3 ? 0 : 1 }] }), { fds: [{ fd: 3, revents: 1 }] }],
+      ["process.fd_read", [7, 64, 200], (n) => { if (n < 3) throw Object.assign(new Error("again"), { code: "EAGAIN" }); return [104]; }, [104]],
+    ];
+    for (const [method, args, answer, want] of cases) {
+      const waits: unknown[] = [];
+      let n = 0;
+      const r = runner(slice.replacement, rpc.replacement, (m, a) => { waits.push(a[m === "process.fd_read" ? 2 : 1]); return answer(n++); });
+      expect(r.callSyncRpc(method, args)).toEqual(want);
+      expect(new Set(waits)).toEqual(new Set([0]));
+      expect(n).toBeGreaterThan(1);
+    }
+  });
+
+  test("when nothing arrives within the wait, the caller gets what the sidecar answers then (fd_read: EAGAIN)", () => {
+    const r = runner(slice.replacement, rpc.replacement, (m) => { if (m === "process.fd_read") throw Object.assign(new Error("again"), { code: "EAGAIN" }); return m === "__kernel_poll" ? { fds: [{ fd: 3, revents: 0 }] } : {}; });
+    expect(r.callSyncRpc("__kernel_stdin_read", [64, 30])).toEqual({});
+    expect(r.callSyncRpc("__kernel_poll", [[{ fd: 3 }], 30])).toEqual({ fds: [{ fd: 3, revents: 0 }] });
+    expect(() => r.callSyncRpc("process.fd_read", [7, 64, 30])).toThrow("again");
+    // A read error that is not "nothing yet" ends the wait at once.
+    const eio = runner(slice.replacement, rpc.replacement, () => { throw Object.assign(new Error("io"), { code: "EIO" }); });
+    expect(() => eio.callSyncRpc("process.fd_read", [7, 64, 30])).toThrow("io");
+  });
+
+  test("readKernelStdinChunk reads as the original: data, end, would-block", () => {
+    for (const [text, rpcText] of [[original, rpcOriginal], [slice.replacement, rpc.replacement]] as const) {
+      const answers = [{ dataBase64: "aGk=" }, { done: true }, {}];
+      const r = runner(text, rpcText, () => answers.shift() ?? {});
+      expect(Buffer.from(r.readKernelStdinChunk(8)).toString()).toBe("hi");
+      expect(r.readKernelStdinChunk(8)).toBeNull();
+      expect(r.readKernelStdinChunk(8, true)).toBe(r.block);
     }
   });
 

@@ -169,11 +169,45 @@ function takeRunConfig() {
   if (RUN_CONFIG && existsSync(RUN_CONFIG)) copyFileSync(RUN_CONFIG, `${CODEX_HOME}/config.toml`);
 }
 
+/**
+ * A codex-exec for the session's next turn, started now: its WASM start (~1-2.5 s in agentOS) then happens before
+ * the prompt, while it waits for its start message on stdin. It reads its config only after that message, so the run's
+ * config copied at the prompt still applies. Until the turn takes it, what it prints is kept, and if it ends it is
+ * forgotten (the turn starts another). A wait like this stalled every other VM's calls on the sidecar with agentOS
+ * 0.2.21's runner; the sidecar paperclip-aos embeds waits in the runner instead (src/runtime/sidecar-patch.ts).
+ */
+function startCodexExec(session) {
+  const env = { ...process.env, CODEX_HOME, ...(RELAY ? { PATH: `${RELAY_DIR}:${process.env.PATH || ""}` } : {}) };
+  const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+  const early = { out: [], err: [], exited: false };
+  const keepOut = (d) => early.out.push(d);
+  const keepErr = (d) => early.err.push(d);
+  child.stdout.on("data", keepOut);
+  child.stderr.on("data", keepErr);
+  child.on("error", () => { early.exited = true; });
+  child.on("exit", () => { early.exited = true; if (session.ahead && session.ahead.child === child) session.ahead = undefined; });
+  return {
+    child,
+    early,
+    /** Hands the child over: what it printed so far is replayed to the turn's listeners, which get the rest. */
+    take() {
+      child.stdout.off("data", keepOut);
+      child.stderr.off("data", keepErr);
+      return early;
+    },
+  };
+}
+
 function runTurn(session, text) {
   takeRunConfig();
   return new Promise((resolve) => {
-    const env = { ...process.env, CODEX_HOME, ...(RELAY ? { PATH: `${RELAY_DIR}:${process.env.PATH || ""}` } : {}) };
-    const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    let started = session.ahead;
+    session.ahead = undefined;
+    if (!started || started.early.exited || started.child.exitCode !== null) {
+      if (started) try { started.child.kill("SIGKILL"); } catch {}
+      started = startCodexExec(session);
+    }
+    const child = started.child;
     const stopRelay = RELAY ? serveRelay() : () => {};
     session.child = child;
     let answer = "";
@@ -187,10 +221,12 @@ function runTurn(session, text) {
       try { child.stdin.end(); } catch {}
       resolve({ stopReason, answer, error });
     };
+    const early = started.take();
+    for (const d of early.err) process.stderr.write(d);
     child.stderr.on("data", (d) => process.stderr.write(d));
     child.on("error", (e) => done("end_turn", `codex-exec did not start: ${e.message}`));
     child.on("exit", (code) => done(session.cancelled ? "cancelled" : "end_turn", code ? `codex-exec exited with ${code}` : undefined));
-    onJsonLines(child.stdout, handle, (line) => process.stderr.write(`codex-acp: not JSON from codex-exec: ${line}\n`));
+    onJsonLines(child.stdout, handle, (line) => process.stderr.write(`codex-acp: not JSON from codex-exec: ${line}\n`), early.out);
     async function handle(ev) {
       switch (ev.type) {
         case "text_delta":
@@ -240,8 +276,12 @@ async function onRequest(msg) {
       return reply(id, {});
     case "session/new": {
       const sessionId = randomUUID();
-      sessions.set(sessionId, { id: sessionId, cwd: params.cwd || process.cwd(), history: [], child: undefined, cancelled: false });
-      return reply(id, { sessionId });
+      const session = { id: sessionId, cwd: params.cwd || process.cwd(), history: [], child: undefined, ahead: undefined, cancelled: false };
+      sessions.set(sessionId, session);
+      reply(id, { sessionId });
+      // After the reply: the session is open to its client while codex-exec starts.
+      session.ahead = startCodexExec(session);
+      return;
     }
     case "session/prompt": {
       const session = sessions.get(params.sessionId);
@@ -275,9 +315,9 @@ function onNotification(msg) {
 }
 
 /** Each newline-ended JSON value of a stream, in order (an async handler is awaited); a line that is not JSON goes to onBad. */
-function onJsonLines(stream, onValue, onBad = () => {}) {
-  let buf = "";
-  stream.on("data", async (chunk) => {
+function onJsonLines(stream, onValue, onBad = () => {}, before = []) {
+  let buf = before.join("");
+  const onData = async (chunk) => {
     buf += chunk;
     let nl;
     while ((nl = buf.indexOf("\n")) >= 0) {
@@ -289,7 +329,9 @@ function onJsonLines(stream, onValue, onBad = () => {}) {
       const handled = onValue(value);
       if (handled) await handled;
     }
-  });
+  };
+  stream.on("data", onData);
+  if (buf) onData("");
 }
 
 process.stdin.setEncoding("utf8");
