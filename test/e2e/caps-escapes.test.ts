@@ -424,3 +424,24 @@ describe("git's own files: no other way to a file the agent may not read, no way
     for (const s of ["objects-packed-secret", "objects-loose-secret", "objects-dotenv-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
   }, VM_TIMEOUT);
 });
+
+describe("other spellings of a denied path", () => {
+  test("`..`, doubled and trailing slashes, /proc/self/root and /proc/self/cwd, and a symlinked parent do not open .env or a --deny-read file", async () => {
+    const ws = await tempDir("aos-escape-alias-");
+    await mkdir(join(ws, "sub"));
+    await writeFile(join(ws, ".env"), "TOKEN=alias-dotenv-secret\n");
+    await writeFile(join(ws, "sub/p.txt"), "alias-private-secret\n");
+    const paths = ["/workspace/sub/../.env", "/workspace//.env", ".//.env", "/proc/self/root/workspace/.env", "/proc/self/cwd/.env", "sub/./p.txt", "/workspace/sub//p.txt", "sub/p.txt/", "/proc/self/cwd/sub/p.txt"];
+    const { r, get } = await attempts(ws, ["--deny-read=sub/p.txt"], [
+      ...paths.map((p, i): [string, string] => [`p${i}`, `cat ${p}`]),
+      ["node_proc_root", `node -e 'require("fs").readFileSync("/proc/self/root/workspace/.env")'`],
+      ["parent_link", "ln -s sub s2 && cat s2/p.txt"],
+    ]);
+    expect(r.code).toBe(0);
+    // /proc/self/root and /proc/self/cwd lead nowhere in agentOS 0.2.21 (ENOENT); the others are refused by the rules.
+    for (const n of [...paths.map((_, i) => `p${i}`), "node_proc_root", "parent_link"]) expect({ n, rc: get(n).rc === 0 ? 0 : "non-zero" }).toEqual({ n, rc: "non-zero" });
+    for (const [i, p] of paths.entries()) if (!p.startsWith("/proc")) refused(get(`p${i}`), `p${i}`);
+    refused(get("parent_link"), "parent_link");
+    for (const s of ["alias-dotenv-secret", "alias-private-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
+  }, VM_TIMEOUT);
+});
