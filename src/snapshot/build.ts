@@ -21,11 +21,11 @@ import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsutil.ts";
-import { chunkEntries } from "./chunk.ts";
+import { BIG_FILE, chunkEntries } from "./chunk.ts";
 import { ID_PREFIX, sha256Hex } from "./format.ts";
 import type { LayerInput } from "./layer.ts";
-import { layerWriter, type LayerWriter } from "./layer-pool.ts";
-import { checkTagName, SnapshotStore, type LayerFileStat, type NameMove, type SnapshotRecord } from "./store.ts";
+import { layerWriter, PARALLEL_MIN_BYTES, type LayerWriter } from "./layer-pool.ts";
+import { checkTagName, SnapshotStore, type LayerFileStat, type LeaseHandle, type NameMove, type SnapshotRecord } from "./store.ts";
 import { layerIntact } from "./verify.ts";
 import { sortEntries, walkTree, type WalkEntry, type WalkResult } from "./walk.ts";
 
@@ -275,9 +275,85 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   }
   if (!statSync(dir).isDirectory()) throw usageError(`snapshot source ${dir} is not a directory`, "pass a directory", "snapshot_source_not_dir");
 
-  const walkStarted = Date.now();
-  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false });
   const cache = loadCache(store, dir);
+  const hold = buildHold(store, opts.workers);
+  try {
+    return await buildFrom(opts, store, dir, cache, hold, started);
+  } finally {
+    await hold.release();
+  }
+}
+
+/** What a build holds until it ends: its layer writer (made on first use) and its lease (taken before its first write). */
+function buildHold(store: SnapshotStore, workers: number | undefined) {
+  let writer: LayerWriter | undefined;
+  let lease: Promise<LeaseHandle> | undefined;
+  return {
+    writer: (bytes: number, layers: number) => (writer ??= layerWriter({ bytes, layers, workers })),
+    lease: () => (lease ??= store.acquireLease("build")),
+    async release() {
+      writer?.close();
+      (await lease?.catch(() => undefined))?.release();
+    },
+  };
+}
+
+/** A layer of these entries written and committed under its id: the id and the committed file's stat. */
+async function commitLayerOf(store: SnapshotStore, dir: string, group: WalkEntry[], w: LayerWriter, now = false): Promise<{ id: string; stat: LayerFileStat | undefined }> {
+  const tmp = store.tmpPath("layer");
+  const inputs: LayerInput[] = group.map((e) => {
+    const mt = Math.floor(e.mtimeMs);
+    return e.type === "f"
+      ? { p: e.rel, t: "f", m: e.mode, mt, hostPath: join(dir, e.rel) }
+      : e.type === "l"
+        ? { p: e.rel, t: "l", m: e.mode, mt, l: e.target! }
+        : { p: e.rel, t: "d", m: e.mode, mt };
+  });
+  let committed = false;
+  try {
+    const layer = await w.write(tmp, inputs, now);
+    // gc keeps every layer written since a live build started (admin.ts), so no lease write per layer.
+    const stat = store.commitLayer(tmp, layer.id);
+    committed = true;
+    return { id: layer.id, stat };
+  } finally {
+    if (!committed) rmSync(tmp, { force: true });
+  }
+}
+
+async function buildFrom(
+  opts: BuildOptions,
+  store: SnapshotStore,
+  dir: string,
+  cache: BuildCache | undefined,
+  hold: ReturnType<typeof buildHold>,
+  started: number,
+): Promise<BuildResult> {
+  /**
+   * A directory never built into this store has every layer to write, so its writing starts during the walk: the
+   * writer threads as soon as the walk has seen enough bytes to want them (a Worker is ready only some ms after it is
+   * made), and each big file's layer (a big file is a layer of its own, chunk.ts) as soon as the walk finds it, on a
+   * worker while this thread walks on. The lease comes first, as before any write.
+   */
+  const cold = cache === undefined;
+  if (cold) await hold.lease();
+  const early = new Map<string, Promise<{ id: string; stat: LayerFileStat | undefined }>>();
+  const onFile = (e: WalkEntry, bytes: number) => {
+    if (bytes < PARALLEL_MIN_BYTES) return;
+    const w = hold.writer(bytes, Infinity);
+    if (w.workers === 0 || e.size < BIG_FILE) return;
+    const written = commitLayerOf(store, dir, [e], w, true);
+    written.catch(() => {}); // awaited where its layer is used, or below when the walk fails
+    early.set(e.rel, written);
+  };
+  const walkStarted = Date.now();
+  let walked: WalkResult;
+  try {
+    walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false, onFile: cold ? onFile : undefined });
+  } catch (e) {
+    await Promise.allSettled(early.values());
+    throw e;
+  }
   const treeFp = treeFingerprint(walked.entries);
   const unchanged = unchangedRebuild(store, cache, treeFp, walked.entries, opts.name);
   if (unchanged) {
@@ -292,7 +368,7 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   /** Every group was reused from the cache as it stands, stamp included: the cache file needs no rewrite. */
   let cacheUpToDate = cache !== undefined;
 
-  const lease = await store.acquireLease("build");
+  const lease = await hold.lease();
   const layerIds: string[] = [];
   let written = 0;
   let repaired = 0;
@@ -300,42 +376,24 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   let doneBytes = 0;
   const progress = (files: number, bytes: number) =>
     opts.onProgress?.({ files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
-  let writer: LayerWriter | undefined;
   const writeGroup = async (i: number, w: LayerWriter): Promise<string> => {
     const group = groups[i]!;
-    const tmp = store.tmpPath("layer");
-    const inputs: LayerInput[] = group.map((e) =>
-      e.type === "f"
-        ? { p: e.rel, t: "f", m: e.mode, mt: e.mtime, hostPath: join(dir, e.rel) }
-        : e.type === "l"
-          ? { p: e.rel, t: "l", m: e.mode, mt: e.mtime, l: e.target! }
-          : { p: e.rel, t: "d", m: e.mode, mt: e.mtime },
-    );
-    let committed = false;
-    try {
-      const layer = await w.write(tmp, inputs);
-      for (const e of group) if (e.type === "f") {
-        doneFiles++;
-        doneBytes += e.size;
-      }
-      progress(doneFiles, doneBytes);
-      // gc keeps every layer written since a live build started (admin.ts), so no lease write per layer.
-      const stat = store.commitLayer(tmp, layer.id);
-      committed = true;
-      written++;
-      cacheUpToDate = false;
-      seen[i] = stat && [layer.id, walkStarted, stat];
-      return layer.id;
-    } finally {
-      if (!committed) rmSync(tmp, { force: true });
+    const { id, stat } = await ((group.length === 1 && early.get(group[0]!.rel)) || commitLayerOf(store, dir, group, w));
+    for (const e of group) if (e.type === "f") {
+      doneFiles++;
+      doneBytes += e.size;
     }
+    progress(doneFiles, doneBytes);
+    written++;
+    cacheUpToDate = false;
+    seen[i] = stat && [id, walkStarted, stat];
+    return id;
   };
   /** Write these groups' layers: in order in this thread, or all at once through the workers (the first failure stops the rest). */
   const writeAll = async (indices: number[]): Promise<void> => {
     if (!indices.length) return;
     const bytes = indices.reduce((n, i) => n + groups[i]!.reduce((m, e) => m + (e.type === "f" ? e.size : 0), 0), 0);
-    writer ??= layerWriter({ bytes, layers: indices.length, workers: opts.workers });
-    const w = writer;
+    const w = hold.writer(bytes, indices.length);
     if (w.workers === 0) {
       for (const i of indices) layerIds[i] = await writeGroup(i, w);
       return;
@@ -354,73 +412,68 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
     );
     if (failure !== undefined) throw failure;
   };
-  try {
-    const reused: number[] = [];
-    const toWrite: number[] = [];
-    for (const [i, group] of groups.entries()) {
-      const hit = cachedLayer(cache, fingerprints[i]!);
-      const id = hit && settledBefore(group, hit[1]) ? hit[0] : undefined;
-      // Reuse only a stored layer that is whole: a damaged one is written again from the source. Its file unchanged
-      // since this cache saw it whole is enough; else the store's own check (verify.ts) decides.
-      const stat = id === undefined ? undefined : store.layerFileStat(id);
-      const stamped = stat !== undefined && sameStat(stat, hit![2]);
-      const reusable = stamped || (id !== undefined && layerIntact(store, id));
-      if (id && !reusable && store.hasLayer(id)) repaired++;
-      if (!stamped) cacheUpToDate = false;
-      if (reusable) {
-        layerIds[i] = id!;
-        reused.push(i);
-        const now = stamped ? stat : store.layerFileStat(id!);
-        seen[i] = now && [id!, hit![1], now];
-        for (const e of group) if (e.type === "f") {
-          doneFiles++;
-          doneBytes += e.size;
-        }
-        progress(doneFiles, doneBytes);
-        continue;
+  const reused: number[] = [];
+  const toWrite: number[] = [];
+  for (const [i, group] of groups.entries()) {
+    const hit = cachedLayer(cache, fingerprints[i]!);
+    const id = hit && settledBefore(group, hit[1]) ? hit[0] : undefined;
+    // Reuse only a stored layer that is whole: a damaged one is written again from the source. Its file unchanged
+    // since this cache saw it whole is enough; else the store's own check (verify.ts) decides.
+    const stat = id === undefined ? undefined : store.layerFileStat(id);
+    const stamped = stat !== undefined && sameStat(stat, hit![2]);
+    const reusable = stamped || (id !== undefined && layerIntact(store, id));
+    if (id && !reusable && store.hasLayer(id)) repaired++;
+    if (!stamped) cacheUpToDate = false;
+    if (reusable) {
+      layerIds[i] = id!;
+      reused.push(i);
+      const now = stamped ? stat : store.layerFileStat(id!);
+      seen[i] = now && [id!, hit![1], now];
+      for (const e of group) if (e.type === "f") {
+        doneFiles++;
+        doneBytes += e.size;
       }
-      toWrite.push(i);
+      progress(doneFiles, doneBytes);
+      continue;
     }
-    await writeAll(toWrite);
-    // Reused layers are leased only now; one that a concurrent gc removed in between is written again.
-    await lease.add(reused.map((i) => layerIds[i]!));
-    await writeAll(reused.filter((i) => !store.hasLayer(layerIds[i]!)));
-
-    const id = snapshotIdOf(layerIds);
-    const existed = store.readRecord(id);
-    const dirs = walked.entries.filter((e) => e.type === "d").length;
-    const symlinks = walked.entries.filter((e) => e.type === "l").length;
-    const uniqueLayers = [...new Set(layerIds)];
-    const rec: SnapshotRecord = existed ?? {
-      v: 1,
-      id,
-      layers: layerIds,
-      files: walked.files,
-      dirs,
-      symlinks,
-      bytes: walked.bytes,
-      storedBytes: uniqueLayers.reduce((n, l) => n + store.layerSize(l), 0),
-      created: new Date().toISOString(),
-      source: {
-        kind: "build",
-        dir,
-        ...(opts.include?.length ? { include: opts.include } : {}),
-        ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
-        ...(opts.respectGitignore ? { respectGitignore: true } : {}),
-      },
-    };
-    if (!existed) await store.writeRecord(rec);
-    const nameMove = opts.name ? await store.nameSnapshot(opts.name, id, { force: opts.force }) : undefined;
-    // Every layer reused as the cache stands, and this tree recorded with these layers: the file on disk is right.
-    const known = cachedTree(cache, treeFp);
-    const treeKnown = known !== undefined && known[1].length === fingerprints.length && known[1].every((fp, i) => fp === fingerprints[i]);
-    if (!cacheUpToDate || !treeKnown) {
-      const tree = fingerprints.every((_, i) => seen[i] !== undefined) ? { fingerprint: treeFp, walked: walkStarted } : undefined;
-      await writeFileAtomic(cachePath(store, dir), JSON.stringify(nextCache(dir, cache, fingerprints, seen, tree)));
-    }
-    return resultOf(rec, walked, { name: opts.name, started, cached: Boolean(existed) && written === 0, written, repaired, nameMove });
-  } finally {
-    writer?.close();
-    lease.release();
+    toWrite.push(i);
   }
+  await writeAll(toWrite);
+  // Reused layers are leased only now; one that a concurrent gc removed in between is written again.
+  await lease.add(reused.map((i) => layerIds[i]!));
+  await writeAll(reused.filter((i) => !store.hasLayer(layerIds[i]!)));
+
+  const id = snapshotIdOf(layerIds);
+  const existed = store.readRecord(id);
+  const dirs = walked.entries.filter((e) => e.type === "d").length;
+  const symlinks = walked.entries.filter((e) => e.type === "l").length;
+  const uniqueLayers = [...new Set(layerIds)];
+  const rec: SnapshotRecord = existed ?? {
+    v: 1,
+    id,
+    layers: layerIds,
+    files: walked.files,
+    dirs,
+    symlinks,
+    bytes: walked.bytes,
+    storedBytes: uniqueLayers.reduce((n, l) => n + store.layerSize(l), 0),
+    created: new Date().toISOString(),
+    source: {
+      kind: "build",
+      dir,
+      ...(opts.include?.length ? { include: opts.include } : {}),
+      ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
+      ...(opts.respectGitignore ? { respectGitignore: true } : {}),
+    },
+  };
+  if (!existed) await store.writeRecord(rec);
+  const nameMove = opts.name ? await store.nameSnapshot(opts.name, id, { force: opts.force }) : undefined;
+  // Every layer reused as the cache stands, and this tree recorded with these layers: the file on disk is right.
+  const known = cachedTree(cache, treeFp);
+  const treeKnown = known !== undefined && known[1].length === fingerprints.length && known[1].every((fp, i) => fp === fingerprints[i]);
+  if (!cacheUpToDate || !treeKnown) {
+    const tree = fingerprints.every((_, i) => seen[i] !== undefined) ? { fingerprint: treeFp, walked: walkStarted } : undefined;
+    await writeFileAtomic(cachePath(store, dir), JSON.stringify(nextCache(dir, cache, fingerprints, seen, tree)));
+  }
+  return resultOf(rec, walked, { name: opts.name, started, cached: Boolean(existed) && written === 0, written, repaired, nameMove });
 }

@@ -24,7 +24,11 @@ const MAX_WORKERS = 4;
 export interface LayerWriter {
   /** Worker threads writing (0: this thread). */
   readonly workers: number;
-  write(tmpPath: string, inputs: LayerInput[]): Promise<WrittenLayer>;
+  /**
+   * `now`: hand the layer to a worker at once, busy or not (the least busy one), for a caller that keeps this thread
+   * busy meanwhile (the walk) and so would answer no worker until it is done. Only with workers.
+   */
+  write(tmpPath: string, inputs: LayerInput[], now?: boolean): Promise<WrittenLayer>;
   /** Refuse the layers not started yet (they reject with `reason`); those being written finish. */
   abort(reason: Error): void;
   close(): void;
@@ -65,7 +69,8 @@ class LayerPool implements LayerWriter {
   readonly workers: number;
   #all: Worker[] = [];
   #idle: Worker[] = [];
-  #busy = new Map<Worker, Task>();
+  /** Each busy worker's tasks (more than one only for `now` writes), answered by their seq. */
+  #busy = new Map<Worker, Task[]>();
   #queue: Task[] = [];
   #seq = 0;
   /** This thread is writing a layer too (between the workers' messages: one layer, then it yields). */
@@ -88,11 +93,30 @@ class LayerPool implements LayerWriter {
     }
   }
 
-  write(tmpPath: string, inputs: LayerInput[]): Promise<WrittenLayer> {
+  write(tmpPath: string, inputs: LayerInput[], now = false): Promise<WrittenLayer> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job: { seq: ++this.#seq, tmpPath, inputs }, resolve, reject });
-      this.#pump();
+      const task = { job: { seq: ++this.#seq, tmpPath, inputs }, resolve, reject };
+      const w = now ? (this.#idle.at(-1) ?? this.#leastBusy()) : undefined;
+      if (w) this.#send(w, task);
+      else {
+        this.#queue.push(task);
+        this.#pump();
+      }
     });
+  }
+
+  #leastBusy(): Worker | undefined {
+    let best: Worker | undefined;
+    for (const w of this.#all) if (!best || (this.#busy.get(w)?.length ?? 0) < (this.#busy.get(best)?.length ?? 0)) best = w;
+    return best;
+  }
+
+  #send(w: Worker, task: Task): void {
+    this.#idle = this.#idle.filter((x) => x !== w);
+    const tasks = this.#busy.get(w);
+    if (tasks) tasks.push(task);
+    else this.#busy.set(w, [task]);
+    w.postMessage(task.job);
   }
 
   abort(reason: Error): void {
@@ -107,12 +131,7 @@ class LayerPool implements LayerWriter {
   }
 
   #pump(): void {
-    while (this.#idle.length && this.#queue.length) {
-      const w = this.#idle.pop()!;
-      const task = this.#queue.shift()!;
-      this.#busy.set(w, task);
-      w.postMessage(task.job);
-    }
+    while (this.#idle.length && this.#queue.length) this.#send(this.#idle.at(-1)!, this.#queue.shift()!);
     if (!this.#selfBusy && this.#queue.length) {
       const task = this.#queue.shift()!;
       this.#selfBusy = true;
@@ -129,9 +148,13 @@ class LayerPool implements LayerWriter {
   }
 
   #done(w: Worker, r: LayerJobResult): void {
-    const task = this.#busy.get(w);
-    this.#busy.delete(w);
-    this.#idle.push(w);
+    const tasks = this.#busy.get(w) ?? [];
+    const at = tasks.findIndex((t) => t.job.seq === r.seq);
+    const task = at === -1 ? undefined : tasks.splice(at, 1)[0];
+    if (!tasks.length) {
+      this.#busy.delete(w);
+      this.#idle.push(w);
+    }
     if (task) {
       if ("error" in r) {
         const { message, code, exitCode, hint } = r.error;
@@ -141,14 +164,14 @@ class LayerPool implements LayerWriter {
     this.#pump();
   }
 
-  /** A worker that died takes its task with it; the others carry on. */
+  /** A worker that died takes its tasks with it; the others carry on. */
   #lost(w: Worker, message: string): void {
-    const task = this.#busy.get(w);
+    const tasks = this.#busy.get(w) ?? [];
     this.#busy.delete(w);
     this.#all = this.#all.filter((x) => x !== w);
     this.#idle = this.#idle.filter((x) => x !== w);
     w.terminate();
-    task?.reject(runtimeError(`a snapshot worker failed: ${message}`, "run the build again", "snapshot_worker_failed"));
+    for (const task of tasks) task.reject(runtimeError(`a snapshot worker failed: ${message}`, "run the build again", "snapshot_worker_failed"));
     this.#pump();
   }
 }

@@ -13,11 +13,10 @@ export interface WalkEntry {
   rel: string;
   type: "f" | "d" | "l";
   mode: number;
-  /** Whole milliseconds (what the snapshot stores). */
-  mtime: number;
+  /** What the snapshot stores: st_size for a file, 0 for a directory or link. */
   size: number;
   target?: string;
-  /** Stat fields for the rebuild cache (build.ts), flat: one object per entry, not two. */
+  /** Stat fields for the rebuild cache (build.ts), flat: one object per entry, not two. The snapshot stores whole ms. */
   mtimeMs: number;
   ctimeMs: number;
   ino: number;
@@ -54,7 +53,6 @@ function entryOf(rel: string, abs: string, st: Stats, type: WalkEntry["type"]): 
     rel,
     type,
     mode: st.mode & 0o7777,
-    mtime: Math.floor(mtimeMs),
     size: type === "f" ? size : 0,
     target: type === "l" ? readlinkSync(abs) : undefined,
     mtimeMs,
@@ -82,8 +80,14 @@ function readIgnoreTexts(abs: string, atRoot: boolean): string[] {
   return texts;
 }
 
-/** `sort: false` leaves the entries in the walk's order (readdir's, depth first), for a caller that may not need them sorted. */
-export function walkTree(root: string, opts: FilterOptions, { sort = true }: { sort?: boolean } = {}): WalkResult {
+export interface WalkOptions {
+  /** false leaves the entries in the walk's order (readdir's, depth first), for a caller that may not need them sorted. */
+  sort?: boolean;
+  /** Called mid-walk for each regular file kept, with the bytes of the files kept so far (build.ts starts writing then). */
+  onFile?: (entry: WalkEntry, bytes: number) => void;
+}
+
+export function walkTree(root: string, opts: FilterOptions, { sort = true, onFile }: WalkOptions = {}): WalkResult {
   const filter = new PathFilter(opts);
   const result: WalkResult = { entries: [], files: 0, bytes: 0, special: [], sensitiveExcluded: [], sensitiveIncluded: [], excluded: 0 };
   const rootStat = lstatSync(root);
@@ -124,6 +128,7 @@ export function walkTree(root: string, opts: FilterOptions, { sort = true }: { s
         if (type === "f") {
           result.files++;
           result.bytes += entry.size;
+          onFile?.(entry, result.bytes);
         }
         if (type === "d") visit(childRel, childAbs, rel, filter.inherit(v, from));
         continue;

@@ -458,6 +458,10 @@ describe("layers written by workers (layer-pool.ts)", () => {
     await mkdir(join(dir, "big"));
     for (let i = 0; i < 6; i++) await writeFile(join(dir, "big", `b${i}.bin`), new Uint8Array(300_000).fill(i + 1));
     await writeFile(join(dir, "big", "b-copy.bin"), new Uint8Array(300_000).fill(1));
+    // Big files (a layer each) past the first 8 MB: with workers, a cold build hands them to a worker mid-walk.
+    await mkdir(join(dir, "huge"));
+    for (let i = 0; i < 4; i++) await writeFile(join(dir, "huge", `h${i}.bin`), new Uint8Array(4_500_000).fill(i + 7));
+    await writeFile(join(dir, "huge", "h-copy.bin"), new Uint8Array(4_500_000).fill(7));
     await age(dir);
     const built = [];
     for (const workers of [0, 1, 3]) {
