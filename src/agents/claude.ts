@@ -21,7 +21,7 @@ export function claudeEnv(gw: GatewayEndpoint): Record<string, string> {
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     // A bash path is taken as it is; the adapter's default (/bin/sh) is not one, so Claude Code looked for a shell at its
     // first Bash call by running `which zsh` and `which bash` through sh (four WASM programs) to find /bin/bash anyway.
-    // Its commands still run in /bin/sh -c (the adapter's node shell wrapper spawns them with `shell: true`).
+    // Its commands still run in /bin/sh -c (CLAUDE_CODE_FORCE_SH_FOR_BASH in MANAGED_SETTINGS, below).
     CLAUDE_CODE_SHELL: "/bin/bash",
   };
 }
@@ -37,10 +37,13 @@ const CLAUDE_RUN_ENV = ".paperclip/claude-env.sh";
 /**
  * Claude Code reads CLAUDE_CODE_SHELL_PREFIX from its process env at each Bash call and runs `PREFIX 'COMMAND'`, with
  * the prefix quoted as one word except what follows its last " -", which stays raw. So this prefix makes each command
- * `true -;. ~/.paperclip/claude-env.sh;eval 'COMMAND'`: two shell builtins in the command's own shell (no program
- * starts, no shell started by a shell: both are slow or hang in agentOS 0.2.21, docs/agentos.md), then the command.
+ * `true -;exec </dev/null;. ~/.paperclip/claude-env.sh;eval 'COMMAND'`: shell builtins in the command's own shell (no
+ * program starts, no shell started by a shell: both are slow or hang in agentOS 0.2.21, docs/agentos.md), then the
+ * command. Its stdin is the null device, as stock Claude Code's `< /dev/null` gives it (the package turns that off:
+ * CLAUDE_CODE_DISABLE_DEV_NULL_REDIRECT): measured, without it a command that reads stdin (`read x`, a bare `wc -c`)
+ * waited on a pipe nobody writes until Claude Code's 2 min timeout put it in the background, wrapper or not.
  */
-const SHELL_PREFIX = `true -;. ${GUEST_HOME}/${CLAUDE_RUN_ENV};eval`;
+const SHELL_PREFIX = `true -;exec </dev/null;. ${GUEST_HOME}/${CLAUDE_RUN_ENV};eval`;
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const shellWord = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
@@ -71,9 +74,26 @@ const NO_SHELL_SNAPSHOT: AgentConfigFile = {
   content: "Not a directory on purpose: Claude Code makes no shell snapshot in this VM (paperclip-aos).\n",
 };
 
+/**
+ * Claude Code's managed settings (/etc/claude-code/managed-settings.json, read at its start whatever the adapter's
+ * settingSources; their `env` goes over its process env, which is the only way past the package's agent env: a
+ * session env of ours does not override that). They turn off the package's node shell wrapper: with it each Bash
+ * command was a node process (`node -e` spawning the command with `shell: true`), then `/bin/sh -c`, then the
+ * programs, each a process start in agentOS; without it Claude Code spawns `/bin/sh -c` itself (FORCE_SH_FOR_BASH:
+ * the same shell the wrapper's `shell: true` used, and not `bash -l`, which it takes without a shell snapshot). The
+ * command still runs in the VM under its policy, its exit code and stdout reach the model as before, and its stdin
+ * is the null device either way (SHELL_PREFIX). Measured through the worker, the bench's 3-step script, 4
+ * interleaved rounds at load 14-17: the `ls && cat` call ~1050 → ~830 ms (medians), the `printf` write ~415 → ~310.
+ */
+const MANAGED_SETTINGS = {
+  path: "/etc/claude-code",
+  files: { "managed-settings.json": `${JSON.stringify({ env: { CLAUDE_CODE_NODE_SHELL_WRAPPER: "0", CLAUDE_CODE_FORCE_SH_FOR_BASH: "1" } }, null, 2)}\n` },
+};
+
 export const claude = {
   id: "claude",
   title: "Claude Code",
+  guestDir: MANAGED_SETTINGS,
   packages: ["claude-code"],
   acpAgent: "claude",
   // The adapter has no session/load: agentOS restores the session from its event log with a transcript preamble.

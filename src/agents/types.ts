@@ -118,6 +118,11 @@ export interface AgentDriver {
   /** The id on the command line, in run requests and in sessionParams. */
   readonly id: string;
   readonly title: string;
+  /**
+   * A directory outside HOME that every VM of this agent has before its session opens: read-only, held in the host
+   * process and mounted through agentOS's js_bridge (the guest cannot change it), e.g. Claude Code's managed settings.
+   */
+  readonly guestDir?: { readonly path: string; readonly files: Readonly<Record<string, string>> };
   /** The agentOS software packages it needs (`@agentos-software/<name>`), embedded in the compiled binary. */
   readonly packages: readonly string[];
   /** Packages of our own it needs besides (e.g. Codex's ACP bridge). */

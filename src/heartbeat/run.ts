@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { paperclipErrorFamily, parseModelSpec, readableFailure, startGateway, type Gateway } from "../gateway/index.ts";
-import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, MemoryDirVfs, type BootOptions, type VmHandle } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
@@ -194,6 +194,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   phase(hb, "boot");
   // An agent whose session is open already was configured when its VM was made.
   if (!ahead) await writeHomeFiles(vm, setup.files);
+  // A spare has the agent's own directory already (src/worker/spares.ts).
+  if (!spare && driver.guestDir) await handle.mountFiles(driver.guestDir.path, MemoryDirVfs.of(driver.guestDir.path, driver.guestDir.files));
 
   const params: SessionParams = {
     sessionId,

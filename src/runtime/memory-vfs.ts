@@ -23,6 +23,13 @@ export class MemoryDirVfs implements VirtualFileSystem {
     private readonly owner: { uid: number; gid: number } = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
   ) {}
 
+  /** A directory holding these files (plain names). */
+  static of(guestPath: string, files: Readonly<Record<string, string>>): MemoryDirVfs {
+    const dir = new MemoryDirVfs(guestPath);
+    for (const [name, content] of Object.entries(files)) dir.set(name, content);
+    return dir;
+  }
+
   /** Put a file (a plain name, no directories), replacing what was there. */
   set(name: string, content: string | Uint8Array): void {
     if (pathSegments(name).length !== 1 || name.includes("/")) throw new Error(`not a plain file name: ${name}`);

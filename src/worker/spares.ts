@@ -398,6 +398,7 @@ export class SparePool {
       // The session opens in /workspace: an empty stand-in now, mounted as the policy's workspace will be (read-only
       // or not), shown as the run's own directory when a run takes the spare (rebindWorkspace: no sidecar round trip).
       await spare.handle.mountWorkspace(undefined, { readOnly: recipe.workspaceReadOnly });
+      if (driver.guestDir) await spare.handle.mountFiles(driver.guestDir.path, MemoryDirVfs.of(driver.guestDir.path, driver.guestDir.files));
       if (spare.runFiles) {
         await spare.handle.mountFiles(`${GUEST_HOME}/${runDir}`, spare.runFiles);
         // A stored session (own database) is restored by this open; agentOS hands its history to the first prompt.
