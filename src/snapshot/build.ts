@@ -16,6 +16,9 @@
  * same entries, so the same layers and the same snapshot id: it skips sorting, chunking and the per-layer fingerprints,
  * and, when the record, the name and every layer file are as that build left them, writes nothing at all (no lease,
  * no cache, no tag). What it cannot skip is the walk itself: an lstat of every entry (measured: scripts/bench-snapshot.ts).
+ *
+ * A cold build (no cache for this directory) starts writing during the walk (buildFrom): the workers boot once the
+ * walk has seen enough bytes, and each big file's layer is written on a worker as soon as the walk finds it.
  */
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -439,8 +442,9 @@ async function buildFrom(
     toWrite.push(i);
   }
   await writeAll(toWrite);
-  // Reused layers are leased only now; one that a concurrent gc removed in between is written again.
-  await lease.add(reused.map((i) => layerIds[i]!));
+  // Reused layers are leased only now; one that a concurrent gc removed in between is written again. A cold build
+  // reuses none: no lease rewrite.
+  if (reused.length) await lease.add(reused.map((i) => layerIds[i]!));
   await writeAll(reused.filter((i) => !store.hasLayer(layerIds[i]!)));
 
   const id = snapshotIdOf(layerIds);
