@@ -33,3 +33,18 @@ describe("the host CLI baselines", () => {
     }
   });
 });
+
+describe("the checkout's own CLIs", () => {
+  test("node_modules/.bin/opencode runs after `bun install`, which runs no dependency's install script (scripts/postinstall.ts)", async () => {
+    const dir = await tempDir("aos-opencode-bin-");
+    try {
+      // (OpenCode writes its data, cache, config and temp dirs even for --version: all of them in dir.)
+      const env = { PATH: process.env.PATH, HOME: dir, TMPDIR: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, XDG_CACHE_HOME: dir, XDG_STATE_HOME: dir };
+      const r = Bun.spawnSync([join(import.meta.dir, "..", "..", "node_modules", ".bin", "opencode"), "--version"], { env, cwd: dir });
+      const { version } = await Bun.file(join(import.meta.dir, "..", "..", "node_modules", "opencode-ai", "package.json")).json();
+      expect({ code: r.exitCode, stdout: r.stdout.toString().trim(), stderr: r.stderr.toString().slice(0, 300) }).toEqual({ code: 0, stdout: version, stderr: "" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
