@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
+import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, spareReady, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * Spare VMs of the agents other than Pi (src/agents/*: `spare`), through the compiled binary and one `serve`: a
@@ -39,17 +39,6 @@ async function status(): Promise<any> {
 }
 
 const policyOf = async (agent: string) => (await status()).warm.spares.policies.find((p: any) => p.agent === agent);
-
-/** Wait until a spare for `agent` is ready and nothing runs; its policy's entry in --status. */
-async function spareReady(agent: string): Promise<any> {
-  for (let i = 0; i < 360; i++) {
-    const s = await status();
-    const p = s.warm.spares.policies.find((x: any) => x.agent === agent && x.ready > 0);
-    if (p && s.running === 0) return p;
-    await Bun.sleep(500);
-  }
-  throw new Error(`no spare for ${agent}: ${JSON.stringify((await status()).warm.spares)}`);
-}
 
 async function heartbeat(agent: string, o: { ws: string; key: string; steps: unknown[]; prompt?: string; runEnv?: Record<string, string> }) {
   const dir = await tempDir("aos-aspare-run-");
@@ -132,7 +121,7 @@ async function expectNoToken(ws: string, has: string): Promise<void> {
  * which that file's Bash commands see), and its spare waits for the next heartbeat.
  */
 async function ownSettingsTakeNoSpare(): Promise<void> {
-  const before = await spareReady("claude");
+  const before = await spareReady(status, "claude");
   const ws = await tempDir("aos-aspare-ws-");
   await mkdir(join(ws, ".claude"));
   await writeFile(join(ws, ".claude", "settings.json"), JSON.stringify({ env: { SETTINGS_MARK: "s-4711" } }));
@@ -166,7 +155,7 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
         expect(taught.stdout + taught.sent + planted).not.toContain("spool-must-not-read");
       }
       await expectTokenDead(teachWs, agent);
-      const before = await spareReady(agent);
+      const before = await spareReady(status, agent);
 
       const ws = await tempDir("aos-aspare-ws-");
       // Codex reads the workspace's AGENTS.md when its turn starts (codex-exec is started per turn), so on a spare,
@@ -196,7 +185,7 @@ describe.each([["opencode"], ["claude"], ["codex"]])("serve: a spare VM for --ag
 
       // The session it ran in is the task's. OpenCode starts a new session each heartbeat with the transcript, so
       // that one takes a spare too; the others' resumed heartbeat takes the VM the worker prepared on its database.
-      if (agent === "opencode") await spareReady(agent);
+      if (agent === "opencode") await spareReady(status, agent);
       // Claude Code's and Codex's session has its next VM prepared (booted on its database, the session reopened).
       const resumable = agent === "opencode" ? undefined : await preparedVm(status);
       const hits = (await policyOf(agent)).hits;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { untilServing } from "../../src/worker/index.ts";
-import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
+import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runBin, spareReady, stopServe, tempDir } from "./helpers.ts";
 
 /**
  * How Claude Code's Bash commands run in every kind of VM (src/agents/claude.ts: its managed settings and shell
@@ -32,16 +32,6 @@ async function status(): Promise<any> {
   const r = await runBin(["serve", "--status", "--json"], { env: env() });
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);
-}
-
-async function spareReady(): Promise<any> {
-  for (let i = 0; i < 360; i++) {
-    const s = await status();
-    const p = s.warm.spares.policies.find((x: any) => x.agent === "claude" && x.ready > 0);
-    if (p && s.running === 0) return p;
-    await Bun.sleep(500);
-  }
-  throw new Error(`no spare for claude: ${JSON.stringify((await status()).warm.spares)}`);
 }
 
 const PROBE =
@@ -93,7 +83,7 @@ describe("Claude Code's Bash commands", () => {
   test("through the worker, on a spare and on the session's prepared VM: the same", async () => {
     // The first heartbeat teaches the worker the policy (a VM booted for it); spares are made after its result.
     await probe(await workspace(), "cbash-teach", true);
-    const before = await spareReady();
+    const before = await spareReady(status, "claude");
     const ws = await workspace();
     const cold = await probe(ws, "cbash-spare", true);
     expect((await status()).warm.spares.policies.find((p: any) => p.agent === "claude").hits).toBe(before.hits + 1);

@@ -142,3 +142,14 @@ export async function preparedVm(status: () => Promise<any>): Promise<any> {
   }
   throw new Error(`no session's next VM got ready: ${JSON.stringify((await status()).warm.resumable)}`);
 }
+
+/** Wait until a worker (`status`: its `serve --status --json`) has a spare for `agent` ready and runs nothing; that policy's entry. */
+export async function spareReady(status: () => Promise<any>, agent: string): Promise<any> {
+  for (let i = 0; i < 360; i++) {
+    const s = await status();
+    const p = s.warm.spares.policies.find((x: any) => x.agent === agent && x.ready > 0);
+    if (p && s.running === 0) return p;
+    await Bun.sleep(500);
+  }
+  throw new Error(`no spare for ${agent}: ${JSON.stringify((await status()).warm.spares)}`);
+}
