@@ -70,8 +70,10 @@ describe("path filter: --exclude, --include and the mandatory-deny secrets", () 
     expect(plain.verdict("src/env.ts", false)).toEqual({ keep: true });
     // Write-protected configs (hooks, rc files) are readable: they stay in a snapshot.
     expect(plain.verdict(".bashrc", false)).toEqual({ keep: true });
-    // The filter's list (names only, nothing parsed) is exactly the mandatory denies that protect reading.
-    expect(mandatorySecretNames()).toEqual(mandatoryDenies().filter((m) => m.protects === "read+write").map((m) => m.name));
+    // The filter's list (names only, nothing parsed) is exactly the mandatory secrets. Git's object stores are denied
+    // reading too, but they are no secret of their own: a snapshot keeps them (src/caps/runtime-needs.ts GIT_STORES).
+    expect(mandatorySecretNames()).toEqual(mandatoryDenies().filter((m) => m.group === "secret").map((m) => m.name));
+    expect(plain.verdict(".git/objects/ab/cdef", false)).toEqual({ keep: true });
     for (const name of mandatorySecretNames()) expect(plain.verdict(name.replace(/\*/g, "x"), false)).toMatchObject({ keep: false, sensitive: name });
 
     expect(new PathFilter({ include: ["**"] }).verdict(".env", false).keep).toBe(false);
