@@ -83,7 +83,8 @@ const NO_SHELL_SNAPSHOT: AgentConfigFile = {
  * the same shell the wrapper's `shell: true` used, and not `bash -l`, which it takes without a shell snapshot). The
  * command still runs in the VM under its policy, its exit code and stdout reach the model as before, and its stdin
  * is the null device either way (SHELL_PREFIX). Measured through the worker, the bench's 3-step script, 4
- * interleaved rounds at load 14-17: the `ls && cat` call ~1050 → ~830 ms (medians), the `printf` write ~415 → ~310.
+ * interleaved rounds at load 14-17: the `ls && cat` call ~1050 → ~830 ms (medians), the `printf` write ~415 → ~310,
+ * before the sidecar's no-wait RPC change; after it, 3 rounds at load 4-7 showed no gain above the noise (docs/worker.md).
  */
 const MANAGED_SETTINGS = {
   path: "/etc/claude-code",
