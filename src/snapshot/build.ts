@@ -336,16 +336,16 @@ async function buildFrom(
    * A directory never built into this store has every layer to write, so its writing starts during the walk: the
    * writer threads as soon as the walk has seen enough bytes to want them (a Worker is ready only some ms after it is
    * made), and each big file's layer (a big file is a layer of its own, chunk.ts) as soon as the walk finds it, on a
-   * worker while this thread walks on. The lease comes first, as before any write.
+   * worker while this thread walks on. The lease comes first, as before any write, but only once a write is due: a
+   * lease taken before the walk would be walked itself when the store is inside the tree (a state dir in the project).
    */
   const cold = cache === undefined;
-  if (cold) await hold.lease();
   const early = new Map<string, Promise<{ id: string; stat: LayerFileStat | undefined }>>();
   const onFile = (e: WalkEntry, bytes: number) => {
     if (bytes < PARALLEL_MIN_BYTES) return;
     const w = hold.writer(bytes, Infinity);
     if (w.workers === 0 || e.size < BIG_FILE) return;
-    const written = commitLayerOf(store, dir, [e], w, true);
+    const written = hold.lease().then(() => commitLayerOf(store, dir, [e], w, true));
     written.catch(() => {}); // awaited where its layer is used, or below when the walk fails
     early.set(e.rel, written);
   };
