@@ -37,13 +37,18 @@ const CLAUDE_RUN_ENV = ".paperclip/claude-env.sh";
 /**
  * Claude Code reads CLAUDE_CODE_SHELL_PREFIX from its process env at each Bash call and runs `PREFIX 'COMMAND'`, with
  * the prefix quoted as one word except what follows its last " -", which stays raw. So this prefix makes each command
- * `true -;exec </dev/null;. ~/.paperclip/claude-env.sh;eval 'COMMAND'`: shell builtins in the command's own shell (no
- * program starts, no shell started by a shell: both are slow or hang in agentOS 0.2.21, docs/agentos.md), then the
+ * `true -;exec </dev/null 2>&1;. ~/.paperclip/claude-env.sh;eval 'COMMAND'`: shell builtins in the command's own shell
+ * (no program starts, no shell started by a shell: both are slow or hang in agentOS 0.2.21, docs/agentos.md), then the
  * command. Its stdin is the null device, as stock Claude Code's `< /dev/null` gives it (the package turns that off:
  * CLAUDE_CODE_DISABLE_DEV_NULL_REDIRECT): measured, without it a command that reads stdin (`read x`, a bare `wc -c`)
  * waited on a pipe nobody writes until Claude Code's 2 min timeout put it in the background, wrapper or not.
+ * Its stderr goes where its stdout goes, as stock Claude Code has both written to one output file: the package's
+ * CLAUDE_CODE_USE_PIPE_OUTPUT=1 gives the command two pipes instead, and Claude Code's Bash tool builds the model's
+ * result from stdout alone (its pipe-mode stderr is kept but never read), so without this the model saw
+ * `Exit code 3\nout` for `echo out; echo err >&2; exit 3` and never a failing command's error message
+ * (test/e2e/claude-bash.test.ts). One pipe for both also keeps their order.
  */
-const SHELL_PREFIX = `true -;exec </dev/null;. ${GUEST_HOME}/${CLAUDE_RUN_ENV};eval`;
+const SHELL_PREFIX = `true -;exec </dev/null 2>&1;. ${GUEST_HOME}/${CLAUDE_RUN_ENV};eval`;
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const shellWord = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;

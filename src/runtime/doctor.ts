@@ -111,13 +111,6 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
       "(its stdin is not relayed). That no program started anywhere on the sidecar while a WASM process read a pipe " +
       "is fixed in the sidecar this binary embeds",
   });
-  add({
-    code: "limit_claude_bash_stderr",
-    level: "info",
-    message:
-      "Claude Code's Bash results carry no stderr in agentOS (its package pipes the two streams apart): the model does not see its commands' error messages, " +
-      "and a refusal inside a Bash command gives no permission event (its Read, Write and Edit refusals do)",
-  });
 
   // The Rivet engine parts are optional (installed on demand): their absence is information, never a failure.
   const rivet = locateRivet();

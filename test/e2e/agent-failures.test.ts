@@ -63,8 +63,8 @@ describe("an overloaded model on --agent codex, which fails the prompt with its 
 
 /**
  * Claude Code's and Codex's tool events carry no output, so their refusals are read from the tool results they send
- * the model. Claude Code's Bash result holds no stderr in agentOS ("Exit code 1"): its Read tool's refusal is the one
- * it reports; Codex's shell output holds the shell's own refusal.
+ * the model: Claude Code's Read tool's refusal, Codex's shell output with the shell's own refusal (Claude Code's Bash
+ * result holds the shell's refusal too: test/e2e/claude-bash.test.ts).
  */
 describe.each([
   ["claude", { tool: "read", input: { path: "/workspace/.env" } }, "fs.read", "/workspace/.env"],

@@ -9,7 +9,9 @@ import { binPath, preparedVm, privateCache, protocolEvents, removeTempDirs, runB
  * prefix), through the compiled binary and real Claude Code: booted for the run in this process, a worker's spare,
  * and a session's prepared VM. The command runs without the package's node shell wrapper, its stdin is the null
  * device (a command that reads stdin is not left waiting on a pipe nobody writes), it is still under the VM's policy
- * (the git hook's append and a write to the managed settings are refused), and its stdout and exit code reach the model.
+ * (the git hook's append and a write to the managed settings are refused), and its stdout, stderr and exit code reach
+ * the model (the package has Claude Code read a command's stderr from a pipe of its own, which its Bash tool then
+ * dropped: the model never saw a failing command's error message).
  */
 let home: string;
 let cache: string;
@@ -37,7 +39,7 @@ async function status(): Promise<any> {
 const PROBE =
   `echo "wrapper=\${CLAUDE_CODE_NODE_SHELL_COMMAND:-none}"; read -r line; echo "stdin-rc=$?"; wc -c | tr -d ' ' | sed 's/^/stdin-bytes=/'; ` +
   `echo evil >> /workspace/.git/hooks/pre-commit; echo "hook-rc=$?"; echo '{}' > /etc/claude-code/managed-settings.json; echo "settings-rc=$?"`;
-const STEPS = [{ tool: "bash", input: { command: PROBE } }, { tool: "bash", input: { command: "echo out-4242; exit 3" } }, { text: "probed" }];
+const STEPS = [{ tool: "bash", input: { command: PROBE } }, { tool: "bash", input: { command: "echo out-4242; echo err-4242 >&2; exit 3" } }, { text: "probed" }];
 
 async function workspace(): Promise<string> {
   const ws = await tempDir("aos-cbash-ws-");
@@ -69,14 +71,20 @@ async function probe(ws: string, key: string, worker: boolean) {
   expect(first).toContain("stdin-bytes=0");
   expect(first).toMatch(/hook-rc=[1-9]/);
   expect(first).toMatch(/settings-rc=[1-9]/);
+  // The shell's refusal reaches the model as words, and Paperclip sees it as a refusal of that write.
+  expect(first).toContain("failed to redirect to /etc/claude-code/managed-settings.json: Permission denied");
+  expect(evs.filter((e) => e.type === "permission")).toContainEqual(
+    expect.objectContaining({ decision: "deny", capability: "fs.write", target: "/etc/claude-code/managed-settings.json" }),
+  );
   expect(second).toContain("Exit code 3");
   expect(second).toContain("out-4242");
+  expect(second).toContain("err-4242");
   expect(await readFile(join(ws, ".git", "hooks", "pre-commit"), "utf8")).toBe("#!/bin/sh\necho original\n");
   return evs;
 }
 
 describe("Claude Code's Bash commands", () => {
-  test("booted for the run (in this process): no node wrapper, stdin at EOF, the VM's policy, output and exit code reach the model", async () => {
+  test("booted for the run (in this process): no node wrapper, stdin at EOF, the VM's policy, stdout, stderr and exit code reach the model", async () => {
     await probe(await workspace(), "cbash-direct", false);
   }, 900_000);
 

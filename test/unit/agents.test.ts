@@ -122,7 +122,7 @@ describe("Claude Code", () => {
     expect(driverFor("claude").spare).toMatchObject({ startedDir: ".claude/sessions" });
     // Its managed settings (a read-only mount in every Claude Code VM) turn the package's node shell wrapper off.
     expect(JSON.parse(driverFor("claude").guestDir!.files["managed-settings.json"]!)).toEqual({ env: { CLAUDE_CODE_NODE_SHELL_WRAPPER: "0", CLAUDE_CODE_FORCE_SH_FOR_BASH: "1" } });
-    expect(s.env.CLAUDE_CODE_SHELL_PREFIX).toBe("true -;exec </dev/null;. /home/agentos/.paperclip/claude-env.sh;eval");
+    expect(s.env.CLAUDE_CODE_SHELL_PREFIX).toBe("true -;exec </dev/null 2>&1;. /home/agentos/.paperclip/claude-env.sh;eval");
     expect(s.env).toMatchObject({ ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_MODEL: "claude-opus-4-1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
     expect(s.promptPrefix).toContain("INSTRUCTIONS-MARK");
     // The scripted model is asked for under a Claude id Claude Code knows.
@@ -136,7 +136,7 @@ describe("Claude Code", () => {
     expect(f.path).toBe(".paperclip/claude-env.sh");
     expect(f.content).toBe(["export HOME='/home/agentos'", "export PAPERCLIP_API_KEY='pk-1'", `export QUOTED='it'"'"'s $HOME \`x\`'`, "unset ANTHROPIC_API_KEY", ""].join("\n"));
     // The session opened ahead has the spare's endpoint and the prefix that sources the run file.
-    expect(spare.env?.(scriptedGw)).toMatchObject({ ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", CLAUDE_CODE_SHELL_PREFIX: "true -;exec </dev/null;. /home/agentos/.paperclip/claude-env.sh;eval" });
+    expect(spare.env?.(scriptedGw)).toMatchObject({ ANTHROPIC_API_KEY: "pcgw-abc", ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", CLAUDE_CODE_SHELL_PREFIX: "true -;exec </dev/null 2>&1;. /home/agentos/.paperclip/claude-env.sh;eval" });
   });
 });
 
