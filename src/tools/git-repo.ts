@@ -39,7 +39,8 @@ export async function openRepo(workspaceDir: string): Promise<Repo> {
 export async function gitInRepo(repo: Repo, args: string[], opts: Omit<GitOptions, "cwd" | "config" | "traceSetup"> = {}): Promise<GitResult & { truncated: boolean }> {
   const r = await git(args, { ...opts, cwd: repo.root, config: repo.config, traceSetup: true });
   if (r.code !== 0) {
-    if (/not a git repository/i.test(r.stderr)) throw notARepo(repo.root);
+    // Anchored: a line git quotes from a file cannot pose as this one.
+    if (/^fatal: not a git repository/m.test(r.stderr)) throw notARepo(repo.root);
     return r;
   }
   if (!r.setup || !sameRepo(repo, r.setup)) {

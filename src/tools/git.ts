@@ -53,6 +53,11 @@ function gitEnv(extra: Record<string, string> = {}, ceiling?: string): Record<st
     GIT_OPTIONAL_LOCKS: "0",
     GIT_PAGER: "cat",
     GIT_ATTR_NOSYSTEM: "1",
+    // No transport at all: set, this list replaces every protocol.*.allow of every config, and an empty one allows
+    // none. A config the agent writes (one the repository's includes, or a lifted .git/config deny) could otherwise
+    // name a promisor remote, and git's lazy fetch of a missing object (git.log of any sha) ran its uploadpack
+    // command on the host (measured, git 2.39). The tools never fetch.
+    GIT_ALLOW_PROTOCOL: "",
     LC_ALL: "C",
     ...(ceiling ? { GIT_CEILING_DIRECTORIES: ceiling } : {}),
     ...extra,
@@ -152,11 +157,13 @@ async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Prom
   return { text: new TextDecoder().decode(Buffer.concat(chunks)), truncated };
 }
 
-/** A git result that must have succeeded, else a tool error carrying git's first stderr line. */
+/**
+ * A git result that must have succeeded, else a tool error naming the command and git's exit code only. git's own
+ * text stays out: it quotes what it cannot parse (`unexpected line in .git/packed-refs: TOKEN=...`, `bad graft data:
+ * ...`, and a warning can come before the fatal line), and it reads files the agent may not read (through a link the
+ * host user made, a config include, a file in .git), so a line of it could carry a denied file into the tool result.
+ */
 export function ok(r: GitResult, what: string): string {
-  if (r.code !== 0) {
-    const line = r.stderr.split("\n").find((l) => l.trim()) ?? `exit ${r.code}`;
-    throw toolError("git_failed", `${what}: ${line.replace(/^(fatal|error): /, "")}`);
-  }
+  if (r.code !== 0) throw toolError("git_failed", `${what} failed (git exited ${r.code})`, "git's message is not shown (it can quote files the agent may not read): run git on the host to see it");
   return r.stdout;
 }

@@ -146,6 +146,56 @@ describe("class 3: host tools read the workspace with the agent's own fs policy"
   }, VM_TIMEOUT);
 });
 
+describe("class 3: the host's git, run by the tools for the agent, runs nothing and quotes nothing of the workspace", () => {
+  const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
+
+  test("exec: a config the repository includes from the workspace cannot make git.log run a program on the host (a promisor remote's uploadpack)", async () => {
+    // The host user's repository includes a project file into its config (a common pattern): the agent can write it.
+    const ws = await tempDir("aos-esc-ws-");
+    sh(ws, "init", "-q", "-b", "main");
+    sh(ws, "commit", "-q", "--allow-empty", "-m", "base");
+    await writeFile(join(ws, ".git", "config"), `${await readFile(join(ws, ".git", "config"), "utf8")}[include]\n\tpath = ../project.gitconfig\n`);
+    const home = await tempDir("aos-esc-home-");
+    const marker = join(await tempDir("aos-esc-marker-"), "ran");
+    // git looks a missing object up in a promisor remote by fetching from it: a local url runs uploadpack in a shell.
+    const config = `[remote "x"]\n\turl = /nonexistent\n\tpromisor = true\n\tuploadpack = echo agent-ran > ${marker}; false\n`;
+    const script = [
+      `printf '%s' '${config}' > /workspace/project.gitconfig`,
+      "cat /workspace/project.gitconfig",
+      call("git-log", { ref: "1111111111111111111111111111111111111111" }),
+      call("git-log", {}),
+      call("git-status", {}),
+    ].join("\n");
+    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    expect(out.stdout).toContain("uploadpack = echo agent-ran");
+    expect(existsSync(marker)).toBe(false);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect([parts[1], parts[3], parts[5]]).toEqual(["1", "0", "0"]);
+    expect(out.stderr).toContain("unknown_ref: '1111111111111111111111111111111111111111' is not a commit in this repository");
+    expect(JSON.parse(parts[2]!).result.commits.map((c: { subject: string }) => c.subject)).toEqual(["base"]);
+  }, VM_TIMEOUT);
+
+  test("exec: git's error on a file it parses through a link the host user made does not quote the file in the tool's error", async () => {
+    const ws = await secretWorkspace();
+    // .env's first line is what git would quote; a symlink in .git is the host user's (the agent cannot make one).
+    await writeFile(join(ws, ".env"), `TOKEN=${SECRETS.env}\n`);
+    sh(ws, "pack-refs", "--all");
+    const { symlinkSync, rmSync } = await import("node:fs");
+    rmSync(join(ws, ".git", "packed-refs"));
+    rmSync(join(ws, ".git", "refs", "heads", "main"), { force: true });
+    symlinkSync("../.env", join(ws, ".git", "packed-refs"));
+    const home = await tempDir("aos-esc-home-");
+    const script = [call("git-status", {}), call("workspace-diff", {})].join("\n");
+    const r = await runBin(["exec", "--json", "--deny-read=private.txt", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect(parts[1]).toBe("1");
+    expect(out.stderr).toContain("git_failed: git status failed (git exited 128)");
+    for (const s of Object.values(SECRETS)) expect(r.stdout + r.stderr).not.toContain(s);
+  }, VM_TIMEOUT);
+});
+
 describe("class 4: provider keys and secret-looking variables stay out of the VM", () => {
   const KEYS = { OPENAI_API_KEY: "sk-openai-ESCAPE-111", ANTHROPIC_API_KEY: "sk-ant-ESCAPE-222", GITHUB_TOKEN: "ghp-ESCAPE-333", OPENAI_BASE_URL: "http://upstream.invalid/ESCAPE-444" };
 
