@@ -282,18 +282,51 @@ export async function buildSnapshot(opts: BuildOptions): Promise<BuildResult> {
   const hold = buildHold(store, opts.workers);
   try {
     return await buildFrom(opts, store, dir, cache, hold, started);
+  } catch (e) {
+    await hold.settle();
+    dropUnusedLayers(store, hold.committed);
+    throw e;
   } finally {
     await hold.release();
   }
 }
 
-/** What a build holds until it ends: its layer writer (made on first use) and its lease (taken before its first write). */
+/**
+ * After a failed build, the layers it committed that no snapshot uses: removed now rather than left for gc (a cold
+ * build writes layers during its walk, so a walk that fails later leaves whole layers no record names). A layer a
+ * record uses stays, and so does every one while another build or run holds a lease: that one may be using a layer of
+ * the same id (gc's own rule, admin.ts). Nothing trusts such a layer meanwhile: a build reuses a layer only through
+ * its cache, which a failed build does not write.
+ */
+function dropUnusedLayers(store: SnapshotStore, committed: Set<string>): void {
+  if (!committed.size) return;
+  const leases = store.liveLeases();
+  // The one lease left is this build's own (it committed layers, so it took one): no one else can want them.
+  if (leases.length !== 1 || leases[0]!.pid !== process.pid || leases[0]!.purpose !== "build") return;
+  for (const rec of store.listRecords()) for (const l of rec.layers) committed.delete(l);
+  for (const id of committed) store.removeLayer(id);
+}
+
+/**
+ * What a build holds until it ends: its layer writer (made on first use), its lease (taken before its first write),
+ * the layer writes under way and the layers it committed (so a failed build can wait for the first and drop the second).
+ */
 function buildHold(store: SnapshotStore, workers: number | undefined) {
   let writer: LayerWriter | undefined;
   let lease: Promise<LeaseHandle> | undefined;
+  const writes: Promise<void>[] = [];
+  const committed = new Set<string>();
   return {
     writer: (bytes: number, layers: number) => (writer ??= layerWriter({ bytes, layers, workers })),
     lease: () => (lease ??= store.acquireLease("build")),
+    committed,
+    track<T extends { id: string }>(p: Promise<T>): Promise<T> {
+      writes.push(p.then((r) => void committed.add(r.id), () => {}));
+      return p;
+    },
+    async settle() {
+      await Promise.all(writes);
+    },
     async release() {
       writer?.close();
       (await lease?.catch(() => undefined))?.release();
@@ -345,18 +378,13 @@ async function buildFrom(
     if (bytes < PARALLEL_MIN_BYTES) return;
     const w = hold.writer(bytes, Infinity);
     if (w.workers === 0 || e.size < BIG_FILE) return;
-    const written = hold.lease().then(() => commitLayerOf(store, dir, [e], w, true));
+    const written = hold.track(hold.lease().then(() => commitLayerOf(store, dir, [e], w, true)));
     written.catch(() => {}); // awaited where its layer is used, or below when the walk fails
     early.set(e.rel, written);
   };
   const walkStarted = Date.now();
-  let walked: WalkResult;
-  try {
-    walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false, onFile: cold ? onFile : undefined });
-  } catch (e) {
-    await Promise.allSettled(early.values());
-    throw e;
-  }
+  // A walk that fails leaves the layers it handed out to buildSnapshot, which waits for them and drops them.
+  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false, onFile: cold ? onFile : undefined });
   const treeFp = treeFingerprint(walked.entries);
   const unchanged = unchangedRebuild(store, cache, treeFp, walked.entries, opts.name);
   if (unchanged) {
@@ -381,7 +409,7 @@ async function buildFrom(
     opts.onProgress?.({ files, bytes, totalFiles: walked.files, totalBytes: walked.bytes });
   const writeGroup = async (i: number, w: LayerWriter): Promise<string> => {
     const group = groups[i]!;
-    const { id, stat } = await ((group.length === 1 && early.get(group[0]!.rel)) || commitLayerOf(store, dir, group, w));
+    const { id, stat } = await ((group.length === 1 && early.get(group[0]!.rel)) || hold.track(commitLayerOf(store, dir, group, w)));
     for (const e of group) if (e.type === "f") {
       doneFiles++;
       doneBytes += e.size;

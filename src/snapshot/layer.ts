@@ -98,7 +98,12 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>):
   /** Read a host file (never following a symlink: the walk only hands us regular files) into the layer. */
   const copyHostFile = (path: string): { size: number; digest: string; offset: number } => {
     // O_NOFOLLOW: if the file was swapped for a symlink since the walk, fail instead of reading where it points.
-    const src = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    let src: number;
+    try {
+      src = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (e) {
+      throw sourceChanged(path, e);
+    }
     try {
       const st = fstatSync(src);
       if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
@@ -148,6 +153,17 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>):
     closeSync(fd);
     spare = buf;
   }
+}
+
+/**
+ * A source file the walk saw that cannot be read now: removed, or swapped for a symlink (O_NOFOLLOW's ELOOP), since
+ * the walk; or unreadable. The user's error, said in one line, not a bug's stack.
+ */
+function sourceChanged(path: string, e: unknown) {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return runtimeError(`${path} was removed while the snapshot was being built`, "run the build again", "snapshot_source_changed");
+  if (code === "ELOOP") return runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
+  return runtimeError(`cannot read ${path}: ${(e as Error).message}`, "fix its permissions or leave it out with --exclude", "snapshot_source_unreadable");
 }
 
 /** One write buffer, reused layer after layer (a fresh 4 MB zeroed buffer per layer cost more than the hashing). */

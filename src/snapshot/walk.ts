@@ -1,11 +1,14 @@
 /**
  * Walk a source directory into a sorted list of entries. Symlinks are recorded as links (their target text) and never
  * followed, wherever they point; sockets, FIFOs and devices are skipped with a warning; names come from readdir, so
- * no entry can name a path outside the directory.
+ * no entry can name a path outside the directory. An entry the walk cannot stat (a name that is not UTF-8, which
+ * readdir's text cannot name again; a path longer than the kernel takes) fails the build: leaving it out would make a
+ * snapshot that silently lacks files. Only an entry removed while the walk runs is left out.
  */
+import { isUtf8 } from "node:buffer";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { runtimeError } from "../errors.ts";
+import { runtimeError, usageError } from "../errors.ts";
 import { joinRel } from "./format.ts";
 import { PathFilter, type FilterOptions, type Inherited } from "./filter.ts";
 
@@ -80,6 +83,16 @@ function readIgnoreTexts(abs: string, atRoot: boolean): string[] {
   return texts;
 }
 
+/** `name` (as readdir's text gave it) stands for a name in `dir` that is not UTF-8: the text lost bytes, so no lstat finds it. */
+function notUtf8(dir: string, name: string): boolean {
+  if (!name.includes("\uFFFD")) return false;
+  try {
+    return readdirSync(dir, { encoding: "buffer" }).some((b) => !isUtf8(b) && b.toString() === name);
+  } catch {
+    return false;
+  }
+}
+
 export interface WalkOptions {
   /** false leaves the entries in the walk's order (readdir's, depth first), for a caller that may not need them sorted. */
   sort?: boolean;
@@ -111,8 +124,14 @@ export function walkTree(root: string, opts: FilterOptions, { sort = true, onFil
       let st: Stats;
       try {
         st = lstatSync(childAbs);
-      } catch {
-        continue; // removed while we walk
+      } catch (e) {
+        // Left out on purpose, by --exclude or .gitignore, whatever it is: no reason to look at it.
+        if (!filter.verdict(childRel, false, from).keep && !filter.verdict(childRel, true, from).keep) continue;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && !notUtf8(abs, name)) continue; // removed while we walk
+        throw code === "ENOENT"
+          ? usageError(`cannot snapshot ${childAbs}: its name is not valid UTF-8, which a snapshot cannot store`, "rename it, or leave it out with --exclude", "snapshot_source_bad_name")
+          : runtimeError(`cannot read ${childAbs}: ${(e as Error).message}`, "leave it out with --exclude", "snapshot_source_unreadable");
       }
       const type = typeOf(st);
       if (type === "special") {
