@@ -335,6 +335,10 @@ export class HostDirectoryVfs implements VirtualFileSystem {
       if (from.segs.length === 0) throw new GuestFsError("EBUSY", "rename", this.guestOf(oldPath));
       const to = this.resolve(newPath, false, "rename", true);
       if (to.segs.length === 0) throw new GuestFsError("EBUSY", "rename", this.guestOf(newPath));
+      // A link's text is read from where it lies: moved up, `../..` that named the root names the host above it.
+      if (to.segs.length < from.segs.length && !linksStayInside(from.host, from.st, to.segs.length - 1)) {
+        throw new GuestFsError("EACCES", "rename", this.guestOf(oldPath));
+      }
       renameSync(from.host, to.host);
     });
   }
@@ -372,7 +376,10 @@ export class HostDirectoryVfs implements VirtualFileSystem {
     return this.run("link", newPath, true, () => {
       const from = this.existing(oldPath, false, "link");
       if (from.st.isDirectory()) throw new GuestFsError("EPERM", "link", this.guestOf(oldPath));
-      linkSync(from.host, this.fresh(newPath, "link").host);
+      const to = this.fresh(newPath, "link");
+      // A hard link to a symlink is that link at another depth (Linux's link(2) does not follow it).
+      if (!linksStayInside(from.host, from.st, to.segs.length - 1)) throw new GuestFsError("EACCES", "link", this.guestOf(newPath));
+      linkSync(from.host, to.host);
     });
   }
 
@@ -391,6 +398,21 @@ export class HostDirectoryVfs implements VirtualFileSystem {
   utimes(path: string, atime: number, mtime: number): Promise<void> {
     return this.run("utime", path, true, () => utimesSync(this.existing(path, true, "utime").host, atime / 1000, mtime / 1000));
   }
+}
+
+/**
+ * Would every symlink at `host` (itself, or anywhere below it when it is a directory) stay inside the root by its text
+ * once `host` lies in a directory `depth` levels down? The same test as for a new link, at each link's new depth.
+ */
+function linksStayInside(host: string, st: Stats, depth: number): boolean {
+  if (st.isSymbolicLink()) return staysInside(depth, readlinkSync(host));
+  if (!st.isDirectory()) return true;
+  for (const e of readdirSync(host, { withFileTypes: true })) {
+    if (!e.isSymbolicLink() && !e.isDirectory()) continue;
+    const child = join(host, e.name);
+    if (!linksStayInside(child, lstatSync(child), depth + 1)) return false;
+  }
+  return true;
 }
 
 /**

@@ -7,7 +7,7 @@
  * The attempts are made as caps-attempts.ts says.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mandatoryDenies } from "../../src/caps/index.ts";
@@ -443,5 +443,43 @@ describe("other spellings of a denied path", () => {
     for (const [i, p] of paths.entries()) if (!p.startsWith("/proc")) refused(get(`p${i}`), `p${i}`);
     refused(get("parent_link"), "parent_link");
     for (const s of ["alias-dotenv-secret", "alias-private-secret"]) expect(r.stdout + r.stderr).not.toContain(s);
+  }, VM_TIMEOUT);
+});
+
+describe("links that leave the workspace on the host", () => {
+  test("a symlink moved up (alone or inside its directory) or hard-linked elsewhere cannot come to point outside the workspace on the host", async () => {
+    // A link's text is read from where it lies: `../..` made two levels down names the workspace, one level down the
+    // host directory above it. The guest may make the first; it must not turn it into the second.
+    const ws = await tempDir("aos-escape-links-");
+    const { r, get } = await attempts(ws, [], [
+      ["make", "mkdir -p a/b c/d/e f/g && ln -s ../.. a/b/up && ln -s ../../.. c/d/e/up3 && ln -s ../.. f/g/up && readlink a/b/up"],
+      ["dir_up", "mv a/b b"],
+      ["link_up", "mv c/d/e/up3 up3"],
+      ["hard_up", link("/workspace/f/g/up", "/workspace/hl")],
+      ["same_depth", "mv a/b a/b2 && mv a/b2 a/b"],
+      ["deeper", "mkdir -p x/y && mv f/g x/y/g"],
+    ]);
+    expect(r.code).toBe(0);
+    expect(get("make")).toMatchObject({ rc: 0, out: "../.." });
+    refused(get("dir_up"), "dir_up");
+    refused(get("link_up"), "link_up");
+    refused(get("hard_up"), "hard_up", { quiet: true });
+    // Moves that keep every link's depth, or deepen it, still work.
+    expect(get("same_depth").rc).toBe(0);
+    expect(get("deeper").rc).toBe(0);
+    // On the host, no link in the workspace resolves outside it.
+    const outside: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isSymbolicLink()) {
+          const real = realpathSync(p);
+          if (real !== ws && !real.startsWith(`${ws}/`)) outside.push(`${p} -> ${real}`);
+        } else if (e.isDirectory()) walk(p);
+      }
+    };
+    walk(ws);
+    expect(outside).toEqual([]);
+    expect(lstatSync(join(ws, "a/b/up")).isSymbolicLink()).toBe(true);
   }, VM_TIMEOUT);
 });
