@@ -16,14 +16,22 @@ const CODEX_RUN_CONFIG = ".paperclip/codex-config.toml";
  * entrypoint, so `sessions.open({agent: "codex"})` has nothing to start. This package is that entrypoint:
  * codex-acp/codex-acp.mjs speaks ACP on stdio and runs `codex-exec --session-turn` per prompt.
  */
+const agentosPackage = (env: Record<string, string>) => `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME, PAPERCLIP_CODEX_RUN_CONFIG: `${GUEST_HOME}/${CODEX_RUN_CONFIG}`, ...env } } }, null, 2)}\n`;
+
+/**
+ * The bridge starts a session's first codex-exec as soon as the session opens (PAPERCLIP_CODEX_EXEC_AHEAD), so its
+ * WASM start is over before the prompt; it then waits reading its stdin. On a sidecar without our fixes of agentOS
+ * (src/runtime/sidecar-patch.ts) such a wait stalls every other VM of the sidecar, so there it starts at the prompt.
+ */
 export const CODEX_ACP_PACKAGE: LocalPackage = {
   name: "codex",
   version: "0.1.0",
   bin: { "codex-acp": "codex-acp.mjs" },
   files: {
     "codex-acp.mjs": bridgeSource,
-    "agentos-package.json": `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME, PAPERCLIP_CODEX_RUN_CONFIG: `${GUEST_HOME}/${CODEX_RUN_CONFIG}` } } }, null, 2)}\n`,
+    "agentos-package.json": agentosPackage({ PAPERCLIP_CODEX_EXEC_AHEAD: "1" }),
   },
+  unpatchedSidecarFiles: { "agentos-package.json": agentosPackage({}) },
 };
 
 /** A TOML basic string (JSON's escapes are TOML's). */

@@ -108,6 +108,11 @@ export interface LocalPackage {
   /** Relative path → content; `bin` entries are made executable. */
   files: Record<string, string>;
   bin: Record<string, string>;
+  /**
+   * Files that differ on a sidecar without the embedded one's fixes of agentOS (run from source, or a user's
+   * AGENTOS_SIDECAR_BIN: src/runtime/sidecar-patch.ts), where what the package does would stall the sidecar.
+   */
+  unpatchedSidecarFiles?: Record<string, string>;
 }
 
 /**

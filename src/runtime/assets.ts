@@ -63,8 +63,13 @@ export function resolveAssets(opts: { onProgress?: (msg: string) => void } = {})
       throw usageError(`AGENTOS_SIDECAR_BIN is set to ${SIDECAR_OVERRIDE}, which does not exist`, "unset it to use the bundled sidecar", "sidecar_override_missing");
     }
     const assets = await assetProvider().resolve(opts);
+    // Only the embedded sidecar carries our fixes of agentOS (src/runtime/sidecar-patch.ts).
+    const patched = !SIDECAR_OVERRIDE && assets.origin === "embedded";
     for (const d of DRIVERS) {
-      for (const p of (d as { localPackages?: readonly LocalPackage[] }).localPackages ?? []) assets.software[d.id].push(await localPackageDir(p));
+      for (const p of (d as { localPackages?: readonly LocalPackage[] }).localPackages ?? []) {
+        const pkg = patched || !p.unpatchedSidecarFiles ? p : { ...p, files: { ...p.files, ...p.unpatchedSidecarFiles } };
+        assets.software[d.id].push(await localPackageDir(pkg));
+      }
     }
     return SIDECAR_OVERRIDE ? { ...assets, sidecarBin: SIDECAR_OVERRIDE, origin: "AGENTOS_SIDECAR_BIN" as const } : assets;
   })().catch((e) => {

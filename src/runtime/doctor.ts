@@ -135,7 +135,7 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     const sidecar = await stat(assets.sidecarBin);
     await access(assets.sidecarBin, constants.X_OK);
     // Only the embedded sidecar carries our fixes of agentOS (src/runtime/sidecar-patch.ts); say which one runs.
-    const fixes = assets.origin === "embedded" ? `with our fixes of agentOS: ${SIDECAR_PATCHES.map((p) => p.id).join(", ")}` : "without the embedded one's fixes of agentOS: WASM commands start slower, and one waiting to read a pipe stops every program start, docs/agentos.md";
+    const fixes = assets.origin === "embedded" ? `with our fixes of agentOS: ${SIDECAR_PATCHES.map((p) => p.id).join(", ")}` : "without the embedded one's fixes of agentOS: WASM commands start slower, one waiting to read a pipe stops every program start, and Codex's codex-exec starts at its prompt, not ahead (docs/agentos.md)";
     add({ code: "runtime_assets", level: "info", message: `agentOS sidecar found (${assets.origin}, ${(sidecar.size / MB).toFixed(0)} MB, ${fixes})`, detail: assets.sidecarBin });
     const integrity = await assetProvider().verify?.();
     if (integrity && !integrity.ok) {

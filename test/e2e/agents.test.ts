@@ -15,13 +15,13 @@ const KEY = "sk-ant-agents-test-KEY-0123456789";
 // Every temp dir comes from helpers.tempDir, which tracks it; this file removes them when it is done.
 afterAll(removeTempDirs);
 
-async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: unknown[]; prompt: string }) {
+async function heartbeat(agent: AgentId, o: { ws: string; home: string; steps: unknown[]; prompt: string; args?: string[]; env?: Record<string, string> }) {
   const scratch = await tempDir("aos-agents-script-");
   const script = join(scratch, "script.json");
   await writeFile(script, JSON.stringify({ steps: o.steps }));
   const record = join(scratch, "record.ndjson");
-  const r = await runBin(["run", "--agent", agent, "--cwd", o.ws, "--model", `scripted:${script}`, "--record", record, "--prompt", o.prompt, "--task-key", "T-1"], {
-    env: { PAPERCLIP_AOS_HOME: o.home, ANTHROPIC_API_KEY: KEY, OPENAI_API_KEY: KEY },
+  const r = await runBin(["run", "--agent", agent, "--cwd", o.ws, "--model", `scripted:${script}`, "--record", record, "--prompt", o.prompt, "--task-key", "T-1", ...(o.args ?? [])], {
+    env: { PAPERCLIP_AOS_HOME: o.home, ANTHROPIC_API_KEY: KEY, OPENAI_API_KEY: KEY, ...o.env },
     timeoutMs: 170_000,
   });
   const evs = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -145,5 +145,28 @@ describe("run --agent codex: commands that start programs", () => {
     const calls = r.evs.filter((e) => e.type === "tool_call");
     expect(r.evs.filter((e) => e.type === "permission")).toEqual([expect.objectContaining({ decision: "deny", capability: "fs.read", toolUseId: calls[2].toolUseId })]);
     expect(r.stdout + r.recorded).not.toContain("relay-must-not-read");
+  }, 180_000);
+});
+
+/**
+ * The bridge starts a session's first codex-exec when the session opens, so its WASM start is over before the prompt
+ * (src/agents/codex.ts). A codex-exec waiting on its stdin stalls every other VM of a sidecar without the embedded
+ * one's fixes of agentOS (src/runtime/sidecar-patch.ts), so on a user's AGENTOS_SIDECAR_BIN (here agentOS's own,
+ * unpatched) it starts at the prompt, as before the fix; the heartbeat works the same either way.
+ */
+describe("run --agent codex: codex-exec started ahead only on the embedded sidecar", () => {
+  test("embedded sidecar: started before the prompt; AGENTOS_SIDECAR_BIN: started at the prompt; both heartbeats succeed", async () => {
+    const sidecarMod = (await import("@rivet-dev/agentos-sidecar")) as { getSidecarPath?: () => string; default?: { getSidecarPath?: () => string } };
+    const unpatched = (sidecarMod.getSidecarPath ?? sidecarMod.default!.getSidecarPath!)();
+    const started: Record<string, string[]> = {};
+    for (const [name, env] of [["embedded", {}], ["own", { AGENTOS_SIDECAR_BIN: unpatched }]] as const) {
+      const ws = await tempDir("aos-agents-ws-");
+      const r = await heartbeat("codex", { ws, home: await tempDir("aos-agents-home-"), prompt: "write it", args: ["--debug"], env, steps: [{ tool: "write", input: { path: "out.txt", content: name } }, { text: "written" }] });
+      expect({ code: r.code, errorCode: r.result?.errorCode }).toEqual({ code: 0, errorCode: null });
+      expect(await readFile(join(ws, "out.txt"), "utf8")).toBe(name);
+      started[name] = r.stderr.match(/this turn's codex-exec was started [^\n]*/g) ?? [];
+    }
+    expect(started.embedded).toEqual([expect.stringMatching(/^this turn's codex-exec was started \d+ ms before its prompt$/)]);
+    expect(started.own).toEqual(["this turn's codex-exec was started at its prompt"]);
   }, 180_000);
 });

@@ -14,6 +14,9 @@ const HOME = process.env.HOME || "/home/agentos";
 const CODEX_HOME = process.env.CODEX_HOME || `${HOME}/.codex`;
 // A VM prepared before its run (paperclip-aos's spare VMs) gets the run's Codex config here once a run takes it.
 const RUN_CONFIG = process.env.PAPERCLIP_CODEX_RUN_CONFIG;
+// Start a session's first codex-exec when the session opens (startCodexExec): paperclip-aos sets it only where the
+// sidecar lets a process wait on its stdin without stalling the sidecar's other VMs.
+const EXEC_AHEAD = process.env.PAPERCLIP_CODEX_EXEC_AHEAD === "1";
 
 // The shell relay. In agentOS 0.2.21 a program whose parent is a WASM process cannot start a program, and
 // codex-exec (WASM) runs each command as `bash -lc …` with the `bash` it finds on its PATH, so a command that
@@ -174,12 +177,13 @@ function takeRunConfig() {
  * the prompt, while it waits for its start message on stdin. It reads its config only after that message, so the run's
  * config copied at the prompt still applies. Until the turn takes it, what it prints is kept, and if it ends it is
  * forgotten (the turn starts another). A wait like this stalled every other VM's calls on the sidecar with agentOS
- * 0.2.21's runner; the sidecar paperclip-aos embeds waits in the runner instead (src/runtime/sidecar-patch.ts).
+ * 0.2.21's runner; the sidecar paperclip-aos embeds waits in the runner instead (src/runtime/sidecar-patch.ts), and
+ * only with that one does paperclip-aos set EXEC_AHEAD.
  */
 function startCodexExec(session) {
   const env = { ...process.env, CODEX_HOME, ...(RELAY ? { PATH: `${RELAY_DIR}:${process.env.PATH || ""}` } : {}) };
   const child = spawn("codex-exec", ["--session-turn"], { cwd: session.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-  const early = { out: [], err: [], exited: false };
+  const early = { out: [], err: [], exited: false, startedAt: Date.now() };
   const keepOut = (d) => early.out.push(d);
   const keepErr = (d) => early.err.push(d);
   child.stdout.on("data", keepOut);
@@ -203,9 +207,10 @@ function runTurn(session, text) {
   return new Promise((resolve) => {
     let started = session.ahead;
     session.ahead = undefined;
+    let fresh;
     if (!started || started.early.exited || started.child.exitCode !== null) {
       if (started) try { started.child.kill("SIGKILL"); } catch {}
-      started = startCodexExec(session);
+      started = fresh = startCodexExec(session);
     }
     const child = started.child;
     const stopRelay = RELAY ? serveRelay() : () => {};
@@ -222,6 +227,8 @@ function runTurn(session, text) {
       resolve({ stopReason, answer, error });
     };
     const early = started.take();
+    // Says (with --debug) whether this turn's codex-exec had its WASM start before the prompt.
+    process.stderr.write(started === fresh ? "codex-acp: this turn's codex-exec was started at its prompt\n" : `codex-acp: this turn's codex-exec was started ${Date.now() - early.startedAt} ms before its prompt\n`);
     for (const d of early.err) process.stderr.write(d);
     child.stderr.on("data", (d) => process.stderr.write(d));
     child.on("error", (e) => done("end_turn", `codex-exec did not start: ${e.message}`));
@@ -280,7 +287,7 @@ async function onRequest(msg) {
       sessions.set(sessionId, session);
       reply(id, { sessionId });
       // After the reply: the session is open to its client while codex-exec starts.
-      session.ahead = startCodexExec(session);
+      if (EXEC_AHEAD) session.ahead = startCodexExec(session);
       return;
     }
     case "session/prompt": {
