@@ -8,7 +8,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { binPath, filesUnder, parseJson, privateCache, processesMentioning, removeTempDirs, runBin, runEvents, scriptedRun, tempDir } from "./helpers.ts";
+import { binPath, filesUnder, parseJson, privateCache, processesMentioning, removeTempDirs, runBin, runEvents, scriptedRun, stopServe, tempDir } from "./helpers.ts";
+import { untilServing } from "../../src/worker/index.ts";
 import { sh } from "./tools-fixture.ts";
 import { bootVm } from "../../src/runtime/index.ts";
 import { childPids } from "../../src/runtime/proc.ts";
@@ -194,6 +195,44 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     expect(out.stderr).toContain("git_failed: git status failed (git exited 128)");
     for (const s of Object.values(SECRETS)) expect(r.stdout + r.stderr).not.toContain(s);
   }, VM_TIMEOUT);
+});
+
+describe("the warm worker: nothing of one heartbeat stays for the next on the shared sidecar", () => {
+  test("run, then a run of another task: /tmp, the home, node's import cache of a path and the gateway token are each heartbeat's own", async () => {
+    const home = await tempDir("aos-esc-whome-");
+    const cache = await privateCache();
+    const env = { PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache };
+    const serve = Bun.spawn([binPath(), "serve"], { env: { ...process.env, ...env }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    try {
+      await untilServing(serve.stderr as ReadableStream<Uint8Array>, "worker ready");
+      const heartbeat = async (ws: string, command: string, task: string) => {
+        const file = join(await tempDir("aos-esc-wscript-"), "script.json");
+        await writeFile(file, JSON.stringify({ steps: [{ tool: "bash", input: { command } }, { text: "done" }] }));
+        const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "x", "--task-key", task], { env });
+        expect(r.code).toBe(0);
+        return runEvents(r.stdout).find((e) => e.type === "tool_result")!.content as string;
+      };
+      const token = (out: string) => /"apiKey":\s*"([^"]+)"/.exec(out)![1]!;
+      const wsA = await tempDir("aos-esc-wws-");
+      await writeFile(join(wsA, "test.mjs"), 'console.log("A-CODE-q7");\n');
+      // A leaves a file in /tmp and in its home, and has the sidecar load /workspace/test.mjs by path (the sidecar keeps
+      // a copy of an entry started so, which a later bare `node test.mjs` runs: docs/agentos.md).
+      const a = await heartbeat(wsA, "echo A-TMP-q7 > /tmp/planted.txt; echo A-HOME-q7 > ~/planted.txt; node /workspace/test.mjs; cd /workspace && node test.mjs; cat ~/.pi/agent/models.json", "leftover-a");
+      expect(a).toContain("A-CODE-q7");
+      const wsB = await tempDir("aos-esc-wws-");
+      await writeFile(join(wsB, "test.mjs"), 'console.log("B-CODE-q7");\n');
+      const b = await heartbeat(wsB, "ls -a /tmp ~; cat /tmp/planted.txt ~/planted.txt; cd /workspace && node test.mjs; node /workspace/test.mjs; cat ~/.pi/agent/models.json", "leftover-b");
+      expect(b).toContain("B-CODE-q7");
+      for (const s of ["A-TMP-q7", "A-HOME-q7", "A-CODE-q7", "planted.txt\n"]) expect({ s, seen: b.includes(s) }).toEqual({ s, seen: false });
+      expect(token(b)).not.toBe(token(a));
+      expect(b).not.toContain(token(a));
+      const status = JSON.parse((await runBin(["serve", "--status", "--json"], { env })).stdout);
+      expect(status.served.heartbeats).toBe(2);
+      expect(status.served.failed).toBe(0);
+    } finally {
+      await stopServe(serve);
+    }
+  }, VM_TIMEOUT * 2);
 });
 
 describe("class 4: provider keys and secret-looking variables stay out of the VM", () => {
