@@ -7,6 +7,9 @@
 # with apt-get when missing and running as root), bun, and dist/paperclip-aos (built when missing). Nothing is skipped:
 # if any of it cannot be had, the lane fails and says why.
 #
+# `lane.sh --prepare` does steps 1-3 only (the installs into the cache, mostly network) and exits: .ci/run starts it
+# while the unit and e2e tests run, then runs the lane, which finds everything installed and checks it again.
+#
 # Env: PAPERCLIP_LANE_CACHE (default /var/cache/paperclip-aos-lane; must be traversable by the `postgres` user, which
 # runs the embedded database when we are root, so not under /root), PAPERCLIP_LANE_ARTIFACTS (default
 # build/paperclip-lane: screenshots, timings, the server log on failure).
@@ -26,8 +29,11 @@ DB_PORT=54329
 say() { echo "lane: $*"; }
 die() { echo "lane: FAILED: $*" >&2; exit 1; }
 
+PREPARE=
+case "${1:-}" in --prepare) PREPARE=1 ;; "") ;; *) die "unknown argument $1 (only --prepare)" ;; esac
+
 mkdir -p "$CACHE" "$ARTIFACTS"
-rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/timings.json "$ARTIFACTS"/server.log
+[ -n "$PREPARE" ] || rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/timings.json "$ARTIFACTS"/server.log
 
 # 1. Node 24 (Paperclip's engines need >= 24.11), from npm.
 NODE_DIR=$CACHE/node-$NODE_VERSION
@@ -63,6 +69,11 @@ if [ -z "$CHROMIUM" ]; then
   say "installing Debian's chromium"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || die "apt-get install chromium failed"
   CHROMIUM=$(command -v chromium) || die "chromium still missing after apt-get"
+fi
+
+if [ -n "$PREPARE" ]; then
+  say "prepared: node $NODE_VERSION, paperclipai $PAPERCLIP_VERSION, playwright-core, chromium in $(($(date +%s) - STARTED)) s"
+  exit 0
 fi
 
 # 4. The binary under test.
