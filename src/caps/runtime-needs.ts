@@ -209,6 +209,18 @@ const SHELL_AND_EDITOR: [string, string][] = [
   [".vscode/**", "editor tasks and settings can run commands on the host"],
   [".idea/**", "IDE run configurations can run commands on the host"],
   [".mcp.json", "MCP server definitions run commands on the host"],
+  // Each by its program's documentation (none of them is installed here): a file read when the directory is opened or
+  // entered, whose commands then run on the host without a prompt.
+  [".zed/**", "Zed project settings and tasks: external formatters run on save, language server binaries on open"],
+  [".helix/**", "Helix workspace config and languages.toml: language servers and formatters run on the host"],
+  [".nvim.lua", "Neovim runs it at start with 'exrc' set"],
+  [".exrc", "Vim and Neovim run it at start with 'exrc' set"],
+  [".devcontainer/**", "dev container definitions: initializeCommand runs on the host before the container starts"],
+  ["mise.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
+  [".mise.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
+  ["mise.local.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
+  [".mise.local.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
+  [".mise/**", "mise config and tasks directory"],
 ];
 
 /**
@@ -224,6 +236,11 @@ const AGENT_CONFIGS: [string, string][] = [
   [".cursor/**", "Cursor settings, MCP servers (mcp.json) and hooks"],
   [".gemini/**", "Gemini CLI settings (settings.json: MCP servers, hooks, tool permissions) and commands"],
   [".pi/**", "Pi project settings, extensions (executed) and skills"],
+  [".aider.conf.yml", "aider project config: its lint-cmd and test-cmd run after every edit (auto-lint is on by default)"],
+  [".continue/**", "Continue's workspace config and MCP servers (.continue/mcpServers)"],
+  [".roo/**", "Roo Code's project MCP servers (.roo/mcp.json) and modes"],
+  [".kiro/**", "Kiro's workspace MCP servers (.kiro/settings/mcp.json) and agent hooks"],
+  [".amazonq/**", "Amazon Q Developer's workspace MCP servers (.amazonq/mcp.json)"],
   // Ours too: the project config sets the next heartbeat's preset, so a planted one would widen its policy.
   [".paperclip-aos.json", "paperclip-aos project config (agent, model, preset: a planted one would widen the next heartbeat's policy)"],
 ];
