@@ -35,6 +35,11 @@ export interface HelpExtras {
   blocks?: () => HelpBlock[] | Promise<HelpBlock[]>;
   /** The command takes Deno-style --allow-X / --deny-X flags (read by the one parse, commands/_argv.ts). */
   permissionFlags?: boolean;
+  /**
+   * The command's exit codes, shown as EXIT CODES in its --help; without it, DEFAULT_EXIT_CODES. Every command that
+   * runs has the section: a script author should not have to guess what a non-zero status means.
+   */
+  exitCodes?: [code: string, meaning: string][];
   /** What the command takes after `--` (exec: "COMMAND"); without it, `--` is an error. */
   afterDash?: string;
   /**
@@ -43,6 +48,14 @@ export interface HelpExtras {
    */
   runtime?: false;
 }
+
+/** What a command's exit status means unless its help says otherwise (errors.ts ExitCode). */
+export const DEFAULT_EXIT_CODES: [string, string][] = [
+  ["0", "done"],
+  ["1", "failed: the error line says what, the hint how to fix it"],
+  ["2", "invalid input: an unknown flag, a bad value, something named that does not exist"],
+  ["130/143", "interrupted by SIGINT (Ctrl-C) / SIGTERM"],
+];
 
 const extras = new WeakMap<object, HelpExtras>();
 

@@ -8,7 +8,10 @@ export default withHelp(
   defineCommand({
     meta: {
       name: "doctor",
-      description: "Check that agentOS works here: runtime assets, sidecar start, a VM boot and first exec, software packages, writable dirs, free disk. Exit 0 on pass or warn, 1 on fail.",
+      description:
+        "Check that agentOS works here: runtime assets, sidecar start, a VM boot and first exec, software packages, writable dirs, free disk; " +
+        "whether a warm worker (serve) runs and what it keeps warm; and what agentOS cannot do, with the ways around it (lines marked '-'). " +
+        "Exit 0 on pass or warn, 1 on fail.",
     },
     args: globalArgs,
     async run({ args }) {
@@ -18,7 +21,9 @@ export default withHelp(
           : (c) => {
               // --quiet: only the problems, and nothing at all when there are none.
               if (args.quiet && c.level === "info") return;
-              err(`${MARK[c.level]} ${c.message}\n`);
+              // A limit of agentOS is not a check that passed: no tick, and said as what it is.
+              const limit = c.code.startsWith("limit_") && c.level === "info";
+              err(limit ? `- limit: ${c.message}\n` : `${MARK[c.level]} ${c.message}\n`);
               if (c.detail && c.level !== "info") err(`    ${c.detail}\n`);
               if (c.hint) err(`    hint: ${c.hint}\n`);
             },
@@ -29,6 +34,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "pass or warn"], ["1", "a check failed (its line is marked ✖)"]],
     examples: [
       ["paperclip-aos doctor", "human-readable checks on stderr"],
       ["paperclip-aos doctor --json", "Paperclip's AdapterEnvironmentTestResult shape on stdout"],

@@ -68,6 +68,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["N", "the command's own exit status"], ["1", "the VM did not boot or the runtime failed"], ["2", "invalid input or policy (nothing ran)"], ["124", "--timeout passed"], ["130/143", "interrupted by SIGINT (Ctrl-C) / SIGTERM"]],
     permissionFlags: true,
     afterDash: "COMMAND",
     blocks: () => [permissionHelp()],

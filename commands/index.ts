@@ -27,7 +27,7 @@ export type TopCommand = keyof typeof commands;
  * command alone pulls in agentOS and zod). A command missing here is a type error.
  */
 export const summaries: Record<TopCommand, string> = {
-  run: "one Paperclip heartbeat through agentOS: Pi or OpenCode in a VM, NDJSON transcript, resumable sessions",
+  run: "one Paperclip heartbeat through agentOS: Pi, OpenCode, Claude Code or Codex in a VM, NDJSON transcript, resumable sessions",
   exec: "run a shell command in a VM with the current directory at /workspace",
   caps: "capability policies: check, explain, test, schema",
   tool: "typed host tools: list, schema, invoke",

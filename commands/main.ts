@@ -2,7 +2,7 @@ import type { ArgsDef, CommandDef } from "citty";
 import type { AssetProvider } from "../src/runtime/index.ts";
 import { commands, summaries } from "./index.ts";
 import { commandName, parseCommandLine, resolveValue, type CommandData, type ParseProgress } from "./_argv.ts";
-import { colorEnabled, globalArgs, helpExtras, withHelp, out, err } from "./_shared.ts";
+import { colorEnabled, DEFAULT_EXIT_CODES, globalArgs, helpExtras, withHelp, out, err } from "./_shared.ts";
 import { AosError, ExitCode, errorMessage, isAosError, usageError } from "../src/errors.ts";
 import { configureLogger, logger, LOG_LEVELS, type LogLevelName } from "../src/log.ts";
 import { VERSION } from "../src/version.ts";
@@ -48,6 +48,8 @@ async function helpText(chain: AnyCommand[], names: string[]): Promise<string> {
     const text = await extras.footer();
     blocks.unshift({ title: "NOTES", paragraphs: text.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, " ").trim()).filter(Boolean) });
   }
+  // Every command that runs says what its exit status means; a group only prints its help.
+  if (leaf !== root && leaf.run) blocks.push({ title: "EXIT CODES", rows: extras.exitCodes ?? DEFAULT_EXIT_CODES });
   let commandRows: [string, string][] | undefined;
   if (leaf === root) commandRows = Object.entries(summaries);
   else if (leaf.subCommands) {

@@ -32,7 +32,6 @@ const REQUEST_BLOCKS: HelpBlock[] = [
     rows: [
       ["OUTPUT", "NDJSON on stdout, one event per line: init, assistant, thinking, tool_call, tool_result, permission, usage, service, system, and last one result (maps onto Paperclip's AdapterExecutionResult). On a terminal a readable transcript instead (--json forces NDJSON); with stdout redirected and stderr a terminal, progress on stderr."],
       ["RESULT", "Once the request is complete (readable, valid, a prompt of at most 1 MiB), exactly one result line ends every run, failures included. A request refused before that prints no events: one error line on stderr (with --json an {\"error\"} document on stdout), exit 2."],
-      ["EXIT", "0 success · 1 runtime or agent failure · 2 invalid input or policy · 124 --timeout · 130/143 SIGINT/SIGTERM"],
       ["MODELS", 'anthropic/MODEL (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) · openai/MODEL (OPENAI_API_KEY, OPENAI_BASE_URL) · scripted:FILE ({"steps":[{"text"}|{"tool","input"}|{"error":{"status","message"}}]}; tools by Pi\'s names on every agent: bash, read, write, edit; a model request past the last step fails the run: script_exhausted; docs/gateway.md). Keys stay on the host.'],
     ],
   },
@@ -152,6 +151,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "the heartbeat succeeded"], ["1", "the runtime or the agent failed (the result line says why: errorCode)"], ["2", "invalid input or policy (no events printed)"], ["3", "--engine: the Rivet engine parts are not installed"], ["124", "--timeout passed (result timedOut)"], ["130/143", "interrupted by SIGINT (Ctrl-C) / SIGTERM"]],
     permissionFlags: true,
     examples: [
       ["paperclip-aos run --demo", "a real heartbeat on the bundled example, no key needed"],

@@ -77,6 +77,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "stopped cleanly; --status: shown"], ["1", "--status: no worker runs (worker_not_running) or one is still starting (worker_starting); serve: another worker runs for this state dir"], ["2", "invalid input: a bad flag value"], ["130/143", "stopped by SIGINT (Ctrl-C) / SIGTERM: running heartbeats were cancelled and got their result"]],
     examples: [
       ["paperclip-aos serve", "keep a warm worker for this user's state dir; run and exec use it from now on"],
       ["paperclip-aos serve --concurrency 8 --queue 100", "more heartbeats at once (each live Pi session is ~150-200 MB)"],
@@ -102,6 +103,7 @@ function renderStatus(s: WorkerStatus): string {
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
     `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats, or above ${s.limits.maxRssMb} MB with none running)`,
     ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
+    "limits     what agentOS cannot do in a VM, and the ways around it: 'paperclip-aos doctor' (lines marked '-')",
   ];
   if (s.jobs.length) {
     lines.push("jobs");

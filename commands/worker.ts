@@ -66,6 +66,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["1", "the engine is unreachable, or the worker failed"], ["2", "invalid input: a bad --engine URL, a missing or weak PAPERCLIP_AOS_ENGINE_TOKEN"], ["3", "the Rivet engine parts are not installed (paperclip-aos engine install)"], ["130/143", "stopped by SIGINT (Ctrl-C) / SIGTERM"]],
     examples: [
       ["export PAPERCLIP_AOS_ENGINE_TOKEN=$(openssl rand -hex 32)", "the engine's shared token: the same in every worker's and client's environment"],
       ["paperclip-aos worker --engine http://127.0.0.1:6420", "host session actors for the engine on this machine"],

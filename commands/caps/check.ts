@@ -52,6 +52,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "every file is valid (warnings allowed unless --strict)"], ["2", "a file is invalid (or has warnings, with --strict), or cannot be read"]],
     footer: () =>
       "Every problem is reported, not only the first. Unknown keys and tools are errors (with a suggestion: did you mean 'fs.write'?,\n" +
       "'git.status'?), and so are unclosed brackets in a path. Warnings name rules that are valid but not enforceable\n" +

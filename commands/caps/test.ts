@@ -50,6 +50,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "every request is allowed"], ["1", "a request is denied"], ["2", "invalid input: a bad policy, flag or query"]],
     permissionFlags: true,
     footer: () =>
       "The same evaluation the compiled agentOS policy realises (mandatory denies, most specific rule, deny on ties, the host " +

@@ -43,6 +43,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["1", "the engine ended by itself, or did not start"], ["2", "invalid input"], ["3", "the engine parts are not installed (paperclip-aos engine install)"], ["130/143", "stopped by SIGINT (Ctrl-C) / SIGTERM"]],
     examples: [
       ["paperclip-aos engine start", "http://127.0.0.1:6420, storage in <state dir>/rivet-engine"],
       ["paperclip-aos engine start --dir /srv/rivet --port 7420", "elsewhere; workers then use --engine http://127.0.0.1:7420"],

@@ -33,6 +33,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "the engine parts are installed and load"], ["1", "installed but broken"], ["3", "not installed (paperclip-aos engine install)"]],
     examples: [
       ["paperclip-aos engine status", "parts, version, paths; whether an engine answers on 127.0.0.1:6420"],
       ["paperclip-aos engine status --json", "{installed, version, dir, source, rivetkitVersion, engineCliVersion, enginePath, loadMs, loadError, endpoint, running}"],

@@ -45,6 +45,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "installed and registered with Paperclip"], ["1", "not installed, or Paperclip does not list it"], ["2", "invalid input"]],
     examples: [
       ["paperclip-aos paperclip status", "package, binary, registration"],
       ["paperclip-aos paperclip status --json", "{installed, package, current, registered, paperclipError}"],

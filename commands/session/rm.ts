@@ -23,6 +23,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "removed"], ["1", "a heartbeat is using the session (session_busy)"], ["2", "no session by that id or task"]],
     examples: [
       ["paperclip-aos session rm PAP-12", "by task key"],
       ["paperclip-aos session rm 3f2a1b --json", "by id prefix; {removed: {...}}"],

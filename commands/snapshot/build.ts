@@ -94,6 +94,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "built (or cached)"], ["1", "a directory unreadable or a path too long (snapshot_source_unreadable); a file removed or swapped for a link during the build (snapshot_source_changed: run it again)"], ["2", "invalid input: DIR missing, a bad --name, a name in the tree that is not UTF-8 (snapshot_source_bad_name)"], ["130/143", "interrupted by SIGINT (Ctrl-C) / SIGTERM"]],
     // Boots no VM, so main does not load the runtime for it (agentOS, its signal handling, the embedded assets: ~10 ms
     // of CPU). A signal ends the build the default way; what it had written is a temp file, which `snapshot gc` removes.
     runtime: false,
@@ -104,10 +105,7 @@ export default withHelp(
       "until the next `snapshot gc`.\n\n" +
       "REUSE: a layer already in the store is reused only if it is whole (checked once, then while its file is unchanged); a damaged\n" +
       "layer is written again. A --name that names another snapshot moves, with a warning, and the old snapshot is kept (gc leaves\n" +
-      "it alone; `snapshot rm ID` removes it) unless --force.\n\n" +
-      "EXIT: 0 built · 1 failure (an unreadable directory or too long a path: snapshot_source_unreadable; a file removed or swapped\n" +
-      "for a link during the build: snapshot_source_changed, run it again) · 2 invalid input (DIR missing, a bad --name, a name in the\n" +
-      "tree that is not UTF-8: snapshot_source_bad_name). A build that fails lists no snapshot and leaves none of its layers.\n",
+      "it alone; `snapshot rm ID` removes it) unless --force. A build that fails lists no snapshot and leaves none of its layers.\n",
     examples: [
       ["paperclip-aos snapshot build . --name app --respect-gitignore", "what git would track, named app"],
       ["paperclip-aos snapshot build ./site --exclude 'node_modules,*.log'", "leave paths out"],

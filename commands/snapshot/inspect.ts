@@ -40,6 +40,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "shown (and, with --verify, every file matched its digest)"], ["1", "a layer is corrupted (snapshot_corrupted)"], ["2", "no snapshot by that name or id"]],
     examples: [
       ["paperclip-aos snapshot inspect site", "summary, layers, files"],
       ["paperclip-aos snapshot inspect 1a2b3c --verify", "also check every byte against its digest"],

@@ -16,6 +16,7 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [["0", "the tool ran; its output is on stdout"], ["1", "the tool failed ({\"error\"} on stdout)"], ["2", "invalid input: no such tool, or a field the schema refuses ({\"error\"} on stdout)"]],
     runtime: false,
     examples: [
       ["paperclip-aos tool invoke git.status", "branch, ahead/behind, changed files"],

@@ -50,6 +50,8 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     }
   }
 
+  add(await workerCheck());
+
   try {
     const fs = await statfs(cacheDir());
     const free = fs.bavail * fs.bsize;
@@ -184,6 +186,37 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
  * applied by scripts/build.ts); a run from source gets agentOS's own package, whose bundle each Pi session holds as a
  * two-byte string (docs/worker.md).
  */
+/** Whether a warm worker (`serve`) runs for this state dir, and what it keeps warm and runs: info either way. */
+async function workerCheck(): Promise<DoctorCheck> {
+  // The client's light face only (no sidecar pool, no heartbeat code): loaded when doctor runs, not with the runtime.
+  const [{ startingWorkerPid, workerStatus }, { defaultSocketPath }] = await Promise.all([import("../worker/light.ts"), import("../worker/socket.ts")]);
+  const path = defaultSocketPath();
+  try {
+    const s = (await workerStatus(path)) as import("../worker/server.ts").WorkerStatus;
+    const warm = s.warm.sidecarReady
+      ? `a sidecar (first shell and Pi session done), ${s.warm.spares.ready} spare VM${s.warm.spares.ready === 1 ? "" : "s"}, ${s.warm.resumable.ready} session${s.warm.resumable.ready === 1 ? "" : "s"} with the next VM ready`
+      : "nothing yet (its sidecar is warming)";
+    return {
+      code: "worker",
+      level: "info",
+      message: `a worker runs (pid ${s.pid}, ${path}): ${s.running} of ${s.limits.concurrency} heartbeats running, ${s.queued} queued; warm: ${warm}`,
+      hint: "paperclip-aos serve --status shows it all",
+    };
+  } catch (e) {
+    const pid = startingWorkerPid(path);
+    if (pid !== undefined) return { code: "worker", level: "info", message: `a worker (pid ${pid}) is starting: it answers at ${path} once its sidecar is warm` };
+    if ((e as { code?: string }).code !== "worker_not_running") {
+      return { code: "worker", level: "warn", message: `the worker at ${path} did not tell its status: ${firstLine(e)}`, hint: "stop it and start 'paperclip-aos serve' again" };
+    }
+    return {
+      code: "worker",
+      level: "info",
+      message: "no worker runs: run and exec start a sidecar and boot a VM of their own each time",
+      hint: "'paperclip-aos serve' keeps one warm, so they start sooner (docs/worker.md)",
+    };
+  }
+}
+
 function piBundleNote(origin: RuntimeAssets["origin"]): string {
   return origin === "embedded"
     ? `its SDK bundle patched to one byte per character (${PI_BUNDLE_PATCH_ID}): a Pi session holds it as a 7.9 MB string, not 15.9 MB`

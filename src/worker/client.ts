@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Socket } from "node:net";
 import type { PermissionFlags } from "../caps/index.ts";
 // The heartbeat's light face: the client loads none of the in-process heartbeat (docs/worker.md).
@@ -7,6 +8,7 @@ import type { RunEvent } from "../protocol/index.ts";
 import { AosError, firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { stateDir } from "../paths.ts";
+import { pidAlive } from "../runtime/proc.ts";
 import { buildTag } from "./build.ts";
 import { connectSocket, defaultSocketPath, lineReader, probeSocket } from "./socket.ts";
 import { WIRE_VERSION, WORKER_PREFIX, type WorkerLine } from "./wire.ts";
@@ -154,10 +156,29 @@ function send(conn: Socket, msg: object): void {
   if (conn.writable) conn.write(`${JSON.stringify(msg)}\n`);
 }
 
+/**
+ * The pid of a `serve` that holds the lock next to `path` (worker.pid, server.ts) but may not answer yet: a worker
+ * warms its sidecar before it listens, a few seconds in which its socket is not there.
+ */
+export function startingWorkerPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dirname(path), "worker.pid"), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `serve --status`: the worker's own account of what is warm and what runs. */
 export async function workerStatus(path: string): Promise<unknown> {
   const conn = await connectSocket(path).catch((e) => {
-    throw runtimeError(`no worker answers at ${path}: ${firstLine(e)}`, "start one with 'paperclip-aos serve'", "worker_not_running");
+    const pid = startingWorkerPid(path);
+    if (pid !== undefined) {
+      throw runtimeError(`the worker (pid ${pid}) is starting: it answers at ${path} once its sidecar is warm`, "ask again in a few seconds", "worker_starting");
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ECONNREFUSED" ? "" : `: ${firstLine(e)}`;
+    throw runtimeError(`no worker runs at ${path}${why}`, "start one with 'paperclip-aos serve'", "worker_not_running");
   });
   return new Promise((resolvePromise, reject) => {
     let status: unknown;
