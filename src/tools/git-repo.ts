@@ -141,7 +141,13 @@ function neutralisedDrivers(listing: string): string[] {
     const key = parts[i + 1]!.split("\n", 1)[0]!;
     if (scope !== "local" && scope !== "worktree" && scope !== "command") continue;
     const f = /^filter\.(.+)\.(clean|smudge|process)$/i.exec(key);
-    if (f) drivers.add(f[1]!);
+    if (!f) continue;
+    // git splits `-c KEY=VALUE` at its first '=', so `-c filter.NAME.clean=` would set filter.x.clean to CMD for the
+    // NAME `x.clean=CMD #` (measured: the agent's command ran on the host at git status). No such name is neutralised.
+    if (f[1]!.includes("=")) {
+      throw toolError("unsafe_git_config", "the repository's config names a filter driver with '=' in its name, which git tools cannot neutralise", "remove that [filter] section from the repository's config (or the file it includes)");
+    }
+    drivers.add(f[1]!);
   }
   const config: string[] = [];
   for (const d of drivers) config.push("-c", `filter.${d}.clean=`, "-c", `filter.${d}.smudge=`, "-c", `filter.${d}.process=`);

@@ -177,6 +177,34 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     expect(JSON.parse(parts[2]!).result.commits.map((c: { subject: string }) => c.subject)).toEqual(["base"]);
   }, VM_TIMEOUT);
 
+  test("exec: a filter driver whose name holds '=' in an included config cannot turn the tools' neutralising -c into a clean command", async () => {
+    // `-c filter.NAME.clean=` is split by git at its first '=': for NAME `x.clean=CMD #` it set filter.x.clean to CMD.
+    const ws = await tempDir("aos-esc-ws-");
+    sh(ws, "init", "-q", "-b", "main");
+    await writeFile(join(ws, "a.txt"), "one\n");
+    sh(ws, "add", "a.txt");
+    sh(ws, "commit", "-q", "-m", "base");
+    await writeFile(join(ws, ".git", "config"), `${await readFile(join(ws, ".git", "config"), "utf8")}[include]\n\tpath = ../project.gitconfig\n`);
+    const home = await tempDir("aos-esc-home-");
+    const marker = join(await tempDir("aos-esc-marker-"), "ran");
+    const config = `[filter "x.clean=echo agent-ran > ${marker}; cat #"]\n\tclean = cat\n`;
+    const script = [
+      `printf '%s' '${config}' > /workspace/project.gitconfig`,
+      `printf '*.txt filter=x\\n' > /workspace/.gitattributes`,
+      // Same size, new content: git status must hash it again, through the filter.
+      "printf 'two\\n' > /workspace/a.txt",
+      call("git-status", {}),
+      call("workspace-diff", {}),
+    ].join("\n");
+    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    expect(await readFile(join(ws, "project.gitconfig"), "utf8")).toContain("agent-ran");
+    expect(existsSync(marker)).toBe(false);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect(parts[1]).toBe("1");
+    expect(out.stderr).toContain("unsafe_git_config");
+  }, VM_TIMEOUT);
+
   test("exec: git's error on a file it parses through a link the host user made does not quote the file in the tool's error", async () => {
     const ws = await secretWorkspace();
     // .env's first line is what git would quote; a symlink in .git is the host user's (the agent cannot make one).
