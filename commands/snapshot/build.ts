@@ -50,7 +50,8 @@ export default withHelp(
       ...globalArgs,
     },
     async run({ args }) {
-      const progress = progressReporter({ label: "building snapshot", enabled: !args.quiet && args["log-level"] !== "silent" });
+      // --json is for a program: its stderr carries warnings and errors, not a progress line every few seconds.
+      const progress = progressReporter({ label: "building snapshot", enabled: !args.json && !args.quiet && args["log-level"] !== "silent" });
       let result: BuildResult;
       try {
         result = await buildSnapshot({

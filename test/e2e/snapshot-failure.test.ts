@@ -6,13 +6,13 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAosError } from "../../src/errors.ts";
 import { buildSnapshot } from "../../src/snapshot/build.ts";
 import { SnapshotStore } from "../../src/snapshot/store.ts";
-import { parseJson, removeTempDirs, runBin, tempDir } from "./helpers.ts";
+import { binPath, parseJson, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 afterAll(removeTempDirs);
 
@@ -125,4 +125,42 @@ test("a file removed between the walk and its read: a one-line error (not an int
   expect(isAosError(failure)).toBe(true);
   expect(failure).toMatchObject({ code: "snapshot_source_changed", exitCode: 1, message: `${join(src, "z.txt")} was removed while the snapshot was being built` });
   expect(storeFiles(home)).toEqual(empty);
+});
+
+/**
+ * Start a cold build of `src` and pause it (SIGSTOP) as soon as it takes its lease, mid-walk, for longer than the
+ * progress line waits before it shows: a build that takes that long, on any machine.
+ */
+async function pausedBuild(src: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const home = await tempDir("aos-snap-prog-home-");
+  const leases = join(home, "snapshots", "leases");
+  await mkdir(leases, { recursive: true });
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), PAPERCLIP_AOS_HOME: home, NO_COLOR: "1" };
+  let p: ReturnType<typeof Bun.spawn> | undefined;
+  let paused: Promise<void> | undefined;
+  const watcher = watch(leases, () => {
+    if (paused || !p) return;
+    p.kill("SIGSTOP");
+    paused = Bun.sleep(1500).then(() => void p!.kill("SIGCONT"));
+  });
+  try {
+    p = Bun.spawn([binPath(), "snapshot", "build", src, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text(), p.exited]);
+    expect(paused).toBeDefined(); // it was paused mid-build
+    return { code, stdout, stderr };
+  } finally {
+    watcher.close();
+  }
+}
+
+test("a build that takes a while shows progress on stderr, and none with --json", async () => {
+  const src = await tempDir("aos-snap-prog-src-");
+  for (let i = 0; i < 24; i++) await writeFile(join(src, `f${i}.bin`), randomBytes(5 << 20));
+  const shown = await pausedBuild(src, []);
+  expect(shown.code).toBe(0);
+  expect(shown.stderr).toMatch(/^building snapshot: \d+% \d+\/24 files, /m);
+  const json = await pausedBuild(src, ["--json"]);
+  expect(json.code).toBe(0);
+  expect(parseJson(json.stdout)).toMatchObject({ files: 24, cached: false });
+  expect(json.stderr).toBe("");
 });
