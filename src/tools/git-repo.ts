@@ -1,5 +1,6 @@
 import { constants, fstatSync, lstatSync, openSync, readSync, closeSync } from "node:fs";
-import { join } from "node:path";
+import { homedir } from "node:os";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { toolError } from "./errors.ts";
 import { git, ok, type GitOptions, type GitResult, type GitSetup } from "./git.ts";
 import { isPlainLocalConfig } from "./git-config-scan.ts";
@@ -113,7 +114,7 @@ function readSmallFile(path: string): string | null {
  * neutralised. Listing the config runs nothing.
  */
 async function discoverRepo(workspaceDir: string): Promise<Repo> {
-  const r = await git(["config", "--list", "--show-scope", "-z"], { cwd: workspaceDir, traceSetup: true });
+  const r = await git(["config", "--list", "--show-scope", "--show-origin", "-z"], { cwd: workspaceDir, traceSetup: true });
   ok(r, "git config");
   const s = r.setup;
   if (!s) throw notARepo(workspaceDir);
@@ -128,17 +129,57 @@ async function discoverRepo(workspaceDir: string): Promise<Repo> {
       throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
     }
   }
-  return { root: workspaceDir, worktree: reals[0]!, gitDir: reals[1]!, commonDir: reals[2]!, config: neutralisedDrivers(r.stdout) };
+  const entries = configEntries(r.stdout);
+  refuseWritableIncludes(workspaceDir, entries);
+  return { root: workspaceDir, worktree: reals[0]!, gitDir: reals[1]!, commonDir: reals[2]!, config: neutralisedDrivers(entries) };
+}
+
+interface ConfigEntry {
+  scope: string;
+  /** `file:<path>` (relative to the workspace, where git ran), `command line:`, ... */
+  origin: string;
+  key: string;
+  value: string;
+}
+
+/** `git config --list --show-scope --show-origin -z`: "<scope>\0<origin>\0<key>\n<value>\0" repeated. */
+function configEntries(listing: string): ConfigEntry[] {
+  const parts = listing.split("\0");
+  const out: ConfigEntry[] = [];
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    const kv = parts[i + 2]!;
+    const nl = kv.indexOf("\n");
+    out.push({ scope: parts[i]!, origin: parts[i + 1]!, key: nl === -1 ? kv : kv.slice(0, nl), value: nl === -1 ? "" : kv.slice(nl + 1) });
+  }
+  return out;
+}
+
+/**
+ * A config file the agent can write is the agent's config: a workspace file outside any `.git` (those are
+ * write-protected: src/caps) that the repository's config includes, as a project's shared `.gitconfig` often is. The
+ * tools cannot make git safe under such a config: it is read anew by every git process, so what one process listed and
+ * neutralised need not be what the next one reads. So a repository that includes one is refused.
+ */
+function refuseWritableIncludes(workspaceDir: string, entries: ConfigEntry[]): void {
+  for (const e of entries) {
+    if (e.scope === "command" || !/^include(if\..*)?\.path$/is.test(e.key) || !e.origin.startsWith("file:")) continue;
+    const from = dirname(resolve(workspaceDir, e.origin.slice("file:".length)));
+    const target = e.value.startsWith("~/") ? join(homedir(), e.value.slice(2)) : resolve(from, e.value);
+    const real = realpathOrNull(target) ?? join(realpathOrNull(dirname(target)) ?? dirname(target), basename(target));
+    if (!isInside(workspaceDir, real)) continue;
+    if (relative(workspaceDir, real).split(sep).includes(".git")) continue;
+    throw toolError(
+      "unsafe_git_config",
+      `the repository's config includes ${relative(workspaceDir, real) || "."}, a workspace file the agent can write`,
+      "git tools do not run under a config the agent writes: include it from outside the workspace, or from inside .git",
+    );
+  }
 }
 
 /** `-c` overrides emptying every filter driver that the local, worktree or command scope defines. */
-function neutralisedDrivers(listing: string): string[] {
+function neutralisedDrivers(entries: ConfigEntry[]): string[] {
   const drivers = new Set<string>();
-  // -z output: "<scope>\0<key>\n<value>\0" repeated.
-  const parts = listing.split("\0");
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const scope = parts[i]!;
-    const key = parts[i + 1]!.split("\n", 1)[0]!;
+  for (const { scope, key } of entries) {
     if (scope !== "local" && scope !== "worktree" && scope !== "command") continue;
     const f = /^filter\.(.+)\.(clean|smudge|process)$/i.exec(key);
     if (!f) continue;

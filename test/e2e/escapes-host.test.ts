@@ -150,26 +150,29 @@ describe("class 3: host tools read the workspace with the agent's own fs policy"
 describe("class 3: the host's git, run by the tools for the agent, runs nothing and quotes nothing of the workspace", () => {
   const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
 
-  test("exec: a config the repository includes from the workspace cannot make git.log run a program on the host (a promisor remote's uploadpack)", async () => {
-    // The host user's repository includes a project file into its config (a common pattern): the agent can write it.
+  /** A git workspace with one commit whose .git/config the policy lets the agent write (an exact allow lifts the mandatory deny). */
+  async function writableConfigWorkspace() {
     const ws = await tempDir("aos-esc-ws-");
     sh(ws, "init", "-q", "-b", "main");
-    sh(ws, "commit", "-q", "--allow-empty", "-m", "base");
-    await writeFile(join(ws, ".git", "config"), `${await readFile(join(ws, ".git", "config"), "utf8")}[include]\n\tpath = ../project.gitconfig\n`);
-    const home = await tempDir("aos-esc-home-");
-    const marker = join(await tempDir("aos-esc-marker-"), "ran");
+    await writeFile(join(ws, "a.txt"), "one\n");
+    sh(ws, "add", "a.txt");
+    sh(ws, "commit", "-q", "-m", "base");
+    return { ws, flags: ["--allow-write=/workspace/.git/config"], home: await tempDir("aos-esc-home-"), marker: join(await tempDir("aos-esc-marker-"), "ran") };
+  }
+
+  test("exec: a git config the agent writes cannot make git.log run a program on the host (a promisor remote's uploadpack)", async () => {
+    const { ws, flags, home, marker } = await writableConfigWorkspace();
     // git looks a missing object up in a promisor remote by fetching from it: a local url runs uploadpack in a shell.
     const config = `[remote "x"]\n\turl = /nonexistent\n\tpromisor = true\n\tuploadpack = echo agent-ran > ${marker}; false\n`;
     const script = [
-      `printf '%s' '${config}' > /workspace/project.gitconfig`,
-      "cat /workspace/project.gitconfig",
+      `printf '%s' '${config}' >> /workspace/.git/config`,
       call("git-log", { ref: "1111111111111111111111111111111111111111" }),
       call("git-log", {}),
       call("git-status", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
     const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    expect(out.stdout).toContain("uploadpack = echo agent-ran");
+    expect(await readFile(join(ws, ".git", "config"), "utf8")).toContain("uploadpack = echo agent-ran");
     expect(existsSync(marker)).toBe(false);
     const parts = out.stdout.split(/@@rc=(\d+)\n/);
     expect([parts[1], parts[3], parts[5]]).toEqual(["1", "0", "0"]);
@@ -177,32 +180,49 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     expect(JSON.parse(parts[2]!).result.commits.map((c: { subject: string }) => c.subject)).toEqual(["base"]);
   }, VM_TIMEOUT);
 
-  test("exec: a filter driver whose name holds '=' in an included config cannot turn the tools' neutralising -c into a clean command", async () => {
+  test("exec: a filter driver whose name holds '=' cannot turn the tools' neutralising -c into a clean command", async () => {
     // `-c filter.NAME.clean=` is split by git at its first '=': for NAME `x.clean=CMD #` it set filter.x.clean to CMD.
-    const ws = await tempDir("aos-esc-ws-");
-    sh(ws, "init", "-q", "-b", "main");
-    await writeFile(join(ws, "a.txt"), "one\n");
-    sh(ws, "add", "a.txt");
-    sh(ws, "commit", "-q", "-m", "base");
-    await writeFile(join(ws, ".git", "config"), `${await readFile(join(ws, ".git", "config"), "utf8")}[include]\n\tpath = ../project.gitconfig\n`);
-    const home = await tempDir("aos-esc-home-");
-    const marker = join(await tempDir("aos-esc-marker-"), "ran");
+    const { ws, flags, home, marker } = await writableConfigWorkspace();
     const config = `[filter "x.clean=echo agent-ran > ${marker}; cat #"]\n\tclean = cat\n`;
     const script = [
-      `printf '%s' '${config}' > /workspace/project.gitconfig`,
+      `printf '%s' '${config}' >> /workspace/.git/config`,
       `printf '*.txt filter=x\\n' > /workspace/.gitattributes`,
       // Same size, new content: git status must hash it again, through the filter.
       "printf 'two\\n' > /workspace/a.txt",
       call("git-status", {}),
       call("workspace-diff", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
     const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    expect(await readFile(join(ws, "project.gitconfig"), "utf8")).toContain("agent-ran");
+    expect(await readFile(join(ws, ".git", "config"), "utf8")).toContain("agent-ran");
     expect(existsSync(marker)).toBe(false);
     const parts = out.stdout.split(/@@rc=(\d+)\n/);
     expect(parts[1]).toBe("1");
-    expect(out.stderr).toContain("unsafe_git_config");
+    expect(out.stderr).toContain("unsafe_git_config: the repository's config names a filter driver with '=' in its name");
+  }, VM_TIMEOUT);
+
+  test("exec: a repository whose config includes a workspace file (the agent's to write) is refused by the git tools; one included from .git is not", async () => {
+    // Every git process reads the included file anew, so the agent could change it between the process that listed
+    // the config and the one that does the work: the tools do not run git under it at all.
+    const ws = await tempDir("aos-esc-ws-");
+    sh(ws, "init", "-q", "-b", "main");
+    sh(ws, "commit", "-q", "--allow-empty", "-m", "base");
+    const base = await readFile(join(ws, ".git", "config"), "utf8");
+    await writeFile(join(ws, ".git", "config"), `${base}[include]\n\tpath = ../project.gitconfig\n`);
+    const home = await tempDir("aos-esc-home-");
+    const script = [`printf '[core]\\n\\tabbrev = 12\\n' > /workspace/project.gitconfig`, call("git-status", {}), call("git-log", {})].join("\n");
+    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect([parts[1], parts[3]]).toEqual(["1", "1"]);
+    expect(out.stderr).toContain("unsafe_git_config: the repository's config includes project.gitconfig, a workspace file the agent can write");
+    // The host user's own include from inside .git (write-protected for the agent) is fine.
+    await writeFile(join(ws, ".git", "config"), `${base}[include]\n\tpath = shared.gitconfig\n`);
+    await writeFile(join(ws, ".git", "shared.gitconfig"), "[core]\n\tabbrev = 12\n");
+    const ok2 = await runBin(["exec", "--json", "--", call("git-log", {})], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out2 = parseJson<{ exitCode: number; stdout: string; stderr: string }>(ok2.stdout);
+    expect(out2.stdout).toContain("@@rc=0");
+    expect(out2.stdout).toContain('"subject":"base"');
   }, VM_TIMEOUT);
 
   test("exec: git's error on a file it parses through a link the host user made does not quote the file in the tool's error", async () => {

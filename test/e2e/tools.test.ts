@@ -482,13 +482,14 @@ describe("the workspace cannot turn host git against the host", () => {
 
   test("a filter brought in by include.path or includeIf, or spelled in capitals or the old [filter.x] form, never runs", async () => {
     const filter = (sentinel: string, header = '[filter "evil"]') => `${header}\n\tclean = touch ${sentinel}; cat\n`;
+    // Included from inside .git (a workspace file included is refused outright: escapes-host.test.ts).
     await trapNeverRuns(async (ws, s) => {
-      await writeFile(join(ws, "evil.cfg"), filter(s));
-      sh(ws, "config", "include.path", "../evil.cfg");
+      await writeFile(join(ws, ".git", "evil.cfg"), filter(s));
+      sh(ws, "config", "include.path", "evil.cfg");
     });
     await trapNeverRuns(async (ws, s) => {
-      await writeFile(join(ws, "evil.cfg"), filter(s));
-      sh(ws, "config", "includeIf.gitdir:/.path", "../evil.cfg");
+      await writeFile(join(ws, ".git", "evil.cfg"), filter(s));
+      sh(ws, "config", "includeIf.gitdir:/.path", "evil.cfg");
     });
     await trapNeverRuns((ws, s) => appendFile(join(ws, ".git", "config"), filter(s, '[FILTER "evil"]').replace("clean", "CLEAN")));
     await trapNeverRuns((ws, s) => appendFile(join(ws, ".git", "config"), filter(s, "[filter.Evil]")));
