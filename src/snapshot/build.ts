@@ -23,6 +23,7 @@
 import { readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { usageError } from "../errors.ts";
+import { cacheDir, stateDir } from "../paths.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { BIG_FILE, chunkEntries } from "./chunk.ts";
 import { ID_PREFIX, sha256Hex } from "./format.ts";
@@ -308,6 +309,24 @@ function dropUnusedLayers(store: SnapshotStore, committed: Set<string>): void {
 }
 
 /**
+ * The tool's own directories a walk leaves out when they are inside the tree: the store always, and the state and
+ * cache dirs for a build in the default store (the CLI's). A state dir in the project (PAPERCLIP_AOS_HOME=./.state)
+ * was walked into every snapshot: its layers, its temp layers being written (renamed before their read: the build
+ * failed), so the same tree never gave the same id and each build stored the one before it again.
+ */
+function ownDirs(store: SnapshotStore, defaultStore: boolean): Set<string> {
+  const dirs = new Set<string>();
+  for (const d of [store.root, ...(defaultStore ? [stateDir(), cacheDir()] : [])]) {
+    try {
+      dirs.add(realpathSync(d));
+    } catch {
+      // not made yet: nothing of it to walk
+    }
+  }
+  return dirs;
+}
+
+/**
  * What a build holds until it ends: its layer writer (made on first use), its lease (taken before its first write),
  * the layer writes under way and the layers it committed (so a failed build can wait for the first and drop the second).
  */
@@ -384,7 +403,11 @@ async function buildFrom(
   };
   const walkStarted = Date.now();
   // A walk that fails leaves the layers it handed out to buildSnapshot, which waits for them and drops them.
-  const walked = walkTree(dir, { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore }, { sort: false, onFile: cold ? onFile : undefined });
+  const walked = walkTree(
+    dir,
+    { include: opts.include, exclude: opts.exclude, respectGitignore: opts.respectGitignore },
+    { sort: false, onFile: cold ? onFile : undefined, skipDirs: ownDirs(store, opts.store === undefined) },
+  );
   const treeFp = treeFingerprint(walked.entries);
   const unchanged = unchangedRebuild(store, cache, treeFp, walked.entries, opts.name);
   if (unchanged) {

@@ -98,9 +98,15 @@ export interface WalkOptions {
   sort?: boolean;
   /** Called mid-walk for each regular file kept, with the bytes of the files kept so far (build.ts starts writing then). */
   onFile?: (entry: WalkEntry, bytes: number) => void;
+  /**
+   * Directories (real absolute paths) left out with all they hold, whatever the filter says: the tool's own state
+   * and cache dirs when they are inside the tree (build.ts). They are not the user's files, they change while the
+   * build writes into them, and a snapshot that held its own store would grow by itself at every build.
+   */
+  skipDirs?: ReadonlySet<string>;
 }
 
-export function walkTree(root: string, opts: FilterOptions, { sort = true, onFile }: WalkOptions = {}): WalkResult {
+export function walkTree(root: string, opts: FilterOptions, { sort = true, onFile, skipDirs }: WalkOptions = {}): WalkResult {
   const filter = new PathFilter(opts);
   const result: WalkResult = { entries: [], files: 0, bytes: 0, special: [], sensitiveExcluded: [], sensitiveIncluded: [], excluded: 0 };
   const rootStat = lstatSync(root);
@@ -134,6 +140,7 @@ export function walkTree(root: string, opts: FilterOptions, { sort = true, onFil
           : runtimeError(`cannot read ${childAbs}: ${(e as Error).message}`, "leave it out with --exclude", "snapshot_source_unreadable");
       }
       const type = typeOf(st);
+      if (type === "d" && skipDirs?.has(childAbs)) continue;
       if (type === "special") {
         if (!excluded) result.special.push(childRel);
         continue;

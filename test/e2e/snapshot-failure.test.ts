@@ -164,3 +164,19 @@ test("a build that takes a while shows progress on stderr, and none with --json"
   expect(parseJson(json.stdout)).toMatchObject({ files: 24, cached: false });
   expect(json.stderr).toBe("");
 });
+
+test("a state dir inside the tree is not walked: the same tree gives the same id, the rebuild is a cache hit, the snapshot holds only the user's files", async () => {
+  const src = await tempDir("aos-snap-own-src-");
+  // Big enough that the cold build writes layers into the store while it walks (the store is in the tree).
+  for (let i = 0; i < 4; i++) await writeFile(join(src, `big${i}.bin`), randomBytes(5 << 20));
+  await writeFile(join(src, "README.md"), "# mine\n");
+  await Bun.sleep(100); // past the build cache's racy window, so the rebuild can be a cache hit
+  const env = { PAPERCLIP_AOS_HOME: join(src, ".state"), PAPERCLIP_AOS_CACHE: join(src, ".cache-aos") };
+  const first = await runBin(["snapshot", "build", ".", "--name", "own", "--json"], { cwd: src, env });
+  expect(first.code).toBe(0);
+  expect(parseJson(first.stdout)).toMatchObject({ files: 5, bytes: 4 * (5 << 20) + 7, cached: false });
+  const again = await runBin(["snapshot", "build", ".", "--name", "own", "--json"], { cwd: src, env });
+  expect(parseJson(again.stdout)).toMatchObject({ id: parseJson(first.stdout).id, files: 5, cached: true, layersWritten: 0 });
+  const paths = parseJson((await runBin(["snapshot", "inspect", "own", "--json"], { cwd: src, env })).stdout).entries.map((e: any) => e.path);
+  expect(paths).toEqual(["README.md", "big0.bin", "big1.bin", "big2.bin", "big3.bin"]);
+});
