@@ -129,6 +129,14 @@ async function discoverRepo(workspaceDir: string): Promise<Repo> {
       throw toolError("repo_outside_workspace", `the repository's ${what} (${p}) is outside the workspace ${workspaceDir}`, "git tools only read repositories that live inside the workspace");
     }
   }
+  // A git dir the agent can write is the agent's repository (its config, refs, alternates): only those inside a `.git`
+  // directory are write-protected (src/caps). A workspace laid out as a git dir (HEAD, config, refs, objects at its
+  // top, beside no .git) was taken for one, and its objects/info/alternates showed another host repository's commits.
+  for (const [what, real] of [["git dir", reals[1]!], ["git common dir", reals[2]!]] as const) {
+    if (!relative(workspaceDir, real).split(sep).includes(".git")) {
+      throw toolError("unsafe_git_config", `the repository's ${what} (${real}) is not inside a .git directory, so the agent can write it`, "git tools read a repository whose git dir is a .git directory of the workspace");
+    }
+  }
   const entries = configEntries(r.stdout);
   refuseWritableIncludes(workspaceDir, entries);
   return { root: workspaceDir, worktree: reals[0]!, gitDir: reals[1]!, commonDir: reals[2]!, config: neutralisedDrivers(entries) };

@@ -225,6 +225,33 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     expect(out2.stdout).toContain('"subject":"base"');
   }, VM_TIMEOUT);
 
+  test("exec: a workspace the agent lays out as a git dir of its own (HEAD, config, refs, objects beside no .git) is refused: its alternates cannot show another host repository", async () => {
+    const other = await tempDir("aos-esc-other-");
+    sh(other, "init", "-q", "-b", "main");
+    sh(other, "commit", "-q", "--allow-empty", "-m", "private subject of another repository");
+    const sha = sh(other, "rev-parse", "HEAD").trim();
+    const ws = await tempDir("aos-esc-ws-");
+    const home = await tempDir("aos-esc-home-");
+    // The agent learns the workspace's host path from any tool error ("the workspace /... is not a git repository").
+    const config = `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${ws}\n`;
+    const script = [
+      "cd /workspace && mkdir -p objects/info refs/heads",
+      "echo 'ref: refs/heads/main' > HEAD",
+      `echo ${sha} > refs/heads/main`,
+      `echo '${join(other, ".git", "objects")}' > objects/info/alternates`,
+      `printf '%s' '${config}' > config`,
+      call("git-log", {}),
+      call("git-status", {}),
+    ].join("\n");
+    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    expect(existsSync(join(ws, "objects", "info", "alternates"))).toBe(true);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect([parts[1], parts[3]]).toEqual(["1", "1"]);
+    expect(out.stderr).toContain("unsafe_git_config: the repository's git dir");
+    expect(r.stdout).not.toContain("private subject");
+  }, VM_TIMEOUT);
+
   test("exec: git's error on a file it parses through a link the host user made does not quote the file in the tool's error", async () => {
     const ws = await secretWorkspace();
     // .env's first line is what git would quote; a symlink in .git is the host user's (the agent cannot make one).

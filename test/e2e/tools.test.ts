@@ -495,13 +495,20 @@ describe("the workspace cannot turn host git against the host", () => {
     await trapNeverRuns((ws, s) => appendFile(join(ws, ".git", "config"), filter(s, "[filter.Evil]")));
   });
 
-  test("a workspace laid out as a bare repository beside a broken .git is read as git reads it: its filter never runs", async () => {
-    // git tries <ws>/.git first; with that broken it takes the workspace itself for the repository, config and all.
-    await trapNeverRuns(async (ws, s) => {
-      for (const name of ["HEAD", "index", "objects", "refs"]) await cp(join(ws, ".git", name), join(ws, name), { recursive: true });
-      await writeFile(join(ws, "config"), `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${ws}\n${'[filter "evil"]'}\n\tclean = touch ${s}; cat\n`);
-      await rm(join(ws, ".git", "HEAD"));
-    });
+  test("a workspace laid out as a bare repository beside a broken .git (git takes the workspace itself for the repository) is refused; its filter never runs", async () => {
+    // git tries <ws>/.git first; with that broken it takes the workspace itself for the repository, config and all:
+    // files the agent can write (only a .git directory is write-protected), so the tools refuse it.
+    const sentinels = await tempDir("aos-tools-sentinel-");
+    const ws = (await gitFixture()).dir;
+    for (const name of ["HEAD", "index", "objects", "refs"]) await cp(join(ws, ".git", name), join(ws, name), { recursive: true });
+    await writeFile(join(ws, "config"), `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${ws}\n${'[filter "evil"]'}\n\tclean = touch ${join(sentinels, "pwned")}; cat\n`);
+    await rm(join(ws, ".git", "HEAD"));
+    await writeFile(join(ws, ".gitattributes"), "* filter=evil\n");
+    for (const tool of ["git.status", "git.log"]) {
+      const r = await invoke(tool, {}, { cwd: ws });
+      expect([tool, r.code, parseJson(r.stdout).error.code]).toEqual([tool, 1, "unsafe_git_config"]);
+    }
+    expect(existsSync(join(sentinels, "pwned"))).toBe(false);
   });
 
   test("a .git that is a symbolic link to a repository outside the workspace is refused", async () => {
