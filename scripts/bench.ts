@@ -95,6 +95,8 @@ function valueEntry(name: string, what: string, value: number, unit: string, tar
 }
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 const want = (name: string) => !only || only.some((o) => name.startsWith(o));
+/** A group of rows (`worker.rss` makes worker.rss-4 and -8) asked for by its own prefix or by one of its row names. */
+const wantRows = (group: string) => want(group) || !!only?.some((o) => o.startsWith(group));
 
 async function main() {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run 'bun run build' first`);
@@ -417,11 +419,11 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     // Memory: N heartbeats whose model pauses 4 s, so all N sessions are open at once. The worker has seen the
     // policy first (its spares are made), whether or not the worker.pi rows ran before: the same state either way.
     const holdFile = await scriptFileIn(scratch, [{ tool: "bash", input: { command: "ls" } }, { text: "held", delayMs: 4000 }], "script-hold.json");
-    if (want("worker.rss") && !(await workerStatus(wenv))?.warm.spares.policies.length) {
+    if (wantRows("worker.rss") && !(await workerStatus(wenv))?.warm.spares.policies.length) {
       const teach = await measure(runArgs(await workspace(), "mem-teach", holdFile), { env: wenv });
       if (teach.code !== 0) throw new Error(`run via the worker failed: ${teach.stdout.slice(-300)}`);
     }
-    for (const at of want("worker.rss") ? [4, 8] : []) {
+    for (const at of wantRows("worker.rss") ? [4, 8] : []) {
       await settle();
       const idle = treeRssKb(serve.pid) / 1024;
       let peak = 0;
@@ -438,7 +440,7 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     }
 
     // 20 at once: 8 run, 12 wait in the queue; every one must succeed and write its own workspace.
-    if (!want("worker.concurrent")) return;
+    if (!wantRows("worker.concurrent")) return;
     await settle();
     let peak = 0;
     const timer = setInterval(() => (peak = Math.max(peak, treeRssKb(serve.pid) / 1024)), 100);
