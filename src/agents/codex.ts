@@ -12,16 +12,17 @@ const CODEX_HOME = `${GUEST_HOME}/.codex`;
 const CODEX_RUN_CONFIG = ".paperclip/codex-config.toml";
 
 /**
- * agentOS 0.2.21 ships Codex (`@agentos-software/codex-cli`) as a WASM command, `codex-exec`, with no ACP
- * entrypoint, so `sessions.open({agent: "codex"})` has nothing to start. This package is that entrypoint:
- * codex-acp/codex-acp.mjs speaks ACP on stdio and runs `codex-exec --session-turn` per prompt.
+ * The package's agentOS manifest. With PAPERCLIP_CODEX_EXEC_AHEAD the bridge starts a session's first codex-exec as
+ * soon as the session opens, so its WASM start is over before the prompt; it then waits reading its stdin. On a
+ * sidecar without our fixes of agentOS (src/runtime/sidecar-patch.ts) such a wait stalls every other VM of the
+ * sidecar, so there the manifest leaves it out and codex-exec starts at the prompt.
  */
 const agentosPackage = (env: Record<string, string>) => `${JSON.stringify({ name: "codex", version: "0.1.0", agent: { acpEntrypoint: "codex-acp", env: { CODEX_HOME, PAPERCLIP_CODEX_RUN_CONFIG: `${GUEST_HOME}/${CODEX_RUN_CONFIG}`, ...env } } }, null, 2)}\n`;
 
 /**
- * The bridge starts a session's first codex-exec as soon as the session opens (PAPERCLIP_CODEX_EXEC_AHEAD), so its
- * WASM start is over before the prompt; it then waits reading its stdin. On a sidecar without our fixes of agentOS
- * (src/runtime/sidecar-patch.ts) such a wait stalls every other VM of the sidecar, so there it starts at the prompt.
+ * agentOS 0.2.21 ships Codex (`@agentos-software/codex-cli`) as a WASM command, `codex-exec`, with no ACP
+ * entrypoint, so `sessions.open({agent: "codex"})` has nothing to start. This package is that entrypoint:
+ * codex-acp/codex-acp.mjs speaks ACP on stdio and runs `codex-exec --session-turn` per prompt.
  */
 export const CODEX_ACP_PACKAGE: LocalPackage = {
   name: "codex",

@@ -181,15 +181,10 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
   return { adapterType: "agentos_local", status, checks, testedAt: new Date().toISOString(), timings };
 }
 
-/**
- * Only the compiled binary's Pi package has its SDK bundle one byte per character (src/runtime/pi-bundle-patch.ts,
- * applied by scripts/build.ts); a run from source gets agentOS's own package, whose bundle each Pi session holds as a
- * two-byte string (docs/worker.md).
- */
 /** Whether a warm worker (`serve`) runs for this state dir, and what it keeps warm and runs: info either way. */
 async function workerCheck(): Promise<DoctorCheck> {
   // The client's light face only (no sidecar pool, no heartbeat code): loaded when doctor runs, not with the runtime.
-  const [{ startingWorkerPid, workerStatus }, { defaultSocketPath }] = await Promise.all([import("../worker/light.ts"), import("../worker/socket.ts")]);
+  const [{ workerStatus }, { defaultSocketPath }] = await Promise.all([import("../worker/light.ts"), import("../worker/socket.ts")]);
   const path = defaultSocketPath();
   try {
     const s = (await workerStatus(path)) as import("../worker/server.ts").WorkerStatus;
@@ -203,9 +198,10 @@ async function workerCheck(): Promise<DoctorCheck> {
       hint: "paperclip-aos serve --status shows it all",
     };
   } catch (e) {
-    const pid = startingWorkerPid(path);
-    if (pid !== undefined) return { code: "worker", level: "info", message: `a worker (pid ${pid}) is starting: it answers at ${path} once its sidecar is warm` };
-    if ((e as { code?: string }).code !== "worker_not_running") {
+    const code = (e as { code?: string }).code;
+    // workerStatus read the starting worker's pid already: its error says it.
+    if (code === "worker_starting") return { code: "worker", level: "info", message: firstLine(e) };
+    if (code !== "worker_not_running") {
       return { code: "worker", level: "warn", message: `the worker at ${path} did not tell its status: ${firstLine(e)}`, hint: "stop it and start 'paperclip-aos serve' again" };
     }
     return {
@@ -217,6 +213,11 @@ async function workerCheck(): Promise<DoctorCheck> {
   }
 }
 
+/**
+ * Only the compiled binary's Pi package has its SDK bundle one byte per character (src/runtime/pi-bundle-patch.ts,
+ * applied by scripts/build.ts); a run from source gets agentOS's own package, whose bundle each Pi session holds as a
+ * two-byte string (docs/worker.md).
+ */
 function piBundleNote(origin: RuntimeAssets["origin"]): string {
   return origin === "embedded"
     ? `its SDK bundle patched to one byte per character (${PI_BUNDLE_PATCH_ID}): a Pi session holds it as a 7.9 MB string, not 15.9 MB`

@@ -106,7 +106,7 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>):
     }
     try {
       const st = fstatSync(src);
-      if (!st.isFile()) throw runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
+      if (!st.isFile()) throw noLongerAFile(path);
       if (st.size <= SMALL_FILE) return stageSmallFile(src, st.size);
       // Large file: stream it at the end of the data region; if its content is already in the layer, the next write
       // goes over it (and the final truncate cuts what is left).
@@ -162,9 +162,11 @@ export async function writeLayer(tmpPath: string, inputs: Iterable<LayerInput>):
 function sourceChanged(path: string, e: unknown) {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return runtimeError(`${path} was removed while the snapshot was being built`, "run the build again", "snapshot_source_changed");
-  if (code === "ELOOP") return runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
+  if (code === "ELOOP") return noLongerAFile(path);
   return runtimeError(`cannot read ${path}: ${(e as Error).message}`, "fix its permissions or leave it out with --exclude", "snapshot_source_unreadable");
 }
+
+const noLongerAFile = (path: string) => runtimeError(`${path} is no longer a regular file`, "run the build again", "snapshot_source_changed");
 
 /** One write buffer, reused layer after layer (a fresh 4 MB zeroed buffer per layer cost more than the hashing). */
 let spare: Uint8Array | undefined;

@@ -133,13 +133,18 @@ async function discoverRepo(workspaceDir: string): Promise<Repo> {
   // directory are write-protected (src/caps). A workspace laid out as a git dir (HEAD, config, refs, objects at its
   // top, beside no .git) was taken for one, and its objects/info/alternates showed another host repository's commits.
   for (const [what, real] of [["git dir", reals[1]!], ["git common dir", reals[2]!]] as const) {
-    if (!relative(workspaceDir, real).split(sep).includes(".git")) {
+    if (!inDotGit(workspaceDir, real)) {
       throw toolError("unsafe_git_config", `the repository's ${what} (${real}) is not inside a .git directory, so the agent can write it`, "git tools read a repository whose git dir is a .git directory of the workspace");
     }
   }
   const entries = configEntries(r.stdout);
   refuseWritableIncludes(workspaceDir, entries);
   return { root: workspaceDir, worktree: reals[0]!, gitDir: reals[1]!, commonDir: reals[2]!, config: neutralisedDrivers(entries) };
+}
+
+/** Is `real` (inside the workspace) in one of its `.git` directories, which src/caps write-protects for the agent? */
+function inDotGit(workspaceDir: string, real: string): boolean {
+  return relative(workspaceDir, real).split(sep).includes(".git");
 }
 
 interface ConfigEntry {
@@ -175,7 +180,7 @@ function refuseWritableIncludes(workspaceDir: string, entries: ConfigEntry[]): v
     const target = e.value.startsWith("~/") ? join(homedir(), e.value.slice(2)) : resolve(from, e.value);
     const real = realpathOrNull(target) ?? join(realpathOrNull(dirname(target)) ?? dirname(target), basename(target));
     if (!isInside(workspaceDir, real)) continue;
-    if (relative(workspaceDir, real).split(sep).includes(".git")) continue;
+    if (inDotGit(workspaceDir, real)) continue;
     throw toolError(
       "unsafe_git_config",
       `the repository's config includes ${relative(workspaceDir, real) || "."}, a workspace file the agent can write`,

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import type { Socket } from "node:net";
 import type { PermissionFlags } from "../caps/index.ts";
 // The heartbeat's light face: the client loads none of the in-process heartbeat (docs/worker.md).
@@ -10,7 +10,7 @@ import { logger } from "../log.ts";
 import { stateDir } from "../paths.ts";
 import { pidAlive } from "../runtime/proc.ts";
 import { buildTag } from "./build.ts";
-import { connectSocket, defaultSocketPath, lineReader, probeSocket } from "./socket.ts";
+import { connectSocket, defaultSocketPath, lineReader, probeSocket, workerLockPath } from "./socket.ts";
 import { WIRE_VERSION, WORKER_PREFIX, type WorkerLine } from "./wire.ts";
 
 /** Values of --worker / PAPERCLIP_AOS_WORKER that mean "never use a worker, run in this process". */
@@ -160,9 +160,9 @@ function send(conn: Socket, msg: object): void {
  * The pid of a `serve` that holds the lock next to `path` (worker.pid, server.ts) but may not answer yet: a worker
  * warms its sidecar before it listens, a few seconds in which its socket is not there.
  */
-export function startingWorkerPid(path: string): number | undefined {
+function startingWorkerPid(path: string): number | undefined {
   try {
-    const pid = Number(readFileSync(join(dirname(path), "worker.pid"), "utf8").trim());
+    const pid = Number(readFileSync(workerLockPath(path), "utf8").trim());
     return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
   } catch {
     return undefined;

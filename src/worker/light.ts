@@ -4,4 +4,4 @@
  * before they know whether a worker is there (commands/run.ts). index.ts is the whole module.
  */
 export { findWorker, runViaWorker, execViaWorker, tryRunViaWorker, tryExecViaWorker, WorkerDeclined, type WorkerChoice, type RemoteRunOptions, type RemoteExecOptions } from "./client.ts";
-export { workerStatus, startingWorkerPid, absoluteRequest, absoluteFlags } from "./client.ts";
+export { workerStatus, absoluteRequest, absoluteFlags } from "./client.ts";

@@ -15,7 +15,7 @@ import { GatewayHub } from "../gateway/index.ts";
 import type { WarmStart } from "../heartbeat/index.ts";
 import { workerDir } from "./socket.ts";
 import { Slots } from "./slots.ts";
-import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket } from "./socket.ts";
+import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockPath } from "./socket.ts";
 import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
 
 export interface WorkerOptions {
@@ -102,7 +102,7 @@ export class Worker {
         this.background.add(p);
       },
     };
-    this.lockPath = join(opts.socketPath, "..", "worker.pid");
+    this.lockPath = workerLockPath(opts.socketPath);
   }
 
   /** Take the socket (refusing when another worker serves it), warm the first sidecar, then listen. */

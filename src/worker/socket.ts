@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { stateDir } from "../paths.ts";
 import { runtimeError } from "../errors.ts";
@@ -16,6 +16,11 @@ export function workerDir(state = stateDir()): string {
 
 export function defaultSocketPath(state = stateDir()): string {
   return join(workerDir(state), "worker.sock");
+}
+
+/** The lock a `serve` holds beside its socket, holding its pid (server.ts takes it; the client reads it). */
+export function workerLockPath(socketPath: string): string {
+  return join(dirname(socketPath), "worker.pid");
 }
 
 /** sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected to. */

@@ -19,6 +19,19 @@ import { compileSandbox } from "../../src/caps/index.ts";
 afterAll(removeTempDirs);
 
 const VM_TIMEOUT = 180_000;
+
+/** A host tool called from the agent's shell, then its exit code on a line of its own. */
+const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
+
+/**
+ * The agent's shell script, run by exec in a VM over `ws`: exec's JSON result, and its stdout split at each call's
+ * exit-code line (parts[1], parts[3], ... the codes; parts[0], parts[2], ... what each call printed).
+ */
+async function execAgent(ws: string, home: string, script: string, flags: string[] = []) {
+  const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+  const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+  return { r, out, parts: out.stdout.split(/@@rc=(\d+)\n/) };
+}
 const SECRETS = { env: "ENV-SECRET-a1b2c3", local: "ENV-LOCAL-SECRET-d4e5f6", denied: "DENY-READ-SECRET-g7h8i9" };
 
 /** A git workspace holding a .env, a .env.local, a file the tests deny by flag, and an ordinary file, each changed since HEAD. */
@@ -49,7 +62,6 @@ describe("class 3: host tools read the workspace with the agent's own fs policy"
   test("exec: publish and diff of .env, a --deny-read file and .env.local through a guest symlink are refused; the store and output hold nothing of them", async () => {
     const ws = await secretWorkspace();
     const home = await tempDir("aos-esc-home-");
-    const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
     const script = [
       "ln -s .env.local notes.txt",
       call("artifacts-publish", { path: ".env" }),
@@ -58,9 +70,7 @@ describe("class 3: host tools read the workspace with the agent's own fs policy"
       call("artifacts-publish", { path: "ok.txt" }),
       call("workspace-diff", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", "--deny-read=private.txt", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    const { r, out, parts } = await execAgent(ws, home, script, ["--deny-read=private.txt"]);
     expect([parts[1], parts[3], parts[5], parts[7], parts[9]]).toEqual(["1", "1", "1", "0", "0"]);
     expect(out.stderr).toContain("permission_denied: artifacts.publish may not read /workspace/.env: reading /workspace/.env is always denied");
     expect(out.stderr).toContain("permission_denied: artifacts.publish may not read /workspace/private.txt: reading /workspace/private.txt is denied by deny 'private.txt' from flag --deny-read");
@@ -148,8 +158,6 @@ describe("class 3: host tools read the workspace with the agent's own fs policy"
 });
 
 describe("class 3: the host's git, run by the tools for the agent, runs nothing and quotes nothing of the workspace", () => {
-  const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${JSON.stringify(input)}'; echo "@@rc=$?"`;
-
   /** A git workspace with one commit whose .git/config the policy lets the agent write (an exact allow lifts the mandatory deny). */
   async function writableConfigWorkspace() {
     const ws = await tempDir("aos-esc-ws-");
@@ -170,11 +178,9 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
       call("git-log", {}),
       call("git-status", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const { out, parts } = await execAgent(ws, home, script, flags);
     expect(await readFile(join(ws, ".git", "config"), "utf8")).toContain("uploadpack = echo agent-ran");
     expect(existsSync(marker)).toBe(false);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
     expect([parts[1], parts[3], parts[5]]).toEqual(["1", "0", "0"]);
     expect(out.stderr).toContain("unknown_ref: '1111111111111111111111111111111111111111' is not a commit in this repository");
     expect(JSON.parse(parts[2]!).result.commits.map((c: { subject: string }) => c.subject)).toEqual(["base"]);
@@ -192,11 +198,9 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
       call("git-status", {}),
       call("workspace-diff", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const { out, parts } = await execAgent(ws, home, script, flags);
     expect(await readFile(join(ws, ".git", "config"), "utf8")).toContain("agent-ran");
     expect(existsSync(marker)).toBe(false);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
     expect(parts[1]).toBe("1");
     expect(out.stderr).toContain("unsafe_git_config: the repository's config names a filter driver with '=' in its name");
   }, VM_TIMEOUT);
@@ -211,16 +215,13 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     await writeFile(join(ws, ".git", "config"), `${base}[include]\n\tpath = ../project.gitconfig\n`);
     const home = await tempDir("aos-esc-home-");
     const script = [`printf '[core]\\n\\tabbrev = 12\\n' > /workspace/project.gitconfig`, call("git-status", {}), call("git-log", {})].join("\n");
-    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    const { out, parts } = await execAgent(ws, home, script);
     expect([parts[1], parts[3]]).toEqual(["1", "1"]);
     expect(out.stderr).toContain("unsafe_git_config: the repository's config includes project.gitconfig, a workspace file the agent can write");
     // The host user's own include from inside .git (write-protected for the agent) is fine.
     await writeFile(join(ws, ".git", "config"), `${base}[include]\n\tpath = shared.gitconfig\n`);
     await writeFile(join(ws, ".git", "shared.gitconfig"), "[core]\n\tabbrev = 12\n");
-    const ok2 = await runBin(["exec", "--json", "--", call("git-log", {})], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out2 = parseJson<{ exitCode: number; stdout: string; stderr: string }>(ok2.stdout);
+    const { out: out2 } = await execAgent(ws, home, call("git-log", {}));
     expect(out2.stdout).toContain("@@rc=0");
     expect(out2.stdout).toContain('"subject":"base"');
   }, VM_TIMEOUT);
@@ -243,10 +244,8 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
       call("git-log", {}),
       call("git-status", {}),
     ].join("\n");
-    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const { r, out, parts } = await execAgent(ws, home, script);
     expect(existsSync(join(ws, "objects", "info", "alternates"))).toBe(true);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
     expect([parts[1], parts[3]]).toEqual(["1", "1"]);
     expect(out.stderr).toContain("unsafe_git_config: the repository's git dir");
     expect(r.stdout).not.toContain("private subject");
@@ -263,9 +262,7 @@ describe("class 3: the host's git, run by the tools for the agent, runs nothing 
     symlinkSync("../.env", join(ws, ".git", "packed-refs"));
     const home = await tempDir("aos-esc-home-");
     const script = [call("git-status", {}), call("workspace-diff", {})].join("\n");
-    const r = await runBin(["exec", "--json", "--deny-read=private.txt", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    const { r, out, parts } = await execAgent(ws, home, script, ["--deny-read=private.txt"]);
     expect(parts[1]).toBe("1");
     expect(out.stderr).toContain("git_failed: git status failed (git exited 128)");
     for (const s of Object.values(SECRETS)) expect(r.stdout + r.stderr).not.toContain(s);
