@@ -1,9 +1,10 @@
 /**
- * `bun run bench [--json] [--only NAME,...] [--runs N]` (NAME: binary, help, exec, caps, tool, run, worker, engine, snapshot): each entry is measured as a ratio against a baseline run in
+ * `bun run bench [--json] [--only=NAME,...] [--runs=N]` (NAME: binary, help, exec, caps, tool, run, worker, engine, snapshot, or a row: BENCH_USAGE): each entry is measured as a ratio against a baseline run in
  * the same invocation (never an absolute time), so the numbers mean the same on a loaded machine. Prints a table, or
  * one JSON document with --json. Needs the compiled binary (`bun run build`).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { AGENTS } from "../src/agents/index.ts";
 import { procStat, treeRssKb } from "../src/runtime/index.ts";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,11 +12,97 @@ import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
 const bin = process.env.PAPERCLIP_AOS_BIN ?? join(root, "dist", "paperclip-aos");
-const argv = process.argv.slice(2);
-const asJson = argv.includes("--json");
-const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
-const RUNS = Number(argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? 5);
 const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/**
+ * What `--only` can select: the groups and the rows selected by their own names (a name selects every entry it is a
+ * prefix of, as `want` below decides). An agent's per-row names (`run.pi.cold`) are not selectable: its heartbeat
+ * measures cold, resumed and memory together.
+ */
+export function benchSelectors(agents: readonly string[]): string[] {
+  return [
+    "binary",
+    "help",
+    "exec",
+    "caps",
+    "tool",
+    "run",
+    ...agents.map((a) => `run.${a}`),
+    "worker",
+    ...agents.map((a) => `worker.${a}`),
+    "worker.rss-4",
+    "worker.rss-8",
+    "worker.concurrent-20",
+    "engine",
+    "snapshot",
+  ];
+}
+
+export const BENCH_USAGE = `Usage: bun scripts/bench.ts [--json] [--only=NAME,...] [--runs=N]
+
+Measures the compiled binary (dist/paperclip-aos, or $PAPERCLIP_AOS_BIN; 'bun run build' first), each entry as a
+ratio against a baseline run in the same invocation. The whole bench takes tens of minutes; --only picks rows.
+
+  --json           one JSON document on stdout ({runs, entries}) instead of the table
+  --only=NAME,...  only these groups or rows (a name selects every row it is a prefix of):
+                   NAMES
+  --runs=N         runs per measurement (default 5; heartbeat rows take max(3, N/2))
+  -h, --help       this text
+
+Exit: 0 every entry passed its target, 1 one did not (or a measurement failed), 2 invalid arguments.`;
+
+export interface BenchArgs {
+  json: boolean;
+  only: string[] | undefined;
+  runs: number;
+}
+
+/** The bench's arguments, or the one-line reason they are invalid (`--help` is `{ help: true }`). */
+export function parseBenchArgs(argv: readonly string[], agents: readonly string[]): BenchArgs | { help: true } | { error: string } {
+  const out: BenchArgs = { json: false, only: undefined, runs: 5 };
+  const selectors = benchSelectors(agents);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-h" || a === "--help") return { help: true };
+    if (a === "--json") {
+      out.json = true;
+      continue;
+    }
+    const m = /^--(only|runs)(?:=(.*))?$/s.exec(a);
+    if (!m) return { error: `unknown argument '${a}'` };
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) return { error: `--${m[1]} needs a value (--${m[1]}=...)` };
+    if (m[1] === "runs") {
+      if (!/^[1-9]\d*$/.test(value)) return { error: `--runs takes a whole number of at least 1, not '${value}'` };
+      out.runs = Number(value);
+      continue;
+    }
+    const names = value.split(",");
+    const unknown = names.filter((n) => n === "" || !selectors.some((s) => s.startsWith(n)));
+    if (unknown.length) return { error: `--only: unknown name${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `'${n}'`).join(", ")} (names: ${selectors.join(", ")})` };
+    out.only = [...(out.only ?? []), ...names];
+  }
+  return out;
+}
+
+// Parsed only when run as the bench: bench-engine.ts and bench-snapshot.ts import this file for its helpers.
+const args: BenchArgs = import.meta.main ? parsedOrExit() : { json: false, only: undefined, runs: 5 };
+function parsedOrExit(): BenchArgs {
+  const parsed = parseBenchArgs(process.argv.slice(2), AGENTS);
+  const usage = BENCH_USAGE.replace("NAMES", benchSelectors(AGENTS).join(", "));
+  if ("help" in parsed) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  if ("error" in parsed) {
+    process.stderr.write(`bench: ${parsed.error}\n\n${usage}\n`);
+    process.exit(2);
+  }
+  return parsed;
+}
+const asJson = args.json;
+const only = args.only;
+const RUNS = args.runs;
 
 export interface BenchEntry {
   name: string;
@@ -263,11 +350,10 @@ async function scriptFileIn(scratch: string, steps: unknown[] = STEPS, name = "s
  * host CLI fails is reported as such; the others still run.
  */
 async function benchHeartbeat(scratch: string, env: Record<string, string>): Promise<void> {
-  const agents = await import("../src/agents/index.ts");
   const scriptFile = await scriptFileIn(scratch);
   const runs = heartbeatRuns();
 
-  for (const agent of agents.AGENTS) {
+  for (const agent of AGENTS) {
     if (!want(`run.${agent}`) && !want("run")) continue;
     log(`bench: run --agent ${agent}`);
     try {
@@ -368,7 +454,6 @@ async function benchWorker(scratch: string, env: Record<string, string>): Promis
     const runArgs = (ws: string, key: string, file = scriptFile, agent = "pi") => [bin, "run", "--agent", agent, "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "do it", "--task-key", key];
     // Every agent, cold and resumed through the worker, against its own CLI on the host. The worker warms a Pi
     // session ahead; the other agents pay their first session on the sidecar in their first heartbeat.
-    const { AGENTS } = await import("../src/agents/index.ts");
     // The worker learns a policy from its first heartbeat and makes spare VMs for it after the result: one heartbeat
     // of the bench's policy first, so the cold rows measure what a worker that has seen the policy does. Before each
     // measured heartbeat the worker is left to finish its refills (heartbeats are minutes apart in Paperclip).

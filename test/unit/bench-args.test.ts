@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+
+/**
+ * The bench runs for tens of minutes: `--help` and a mistyped flag or row name must answer at once instead of
+ * starting it. The binary is pointed at a path that does not exist, so a bench that did start fails fast (exit 1)
+ * instead of running here.
+ */
+const script = join(import.meta.dir, "..", "..", "scripts", "bench.ts");
+function bench(...args: string[]) {
+  const p = Bun.spawnSync([process.execPath, script, ...args], {
+    env: { ...process.env, PAPERCLIP_AOS_BIN: "/nonexistent/paperclip-aos" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+describe("bun scripts/bench.ts", () => {
+  test("--help prints the usage with every --only name and exits 0", () => {
+    const r = bench("--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: bun scripts/bench.ts");
+    expect(r.stdout).toContain("worker.concurrent-20");
+    expect(r.stdout).toContain("run.codex");
+    expect(r.stderr).toBe("");
+  });
+
+  test("an unknown flag is exit 2 with its name and the usage on stderr", () => {
+    const r = bench("--json", "--bogus");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown argument '--bogus'");
+    expect(r.stderr).toContain("Usage:");
+    expect(r.stdout).toBe("");
+  });
+
+  test("an unknown --only name (a row's sub-entry, a typo) is exit 2 naming it", () => {
+    for (const only of ["--only=run.pi.cold", "--only=wroker", "--only=help,"]) {
+      const r = bench(only);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--only: unknown name");
+    }
+    expect(bench("--only=run.pi.cold").stderr).toContain("'run.pi.cold'");
+  });
+
+  test("--runs takes a whole number", () => {
+    for (const runs of ["--runs=0", "--runs=abc", "--runs"]) expect(bench(runs).code).toBe(2);
+  });
+
+  test("valid arguments start the bench (here: it stops at the missing binary)", () => {
+    for (const args of [["--only=worker.rss-4,run.pi", "--runs=3", "--json"], ["--only", "caps", "--runs", "2"], ["--only=w"]]) {
+      const r = bench(...args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("/nonexistent/paperclip-aos is missing");
+    }
+  });
+});
