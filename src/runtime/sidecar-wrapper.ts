@@ -26,6 +26,7 @@ export const WRAPPER_ENV = {
   tmpdir: "PAPERCLIP_AOS_SIDECAR_TMPDIR",
   logLevel: "PAPERCLIP_AOS_SIDECAR_LOG_LEVEL",
   warmIsolates: "PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES",
+  maxDataKb: "PAPERCLIP_AOS_SIDECAR_MAX_DATA_KB",
 } as const;
 const WRAPPER = `#!/bin/sh
 ${WRAPPER_MARK} with its stderr sent to $PAPERCLIP_AOS_SIDECAR_LOG (if set)
@@ -42,7 +43,11 @@ if [ -n "\${PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES+x}" ]; then export AGENTOS_V8_WA
 # glibc malloc (the sidecar's Rust allocator) returns freed memory: without these a long-lived sidecar kept 20-60 MB
 # per heartbeat after its VM was gone (docs/worker.md, "Memory"). A value already in the environment wins.
 export MALLOC_ARENA_MAX="\${MALLOC_ARENA_MAX:-2}" MALLOC_TRIM_THRESHOLD_="\${MALLOC_TRIM_THRESHOLD_:-131072}"
-unset PAPERCLIP_AOS_REAL_SIDECAR PAPERCLIP_AOS_SIDECAR_LOG PAPERCLIP_AOS_SIDECAR_WITHHOLD PAPERCLIP_AOS_SIDECAR_TMPDIR PAPERCLIP_AOS_SIDECAR_LOG_LEVEL PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES
+# agentOS 0.2.21 caps no VM's memory: a guest's node allocated 6 GB of buffers in the sidecar (measured). The data
+# limit (writable private memory, which V8's heaps and buffers and the VM's in-memory files are) makes an allocation
+# past it fail inside the guest instead of the host running out of memory (docs/sandbox-host.md).
+if [ -n "$PAPERCLIP_AOS_SIDECAR_MAX_DATA_KB" ] && [ "$PAPERCLIP_AOS_SIDECAR_MAX_DATA_KB" != 0 ]; then ulimit -d "$PAPERCLIP_AOS_SIDECAR_MAX_DATA_KB" || exit 70; fi
+unset PAPERCLIP_AOS_REAL_SIDECAR PAPERCLIP_AOS_SIDECAR_LOG PAPERCLIP_AOS_SIDECAR_WITHHOLD PAPERCLIP_AOS_SIDECAR_TMPDIR PAPERCLIP_AOS_SIDECAR_LOG_LEVEL PAPERCLIP_AOS_SIDECAR_WARM_ISOLATES PAPERCLIP_AOS_SIDECAR_MAX_DATA_KB
 # The arguments become: env -u NAME ... REAL ARGS (prepended one name at a time; the order of -u does not matter).
 set -- "$real" "$@"
 nl='

@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { totalmem } from "node:os";
 import type { AgentOs, AgentOsOptions, AgentOsSidecar, VirtualFileSystem } from "@rivet-dev/agentos-core";
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
@@ -194,7 +195,19 @@ function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug
     // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
     // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
     [WRAPPER_ENV.warmIsolates]: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
+    [WRAPPER_ENV.maxDataKb]: String(sidecarMemoryCapKb()),
   };
+}
+
+/**
+ * The sidecar's memory cap (its data limit, set by the wrapper), in KiB; 0 for none. agentOS 0.2.21 limits no VM's
+ * memory, so without it one guest could take the host's (and a worker's other heartbeats') memory: half the host's
+ * memory by default, `PAPERCLIP_AOS_VM_MEMORY_MB` to choose (0: no cap).
+ */
+export function sidecarMemoryCapKb(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.PAPERCLIP_AOS_VM_MEMORY_MB?.trim();
+  if (raw && /^\d+$/.test(raw)) return Number(raw) * 1024;
+  return Math.max(2 * 1024 * 1024, Math.floor(totalmem() / 2 / 1024));
 }
 
 let lastBoot: Promise<void> = Promise.resolve();

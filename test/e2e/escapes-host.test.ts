@@ -476,6 +476,34 @@ describe("class 6: nothing of a run stays outside the state and cache dirs", () 
   }, VM_TIMEOUT);
 });
 
+describe("resource abuse: a guest cannot take the host's memory", () => {
+  test("a guest's node allocating past PAPERCLIP_AOS_VM_MEMORY_MB fails in the VM; the sidecar's RSS stays under the cap", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const cache = await privateCache();
+    // 100 MB buffers, filled (so the pages are real), up to 2 GB; the cap is 1 GB.
+    await writeFile(join(ws, "hog.js"), `const a = [];\ntry { for (let i = 1; i <= 20; i++) { a.push(Buffer.alloc(100 * 1024 * 1024, 7)); console.log("held " + i * 100); } console.log("ALLOCATED-ALL"); } catch (e) { console.log("REFUSED " + e.name); }\n`);
+    const p = Bun.spawn([binPath(), "exec", "--", "node /workspace/hog.js"], {
+      cwd: ws,
+      env: { ...process.env, PAPERCLIP_AOS_CACHE: cache, PAPERCLIP_AOS_VM_MEMORY_MB: "1024" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let maxRssKb = 0;
+    const poll = setInterval(() => {
+      for (const pid of Bun.spawnSync(["pgrep", "-f", cache]).stdout.toString().split("\n").filter(Boolean)) {
+        const m = /VmRSS:\s+(\d+)/.exec(existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, "utf8") : "");
+        if (m) maxRssKb = Math.max(maxRssKb, Number(m[1]));
+      }
+    }, 200);
+    const [stdout] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    clearInterval(poll);
+    expect(stdout).not.toContain("ALLOCATED-ALL");
+    expect(stdout).not.toContain("held 2000");
+    expect(maxRssKb).toBeGreaterThan(0);
+    expect(maxRssKb).toBeLessThan(1400 * 1024);
+  }, VM_TIMEOUT);
+});
+
 describe("also found: silent stubs and programs that spin", () => {
   test("npm, npx, python3 say they are not available and exit 127; with --deny-run=node too", async () => {
     const script = 'npm test; echo "@@npm=$?"; npx tsc; echo "@@npx=$?"; python3 -c 1; echo "@@py=$?"';
