@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { globalArgs, withHelp, out } from "./_shared.ts";
+import { globalArgs, printJson, withHelp, out } from "./_shared.ts";
 import { completionScript, completionTree, SHELLS, type Shell } from "./_completion.ts";
 import { commands } from "./index.ts";
 import { usageError } from "../src/errors.ts";
@@ -20,7 +20,11 @@ export default withHelp(
         throw usageError(`no completion for shell '${shell}'`, `shells: ${SHELLS.join(", ")}`, "invalid_value");
       }
       const nodes = await completionTree({ args: globalArgs, subCommands: commands });
-      out(completionScript(shell as Shell, "paperclip-aos", nodes));
+      const script = completionScript(shell as Shell, "paperclip-aos", nodes);
+      // --json means one JSON document on stdout for every command: here the script as a string, for a program that
+      // installs it (the text mode prints the script itself).
+      if (args.json) printJson({ shell, script });
+      else out(script);
     },
   }),
   {
@@ -29,6 +33,7 @@ export default withHelp(
       ["paperclip-aos completion zsh > ~/.zfunc/_paperclip-aos", "zsh: with fpath+=(~/.zfunc) before compinit in ~/.zshrc"],
       ["paperclip-aos completion fish > ~/.config/fish/completions/paperclip-aos.fish", "fish: loaded on demand"],
       ["source <(paperclip-aos completion bash)", "bash: this shell only"],
+      ["paperclip-aos completion fish --json", "{shell, script}: the script as a JSON string"],
     ],
   },
 );

@@ -4,7 +4,7 @@ import { globalArgs, printJson, withHelp, err } from "./_shared.ts";
 import { AGENTS } from "../src/agents/index.ts";
 import { defaultReportDir, runEval, writeReport } from "../src/eval/index.ts";
 import { usageError } from "../src/errors.ts";
-import { logger } from "../src/log.ts";
+import { logProgress } from "../src/log.ts";
 
 const count = (name: string, raw: string | undefined, min: number): number | undefined => {
   if (raw === undefined) return undefined;
@@ -44,7 +44,7 @@ export default withHelp(
         runs,
         chain,
         env: process.env,
-        progress: (line) => logger.info(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`),
+        progress: (line) => logProgress(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`),
       });
       const written = await writeReport(dir, figures);
       if (args.json) printJson({ dir: written.dir, files: written.files, answers: written.answers });

@@ -32,8 +32,26 @@ const stderrReporter = {
 
 export const logger: ConsolaInstance = createConsola({ level: 3, reporters: [stderrReporter] });
 
-export function configureLogger(opts: { level?: LogLevelName; quiet?: boolean; debug?: boolean }): void {
+/** The command was asked for --json: a program reads its stdout, and its stderr should carry only what went wrong. */
+let jsonOutput = false;
+
+export function configureLogger(opts: { level?: LogLevelName; quiet?: boolean; debug?: boolean; json?: boolean }): void {
   logger.level = LOG_LEVELS[opts.level ?? (opts.debug ? "debug" : opts.quiet ? "error" : "info")];
+  jsonOutput = opts.json === true;
+}
+
+/**
+ * A progress line ("extracting the runtime", "heartbeat 2/5"): for a person watching, so an info line, and with
+ * --json a debug line (`--json --debug` still shows it). The one place that rule lives; the spinner follows it too.
+ */
+export function logProgress(text: string): void {
+  if (jsonOutput) logger.debug(text);
+  else logger.info(text);
+}
+
+/** Progress lines and spinners are shown: info level, and not --json. */
+export function progressShown(): boolean {
+  return !jsonOutput && logger.level >= LOG_LEVELS.info;
 }
 
 /** True when a person is probably watching stderr: progress lines are worth printing. */

@@ -2,7 +2,7 @@
  * A one-line spinner on stderr for the seconds a person waits on start-up (the VM boot): drawn only when stderr is a
  * terminal (not CI) and the logger shows info lines; everywhere else it does nothing, so logs and pipes stay clean.
  */
-import { logger, stderrIsInteractive, LOG_LEVELS, setStatusLine, writeStderr } from "./log.ts";
+import { progressShown, stderrIsInteractive, setStatusLine, writeStderr } from "./log.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const REDRAW_MS = 80;
@@ -16,7 +16,7 @@ export interface Spinner {
 }
 
 export function spinnerEnabled(): boolean {
-  return stderrIsInteractive() && logger.level >= LOG_LEVELS.info;
+  return stderrIsInteractive() && progressShown();
 }
 
 export function startSpinner(text: string, opts: { enabled?: boolean; write?: (s: string) => void } = {}): Spinner {

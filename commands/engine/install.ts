@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { err, globalArgs, printJson, withHelp } from "../_shared.ts";
 import { installRivet } from "../../src/rivet/index.ts";
 import { startSpinner } from "../../src/progress.ts";
-import { logger } from "../../src/log.ts";
+import { logger, logProgress } from "../../src/log.ts";
 import { setSignalHandler } from "../../src/runtime/index.ts";
 
 export default withHelp(
@@ -19,6 +19,7 @@ export default withHelp(
       force: { type: "boolean", description: "Install again even when this version is there" },
     },
     async run({ args }) {
+      // No spinner and no progress lines with --json (src/log.ts, progressShown); the installer's lines show with --debug.
       const spinner = startSpinner("installing the Rivet engine parts");
       // Ctrl-C or SIGTERM stops bun and removes the half-done install before exiting (130 / 143).
       const stop = new AbortController();
@@ -31,7 +32,7 @@ export default withHelp(
             if (line.startsWith("  bun: ")) {
               spinner.update(line.trim());
               logger.debug(line.trim());
-            } else if (!spinner.active) logger.info(line);
+            } else if (!spinner.active) logProgress(line);
             else spinner.update(line);
           },
         });

@@ -15,7 +15,7 @@ import { MemoryDirVfs } from "./memory-vfs.ts";
 import { routeVm, type VmRoute } from "./sidecar-router.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
 import { firstLine, runtimeError, usageError } from "../errors.ts";
-import { logger } from "../log.ts";
+import { logger, logProgress } from "../log.ts";
 
 export { GUEST_HOME, GUEST_WORKSPACE };
 
@@ -139,7 +139,7 @@ onShutdown(async (graceMs) => {
 export { checkWorkspaceDir } from "../paths.ts";
 
 export async function bootVm(opts: BootOptions): Promise<VmHandle> {
-  const assets = await resolveAssets({ onProgress: (m) => logger.info(m) });
+  const assets = await resolveAssets({ onProgress: logProgress });
   // Point agentOS at our wrapper so the sidecar's stderr goes to a log file (or ours with --debug). agentOS spawns the
   // sidecar with our process.env, and what else runs in this process meanwhile (a worker's other heartbeats) reads
   // it: so only variables nobody else reads are added, for the boot only, and the wrapper makes the sidecar's

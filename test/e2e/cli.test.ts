@@ -276,3 +276,18 @@ describe("help and output on a terminal and in a pipe", () => {
     expect(r.stderr).not.toContain("PASS:");
   });
 });
+
+describe("--json: stdout is one document, stderr carries no progress", () => {
+  test("exec --json on an empty cache extracts the runtime without saying so; the text mode says it once", async () => {
+    const cache = await tempDir("aos-json-first-");
+    const r = await runBin(["exec", "--json", "--", "true"], { env: { PAPERCLIP_AOS_CACHE: cache } });
+    expect(r.code).toBe(0);
+    expect(parseJson(r.stdout)).toMatchObject({ exitCode: 0 });
+    expect(r.stderr).toBe("");
+    // Not vacuous: this run did extract (the text mode's line is the same code path, logged at info).
+    expect(existsSync(join(cache, "rt"))).toBe(true);
+    const again = await tempDir("aos-json-first-");
+    const text = await runBin(["exec", "--", "true"], { env: { PAPERCLIP_AOS_CACHE: again } });
+    expect(text.stderr).toContain(`extracting the agentOS runtime into ${join(again, "rt")} (first run only)`);
+  }, 180_000);
+});

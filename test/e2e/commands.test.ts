@@ -49,6 +49,10 @@ const cases: Record<CommandPath, () => Promise<void>> = {
   async completion() {
     const r = await runBin(["completion", "bash"]);
     expect(r.stdout).toContain("complete -o default -F _paperclip_aos paperclip-aos");
+    // --json, as everywhere: one JSON document on stdout, the script in it as a string.
+    const json = await runBin(["completion", "bash", "--json"]);
+    expect(json.code).toBe(0);
+    expect(parseJson(json.stdout)).toEqual({ shell: "bash", script: r.stdout });
     const bad = await runBin(["completion", "tcsh"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("shells: bash, zsh, fish");
@@ -196,6 +200,16 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: cannot create .*file\/cache\/rivet/m);
     expect(r.stderr).toContain("hint: make the cache dir writable or set PAPERCLIP_AOS_CACHE");
+    // A registry that refuses: the text mode says what it installs, --json only the error (the document on stdout).
+    const env = { PAPERCLIP_AOS_CACHE: join(dir, "cache"), PAPERCLIP_AOS_RIVET_DIR: "", BUN_CONFIG_REGISTRY: "http://127.0.0.1:9", BUN_INSTALL_CACHE_DIR: join(dir, "bun-cache") };
+    const text = await runBin(["engine", "install"], { env });
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain("installing rivetkit");
+    const json = await runBin(["engine", "install", "--json"], { env });
+    expect(json.code).toBe(1);
+    expect(parseJson(json.stdout).error.code).toBe("engine_install_failed");
+    expect(json.stderr).not.toContain("installing rivetkit");
+    expect(json.stderr).toStartWith("error: bun install of the engine parts failed");
   },
   async "engine status"() {
     const cache = await tempDir();

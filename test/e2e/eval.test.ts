@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { decide, FiguresSchema, renderReport } from "../../src/eval/index.ts";
 import { checkXml } from "../support/xml.ts";
-import { parseJson, runBin, tempDir } from "./helpers.ts";
+import { binPath, parseJson, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
 
 // The host baseline is the pi CLI, a devDependency: on PATH the way an operator's global install would be.
 const PATH = `${join(import.meta.dir, "..", "..", "node_modules", ".bin")}:${process.env.PATH}`;
@@ -23,8 +23,9 @@ describe("eval --quick through the compiled binary", () => {
         const doc = parseJson(r.stdout);
         expect(doc.dir).toBe(out);
         for (const f of ["report.md", "figures.json", "answers.json", "latency.svg", "resume.svg", "memory.svg", "roots.svg"]) expect(existsSync(join(out, f))).toBe(true);
-        // Progress went to stderr while it ran.
-        expect(r.stderr).toContain("resume chain");
+        // --json: stdout is the one document, and no progress line went to stderr while it ran.
+        expect(r.stderr).not.toContain("resume chain");
+        expect(r.stderr).not.toContain("heartbeat 1/");
 
         const figures = v.parse(FiguresSchema, JSON.parse(await readFile(join(out, "figures.json"), "utf8")));
         const { thresholds, answers } = JSON.parse(await readFile(join(out, "answers.json"), "utf8"));
@@ -64,4 +65,42 @@ describe("eval --quick through the compiled binary", () => {
     },
     900_000,
   );
+});
+
+describe("eval's progress", () => {
+  /**
+   * The first progress line ("pi: heartbeat 1/2") is written, synchronously, before the first heartbeat's workspace
+   * is made: once that workspace exists, a mode that prints progress has printed it. The evaluation is then stopped
+   * (it would take minutes); its heartbeat, if one started, is waited for by the sidecars of its private cache.
+   */
+  async function firstSeconds(json: boolean): Promise<{ stdout: string; stderr: string }> {
+    const dir = await tempDir("aos-eval-progress-");
+    const home = join(dir, "state");
+    const cache = await privateCache();
+    await mkdir(join(home, "eval"), { recursive: true });
+    const p = Bun.spawn([binPath(), "eval", "--quick", "--agents", "pi", "--out", join(dir, "report"), ...(json ? ["--json"] : [])], {
+      cwd: dir,
+      env: { ...(process.env as Record<string, string>), PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: cache, PATH, NO_COLOR: "1" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const output = Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    const firstWorkspace = () => readdirSync(join(home, "eval")).some((n) => existsSync(join(home, "eval", n, "lat-pi-0")));
+    const deadline = Date.now() + 60_000;
+    while (!firstWorkspace() && p.exitCode === null && Date.now() < deadline) await Bun.sleep(5);
+    expect(firstWorkspace()).toBe(true);
+    p.kill("SIGKILL");
+    await p.exited;
+    for (let i = 0; i < 600 && processesMentioning(cache).length; i++) await Bun.sleep(50);
+    const [stdout, stderr] = await output;
+    await rm(dir, { recursive: true, force: true });
+    return { stdout, stderr };
+  }
+
+  test("--json prints no progress on stderr; without it, each step is a line", async () => {
+    expect((await firstSeconds(false)).stderr).toMatch(/^ℹ \[0s\] pi: heartbeat 1\/2 \(cold, then resumed\)$/m);
+    const json = await firstSeconds(true);
+    expect(json.stderr).toBe("");
+  }, 180_000);
 });
