@@ -16,6 +16,7 @@ import { usageError } from "../errors.ts";
 import { pathMatches, resolveTargetPath, type PathContext } from "./paths.ts";
 import { isLoopbackHost, parseFetchTarget, parseListenPorts, type FetchTarget } from "./network.ts";
 import { compareRules, ENV_NAME, parseRule, ruleMatches, type Rule, type RuleTarget } from "./rules.ts";
+import { networkInterfaces } from "node:os";
 import { mandatoryDenies, mandatoryOps, runtimeRules, type RuntimeContext } from "./runtime-needs.ts";
 import { GIT_DIR_GUARD, guardFor, guardsOf, type Guard } from "./guards.ts";
 import { envShield } from "./env.ts";
@@ -131,9 +132,48 @@ function readDenyWrites(rules: Rule[]): Rule[] {
     .map((r) => ({ ...r, capability: "fs.write" as const, why: `implied by the read deny '${r.value}': what may not be read may not be moved away or linked to another name either`, derived: "read-deny" as const }));
 }
 
+/**
+ * The host's own addresses (every interface's but loopback): agentOS keeps the host's loopback closed to the guest
+ * (but exempted ports), but it does not know the host's other addresses, so with `--allow-net` (or a CIDR that covers
+ * one) a service listening on all interfaces was reached through the host's LAN address as if on loopback (measured:
+ * `fetch("http://<eth0 address>:PORT")` answered from the host). Each is denied, as an exact host, wherever an allow
+ * could reach it; an allow naming the address itself (`--allow-net=10.0.0.5` or `10.0.0.5:8080`) still decides.
+ */
+export function hostAddressDenies(rules: Rule[], addresses: string[] = hostAddresses()): Rule[] {
+  const allows = rules.filter((r) => r.capability === "network.fetch" && r.mode === "allow" && r.matcher.type === "net" && r.source !== "runtime");
+  const wide = allows.filter((r) => r.matcher.type === "net" && (r.matcher.net.host.kind === "any" || r.matcher.net.host.kind === "cidr"));
+  if (!wide.length) return [];
+  const out: Rule[] = [];
+  for (const addr of addresses) {
+    const forms = addr.includes(":") ? [`[${addr}]`] : [addr, `[::ffff:${addr}]`];
+    for (const form of forms) {
+      const p = parseRule("network.fetch", "deny", form, "runtime");
+      if (!p.ok || p.value.matcher.type !== "net") continue;
+      const host = p.value.matcher.net.host;
+      const named = allows.some((r) => r.matcher.type === "net" && r.matcher.net.host.kind === "name" && host.kind === "name" && r.matcher.net.host.name === host.name);
+      const reached = wide.some((r) => ruleMatches(r, { type: "net", target: { host: form.startsWith("[::ffff:") ? addr : form } }));
+      if (named || !reached) continue;
+      out.push({ ...p.value, why: "the host's own address: a host service listening on all interfaces is the host's, like its loopback" });
+    }
+  }
+  return out;
+}
+
+/** This host's interface addresses but loopback (IPv6 without a zone). */
+export function hostAddresses(): string[] {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      out.add(a.family === "IPv6" ? a.address.replace(/%.*$/, "").toLowerCase() : a.address);
+    }
+  }
+  return [...out];
+}
+
 /** The rules evaluation and compilation work on: the policy's, the runtime's own, and those the policy's imply. */
 export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[] {
-  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules), ...readDenyWrites(policy.rules)];
+  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules), ...readDenyWrites(policy.rules), ...hostAddressDenies(policy.rules)];
 }
 
 const guardCache = new WeakMap<Rule[], Guard[]>();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { networkInterfaces } from "node:os";
 import { runBin, tempDir, removeTempDirs } from "./helpers.ts";
 import { attempts, DENIED, execReports, VM_TIMEOUT, type Attempt } from "./caps-attempts.ts";
 
@@ -228,6 +229,33 @@ describe("network.fetch / network.listen in a real VM", () => {
     expect(r.stdout).not.toContain("hello-from-other-host-port");
     expectOk(get("listen_allowed_and_self_fetch"), "listen_allowed_and_self_fetch");
     expect(get("listen_allowed_and_self_fetch").out).toBe("SELF own-listener");
+  }, VM_TIMEOUT);
+
+  // A host service on all interfaces is the host's like its loopback: --allow-net must not reach it by the host's
+  // LAN address (agentOS closes only loopback), in any spelling; an allow naming the address still does.
+  const lan = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === "IPv4")?.address;
+  test.skipIf(!lan)("--allow-net does not reach a host service listening on all interfaces through the host's own address; an exact allow of it does", async () => {
+    const host = Bun.serve({ hostname: "0.0.0.0", port: 0, fetch: () => new Response("hello-from-host-lan-service") });
+    try {
+      const ws = await tempDir("aos-caps-net-");
+      const asInt = lan!.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+      const tcpJs = (name: string, h: string) =>
+        report(name, `const s=require('net').connect({host:'${h}',port:${host.port}},()=>s.write('GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'));let b='';s.on('data',d=>b+=d);s.on('end',()=>rep(0,b.slice(-40)));s.on('error',e=>rep(3,e.message))`);
+      const script = [
+        fetchJs("fetch_lan", `http://${lan}:${host.port}/`),
+        fetchJs("fetch_lan_int", `http://${asInt}:${host.port}/`),
+        fetchJs("fetch_lan_mapped", `http://[::ffff:${lan}]:${host.port}/`),
+        tcpJs("tcp_lan", lan!),
+        tcpJs("tcp_lan_mapped", `::ffff:${lan}`),
+      ].join("\n");
+      const all = await execReports(ws, ["--allow-net"], script);
+      for (const n of ["fetch_lan", "fetch_lan_int", "fetch_lan_mapped", "tcp_lan", "tcp_lan_mapped"]) expectDenied(all.get(n), n);
+      expect(all.r.stdout).not.toContain("hello-from-host-lan-service");
+      const exact = await execReports(ws, [`--allow-net=${lan}:${host.port}`], fetchJs("fetch_lan", `http://${lan}:${host.port}/`));
+      expect(exact.get("fetch_lan")).toMatchObject({ rc: 0, out: "hello-from-host-lan-service" });
+    } finally {
+      host.stop(true);
+    }
   }, VM_TIMEOUT);
 });
 
