@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { err, globalArgs, out, printJson, withHelp } from "../_shared.ts";
-import { register, resolveTarget, selfCommand, writeAdapterPackage } from "../../src/paperclip/index.ts";
+import { installAdapter, resolveTarget, selfCommand } from "../../src/paperclip/index.ts";
 import { buildInfo } from "../../src/version.ts";
 import { targetArgs } from "./_target.ts";
 
@@ -10,7 +10,9 @@ export default withHelp(
       name: "install",
       description:
         "Write the agentos_local adapter package into the state dir, pointing at this binary's absolute path, and register it with " +
-        "Paperclip (POST /api/adapters/install, or paperclipai adapter install with --data-dir). Installing again updates it in place.",
+        "Paperclip (POST /api/adapters/install, or paperclipai adapter install with --data-dir). Installing again updates it in place. " +
+        "Paperclip is asked first: when it cannot be reached (or refuses the key) nothing is written, and a registration that fails " +
+        "puts the previous package back.",
     },
     args: {
       ...globalArgs,
@@ -21,17 +23,27 @@ export default withHelp(
     async run({ args }) {
       const info = buildInfo();
       const target = !args.register ? undefined : resolveTarget({ api: args.api, dataDir: args["data-dir"], paperclipai: args.paperclipai });
-      if (!args.quiet && !args.json) err(`writing the agentos_local adapter package (paperclip-aos ${info.version})…`);
-      const pkg = await writeAdapterPackage({ command: selfCommand(info.compiled), version: info.version });
-      if (!target) {
-        if (args.json) return printJson({ package: pkg, registered: null });
+      const where = target?.kind === "api" ? target.url : `data dir ${target?.dataDir}`;
+      const say = (m: string) => !args.quiet && !args.json && err(m);
+      const { pkg, registered } = await installAdapter({
+        command: selfCommand(info.compiled),
+        version: info.version,
+        target,
+        onStep: (step) =>
+          say(
+            step === "check"
+              ? `checking Paperclip (${where})…`
+              : step === "write"
+                ? `writing the agentos_local adapter package (paperclip-aos ${info.version})…`
+                : `registering with Paperclip (${where})…`,
+          ),
+      });
+      if (args.json) return printJson({ package: pkg, registered });
+      if (!registered) {
         out(`${pkg.dir}\n`);
         err(`register it: paperclipai adapter install --payload-json '${JSON.stringify({ packageName: pkg.dir, isLocalPath: true })}'`);
         return;
       }
-      if (!args.quiet && !args.json) err(`registering with Paperclip (${target.kind === "api" ? target.url : `data dir ${target.dataDir}`})…`);
-      const reg = await register(target, pkg.dir);
-      if (args.json) return printJson({ package: pkg, registered: reg });
       out(`installed agentos_local ${pkg.version} from ${pkg.dir}\n  runs: ${pkg.command.join(" ")}\n`);
       if (!args.quiet) err("create an agent with adapter type agentos_local (config: agent, model, preset); see README 'Use with Paperclip'");
     },

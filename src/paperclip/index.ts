@@ -11,6 +11,7 @@ export { parseStdoutLine } from "./ui-parser.ts";
 export { adapterBundle, buildAdapterBundle, checkUiParser, UI_PARSER_MAX_BYTES, type AdapterBundle } from "./bundle.ts";
 export {
   writeAdapterPackage,
+  installAdapter,
   readAdapterPackage,
   removeAdapterPackage,
   register,

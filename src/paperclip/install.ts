@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { stateDir } from "../paths.ts";
 import { runtimeError, usageError } from "../errors.ts";
@@ -29,6 +29,55 @@ export interface InstalledPackage {
 }
 
 export async function writeAdapterPackage(opts: { command: string[]; version: string; root?: string }): Promise<InstalledPackage> {
+  const staged = await placeAdapterPackage(opts);
+  await staged.commit();
+  return staged.pkg;
+}
+
+/**
+ * `paperclip install`: everything that can fail before a write is checked first (Paperclip answers, and takes our
+ * key: it is asked whether it knows the adapter), then the package is written and registered. A registration that
+ * fails puts back what was there before (the previous package, or nothing: no package, no new state dirs), so a
+ * failed install changes nothing Paperclip or the next install would see.
+ */
+export async function installAdapter(opts: {
+  command: string[];
+  version: string;
+  root?: string;
+  target?: Target;
+  /** Called before each step (for the text mode's progress lines). */
+  onStep?: (step: "check" | "write" | "register") => void;
+}): Promise<{ pkg: InstalledPackage; registered: Registration | null }> {
+  let before: Registration | null = null;
+  if (opts.target) {
+    opts.onStep?.("check");
+    before = await registration(opts.target);
+  }
+  opts.onStep?.("write");
+  const staged = await placeAdapterPackage(opts);
+  if (!opts.target) {
+    await staged.commit();
+    return { pkg: staged.pkg, registered: null };
+  }
+  try {
+    opts.onStep?.("register");
+    const registered = await register(opts.target, staged.pkg.dir);
+    await staged.commit();
+    return { pkg: staged.pkg, registered };
+  } catch (e) {
+    await staged.rollback();
+    // A registration Paperclip made before the failure would point at a package that is gone: taken back when it
+    // did not exist before (best effort: Paperclip may be the part that failed).
+    if (!before) await unregister(opts.target).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Write the package beside its place and swap it in, keeping the previous one until `commit` (which removes it) or
+ * `rollback` (which puts it back, or removes the new one and the directories this call created).
+ */
+async function placeAdapterPackage(opts: { command: string[]; version: string; root?: string }): Promise<{ pkg: InstalledPackage; commit(): Promise<void>; rollback(): Promise<void> }> {
   const dir = packageDir(opts.root);
   const bundle = await adapterBundle();
   const pkg = {
@@ -45,24 +94,41 @@ export async function writeAdapterPackage(opts: { command: string[]; version: st
     peerDependencies: { "@paperclipai/adapter-utils": ">=2026.916.1" },
     paperclipAos: { command: opts.command },
   };
+  // The directories above the package that do not exist yet (the state dir itself, on a first install): a rollback
+  // removes them again.
+  const created: string[] = [];
+  for (let d = dirname(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) created.push(d);
   // Written beside and swapped in, so a failed write never leaves a half package where Paperclip loads from.
   const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  const old = `${dir}.old-${process.pid}`;
+  let hadOld = false;
   try {
+    await mkdir(dirname(dir), { recursive: true });
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp);
     await writeFile(join(tmp, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
     await writeFile(join(tmp, "index.js"), bundle.index);
     await writeFile(join(tmp, "ui-parser.cjs"), bundle.uiParser);
-    await mkdir(dirname(dir), { recursive: true });
-    const old = `${dir}.old-${process.pid}`;
-    if (existsSync(dir)) await rename(dir, old);
+    if (existsSync(dir)) {
+      await rename(dir, old);
+      hadOld = true;
+    }
     await rename(tmp, dir);
-    await rm(old, { recursive: true, force: true });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
+    if (hadOld) await rename(old, dir).catch(() => {});
+    for (const d of created) await rmdir(d).catch(() => {});
     throw e;
   }
-  return { dir, version: opts.version, command: opts.command, commandExists: existsSync(opts.command[0]!) };
+  return {
+    pkg: { dir, version: opts.version, command: opts.command, commandExists: existsSync(opts.command[0]!) },
+    commit: () => rm(old, { recursive: true, force: true }),
+    async rollback() {
+      await rm(dir, { recursive: true, force: true });
+      if (hadOld) await rename(old, dir);
+      for (const d of created) await rmdir(d).catch(() => {});
+    },
+  };
 }
 
 export async function readAdapterPackage(root?: string): Promise<InstalledPackage | null> {

@@ -175,6 +175,19 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     const parser = { exports: {} as Record<string, any> };
     new Function("exports", "module", await readFile(join(dir, "ui-parser.cjs"), "utf8"))(parser.exports, parser);
     expect(parser.exports.parseStdoutLine('{"type":"assistant","text":"hi"}', "t")).toEqual([{ kind: "assistant", ts: "t", text: "hi" }]);
+    // Paperclip unreachable: found out before anything is written. A reinstall leaves the installed package as it was...
+    await writeFile(join(dir, "package.json"), `${JSON.stringify({ ...pkg, description: "installed before" })}\n`);
+    const down = await runBin(["paperclip", "install", "--api", "http://127.0.0.1:9", "--json"], { env: { PAPERCLIP_AOS_HOME: home } });
+    expect(down.code).toBe(1);
+    expect(parseJson(down.stdout).error.code).toBe("paperclip_unreachable");
+    expect(JSON.parse(await readFile(join(dir, "package.json"), "utf8")).description).toBe("installed before");
+    // ... and a first install writes nothing at all, not even the state dir.
+    const fresh = join(home, "fresh-state");
+    const text = await runBin(["paperclip", "install", "--api", "http://127.0.0.1:9"], { env: { PAPERCLIP_AOS_HOME: fresh } });
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain("error: cannot reach Paperclip at http://127.0.0.1:9");
+    expect(text.stderr).not.toContain("writing the agentos_local adapter package");
+    expect(existsSync(fresh)).toBe(false);
     await rm(home, { recursive: true, force: true });
   },
   async "paperclip status"() {
