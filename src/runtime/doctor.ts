@@ -1,5 +1,6 @@
-import { access, mkdir, statfs, stat, constants } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { access, statfs, stat, constants } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { assetProvider, resolveAssets, type RuntimeAssets, type SoftwareName } from "./assets.ts";
 import { PI_BUNDLE_PATCH_ID } from "./pi-bundle-patch.ts";
 import { bootVm } from "./vm.ts";
@@ -40,10 +41,12 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
     ["cache_dir", cacheDir(), "cache"],
     ["state_dir", stateDir(), "state"],
   ] as const) {
+    // A check, not a set-up: a dir that does not exist yet is not made here (the first command that needs it makes
+    // it), only whether it could be is said. (The cache dir is made later all the same when doctor extracts the
+    // runtime into it to boot its VM: that is what the cache dir is for.)
     try {
-      await mkdir(dir, { recursive: true });
-      await access(dir, constants.W_OK);
-      add({ code, level: "info", message: `${what} dir ${dir} is writable` });
+      const missing = await writableOrCreatable(dir);
+      add({ code, level: "info", message: missing ? `${what} dir ${dir} does not exist yet; it can be created (${missing} is writable)` : `${what} dir ${dir} is writable` });
     } catch (e) {
       const env = code === "cache_dir" ? "PAPERCLIP_AOS_CACHE" : "PAPERCLIP_AOS_HOME";
       add({ code, level: "error", message: `${what} dir ${dir} is not writable`, detail: errorMessage(e), hint: `set ${env} to a writable directory` });
@@ -53,7 +56,10 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
   add(await workerCheck());
 
   try {
-    const fs = await statfs(cacheDir());
+    // The cache dir may not exist yet: its filesystem is the one of its nearest existing ancestor.
+    let at = cacheDir();
+    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+    const fs = await statfs(at);
     const free = fs.bavail * fs.bsize;
     const level = free < 300 * MB ? "error" : free < 1024 * MB ? "warn" : "info";
     add({
@@ -179,6 +185,26 @@ export async function runDoctor(opts: { onCheck?: (c: DoctorCheck) => void } = {
 
   const status = checks.some((c) => c.level === "error") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "pass";
   return { adapterType: "agentos_local", status, checks, testedAt: new Date().toISOString(), timings };
+}
+
+/**
+ * Throws unless `dir` is a writable directory or could be made: then it returns undefined when it exists, else its
+ * nearest existing ancestor (a writable, searchable directory). Nothing is created.
+ */
+async function writableOrCreatable(dir: string): Promise<string | undefined> {
+  let at = dir;
+  for (;;) {
+    const st = await stat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT" && dirname(at) !== at) return undefined;
+      throw e;
+    });
+    if (st) {
+      if (!st.isDirectory()) throw new Error(`${at} is not a directory`);
+      await access(at, constants.W_OK | constants.X_OK);
+      return at === dir ? undefined : at;
+    }
+    at = dirname(at);
+  }
 }
 
 /** Whether a warm worker (`serve`) runs for this state dir, and what it keeps warm and runs: info either way. */

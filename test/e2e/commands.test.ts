@@ -35,8 +35,16 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(r.stderr).toContain("--engine 127.0.0.1:6420 is not an http(s) URL");
   },
   async doctor() {
-    const r = await runBin(["doctor", "--json"], { env: { PAPERCLIP_AOS_RIVET_DIR: "" } });
+    // A check writes nothing where state lives: a state dir that does not exist yet is reported, not made.
+    const home = join(await tempDir(), "state-not-yet");
+    const r = await runBin(["doctor", "--json"], { env: { PAPERCLIP_AOS_RIVET_DIR: "", PAPERCLIP_AOS_HOME: home } });
     expect(parseJson(r.stdout).adapterType).toBe("agentos_local");
+    expect(parseJson(r.stdout).checks.find((c: { code: string }) => c.code === "state_dir")).toMatchObject({
+      level: "info",
+      message: `state dir ${home} does not exist yet; it can be created (${join(home, "..")} is writable)`,
+    });
+    expect(parseJson(r.stdout).checks.find((c: { code: string }) => c.code === "vm_exec")).toMatchObject({ level: "info" });
+    expect(existsSync(home)).toBe(false);
     // Missing engine parts are information, not a failure (the shared test cache has none installed).
     const engine = parseJson(r.stdout).checks.find((c: { code: string }) => c.code === "engine_parts");
     expect(engine).toMatchObject({ level: "info", hint: "paperclip-aos engine install" });
