@@ -42,14 +42,17 @@ export const GATEWAY_ENV_PREFIXES = [
  * Secret-looking names, documented in the README (Capabilities, env.read):
  * - a name with one of these words as an `_`-separated part (any case): KEY, KEYS, APIKEY, TOKEN, TOKENS, SECRET,
  *   SECRETS, PASSWORD, PASSWORDS, PASSWD, PASS, PASSPHRASE, PWD, CREDENTIAL, CREDENTIALS, CREDS, AUTH, COOKIE,
- *   PRIVATE, DSN, SESSION (MYSQL_PWD, AWS_ACCESS_KEY_ID, GH_TOKEN, NPM_CONFIG__AUTH, SENTRY_DSN);
+ *   PRIVATE, DSN, SESSION, JWT, PAT, BEARER (MYSQL_PWD, AWS_ACCESS_KEY_ID, GH_TOKEN, NPM_CONFIG__AUTH, SENTRY_DSN);
+ * - a part that ends in TOKEN(S), SECRET(S), PASSWORD(S), PASSWD or APIKEY, since many such names are one word
+ *   (PGPASSWORD, npm's `npm_config__authToken`, CLIENTSECRET): these passed `--allow-env` before (measured);
  * - a cloud or secret-store prefix: AWS_, AZURE_, GOOGLE_, GCLOUD_, GCP_, CLOUDSDK_, VAULT_, ARM_, DIGITALOCEAN_;
- * - these names: DATABASE_URL, KUBECONFIG, NETRC, PGPASSFILE, DOCKER_CONFIG, GIT_ASKPASS, SSH_ASKPASS.
+ * - these names: DATABASE_URL, KUBECONFIG, NETRC, PGPASSFILE, DOCKER_CONFIG, GIT_ASKPASS, SSH_ASKPASS, SSHPASS.
  */
 export const SECRET_ENV = {
-  words: ["KEY", "KEYS", "APIKEY", "TOKEN", "TOKENS", "SECRET", "SECRETS", "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE", "PWD", "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH", "COOKIE", "PRIVATE", "DSN", "SESSION"],
+  words: ["KEY", "KEYS", "APIKEY", "TOKEN", "TOKENS", "SECRET", "SECRETS", "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE", "PWD", "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH", "COOKIE", "PRIVATE", "DSN", "SESSION", "JWT", "PAT", "BEARER"],
+  suffixes: ["TOKEN", "TOKENS", "SECRET", "SECRETS", "PASSWORD", "PASSWORDS", "PASSWD", "APIKEY"],
   prefixes: ["AWS_", "AZURE_", "GOOGLE_", "GCLOUD_", "GCP_", "CLOUDSDK_", "VAULT_", "ARM_", "DIGITALOCEAN_"],
-  names: ["DATABASE_URL", "KUBECONFIG", "NETRC", "PGPASSFILE", "DOCKER_CONFIG", "GIT_ASKPASS", "SSH_ASKPASS"],
+  names: ["DATABASE_URL", "KUBECONFIG", "NETRC", "PGPASSFILE", "DOCKER_CONFIG", "GIT_ASKPASS", "SSH_ASKPASS", "SSHPASS"],
 } as const;
 
 const SECRET_WORDS = new Set<string>(SECRET_ENV.words);
@@ -69,7 +72,7 @@ export function isSecretLookingEnv(name: string): boolean {
   if ((SECRET_ENV.names as readonly string[]).includes(name)) return true;
   const upper = name.toUpperCase();
   if (SECRET_ENV.prefixes.some((p) => upper.startsWith(p))) return true;
-  return upper.split("_").some((part) => SECRET_WORDS.has(part));
+  return upper.split("_").some((part) => SECRET_WORDS.has(part) || SECRET_ENV.suffixes.some((w) => part.endsWith(w)));
 }
 
 export interface EnvShield {

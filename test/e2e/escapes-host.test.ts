@@ -350,11 +350,13 @@ describe("class 4: provider keys and secret-looking variables stay out of the VM
   }, VM_TIMEOUT);
 
   test("exec: --allow-env leaves secret-looking names out, an exact rule passes one; caps explain shows the guest env as it will be", async () => {
-    const env = { GITHUB_TOKEN: "ghp-exec-555", NPM_TOKEN: "npm-exec-666", AWS_SECRET_ACCESS_KEY: "aws-exec-777", AOS_VISIBLE: "visible-exec" };
+    // One-word names too (a part ending in TOKEN, PASSWORD, ...; JWT, PAT): these passed --allow-env before.
+    const oneWord = { PGPASSWORD: "pg-exec-1", npm_config__authToken: "npm-auth-exec-2", GITHUB_PAT: "pat-exec-3", CI_JOB_JWT: "jwt-exec-4", SSHPASS: "sshpass-exec-5" };
+    const env = { GITHUB_TOKEN: "ghp-exec-555", NPM_TOKEN: "npm-exec-666", AWS_SECRET_ACCESS_KEY: "aws-exec-777", AOS_VISIBLE: "visible-exec", ...oneWord };
     const all = await runBin(["exec", "--allow-env", "--", "env"], { env });
     expect(all.code).toBe(0);
     expect(all.stdout).toContain("AOS_VISIBLE=visible-exec");
-    for (const v of ["ghp-exec-555", "npm-exec-666", "aws-exec-777"]) expect(all.stdout).not.toContain(v);
+    for (const v of ["ghp-exec-555", "npm-exec-666", "aws-exec-777", ...Object.values(oneWord)]) expect({ v, leaked: all.stdout.includes(v) }).toEqual({ v, leaked: false });
     const exact = await runBin(["exec", "--allow-env", "--allow-env=GITHUB_TOKEN", "--", "env"], { env });
     expect(exact.stdout).toContain("GITHUB_TOKEN=ghp-exec-555");
     expect(exact.stdout).not.toContain("npm-exec-666");
@@ -362,11 +364,9 @@ describe("class 4: provider keys and secret-looking variables stay out of the VM
     const j = parseJson(explain.stdout);
     expect(j.compiled.guestEnvNames).toContain("AOS_VISIBLE");
     expect(j.compiled.guestEnvNames).not.toContain("GITHUB_TOKEN");
-    expect(j.compiled.withheldEnv.filter((w: { name: string }) => Object.keys(env).includes(w.name)).map((w: { name: string; kind: string }) => [w.name, w.kind]).sort()).toEqual([
-      ["AWS_SECRET_ACCESS_KEY", "secret"],
-      ["GITHUB_TOKEN", "secret"],
-      ["NPM_TOKEN", "secret"],
-    ]);
+    expect(j.compiled.withheldEnv.filter((w: { name: string }) => Object.keys(env).includes(w.name)).map((w: { name: string; kind: string }) => [w.name, w.kind]).sort()).toEqual(
+      [["AWS_SECRET_ACCESS_KEY", "secret"], ["GITHUB_TOKEN", "secret"], ["NPM_TOKEN", "secret"], ...Object.keys(oneWord).map((n) => [n, "secret"])].sort(),
+    );
     expect(JSON.stringify(j)).not.toContain("ghp-exec-555");
   }, VM_TIMEOUT);
 });

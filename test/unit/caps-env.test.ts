@@ -22,7 +22,7 @@ const hostEnv = {
 
 describe("env.read: secret-looking names need an exact rule (caps/env.ts)", () => {
   test("the documented patterns: words, cloud prefixes, names; ordinary names are not secrets", () => {
-    for (const n of ["GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_REGION", "GOOGLE_APPLICATION_CREDENTIALS", "MYSQL_PWD", "DB_PASSWORD", "SMTP_PASSWD", "CLIENT_SECRET", "DATABASE_URL", "KUBECONFIG", "npm_config__auth", "SENTRY_DSN", "AZURE_CLIENT_ID", "VAULT_ADDR"]) {
+    for (const n of ["GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_REGION", "GOOGLE_APPLICATION_CREDENTIALS", "MYSQL_PWD", "DB_PASSWORD", "SMTP_PASSWD", "CLIENT_SECRET", "DATABASE_URL", "KUBECONFIG", "npm_config__auth", "SENTRY_DSN", "AZURE_CLIENT_ID", "VAULT_ADDR", "PGPASSWORD", "npm_config__authToken", "CLIENTSECRET", "GITHUB_PAT", "CI_JOB_JWT", "SSHPASS"]) {
       expect([n, isSecretLookingEnv(n)]).toEqual([n, true]);
     }
     for (const n of ["CI", "LANG", "NODE_ENV", "KEYBOARD_LAYOUT", "MONKEY", "TERM", "EDITOR", "PAPERCLIP_RUN_ID"]) expect([n, isSecretLookingEnv(n)]).toEqual([n, false]);
