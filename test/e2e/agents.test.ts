@@ -149,6 +149,41 @@ describe("run --agent codex: commands that start programs", () => {
 });
 
 /**
+ * The relay's spool is in the VM's /tmp, where the agent can write: a request the bridge cannot handle (here one
+ * planted through a symlink, whose `out` is a directory) fails that request alone, with its error where the
+ * request's own command would read it (err, status), and the bridge goes on relaying; it used to be an uncaught
+ * error that ended the bridge and the heartbeat with it.
+ */
+describe("run --agent codex: a spool request the bridge cannot handle", () => {
+  test("fails that request with an error the agent reads; the next command is relayed and the heartbeat ends normally", async () => {
+    const ws = await tempDir("aos-agents-ws-");
+    const plant = [
+      "mkdir -p /tmp/planted/out",
+      `printf '%s' '{"argv":["-c","echo planted-ran"],"cwd":"/"}' > /tmp/planted/req.json`,
+      "for s in /tmp/paperclip-codex-relay-*/spool; do ln -s /tmp/planted $s/planted; done",
+      "for i in $(seq 1 60); do [ -e /tmp/planted/status ] && break; sleep 1; done",
+      "echo status=$(cat /tmp/planted/status); cat /tmp/planted/err",
+    ].join("; ");
+    const r = await heartbeat("codex", {
+      ws,
+      home: await tempDir("aos-agents-home-"),
+      prompt: "plant a request",
+      steps: [{ tool: "bash", input: { command: plant } }, { tool: "bash", input: { command: "echo still-relaying" } }, { text: "planted" }],
+    });
+    expect({ code: r.code, errorCode: r.result?.errorCode, errorMessage: r.result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
+    const last = JSON.parse(r.recorded.trim().split("\n").at(-1)!);
+    const outputs: string[] = last.body.input.filter((i: { type: string }) => i.type === "function_call_output").map((i: { output: string }) => i.output);
+    expect(outputs).toHaveLength(2);
+    expect(outputs[0]).toContain("status=126");
+    expect(outputs[0]).toMatch(/codex relay: this request failed: [^\n]*EISDIR[^\n]*\/tmp\/paperclip-codex-relay-\d+\/spool\/planted\/out/);
+    // The planted command did not run (its text is in the command line Codex echoes, not in the output).
+    expect(outputs[0]!.split("\nOutput:\n")[1]).not.toContain("planted-ran");
+    expect(outputs[1]).toContain("Process exited with code 0");
+    expect(outputs[1]).toContain("still-relaying");
+  }, 180_000);
+});
+
+/**
  * The bridge starts a session's first codex-exec when the session opens, so its WASM start is over before the prompt
  * (src/agents/codex.ts). A codex-exec waiting on its stdin stalls every other VM of a sidecar without the embedded
  * one's fixes of agentOS (src/runtime/sidecar-patch.ts), so on a user's AGENTOS_SIDECAR_BIN (here agentOS's own,

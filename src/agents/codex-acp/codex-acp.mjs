@@ -99,8 +99,28 @@ function serveRelay() {
   };
 }
 
-/** One relayed command: the real bash with the request's argv, cwd and env, its stdout and stderr into the spool. */
+/**
+ * One spool request. The spool is in the VM's /tmp, where the agent can write too: a request whose files are not
+ * what the relay makes (planted, a link, a directory where a file goes) fails alone, with its error where its
+ * command reads (err, and status 126), and the bridge goes on; an error here must never end the bridge, and the
+ * heartbeat with it.
+ */
 async function runRequest(dir, running) {
+  try {
+    await relayCommand(dir, running);
+  } catch (e) {
+    const message = `codex relay: this request failed: ${e && e.message ? e.message : String(e)}`;
+    process.stderr.write(`codex-acp: ${message}\n`);
+    try { writeFileSync(`${dir}/err`, `${message}\n`, { flag: "a" }); } catch {}
+    try {
+      writeFileSync(`${dir}/status.tmp`, "126");
+      renameSync(`${dir}/status.tmp`, `${dir}/status`);
+    } catch {}
+  }
+}
+
+/** One relayed command: the real bash with the request's argv, cwd and env, its stdout and stderr into the spool. */
+async function relayCommand(dir, running) {
   let req;
   try { req = JSON.parse(readFileSync(`${dir}/req.json`, "utf8")); } catch { return; }
   // The command's env is no longer than needed in /tmp (a turn killed mid-command leaves the rest of its request).
@@ -108,22 +128,29 @@ async function runRequest(dir, running) {
   const argv = Array.isArray(req.argv) ? req.argv.map(String) : [];
   const env = { ...req.env };
   env.PATH = String(env.PATH || "").split(":").filter((d) => d !== RELAY_DIR).join(":");
-  const out = openSync(`${dir}/out`, "w");
-  const err = openSync(`${dir}/err`, "w");
-  const status = await new Promise((resolve) => {
-    const failed = (e) => { writeFileSync(err, `bash: ${e.message}\n`); resolve(127); };
-    let child;
-    try { child = spawn(REAL_BASH, argv, { cwd: String(req.cwd || "/"), env, stdio: ["ignore", out, err] }); } catch (e) { return failed(e); }
-    running.add(child);
-    child.on("error", failed);
-    child.on("exit", (code, signal) => { running.delete(child); resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 15)); });
-  });
-  closeSync(out);
-  closeSync(err);
+  const fds = [];
+  let status;
   try {
-    writeFileSync(`${dir}/status.tmp`, String(status));
-    renameSync(`${dir}/status.tmp`, `${dir}/status`);
-  } catch {}
+    const out = openSync(`${dir}/out`, "w");
+    fds.push(out);
+    const err = openSync(`${dir}/err`, "w");
+    fds.push(err);
+    status = await new Promise((resolve) => {
+      const failed = (e) => {
+        try { writeFileSync(err, `bash: ${e.message}\n`); } catch {}
+        resolve(127);
+      };
+      let child;
+      try { child = spawn(REAL_BASH, argv, { cwd: String(req.cwd || "/"), env, stdio: ["ignore", out, err] }); } catch (e) { return failed(e); }
+      running.add(child);
+      child.on("error", failed);
+      child.on("exit", (code, signal) => { running.delete(child); resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 15)); });
+    });
+  } finally {
+    for (const fd of fds) try { closeSync(fd); } catch {}
+  }
+  writeFileSync(`${dir}/status.tmp`, String(status));
+  renameSync(`${dir}/status.tmp`, `${dir}/status`);
 }
 const sessions = new Map();
 let nextId = 1;
