@@ -35,6 +35,28 @@ case "${1:-}" in --prepare) PREPARE=1 ;; "") ;; *) die "unknown argument $1 (onl
 mkdir -p "$CACHE" "$ARTIFACTS"
 [ -n "$PREPARE" ] || rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/timings.json "$ARTIFACTS"/server.log
 
+# The lane's own temp dir, made first and always removed (--prepare too). Node 24 writes its compile cache to
+# $TMPDIR/node-compile-cache when a program enables it (npm does), and npm, Paperclip, Playwright and Chromium write
+# their temp files under $TMPDIR: both point in here, so nothing the lane starts leaves anything in /tmp. 755 and a
+# 1777 tmp/ inside: the postgres user (the embedded database, when we are root) traverses it and may write there.
+WORK=$(mktemp -d /tmp/paperclip-aos-lane.XXXXXX)
+chmod 755 "$WORK"
+mkdir -m 1777 "$WORK/tmp"
+export TMPDIR=$WORK/tmp NODE_COMPILE_CACHE=$WORK/node-compile-cache
+PGID=
+cleanup() {
+  local rc=$?
+  if [ -n "$PGID" ]; then
+    kill -TERM -- "-$PGID" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 -- "-$PGID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$PGID" 2>/dev/null || true
+  fi
+  [ $rc -ne 0 ] && [ -f "$WORK/server.log" ] && cp "$WORK/server.log" "$ARTIFACTS/server.log"
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+
 # 1. Node 24 (Paperclip's engines need >= 24.11), from npm.
 NODE_DIR=$CACHE/node-$NODE_VERSION
 if [ ! -x "$NODE_DIR/package/bin/node" ]; then
@@ -85,21 +107,6 @@ SETUP_DONE=$(date +%s)
 for p in $PORT $DB_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use (another Paperclip?): the lane needs it"; fi
 done
-WORK=$(mktemp -d /tmp/paperclip-aos-lane.XXXXXX)
-chmod 755 "$WORK"
-PGID=
-cleanup() {
-  local rc=$?
-  if [ -n "$PGID" ]; then
-    kill -TERM -- "-$PGID" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 -- "-$PGID" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$PGID" 2>/dev/null || true
-  fi
-  [ $rc -ne 0 ] && [ -f "$WORK/server.log" ] && cp "$WORK/server.log" "$ARTIFACTS/server.log"
-  rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
 PC_HOME=$WORK/paperclip
 mkdir -p "$PC_HOME/instances/default/db"
 # As root, embedded-postgres runs initdb as the existing postgres user, which must own the data dir.
