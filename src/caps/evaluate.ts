@@ -159,8 +159,18 @@ export function hostAddressDenies(rules: Rule[], addresses: string[] = hostAddre
   return out;
 }
 
-/** This host's interface addresses but loopback (IPv6 without a zone). */
-export function hostAddresses(): string[] {
+let addressCache: { at: number; list: string[] } | undefined;
+/**
+ * This host's interface addresses but loopback (IPv6 without a zone). Read again after a few seconds (a long-lived
+ * worker's host may gain one), not at every evaluation: `caps check` and the fuzz test evaluate thousands of times.
+ */
+export function hostAddresses(now = Date.now()): string[] {
+  if (addressCache && now - addressCache.at < 5000) return addressCache.list;
+  addressCache = { at: now, list: readHostAddresses() };
+  return addressCache.list;
+}
+
+function readHostAddresses(): string[] {
   const out = new Set<string>();
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) {

@@ -132,6 +132,7 @@ const SECRETS: [string, string][] = [
   [".gnupg/**", "GPG keys"],
   [".npmrc", "npm registry tokens"],
   [".yarnrc.yml", "yarn registry tokens"],
+  [".yarnrc", "yarn 1 registry tokens; its yarn-path runs a file at every yarn command"],
   [".pypirc", "PyPI tokens"],
   [".netrc", "machine passwords"],
   [".git-credentials", "git credentials"],
@@ -177,6 +178,11 @@ const GIT: [string, string][] = [
   [".pre-commit-config.yaml", "pre-commit runs the commands it names at every commit"],
   ["lefthook*", "lefthook runs the commands it names as git hooks"],
   [".lefthook*", "lefthook runs the commands it names as git hooks"],
+  // Other version control a shell prompt or the user runs in the directory (by their documentation; neither is
+  // installed here): Mercurial's .hg/hgrc loads [extensions] (Python) and runs [hooks] (pre-status, ...) at any hg
+  // command; Jujutsu's .jj/repo/config.toml names the pager, diff and merge tools and aliases jj runs.
+  [".hg/**", "Mercurial's repository: .hg/hgrc loads extensions and runs hooks on the host at any hg command"],
+  [".jj/**", "Jujutsu's repository: .jj/repo/config.toml names the commands jj runs on the host (pager, diff and merge tools)"],
 ];
 
 /**
@@ -190,6 +196,8 @@ const GIT: [string, string][] = [
 const GIT_STORES: [string, string][] = [
   [".git/objects/**", "git's object store holds the content of every committed file, those the agent may not read included"],
   [".git/lfs/**", "Git LFS's store holds the content of every LFS-tracked file"],
+  [".hg/store/**", "Mercurial's store holds the content of every committed file (revlogs)"],
+  [".jj/repo/store/**", "Jujutsu's store (a git object store) holds the content of every committed file"],
 ];
 
 const SHELL_AND_EDITOR: [string, string][] = [
@@ -215,6 +223,10 @@ const SHELL_AND_EDITOR: [string, string][] = [
   [".helix/**", "Helix workspace config and languages.toml: language servers and formatters run on the host"],
   [".nvim.lua", "Neovim runs it at start with 'exrc' set"],
   [".exrc", "Vim and Neovim run it at start with 'exrc' set"],
+  [".nvimrc", "Neovim runs it at start with 'exrc' set"],
+  [".vimrc", "Vim runs it at start (in the current directory with 'exrc' set)"],
+  [".gvimrc", "gVim runs it at start (in the current directory with 'exrc' set)"],
+  ["*.code-workspace", "VS Code workspace files hold settings and tasks (runOn folderOpen) like .vscode/"],
   [".devcontainer/**", "dev container definitions: initializeCommand runs on the host before the container starts"],
   ["mise.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
   [".mise.toml", "mise runs its hooks, env scripts and tasks on the host once the directory is trusted"],
