@@ -214,6 +214,8 @@ describe("compileSandbox and explain", () => {
     expect(text.indexOf("Not enforceable")).toBeLessThan(text.indexOf("Always denied"));
     expect(text).toContain("process.spawn allow 'git'");
     expect(text).toContain("under two names");
+    expect(text).toContain("case-insensitive or normalising host filesystem");
+    expect(text).toContain("PAPERCLIP_AOS_VM_MEMORY_MB");
     expect(text).not.toContain("warm worker");
     expect(text).not.toContain("Compiled agentOS 0.2.21 permissions");
     expect(text).toContain("--rules");
