@@ -18,7 +18,7 @@ import { fetchResourcePatterns, isLoopbackHost, listenResourcePatterns } from ".
 import { camelToKebab, compareRules, ENV_NAME, type Rule } from "./rules.ts";
 import { mandatoryDenies, mandatoryOps, SCOPE_ROOT, type RuntimeContext } from "./runtime-needs.ts";
 import { decide, effectiveRules, evaluateWith, fsGuards, loopbackPorts, type Enforcer } from "./evaluate.ts";
-import { envShield, type EnvShield } from "./env.ts";
+import { envShield, secretValueWarning, type EnvShield } from "./env.ts";
 import type { PolicyProblem } from "./check.ts";
 import type { Policy } from "./policy.ts";
 import type { PathContext } from "./paths.ts";
@@ -258,9 +258,13 @@ export function compilePolicy(policy: Policy, ctx: CompileContext = {}): Compile
     if (value === undefined || !ENV_NAME.test(name)) continue;
     const rule = decide(rules, "env.read", { type: "name", name });
     if (rule?.mode !== "allow") continue;
-    const shield = envShield(name, rule.matcher.type === "env" && rule.matcher.exact === name, { gateway: ctx.gatewayPort !== undefined });
+    const shield = envShield(name, rule.matcher.type === "env" && rule.matcher.exact === name, { gateway: ctx.gatewayPort !== undefined }, value);
     if (shield) withheldEnv.push({ name, kind: shield.kind, reason: shield.reason });
-    else guestEnv[name] = value;
+    else {
+      guestEnv[name] = value;
+      const warning = secretValueWarning(name, value);
+      if (warning) warnings.push({ ...warning, source: "environment" });
+    }
   }
 
   const workspaceWritable = rules.some(

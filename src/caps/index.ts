@@ -30,6 +30,6 @@ export type { PathContext } from "./paths.ts";
 export type { Rule } from "./rules.ts";
 export { compileSandbox, grantsEveryHost, isCaseInsensitiveDir, type CompiledSandbox, type SandboxInput } from "./sandbox.ts";
 export {
-  envShield, isGatewayEnv, isSecretLookingEnv, sidecarWithheldEnv, withoutGatewayEnv, GATEWAY_ENV_PREFIXES, SECRET_ENV, VM_OWNED_ENV,
+  envShield, isGatewayEnv, isSecretLookingEnv, secretLookingValue, secretValueWarning, sidecarWithheldEnv, withoutGatewayEnv, GATEWAY_ENV_PREFIXES, SECRET_ENV, SECRET_VALUES, VM_OWNED_ENV,
   type EnvShield,
 } from "./env.ts";

@@ -7,7 +7,7 @@
  * On a terminal a spinner covers the seconds before the first event (the VM boot, the agent's start).
  */
 import { startSpinner, spinnerEnabled, type Spinner } from "../progress.ts";
-import { stderrIsInteractive, writeStderr as writeStderrSync } from "../log.ts";
+import { logger, stderrIsInteractive, writeStderr as writeStderrSync } from "../log.ts";
 import type { RunEvent } from "../protocol/index.ts";
 import type { EventSink } from "./events.ts";
 import { renderEvent } from "./pretty.ts";
@@ -60,6 +60,9 @@ export function runView(opts: RunViewOptions = {}): RunView {
         spinner?.stop();
         if (mode === "transcript") renderEvent(e, writeStdout, state);
         else if (mode === "ndjson+progress" && PROGRESS.has(e.type)) renderEvent(e, writeStderr, state);
+        // A policy warning (a secret-looking value passed into the VM, a writable /**) is for the person who started
+        // the run: on stderr too, once, when stdout carries NDJSON (the transcript shows it already).
+        if (mode !== "transcript" && e.type === "system" && e.level === "warn" && e.code === "policy_warning") logger.warn(e.text);
       });
     },
     stop() {

@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import { absoluteFlags, absoluteRequest, buildTag } from "../worker/index.ts";
 import { resultEvent, stopOutcome, type EventSink, type RunRequest, type StopReason } from "../heartbeat/index.ts";
-import { compileSandbox, isGatewayEnv, isSecretLookingEnv, type PermissionFlags } from "../caps/index.ts";
+import { compileSandbox, isGatewayEnv, isSecretLookingEnv, secretLookingValue, type PermissionFlags } from "../caps/index.ts";
 import type { RunEvent } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, runtimeError, usageError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -68,7 +68,8 @@ export async function engineEnv(req: RunRequest, flags: PermissionFlags | undefi
   } catch {
     return {};
   }
-  const refused = Object.keys(guestEnv).filter(secret);
+  // A secret-looking value counts as a secret-looking name does (src/caps/env.ts): the actor would store it.
+  const refused = Object.entries(guestEnv).filter(([name, value]) => secret(name) || secretLookingValue(value) !== undefined).map(([name]) => name);
   if (refused.length) {
     throw usageError(
       `the policy passes ${refused.join(", ")} from this machine's environment: a run through an engine sends no secrets`,

@@ -68,3 +68,47 @@ describe("env.read: secret-looking names need an exact rule (caps/env.ts)", () =
     expect(dropped.sort()).toEqual(["ANTHROPIC_API_KEY", "AWS_REGION", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "DB_PASSWORD", "GITHUB_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS", "MYSQL_PWD", "NPM_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "PAPERCLIP_AOS_MODEL"]);
   });
 });
+
+describe("env.read: secret-looking values (caps/env.ts SECRET_VALUES)", () => {
+  test("what each documented kind looks like; ordinary URLs and values are not secrets", async () => {
+    const { secretLookingValue } = await import("../../src/caps/index.ts");
+    const kinds: [string, string][] = [
+      ["redis://user:s3cret@cache:6379/0", "a URL with a password"],
+      ["redis://:s3cret@cache:6379", "a URL with a password"],
+      ["amqp://guest:guest@mq,amqp://b:c@mq2", "a URL with a password"],
+      ["-----BEGIN OPENSSH PRIVATE KEY-----\nabc", "a private key"],
+      ["ghp_" + "a".repeat(36), "a GitHub token"],
+      ["github_pat_" + "A1_".repeat(20), "a GitHub token"],
+      ["glpat-" + "x".repeat(20), "a GitLab token"],
+      ["xoxb-1234567890-abcdef", "a Slack token"],
+      ["AKIAIOSFODNN7EXAMPLE", "an AWS access key id"],
+      ["sk-ant-api03-" + "b".repeat(30), "an API key (sk-...)"],
+      ["npm_" + "c".repeat(36), "an npm token"],
+      ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "a JSON Web Token"],
+    ];
+    for (const [value, what] of kinds) expect([value, secretLookingValue(value)]).toEqual([value, what]);
+    for (const value of ["redis://cache:6379", "http://user@proxy:3128", "https://example.com/a?b=c:d@e", "postgres://db/app", "1", "en_US.UTF-8", "/usr/bin", "sk-short", "", undefined]) {
+      expect([value, secretLookingValue(value)]).toEqual([value, undefined]);
+    }
+  });
+
+  test("--allow-env (all) and globs leave a secret-looking value out; an exact rule passes it with a warning naming it, not its value", () => {
+    const env = { CI: "1", REDIS_URL: "redis://user:s3cret-pass@cache:6379", REDIS_HOST: "cache" };
+    for (const rules of [["*"], ["REDIS_*"]]) {
+      const c = compilePolicy(policy(rules), { hostEnv: env });
+      expect(Object.keys(c.guestEnv).sort()).toEqual(rules[0] === "*" ? ["CI", "REDIS_HOST"] : ["REDIS_HOST"]);
+      expect(c.withheldEnv).toEqual([{ name: "REDIS_URL", kind: "secret", reason: expect.stringContaining("REDIS_URL's value looks like a secret (a URL with a password)") }]);
+      expect(c.warnings.filter((w) => w.source === "environment")).toEqual([]);
+    }
+    const exact = compilePolicy(policy(["REDIS_URL"]), { hostEnv: env });
+    expect(exact.guestEnv).toEqual({ REDIS_URL: env.REDIS_URL });
+    const warned = exact.warnings.filter((w) => w.source === "environment");
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.message).toStartWith("REDIS_URL enters the VM and its value looks like a secret (a URL with a password)");
+    expect(JSON.stringify(exact.warnings)).not.toContain("s3cret-pass");
+    // A name that looks like a secret, named exactly, was meant: no warning.
+    const meant = compilePolicy(policy(["GITHUB_TOKEN"]), { hostEnv: { GITHUB_TOKEN: "ghp_" + "a".repeat(36) } });
+    expect(Object.keys(meant.guestEnv)).toEqual(["GITHUB_TOKEN"]);
+    expect(meant.warnings.filter((w) => w.source === "environment")).toEqual([]);
+  });
+});
