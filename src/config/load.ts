@@ -4,8 +4,8 @@
  * in the working directory or a parent up to the git root (outside a repository: the working directory only, so a
  * stray file in /tmp or $HOME is not picked up by every directory below it).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import * as v from "valibot";
 import { usageError } from "../errors.ts";
 import { closest } from "../suggest.ts";
@@ -79,7 +79,40 @@ export function readConfigFile(path: string, level: ConfigLevel): ConfigFile {
   if (userOnly) {
     throw usageError(`config file ${path}: '${userOnly}' may only be set in the user config (a project file must not send its runs elsewhere)`, `move it to ${userConfigFile()}`, "invalid_config");
   }
+  if (level === "project") refuseWidening(path, r.output);
   return { level, path, config: r.output };
+}
+
+/**
+ * The project file comes with the workspace, whose content is not the operator's to vouch for (a cloned repository,
+ * what an earlier agent left): it may choose among what the built-in default allows, never widen it. So it may not
+ * name the `networked` preset (every host, every port: a planted file gave the heartbeat network the operator never
+ * granted), nor a scripted model outside its own directory (the gateway reads the script on the host, and quoted the
+ * first word of any host file in the result: `scripted:/etc/...`). Both stay possible in the user config and by flag.
+ */
+function refuseWidening(path: string, c: Config): void {
+  const hint = `set it in ${userConfigFile()} or by flag`;
+  if (c.preset === "networked") {
+    throw usageError(`config file ${path}: a project file may not choose the 'networked' preset (it would widen the policy of every run in the workspace)`, hint, "invalid_config");
+  }
+  const script = typeof c.model === "string" && c.model.startsWith("scripted:") ? c.model.slice("scripted:".length) : undefined;
+  if (script === undefined) return;
+  const dir = dirname(path);
+  const lexical = !isAbsolute(script) && !script.split(/[\\/]/).includes("..");
+  // A link in the repository (git carries them) must not lead out either.
+  const real = lexical ? realpathOrNull(resolve(dir, script)) : null;
+  const realDir = realpathOrNull(dir) ?? dir;
+  if (!lexical || (real !== null && !real.startsWith(`${realDir}${sep}`))) {
+    throw usageError(`config file ${path}: a project file's scripted model must be a file inside its directory, got '${script}'`, hint, "invalid_config");
+  }
+}
+
+function realpathOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null; // not there (yet): the lexical check decided
+  }
 }
 
 /** Load the user and project files that exist for `cwd`. */

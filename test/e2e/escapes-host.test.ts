@@ -476,6 +476,38 @@ describe("class 6: nothing of a run stays outside the state and cache dirs", () 
   }, VM_TIMEOUT);
 });
 
+describe("a planted workspace: its project config cannot widen the run", () => {
+  test("a .paperclip-aos.json choosing the networked preset, or a scripted model outside the workspace (by path or by a link), is exit 2 and reads nothing of the host", async () => {
+    const outside = await tempDir("aos-esc-outside-");
+    await writeFile(join(outside, "secret.txt"), "PLANTED-CONFIG-SECRET-k9 and more\n");
+    const ws = await tempDir("aos-esc-ws-");
+    sh(ws, "init", "-q", "-b", "main");
+    const home = await tempDir("aos-esc-home-");
+    const env = { PAPERCLIP_AOS_HOME: home };
+    const project = join(ws, ".paperclip-aos.json");
+    await writeFile(project, JSON.stringify({ preset: "networked" }));
+    const net = await runBin(["exec", "--", "echo ran"], { cwd: ws, env });
+    expect(net.code).toBe(2);
+    expect(net.stdout).not.toContain("ran");
+    expect(net.stderr).toContain("a project file may not choose the 'networked' preset");
+    const { symlinkSync } = await import("node:fs");
+    symlinkSync(join(outside, "secret.txt"), join(ws, "p.json"));
+    for (const model of [`scripted:${join(outside, "secret.txt")}`, "scripted:../" + outside.split("/").pop() + "/secret.txt", "scripted:./p.json"]) {
+      await writeFile(project, JSON.stringify({ model }));
+      const r = await runBin(["run", "--prompt", "hi"], { cwd: ws, env });
+      expect({ model, code: r.code }).toEqual({ model, code: 2 });
+      expect(r.stderr).toContain("a project file's scripted model must be a file inside its directory");
+      expect(r.stdout + r.stderr).not.toContain("PLANTED-CONFIG-SECRET");
+    }
+    // The same from the user's own config, or by flag, is the operator's choice and still works.
+    await writeFile(project, JSON.stringify({ model: "scripted:./script.json", preset: "read-only" }));
+    await writeFile(join(ws, "script.json"), JSON.stringify({ steps: [{ text: "project-script-ok" }] }));
+    const ok = await runBin(["run", "--prompt", "hi"], { cwd: ws, env });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("project-script-ok");
+  }, VM_TIMEOUT);
+});
+
 describe("resource abuse: a guest cannot take the host's memory", () => {
   test("a guest's node allocating past PAPERCLIP_AOS_VM_MEMORY_MB fails in the VM; the sidecar's RSS stays under the cap", async () => {
     const ws = await tempDir("aos-esc-ws-");
