@@ -71,7 +71,7 @@ export async function installRivet(opts: InstallOptions = {}): Promise<InstallRe
     await writeFile(join(tmp, "package.json"), `${JSON.stringify(templatePackage, null, 2)}\n`);
     await writeFile(join(tmp, "bun.lock"), templateLock);
     progress(`installing rivetkit ${RIVET_VERSION} and @rivetkit/engine-cli ${RIVET_VERSION} into ${dir} (about 320 MB)`);
-    await runBunInstall(tmp, env, progress, opts.signal);
+    await runBunInstall(tmp, { ...env, BUN_INSTALL_CACHE_DIR: env.BUN_INSTALL_CACHE_DIR || join(root, "bun-cache") }, progress, opts.signal);
     const check = locateRivet({ ...env, PAPERCLIP_AOS_RIVET_DIR: tmp });
     if (!check.found) throw runtimeError(`the install finished but is not usable: ${check.reason}`, undefined, "engine_install_failed");
     if (check.rivetkitVersion !== RIVET_VERSION) throw runtimeError(`the install has rivetkit ${check.rivetkitVersion}, not the pinned ${RIVET_VERSION}`, undefined, "engine_install_failed");
@@ -124,7 +124,8 @@ async function removeStaleTemps(root: string): Promise<void> {
 }
 
 /**
- * `bun install` of the template: frozen to its lock file, no install scripts (none is needed: the engine and the napi
+ * `bun install` of the template: its package cache is the one `env` names (BUN_INSTALL_CACHE_DIR: installRivet's is
+ * <cache>/rivet/bun-cache/, unless the user set one), never Bun's default ~/.bun/install/cache outside our dirs; frozen to its lock file, no install scripts (none is needed: the engine and the napi
  * module are prebuilt platform packages, and better-sqlite3's script would try to compile), no peer dependencies.
  */
 async function runBunInstall(cwd: string, env: NodeJS.ProcessEnv, progress: (line: string) => void, signal?: AbortSignal): Promise<void> {

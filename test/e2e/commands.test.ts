@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { commands, summaries, type CommandPath } from "../../commands/index.ts";
 import { binPath, parseJson, runBin, tempDir, removeTempDirs } from "./helpers.ts";
@@ -222,7 +222,9 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(r.stderr).toMatch(/^error: cannot create .*file\/cache\/rivet/m);
     expect(r.stderr).toContain("hint: make the cache dir writable or set PAPERCLIP_AOS_CACHE");
     // A registry that refuses: the text mode says what it installs, --json only the error (the document on stdout).
-    const env = { PAPERCLIP_AOS_CACHE: join(dir, "cache"), PAPERCLIP_AOS_RIVET_DIR: "", BUN_CONFIG_REGISTRY: "http://127.0.0.1:9", BUN_INSTALL_CACHE_DIR: join(dir, "bun-cache") };
+    // HOME is a fresh dir: the installer's package cache goes into the cache dir, nothing into ~/.bun.
+    const env = { PAPERCLIP_AOS_CACHE: join(dir, "cache"), PAPERCLIP_AOS_RIVET_DIR: "", BUN_CONFIG_REGISTRY: "http://127.0.0.1:9", HOME: join(dir, "home"), BUN_INSTALL_CACHE_DIR: undefined };
+    await mkdir(env.HOME, { recursive: true });
     const text = await runBin(["engine", "install"], { env });
     expect(text.code).toBe(1);
     expect(text.stderr).toContain("installing rivetkit");
@@ -231,6 +233,8 @@ const cases: Record<CommandPath, () => Promise<void>> = {
     expect(parseJson(json.stdout).error.code).toBe("engine_install_failed");
     expect(json.stderr).not.toContain("installing rivetkit");
     expect(json.stderr).toStartWith("error: bun install of the engine parts failed");
+    expect(readdirSync(env.HOME)).toEqual([]);
+    expect(existsSync(join(dir, "cache", "rivet", "bun-cache"))).toBe(true);
   },
   async "engine status"() {
     const cache = await tempDir();
