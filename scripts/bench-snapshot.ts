@@ -270,6 +270,22 @@ export async function snapshotBench(opts: {
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
+  const usage = "Usage: bun scripts/bench-snapshot.ts [--bin FILE] [--runs N] [--files N] [--mb N] [--json]\n(generates a tree of --files files, --mb MB in all, in a temp dir; default 5000 files, 100 MB, 3 runs)\n";
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  // Started by mistake it writes 100 MB and runs for minutes: anything it does not know stops it first.
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--json") continue;
+    if (["--bin", "--runs", "--files", "--mb"].includes(a) && argv[i + 1] !== undefined && (a === "--bin" || /^[1-9]\d*$/.test(argv[i + 1]!))) {
+      i++;
+      continue;
+    }
+    process.stderr.write(`bench-snapshot: invalid argument '${a}'${["--bin", "--runs", "--files", "--mb"].includes(a) ? " (it takes a value; --runs, --files and --mb a whole number)" : ""}\n\n${usage}`);
+    process.exit(2);
+  }
   const arg = (name: string) => {
     const i = argv.indexOf(`--${name}`);
     return i === -1 ? undefined : argv[i + 1];

@@ -55,3 +55,19 @@ describe("bun scripts/bench.ts", () => {
     }
   });
 });
+
+describe("bun scripts/bench-snapshot.ts", () => {
+  const snap = join(import.meta.dir, "..", "..", "scripts", "bench-snapshot.ts");
+  const run = (...args: string[]) => Bun.spawnSync([process.execPath, snap, "--bin", "/nonexistent/paperclip-aos", ...args], { stdout: "pipe", stderr: "pipe" });
+  test("--help prints its usage; an unknown flag or a bad number is exit 2, before it writes its tree", () => {
+    const help = run("--help");
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout.toString()).toContain("Usage: bun scripts/bench-snapshot.ts");
+    for (const args of [["--bogus"], ["--runs", "x"], ["--files"]]) {
+      const r = run(...args);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.toString()).toStartWith("bench-snapshot: invalid argument");
+      expect(r.stderr.toString()).not.toContain("generating");
+    }
+  });
+});
