@@ -25,6 +25,12 @@ export default withHelp(
         valueHint: "MB",
         description: "Replace the sidecar (warming the new one first) once its memory stays above MB for 5 s with no heartbeat running, its idle spare VMs included (default 2048)",
       },
+      "max-growth": {
+        type: "string",
+        valueHint: "MB",
+        description:
+          "Replace the sidecar (warming the new one first; its spare VMs and sessions' next VMs made again on it) once, with no heartbeat running for 5 s, it keeps more than MB beyond what it held after its warm-up and what its idle VMs added when they were made: memory of heartbeats that are over (Claude Code and Codex ones leave hundreds of MB). 0 for never (default 0)",
+      },
       spares: {
         type: "string",
         valueHint: "N",
@@ -58,6 +64,7 @@ export default withHelp(
         queueLimit: count(args.queue, "--queue", 64, 0),
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
+        maxGrowthMb: count(args["max-growth"], "--max-growth", 0, 0),
         spares: count(args.spares, "--spares", 2, 0),
         sparesIdleMs: count(args["spares-idle"], "--spares-idle", 900, 0) * 1000,
         resumable: count(args.resumable, "--resumable", 1, 0),
@@ -99,10 +106,10 @@ function renderStatus(s: WorkerStatus): string {
     `warm       ${s.warm.sidecarReady ? "a sidecar (first shell and Pi session done)" : "nothing yet (a sidecar is warming)"}; gateway port ${s.warm.gatewayPort}`,
     `spares     ${s.warm.spares.ready} ready, ${s.warm.spares.building} being made (at most ${s.warm.spares.max}); ${s.warm.spares.hits} heartbeats took one, ${s.warm.spares.misses} booted their own; ${s.warm.spares.retired.load} gave way to load, ${s.warm.spares.retired.idle} retired unused`,
     ...s.warm.spares.policies.map((p) => `  policy ${p.key} ${p.agent} ${p.model}: ${p.ready} ready, ${p.hits} taken, ${p.misses} missed`),
-    `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away`,
+    `resumable  ${s.warm.resumable.ready} sessions with their next VM ready, ${s.warm.resumable.preparing} being prepared (at most ${s.warm.resumable.max}); ${s.warm.resumable.hits} resumed heartbeats took one, ${s.warm.resumable.discarded} thrown away, ${s.warm.resumable.moved ?? 0} made again on a new sidecar`,
     `memory     worker ${s.memory.workerRssMb} MB, worker and its sidecars ${s.memory.treeRssMb} MB`,
-    `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats, or above ${s.limits.maxRssMb} MB with none running)`,
-    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
+    `sidecars   ${s.sidecarsReplaced} replaced after a crash, ${s.sidecarsRecycled} recycled (after ${s.limits.recycleAfter} heartbeats, or above ${s.limits.maxRssMb} MB with none running)${s.limits.maxGrowthMb ? `; ${s.sidecarsGrown} for keeping more than ${s.limits.maxGrowthMb} MB beyond a fresh one` : ""}`,
+    ...s.sidecars.map((c) => `  #${c.id} pid ${c.pid ?? "?"} ${c.state}, ${c.rssMb ?? "?"} MB${c.growthMb !== null ? ` (${c.growthMb} MB beyond a fresh one)` : ""}, ${c.heartbeats} heartbeats, ${c.active} running, ${c.spares} spare VMs${c.warmMs ? `, warmed in ${c.warmMs} ms` : ""}`),
     "limits     what agentOS cannot do in a VM, and the ways around it: 'paperclip-aos doctor' (lines marked '-')",
   ];
   if (s.jobs.length) {

@@ -22,7 +22,7 @@ export async function untilServing(stream: ReadableStream<Uint8Array>, marker: s
 
 /**
  * Wait (at most `timeoutMs`) until a worker is quiet: no heartbeat running, no spare VM or session's next VM being
- * made, and a spare ready for `agent`'s policies once it knows one (another agent's spares do not serve it). This is
+ * made, no sidecar recycle pending (`--max-growth`: a heartbeat's end judged, a replacement warmed), and a spare ready for `agent`'s policies once it knows one (another agent's spares do not serve it). This is
  * the state between heartbeats minutes apart, which the bench and `eval` measure from. `status` asks the worker
  * (`serve --status`); returns the last status (undefined if the worker does not answer).
  */
@@ -41,5 +41,6 @@ function settled(s: WorkerStatus, agent: string | undefined): boolean {
   const { spares, resumable } = s.warm;
   const mine = spares.policies.filter((p) => p.agent === agent);
   const spareReady = mine.length ? mine.some((p) => p.ready > 0 || p.failed) : spares.ready >= Math.min(1, spares.max) || spares.policies.some((p) => p.failed);
-  return s.running === 0 && spares.building === 0 && resumable.preparing === 0 && spareReady;
+  // (A worker older than sidecarSettling has no such state.)
+  return s.running === 0 && spares.building === 0 && resumable.preparing === 0 && spareReady && !s.warm.sidecarSettling;
 }

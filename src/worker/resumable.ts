@@ -36,6 +36,8 @@ export interface ResumableInfo {
   /** Resumed heartbeats that took their prepared VM; prepared VMs thrown away (another plan, a fresh session, asked for by another run, dropped for a newer one, a recycled sidecar, or a heartbeat that started on a busy worker: yieldToLoad). */
   hits: number;
   discarded: number;
+  /** Prepared VMs made again on a new sidecar after theirs was recycled (the session kept its lock meanwhile). */
+  moved: number;
 }
 
 interface Entry {
@@ -58,6 +60,7 @@ export class ResumableSessions {
   private closed = false;
   private hits = 0;
   private discarded = 0;
+  private moved = 0;
 
   constructor(private readonly opts: ResumableOptions) {}
 
@@ -136,14 +139,53 @@ export class ResumableSessions {
     for (const e of [...this.entries.values()]) this.drop(e);
   }
 
-  /** After each heartbeat: prepared VMs on a sidecar taken out of service (recycled, crashed) are dropped. */
-  dropUnusable(): void {
-    for (const e of this.entries.values()) if (e.vm && !e.vm.usable()) this.drop(e);
+  /**
+   * After each heartbeat and when a sidecar is taken out of service (recycled, crashed): a prepared VM on a sidecar
+   * no longer in service is made again on the one in service, on a quiet worker (the task's next heartbeat would
+   * otherwise boot its own: a recycle for memory must not cost the next resume its head start); on a busy one it is
+   * dropped, as yieldToLoad would.
+   */
+  moveUnusable(): void {
+    for (const e of [...this.entries.values()]) {
+      if (!e.vm || e.vm.usable()) continue;
+      if (this.opts.busy() || this.closed) this.drop(e);
+      else this.move(e);
+    }
+  }
+
+  /**
+   * Its VM goes from the old sidecar (its teardown lets go of the database: never two VMs on one SQLite file), then
+   * one is booted on the sidecar in service, the session's lock held throughout (a heartbeat of the task meanwhile
+   * waits for it, as for one being prepared; another run asks through the lock as ever).
+   */
+  private move(entry: Entry): void {
+    const old = entry.vm!;
+    entry.vm = undefined;
+    entry.done = (async () => {
+      await old.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
+      const lock = entry.lock!;
+      try {
+        if (!entry.dropped && !this.closed && !entry.claimed) {
+          entry.vm = await this.opts.spares.makeForSession(entry.need, entry.sessionId);
+          if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
+          this.moved++;
+        }
+      } catch (e) {
+        logger.warn(`worker: the next VM of session ${entry.sessionId} could not be made again on the new sidecar: ${firstLine(e)}`);
+        await entry.vm?.discard();
+        entry.vm = entry.lock = undefined;
+        this.forget(entry);
+        await lock.release();
+        return;
+      }
+      if (entry.dropped || this.closed || !entry.vm || !entry.vm.usable()) return this.letGo(entry);
+      logger.debug(`worker: the next VM of session ${entry.sessionId} moved to the new sidecar`);
+    })();
   }
 
   info(): ResumableInfo {
     const all = [...this.entries.values()];
-    return { ready: all.filter((e) => e.vm).length, preparing: all.filter((e) => !e.vm).length, max: this.opts.max, hits: this.hits, discarded: this.discarded };
+    return { ready: all.filter((e) => e.vm).length, preparing: all.filter((e) => !e.vm).length, max: this.opts.max, hits: this.hits, discarded: this.discarded, moved: this.moved };
   }
 
   /** The worker stops: every prepared VM goes, and its session is let go. */

@@ -24,9 +24,10 @@ export interface WorkerOptions {
   /** Heartbeats (and execs) at once; more wait in the queue. */
   concurrency: number;
   queueLimit: number;
-  /** Replace the sidecar after this many heartbeats, or once its RSS passes maxRssMb. */
+  /** Replace the sidecar after this many heartbeats, or once its RSS passes maxRssMb, or it keeps maxGrowthMb more than a fresh one would (SidecarPool). */
   recycleAfter: number;
   maxRssMb: number;
+  maxGrowthMb?: number;
   /** Spare VMs kept ready at most (over all policies); 0: none. */
   spares: number;
   /** A policy unused this long (ms; not the newest) keeps no spare; 0: kept as long as it is remembered. */
@@ -43,14 +44,16 @@ export interface WorkerStatus {
   stateDir: string;
   startedAt: string;
   uptimeSec: number;
-  limits: { concurrency: number; queue: number; recycleAfter: number; maxRssMb: number };
+  limits: { concurrency: number; queue: number; recycleAfter: number; maxRssMb: number; maxGrowthMb: number };
   running: number;
   queued: number;
   served: { heartbeats: number; execs: number; failed: number };
-  warm: { sidecarReady: boolean; spareVms: number; gatewayPort: number; spares: SpareInfo; resumable: ResumableInfo };
+  warm: { sidecarReady: boolean; sidecarSettling: boolean; spareVms: number; gatewayPort: number; spares: SpareInfo; resumable: ResumableInfo };
   sidecars: SidecarInfo[];
   sidecarsReplaced: number;
   sidecarsRecycled: number;
+  /** Of those recycled, how many for what they kept beyond a fresh sidecar (--max-growth). */
+  sidecarsGrown: number;
   memory: { workerRssMb: number; treeRssMb: number };
   jobs: JobInfo[];
 }
@@ -79,7 +82,7 @@ export class Worker {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
-    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, debug: opts.debug, onRetire: () => this.afterChange() });
+    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, maxGrowthMb: opts.maxGrowthMb, debug: opts.debug, onRetire: () => this.afterChange() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
     this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.busy(), loaded: () => this.slots.busy(1), idleMs: opts.sparesIdleMs });
@@ -171,14 +174,15 @@ export class Worker {
       stateDir: this.opts.stateDir,
       startedAt: this.startedAt.toISOString(),
       uptimeSec: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
-      limits: { concurrency: this.slots.limit, queue: this.slots.queueLimit, recycleAfter: this.opts.recycleAfter, maxRssMb: this.opts.maxRssMb },
+      limits: { concurrency: this.slots.limit, queue: this.slots.queueLimit, recycleAfter: this.opts.recycleAfter, maxRssMb: this.opts.maxRssMb, maxGrowthMb: this.opts.maxGrowthMb ?? 0 },
       running: this.slots.running,
       queued: this.slots.queued,
       served: { ...this.served },
-      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), spareVms: spares.ready, gatewayPort: this.hub.port, spares, resumable: this.resumable.info() },
+      warm: { sidecarReady: sidecars.some((s) => s.state === "ready"), sidecarSettling: this.pool.settling(), spareVms: spares.ready, gatewayPort: this.hub.port, spares, resumable: this.resumable.info() },
       sidecars,
       sidecarsReplaced: this.pool.replaced,
       sidecarsRecycled: this.pool.recycled,
+      sidecarsGrown: this.pool.grown,
       memory: { workerRssMb: Math.round(self / 1024), treeRssMb: Math.round(tree / 1024) },
       jobs: [...this.jobs.values()].map((j) => ({ ...j.info })),
     };
@@ -253,7 +257,7 @@ export class Worker {
    * next VMs) go at once, since they would keep it alive, and the spares that are short are made.
    */
   private afterChange(): void {
-    this.resumable.dropUnusable();
+    this.resumable.moveUnusable();
     this.spares.refill();
   }
 

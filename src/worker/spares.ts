@@ -351,6 +351,8 @@ export class SparePool {
   /** A spare for `recipe`; `session`: on that database, with that stored session (makeForSession). */
   private async make(recipe: Recipe, session?: { databasePath: string; sessionId: string }): Promise<Spare> {
     const lease = await this.opts.pool.acquire({ heartbeat: false });
+    // What this VM adds to its sidecar (made one at a time on a quiet worker): the sidecar's growth is judged without it.
+    const rssBefore = lease.rssMb();
     const id = this.nextId++;
     const databasePath = session?.databasePath ?? join(this.opts.dir, `spare-${id}.db`);
     const driver = driverFor(recipe.agent);
@@ -417,6 +419,8 @@ export class SparePool {
       this.discard(spare);
       throw e;
     }
+    const rssAfter = lease.rssMb();
+    if (rssBefore !== null && rssAfter !== null) lease.setCost(rssAfter - rssBefore, recipe.agent);
     logger.debug(`worker: spare ${id} ready for ${recipe.agent} (policy ${recipe.key.slice(0, 12)})`);
     return spare;
   }
@@ -424,6 +428,8 @@ export class SparePool {
   /** Hand a spare to its run. */
   private lend(spare: Spare, runDatabase: string): SpareVm {
     let released = false;
+    // Its memory is the run's now (and goes with its teardown, which may outlast the run's own lease).
+    spare.lease.clearCost();
     // The session's database (the spare's file under the session's name) is in use until the spare VM's teardown
     // has ended: the next heartbeat of the session and the session-env scrub wait for it, as for a VM booted on it.
     // (A VM on the session's own database is tracked by its close.)
