@@ -29,7 +29,7 @@ export default withHelp(
         type: "string",
         valueHint: "MB",
         description:
-          "Replace the sidecar (warming the new one first; its spare VMs and sessions' next VMs made again on it) once, with no heartbeat running for 5 s, it keeps more than MB beyond what it held after its warm-up and what its idle VMs added when they were made: memory of heartbeats that are over (Claude Code and Codex ones leave hundreds of MB). 0 for never (default 0)",
+          "Replace the sidecar (warming the new one first; its spare VMs and sessions' next VMs made again on it) once, with no heartbeat running for 5 s, it keeps more than MB beyond what it held after its warm-up and what its idle VMs added when they were made: memory of heartbeats that are over (Claude Code and Codex ones leave hundreds of MB). 0 for never (default 256)",
       },
       spares: {
         type: "string",
@@ -64,7 +64,7 @@ export default withHelp(
         queueLimit: count(args.queue, "--queue", 64, 0),
         recycleAfter: count(args["recycle-after"], "--recycle-after", 25),
         maxRssMb: count(args["max-rss"], "--max-rss", 2048),
-        maxGrowthMb: count(args["max-growth"], "--max-growth", 0, 0),
+        maxGrowthMb: count(args["max-growth"], "--max-growth", 256, 0),
         spares: count(args.spares, "--spares", 2, 0),
         sparesIdleMs: count(args["spares-idle"], "--spares-idle", 900, 0) * 1000,
         resumable: count(args.resumable, "--resumable", 1, 0),
