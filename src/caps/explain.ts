@@ -46,7 +46,7 @@ export const AGENTOS_LIMITS = [
   "a repository whose core.hooksPath names another directory of the workspace: deny writing that directory yourself (--deny-write=DIR); .git/hooks and .husky are covered",
   "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",
   "rules match names exactly: on a case-insensitive or normalising host filesystem (macOS's default APFS) .ENV, or a name in another Unicode normalisation, opens a protected file under a name no rule matches (not measured: this was built and tested on case-sensitive Linux)",
-  "no VM's memory is capped by agentOS: the sidecar's data limit (PAPERCLIP_AOS_VM_MEMORY_MB, default half the host's memory) caps each sidecar, so under `serve` a heartbeat that fills it can make the others sharing its sidecar fail an allocation",
+  "no VM's memory is capped by agentOS: the sidecar's data limit (PAPERCLIP_AOS_VM_MEMORY_MB, default half the host's memory plus 1 GiB for each VM it may hold) caps each sidecar, so under `serve` a heartbeat that fills it can make the others sharing its sidecar fail an allocation",
 ];
 
 const HEADINGS: Record<Capability, string> = {

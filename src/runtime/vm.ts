@@ -47,6 +47,8 @@ export interface BootOptions {
    * waiting at most graceMs while the teardown finishes in the background. Without it each VM has a sidecar of its own.
    */
   sidecar?: AgentOsSidecar;
+  /** How many VMs the sidecar this boot may spawn will hold at once (its memory cap allows for each; default 1). */
+  sidecarVms?: number;
 }
 
 /** Where a VM keeps its sessions when that is not ours to choose (the session actor's storage, src/rivet). */
@@ -162,7 +164,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     // A shared sidecar spawns on its first VM only, but which boot that is (a crashed sidecar's replacement, a
     // recycled one) is agentOS's business: every boot adds the variables, harmless where nothing is spawned.
     const restoreEnv = addEnv({
-      ...sidecarSpawnEnv(assets.sidecarBin, opts.debug ? "" : logPath, tmp.path, opts.debug ?? false),
+      ...sidecarSpawnEnv(assets.sidecarBin, opts.debug ? "" : logPath, tmp.path, opts.debug ?? false, opts.sidecarVms ?? 1),
       // Read in-process by agentOS when it resolves the binary to spawn (the wrapper).
       AGENTOS_SIDECAR_BIN: await sidecarWrapperPath(),
     });
@@ -184,7 +186,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
  * What the wrapper turns into the sidecar's environment (sidecar-wrapper.ts): the sidecar needs no key of ours, so
  * provider keys and secret-looking variables are withheld; its scratch goes to our private temp dir; quieter logs.
  */
-function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug: boolean): Record<string, string> {
+function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug: boolean, vms: number): Record<string, string> {
   return {
     [WRAPPER_ENV.real]: realSidecar,
     // Empty with --debug: the sidecar then writes to our stderr as it is (see the wrapper).
@@ -195,19 +197,33 @@ function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug
     // The sidecar keeps a pool of pre-created V8 isolates; with a Pi session that pool is ~350 MB of a ~1 GB peak,
     // and a one-heartbeat process gains nothing measurable from it (bench: run.peak-memory). Set it to opt back in.
     [WRAPPER_ENV.warmIsolates]: process.env.AGENTOS_V8_WARM_ISOLATES ?? "0",
-    [WRAPPER_ENV.maxDataKb]: String(sidecarMemoryCapKb()),
+    [WRAPPER_ENV.maxDataKb]: String(sidecarMemoryCapKb(process.env, vms)),
   };
 }
 
 /**
- * The sidecar's memory cap (its data limit, set by the wrapper), in KiB; 0 for none. agentOS 0.2.21 limits no VM's
- * memory, so without it one guest could take the host's (and a worker's other heartbeats') memory: half the host's
- * memory by default, `PAPERCLIP_AOS_VM_MEMORY_MB` to choose (0: no cap).
+ * What the data limit must leave each VM a sidecar holds for address space V8 reserves and barely touches: its code
+ * space is writable private memory, which the limit counts (measured, docs/sandbox-host.md: a sidecar with one Pi VM
+ * had 2.4 GB of such regions, 512 MB and 128 MB each, at 4 MB resident; its data size 2.7-3.2 GB at 0.75 GB RSS).
  */
-export function sidecarMemoryCapKb(env: Record<string, string | undefined> = process.env): number {
+export const RESERVED_PER_VM_KB = 1024 * 1024;
+
+/**
+ * The sidecar's memory cap (its data limit, set by the wrapper), in KiB; 0 for none. agentOS 0.2.21 limits no VM's
+ * memory, so without it one guest could take the host's (and a worker's other heartbeats') memory: by default half
+ * the host's memory (at least 2 GiB) plus RESERVED_PER_VM_KB for each VM the sidecar may hold at once (`vms`: 1 for a
+ * run's own sidecar, the worker's concurrency with its spares and prepared VMs for its shared one) and two more (its
+ * WASM commands' runners); `PAPERCLIP_AOS_VM_MEMORY_MB` sets the limit itself (0: no cap).
+ */
+export function sidecarMemoryCapKb(env: Record<string, string | undefined> = process.env, vms = 1): number {
   const raw = env.PAPERCLIP_AOS_VM_MEMORY_MB?.trim();
   if (raw && /^\d+$/.test(raw)) return Number(raw) * 1024;
-  return Math.max(2 * 1024 * 1024, Math.floor(totalmem() / 2 / 1024));
+  return defaultMemoryCapKb(Math.floor(totalmem() / 1024), vms);
+}
+
+/** The default cap for a host with `hostKb` of memory and a sidecar holding `vms` VMs at once (see sidecarMemoryCapKb). */
+export function defaultMemoryCapKb(hostKb: number, vms: number): number {
+  return Math.max(2 * 1024 * 1024, Math.floor(hostKb / 2)) + (Math.max(1, vms) + 2) * RESERVED_PER_VM_KB;
 }
 
 let lastBoot: Promise<void> = Promise.resolve();

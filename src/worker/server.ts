@@ -82,7 +82,7 @@ export class Worker {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
-    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, maxGrowthMb: opts.maxGrowthMb, debug: opts.debug, onRetire: () => this.afterChange() });
+    this.pool = new SidecarPool({ dir: join(opts.socketPath, ".."), recycleAfter: opts.recycleAfter, maxRssMb: opts.maxRssMb, maxGrowthMb: opts.maxGrowthMb, vms: opts.concurrency + opts.spares + opts.resumable + 1, debug: opts.debug, onRetire: () => this.afterChange() });
     this.slots = new Slots(opts.concurrency, opts.queueLimit);
     // Spares' session databases are hard-linked into session slots: they live in the state dir, as the slots do.
     this.spares = new SparePool({ pool: this.pool, hub: this.hub, dir: join(workerDir(opts.stateDir), "spares"), max: opts.spares, debug: opts.debug, busy: () => this.slots.busy(), loaded: () => this.slots.busy(1), idleMs: opts.sparesIdleMs });

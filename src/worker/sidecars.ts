@@ -30,6 +30,8 @@ export interface SidecarPoolOptions {
    * with no heartbeat running (0 or undefined: never). See `growthMb`.
    */
   maxGrowthMb?: number;
+  /** The most VMs a sidecar holds at once (heartbeats, spares, prepared VMs, the warm-up): its memory cap allows for each. */
+  vms?: number;
   debug?: boolean;
   /** A sidecar was taken out of service (crashed, recycled): whatever waits on it (spare VMs) should let it go, and be made again on its replacement. */
   onRetire?: () => void;
@@ -222,7 +224,8 @@ export class SidecarPool {
     sc.handle = await AgentOs.createSidecar();
     const before = new Set(childPids());
     const db = join(this.opts.dir, `warm-${process.pid}-${sc.id}.db`);
-    const handle = await bootVm({ sidecar: sc.handle, agents: ["pi"], databasePath: db, debug: this.opts.debug });
+    // This boot spawns the sidecar: its memory cap is set for every VM it will hold (runtime/vm.ts sidecarMemoryCapKb).
+    const handle = await bootVm({ sidecar: sc.handle, agents: ["pi"], databasePath: db, debug: this.opts.debug, sidecarVms: this.opts.vms });
     try {
       sc.pid = childPids().find((p) => !before.has(p) && isSidecarProcess(p)) ?? null;
       if (sc.pid !== null) sc.watchdog = killWithParent(sc.pid, { match: "sidecar", graceS: 0, name: "paperclip-aos-watchdog" });

@@ -12,6 +12,7 @@ import { binPath, filesUnder, parseJson, privateCache, processesMentioning, remo
 import { untilServing } from "../../src/worker/index.ts";
 import { sh } from "./tools-fixture.ts";
 import { bootVm } from "../../src/runtime/index.ts";
+import { defaultMemoryCapKb } from "../../src/runtime/vm.ts";
 import { childPids } from "../../src/runtime/proc.ts";
 import { buildRunRequest, bindHostTools, EventSink, runHeartbeat } from "../../src/heartbeat/index.ts";
 import { compileSandbox } from "../../src/caps/index.ts";
@@ -533,6 +534,31 @@ describe("resource abuse: a guest cannot take the host's memory", () => {
     expect(stdout).not.toContain("held 2000");
     expect(maxRssKb).toBeGreaterThan(0);
     expect(maxRssKb).toBeLessThan(1400 * 1024);
+  }, VM_TIMEOUT);
+});
+
+describe("the memory cap leaves real work its room", () => {
+  // The data limit counts address space V8 reserves and never touches (its code space): a cap of half a small host's
+  // memory (2 GiB on a 4 GiB host) was below what a sidecar running one Codex heartbeat reserves (2.5 GB measured, at
+  // far less resident), so every Codex run there would fail an allocation. The default allows for each VM; measured
+  // on a real heartbeat's own sidecar here (Codex: the agent whose sidecar reserves the most; Pi's ~1.6 GB).
+  test("a Codex heartbeat's sidecar stays within the default cap of a 4 GiB host (its data size, which the limit counts)", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const cache = await privateCache();
+    const p = Bun.spawn([binPath(), "run", "--demo", "--agent", "codex"], { cwd: ws, env: { ...process.env, PAPERCLIP_AOS_CACHE: cache }, stdout: "pipe", stderr: "pipe" });
+    let maxDataKb = 0;
+    const poll = setInterval(() => {
+      for (const pid of Bun.spawnSync(["pgrep", "-f", join(cache, "rt")]).stdout.toString().split("\n").filter(Boolean)) {
+        const m = /VmData:\s+(\d+)/.exec(existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, "utf8") : "");
+        if (m) maxDataKb = Math.max(maxDataKb, Number(m[1]));
+      }
+    }, 100);
+    const [, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    clearInterval(poll);
+    console.log(`the heartbeat's sidecar: data size at most ${Math.round(maxDataKb / 1024)} MB`);
+    expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+    expect(maxDataKb).toBeGreaterThan(0);
+    expect(maxDataKb).toBeLessThan(defaultMemoryCapKb(4 * 1024 * 1024, 1));
   }, VM_TIMEOUT);
 });
 
