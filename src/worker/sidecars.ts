@@ -67,8 +67,8 @@ class WarmSidecar {
   quiet: number[] = [];
   /** Its lowest RSS (MB) with no VM on it: right after the warm-up VM is gone, or lower when seen so later. */
   baseMb: number | null = null;
-  /** Each idle VM on it (a spare, a session's next VM): its kind and what it added to its RSS when made (MB); null: being made. */
-  readonly costs = new Map<object, { kind: string; mb: number } | null>();
+  /** Each idle VM on it (a spare, a session's next VM): what it added to its RSS when made (MB); null: being made. */
+  readonly costs = new Map<object, number | null>();
   /** growthMb samples since it last had a heartbeat running or a VM being made. */
   growthQuiet: number[] = [];
   growthMb: number | null = null;
@@ -107,8 +107,8 @@ export interface SidecarLease {
   release(): void;
   /** The sidecar's RSS now (MB; null when unknown). */
   rssMb(): number | null;
-  /** What this lease's VM (of `kind`: its agent) added to the sidecar's RSS when it was made (a spare's; judged by maxGrowthMb). */
-  setCost(mb: number, kind: string): void;
+  /** What this lease's VM added to the sidecar's RSS when it was made (a spare's; judged by maxGrowthMb). */
+  setCost(mb: number): void;
   /** The lease's VM is no longer idle (a run took it): it counts as the run's, not as an idle VM's cost. */
   clearCost(): void;
 }
@@ -184,10 +184,8 @@ export class SidecarPool {
           this.afterHeartbeat(sc);
         },
         rssMb: () => sc.rssMb(),
-        setCost: (mb, kind) => {
-          if (released) return;
-          mb = Math.max(0, Math.round(mb));
-          sc.costs.set(token, { kind, mb });
+        setCost: (mb) => {
+          if (!released) sc.costs.set(token, Math.max(0, Math.round(mb)));
         },
         clearCost: () => void sc.costs.delete(token),
       };
@@ -321,9 +319,9 @@ export class SidecarPool {
   private growthMb(sc: WarmSidecar, rss: number): number | null {
     if (sc.baseMb === null) return null;
     let idle = 0;
-    for (const c of sc.costs.values()) {
-      if (c === null) return null;
-      idle += c.mb;
+    for (const mb of sc.costs.values()) {
+      if (mb === null) return null;
+      idle += mb;
     }
     return Math.max(0, Math.round(rss - sc.baseMb - idle));
   }

@@ -420,7 +420,7 @@ export class SparePool {
       throw e;
     }
     const rssAfter = lease.rssMb();
-    if (rssBefore !== null && rssAfter !== null) lease.setCost(rssAfter - rssBefore, recipe.agent);
+    if (rssBefore !== null && rssAfter !== null) lease.setCost(rssAfter - rssBefore);
     logger.debug(`worker: spare ${id} ready for ${recipe.agent} (policy ${recipe.key.slice(0, 12)})`);
     return spare;
   }

@@ -509,6 +509,27 @@ describe("a planted workspace: its project config cannot widen the run", () => {
   }, VM_TIMEOUT);
 });
 
+/**
+ * The largest value (KiB) of a /proc status field among the processes whose command line contains `match` (a private
+ * cache dir: the run's sidecar), sampled every `everyMs` until stop().
+ */
+function peakStatusKb(match: string, field: "VmRSS" | "VmData", everyMs: number): { stop(): number } {
+  const re = new RegExp(`${field}:\\s+(\\d+)`);
+  let peak = 0;
+  const poll = setInterval(() => {
+    for (const pid of Bun.spawnSync(["pgrep", "-f", match]).stdout.toString().split("\n").filter(Boolean)) {
+      const m = re.exec(existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, "utf8") : "");
+      if (m) peak = Math.max(peak, Number(m[1]));
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(poll);
+      return peak;
+    },
+  };
+}
+
 describe("resource abuse: a guest cannot take the host's memory", () => {
   test("a guest's node allocating past PAPERCLIP_AOS_VM_MEMORY_MB fails in the VM; the sidecar's RSS stays under the cap", async () => {
     const ws = await tempDir("aos-esc-ws-");
@@ -521,15 +542,9 @@ describe("resource abuse: a guest cannot take the host's memory", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    let maxRssKb = 0;
-    const poll = setInterval(() => {
-      for (const pid of Bun.spawnSync(["pgrep", "-f", cache]).stdout.toString().split("\n").filter(Boolean)) {
-        const m = /VmRSS:\s+(\d+)/.exec(existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, "utf8") : "");
-        if (m) maxRssKb = Math.max(maxRssKb, Number(m[1]));
-      }
-    }, 200);
+    const peak = peakStatusKb(cache, "VmRSS", 200);
     const [stdout] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    clearInterval(poll);
+    const maxRssKb = peak.stop();
     expect(stdout).not.toContain("ALLOCATED-ALL");
     expect(stdout).not.toContain("held 2000");
     expect(maxRssKb).toBeGreaterThan(0);
@@ -546,15 +561,9 @@ describe("the memory cap leaves real work its room", () => {
     const ws = await tempDir("aos-esc-ws-");
     const cache = await privateCache();
     const p = Bun.spawn([binPath(), "run", "--demo", "--agent", "codex"], { cwd: ws, env: { ...process.env, PAPERCLIP_AOS_CACHE: cache }, stdout: "pipe", stderr: "pipe" });
-    let maxDataKb = 0;
-    const poll = setInterval(() => {
-      for (const pid of Bun.spawnSync(["pgrep", "-f", join(cache, "rt")]).stdout.toString().split("\n").filter(Boolean)) {
-        const m = /VmData:\s+(\d+)/.exec(existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, "utf8") : "");
-        if (m) maxDataKb = Math.max(maxDataKb, Number(m[1]));
-      }
-    }, 100);
+    const peak = peakStatusKb(join(cache, "rt"), "VmData", 100);
     const [, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    clearInterval(poll);
+    const maxDataKb = peak.stop();
     console.log(`the heartbeat's sidecar: data size at most ${Math.round(maxDataKb / 1024)} MB`);
     expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
     expect(maxDataKb).toBeGreaterThan(0);
