@@ -9,7 +9,6 @@
  */
 import type { ArgDef } from "citty";
 import { looksLikeFlag } from "../src/caps/flag-token.ts";
-import { checkWorkspaceDir } from "../src/paths.ts";
 import { invokeArgs } from "./tool/invoke-args.ts";
 import { runInvoke, type InvokeArgs } from "./tool/invoke-run.ts";
 
@@ -68,8 +67,10 @@ export async function fastToolInvoke(args: string[]): Promise<number | null> {
   if (!line) return null;
   if (line.cwd !== undefined) {
     try {
-      // As main does it; a missing or unusable directory is main's error to report.
-      process.chdir(await checkWorkspaceDir(line.cwd));
+      // main checks the directory first (checkWorkspaceDir: a stat) for its error messages; here chdir alone decides,
+      // since it fails for everything that check refuses (missing, not a directory), and any failure (also an empty
+      // --cwd=, which main resolves to the current directory) is main's to report.
+      process.chdir(line.cwd);
     } catch {
       return null;
     }

@@ -5,7 +5,7 @@ import { usageError } from "./errors.ts";
 /**
  * The user's home: $HOME when set, as os.homedir() answers then; node:os (~0.15 ms of a start-up) only without it.
  */
-function homedir(): string {
+export function homedir(): string {
   return process.env.HOME || (import.meta.require("node:os") as typeof import("node:os")).homedir();
 }
 

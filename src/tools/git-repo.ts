@@ -1,6 +1,7 @@
 import { constants, fstatSync, lstatSync, openSync, readSync, closeSync } from "node:fs";
-import { homedir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
+// $HOME, as git expands `~/` in an include path; node:os only without it.
+import { homedir } from "../paths.ts";
 import { toolError } from "./errors.ts";
 import { git, ok, type GitOptions, type GitResult, type GitSetup } from "./git.ts";
 import { isPlainLocalConfig } from "./git-config-scan.ts";

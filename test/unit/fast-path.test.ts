@@ -119,4 +119,12 @@ describe("start-up graph", () => {
     expect([...modules].filter(heavy)).toEqual([]);
     expect([...modules].filter((m) => /^src\/tools\/builtin\/(?!lazy)/.test(m))).toEqual([]);
   });
+
+  test("git.status does not import node:os (~0.5 ms of a start-up; git-repo.ts asks it for the home only when $HOME is unset)", async () => {
+    const root = join(import.meta.dir, "..", "..");
+    const graph = await startupGraph(join(root, "src", "tools", "builtin", "git-status.ts"));
+    expect(graph.modules.has("src/tools/git-repo.ts")).toBe(true);
+    expect(graph.builtins.has("fs")).toBe(true); // not vacuous: the builtins are seen
+    expect([...graph.builtins].filter((b) => b === "os")).toEqual([]);
+  });
 });
