@@ -165,7 +165,7 @@ export class ResumableSessions {
       await old.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
       const lock = entry.lock!;
       try {
-        if (!entry.dropped && !this.closed && !entry.claimed) {
+        if (this.wanted(entry)) {
           entry.vm = await this.opts.spares.makeForSession(entry.need, entry.sessionId);
           if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
           this.moved++;
@@ -209,19 +209,38 @@ export class ResumableSessions {
     try {
       const stored = await slot.load();
       if (stored?.sessionId !== sessionId || !(await sessionResumable(driverFor(need.agent), slot, sessionId))) throw new Error("the session is gone or was replaced");
-      if (!entry.dropped && !this.closed && !entry.claimed) {
-        entry.vm = await this.opts.spares.makeForSession(need, sessionId);
-        if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
+      let vm: SessionVm | undefined;
+      try {
+        // A recycle that took its sidecar out of service while it was made (moveUnusable passes over a VM not made
+        // yet) would leave the session without its head start: it is made once more on the sidecar in service.
+        for (let attempt = 0; attempt < 2 && this.wanted(entry) && !vm?.usable(); attempt++) {
+          if (vm) {
+            await vm.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
+            vm = undefined;
+            if (this.opts.busy()) break;
+            this.moved++;
+          }
+          vm = await this.opts.spares.makeForSession(need, sessionId);
+          if (vm.sidecarPid) await lock.setPids([vm.sidecarPid]);
+        }
+      } catch (e) {
+        await vm?.discard();
+        throw e;
       }
+      entry.vm = vm;
     } catch (e) {
-      await entry.vm?.discard();
       entry.vm = entry.lock = undefined;
       await lock.release();
       throw e;
     }
-    // (Its sidecar may have been replaced while it was made: it would keep that one alive.)
+    // (A heartbeat that claimed it meanwhile takes it, or boots its own if it is not usable.)
     if (entry.dropped || this.closed || !entry.vm || !entry.vm.usable()) return this.letGo(entry);
     logger.debug(`worker: the next VM of session ${sessionId} is ready`);
+  }
+
+  /** Still worth making: not dropped, closed, or claimed by a heartbeat (which boots its own rather than wait). */
+  private wanted(entry: Entry): boolean {
+    return !entry.dropped && !entry.claimed && !this.closed;
   }
 
   /** Another run asked for the session through its lock. */
