@@ -191,11 +191,15 @@ describe("network.fetch / network.listen in a real VM", () => {
   const servers: ReturnType<typeof Bun.serve>[] = [];
   let allowed: number;
   let other: number;
+  let redirecting: number;
   beforeAll(() => {
     servers.push(Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello-from-allowed-host-port") }));
     servers.push(Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello-from-other-host-port") }));
     allowed = servers[0]!.port!;
     other = servers[1]!.port!;
+    // An allowed port that sends the guest on to the other one: each hop is checked again.
+    servers.push(Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.redirect(`http://127.0.0.1:${other}/`, 302) }));
+    redirecting = servers[2]!.port!;
   });
   afterAll(() => {
     for (const s of servers) s.stop(true);
@@ -229,6 +233,27 @@ describe("network.fetch / network.listen in a real VM", () => {
     expect(r.stdout).not.toContain("hello-from-other-host-port");
     expectOk(get("listen_allowed_and_self_fetch"), "listen_allowed_and_self_fetch");
     expect(get("listen_allowed_and_self_fetch").out).toBe("SELF own-listener");
+  }, VM_TIMEOUT);
+
+  test("a redirect from an allowed port to another is refused at the second hop; a lookup of a name the policy does not name is refused", async () => {
+    const ws = await tempDir("aos-caps-net-");
+    const lookupJs = (name: string, host: string) => report(name, `require('dns').lookup('${host}',(e,a)=>e?rep(3,e.message):rep(0,a))`);
+    const script = [
+      fetchJs("fetch_redirected", `http://127.0.0.1:${redirecting}/`),
+      // (exits at once: the unread body would keep the connection, and node, open for the server's keep-alive)
+      report("fetch_redirect_manual", `fetch('http://127.0.0.1:${redirecting}/',{redirect:'manual'}).then(r=>{rep(0,r.status+' '+r.headers.get('location'));process.exit(0)},e=>rep(3,e.cause||e))`),
+      lookupJs("lookup_other", "other-name.example.org"),
+      lookupJs("lookup_named", "example.com"),
+    ].join("\n");
+    const { r, get } = await execReports(ws, [`--allow-net=127.0.0.1:${redirecting}`, "--allow-net=example.com"], script);
+    // The first hop is allowed (the 302 itself arrives when not followed); following it is not.
+    expect(get("fetch_redirect_manual")).toMatchObject({ rc: 0, out: `302 http://127.0.0.1:${other}/` });
+    expectDenied(get("fetch_redirected"), "fetch_redirected");
+    expect(r.stdout).not.toContain("hello-from-other-host-port");
+    expectDenied(get("lookup_other"), "lookup_other");
+    expect(get("lookup_other").out).toContain("blocked by network.dns policy");
+    // The named one is asked of the resolver (this machine may have none): whatever it answers, it is not the policy's refusal.
+    expect(get("lookup_named").out).not.toContain("policy");
   }, VM_TIMEOUT);
 
   // A host service on all interfaces is the host's like its loopback: --allow-net must not reach it by the host's
