@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { globalArgs, printJson, withHelp, err } from "./_shared.ts";
 import { AGENTS } from "../src/agents/index.ts";
 import { defaultReportDir, runEval, writeReport } from "../src/eval/index.ts";
-import { usageError } from "../src/errors.ts";
+import { runtimeError, usageError } from "../src/errors.ts";
 import { logProgress } from "../src/log.ts";
 
 const count = (name: string, raw: string | undefined, min: number): number | undefined => {
@@ -47,6 +47,9 @@ export default withHelp(
         progress: (line) => logProgress(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`),
       });
       const written = await writeReport(dir, figures);
+      // A verdict computed from heartbeats that all failed is the set-up's failure, not agentOS's: no answer, exit 1.
+      const none = written.answers.substrate.unmeasured;
+      if (none) throw runtimeError(`no recommendation: ${none}; the report is in ${written.dir}`, "paperclip-aos doctor checks the set-up; each sample's errorCode is in figures.json", "eval_unmeasured");
       if (args.json) printJson({ dir: written.dir, files: written.files, answers: written.answers });
       else {
         err(`recommendation: ${written.answers.substrate.verdict}\n`);
@@ -55,6 +58,12 @@ export default withHelp(
     },
   }),
   {
+    exitCodes: [
+      ["0", "the report is written and its recommendation (continue, pause or abandon) follows from the measurements"],
+      ["1", "no recommendation: every heartbeat through agentOS failed, so nothing was measured (eval_unmeasured; the report is still written, for diagnosis); or the runtime failed"],
+      ["2", "invalid input: an unknown agent, a bad --runs or --chain"],
+      ["130/143", "interrupted by SIGINT (Ctrl-C) / SIGTERM"],
+    ],
     examples: [
       ["paperclip-aos eval --quick", "a quick evaluation of every agent; prints where the report is"],
       ["paperclip-aos eval --out eval-report", "the full evaluation into ./eval-report (report.md, figures.json, *.svg)"],

@@ -51,6 +51,11 @@ export interface SubstrateAnswer {
   /** Plain sentences: what the verdict rests on and what would change it. */
   because: string[];
   wouldChange: string[];
+  /**
+   * Why no verdict follows from the figures (every heartbeat through agentOS failed, or none ran), else null. The
+   * verdict is then what the criteria give on nothing ("abandon"): `eval` reports it as an error, not an answer.
+   */
+  unmeasured: string | null;
 }
 
 export interface RootAnswer {
@@ -118,6 +123,22 @@ export function pairing(f: Pick<Figures, "transcript">): number | null {
   return f.transcript.reduce((n, t) => n + t.paired, 0) / calls;
 }
 
+/**
+ * Why the figures hold no measurement of the substrate, or null when they do: every heartbeat through agentOS (own
+ * process or warm worker, cold or resumed, and the resume chains' normal links; a killed or crashed link fails by
+ * design) failed, or none ran. A broken set-up (no sidecar, a missing agent package) then looks like an "abandon"
+ * verdict although nothing was measured.
+ */
+export function unmeasured(f: Pick<Figures, "latency" | "resume">): string | null {
+  const samples = f.latency.flatMap((l) => [l.agentos, ...(l.worker ? [l.worker] : [])].flatMap((p) => [...p.cold, ...p.resumed]));
+  const links = f.resume.flatMap((r) => r.links.filter((l) => l.kind === "normal"));
+  const all: { exitCode: number; errorCode: string | null }[] = [...samples, ...links];
+  if (all.some((s) => s.exitCode === 0)) return null;
+  if (!all.length) return "no heartbeat ran through agentOS";
+  const why = [...new Set(all.map((s) => s.errorCode ?? `exit ${s.exitCode}`))];
+  return `every heartbeat through agentOS failed (${all.length} of ${all.length}: ${why.slice(0, 3).join(", ")}${why.length > 3 ? ", ..." : ""})`;
+}
+
 const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
 const times = (x: number) => `${Math.round(x * 100) / 100}x`;
 
@@ -145,7 +166,7 @@ export function decideSubstrate(f: Figures, t: Thresholds): SubstrateAnswer {
     for (const c of criteria.filter((c) => !c.meetsContinue)) wouldChange.push(`${c.name} ${c.value === null ? "must be measured and" : "must"} reach ${bound(c, c.continueAt)} for continue`);
     if (verdict === "abandon") for (const c of criteria.filter((c) => !c.meetsPause)) wouldChange.push(`${c.name} must reach ${bound(c, c.pauseAt!)} for pause`);
   }
-  return { verdict, criteria, because, wouldChange };
+  return { verdict, criteria, because, wouldChange, unmeasured: unmeasured(f) };
 }
 
 export function decideRoots(classes: WorkloadClass[], t: Thresholds): RootAnswer[] {

@@ -42,8 +42,9 @@ export function renderReport(f: Figures, t: Thresholds = DEFAULT_THRESHOLDS, ans
     `Workload: ${f.config.runs} cold and ${f.config.runs} resumed heartbeats per agent and path, resume chains of ${f.config.chain}, model \`${f.config.model}\`${f.config.quick ? " (quick mode: small samples, read the figures as indicative)" : ""}. Agents: ${f.config.agents.join(", ")}.`,
     "Every figure below is in `figures.json` beside this file; the charts are the `.svg` files. Reproduce with `paperclip-aos eval --out DIR`.",
     "",
-    `## Recommendation: **${s.verdict}**`,
-    "",
+    ...(s.unmeasured
+      ? [`## Recommendation: none: ${s.unmeasured}`, "", "Nothing below is a measurement of agentOS; the criteria show what the failed heartbeats give. Find why they failed (`paperclip-aos doctor`, the errorCode of each sample in `figures.json`) and run the evaluation again.", ""]
+      : [`## Recommendation: **${s.verdict}**`, ""]),
     ...s.because.map((b) => `- ${b}`),
     "",
     "What would change it:",

@@ -96,6 +96,26 @@ describe("eval: the decision follows the stated thresholds", () => {
     expect(a.substrate.wouldChange).toContain("cold start vs host CLI must be measured and reach ≤ 2x for continue");
   });
 
+  test("when every heartbeat through agentOS failed no verdict follows: unmeasured says why, the report says none", () => {
+    expect(decide(figures()).substrate.unmeasured).toBeNull();
+    const f = figures({ workerMs: 900 });
+    const fail = (s: { exitCode: number; errorCode: string | null }) => Object.assign(s, { exitCode: 1, errorCode: "sidecar_unavailable" });
+    for (const l of f.latency) for (const p of [l.agentos, l.worker!]) [...p.cold, ...p.resumed].forEach(fail);
+    // One heartbeat that got through (here the last resume link) is a measurement: the verdict stands.
+    expect(decide(f).substrate.unmeasured).toBeNull();
+    f.resume[0]!.links.forEach(fail);
+    const a = decide(f);
+    expect(a.substrate.verdict).toBe("abandon"); // what the criteria give on nothing
+    expect(a.substrate.unmeasured).toBe("every heartbeat through agentOS failed (10 of 10: sidecar_unavailable)");
+    const md = renderReport(f);
+    expect(md).toContain("## Recommendation: none: every heartbeat through agentOS failed");
+    expect(md).not.toContain("## Recommendation: **");
+    // A real abandon on real measurements is still an answer.
+    expect(decide(figures({ contained: 8, escaped: 2 })).substrate).toMatchObject({ verdict: "abandon", unmeasured: null });
+    // No heartbeat at all is no measurement either.
+    expect(decide({ ...f, latency: [], resume: [] }).substrate.unmeasured).toBe("no heartbeat ran through agentOS");
+  });
+
   test("unpaired tool calls stop continue but not pause", () => {
     expect(decide(figures({ paired: 3 })).substrate.verdict).toBe("pause");
   });
