@@ -6,7 +6,7 @@
  * of the Explanation, so whatever builds one (a policy here, a VM plan elsewhere) renders the same way.
  */
 import { compilePolicy, type CompileContext, type CompiledPermissions, type Enforcement, type FsRuleOut, type PatternRuleOut } from "./compile.ts";
-import { effectiveRules, fsGuards, ruleView, type RuleView } from "./evaluate.ts";
+import { effectiveRules, fsGuards, hostAddressDenies, ruleView, type RuleView } from "./evaluate.ts";
 import type { Guard } from "./guards.ts";
 import { policyToDocument, type Policy } from "./policy.ts";
 import { mandatoryDenies, runtimeRules, SCOPE_ROOT, type MandatoryGroup, type MandatoryScope, type Protects } from "./runtime-needs.ts";
@@ -21,6 +21,11 @@ export interface Explanation {
   rules: (RuleView & { where: Enforcement["where"]; note: string })[];
   runtime: { capability: Capability; value: string; operations?: readonly string[]; why: string }[];
   mandatory: { name: string; protects: Protects; group: MandatoryGroup; scope: MandatoryScope; why: string; patterns: string[] }[];
+  /**
+   * The host's own interface addresses denied because an allow of any host or a CIDR would reach them (evaluate.ts
+   * hostAddressDenies), as the deny rules' values (`10.0.0.5`, `[::ffff:10.0.0.5]`, `[fe80::1]`).
+   */
+  hostAddressDenies: string[];
   /** What keeps each deny from being renamed, deleted or linked around (guards.ts). */
   guards: { pattern: string; kind: Guard["kind"]; operations: readonly string[]; protects: string }[];
   compiled: {
@@ -93,6 +98,7 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
     rules,
     runtime,
     mandatory,
+    hostAddressDenies: hostAddressDenies(policy.rules).map((r) => r.value),
     guards,
     compiled: {
       permissions,
@@ -168,6 +174,11 @@ export function renderExplanation(d: Explanation, opts: RenderOptions = {}): str
     }
     push(`  ${HEADINGS[cap].padEnd(16)} ${line}`);
     if (deny.length) push(`  ${"  except".padEnd(16)} ${fmt(deny)}`);
+    if (cap === "network.fetch" && d.hostAddressDenies.length) {
+      const a = d.hostAddressDenies;
+      const shown = a.length > 8 ? `${a.slice(0, 8).join(", ")}, … (+${a.length - 8})` : a.join(", ");
+      push(`  ${"  except".padEnd(16)} the host's own addresses ${shown} (runtime: a host service listening on all interfaces is the host's, like its loopback; an allow naming one exactly still reaches it)`);
+    }
     // The gateway is open whatever the rules say, so it must not open the network for the agent (docs/gateway.md).
     if (cap === "network.fetch" && gateway.length) push(`  ${"".padEnd(16)} the gateway forwards no provider-side network tool (web search or fetch, MCP connectors) and no content by URL: the provider does not reach the network for the agent`);
   }

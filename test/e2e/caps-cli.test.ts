@@ -1,6 +1,7 @@
 /** `caps check / explain / schema / test` through the compiled binary: output contracts, exit codes, speed. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { parseJson, runBin, tempDir, removeTempDirs } from "./helpers.ts";
 
@@ -82,6 +83,18 @@ describe("caps explain / schema / test", () => {
     expect(j.mandatory.map((m: { name: string }) => m.name)).toContain(".git/commondir");
     expect(j.guards.map((g: { pattern: string }) => g.pattern)).toContain("/**/.git");
     expect(j.limits.length).toBeGreaterThan(0);
+  });
+
+  // The summary says what caps test decides: --allow-net leaves the host's own interface addresses denied.
+  const lan = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === "IPv4")?.address;
+  test.skipIf(!lan)("explain --allow-net names the host's own addresses it leaves denied, as caps test decides them", async () => {
+    const r = await runBin(["caps", "explain", "--allow-net"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const line = r.stdout.split("\n").find((l) => l.includes("the host's own addresses"));
+    expect(line).toContain(`${lan}, [::ffff:${lan}]`);
+    expect((await runBin(["caps", "test", "--allow-net", "--fetch", `${lan}:8080`], { cwd: dir })).code).toBe(1);
+    expect(parseJson((await runBin(["caps", "explain", "--allow-net", "--json"], { cwd: dir })).stdout).hostAddressDenies).toContain(lan);
+    expect((await runBin(["caps", "explain", "good.json"], { cwd: dir })).stdout).not.toContain("the host's own addresses");
   });
 
   test("schema is the JSON Schema", async () => {

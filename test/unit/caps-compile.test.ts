@@ -4,6 +4,7 @@ import {
   AGENTOS_OPERATIONS, compilePolicy, compileSandbox, explainPolicy, renderExplanation, parsePermissionFlags, isCaseInsensitiveDir, PRESET_NAMES, resolvePolicy,
   type CompiledPermissions,
 } from "../../src/caps/index.ts";
+import { networkInterfaces } from "node:os";
 import { kernelDecide, kernelGlob } from "./caps-agentos-sim.ts";
 import { toolResource as toolsResource } from "../../src/tools/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
@@ -225,6 +226,22 @@ describe("compileSandbox and explain", () => {
     expect(full).toContain("loopbackExemptPorts: [4000, 5432]");
     expect(full).toContain("Runtime needs");
     expect(data.compiled.permissions.fs.rules.length).toBeGreaterThan(10);
+  });
+
+  test("explain's summary names the host's own addresses that --allow-net or a CIDR leaves denied, and only then", () => {
+    const { data } = explainPolicy(policy({ allow: { "network.fetch": ["*"] } }));
+    const addrs = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal && a.family === "IPv4").map((a) => a!.address);
+    for (const a of addrs) expect(data.hostAddressDenies).toEqual(expect.arrayContaining([a, `[::ffff:${a}]`]));
+    const text = renderExplanation({ ...data, hostAddressDenies: ["10.0.0.5", "[::ffff:10.0.0.5]", "[fd00::2]"] });
+    const line = text.split("\n").find((l) => l.includes("the host's own addresses"));
+    expect(line).toStartWith("    except");
+    expect(line).toContain("the host's own addresses 10.0.0.5, [::ffff:10.0.0.5], [fd00::2] (runtime: a host service listening on all interfaces is the host's");
+    expect(text.indexOf("connect to")).toBeLessThan(text.indexOf("the host's own addresses"));
+    expect(text.indexOf("the host's own addresses")).toBeLessThan(text.indexOf("listen on"));
+    // No wide allow, no such deny, no line.
+    const narrow = explainPolicy(policy({ allow: { "network.fetch": ["api.github.com:443"] } }));
+    expect(narrow.data.hostAddressDenies).toEqual([]);
+    expect(narrow.text).not.toContain("the host's own addresses");
   });
 
   test("explain lists every mandatory entry and the guards of the policy's own denies", () => {
