@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, err } from "../_shared.ts";
-import { checkPolicy, compilePolicy, type PolicyProblem, type Rule } from "../../src/caps/index.ts";
+import { checkPolicy, compilePolicy, hostAddresses, type PolicyProblem, type Rule } from "../../src/caps/index.ts";
 import { logger } from "../../src/log.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { builtinRegistry } from "../../src/tools/index.ts";
@@ -19,7 +19,7 @@ function line(kind: "error" | "warning", p: Located): string {
  */
 function environmentWarnings(rules: Rule[] | undefined): PolicyProblem[] {
   if (!rules?.some((r) => r.capability === "env.read")) return [];
-  const compiled = compilePolicy({ rules, sources: ["file"], warnings: [] }, { hostEnv: process.env, workspaceHostDir: process.cwd() });
+  const compiled = compilePolicy({ rules, sources: ["file"], warnings: [] }, { hostEnv: process.env, workspaceHostDir: process.cwd(), hostAddresses: hostAddresses() });
   return compiled.warnings.filter((w) => w.source === "environment").map(({ source: _source, path: _path, ...w }) => ({ path: '$.allow["env.read"]', ...w }));
 }
 

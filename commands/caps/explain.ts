@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
-import { explainPolicy, permissionHelp, problemLine, renderExplanation } from "../../src/caps/index.ts";
+import { explainPolicy, hostAddresses, permissionHelp, problemLine, renderExplanation } from "../../src/caps/index.ts";
 import { logger } from "../../src/log.ts";
 import { vmPermissions } from "../../src/plan/index.ts";
 import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
@@ -19,7 +19,7 @@ export default withHelp(
     async run({ args, data }) {
       const { policy, defaulted, note } = await policyFromArgs(positionals(args), permissionFlagsOf(data));
       // The permissions shown are the VM's: the policy's plus what the typed host tools need (src/plan, as exec and run boot).
-      const { data: explanation } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
+      const { data: explanation } = explainPolicy(policy, { workspaceHostDir: process.cwd(), hostEnv: process.env, hostAddresses: hostAddresses() }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
       // A secret-looking value this policy passes into the VM (src/caps/env.ts): said on stderr, whatever stdout carries.
       for (const w of explanation.warnings.filter((w) => w.source === "environment")) logger.warn(problemLine(w));
       if (args.json) {

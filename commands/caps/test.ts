@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { globalArgs, printJson, withHelp, out, err } from "../_shared.ts";
-import { evaluator, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
+import { evaluator, hostAddresses, permissionHelp, type Decision, type RequestKind } from "../../src/caps/index.ts";
 import { ExitCode, usageError } from "../../src/errors.ts";
 import { builtinRegistry } from "../../src/tools/index.ts";
 import { permissionFlagsOf, policyFromArgs, positionals } from "./_input.ts";
@@ -34,7 +34,7 @@ export default withHelp(
       // A tool that does not exist is a typo, not a request to decide: say so instead of answering for it.
       const tools = asks.some((a) => a.kind === "tool") ? builtinRegistry() : undefined;
       for (const a of asks) if (a.kind === "tool") tools!.require(a.target);
-      const ev = evaluator(policy, { workspaceHostDir: process.cwd() });
+      const ev = evaluator(policy, { workspaceHostDir: process.cwd(), hostAddresses: hostAddresses() });
       const decisions: Decision[] = asks.map((a) => ev(a));
       const allowed = decisions.every((d) => d.decision === "allow");
       if (args.json) printJson({ allowed, defaulted, decisions });

@@ -148,7 +148,7 @@ function writesInsideReadDenies(rules: Rule[]): CompiledPolicy["warnings"] {
 }
 
 /** Compile a policy for agentOS 0.2.21 and the host-side filters. Pure. */
-export function compilePolicy(policy: Policy, ctx: CompileContext = {}): CompiledPolicy {
+export function compilePolicy(policy: Policy, ctx: CompileContext): CompiledPolicy {
   const rules = effectiveRules(policy, ctx);
   const enforcement: Enforcement[] = [];
   const warnings: CompiledPolicy["warnings"] = [...policy.warnings, ...writesInsideReadDenies(policy.rules)];

@@ -139,7 +139,7 @@ function readDenyWrites(rules: Rule[]): Rule[] {
  * `fetch("http://<eth0 address>:PORT")` answered from the host). Each is denied, as an exact host, wherever an allow
  * could reach it; an allow naming the address itself (`--allow-net=10.0.0.5` or `10.0.0.5:8080`) still decides.
  */
-export function hostAddressDenies(rules: Rule[], addresses: string[] = hostAddresses()): Rule[] {
+export function hostAddressDenies(rules: Rule[], addresses: readonly string[]): Rule[] {
   const allows = rules.filter((r) => r.capability === "network.fetch" && r.mode === "allow" && r.matcher.type === "net" && r.source !== "runtime");
   const wide = allows.filter((r) => r.matcher.type === "net" && (r.matcher.net.host.kind === "any" || r.matcher.net.host.kind === "cidr"));
   if (!wide.length) return [];
@@ -161,8 +161,10 @@ export function hostAddressDenies(rules: Rule[], addresses: string[] = hostAddre
 
 let addressCache: { at: number; list: string[] } | undefined;
 /**
- * This host's interface addresses but loopback (IPv6 without a zone). Read again after a few seconds (a long-lived
- * worker's host may gain one), not at every evaluation: `caps check` and the fuzz test evaluate thousands of times.
+ * This host's interface addresses but loopback (IPv6 without a zone): what a RuntimeContext's hostAddresses holds for
+ * a real VM. Read only at the boundaries (compileSandbox, which every VM's policy goes through, and the caps
+ * commands); compile and evaluate take them from the context. Read again after a few seconds (a long-lived worker's
+ * host may gain one), not at every compile: a worker compiles a policy per heartbeat.
  */
 export function hostAddresses(now = Date.now()): string[] {
   if (addressCache && now - addressCache.at < 5000) return addressCache.list;
@@ -181,9 +183,12 @@ function readHostAddresses(): string[] {
   return [...out];
 }
 
-/** The rules evaluation and compilation work on: the policy's, the runtime's own, and those the policy's imply. */
-export function effectiveRules(policy: Policy, ctx: RuntimeContext = {}): Rule[] {
-  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules), ...readDenyWrites(policy.rules), ...hostAddressDenies(policy.rules)];
+/**
+ * The rules evaluation and compilation work on: the policy's, the runtime's own, and those the policy's imply. Pure:
+ * the host's addresses come from the context (ctx.hostAddresses), not from this host's interfaces.
+ */
+export function effectiveRules(policy: Policy, ctx: RuntimeContext): Rule[] {
+  return [...runtimeRules(ctx), ...policy.rules, ...derivedRules(policy.rules), ...readDenyWrites(policy.rules), ...hostAddressDenies(policy.rules, ctx.hostAddresses)];
 }
 
 const guardCache = new WeakMap<Rule[], Guard[]>();
@@ -211,7 +216,7 @@ export function decide(rules: Rule[], capability: Capability, target: RuleTarget
 }
 
 /** Host loopback ports the VM may reach: the gateway, the runtime's extras, and loopback hosts allowed with a port. */
-export function loopbackPorts(rules: Rule[], ctx: RuntimeContext = {}): number[] {
+export function loopbackPorts(rules: Rule[], ctx: Partial<RuntimeContext> = {}): number[] {
   const ports = new Set<number>();
   if (ctx.gatewayPort !== undefined) ports.add(ctx.gatewayPort);
   for (const p of ctx.extraLoopbackPorts ?? []) ports.add(p);
@@ -273,7 +278,7 @@ function fromRule(base: Omit<Decision, "decision" | "rule" | "layer" | "reason">
 }
 
 /** Decide one request against rules already made effective (effectiveRules). */
-export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext): Decision {
+export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: Partial<EvalContext>): Decision {
   const capability = CAPABILITY_OF[req.kind];
   const base = { kind: req.kind, capability, target: req.target, enforcedBy: ENFORCER[req.kind], notes: [] as string[] };
   switch (req.kind) {
@@ -385,7 +390,8 @@ export function evaluateWith(rules: Rule[], req: EvalRequest, ctx: EvalContext):
 
 /** The host-side tool gate (src/tools asks it before every call from the VM): the same decision as the kernel's. */
 export function toolGate(policy: Policy): (toolName: string) => { allowed: boolean; reason: string } {
-  const ev = evaluator(policy);
+  // Tools only: the host-address denies are fetch rules and decide no tool.
+  const ev = evaluator(policy, { hostAddresses: [] });
   return (toolName) => {
     const d = ev({ kind: "tool", target: toolName });
     return { allowed: d.decision === "allow", reason: d.rule ? `tool.invoke ${d.rule.mode} ${d.rule.value} (${d.rule.source})` : d.reason };
@@ -396,8 +402,9 @@ export function toolGate(policy: Policy): (toolName: string) => { allowed: boole
  * The fs.read gate for host tools reading workspace files for the agent (src/tools asks it for every file): the same
  * decision as the kernel's, mandatory denies included. Guest paths in, `{allowed, reason}` out.
  */
-export function readGate(policy: Policy, ctx: EvalContext = {}): (guestPath: string) => { allowed: boolean; reason: string } {
-  const ev = evaluator(policy, ctx);
+export function readGate(policy: Policy, ctx: Omit<EvalContext, "hostAddresses"> = {}): (guestPath: string) => { allowed: boolean; reason: string } {
+  // Reads only: the host-address denies are fetch rules and decide no read.
+  const ev = evaluator(policy, { ...ctx, hostAddresses: [] });
   return (guestPath) => {
     const d = ev({ kind: "read", target: guestPath });
     return { allowed: d.decision === "allow", reason: d.reason };
@@ -405,12 +412,12 @@ export function readGate(policy: Policy, ctx: EvalContext = {}): (guestPath: str
 }
 
 /** Decide one request against a policy (plus the runtime's needs and the mandatory denies). */
-export function evaluate(policy: Policy, req: EvalRequest, ctx: EvalContext = {}): Decision {
+export function evaluate(policy: Policy, req: EvalRequest, ctx: EvalContext): Decision {
   return evaluateWith(effectiveRules(policy, ctx), req, ctx);
 }
 
 /** Evaluate many requests against one policy without rebuilding the rule list each time. */
-export function evaluator(policy: Policy, ctx: EvalContext = {}): (req: EvalRequest) => Decision {
+export function evaluator(policy: Policy, ctx: EvalContext): (req: EvalRequest) => Decision {
   const rules = effectiveRules(policy, ctx);
   return (req) => evaluateWith(rules, req, ctx);
 }

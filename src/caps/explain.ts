@@ -72,7 +72,7 @@ export interface ExplainOptions {
   vmPermissions?: (p: CompiledPermissions) => CompiledPermissions;
 }
 
-export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: ExplainOptions = {}): { data: Explanation; text: string } {
+export function explainPolicy(policy: Policy, ctx: CompileContext, opts: ExplainOptions = {}): { data: Explanation; text: string } {
   const compiled = compilePolicy(policy, ctx);
   const permissions = opts.vmPermissions ? opts.vmPermissions(compiled.permissions) : compiled.permissions;
   const enforcementFor = (r: RuleView) =>
@@ -98,7 +98,7 @@ export function explainPolicy(policy: Policy, ctx: CompileContext = {}, opts: Ex
     rules,
     runtime,
     mandatory,
-    hostAddressDenies: hostAddressDenies(policy.rules).map((r) => r.value),
+    hostAddressDenies: hostAddressDenies(policy.rules, ctx.hostAddresses).map((r) => r.value),
     guards,
     compiled: {
       permissions,

@@ -19,7 +19,7 @@ export {
   type PermissionFlag, type PermissionFlags,
 } from "./flags.ts";
 export { resolvePolicy, readPolicyFile, type Policy, type ResolveInput } from "./policy.ts";
-export { evaluate, evaluator, readGate, toolGate, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
+export { evaluate, evaluator, hostAddresses, readGate, toolGate, type Decision, type EvalRequest, type EvalContext, type RuleView, type Enforcer } from "./evaluate.ts";
 export {
   compilePolicy, toolResource,
   type CompiledPolicy, type CompiledPermissions, type CompileContext, type Enforcement, type FsRuleOut, type PatternRuleOut,

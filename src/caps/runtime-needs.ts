@@ -22,6 +22,13 @@ export interface RuntimeContext {
   gatewayPort?: number;
   /** Other host loopback ports the runtime itself needs (e.g. the Paperclip API). */
   extraLoopbackPorts?: number[];
+  /**
+   * The host's own interface addresses but loopback (evaluate.ts hostAddresses() reads them): denied wherever an allow
+   * of any host or a CIDR would reach them (hostAddressDenies). Required, so compile and evaluate stay pure and no
+   * caller gets "no denies" by leaving it out: a policy compiled for a real VM passes this host's (compileSandbox
+   * fills them in); a caller that decides no fetch (the read and tool gates) or a test passes its own.
+   */
+  hostAddresses: readonly string[];
 }
 
 const RUNTIME_READ: [string, string][] = [
@@ -60,7 +67,7 @@ function rule(capability: Capability, value: string, why: string, ops?: readonly
 }
 
 /** The runtime's own rules for this context. */
-export function runtimeRules(ctx: RuntimeContext = {}): Rule[] {
+export function runtimeRules(ctx: Partial<RuntimeContext> = {}): Rule[] {
   cachedFs ??= [
     rule("fs.read", "/**", "looking a path up stats every directory on the way (stat only: no contents)", ["stat"]),
     // Measured: every process start opens its working directory (`read` on /workspace itself); without it even `ls`

@@ -4,13 +4,20 @@
  */
 import { stat } from "node:fs/promises";
 import { compilePolicy, type CompiledPolicy, type CompileContext } from "./compile.ts";
+import { hostAddresses } from "./evaluate.ts";
 import type { PermissionFlags } from "./flags.ts";
 import { policyToDocument, resolvePolicy, type Policy } from "./policy.ts";
 import { mandatoryDenies } from "./runtime-needs.ts";
 import type { PresetName } from "./presets.ts";
 import { CAPABILITIES, type Capability } from "./vocabulary.ts";
 
-export interface SandboxInput extends CompileContext {
+export interface SandboxInput extends Omit<CompileContext, "hostAddresses"> {
+  /**
+   * The host's own addresses the policy denies wherever it allows any host or a CIDR; default: this host's
+   * (hostAddresses()). This is the one boundary that reads them: every policy compiled for a real VM (run, exec, the
+   * worker's jobs, the Rivet client) comes through here, so none compiles without them.
+   */
+  hostAddresses?: readonly string[];
   /** The policy document or preset name of a run request (`capabilities`). */
   json?: unknown;
   preset?: string | string[];
@@ -87,7 +94,7 @@ export async function compileSandbox(input: SandboxInput): Promise<CompiledSandb
   const ctx = { workspaceHostDir: input.workspaceHostDir };
   const defaultPreset = input.defaultPreset === null ? undefined : (input.defaultPreset ?? "workspace-write");
   const policy = resolvePolicy({ json: input.json, preset: input.preset, file: input.file, flags: input.flags, defaultPreset }, ctx);
-  const compiled = compilePolicy(policy, input);
+  const compiled = compilePolicy(policy, { ...input, hostAddresses: input.hostAddresses ?? hostAddresses() });
   if (input.workspaceHostDir && (await isCaseInsensitiveDir(input.workspaceHostDir))) {
     compiled.warnings.push({
       path: "workspace",

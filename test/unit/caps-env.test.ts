@@ -29,20 +29,20 @@ describe("env.read: secret-looking names need an exact rule (caps/env.ts)", () =
   });
 
   test("--allow-env (all) and globs leave secret-looking names out; an exact rule passes one (exec)", () => {
-    expect(compilePolicy(policy(["*"]), { hostEnv }).guestEnv).toEqual({ CI: "1", LANG_X: "en" });
-    expect(Object.keys(compilePolicy(policy(["GITHUB_*", "AWS_*", "DB_*"]), { hostEnv }).guestEnv)).toEqual([]);
-    const exact = compilePolicy(policy(["*", "GITHUB_TOKEN", "OPENAI_API_KEY"]), { hostEnv });
+    expect(compilePolicy(policy(["*"]), { hostAddresses: [], hostEnv }).guestEnv).toEqual({ CI: "1", LANG_X: "en" });
+    expect(Object.keys(compilePolicy(policy(["GITHUB_*", "AWS_*", "DB_*"]), { hostAddresses: [], hostEnv }).guestEnv)).toEqual([]);
+    const exact = compilePolicy(policy(["*", "GITHUB_TOKEN", "OPENAI_API_KEY"]), { hostAddresses: [], hostEnv });
     expect(exact.guestEnv).toEqual({ CI: "1", LANG_X: "en", GITHUB_TOKEN: "ghp_value", OPENAI_API_KEY: "sk-openai" });
     expect(exact.withheldEnv.find((w) => w.name === "NPM_TOKEN")).toMatchObject({ kind: "secret" });
     expect(exact.withheldEnv.find((w) => w.name === "TMPDIR")).toMatchObject({ kind: "vm" });
     // agentOS's own variables are the runtime's, even named exactly.
-    const agentos = compilePolicy(policy(["*", "AGENTOS_ALLOW_PROCESS_BINDINGS"]), { hostEnv: { AGENTOS_ALLOW_PROCESS_BINDINGS: "1", AGENTOS_LOG_LEVEL: "x" } });
+    const agentos = compilePolicy(policy(["*", "AGENTOS_ALLOW_PROCESS_BINDINGS"]), { hostAddresses: [], hostEnv: { AGENTOS_ALLOW_PROCESS_BINDINGS: "1", AGENTOS_LOG_LEVEL: "x" } });
     expect(agentos.guestEnv).toEqual({});
     expect(agentos.withheldEnv.map((w) => w.kind)).toEqual(["vm", "vm"]);
   });
 
   test("in a run (a gateway serves the VM) provider keys and gateway settings never pass, even named exactly", () => {
-    const c = compilePolicy(policy(["*", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "PAPERCLIP_AOS_MODEL", "GITHUB_TOKEN"]), { hostEnv, gatewayPort: 4100 });
+    const c = compilePolicy(policy(["*", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "PAPERCLIP_AOS_MODEL", "GITHUB_TOKEN"]), { hostAddresses: [], hostEnv, gatewayPort: 4100 });
     expect(c.guestEnv).toEqual({ CI: "1", LANG_X: "en", GITHUB_TOKEN: "ghp_value" });
     expect(c.withheldEnv.filter((w) => w.kind === "gateway").map((w) => w.name).sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "PAPERCLIP_AOS_MODEL"]);
     expect(withoutGatewayEnv({ OPENAI_API_KEY: "k", ANTHROPIC_BASE_URL: "u", PAPERCLIP_API_KEY: "paperclip", X: "1" })).toEqual({ PAPERCLIP_API_KEY: "paperclip", X: "1" });
@@ -52,15 +52,15 @@ describe("env.read: secret-looking names need an exact rule (caps/env.ts)", () =
     const p = policy(["*", "GITHUB_TOKEN"]);
     const names = Object.keys(hostEnv);
     for (const gateway of [undefined, 4100]) {
-      const env = compilePolicy(p, { hostEnv, gatewayPort: gateway }).guestEnv;
+      const env = compilePolicy(p, { hostAddresses: [], hostEnv, gatewayPort: gateway }).guestEnv;
       for (const n of names) {
-        const d = evaluate(p, { kind: "env", target: n }, { gatewayPort: gateway });
+        const d = evaluate(p, { kind: "env", target: n }, { hostAddresses: [], gatewayPort: gateway });
         expect([n, gateway, d.decision]).toEqual([n, gateway, n in env ? "allow" : "deny"]);
       }
     }
-    expect(evaluate(p, { kind: "env", target: "NPM_TOKEN" })).toMatchObject({ decision: "deny", layer: "mandatory" });
-    expect(evaluate(p, { kind: "env", target: "NPM_TOKEN" }).reason).toContain("--allow-env=NPM_TOKEN");
-    expect(evaluate(p, { kind: "env", target: "OPENAI_API_KEY" }, { gatewayPort: 1 }).reason).toContain("model gateway");
+    expect(evaluate(p, { kind: "env", target: "NPM_TOKEN" }, { hostAddresses: [] })).toMatchObject({ decision: "deny", layer: "mandatory" });
+    expect(evaluate(p, { kind: "env", target: "NPM_TOKEN" }, { hostAddresses: [] }).reason).toContain("--allow-env=NPM_TOKEN");
+    expect(evaluate(p, { kind: "env", target: "OPENAI_API_KEY" }, { hostAddresses: [], gatewayPort: 1 }).reason).toContain("model gateway");
   });
 
   test("the sidecar's spawn drops the gateway's and secret-looking names but keeps what it needs", () => {
@@ -95,19 +95,19 @@ describe("env.read: secret-looking values (caps/env.ts SECRET_VALUES)", () => {
   test("--allow-env (all) and globs leave a secret-looking value out; an exact rule passes it with a warning naming it, not its value", () => {
     const env = { CI: "1", REDIS_URL: "redis://user:s3cret-pass@cache:6379", REDIS_HOST: "cache" };
     for (const rules of [["*"], ["REDIS_*"]]) {
-      const c = compilePolicy(policy(rules), { hostEnv: env });
+      const c = compilePolicy(policy(rules), { hostAddresses: [], hostEnv: env });
       expect(Object.keys(c.guestEnv).sort()).toEqual(rules[0] === "*" ? ["CI", "REDIS_HOST"] : ["REDIS_HOST"]);
       expect(c.withheldEnv).toEqual([{ name: "REDIS_URL", kind: "secret", reason: expect.stringContaining("REDIS_URL's value looks like a secret (a URL with a password)") }]);
       expect(c.warnings.filter((w) => w.source === "environment")).toEqual([]);
     }
-    const exact = compilePolicy(policy(["REDIS_URL"]), { hostEnv: env });
+    const exact = compilePolicy(policy(["REDIS_URL"]), { hostAddresses: [], hostEnv: env });
     expect(exact.guestEnv).toEqual({ REDIS_URL: env.REDIS_URL });
     const warned = exact.warnings.filter((w) => w.source === "environment");
     expect(warned).toHaveLength(1);
     expect(warned[0]!.message).toStartWith("REDIS_URL enters the VM and its value looks like a secret (a URL with a password)");
     expect(JSON.stringify(exact.warnings)).not.toContain("s3cret-pass");
     // A name that looks like a secret, named exactly, was meant: no warning.
-    const meant = compilePolicy(policy(["GITHUB_TOKEN"]), { hostEnv: { GITHUB_TOKEN: "ghp_" + "a".repeat(36) } });
+    const meant = compilePolicy(policy(["GITHUB_TOKEN"]), { hostAddresses: [], hostEnv: { GITHUB_TOKEN: "ghp_" + "a".repeat(36) } });
     expect(Object.keys(meant.guestEnv)).toEqual(["GITHUB_TOKEN"]);
     expect(meant.warnings.filter((w) => w.source === "environment")).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { compilePolicy, evaluate, resolvePolicy, type EvalContext, type RequestKind } from "../../src/caps/index.ts";
 
 const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
-const decide = (doc: object, kind: RequestKind, target: string, ctx: EvalContext = {}) => evaluate(policy(doc), { kind, target }, ctx).decision;
+const decide = (doc: object, kind: RequestKind, target: string, ctx: EvalContext = { hostAddresses: [] }) => evaluate(policy(doc), { kind, target }, ctx).decision;
 
 describe("precedence: most specific wins, deny wins ties (Deno's tests)", () => {
   test("--allow-read=/foo/specific --deny-read=/foo", () => {
@@ -29,13 +29,13 @@ describe("precedence: most specific wins, deny wins ties (Deno's tests)", () => 
     expect(decide(doc, "read", "/workspace/x.log")).toBe("deny");
   });
   test("the decision names the rule, its source and JSON path", () => {
-    const d = evaluate(policy({ deny: { "fs.read": ["/workspace/secret"] }, allow: { "fs.read": ["/workspace/**"] } }), { kind: "read", target: "secret/k" });
+    const d = evaluate(policy({ deny: { "fs.read": ["/workspace/secret"] }, allow: { "fs.read": ["/workspace/**"] } }), { kind: "read", target: "secret/k" }, { hostAddresses: [] });
     expect(d).toMatchObject({ decision: "deny", target: "/workspace/secret/k", layer: "rule", enforcedBy: "agentos-kernel" });
     expect(d.rule).toMatchObject({ value: "/workspace/secret", source: "request.capabilities", at: '$.deny["fs.read"][0]' });
     expect(d.reason).toContain("deny '/workspace/secret'");
   });
   test("deny by default", () => {
-    const d = evaluate(policy({}), { kind: "write", target: "/workspace/a" });
+    const d = evaluate(policy({}), { kind: "write", target: "/workspace/a" }, { hostAddresses: [] });
     expect(d).toMatchObject({ decision: "deny", layer: "default", rule: null });
   });
 });
@@ -43,13 +43,13 @@ describe("precedence: most specific wins, deny wins ties (Deno's tests)", () => 
 describe("paths", () => {
   const doc = { allow: { "fs.read": ["/workspace/**"], "fs.write": ["/workspace/out"] } };
   test("relative targets are under /workspace; '..' is resolved", () => {
-    expect(evaluate(policy(doc), { kind: "write", target: "out/../out/a" }).target).toBe("/workspace/out/a");
+    expect(evaluate(policy(doc), { kind: "write", target: "out/../out/a" }, { hostAddresses: [] }).target).toBe("/workspace/out/a");
     expect(decide(doc, "write", "out/../src/a")).toBe("deny");
     expect(decide(doc, "read", "/workspace/../etc/shadow-not-in-vm/x")).toBe("allow"); // /etc is the VM's own (runtime need)
     expect(decide(doc, "write", "/workspace/out/../../etc/x")).toBe("deny");
   });
   test("host paths under the mounted workspace are translated; outside ones are not the workspace", () => {
-    const ctx = { workspaceHostDir: "/home/me/proj" };
+    const ctx = { workspaceHostDir: "/home/me/proj", hostAddresses: [] };
     expect(evaluate(policy(doc), { kind: "write", target: "/home/me/proj/out/x" }, ctx)).toMatchObject({ decision: "allow", target: "/workspace/out/x" });
     expect(evaluate(policy(doc), { kind: "read", target: "/home/me/proj/../secret" }, ctx)).toMatchObject({ decision: "deny" });
   });
@@ -79,7 +79,7 @@ describe("mandatory denies", () => {
     for (const p of [".git/hooks/pre-commit", ".git/config", ".bashrc", "pkg/.zshrc", ".vscode/tasks.json", ".mcp.json"]) {
       expect({ p, read: decide(ws, "read", p), write: decide(ws, "write", p) }).toEqual({ p, read: "allow", write: "deny" });
     }
-    expect(evaluate(policy(ws), { kind: "write", target: ".git/hooks/pre-commit" }).layer).toBe("mandatory");
+    expect(evaluate(policy(ws), { kind: "write", target: ".git/hooks/pre-commit" }, { hostAddresses: [] }).layer).toBe("mandatory");
   });
   test("only an allow naming the exact path lifts one, for that path alone", () => {
     const lifted = { allow: { "fs.read": ["/workspace/**", "/workspace/.env"], "fs.write": ["/workspace/**", ".git/hooks"] } };
@@ -100,7 +100,7 @@ describe("mandatory denies", () => {
 
 describe("guards: no rename, delete or link changes which rule decides", () => {
   const ww = { extends: "workspace-write" };
-  const op = (doc: object, kind: RequestKind, target: string, o: string) => evaluate(policy(doc), { kind, target, op: o });
+  const op = (doc: object, kind: RequestKind, target: string, o: string) => evaluate(policy(doc), { kind, target, op: o }, { hostAddresses: [] });
   test("the directories above a mandatory deny cannot be renamed, deleted or replaced by a file or a link; mkdir stays possible", () => {
     for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.git", o)).toMatchObject({ decision: "deny" });
     for (const o of ["rename", "rm", "symlink", "write"]) expect(op(ww, "write", "/workspace/.kube", o)).toMatchObject({ decision: "deny", layer: "guard" });
@@ -150,12 +150,12 @@ describe("guards: no rename, delete or link changes which rule decides", () => {
   });
   test("a more specific write allow inside a read deny wins, and compile warns that it re-opens moving and linking", () => {
     const p = policy({ extends: "workspace-write", allow: { "fs.write": ["secret/drop"] }, deny: { "fs.read": ["secret"] } });
-    expect(evaluate(p, { kind: "write", target: "/workspace/secret/drop/x", op: "rename" }).decision).toBe("allow");
-    expect(evaluate(p, { kind: "read", target: "/workspace/secret/drop/x" }).decision).toBe("deny");
-    expect(compilePolicy(p).warnings.map((w) => w.message)).toContain(
+    expect(evaluate(p, { kind: "write", target: "/workspace/secret/drop/x", op: "rename" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "read", target: "/workspace/secret/drop/x" }, { hostAddresses: [] }).decision).toBe("deny");
+    expect(compilePolicy(p, { hostAddresses: [] }).warnings.map((w) => w.message)).toContain(
       "'secret/drop' lets the agent write inside the read deny 'secret': files there can be moved or hard-linked to where they can be read",
     );
-    expect(compilePolicy(policy({ extends: "workspace-write", deny: { "fs.read": ["secret"] } })).warnings).toEqual([]);
+    expect(compilePolicy(policy({ extends: "workspace-write", deny: { "fs.read": ["secret"] } }), { hostAddresses: [] }).warnings).toEqual([]);
   });
   test("an operation of the other kind is an error", () => {
     expect(() => op(ww, "read", "/workspace/a", "rename")).toThrow("'rename' is not a read operation");
@@ -164,7 +164,7 @@ describe("guards: no rename, delete or link changes which rule decides", () => {
 
 describe("runtime needs", () => {
   test("the VM's own system dirs are readable, its home and /tmp writable, nothing else", () => {
-    expect(evaluate(policy({}), { kind: "read", target: "/opt/agentos/bin/sh" })).toMatchObject({ decision: "allow", layer: "runtime" });
+    expect(evaluate(policy({}), { kind: "read", target: "/opt/agentos/bin/sh" }, { hostAddresses: [] })).toMatchObject({ decision: "allow", layer: "runtime" });
     expect(decide({}, "write", "/home/agentos/.pi/agent/models.json")).toBe("allow");
     expect(decide({}, "write", "/tmp/x")).toBe("allow");
     expect(decide({}, "write", "/opt/agentos/bin/sh")).toBe("deny");
@@ -202,7 +202,7 @@ describe("network", () => {
     expect(decide(doc, "fetch", "other.org:80")).toBe("allow");
   });
   test("the host's loopback opens only on exempted ports; the gateway is one", () => {
-    const ctx = { gatewayPort: 4100 };
+    const ctx = { gatewayPort: 4100, hostAddresses: [] };
     const d = evaluate(policy({ allow: { "network.fetch": ["*"] } }), { kind: "fetch", target: "127.0.0.1:5432" }, ctx);
     expect(d).toMatchObject({ decision: "deny", layer: "loopback" });
     expect(decide({}, "fetch", "127.0.0.1:4100", ctx)).toBe("allow");
@@ -214,7 +214,7 @@ describe("network", () => {
     expect(decide(doc, "listen", "3000")).toBe("allow");
     expect(decide(doc, "listen", "8050")).toBe("allow");
     expect(decide(doc, "listen", "8101")).toBe("deny");
-    const self = evaluate(policy(doc), { kind: "fetch", target: "localhost:3000" });
+    const self = evaluate(policy(doc), { kind: "fetch", target: "localhost:3000" }, { hostAddresses: [] });
     expect(self.decision).toBe("allow");
     expect(self.notes.join()).toContain("only a listener inside the VM");
   });
@@ -226,12 +226,12 @@ describe("env, spawn, tool", () => {
     expect(decide(doc, "env", "NPM_CONFIG")).toBe("allow");
     expect(decide(doc, "env", "NPM_TOKEN")).toBe("deny");
     expect(decide(doc, "env", "NPM_TOKEN_READ")).toBe("allow");
-    expect(evaluate(policy({ allow: { "env.read": ["*"] } }), { kind: "env", target: "PATH" })).toMatchObject({ decision: "deny", layer: "vm" });
-    expect(evaluate(policy(doc), { kind: "env", target: "CI" }).enforcedBy).toBe("host-env-filter");
+    expect(evaluate(policy({ allow: { "env.read": ["*"] } }), { kind: "env", target: "PATH" }, { hostAddresses: [] })).toMatchObject({ decision: "deny", layer: "vm" });
+    expect(evaluate(policy(doc), { kind: "env", target: "CI" }, { hostAddresses: [] }).enforcedBy).toBe("host-env-filter");
   });
   test("spawn: drivers decide; a per-command rule is reported as not enforced", () => {
     const doc = { allow: { "process.spawn": ["wasm"] }, deny: { "process.spawn": ["curl"] } };
-    const d = evaluate(policy(doc), { kind: "spawn", target: "curl" });
+    const d = evaluate(policy(doc), { kind: "spawn", target: "curl" }, { hostAddresses: [] });
     expect(d.decision).toBe("allow");
     expect(d.notes.join("\n")).toContain("is NOT enforced");
     expect(decide(doc, "spawn", "node")).toBe("deny");
@@ -244,6 +244,6 @@ describe("env, spawn, tool", () => {
     expect(decide(doc, "tool", "git.push")).toBe("deny");
     expect(decide(doc, "tool", "artifacts.list")).toBe("allow");
     expect(decide({ allow: { "tool.invoke": ["paperclip.getTask"] } }, "tool", "paperclip:get-task")).toBe("allow");
-    expect(evaluate(policy(doc), { kind: "tool", target: "git.status" }).enforcedBy).toBe("host-function-permission");
+    expect(evaluate(policy(doc), { kind: "tool", target: "git.status" }, { hostAddresses: [] }).enforcedBy).toBe("host-function-permission");
   });
 });

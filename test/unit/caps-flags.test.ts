@@ -30,7 +30,7 @@ describe("permission flags: Deno's grammar", () => {
     const flags = parsePermissionFlags(["--allow-net", "--deny-env"]);
     expect(flags.rules[0]).toEqual({ mode: "allow", capability: "network.fetch", values: null, token: "--allow-net" });
     const p = resolvePolicy({ flags });
-    expect(evaluate(p, { kind: "fetch", target: "anything.example:8443" }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "fetch", target: "anything.example:8443" }, { hostAddresses: [] }).decision).toBe("allow");
   });
 
   test("every kind has an allow and a deny flag", () => {
@@ -83,8 +83,8 @@ describe("permission flags: Deno's grammar", () => {
 
   test("--allow-all allows every kind; mandatory denies still hold", () => {
     const p = resolvePolicy({ flags: parsePermissionFlags(["--allow-all"]) });
-    expect(evaluate(p, { kind: "write", target: "/workspace/x" }).decision).toBe("allow");
-    expect(evaluate(p, { kind: "write", target: "/workspace/.git/hooks/pre-commit" }).layer).toBe("mandatory");
+    expect(evaluate(p, { kind: "write", target: "/workspace/x" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "write", target: "/workspace/.git/hooks/pre-commit" }, { hostAddresses: [] }).layer).toBe("mandatory");
   });
 
   test("a bad flag value is exit 2 naming the flag", () => {
@@ -101,7 +101,7 @@ describe("permission flags: Deno's grammar", () => {
 
 describe("flags refine the preset (issue 9 class 7)", () => {
   const decide = (argv: string[], kind: "read" | "write" | "fetch", target: string) =>
-    evaluate(resolvePolicy({ flags: parsePermissionFlags(argv), defaultPreset: "workspace-write" }), { kind, target }).decision;
+    evaluate(resolvePolicy({ flags: parsePermissionFlags(argv), defaultPreset: "workspace-write" }), { kind, target }, { hostAddresses: [] }).decision;
 
   test("an allow flag replaces the preset's allows of its kind: --allow-write=X means only X", () => {
     expect(decide(["--allow-write=/workspace/ok"], "write", "/workspace/ok/x")).toBe("allow");
@@ -117,18 +117,18 @@ describe("flags refine the preset (issue 9 class 7)", () => {
 
   test("the preset's denies stay when its allows are replaced, and explain's source says what was replaced", () => {
     const p = resolvePolicy({ preset: "networked", flags: parsePermissionFlags(["--allow-net=api.github.com"]) });
-    expect(evaluate(p, { kind: "fetch", target: "api.github.com:443" }).decision).toBe("allow");
-    expect(evaluate(p, { kind: "fetch", target: "example.com:443" }).decision).toBe("deny");
+    expect(evaluate(p, { kind: "fetch", target: "api.github.com:443" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "fetch", target: "example.com:443" }, { hostAddresses: [] }).decision).toBe("deny");
     expect(p.sources[0]).toBe("preset networked (its network.fetch allows replaced by flags)");
     const all = resolvePolicy({ preset: "networked", flags: parsePermissionFlags(["--allow-net"]) });
-    expect(evaluate(all, { kind: "fetch", target: "example.com:443" }).decision).toBe("allow");
-    expect(evaluate(all, { kind: "fetch", target: "metadata.google.internal:80" }).decision).toBe("deny");
+    expect(evaluate(all, { kind: "fetch", target: "example.com:443" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(all, { kind: "fetch", target: "metadata.google.internal:80" }, { hostAddresses: [] }).decision).toBe("deny");
   });
 
   test("a --caps file's rules add up with the flags (only presets are replaced)", () => {
     const p = resolvePolicy({ json: { version: 1, allow: { "fs.write": ["/workspace/a"] } }, flags: parsePermissionFlags(["--allow-write=/workspace/b"]) });
-    expect(evaluate(p, { kind: "write", target: "/workspace/a/x" }).decision).toBe("allow");
-    expect(evaluate(p, { kind: "write", target: "/workspace/b/x" }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "write", target: "/workspace/a/x" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "write", target: "/workspace/b/x" }, { hostAddresses: [] }).decision).toBe("allow");
   });
 });
 

@@ -166,12 +166,12 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
       const guarded = new Set<string>();
       for (let i = 0; i < 100; i++) {
         const { policy, ref } = randomFsPolicy(r);
-        const fs = compilePolicy(policy).permissions.fs;
-        const ev = evaluator(policy);
+        const fs = compilePolicy(policy, { hostAddresses: [] }).permissions.fs;
+        const ev = evaluator(policy, { hostAddresses: [] });
         // The order of rules never changes a decision (sources merge in a fixed order; precedence is by specificity).
         const reversed: Policy = { ...policy, rules: [...policy.rules].reverse() };
-        const evReversed = evaluator(reversed);
-        const fsReversed = compilePolicy(reversed).permissions.fs;
+        const evReversed = evaluator(reversed, { hostAddresses: [] });
+        const fsReversed = compilePolicy(reversed, { hostAddresses: [] }).permissions.fs;
         // Every rule's path with its wildcards filled in, and the directory above it: what the guards protect.
         const literal = ref.map((x) => x.pattern.split("/").map((seg) => (seg === "**" ? "d" : seg.replace(/\*/g, "z").replace(/\?/g, "q"))).join("/"));
         const targets = [
@@ -183,7 +183,7 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         for (const target of targets) {
           for (const [kind, op] of OPS) {
             const req = { kind, target, op };
-            const d = i % 10 === 0 ? evaluate(policy, req) : ev(req);
+            const d = i % 10 === 0 ? evaluate(policy, req, { hostAddresses: [] }) : ev(req);
             const ours = d.decision;
             if (d.layer === "guard") guarded.add(d.reason.replace(/^.* (an ancestor of|out of or into) /, "$1 "));
             const theirs = refDecide(ref, kind, op, refNormalize(target));
@@ -214,7 +214,11 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
     const RULES = ["*", "example.com", "*.example.com", "example.com:443", "api.example.com:80", "api.example.com", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "10.1.2.3:22", "other.org:8080", "127.0.0.1:5432", "localhost"];
     const HOSTS = ["example.com", "api.example.com", "a.b.example.com", "other.org", "10.1.2.3", "10.200.0.1", "192.168.1.1", "127.0.0.1", "localhost"];
     const PORTS = [22, 80, 443, 3000, 5432, 8080, 8081];
+    // The host's own addresses are the test's, not this machine's (compile and evaluate read none themselves): one
+    // that rules name (10.1.2.3), one only a wide allow reaches (192.168.1.1).
+    const ctx = { hostAddresses: ["10.1.2.3", "192.168.1.1"], gatewayPort: 4000 };
     let checked = 0;
+    let byHostAddress = 0;
     for (let i = 0; i < 200; i++) {
       const allow = { "network.fetch": [] as string[], "network.listen": [] as string[] };
       const deny = { "network.fetch": [] as string[], "network.listen": [] as string[] };
@@ -224,10 +228,12 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         (r() < 0.6 ? allow : deny)["network.listen"].push(r() < 0.5 ? String(lo) : `${lo}-${lo + Math.floor(r() * 100)}`);
       }
       const policy = resolvePolicy({ json: { version: 1, allow, deny } });
-      const c = compilePolicy(policy, { gatewayPort: 4000 });
+      const c = compilePolicy(policy, ctx);
       for (const host of HOSTS) {
         for (const port of PORTS) {
-          const ours = evaluate(policy, { kind: "fetch", target: `${host}:${port}` }, { gatewayPort: 4000 }).decision;
+          const d = evaluate(policy, { kind: "fetch", target: `${host}:${port}` }, ctx);
+          const ours = d.decision;
+          if (d.rule?.source === "runtime" && d.rule.mode === "deny") byHostAddress++;
           let kernel = kernelDecide(c.permissions.network, "http", `tcp://${host}:${port}`);
           const loopback = host === "localhost" || host.startsWith("127.");
           if (kernel === "allow" && loopback && !c.loopbackExemptPorts.includes(port)) {
@@ -239,13 +245,15 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
         }
       }
       for (const port of PORTS.concat([8000, 8050, 8150])) {
-        const ours = evaluate(policy, { kind: "listen", target: String(port) }).decision;
+        const ours = evaluate(policy, { kind: "listen", target: String(port) }, { hostAddresses: [] }).decision;
         const kernel = kernelDecide(c.permissions.network, "listen", `tcp://0.0.0.0:${port}`);
         if (ours !== kernel) throw new Error(`policy ${i}: listen ${port}: evaluate=${ours} compiled=${kernel}\n${JSON.stringify({ allow, deny })}`);
         checked++;
       }
     }
     expect(checked).toBeGreaterThan(9_000);
+    // The host-address denies took part, and compiled rules agreed with them.
+    expect(byHostAddress).toBeGreaterThan(50);
   });
 
   test("tools: the host-side gate (toolGate) and the compiled hostFunction rules decide alike", () => {
@@ -259,7 +267,7 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
       for (let k = 0; k < 1 + Math.floor(r() * 5); k++) (r() < 0.6 ? allow : deny).push(pick(r, RULES));
       const policy = resolvePolicy({ json: { version: 1, allow: { "tool.invoke": allow }, deny: { "tool.invoke": deny } } });
       const gate = toolGate(policy);
-      const hf = compilePolicy(policy).permissions.hostFunction;
+      const hf = compilePolicy(policy, { hostAddresses: [] }).permissions.hostFunction;
       for (const tool of TOOLS) {
         const ours = gate(tool).allowed ? "allow" : "deny";
         const kernel = kernelDecide(hf, "invoke", toolResource(tool));
@@ -280,8 +288,8 @@ describe("fuzz: evaluate == reference evaluator == compiled agentOS rules", () =
       const deny: string[] = [];
       for (let k = 0; k < 1 + Math.floor(r() * 5); k++) (r() < 0.6 ? allow : deny).push(pick(r, RULES));
       const policy = resolvePolicy({ json: { version: 1, allow: { "env.read": allow }, deny: { "env.read": deny } } });
-      const env = compilePolicy(policy, { hostEnv }).guestEnv;
-      const expected = NAMES_.filter((n) => evaluate(policy, { kind: "env", target: n }).decision === "allow");
+      const env = compilePolicy(policy, { hostAddresses: [], hostEnv }).guestEnv;
+      const expected = NAMES_.filter((n) => evaluate(policy, { kind: "env", target: n }, { hostAddresses: [] }).decision === "allow");
       expect(Object.keys(env).sort()).toEqual(expected.sort());
     }
   });

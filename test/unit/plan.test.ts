@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compileSandbox, explainPolicy, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
+import { compileSandbox, explainPolicy, hostAddresses, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
 import { planVm, vmPermissions, workspaceLimits } from "../../src/plan/index.ts";
 import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
@@ -47,10 +47,11 @@ describe("the VM plan", () => {
 
   test("caps explain, given the plan's vmPermissions, shows exactly the permissions the VM boots with", async () => {
     const dir = await workspace();
-    const flags = parsePermissionFlags(["--allow-net=api.github.com", "--allow-tool=git.status"]);
+    // --allow-net: the host-address denies (this host's, as compileSandbox and caps explain both read them) are shown too.
+    const flags = parsePermissionFlags(["--allow-net", "--allow-tool=git.status"]);
     const sandbox = await compileSandbox({ flags, workspaceHostDir: dir, hostEnv: {} });
     const booted = (await planVm({ sandbox, workspaceDir: dir, hostFunctions })).boot.permissions;
-    const shown = explainPolicy(sandbox.policy, { workspaceHostDir: dir, hostEnv: {} }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
+    const shown = explainPolicy(sandbox.policy, { hostAddresses: hostAddresses(), workspaceHostDir: dir, hostEnv: {} }, { vmPermissions: (p) => vmPermissions(p, { hostTools: true }) });
     expect(shown.data.compiled.permissions).toEqual(booted as never);
     // The compiled rules are shown with --rules (renderExplanation's `rules`).
     expect(renderExplanation(shown.data, { rules: true })).toContain("agentos-paperclip");

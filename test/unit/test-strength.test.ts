@@ -17,23 +17,23 @@ const policy = (doc: object) => resolvePolicy({ json: { version: 1, ...doc } });
 describe("[::1] is the host's loopback", () => {
   test("allow-all network still does not reach [::1] on a port that is not exempted; the gateway's port is", () => {
     const p = policy({ allow: { "network.fetch": ["*"] } });
-    expect(evaluate(p, { kind: "fetch", target: "[::1]:5432" })).toMatchObject({ decision: "deny", layer: "loopback" });
-    expect(evaluate(p, { kind: "fetch", target: "example.com:5432" }).decision).toBe("allow");
-    expect(evaluate(p, { kind: "fetch", target: "[::1]:4100" }, { gatewayPort: 4100 }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "fetch", target: "[::1]:5432" }, { hostAddresses: [] })).toMatchObject({ decision: "deny", layer: "loopback" });
+    expect(evaluate(p, { kind: "fetch", target: "example.com:5432" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(p, { kind: "fetch", target: "[::1]:4100" }, { hostAddresses: [], gatewayPort: 4100 }).decision).toBe("allow");
     // Naming [::1] with the port opens exactly that port, as for 127.0.0.1.
     const exact = policy({ allow: { "network.fetch": ["[::1]:5432"] } });
-    expect(evaluate(exact, { kind: "fetch", target: "[::1]:5432" }).decision).toBe("allow");
-    expect(evaluate(exact, { kind: "fetch", target: "[::1]:5433" }).decision).toBe("deny");
+    expect(evaluate(exact, { kind: "fetch", target: "[::1]:5432" }, { hostAddresses: [] }).decision).toBe("allow");
+    expect(evaluate(exact, { kind: "fetch", target: "[::1]:5433" }, { hostAddresses: [] }).decision).toBe("deny");
   });
 });
 
 describe("port ranges: the edges decide", () => {
   test("listen 8000-8100 allows both ends and nothing one past them; a single top port is its own range", () => {
     const p = policy({ allow: { "network.listen": ["8000-8100"] } });
-    const listen = (port: number) => evaluate(p, { kind: "listen", target: String(port) }).decision;
+    const listen = (port: number) => evaluate(p, { kind: "listen", target: String(port) }, { hostAddresses: [] }).decision;
     expect([7999, 8000, 8100, 8101].map(listen)).toEqual(["deny", "allow", "allow", "deny"]);
     const top = policy({ allow: { "network.listen": ["65535"] } });
-    expect([65534, 65535].map((port) => evaluate(top, { kind: "listen", target: String(port) }).decision)).toEqual(["deny", "allow"]);
+    expect([65534, 65535].map((port) => evaluate(top, { kind: "listen", target: String(port) }, { hostAddresses: [] }).decision)).toEqual(["deny", "allow"]);
   });
 });
 
