@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { locateRivet } from "../src/rivet/index.ts";
 import { treeRssKb } from "../src/runtime/index.ts";
 import { untilServing } from "../src/worker/index.ts";
-import { median, type BenchEntry } from "./bench.ts";
+import { median, NO_TARGET, type BenchEntry } from "./bench.ts";
 
 export interface EngineBenchOptions {
   bin: string;
@@ -38,7 +38,7 @@ export async function engineBench(opts: EngineBenchOptions): Promise<BenchEntry[
   const entries: BenchEntry[] = [];
   const parts = locateRivet();
   if (!parts.found) {
-    entries.push({ name: "engine", what: "heartbeats through a Rivet engine", value: 0, baseline: null, unit: "ms", ratio: null, target: "report", pass: null, note: `not measured: the engine parts are not installed (${parts.reason}); run 'paperclip-aos engine install' or set PAPERCLIP_AOS_RIVET_DIR` });
+    entries.push({ name: "engine", what: "heartbeats through a Rivet engine", value: 0, baseline: null, unit: "ms", ratio: null, target: NO_TARGET, pass: null, note: `not measured: the engine parts are not installed (${parts.reason}); run 'paperclip-aos engine install' or set PAPERCLIP_AOS_RIVET_DIR` });
     return entries;
   }
   const { scratch, bin } = opts;
@@ -100,7 +100,7 @@ export async function engineBench(opts: EngineBenchOptions): Promise<BenchEntry[
       remote.resumed.push(b.ms);
     }
     const ratio = (name: string, what: string, v: number, b: number) =>
-      entries.push({ name, what, value: round(v), baseline: round(b), unit: "ms", ratio: round(v / b, 2), target: "report", pass: null });
+      entries.push({ name, what, value: round(v), baseline: round(b), unit: "ms", ratio: round(v / b, 2), target: NO_TARGET, pass: null });
     ratio("engine.heartbeat.cold", "cold Pi heartbeat (3-step script): `run --engine` (engine + 2 workers) vs `run` through a local warm worker", median(remote.cold), median(local.cold));
     ratio("engine.heartbeat.resumed", "resumed heartbeat, same task key: through the engine vs through the local warm worker", median(remote.resumed), median(local.resumed));
 

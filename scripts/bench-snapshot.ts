@@ -297,5 +297,5 @@ if (import.meta.main) {
     bytes: Number(arg("mb") ?? 100) * 1024 * 1024,
   });
   if (argv.includes("--json")) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-  else for (const e of entries) process.stdout.write(`${e.pass ? "PASS" : "FAIL"}  ${e.name.padEnd(24)} ${e.value} ${e.unit} vs ${e.baseline} (${e.ratio}x, target ${e.target})  ${e.what}\n`);
+  else for (const e of entries) process.stdout.write(`${e.pass === null ? "INFO" : e.pass ? "PASS" : "FAIL"}  ${e.name.padEnd(24)} ${e.value} ${e.unit} vs ${e.baseline} (${e.ratio}x, target ${e.target})  ${e.what}\n`);
 }

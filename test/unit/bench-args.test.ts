@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { benchFailed, benchTable, NO_TARGET, type BenchEntry } from "../../scripts/bench.ts";
 
 /**
  * The bench runs for tens of minutes: `--help` and a mistyped flag or row name must answer at once instead of
@@ -53,6 +54,29 @@ describe("bun scripts/bench.ts", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("/nonexistent/paperclip-aos is missing");
     }
+  });
+});
+
+describe("the bench's report", () => {
+  const row = (o: Partial<BenchEntry>): BenchEntry => ({ name: "x", what: "x", value: 1, baseline: null, unit: "ms", ratio: null, target: NO_TARGET, pass: null, ...o });
+  const warmUp = row({ name: "worker.warm-up", value: 4210.5 });
+  const met = row({ name: "help", value: 9, baseline: 8, ratio: 1.13, target: "≤ 2x", pass: true });
+  const missed = row({ name: "worker.rss-4", value: 300, unit: "MB", target: "< 250 MB", pass: false, note: "peak 1200 MB" });
+
+  test("an informational row (the worker's warm-up) says it has no target and is no failure", () => {
+    const table = benchTable([met, warmUp]);
+    const line = table.split("\n").find((l) => l.startsWith("worker.warm-up"))!;
+    expect(line).toMatch(/4210\.5 ms +no target +info$/);
+    expect(line).not.toContain("✖");
+    expect(table.split("\n").find((l) => l.startsWith("help"))).toMatch(/≤ 2x +✔$/);
+    expect(benchFailed([met, warmUp])).toBe(false);
+  });
+
+  test("a row that misses its target fails the bench and shows ✖, its note below the table", () => {
+    const table = benchTable([warmUp, missed]);
+    expect(table.split("\n").find((l) => l.startsWith("worker.rss-4"))).toMatch(/< 250 MB +✖$/);
+    expect(table).toEndWith("  worker.rss-4: peak 1200 MB\n");
+    expect(benchFailed([warmUp, missed])).toBe(true);
   });
 });
 
