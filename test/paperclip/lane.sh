@@ -12,7 +12,8 @@
 #
 # Env: PAPERCLIP_LANE_CACHE (default /var/cache/paperclip-aos-lane; must be traversable by the `postgres` user, which
 # runs the embedded database when we are root, so not under /root), PAPERCLIP_LANE_ARTIFACTS (default
-# build/paperclip-lane: screenshots, timings, the server log on failure).
+# build/paperclip-lane: screenshots, timings, the server log on failure), TMPDIR (where the lane's own temp dir is
+# made, default /tmp; see below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -39,7 +40,14 @@ mkdir -p "$CACHE" "$ARTIFACTS"
 # $TMPDIR/node-compile-cache when a program enables it (npm does), and npm, Paperclip, Playwright and Chromium write
 # their temp files under $TMPDIR: both point in here, so nothing the lane starts leaves anything in /tmp. 755 and a
 # 1777 tmp/ inside: the postgres user (the embedded database, when we are root) traverses it and may write there.
-WORK=$(mktemp -d /tmp/paperclip-aos-lane.XXXXXX)
+# It is made under the caller's $TMPDIR (else /tmp), unless we are root and the postgres user cannot traverse that
+# (a TMPDIR under /root, say): then under /tmp, which every user can.
+TMP_BASE=${TMPDIR:-/tmp}
+if [ "$(id -u)" = 0 ] && [ "$TMP_BASE" != /tmp ] && ! runuser -u postgres -- test -x "$TMP_BASE" 2>/dev/null; then
+  say "TMPDIR=$TMP_BASE: the postgres user cannot traverse it (or there is none), so the lane's temp dir is made in /tmp"
+  TMP_BASE=/tmp
+fi
+WORK=$(mktemp -d "$TMP_BASE/paperclip-aos-lane.XXXXXX")
 chmod 755 "$WORK"
 mkdir -m 1777 "$WORK/tmp"
 export TMPDIR=$WORK/tmp NODE_COMPILE_CACHE=$WORK/node-compile-cache
