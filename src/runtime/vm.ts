@@ -34,7 +34,7 @@ export interface BootOptions {
   hostFunctions?: HostFunctions;
   /** More mounts (a snapshot's overlay at /workspace comes from src/snapshot's openSnapshotRoot). */
   mounts?: NonNullable<AgentOsOptions["mounts"]>;
-  /** agentOS limits: the filesystem quota comes from src/plan (the workspace's or the snapshot's size plus WRITE_ALLOWANCE_BYTES). */
+  /** agentOS limits (maxProcesses: vmMaxProcesses()): the filesystem quota comes from src/plan (the workspace's or the snapshot's size plus WRITE_ALLOWANCE_BYTES). */
   limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
@@ -209,6 +209,22 @@ function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug
 export const RESERVED_PER_VM_KB = 1024 * 1024;
 
 /**
+ * Processes one VM may have at once (agentOS limits.resources.maxProcesses; 0.2.21 sets none). Each WASM command
+ * adds ~0.5 GB to the sidecar's data size (its runner's writable reservations; 20 idle `sleep`s: 12.5 GB at 0.9 GB
+ * RSS), which the memory cap counts, so ~25-30 of them at once took the whole sidecar down in 2 s on a 24 GiB host
+ * ("sidecar process exited with disconnect"), every VM on it with it: under `serve`, every heartbeat on that sidecar.
+ * At the limit the guest's next start fails with EAGAIN ("Resource temporarily unavailable") and the VM goes on. An
+ * agent's heartbeat has a handful at once (the adapter, its shell, a command's pipeline).
+ * `PAPERCLIP_AOS_VM_MAX_PROCESSES` sets another.
+ */
+export const DEFAULT_VM_MAX_PROCESSES = 16;
+
+export function vmMaxProcesses(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.PAPERCLIP_AOS_VM_MAX_PROCESSES?.trim();
+  return raw && /^[1-9]\d*$/.test(raw) ? Number(raw) : DEFAULT_VM_MAX_PROCESSES;
+}
+
+/**
  * The sidecar's memory cap (its data limit, set by the wrapper), in KiB; 0 for none. agentOS 0.2.21 limits no VM's
  * memory, so without it one guest could take the host's (and a worker's other heartbeats') memory: by default half
  * the host's memory (at least 2 GiB) plus RESERVED_PER_VM_KB for each VM the sidecar may hold at once (`vms`: 1 for a
@@ -297,7 +313,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       ...(opts.permissions ? { permissions: opts.permissions } : {}),
       ...(opts.loopbackExemptPorts?.length ? { loopbackExemptPorts: opts.loopbackExemptPorts } : {}),
       ...(opts.hostFunctions ? { hostFunctions: opts.hostFunctions } : {}),
-      ...(opts.limits ? { limits: opts.limits } : {}),
+      limits: { ...opts.limits, resources: { maxProcesses: vmMaxProcesses(), ...opts.limits?.resources } },
       ...(opts.database ? { database: opts.database } : opts.databasePath ? { database: { type: "sqlite_file", path: opts.databasePath } } : {}),
       onAgentStderr: (e) => (opts.debug ? process.stderr.write(e.chunk) : undefined),
     } as AgentOsOptions);

@@ -59,6 +59,23 @@ async function expectNoSecretUnder(dir: string) {
   }
 }
 
+/**
+ * Each WASM command adds ~0.5 GB to its sidecar's data size, which the memory cap counts: ~25-30 at once took the
+ * sidecar down with every VM on it ("sidecar process exited with disconnect"). The VM's process limit
+ * (src/runtime/vm.ts vmMaxProcesses) refuses the next one instead.
+ */
+describe("a flood of processes in the VM", () => {
+  test("exec: 40 background commands at once get EAGAIN past the VM's process limit; the command and its sidecar go on", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const flood = "i=0; while [ $i -lt 40 ]; do sleep 100 & i=$((i+1)); done; echo spawned $i; echo still-running";
+    const r = await runBin(["exec", "--json", "--", flood], { cwd: ws, env: { PAPERCLIP_AOS_HOME: await tempDir("aos-esc-home-") } });
+    expect({ code: r.code, stderr: r.stderr.slice(-300) }).toMatchObject({ code: 0 });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    expect({ exitCode: out.exitCode, stdout: out.stdout }).toEqual({ exitCode: 0, stdout: "spawned 40\nstill-running\n" });
+    expect(out.stderr).toContain("Resource temporarily unavailable");
+  }, VM_TIMEOUT);
+});
+
 describe("class 3: host tools read the workspace with the agent's own fs policy", () => {
   test("exec: publish and diff of .env, a --deny-read file and .env.local through a guest symlink are refused; the store and output hold nothing of them", async () => {
     const ws = await secretWorkspace();
