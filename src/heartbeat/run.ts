@@ -454,7 +454,9 @@ function classify(e: unknown): AosError {
     // e.g. Pi's bash tool re-sends its whole output on every chunk, so ~100 KB of streamed output fills the 256 MB turn buffer.
     return new AosError(`the agent hit an agentOS limit: ${firstLine(e)}`, { code: "runtime_limit", exitCode: 1, cause: e });
   }
-  if (/sidecar|SidecarProcessExited|disconnect|process exited/i.test(msg)) {
+  // (A killed sidecar's socket may fail a pending call with "read ECONNRESET" before its exit is seen: measured on a
+  // loaded machine, test/e2e/run.test.ts.)
+  if (/sidecar|SidecarProcessExited|disconnect|process exited|ECONNRESET|EPIPE/i.test(msg)) {
     return new AosError(`the agentOS runtime crashed: ${firstLine(e)}`, { code: "runtime_crashed", exitCode: 1, cause: e });
   }
   return new AosError(firstLine(e), { code: "agent_failed", exitCode: 1, cause: e });
