@@ -1,14 +1,17 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { decide, FiguresSchema, renderReport } from "../../src/eval/index.ts";
 import { checkXml } from "../support/xml.ts";
-import { binPath, parseJson, privateCache, processesMentioning, runBin, tempDir } from "./helpers.ts";
+import { binPath, parseJson, privateCache, processesMentioning, removeTempDirs, runBin, tempDir } from "./helpers.ts";
 
 // The host baseline is the pi CLI, a devDependency: on PATH the way an operator's global install would be.
 const PATH = `${join(import.meta.dir, "..", "..", "node_modules", ".bin")}:${process.env.PATH}`;
+
+// (The progress tests' private caches and state dirs are tracked temp dirs: they go when the file is done.)
+afterAll(removeTempDirs);
 
 describe("eval --quick through the compiled binary", () => {
   test(

@@ -204,9 +204,10 @@ describe("request builder (with Paperclip's own prompt helpers)", () => {
   });
 });
 
-describe("adapterConfig.engineUrl: heartbeats on a Rivet engine", () => {
-  afterAll(removeTempDirs);
+// (At the top level: the host-code test below, outside every describe, makes a temp dir too.)
+afterAll(removeTempDirs);
 
+describe("adapterConfig.engineUrl: heartbeats on a Rivet engine", () => {
   test("the config schema and the agent configuration doc offer it", () => {
     expect(configSchema().fields.find((f) => f.key === "engineUrl")).toMatchObject({ type: "text" });
     expect(createAgentosAdapter({ command: ["paperclip-aos"] }).agentConfigurationDoc).toContain("engineUrl");
