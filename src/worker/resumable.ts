@@ -162,12 +162,11 @@ export class ResumableSessions {
     const old = entry.vm!;
     entry.vm = undefined;
     entry.done = (async () => {
-      await old.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
+      await discardQuietly(old);
       const lock = entry.lock!;
       try {
         if (this.wanted(entry)) {
-          entry.vm = await this.opts.spares.makeForSession(entry.need, entry.sessionId);
-          if (entry.vm.sidecarPid) await lock.setPids([entry.vm.sidecarPid]);
+          entry.vm = await this.make(entry, lock);
           this.moved++;
         }
       } catch (e) {
@@ -206,29 +205,25 @@ export class ResumableSessions {
     const lock = await slot.lockPrepared(() => this.asked(entry));
     if (!lock) return this.forget(entry); // someone else has the session now
     entry.lock = lock;
+    // The VM is the entry's only once usable: moveUnusable would otherwise move one this loop is about to make again.
+    let vm: SessionVm | undefined;
     try {
       const stored = await slot.load();
       if (stored?.sessionId !== sessionId || !(await sessionResumable(driverFor(need.agent), slot, sessionId))) throw new Error("the session is gone or was replaced");
-      let vm: SessionVm | undefined;
-      try {
-        // A recycle that took its sidecar out of service while it was made (moveUnusable passes over a VM not made
-        // yet) would leave the session without its head start: it is made once more on the sidecar in service.
-        for (let attempt = 0; attempt < 2 && this.wanted(entry) && !vm?.usable(); attempt++) {
-          if (vm) {
-            await vm.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
-            vm = undefined;
-            if (this.opts.busy()) break;
-            this.moved++;
-          }
-          vm = await this.opts.spares.makeForSession(need, sessionId);
-          if (vm.sidecarPid) await lock.setPids([vm.sidecarPid]);
+      // A recycle that took its sidecar out of service while it was made (moveUnusable passes over a VM not made yet)
+      // would leave the session without its head start: it is made once more on the sidecar in service.
+      for (let attempt = 0; attempt < 2 && this.wanted(entry) && !vm?.usable(); attempt++) {
+        if (vm) {
+          await discardQuietly(vm);
+          vm = undefined;
+          if (this.opts.busy()) break;
+          this.moved++;
         }
-      } catch (e) {
-        await vm?.discard();
-        throw e;
+        vm = await this.make(entry, lock);
       }
       entry.vm = vm;
     } catch (e) {
+      await vm?.discard();
       entry.vm = entry.lock = undefined;
       await lock.release();
       throw e;
@@ -236,6 +231,13 @@ export class ResumableSessions {
     // (A heartbeat that claimed it meanwhile takes it, or boots its own if it is not usable.)
     if (entry.dropped || this.closed || !entry.vm || !entry.vm.usable()) return this.letGo(entry);
     logger.debug(`worker: the next VM of session ${sessionId} is ready`);
+  }
+
+  /** Boot the session's next VM on the sidecar in service; its lock names that sidecar. */
+  private async make(entry: Entry, lock: PreparedLock): Promise<SessionVm> {
+    const vm = await this.opts.spares.makeForSession(entry.need, entry.sessionId);
+    if (vm.sidecarPid) await lock.setPids([vm.sidecarPid]);
+    return vm;
   }
 
   /** Still worth making: not dropped, closed, or claimed by a heartbeat (which boots its own rather than wait). */
@@ -264,7 +266,7 @@ export class ResumableSessions {
     this.forget(entry);
     if (vm) {
       this.discarded++;
-      await vm.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
+      await discardQuietly(vm);
     }
     await lock?.release();
   }
@@ -272,4 +274,9 @@ export class ResumableSessions {
   private forget(entry: Entry): void {
     if (this.entries.get(entry.slot.dir) === entry) this.entries.delete(entry.slot.dir);
   }
+}
+
+/** A prepared VM's teardown failing is no one's error any more: the VM is gone either way. */
+function discardQuietly(vm: SessionVm): Promise<void> {
+  return vm.discard().catch((e) => logger.debug(`worker: a prepared VM: ${firstLine(e)}`));
 }

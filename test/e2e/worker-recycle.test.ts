@@ -106,6 +106,7 @@ describe("serve --recycle-after 1: a recycle while a session's next VM is made",
   test("every heartbeat's session has its next VM ready once the recycle its end started is over", async () => {
     const ownHome = await tempDir("aos-ghome-");
     const ownEnv = { PAPERCLIP_AOS_HOME: ownHome, PAPERCLIP_AOS_CACHE: cache };
+    const ownStatus = async () => JSON.parse((await runBin(["serve", "--status", "--json"], { env: ownEnv })).stdout);
     const p = Bun.spawn([binPath(), "serve", "--recycle-after", "1", "--max-growth", "0", "--spares", "1"], { env: { ...process.env, ...ownEnv }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     try {
       await untilServing(p.stderr as ReadableStream<Uint8Array>, "worker ready");
@@ -116,10 +117,10 @@ describe("serve --recycle-after 1: a recycle while a session's next VM is made",
       for (let k = 0; k < 8; k++) {
         const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${file}`, "--prompt", "go", "--task-key", `recycled-${k}`], { env: ownEnv });
         expect(r.code).toBe(0);
-        let s = JSON.parse((await runBin(["serve", "--status", "--json"], { env: ownEnv })).stdout);
+        let s = await ownStatus();
         for (let i = 0; i < 240 && !(s.warm.resumable.preparing === 0 && !s.warm.sidecarSettling && s.sidecarsRecycled > k); i++) {
           await Bun.sleep(250);
-          s = JSON.parse((await runBin(["serve", "--status", "--json"], { env: ownEnv })).stdout);
+          s = await ownStatus();
         }
         readyAfter.push(s.warm.resumable.ready);
       }
