@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { Socket } from "node:net";
 import type { PermissionFlags } from "../caps/index.ts";
@@ -8,9 +7,8 @@ import type { RunEvent } from "../protocol/index.ts";
 import { AosError, firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { stateDir } from "../paths.ts";
-import { pidAlive } from "../runtime/proc.ts";
 import { buildTag } from "./build.ts";
-import { connectSocket, defaultSocketPath, lineReader, probeSocket, workerLockPath } from "./socket.ts";
+import { connectSocket, defaultSocketPath, lineReader, probeSocket, workerLockOwner } from "./socket.ts";
 import { WIRE_VERSION, WORKER_PREFIX, type WorkerLine } from "./wire.ts";
 
 /** Values of --worker / PAPERCLIP_AOS_WORKER that mean "never use a worker, run in this process". */
@@ -156,23 +154,11 @@ function send(conn: Socket, msg: object): void {
   if (conn.writable) conn.write(`${JSON.stringify(msg)}\n`);
 }
 
-/**
- * The pid of a `serve` that holds the lock next to `path` (worker.pid, server.ts) but may not answer yet: a worker
- * warms its sidecar before it listens, a few seconds in which its socket is not there.
- */
-function startingWorkerPid(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(workerLockPath(path), "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** `serve --status`: the worker's own account of what is warm and what runs. */
 export async function workerStatus(path: string): Promise<unknown> {
   const conn = await connectSocket(path).catch((e) => {
-    const pid = startingWorkerPid(path);
+    // A worker warms its sidecar before it listens: a few seconds with its lock taken and no socket yet.
+    const pid = workerLockOwner(path);
     if (pid !== undefined) {
       throw runtimeError(`the worker (pid ${pid}) is starting: it answers at ${path} once its sidecar is warm`, "ask again in a few seconds", "worker_starting");
     }

@@ -1,4 +1,4 @@
-import { chmodSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -15,7 +15,7 @@ import { GatewayHub } from "../gateway/index.ts";
 import type { WarmStart } from "../heartbeat/index.ts";
 import { workerDir } from "./socket.ts";
 import { Slots } from "./slots.ts";
-import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockPath } from "./socket.ts";
+import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockOwner, workerLockPath } from "./socket.ts";
 import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
 
 export interface WorkerOptions {
@@ -114,7 +114,7 @@ export class Worker {
     checkSocketPath(path);
     preparePrivateDir(join(path, ".."));
     const probe = await probeSocket(path);
-    if (probe === "live") throw runtimeError(`a worker is already serving ${path}`, "see it with 'paperclip-aos serve --status', or stop it first", "worker_running");
+    if (probe === "live") throw alreadyServing(path);
     this.takeLock();
     try {
       if (probe === "stale") {
@@ -127,9 +127,10 @@ export class Worker {
       await this.pool.start();
       this.hub.start();
       this.warm.gatewayPort = this.hub.port;
+      this.refuseIfLocked();
       this.server = createServer((conn) => this.accept(conn));
       await new Promise<void>((resolve, reject) => {
-        this.server!.once("error", reject);
+        this.server!.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? alreadyServing(path, e) : e));
         this.server!.listen(path, () => resolve());
       });
       // The directory is already 0700; the socket follows suit so a copied or moved socket stays private.
@@ -265,22 +266,40 @@ export class Worker {
     conn.end(workerLine({ worker: "rejected", code, message, ...(hint ? { hint } : {}) }));
   }
 
-  /** worker.pid next to the socket, created exclusively: two `serve`s racing for one state dir cannot both win. */
+  /**
+   * worker.pid next to the socket, made exclusively: two `serve`s racing for one state dir cannot both win. The pid is
+   * in the file before the file has the lock's name (written aside, then linked: a link fails when the name is
+   * taken), so a rival never reads an empty lock and takes it for a dead owner's.
+   */
   private takeLock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockPath, "wx", 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        const pid = Number(readFileSync(this.lockPath, "utf8").trim());
-        if (pid && pid !== process.pid && procStat(pid)) {
-          throw runtimeError(`another worker (pid ${pid}) is starting for this state dir`, "wait for it, or stop it", "worker_running");
+    const aside = `${this.lockPath}.${process.pid}`;
+    writeFileSync(aside, `${process.pid}\n`, { mode: 0o600 });
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          linkSync(aside, this.lockPath);
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+          this.refuseIfLocked();
+          rmSync(this.lockPath, { force: true }); // its owner is gone
         }
-        rmSync(this.lockPath, { force: true }); // its owner is gone
       }
+      this.refuseIfLocked();
+      throw runtimeError(`the worker lock ${this.lockPath} could not be taken`, "remove it if no serve runs for this state dir", "worker_running");
+    } finally {
+      rmSync(aside, { force: true });
+    }
+  }
+
+  /**
+   * Another live process holds the lock: two that both found a dead owner's lock can both remove it and take it in
+   * turn, so the lock is looked at again before listening, and the one it does not name gives way.
+   */
+  private refuseIfLocked(): void {
+    const owner = workerLockOwner(this.opts.socketPath);
+    if (owner !== undefined && owner !== process.pid) {
+      throw runtimeError(`another worker (pid ${owner}) is starting for this state dir`, "wait for it, or stop it", "worker_running");
     }
   }
 
@@ -291,4 +310,8 @@ export class Worker {
       // already gone
     }
   }
+}
+
+function alreadyServing(path: string, cause?: unknown) {
+  return runtimeError(`a worker is already serving ${path}`, "see it with 'paperclip-aos serve --status', or stop it first", "worker_running", cause);
 }

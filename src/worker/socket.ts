@@ -1,9 +1,10 @@
-import { chmodSync, lstatSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { stateDir } from "../paths.ts";
 import { runtimeError } from "../errors.ts";
+import { pidAlive } from "../runtime/proc.ts";
 
 /**
  * Where the worker listens: `<state dir>/worker/worker.sock`. The directory is 0700 and the socket 0700, both owned by
@@ -21,6 +22,16 @@ export function defaultSocketPath(state = stateDir()): string {
 /** The lock a `serve` holds beside its socket, holding its pid (server.ts takes it; the client reads it). */
 export function workerLockPath(socketPath: string): string {
   return join(dirname(socketPath), "worker.pid");
+}
+
+/** The pid in the worker's lock when that process lives; undefined when there is no lock or its owner is gone. */
+export function workerLockOwner(socketPath: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(workerLockPath(socketPath), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected to. */
