@@ -31,6 +31,7 @@ const ERRNO_MESSAGES: Record<string, string> = {
   EXDEV: "cross-device link not permitted",
   EBUSY: "resource busy or locked",
   EFBIG: "file too large",
+  ENOSPC: "no space left on device",
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { CompiledPermissions, CompiledSandbox } from "../caps/index.ts";
-import { GUEST_HOME, WRITE_ALLOWANCE_BYTES, type BootOptions, type SoftwareName } from "../runtime/index.ts";
+import { GUEST_HOME, writeAllowanceBytes, type BootOptions, type SoftwareName } from "../runtime/index.ts";
 import type { SnapshotRoot } from "../snapshot/index.ts";
 import { withHostToolPermissions } from "../tools/index.ts";
 
@@ -70,7 +70,7 @@ export async function planVm(input: PlanInput): Promise<VmPlan> {
 
 /** The quota of a VM with this host directory at /workspace: its size plus a write allowance (measured now: a walk). */
 export async function workspaceLimits(dir: string): Promise<NonNullable<BootOptions["limits"]>> {
-  return { resources: { maxFilesystemBytes: (await workspaceBytes(dir)) + WRITE_ALLOWANCE_BYTES } };
+  return { resources: { maxFilesystemBytes: (await workspaceBytes(dir)) + writeAllowanceBytes() } };
 }
 
 /**

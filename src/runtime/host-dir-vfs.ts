@@ -67,6 +67,12 @@ export interface HostDirectoryVfsOptions {
   /** Where the guest sees it, for absolute symlink targets and error messages. */
   guestPath: string;
   readOnly?: boolean;
+  /**
+   * How much the guest may add to the directory through this mount (bytes, net: what it removes or shrinks counts
+   * back); past it a write fails with ENOSPC. The VM's own quota does not bound a worker's spare or prepared VM,
+   * whose quota is fixed large before its workspace is known (src/worker/spares.ts), so this is the bound there.
+   */
+  allowanceBytes?: number;
 }
 
 export class HostDirectoryVfs implements VirtualFileSystem {
@@ -74,12 +80,27 @@ export class HostDirectoryVfs implements VirtualFileSystem {
   private readonly realRoot: string;
   private readonly guestPath: string;
   private readonly readOnly: boolean;
+  private readonly allowance: number;
+  /** Bytes the guest has added (net) through this mount. */
+  private added = 0;
 
   constructor(opts: HostDirectoryVfsOptions) {
     this.root = opts.root;
     this.realRoot = realpathSync(opts.root);
     this.guestPath = opts.guestPath.replace(/\/+$/, "");
     this.readOnly = opts.readOnly ?? false;
+    this.allowance = opts.allowanceBytes ?? Infinity;
+  }
+
+  /** A change of `delta` bytes to the tree is about to be made: refused past the allowance, else counted. */
+  private grow(delta: number, op: string, path: string): void {
+    if (delta > 0 && this.added + delta > this.allowance) throw new GuestFsError("ENOSPC", op, this.guestOf(path));
+    this.added += delta;
+  }
+
+  /** What removing this entry gives back: a file's size, unless another name keeps its data. */
+  private freed(st: Stats): number {
+    return st.isFile() && st.nlink === 1 ? st.size : 0;
   }
 
   // ---- resolution ----
@@ -258,6 +279,7 @@ export class HostDirectoryVfs implements VirtualFileSystem {
       const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
       const r = this.resolve(path, true, "open", true);
       if (r.st?.isDirectory()) throw new GuestFsError("EISDIR", "open", this.guestOf(path));
+      this.grow(bytes.length - (r.st?.size ?? 0), "write", path);
       this.withFd(r.host, O_WRONLY | O_CREAT | O_TRUNC, (fd) => this.writeAll(fd, bytes, 0));
     });
   }
@@ -266,6 +288,7 @@ export class HostDirectoryVfs implements VirtualFileSystem {
     return this.run("write", path, true, () => {
       const r = this.existing(path, true, "write");
       if (r.st.isDirectory()) throw new GuestFsError("EISDIR", "write", this.guestOf(path));
+      this.grow(Math.max(0, offset + data.length - r.st.size), "write", path);
       this.withFd(r.host, O_WRONLY, (fd) => this.writeAll(fd, data, offset));
     });
   }
@@ -274,6 +297,7 @@ export class HostDirectoryVfs implements VirtualFileSystem {
     return this.run("truncate", path, true, () => {
       const r = this.existing(path, true, "truncate");
       if (r.st.isDirectory()) throw new GuestFsError("EISDIR", "truncate", this.guestOf(path));
+      this.grow(length - r.st.size, "truncate", path);
       this.withFd(r.host, O_WRONLY, (fd) => ftruncateSync(fd, length));
     });
   }
@@ -317,6 +341,7 @@ export class HostDirectoryVfs implements VirtualFileSystem {
       const r = this.existing(path, false, "unlink");
       if (r.st.isDirectory()) throw new GuestFsError("EISDIR", "unlink", this.guestOf(path));
       unlinkSync(r.host);
+      this.added -= this.freed(r.st);
     });
   }
 

@@ -34,7 +34,7 @@ export interface BootOptions {
   hostFunctions?: HostFunctions;
   /** More mounts (a snapshot's overlay at /workspace comes from src/snapshot's openSnapshotRoot). */
   mounts?: NonNullable<AgentOsOptions["mounts"]>;
-  /** agentOS limits (maxProcesses: vmMaxProcesses()): the filesystem quota comes from src/plan (the workspace's or the snapshot's size plus WRITE_ALLOWANCE_BYTES). */
+  /** agentOS limits (maxProcesses: vmMaxProcesses()): the filesystem quota comes from src/plan (the workspace's or the snapshot's size plus writeAllowanceBytes()). */
   limits?: NonNullable<AgentOsOptions["limits"]>;
   /** SQLite file for durable sessions (required by sessions.open). */
   databasePath?: string;
@@ -377,7 +377,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
 
 /** The host directory at /workspace through our own checked filesystem (host-dir-vfs.ts), for boot or a runtime mount. */
 function workspaceMount(dir: string, readOnly: boolean) {
-  return { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: dir, guestPath: GUEST_WORKSPACE, readOnly }), readOnly };
+  return { path: GUEST_WORKSPACE, driver: new HostDirectoryVfs({ root: dir, guestPath: GUEST_WORKSPACE, readOnly, allowanceBytes: writeAllowanceBytes() }), readOnly };
 }
 
 /**
@@ -396,5 +396,13 @@ async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number, pids: ()
   }
 }
 
-/** What a run may write on top of its workspace (host dir or snapshot) before the VM's filesystem quota stops it. */
-export const WRITE_ALLOWANCE_BYTES = 2 ** 30;
+/**
+ * What a run may add to its workspace (host dir or snapshot) before a write fails with ENOSPC: 1 GiB, or
+ * PAPERCLIP_AOS_WRITE_ALLOWANCE_MB. In-process it is on top of the VM's filesystem quota (src/plan); on every host
+ * directory at /workspace our own filesystem counts it too (host-dir-vfs.ts), which is the bound for a worker's
+ * spare and prepared VMs, whose quota is fixed large before their workspace is known.
+ */
+export function writeAllowanceBytes(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.PAPERCLIP_AOS_WRITE_ALLOWANCE_MB?.trim();
+  return (raw && /^[1-9]\d*$/.test(raw) ? Number(raw) : 1024) * 2 ** 20;
+}

@@ -108,12 +108,12 @@ export async function openSnapshotRoot(ref: string, opts: OpenOptions = {}): Pro
   }
   const mount = { path: GUEST_WORKSPACE, filesystem: { type: "overlay" as const, store: layerStore, lowers } };
   // Imported here: the runtime's index would load agentOS into every `snapshot` command (store.ts says why).
-  const { WRITE_ALLOWANCE_BYTES } = await import("../runtime/index.ts");
+  const { writeAllowanceBytes } = await import("../runtime/index.ts");
   let closed = false;
   return {
     record,
     mounts: [mount],
-    limits: { resources: { maxFilesystemBytes: record.bytes + WRITE_ALLOWANCE_BYTES } },
+    limits: { resources: { maxFilesystemBytes: record.bytes + writeAllowanceBytes() } },
     async finish(more: FinishOptions = {}): Promise<FinishResult> {
       const fo = { ...opts, ...more };
       const ov = layerStore.latestOverlay();

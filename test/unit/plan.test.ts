@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compileSandbox, explainPolicy, hostAddresses, parsePermissionFlags, renderExplanation } from "../../src/caps/index.ts";
 import { planVm, vmPermissions, workspaceLimits } from "../../src/plan/index.ts";
-import { WRITE_ALLOWANCE_BYTES } from "../../src/runtime/index.ts";
+import { writeAllowanceBytes } from "../../src/runtime/index.ts";
 import { removeTempDirs, tempDir } from "../tmp.ts";
 
 afterAll(removeTempDirs);
@@ -29,8 +29,8 @@ describe("the VM plan", () => {
     const dir = await workspace();
     const p = await planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir });
     const quota = p.boot.limits!.resources!.maxFilesystemBytes!;
-    expect(quota).toBeGreaterThanOrEqual(300_000 + WRITE_ALLOWANCE_BYTES);
-    expect(quota).toBeLessThan(400_000 + WRITE_ALLOWANCE_BYTES);
+    expect(quota).toBeGreaterThanOrEqual(300_000 + writeAllowanceBytes());
+    expect(quota).toBeLessThan(400_000 + writeAllowanceBytes());
     // A worker that may hand the run a spare (its own quota) walks the workspace only if it boots a VM after all.
     const later = await planVm({ sandbox: await compileSandbox({ workspaceHostDir: dir }), workspaceDir: dir, sizeWorkspace: false });
     expect(later.boot.limits).toBeUndefined();
