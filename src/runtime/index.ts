@@ -1,6 +1,7 @@
 export { resolveAssets, setAssetProvider, assetProvider, SOFTWARE_PACKAGES } from "./assets.ts";
 export type { AssetProvider, RuntimeAssets, SoftwareName } from "./assets.ts";
-export { bootVm, checkWorkspaceDir, liveVms, vmReleased, afterVmReleased, allVmsReleased, holdDatabase, GUEST_WORKSPACE, GUEST_HOME, writeAllowanceBytes } from "./vm.ts";
+export { bootVm, checkWorkspaceDir, liveVms, vmReleased, afterVmReleased, allVmsReleased, holdDatabase, GUEST_WORKSPACE, GUEST_HOME } from "./vm.ts";
+export { writeAllowanceBytes } from "./limits.ts";
 export type { BootOptions, VmHandle, VmStorage } from "./vm.ts";
 export { MemoryDirVfs } from "./memory-vfs.ts";
 export * from "./light.ts";

@@ -11,6 +11,7 @@ import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
 import { HostDirectoryVfs } from "./host-dir-vfs.ts";
+import { writeAllowanceBytes } from "./limits.ts";
 import { MemoryDirVfs } from "./memory-vfs.ts";
 import { routeVm, type VmRoute } from "./sidecar-router.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
@@ -394,15 +395,4 @@ async function disposeQuickly(sidecar: AgentOsSidecar, graceMs: number, pids: ()
       // already gone
     }
   }
-}
-
-/**
- * What a run may add to its workspace (host dir or snapshot) before a write fails with ENOSPC: 1 GiB, or
- * PAPERCLIP_AOS_WRITE_ALLOWANCE_MB. In-process it is on top of the VM's filesystem quota (src/plan); on every host
- * directory at /workspace our own filesystem counts it too (host-dir-vfs.ts), which is the bound for a worker's
- * spare and prepared VMs, whose quota is fixed large before their workspace is known.
- */
-export function writeAllowanceBytes(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.PAPERCLIP_AOS_WRITE_ALLOWANCE_MB?.trim();
-  return (raw && /^[1-9]\d*$/.test(raw) ? Number(raw) : 1024) * 2 ** 20;
 }

@@ -1,5 +1,6 @@
 import type { AgentOs, HostFunctionCollections } from "@rivet-dev/agentos-core";
 import { createToolContext } from "./context.ts";
+import { writeAllowanceBytes } from "../runtime/limits.ts";
 import { toHostFunctions, type GateDecision, type ToolDenial } from "./host-functions.ts";
 import { guestCommand } from "./names.ts";
 import { withHostToolPermissions } from "./permissions.ts";
@@ -59,6 +60,7 @@ export async function createHostTools(opts: HostToolsOptions): Promise<HostTools
   });
   if (opts.baseline && !opts.runId) throw new Error("createHostTools: a baseline needs a run id");
   const baseline = opts.baseline ? await takeBaseline({ workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, runId: opts.runId! }) : undefined;
+  ctx.storeAllowance = { left: writeAllowanceBytes() };
   if (opts.decideRead) {
     const decideRead = opts.decideRead;
     ctx.readPolicy = {

@@ -24,6 +24,12 @@ export interface ToolContext {
    * acts for a person): asked with guest paths (/workspace/...), mandatory denies included. See fs-policy.ts.
    */
   readPolicy?: ReadPolicy;
+  /**
+   * Bytes the VM's calls may still add to the host's stores (artifacts.publish); set for the VM's calls (one context
+   * a VM), absent for the host CLI, which acts for a person. Without it an agent could publish one file again and
+   * again, changed a byte at a time, a copy each.
+   */
+  storeAllowance?: { left: number };
 }
 
 /** The caller's read permission, the same decision as the kernel's (caps' evaluate). */

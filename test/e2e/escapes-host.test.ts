@@ -76,6 +76,35 @@ describe("a flood of processes in the VM", () => {
   }, VM_TIMEOUT);
 });
 
+/**
+ * Host tools write for the agent on the host's disk: artifacts.publish copied a workspace file into the run's store
+ * once per call, so one file changed a byte at a time between calls (no workspace growth) made a copy each.
+ */
+describe("the host's disk through a host tool", () => {
+  test("exec: artifacts.publish stores no more than the write allowance for one VM; the same file under the same name again costs nothing", async () => {
+    const ws = await tempDir("aos-esc-ws-");
+    const home = await tempDir("aos-esc-home-");
+    const script = [
+      "dd if=/dev/zero of=a.bin bs=1024 count=700 iflag=fullblock 2>/dev/null",
+      call("artifacts-publish", { path: "a.bin", name: "one.bin" }),
+      // The store has it already: no second copy, nothing taken from the allowance.
+      call("artifacts-publish", { path: "a.bin", name: "one.bin" }),
+      "printf x | dd of=a.bin bs=1 count=1 conv=notrunc 2>/dev/null",
+      call("artifacts-publish", { path: "a.bin", name: "two.bin" }),
+      "printf y | dd of=a.bin bs=1 count=1 conv=notrunc 2>/dev/null",
+      call("artifacts-publish", { path: "a.bin", name: "three.bin" }),
+    ].join("\n");
+    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_WRITE_ALLOWANCE_MB: "2" } });
+    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
+    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    expect([parts[1], parts[3], parts[5], parts[7]]).toEqual(["0", "0", "0", "1"]);
+    expect(out.stderr).toContain("too_large: a.bin does not fit what this run may still publish");
+    const stored = await filesUnder(join(home, "artifacts"));
+    expect(stored.map((f) => f.split("/").pop()).sort()).toEqual(["one.bin", "two.bin"]);
+    for (const f of stored) expect(statSync(f).size).toBe(700 * 1024);
+  }, VM_TIMEOUT);
+});
+
 describe("class 3: host tools read the workspace with the agent's own fs policy", () => {
   test("exec: publish and diff of .env, a --deny-read file and .env.local through a guest symlink are refused; the store and output hold nothing of them", async () => {
     const ws = await secretWorkspace();

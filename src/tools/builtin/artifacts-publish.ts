@@ -49,11 +49,14 @@ export const artifactsPublish = defineTool({
       if (file.size > MAX_ARTIFACT_BYTES) {
         throw toolError("too_large", `${rel} is ${file.size} bytes; artifacts are capped at ${MAX_ARTIFACT_BYTES}`);
       }
+      const allowance = ctx.storeAllowance;
+      if (allowance && file.size > allowance.left) throw overAllowance(rel, allowance.left);
       await mkdir(ctx.artifactsDir, { recursive: true });
       const tmp = join(ctx.artifactsDir, `.incoming-${process.pid}-${Math.random().toString(36).slice(2)}`);
       const hash = new Bun.CryptoHasher("sha256");
       let size = 0;
       let head: Uint8Array | undefined;
+      let reserved = 0;
       const out = Bun.file(tmp).writer();
       try {
         // Read from the descriptor we checked, never by path again.
@@ -63,6 +66,13 @@ export const artifactsPublish = defineTool({
           if (bytesRead === 0) break;
           const chunk = buf.subarray(0, bytesRead);
           size += chunk.length;
+          // Taken from the allowance as it is copied (two calls at once cannot both fit in what is left), given back
+          // below if the copy fails or the store has it already.
+          if (allowance) {
+            if (chunk.length > allowance.left) throw overAllowance(rel, allowance.left);
+            allowance.left -= chunk.length;
+            reserved += chunk.length;
+          }
           if (size > MAX_ARTIFACT_BYTES) throw toolError("too_large", `${rel} grew past ${MAX_ARTIFACT_BYTES} bytes while being copied`);
           head ??= chunk.slice(0, 8192);
           hash.update(chunk);
@@ -73,8 +83,10 @@ export const artifactsPublish = defineTool({
         const dir = join(ctx.artifactsDir, sha256);
         const dest = join(dir, name);
         await mkdir(dir, { recursive: true });
-        if ((await stat(dest).catch(() => null))?.isFile()) await rm(tmp, { force: true });
-        else await rename(tmp, dest);
+        if ((await stat(dest).catch(() => null))?.isFile()) {
+          await rm(tmp, { force: true });
+          if (allowance) allowance.left += reserved;
+        } else await rename(tmp, dest);
         const scope = ctx.runId ?? "local";
         return {
           ref: `artifact://${scope}/${sha256}/${encodeURIComponent(name)}`,
@@ -88,6 +100,7 @@ export const artifactsPublish = defineTool({
       } catch (e) {
         await Promise.resolve(out.end()).catch(() => {});
         await rm(tmp, { force: true });
+        if (allowance) allowance.left += reserved;
         throw e;
       }
     } finally {
@@ -95,6 +108,10 @@ export const artifactsPublish = defineTool({
     }
   },
 });
+
+function overAllowance(rel: string, left: number) {
+  return toolError("too_large", `${rel} does not fit what this run may still publish (${left} bytes)`, "the run's artifacts and workspace writes are capped by PAPERCLIP_AOS_WRITE_ALLOWANCE_MB (default 1024)");
+}
 
 /** From the extension (Bun's MIME table), else text/plain when the first 8 KB is UTF-8 without NULs. */
 export function contentTypeOf(name: string, head: Uint8Array): string {
