@@ -11,7 +11,7 @@ import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
 import { sidecarWithheldEnv } from "../caps/index.ts";
 import { HostDirectoryVfs } from "./host-dir-vfs.ts";
-import { writeAllowanceBytes } from "./limits.ts";
+import { vmMaxProcesses, writeAllowanceBytes } from "./limits.ts";
 import { MemoryDirVfs } from "./memory-vfs.ts";
 import { routeVm, type VmRoute } from "./sidecar-router.ts";
 import { GUEST_HOME, GUEST_WORKSPACE } from "../guest.ts";
@@ -208,22 +208,6 @@ function sidecarSpawnEnv(realSidecar: string, log: string, tmpdir: string, debug
  * had 2.4 GB of such regions, 512 MB and 128 MB each, at 4 MB resident; its data size 2.7-3.2 GB at 0.75 GB RSS).
  */
 export const RESERVED_PER_VM_KB = 1024 * 1024;
-
-/**
- * Processes one VM may have at once (agentOS limits.resources.maxProcesses; 0.2.21 sets none). Each WASM command
- * adds ~0.5 GB to the sidecar's data size (its runner's writable reservations; 20 idle `sleep`s: 12.5 GB at 0.9 GB
- * RSS), which the memory cap counts, so ~25-30 of them at once took the whole sidecar down in 2 s on a 24 GiB host
- * ("sidecar process exited with disconnect"), every VM on it with it: under `serve`, every heartbeat on that sidecar.
- * At the limit the guest's next start fails with EAGAIN ("Resource temporarily unavailable") and the VM goes on. An
- * agent's heartbeat has a handful at once (the adapter, its shell, a command's pipeline).
- * `PAPERCLIP_AOS_VM_MAX_PROCESSES` sets another.
- */
-export const DEFAULT_VM_MAX_PROCESSES = 16;
-
-export function vmMaxProcesses(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.PAPERCLIP_AOS_VM_MAX_PROCESSES?.trim();
-  return raw && /^[1-9]\d*$/.test(raw) ? Number(raw) : DEFAULT_VM_MAX_PROCESSES;
-}
 
 /**
  * The sidecar's memory cap (its data limit, set by the wrapper), in KiB; 0 for none. agentOS 0.2.21 limits no VM's

@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -15,7 +15,7 @@ import { GatewayHub } from "../gateway/index.ts";
 import type { WarmStart } from "../heartbeat/index.ts";
 import { workerDir } from "./socket.ts";
 import { Slots } from "./slots.ts";
-import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockOwner, workerLockPath } from "./socket.ts";
+import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockOwner, workerLockPath, workerLockPid } from "./socket.ts";
 import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
 
 export interface WorkerOptions {
@@ -304,11 +304,7 @@ export class Worker {
   }
 
   private releaseLock(): void {
-    try {
-      if (Number(readFileSync(this.lockPath, "utf8").trim()) === process.pid) rmSync(this.lockPath, { force: true });
-    } catch {
-      // already gone
-    }
+    if (workerLockPid(this.opts.socketPath) === process.pid) rmSync(this.lockPath, { force: true });
   }
 }
 

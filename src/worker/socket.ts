@@ -24,14 +24,20 @@ export function workerLockPath(socketPath: string): string {
   return join(dirname(socketPath), "worker.pid");
 }
 
-/** The pid in the worker's lock when that process lives; undefined when there is no lock or its owner is gone. */
-export function workerLockOwner(socketPath: string): number | undefined {
+/** The pid the worker's lock names, live or not; undefined when there is no lock or it names none. */
+export function workerLockPid(socketPath: string): number | undefined {
   try {
     const pid = Number(readFileSync(workerLockPath(socketPath), "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The pid in the worker's lock when that process lives; undefined when there is no lock or its owner is gone. */
+export function workerLockOwner(socketPath: string): number | undefined {
+  const pid = workerLockPid(socketPath);
+  return pid !== undefined && pidAlive(pid) ? pid : undefined;
 }
 
 /** sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected to. */

@@ -28,8 +28,8 @@ const call = (fn: string, input: object) => `agentos-paperclip ${fn} --json '${J
  * The agent's shell script, run by exec in a VM over `ws`: exec's JSON result, and its stdout split at each call's
  * exit-code line (parts[1], parts[3], ... the codes; parts[0], parts[2], ... what each call printed).
  */
-async function execAgent(ws: string, home: string, script: string, flags: string[] = []) {
-  const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home } });
+async function execAgent(ws: string, home: string, script: string, flags: string[] = [], env: Record<string, string> = {}) {
+  const r = await runBin(["exec", "--json", ...flags, "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home, ...env } });
   const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
   return { r, out, parts: out.stdout.split(/@@rc=(\d+)\n/) };
 }
@@ -62,7 +62,7 @@ async function expectNoSecretUnder(dir: string) {
 /**
  * Each WASM command adds ~0.5 GB to its sidecar's data size, which the memory cap counts: ~25-30 at once took the
  * sidecar down with every VM on it ("sidecar process exited with disconnect"). The VM's process limit
- * (src/runtime/vm.ts vmMaxProcesses) refuses the next one instead.
+ * (src/runtime/limits.ts vmMaxProcesses) refuses the next one instead.
  */
 describe("a flood of processes in the VM", () => {
   test("exec: 40 background commands at once get EAGAIN past the VM's process limit; the command and its sidecar go on", async () => {
@@ -94,9 +94,7 @@ describe("the host's disk through a host tool", () => {
       "printf y | dd of=a.bin bs=1 count=1 conv=notrunc 2>/dev/null",
       call("artifacts-publish", { path: "a.bin", name: "three.bin" }),
     ].join("\n");
-    const r = await runBin(["exec", "--json", "--", script], { cwd: ws, env: { PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_WRITE_ALLOWANCE_MB: "2" } });
-    const out = parseJson<{ exitCode: number; stdout: string; stderr: string }>(r.stdout);
-    const parts = out.stdout.split(/@@rc=(\d+)\n/);
+    const { out, parts } = await execAgent(ws, home, script, [], { PAPERCLIP_AOS_WRITE_ALLOWANCE_MB: "2" });
     expect([parts[1], parts[3], parts[5], parts[7]]).toEqual(["0", "0", "0", "1"]);
     expect(out.stderr).toContain("too_large: a.bin does not fit what this run may still publish");
     const stored = await filesUnder(join(home, "artifacts"));

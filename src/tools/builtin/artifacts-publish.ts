@@ -56,7 +56,6 @@ export const artifactsPublish = defineTool({
       const hash = new Bun.CryptoHasher("sha256");
       let size = 0;
       let head: Uint8Array | undefined;
-      let reserved = 0;
       const out = Bun.file(tmp).writer();
       try {
         // Read from the descriptor we checked, never by path again.
@@ -65,14 +64,13 @@ export const artifactsPublish = defineTool({
           const { bytesRead } = await file.handle.read(buf, 0, buf.length, null);
           if (bytesRead === 0) break;
           const chunk = buf.subarray(0, bytesRead);
-          size += chunk.length;
           // Taken from the allowance as it is copied (two calls at once cannot both fit in what is left), given back
-          // below if the copy fails or the store has it already.
+          // (all `size` of it) below if the copy fails or the store has it already.
           if (allowance) {
             if (chunk.length > allowance.left) throw overAllowance(rel, allowance.left);
             allowance.left -= chunk.length;
-            reserved += chunk.length;
           }
+          size += chunk.length;
           if (size > MAX_ARTIFACT_BYTES) throw toolError("too_large", `${rel} grew past ${MAX_ARTIFACT_BYTES} bytes while being copied`);
           head ??= chunk.slice(0, 8192);
           hash.update(chunk);
@@ -85,7 +83,7 @@ export const artifactsPublish = defineTool({
         await mkdir(dir, { recursive: true });
         if ((await stat(dest).catch(() => null))?.isFile()) {
           await rm(tmp, { force: true });
-          if (allowance) allowance.left += reserved;
+          if (allowance) allowance.left += size;
         } else await rename(tmp, dest);
         const scope = ctx.runId ?? "local";
         return {
@@ -100,7 +98,7 @@ export const artifactsPublish = defineTool({
       } catch (e) {
         await Promise.resolve(out.end()).catch(() => {});
         await rm(tmp, { force: true });
-        if (allowance) allowance.left += reserved;
+        if (allowance) allowance.left += size;
         throw e;
       }
     } finally {
