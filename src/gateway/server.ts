@@ -535,7 +535,9 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
     const dialect = routeOf(req.method, url.pathname);
     if (!dialect) {
       const served = Object.values(DIALECTS).map((d) => `POST ${d.path}`).join(", ");
-      return Response.json(anthropicDialect.error(404, `the model gateway has no ${req.method} ${url.pathname}; it serves ${served}`), { status: 404 });
+      const message = `the model gateway has no ${req.method} ${url.pathname}; it serves ${served}`;
+      record({ seq: ++seqCounter, method: req.method, path: url.pathname + url.search, status: 404, error: message });
+      return Response.json(anthropicDialect.error(404, message), { status: 404 });
     }
     const seq = ++seqCounter;
     const base: Record<string, unknown> = { seq, dialect, method: req.method, path: url.pathname + url.search, headers: redactor.headers(req.headers) };
@@ -564,6 +566,8 @@ export async function openGatewayCore(opts: GatewayOptions): Promise<GatewayCore
     handle(req).catch((e: unknown) => {
       const message = redactor.text(`model gateway internal error: ${errorMessage(e)}`);
       fail({ errorCode: "gateway_error", family: "upstream", message, status: 500, source: "gateway" }, true);
+      const url = new URL(req.url);
+      record({ method: req.method, path: url.pathname + url.search, status: 500, error: message });
       return errorResponse("anthropic", 500, message);
     });
 

@@ -19,13 +19,18 @@ async function failedRun(agent: string, steps: unknown[], args: string[] = [], f
   for (const [name, content] of Object.entries(files)) await Bun.write(join(ws, name), content);
   const record = join(scratch, "record.ndjson");
   const r = await scriptedRun({ steps, ws, home, args: ["--agent", agent, "--record", record, ...args], timeoutMs: 170_000 });
-  const answered = (await readFile(record, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l).answeredBy as string);
+  // A run in which no request reached the gateway has no record file: say what the run did instead (its result and
+  // the end of its stderr, where --debug puts the sidecar's and the agent's own lines), not only ENOENT.
+  const text = await readFile(record, "utf8").catch(() => {
+    throw new Error(`no model request reached the gateway in ${agent}'s run (exit ${r.code}); its last event: ${JSON.stringify(r.evs.at(-1))}; its stderr ends:\n${r.stderr.slice(-4000)}`);
+  });
+  const answered = text.split("\n").filter(Boolean).map((l) => JSON.parse(l).answeredBy as string);
   return { code: r.code, stderr: r.stderr, evs: r.evs, result: r.evs.at(-1)!, answered };
 }
 
 describe.each([["opencode"], ["claude"]])("an overloaded model on --agent %s, which retries it", (agent) => {
   test("the run reports the injected upstream_overloaded, not the script running out under the retry", async () => {
-    const r = await failedRun(agent, OVERLOADED);
+    const r = await failedRun(agent, OVERLOADED, ["--debug"]);
     // The agent did retry: its second request found no step left.
     expect(r.answered.filter((a) => a !== "side")).toEqual(["step", "exhausted"]);
     expect(r.code).toBe(1);

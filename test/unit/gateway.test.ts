@@ -449,16 +449,20 @@ describe("record file", () => {
     await openai(gw, {});
     await anthropic(gw, {}, { "x-api-key": "bad-token-value" });
     await anthropic(gw, { system: "You are a title generator.", tools: undefined });
+    // A path the gateway does not serve is a line too: an agent that only ever asks for one has a record saying so.
+    expect((await fetch(`${gw.url}/v1/models`, { headers: { "x-api-key": gw.token } })).status).toBe(404);
     await gw.close();
     const text = await readFile(file, "utf8");
     expect(text).not.toContain(gw.token);
     const lines = text.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.seq, l.dialect, l.status, l.answeredBy ?? null])).toEqual([
+    expect(lines.map((l) => [l.seq, l.dialect ?? null, l.status, l.answeredBy ?? null])).toEqual([
       [1, "anthropic", 200, "step"],
       [2, "openai", 503, "step"],
       [3, "anthropic", 401, null],
       [4, "anthropic", 200, "side"],
+      [5, null, 404, null],
     ]);
+    expect(lines[4]).toMatchObject({ method: "GET", path: "/v1/models" });
     expect(lines[0].body.messages[0].content).toBe("first prompt");
     expect(lines[0].headers["x-api-key"]).toBe("[REDACTED]");
     expect(lines[1].headers.authorization).toBe("[REDACTED]");
