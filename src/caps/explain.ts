@@ -52,7 +52,7 @@ export const AGENTOS_LIMITS = [
   "process signals are not governed (agentOS's process scope has no observable effect; stated \"allow\")",
   "rules match names exactly: on a case-insensitive or normalising host filesystem (macOS's default APFS) .ENV, or a name in another Unicode normalisation, opens a protected file under a name no rule matches (not measured: this was built and tested on case-sensitive Linux)",
   "no VM's memory is capped by agentOS: the sidecar's data limit (PAPERCLIP_AOS_VM_MEMORY_MB, default half the host's memory plus 1 GiB for each VM it may hold) caps each sidecar, so under `serve` a heartbeat that fills it can make the others sharing its sidecar fail an allocation",
-  "a run may add at most 1 GiB to its workspace (PAPERCLIP_AOS_WRITE_ALLOWANCE_MB; counted net, in-process and through the worker): past it a write fails with ENOSPC; what its artifacts.publish calls store is capped by the same amount",
+  "a run may add at most 1 GiB to its workspace (PAPERCLIP_AOS_WRITE_ALLOWANCE_MB; counted net, in-process and through the worker): past it a write fails with ENOSPC; what its artifacts.publish calls store is capped by the same amount; outside the workspace (/tmp, the agent's home) the same allowance holds in-process, but through the worker only the sidecar's memory cap bounds what a heartbeat writes (a spare VM's quota is fixed before its workspace is known)",
   "a VM may have at most 16 processes at once (PAPERCLIP_AOS_VM_MAX_PROCESSES; agentOS sets none): each WASM command adds ~0.5 GB to its sidecar's data size, so a flood would reach the memory cap and end the sidecar with every VM on it; past the limit the guest gets EAGAIN",
 ];
 

@@ -19,8 +19,9 @@ afterAll(async () => {
 });
 
 const FILL = [
-  // 20 MB against an allowance of 8: the write stops at 8; removed, it counts back, so 6 more fit.
-  { tool: "bash", input: { command: "dd if=/dev/zero of=big bs=1048576 count=20 iflag=fullblock 2>/dev/null; echo fill=$?; rm big; dd if=/dev/zero of=again bs=1048576 count=6 iflag=fullblock 2>/dev/null; echo again=$?" } },
+  // 20 MB against an allowance of 8: the write stops at 8; removed, it counts back, so 6 more fit; shrunk to 1 MB by
+  // truncate, the 5 it gave up count back too, so 6 more fit again (7 in all), and 2 more after that do not.
+  { tool: "bash", input: { command: "dd if=/dev/zero of=big bs=1048576 count=20 iflag=fullblock 2>/dev/null; echo fill=$?; rm big; dd if=/dev/zero of=again bs=1048576 count=6 iflag=fullblock 2>/dev/null; echo again=$?; truncate -s 1048576 again; dd if=/dev/zero of=more bs=1048576 count=6 iflag=fullblock 2>/dev/null; echo more=$?; dd if=/dev/zero of=over bs=1048576 count=2 iflag=fullblock 2>/dev/null; echo over=$?" } },
   { text: "done" },
 ];
 
@@ -52,7 +53,10 @@ test("a heartbeat on a worker's spare VM cannot add more than the write allowanc
   const out = toolOutput(r.stdout);
   expect(out).toContain("fill=1");
   expect(out).toContain("again=0");
-  expect(statSync(join(ws, "again")).size).toBe(6 * MB);
+  expect(out).toContain("more=0");
+  expect(out).toContain("over=1");
+  expect(statSync(join(ws, "again")).size).toBe(1 * MB);
+  expect(statSync(join(ws, "more")).size).toBe(6 * MB);
 });
 
 test("in-process, the same allowance holds", async () => {
@@ -65,5 +69,8 @@ test("in-process, the same allowance holds", async () => {
   const out = toolOutput(r.stdout);
   expect(out).toContain("fill=1");
   expect(out).toContain("again=0");
-  expect(statSync(join(ws, "again")).size).toBe(6 * MB);
+  expect(out).toContain("more=0");
+  expect(out).toContain("over=1");
+  expect(statSync(join(ws, "again")).size).toBe(1 * MB);
+  expect(statSync(join(ws, "more")).size).toBe(6 * MB);
 });
