@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { paperclipErrorFamily, parseModelSpec, readableFailure, startGateway, type Gateway } from "../gateway/index.ts";
-import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, MemoryDirVfs, type BootOptions, type VmHandle } from "../runtime/index.ts";
+import { afterVmReleased, bootVm, vmReleased, checkWorkspaceDir, GUEST_HOME, GUEST_WORKSPACE, MemoryDirVfs, pidRunning, type BootOptions, type VmHandle } from "../runtime/index.ts";
 import { PROTOCOL, type ResultEvent, type RuntimeService, type SessionParams } from "../protocol/index.ts";
 import { AosError, errorMessage, firstLine, isAosError } from "../errors.ts";
 import { describeFinish, openSnapshotFor, shortId, type SnapshotRoot } from "../snapshot/index.ts";
@@ -73,6 +73,8 @@ interface Heartbeat {
   /** Set once the turn ran: what the worker may prepare the session's next VM from (opts.warm.sessionDone). */
   next?: NextSession;
   mapper?: AcpMapper;
+  /** Whether the run's sidecar still runs, once its VM is there (undefined: not known). */
+  sidecarRunning?: () => boolean | undefined;
   services: RuntimeService[];
   /** The last usage totals emitted, so an unchanged poll emits nothing. */
   lastUsage: string;
@@ -89,7 +91,7 @@ export async function runHeartbeat(req: RunRequest, opts: HeartbeatOptions): Pro
   try {
     return await heartbeat(hb);
   } catch (e) {
-    const err = classify(e);
+    const err = classify(e, hb.sidecarRunning?.());
     if (hb.session) await saveSession(hb.session, req.runId).catch(() => {});
     return finish(hb, {
       subtype: err.exitCode === 2 ? "config_invalid" : "error",
@@ -189,6 +191,8 @@ async function heartbeat(hb: Heartbeat): Promise<ResultEvent> {
   // In a worker the VM's teardown goes on in the background on its shared sidecar, and whatever uses its database next
   // waits for it (vmReleased): the run does not wait (its VM's requests are refused from close on).
   teardown.add("vm", () => handle.close(opts.warm ? { graceMs: 0 } : undefined));
+  // A worker's sidecar is shared: its process is the one the worker leased (opts.sidecarPid).
+  hb.sidecarRunning = () => (opts.sidecarPid ? pidRunning(opts.sidecarPid) : handle.sidecarRunning());
   const vm = handle.vm;
   tools?.attachVm(vm);
   phase(hb, "boot");
@@ -446,19 +450,21 @@ async function saveSession(s: NonNullable<Heartbeat["session"]>, runId: string):
   });
 }
 
-/** A sidecar that died mid-run surfaces as a rejected promise mentioning the process; name it for Paperclip. */
-function classify(e: unknown): AosError {
+/**
+ * Name a failure for Paperclip. A call that failed while the run's sidecar is gone is the runtime crashing, whatever
+ * its words (a killed sidecar's socket may fail a pending call with "read ECONNRESET" before its exit is seen:
+ * test/e2e/run.test.ts); one the sidecar rejected while it still runs ("sidecar rejected request ...") is not. Only
+ * where the sidecar's process is not known (the error came before a VM) do the words decide.
+ */
+function classify(e: unknown, sidecarRunning: boolean | undefined): AosError {
   if (isAosError(e)) return e;
   const msg = errorMessage(e);
   if (msg.includes("ERR_AGENTOS_RESOURCE_LIMIT")) {
     // e.g. Pi's bash tool re-sends its whole output on every chunk, so ~100 KB of streamed output fills the 256 MB turn buffer.
     return new AosError(`the agent hit an agentOS limit: ${firstLine(e)}`, { code: "runtime_limit", exitCode: 1, cause: e });
   }
-  // (A killed sidecar's socket may fail a pending call with "read ECONNRESET" before its exit is seen: measured on a
-  // loaded machine, test/e2e/run.test.ts.)
-  if (/sidecar|SidecarProcessExited|disconnect|process exited|ECONNRESET|EPIPE/i.test(msg)) {
-    return new AosError(`the agentOS runtime crashed: ${firstLine(e)}`, { code: "runtime_crashed", exitCode: 1, cause: e });
-  }
+  const crashed = sidecarRunning === undefined ? /SidecarProcessExited|sidecar process exited|disconnect|ECONNRESET|EPIPE/i.test(msg) : !sidecarRunning;
+  if (crashed) return new AosError(`the agentOS runtime crashed: ${firstLine(e)}`, { code: "runtime_crashed", exitCode: 1, cause: e });
   return new AosError(firstLine(e), { code: "agent_failed", exitCode: 1, cause: e });
 }
 

@@ -4,5 +4,5 @@
  * start`); index.ts is the whole module, this included.
  */
 export { installSignalHandlers, setSignalHandler, shutdown, signalExitCode } from "./lifecycle.ts";
-export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive, pidRunning } from "./proc.ts";
+export { parentPid, procStat, allPids, childPids, treeRssKb, processTree, pidAlive, pidRunning, isSidecarProcess } from "./proc.ts";
 export { killWithParent } from "./watchdog.ts";

@@ -31,6 +31,15 @@ export function procStartTime(pid: number | "self"): number | null {
   return fields ? Number(fields[19]) : null;
 }
 
+/** Whether a process runs the agentOS sidecar (its command line names it; our wrapper execs it under the same pid). */
+export function isSidecarProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("sidecar");
+  } catch {
+    return false;
+  }
+}
+
 /** A process with this pid exists and is not a zombie (killed, not reaped yet by its parent: it holds nothing). */
 export function pidRunning(pid: number): boolean {
   return pidAlive(pid) && statFields(pid)?.[0] !== "Z";

@@ -5,7 +5,7 @@ import type { AgentOs, AgentOsOptions, AgentOsSidecar, VirtualFileSystem } from 
 import { resolveAssets, type SoftwareName } from "./assets.ts";
 import { sidecarLogPath, sidecarWrapperPath, WRAPPER_ENV } from "./sidecar-wrapper.ts";
 import { rotateFullLog } from "../capped-log.ts";
-import { childPids } from "./proc.ts";
+import { childPids, isSidecarProcess, pidRunning } from "./proc.ts";
 import { onShutdown } from "./lifecycle.ts";
 import { openRunTempDir, processTempDir, sweepStaleTempDirs } from "./tmp.ts";
 import { unavailableCommandsPackage } from "./unavailable.ts";
@@ -71,6 +71,11 @@ export interface VmHandle {
   rebindWorkspace(dir: string): void;
   /** Mount an in-memory, read-only directory at guestPath (answered in this process; memory-vfs.ts). */
   mountFiles(guestPath: string, files: MemoryDirVfs): Promise<void>;
+  /**
+   * Whether the sidecar this VM runs on still runs: undefined when its process is not known (a shared sidecar's is
+   * the worker's to know). A failed call is a crash only when this says false (heartbeat/run.ts classify).
+   */
+  sidecarRunning(): boolean | undefined;
   /** Dispose the VM and sidecar without letting agentOS's 5 s teardown deadline delay us (state is committed before). */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -316,6 +321,8 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
     throw e;
   }
   for (const m of mounts) if ("driver" in m) route.addMount(m.path, m.driver, m.readOnly ?? false);
+  // The sidecar of our own that this boot started (found now, while it surely runs).
+  const sidecarPids = ours().filter(isSidecarProcess);
   let closed = false;
   /** How /workspace is mounted: at boot, or by mountWorkspace (undefined: not mounted). */
   let workspaceReadOnly = opts.workspaceDir ? (opts.workspaceReadOnly ?? false) : undefined;
@@ -342,6 +349,7 @@ async function bootWithEnv(opts: BootOptions, assets: Awaited<ReturnType<typeof 
       route.addMount(m.path, m.driver, workspaceReadOnly);
     },
     mountFiles: (guestPath, files) => mountDriver(guestPath, files, true, guestPath),
+    sidecarRunning: () => (sidecarPids.length ? sidecarPids.some(pidRunning) : undefined),
     async close({ graceMs = 300 } = {}) {
       if (closed) return;
       closed = true;

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentOsSidecar } from "@rivet-dev/agentos-core";
-import { bootVm, childPids, killWithParent, procStat } from "../runtime/index.ts";
+import { bootVm, childPids, isSidecarProcess, killWithParent, pidRunning, procStat } from "../runtime/index.ts";
 import { errorMessage, firstLine, runtimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 
@@ -85,7 +85,7 @@ class WarmSidecar {
     if (this.state === "dead") return false;
     // Without a pid (not found at warm-up) a crash shows up as the heartbeats on it failing.
     if (this.pid === null) return true;
-    return procStat(this.pid) !== null && !isZombie(this.pid);
+    return pidRunning(this.pid);
   }
 
   rssMb(): number | null {
@@ -365,22 +365,5 @@ export class SidecarPool {
     sc.watchdog?.kill();
     sc.state = "dead";
     this.old.delete(sc);
-  }
-}
-
-function isSidecarProcess(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("sidecar");
-  } catch {
-    return false;
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
   }
 }

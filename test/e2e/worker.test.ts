@@ -637,6 +637,25 @@ fetch(baseUrl + "/v1/messages", { method: "POST", headers: { "x-api-key": apiKey
     expect(r.evs.at(-1)!.summary).toBe("after the crash");
   });
 
+  test("a sidecar killed under a running heartbeat: that heartbeat ends runtime_crashed (decided by the sidecar's process being gone), and the next runs", async () => {
+    const ws = await workspace();
+    const running = heartbeat({ ws, steps: [{ tool: "bash", input: { command: "echo started > /workspace/started.txt" } }, { text: "never", delayMs: 60_000 }] });
+    const t0 = Date.now();
+    while (!existsSync(join(ws, "started.txt")) && Date.now() - t0 < 60_000) await Bun.sleep(100);
+    const pid = (await status()).sidecars.find((c: any) => c.state === "ready").pid as number;
+    process.kill(pid, "SIGKILL");
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(r.evs.at(-1)).toMatchObject({ type: "result", errorCode: "runtime_crashed" });
+    let s = await status();
+    for (let i = 0; i < 120 && !s.sidecars.some((c: any) => c.state === "ready" && c.pid !== pid); i++) {
+      await Bun.sleep(500);
+      s = await status();
+    }
+    const next = await heartbeat({ steps: [{ text: "after the second crash" }], args: ["--task-key", "after-crash-2"] });
+    expect(next.code).toBe(0);
+  });
+
   test("a killed worker mid-heartbeat: the client writes a worker_lost result, no sidecar is left, the stale socket is ignored and replaced; a sidecar is recycled after --recycle-after heartbeats", async () => {
     const ws = await workspace();
     const file = await script(SLOW);
