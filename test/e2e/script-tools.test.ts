@@ -21,16 +21,33 @@ const STEPS = [
   { text: "Edited and read the notes." },
 ];
 
+/**
+ * Under load, codex-exec's own start of a command in agentOS 0.2.21 now and then fails ("Failed to create unified exec
+ * process: Not supported (os error 58)": 4 of 30 heartbeats of this script, three at a time beside two CPU burners; 0
+ * of 8 alone; docs/agentos.md, "Codex"). The model sees that as the command's output and the scripted one cannot try
+ * again, so such a heartbeat is run once more, saying so: what this test proves is the tool mapping, not agentOS's spawn.
+ */
+const CODEX_SPAWN_FAILED = "Failed to create unified exec process: Not supported (os error 58)";
+
+async function heartbeat(agent: string, retry = agent === "codex") {
+  const [ws, home, scratch] = [await tempDir("aos-st-ws-"), await tempDir("aos-st-home-"), await tempDir("aos-st-script-")];
+  const script = join(scratch, "script.json");
+  const record = join(scratch, "record.ndjson");
+  await writeFile(script, JSON.stringify({ steps: STEPS }));
+  const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "edit the notes"], {
+    env: { PAPERCLIP_AOS_HOME: home },
+    timeoutMs: 170_000,
+  });
+  if (retry && (await readFile(record, "utf8").catch(() => "")).includes(CODEX_SPAWN_FAILED)) {
+    console.warn(`script-tools: codex-exec could not start a command (${CODEX_SPAWN_FAILED}); running the heartbeat once more`);
+    return heartbeat(agent, false);
+  }
+  return { r, ws, record };
+}
+
 describe.each([["opencode"], ["claude"], ["codex"]])("script file steps on --agent %s", (agent) => {
   test("write, edit and read in Pi's vocabulary become the agent's own tools and do their work in /workspace", async () => {
-    const [ws, home, scratch] = [await tempDir("aos-st-ws-"), await tempDir("aos-st-home-"), await tempDir("aos-st-script-")];
-    const script = join(scratch, "script.json");
-    const record = join(scratch, "record.ndjson");
-    await writeFile(script, JSON.stringify({ steps: STEPS }));
-    const r = await runBin(["run", "--agent", agent, "--cwd", ws, "--model", `scripted:${script}`, "--record", record, "--prompt", "edit the notes"], {
-      env: { PAPERCLIP_AOS_HOME: home },
-      timeoutMs: 170_000,
-    });
+    const { r, ws, record } = await heartbeat(agent);
     const evs = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
     const result = evs.at(-1);
     expect({ code: r.code, errorCode: result?.errorCode, errorMessage: result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
