@@ -265,6 +265,10 @@ describe("workspace.diff", () => {
     await writeFile(join(ws, "added.txt"), "new\n");
     await writeFile(join(ws, "pic.bin"), new Uint8Array([0, 1, 2, 4]));
     await writeFile(join(ws, "node_modules", "x", "index.js"), "ignored\n");
+    // Compared in a later second than the baseline and the edits (same size, so only their content tells): git trusts
+    // an index entry's stat data when the index is older than the file, so a comparison index copied with a new mtime
+    // called edit.txt and pic.bin unchanged (CI, 1 in many runs; every time with this wait, before the fix).
+    await Bun.sleep(1100);
     const d = await ok("workspace.diff", {}, { cwd: ws, home, args: ["--run-id", "run-42"] });
     expect(d.baseline).toMatchObject({ kind: "run", runId: "run-42", takenAt: b.takenAt });
     expect(d.files).toEqual([
