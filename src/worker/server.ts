@@ -15,7 +15,7 @@ import { GatewayHub } from "../gateway/index.ts";
 import type { WarmStart } from "../heartbeat/index.ts";
 import { workerDir } from "./socket.ts";
 import { Slots } from "./slots.ts";
-import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockOwner, workerLockPath, workerLockPid } from "./socket.ts";
+import { checkSocketPath, lineReader, preparePrivateDir, probeSocket, removeSocket, workerLockOwner, workerLockPath, workerLockPid, workerLockText } from "./socket.ts";
 import { FollowUpMessage, RequestMessage, WIRE_VERSION, workerLine } from "./wire.ts";
 
 export interface WorkerOptions {
@@ -273,7 +273,7 @@ export class Worker {
    */
   private takeLock(): void {
     const aside = `${this.lockPath}.${process.pid}`;
-    writeFileSync(aside, `${process.pid}\n`, { mode: 0o600 });
+    writeFileSync(aside, workerLockText(), { mode: 0o600 });
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { stateDir } from "../paths.ts";
 import { runtimeError } from "../errors.ts";
-import { pidAlive } from "../runtime/proc.ts";
+import { pidAlive, procStartTime } from "../runtime/proc.ts";
 
 /**
  * Where the worker listens: `<state dir>/worker/worker.sock`. The directory is 0700 and the socket 0700, both owned by
@@ -19,25 +19,48 @@ export function defaultSocketPath(state = stateDir()): string {
   return join(workerDir(state), "worker.sock");
 }
 
-/** The lock a `serve` holds beside its socket, holding its pid (server.ts takes it; the client reads it). */
+/** The lock a `serve` holds beside its socket, naming it (server.ts takes it; the client reads it). */
 export function workerLockPath(socketPath: string): string {
   return join(dirname(socketPath), "worker.pid");
 }
 
-/** The pid the worker's lock names, live or not; undefined when there is no lock or it names none. */
-export function workerLockPid(socketPath: string): number | undefined {
+/**
+ * What a lock says: the owner's pid and its start time. A pid alone is not a process: a worker ended by SIGKILL, an
+ * OOM kill or a reboot leaves its lock, and with pids reused (32768 of them on many hosts) the next process to get
+ * that pid would hold the state dir against every later `serve`.
+ */
+export function workerLockText(pid = process.pid): string {
+  const start = procStartTime(pid);
+  return start === null ? `${pid}\n` : `${pid} ${start}\n`;
+}
+
+function readWorkerLock(socketPath: string): { pid: number; start?: number } | undefined {
+  let text: string;
   try {
-    const pid = Number(readFileSync(workerLockPath(socketPath), "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    text = readFileSync(workerLockPath(socketPath), "utf8");
   } catch {
     return undefined;
   }
+  const [pid, start] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isInteger(pid) || pid! <= 0) return undefined;
+  // An older version's lock holds the pid only: its identity cannot be checked, so a live pid is taken at its word.
+  return { pid: pid!, ...(Number.isInteger(start) ? { start } : {}) };
 }
 
-/** The pid in the worker's lock when that process lives; undefined when there is no lock or its owner is gone. */
+/** The pid the worker's lock names, live or not; undefined when there is no lock or it names none. */
+export function workerLockPid(socketPath: string): number | undefined {
+  return readWorkerLock(socketPath)?.pid;
+}
+
+/** The pid in the worker's lock when that process still lives; undefined when there is no lock or its owner is gone. */
 export function workerLockOwner(socketPath: string): number | undefined {
-  const pid = workerLockPid(socketPath);
-  return pid !== undefined && pidAlive(pid) ? pid : undefined;
+  const lock = readWorkerLock(socketPath);
+  if (!lock || !pidAlive(lock.pid)) return undefined;
+  if (lock.start !== undefined && lock.pid !== process.pid) {
+    const start = procStartTime(lock.pid);
+    if (start !== null && start !== lock.start) return undefined; // another process has the pid now
+  }
+  return lock.pid;
 }
 
 /** sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected to. */

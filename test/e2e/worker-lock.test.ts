@@ -43,14 +43,14 @@ async function race(env: Record<string, string | undefined>) {
 }
 
 async function expectOneServing(r: Awaited<ReturnType<typeof race>>, home: string, cache: string, env: Record<string, string | undefined>) {
-  expect(r.loserCode).toBe(1);
-  // Refused before it listened (the other was starting) or once the other's socket answered.
-  expect(r.loserErr).toMatch(new RegExp(`another worker \\(pid ${r.winner.pid}\\) is starting|a worker is already serving`));
+  // Refused before it listened (the other was starting) or once the other's socket answered. (One object, so that a
+  // failure shows the refused one's whole stderr.)
+  expect({ code: r.loserCode, stderr: r.loserErr }).toEqual({ code: 1, stderr: expect.stringMatching(new RegExp(`another worker \\(pid ${r.winner.pid}\\) is starting|a worker is already serving`)) });
   const st = await runBin(["serve", "--status", "--json"], { env });
   expect(st.code).toBe(0);
   const status = JSON.parse(st.stdout);
   expect(status.pid).toBe(r.winner.pid);
-  expect(readFileSync(join(home, "worker", "worker.pid"), "utf8").trim()).toBe(String(r.winner.pid));
+  expect(lockPid(home)).toBe(r.winner.pid);
   // The refused one's sidecar (it may have warmed one before it saw the other) is gone with it: only the winner's run.
   const sidecarPids = new Set(status.sidecars.map((s: { pid: number }) => String(s.pid)));
   let others = processesMentioning(cache);
@@ -58,7 +58,11 @@ async function expectOneServing(r: Awaited<ReturnType<typeof race>>, home: strin
     await Bun.sleep(250);
     others = processesMentioning(cache);
   }
-  expect(others.length).toBe(sidecarPids.size);
+  if (others.length !== sidecarPids.size) throw new Error(`processes of this cache: ${JSON.stringify(others)}; the winner's sidecars: ${JSON.stringify(status.sidecars)}`);
+}
+
+function lockPid(home: string): number {
+  return Number(readFileSync(join(home, "worker", "worker.pid"), "utf8").trim().split(" ")[0]);
 }
 
 test("two serves started at once for one state dir: one serves, the other exits 1 naming it and leaves no sidecar", async () => {
@@ -84,5 +88,32 @@ test("two serves racing for a dead worker's lock (its pid gone): each time exact
     const r = await race(env);
     await expectOneServing(r, home, cache, env);
     for (const p of started.splice(0)) await stopServe(p);
+  }
+});
+
+// A worker ended by SIGKILL (or the OOM killer, or a reboot) leaves its lock; pids are reused (32768 on many hosts), so
+// the pid it names may later be another process's. That process is not a worker: serve must not refuse for it, nor
+// --status call it starting. (The reuse is made by writing a live process's pid into the killed worker's own lock.)
+test("the lock of a worker killed with SIGKILL, its pid now another process's: --status says none runs and serve takes it over", async () => {
+  const { home, env } = await setup();
+  const killed = startServe(env);
+  await untilServing(killed.stderr as ReadableStream<Uint8Array>, "worker ready");
+  killed.kill("SIGKILL");
+  await killed.exited;
+  const lock = join(home, "worker", "worker.pid");
+  const left = readFileSync(lock, "utf8");
+  expect(left.trim().split(" ")[0]).toBe(String(killed.pid));
+  const other = Bun.spawn(["sleep", "120"]);
+  try {
+    writeFileSync(lock, left.replace(String(killed.pid), String(other.pid)));
+    const st = await runBin(["serve", "--status", "--json"], { env });
+    expect({ code: st.code, error: JSON.parse(st.stdout).error?.code }).toEqual({ code: 1, error: "worker_not_running" });
+    const next = startServe(env);
+    await untilServing(next.stderr as ReadableStream<Uint8Array>, "worker ready");
+    expect(lockPid(home)).toBe(next.pid);
+    const now = await runBin(["serve", "--status", "--json"], { env });
+    expect(JSON.parse(now.stdout).pid).toBe(next.pid);
+  } finally {
+    other.kill("SIGKILL");
   }
 });
