@@ -52,11 +52,11 @@ describe.each([["opencode"], ["claude"], ["codex"]])("script file steps on --age
     const evs = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
     const result = evs.at(-1);
     expect({ code: r.code, errorCode: result?.errorCode, errorMessage: result?.errorMessage }).toEqual({ code: 0, errorCode: null, errorMessage: null });
-    const notes = await readFile(join(ws, "notes.txt"), "utf8").catch((e) => `(not there: ${e.code})`);
-    if (notes !== "alpha MARK-2 & co it's\n") {
+    const file = await readFile(join(ws, "notes.txt"), "utf8").catch((e) => `(not there: ${e.code})`);
+    if (file !== "alpha MARK-2 & co it's\n") {
       // What the agent's tools answered is in the model's last request: show its end.
       const last = (await readFile(record, "utf8").catch(() => "")).trim().split("\n").at(-1) ?? "";
-      throw new Error(`notes.txt is ${JSON.stringify(notes)}; the end of the model's last request: ${last.slice(-3000)}`);
+      throw new Error(`notes.txt is ${JSON.stringify(file)}; the end of the model's last request: ${last.slice(-3000)}`);
     }
     // The read's output (the edited text, which no tool call contains whole) went back to the model.
     expect(await readFile(record, "utf8")).toContain("alpha MARK-2 & co it");
