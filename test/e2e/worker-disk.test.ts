@@ -35,6 +35,14 @@ function toolOutput(stdout: string): string {
   return protocolEvents(stdout).filter((e) => e.type === "tool_result").map((e) => String(e.content)).join("\n");
 }
 
+/** FILL's writes up to the allowance went through, the one past it did not, and the shrink counted back. */
+function expectAllowanceHeld(stdout: string, ws: string): void {
+  const out = toolOutput(stdout);
+  for (const line of ["fill=1", "again=0", "more=0", "over=1"]) expect(out).toContain(line);
+  expect(statSync(join(ws, "again")).size).toBe(1 * MB);
+  expect(statSync(join(ws, "more")).size).toBe(6 * MB);
+}
+
 test("a heartbeat on a worker's spare VM cannot add more than the write allowance to its workspace; what it removes counts back", async () => {
   const home = await tempDir("aos-dhome-");
   const cache = await privateCache();
@@ -50,13 +58,7 @@ test("a heartbeat on a worker's spare VM cannot add more than the write allowanc
   const r = await runBin(["run", "--cwd", ws, "--model", `scripted:${await scriptFile(FILL)}`, "--prompt", "x"], { env });
   expect(r.code).toBe(0);
   expect((await status()).warm.spares.hits).toBe(1);
-  const out = toolOutput(r.stdout);
-  expect(out).toContain("fill=1");
-  expect(out).toContain("again=0");
-  expect(out).toContain("more=0");
-  expect(out).toContain("over=1");
-  expect(statSync(join(ws, "again")).size).toBe(1 * MB);
-  expect(statSync(join(ws, "more")).size).toBe(6 * MB);
+  expectAllowanceHeld(r.stdout, ws);
 });
 
 test("in-process, the same allowance holds", async () => {
@@ -66,11 +68,5 @@ test("in-process, the same allowance holds", async () => {
     env: { PAPERCLIP_AOS_HOME: home, PAPERCLIP_AOS_CACHE: await privateCache(), PAPERCLIP_AOS_WRITE_ALLOWANCE_MB: "8" },
   });
   expect(r.code).toBe(0);
-  const out = toolOutput(r.stdout);
-  expect(out).toContain("fill=1");
-  expect(out).toContain("again=0");
-  expect(out).toContain("more=0");
-  expect(out).toContain("over=1");
-  expect(statSync(join(ws, "again")).size).toBe(1 * MB);
-  expect(statSync(join(ws, "more")).size).toBe(6 * MB);
+  expectAllowanceHeld(r.stdout, ws);
 });
