@@ -1,6 +1,6 @@
 /** `cache ls|clean` on a private runtime cache, `session ls|show|rm` on sessions a real heartbeat made. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, linkSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { versionId } from "../../src/runtime/index.ts";
@@ -15,7 +15,10 @@ afterAll(async () => {
 
 describe("cache", () => {
   test("ls names the versions and the current one; clean removes the others, never what a live process uses; --all the rest", async () => {
-    // The shared extraction is only read: the current binary's files are hard-linked into a private cache.
+    // The shared extraction is only read: the current binary's files are copied into a private cache. Not hard-linked:
+    // a link changes the shared file's ctime, which agentOS's tar filesystem takes for the file changing under every
+    // VM that has it mounted ("ESTALE: tar archive backing file changed while mounted": CI, a serve warming up beside
+    // this test). The copies are checked once by their hash at the first run (their stamps name other inodes).
     const warm = await runBin(["exec", "--", "true"], { cwd: await tempDir("aos-cache-warm-") });
     expect(warm.code).toBe(0);
     const shared = parseJson((await runBin(["cache", "ls", "--json"])).stdout);
@@ -24,10 +27,7 @@ describe("cache", () => {
     const cache = await tempDir("aos-cache-priv-");
     const rt = join(cache, "rt");
     mkdirSync(join(rt, ".versions"), { recursive: true });
-    for (const f of current.files as string[]) {
-      linkSync(join(sharedCache, "rt", f), join(rt, f));
-      if (existsSync(join(sharedCache, "rt", `${f}.ok`))) linkSync(join(sharedCache, "rt", `${f}.ok`), join(rt, `${f}.ok`));
-    }
+    for (const f of current.files as string[]) copyFileSync(join(sharedCache, "rt", f), join(rt, f));
     // An older version (recorded) and a file no record names.
     const old = ["agentos-sidecar-0000000000000000", "pi-0000000000000000.aospkg"];
     for (const f of old) await writeFile(join(rt, f), "x".repeat(4096));
