@@ -31,6 +31,18 @@ export function procStartTime(pid: number | "self"): number | null {
   return fields ? Number(fields[19]) : null;
 }
 
+/**
+ * Is the process that was `pid` when it started at `start` (procStartTime) still running? A pid alone may be a later
+ * process's once pids are reused (a lock or a dir name left by a killed process); without a start time the pid's
+ * liveness is all there is to go by.
+ */
+export function processStillRuns(pid: number, start: number | undefined): boolean {
+  if (!pidAlive(pid)) return false;
+  if (start === undefined) return true;
+  const now = procStartTime(pid);
+  return now === null || now === start;
+}
+
 /** Whether a process runs the agentOS sidecar (its command line names it; our wrapper execs it under the same pid). */
 export function isSidecarProcess(pid: number): boolean {
   try {

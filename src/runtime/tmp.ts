@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheDir } from "../paths.ts";
-import { procStartTime } from "./proc.ts";
+import { processStillRuns, procStartTime } from "./proc.ts";
 
 /**
  * agentOS's sidecar puts its scratch in the temp dir (Rust's temp_dir(), i.e. $TMPDIR, else /tmp): a ~63 MB
@@ -76,8 +76,7 @@ export interface SweepResult {
 /** Is the process that made a `<pid>-<start>-…` dir still the one running under that pid? */
 function ownerAlive(name: string): boolean {
   const m = /^(\d+)-(\d+)-/.exec(name);
-  if (!m) return false;
-  return ownerTag(Number(m[1])) === `${m[1]}-${m[2]}`;
+  return !!m && processStillRuns(Number(m[1]), Number(m[2]));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { appendFile, cp, lstat, mkdir, readFile, rm, rmdir, stat, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, lstat, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import * as v from "valibot";
 import { writeFileAtomic } from "../fsutil.ts";
@@ -190,7 +190,7 @@ export async function compareWithBaseline(opts: { workspaceDir: string; stateDir
     // keeps the index's mtime: git rehashes an entry whose file is not older than its index ("racy git"), and a copy
     // made now would make a file changed within the baseline's second, at the same size, look unchanged.
     const index = join(gitDir, `index.now.${process.pid}.${Date.now()}`);
-    await copyIndex(join(gitDir, "index"), index).catch(() => {});
+    await cp(join(gitDir, "index"), index, { preserveTimestamps: true }).catch(() => {});
     try {
       const nowLarge = await excludeLargeFiles(shadow, index);
       const now = await writeTree(shadow, index);
@@ -266,11 +266,4 @@ async function largeChanges(workspaceDir: string, before: LargeFile[], now: Larg
   }
   for (const n of now) if (!seen.has(n.path)) large.push({ path: n.path, status: "added" });
   return large;
-}
-
-/** A copy of a git index with the original's times (see compareWithBaseline). */
-async function copyIndex(from: string, to: string): Promise<void> {
-  await cp(from, to);
-  const st = await stat(from);
-  await utimes(to, st.atime, st.mtime);
 }

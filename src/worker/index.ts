@@ -5,7 +5,7 @@
  */
 export { Worker, type WorkerOptions, type WorkerStatus } from "./server.ts";
 export * from "./light.ts";
-export { defaultSocketPath, probeSocket, type Probe } from "./socket.ts";
+export { defaultSocketPath, probeSocket, workerLockPid, type Probe } from "./socket.ts";
 export { buildTag } from "./build.ts";
 export { untilServing, untilSettled } from "./ready.ts";
 export { SidecarPool, type SidecarInfo } from "./sidecars.ts";

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { stateDir } from "../paths.ts";
 import { runtimeError } from "../errors.ts";
-import { pidAlive, procStartTime } from "../runtime/proc.ts";
+import { processStillRuns, procStartTime } from "../runtime/proc.ts";
 
 /**
  * Where the worker listens: `<state dir>/worker/worker.sock`. The directory is 0700 and the socket 0700, both owned by
@@ -29,11 +29,12 @@ export function workerLockPath(socketPath: string): string {
  * OOM kill or a reboot leaves its lock, and with pids reused (32768 of them on many hosts) the next process to get
  * that pid would hold the state dir against every later `serve`.
  */
-export function workerLockText(pid = process.pid): string {
-  const start = procStartTime(pid);
-  return start === null ? `${pid}\n` : `${pid} ${start}\n`;
+export function workerLockText(): string {
+  const start = procStartTime("self");
+  return start === null ? `${process.pid}\n` : `${process.pid} ${start}\n`;
 }
 
+/** An older version's lock holds the pid only (no start: the pid's liveness is taken at its word). */
 function readWorkerLock(socketPath: string): { pid: number; start?: number } | undefined {
   let text: string;
   try {
@@ -41,10 +42,8 @@ function readWorkerLock(socketPath: string): { pid: number; start?: number } | u
   } catch {
     return undefined;
   }
-  const [pid, start] = text.trim().split(/\s+/).map(Number);
-  if (!Number.isInteger(pid) || pid! <= 0) return undefined;
-  // An older version's lock holds the pid only: its identity cannot be checked, so a live pid is taken at its word.
-  return { pid: pid!, ...(Number.isInteger(start) ? { start } : {}) };
+  const [pid = NaN, start] = text.trim().split(/\s+/).map(Number);
+  return Number.isInteger(pid) && pid > 0 ? { pid, start: Number.isInteger(start) ? start : undefined } : undefined;
 }
 
 /** The pid the worker's lock names, live or not; undefined when there is no lock or it names none. */
@@ -52,15 +51,10 @@ export function workerLockPid(socketPath: string): number | undefined {
   return readWorkerLock(socketPath)?.pid;
 }
 
-/** The pid in the worker's lock when that process still lives; undefined when there is no lock or its owner is gone. */
+/** The pid in the worker's lock when that process still runs; undefined when there is no lock or its owner is gone. */
 export function workerLockOwner(socketPath: string): number | undefined {
   const lock = readWorkerLock(socketPath);
-  if (!lock || !pidAlive(lock.pid)) return undefined;
-  if (lock.start !== undefined && lock.pid !== process.pid) {
-    const start = procStartTime(lock.pid);
-    if (start !== null && start !== lock.start) return undefined; // another process has the pid now
-  }
-  return lock.pid;
+  return lock && processStillRuns(lock.pid, lock.start) ? lock.pid : undefined;
 }
 
 /** sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected to. */

@@ -18,7 +18,7 @@ describe("cache", () => {
     // The shared extraction is only read: the current binary's files are copied into a private cache. Not hard-linked:
     // a link changes the shared file's ctime, which agentOS's tar filesystem takes for the file changing under every
     // VM that has it mounted ("ESTALE: tar archive backing file changed while mounted": CI, a serve warming up beside
-    // this test). The copies are checked once by their hash at the first run (their stamps name other inodes).
+    // this test). No stamps are copied: the first run here hashes the copies once and stamps them.
     const warm = await runBin(["exec", "--", "true"], { cwd: await tempDir("aos-cache-warm-") });
     expect(warm.code).toBe(0);
     const shared = parseJson((await runBin(["cache", "ls", "--json"])).stdout);

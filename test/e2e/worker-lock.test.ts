@@ -1,7 +1,7 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { untilServing } from "../../src/worker/index.ts";
+import { untilServing, workerLockPid } from "../../src/worker/index.ts";
 import { binPath, privateCache, processesMentioning, removeTempDirs, runBin, stopServe, tempDir } from "./helpers.ts";
 
 /**
@@ -61,8 +61,9 @@ async function expectOneServing(r: Awaited<ReturnType<typeof race>>, home: strin
   if (others.length !== sidecarPids.size) throw new Error(`processes of this cache: ${JSON.stringify(others)}; the winner's sidecars: ${JSON.stringify(status.sidecars)}`);
 }
 
-function lockPid(home: string): number {
-  return Number(readFileSync(join(home, "worker", "worker.pid"), "utf8").trim().split(" ")[0]);
+/** The pid the state dir's lock names, read as the worker reads it. */
+function lockPid(home: string): number | undefined {
+  return workerLockPid(join(home, "worker", "worker.sock"));
 }
 
 test("two serves started at once for one state dir: one serves, the other exits 1 naming it and leaves no sidecar", async () => {
@@ -102,7 +103,7 @@ test("the lock of a worker killed with SIGKILL, its pid now another process's: -
   await killed.exited;
   const lock = join(home, "worker", "worker.pid");
   const left = readFileSync(lock, "utf8");
-  expect(left.trim().split(" ")[0]).toBe(String(killed.pid));
+  expect(lockPid(home)).toBe(killed.pid);
   const other = Bun.spawn(["sleep", "120"]);
   try {
     writeFileSync(lock, left.replace(String(killed.pid), String(other.pid)));
